@@ -1,0 +1,189 @@
+"""STFT and inverse STFT with sizes given in milliseconds, and frequency-band pooling.
+
+Shapes follow librosa: channels first, time last. A spectrogram has shape
+``(..., n_freq, n_frames)``; audio handed to :func:`stft` has shape ``(..., n_samples)``.
+Analysis sizes are set in milliseconds so that every sample rate gets the same time and
+frequency resolution in seconds and hertz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.signal import ShortTimeFFT
+from scipy.signal.windows import hann
+
+from .errors import ParameterError
+
+__all__ = ["StftConfig", "stft", "istft", "band_matrix"]
+
+
+@dataclass(frozen=True)
+class StftConfig:
+    """Analysis sizes of the short-time Fourier transform.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz, 8000 to 192000.
+    window_ms : float
+        Length of the Hann window in milliseconds (default 46 ms, 2029 samples at 44.1 kHz).
+    hop_ms : float
+        Hop between frames in milliseconds; at most half the window (default a quarter).
+    """
+
+    sr: int
+    window_ms: float = 46.0
+    hop_ms: float = 11.5
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.sr, (int, np.integer)) and 1000 <= self.sr <= 768000):
+            raise ParameterError(f"sample rate must be a whole number of Hz from 1000 to 768000, got {self.sr!r}")
+        if not (5.0 <= self.window_ms <= 500.0):
+            raise ParameterError(f"window length must be 5 to 500 ms, got {self.window_ms} ms")
+        if not (0.5 <= self.hop_ms <= self.window_ms / 2):
+            raise ParameterError(
+                f"hop must be 0.5 ms to half the window ({self.window_ms / 2:g} ms), got {self.hop_ms} ms"
+            )
+
+    @property
+    def win_length(self) -> int:
+        """Window length in samples (even)."""
+        n = int(round(self.sr * self.window_ms / 1000.0))
+        return max(16, n + (n % 2))
+
+    @property
+    def hop_length(self) -> int:
+        """Hop in samples."""
+        return max(1, int(round(self.sr * self.hop_ms / 1000.0)))
+
+    @property
+    def n_fft(self) -> int:
+        """FFT size: the next power of two at or above the window length."""
+        return 1 << int(np.ceil(np.log2(self.win_length)))
+
+    @property
+    def n_freq(self) -> int:
+        """Number of frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def frame_seconds(self) -> float:
+        """Hop in seconds."""
+        return self.hop_length / self.sr
+
+    def freqs(self) -> np.ndarray:
+        """Centre frequency of every bin in Hz, shape ``(n_freq,)``."""
+        return np.arange(self.n_freq) * (self.sr / self.n_fft)
+
+    @property
+    def first_frame(self) -> int:
+        """Index (in hops) of the centre of frame 0; negative: the first frames start before sample 0."""
+        return int(_obj(self).p_min)
+
+    def frame_times(self, n_frames: int) -> np.ndarray:
+        """Centre time of frames ``0..n_frames-1`` in seconds (may be negative for the first ones)."""
+        return (np.arange(n_frames) + self.first_frame) * self.frame_seconds
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of frames :func:`stft` returns for ``n_samples`` samples."""
+        sft = _obj(self)
+        return int(sft.p_max(n_samples) - sft.p_min)
+
+    def to_dict(self) -> dict:
+        return {"sr": int(self.sr), "window_ms": float(self.window_ms), "hop_ms": float(self.hop_ms)}
+
+
+@lru_cache(maxsize=16)
+def _stft_object(sr: int, win_length: int, hop_length: int, n_fft: int) -> ShortTimeFFT:
+    win = hann(win_length, sym=False)
+    return ShortTimeFFT(win, hop=hop_length, fs=sr, mfft=n_fft, fft_mode="onesided", scale_to=None)
+
+
+def _obj(cfg: StftConfig) -> ShortTimeFFT:
+    return _stft_object(int(cfg.sr), cfg.win_length, cfg.hop_length, cfg.n_fft)
+
+
+def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """Complex STFT of ``x``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(..., n_samples)], real
+        Audio, time last.
+    cfg : StftConfig
+        Analysis sizes.
+
+    Returns
+    -------
+    X : np.ndarray [shape=(..., n_freq, n_frames)], complex64
+        Frame ``t`` is centred on sample ``(t + cfg.first_frame) * cfg.hop_length``; frames
+        cover the whole signal, so :func:`istft` with the same length reconstructs ``x``.
+    """
+    sft = _obj(cfg)
+    return sft.stft(np.asarray(x, dtype=np.float64), axis=-1).astype(np.complex64)
+
+
+def istft(X: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
+    """Inverse of :func:`stft` (least-squares overlap-add).
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(..., n_freq, n_frames)], complex
+    cfg : StftConfig
+    n_samples : int
+        Length of the signal to return.
+
+    Returns
+    -------
+    x : np.ndarray [shape=(..., n_samples)], float64
+    """
+    sft = _obj(cfg)
+    need = sft.p_max(n_samples) - sft.p_min
+    if X.shape[-1] < need:
+        shape = X.shape[:-1] + (need - X.shape[-1],)
+        X = np.concatenate([X, np.zeros(shape, dtype=X.dtype)], axis=-1)
+    return sft.istft(X.astype(np.complex128), k1=n_samples, f_axis=-2, t_axis=-1)
+
+
+def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndarray:
+    """Non-negative pooling matrix from STFT bins to log-spaced frequency bands.
+
+    Parameters
+    ----------
+    cfg : StftConfig
+    n_bands : int
+        Number of bands (at most ``cfg.n_freq``).
+    fmin : float
+        Lower edge of the first log-spaced band in Hz; bins below it go to band 0.
+
+    Returns
+    -------
+    P : np.ndarray [shape=(n_bands, n_freq)], float32
+        Triangular, overlapping bands on a log-frequency axis; every bin has weight
+        in at least one band. ``P @ S`` pools a magnitude spectrogram ``S``.
+    """
+    n_freq = cfg.n_freq
+    if not 2 <= n_bands <= n_freq:
+        raise ParameterError(f"number of bands must be 2 to {n_freq}, got {n_bands}")
+    freqs = cfg.freqs()
+    fmax = cfg.sr / 2.0
+    fmin = min(fmin, fmax / 4)
+    # Band centres: log-spaced, but never closer than one bin (low bands become linear).
+    bin_hz = cfg.sr / cfg.n_fft
+    centres = np.geomspace(fmin, fmax, n_bands)
+    for i in range(1, n_bands):
+        centres[i] = max(centres[i], centres[i - 1] + bin_hz)
+    centres = np.minimum(centres, fmax)
+    edges = np.concatenate([[0.0], centres, [fmax + bin_hz]])
+    P = np.zeros((n_bands, n_freq), dtype=np.float64)
+    for b in range(n_bands):
+        lo, c, hi = edges[b], edges[b + 1], edges[b + 2]
+        up = (freqs - lo) / max(c - lo, 1e-9)
+        down = (hi - freqs) / max(hi - c, 1e-9)
+        P[b] = np.clip(np.minimum(up, down), 0.0, 1.0)
+    P[0, freqs <= edges[1]] = 1.0
+    P /= np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
+    return P.astype(np.float32)
