@@ -1,0 +1,967 @@
+"""Safe audio input and output for cleantake.
+
+Everything that touches audio files goes through this module, so that every real-world file
+is either read correctly or refused with a clear message, and no output is ever left half
+written.
+
+Reading
+    :func:`probe` checks a path (exists, is a file, not empty, readable, decodable by
+    libsndfile, not truncated, supported sample rate and channel count) and returns an
+    :class:`AudioInfo`. :func:`read_audio` reads a whole file (or a time range) as float64
+    of shape ``(n_samples, n_channels)`` and refuses NaN/inf samples and short reads.
+    :func:`iter_blocks` streams long files in overlapping blocks with bounded memory.
+
+Writing
+    :func:`check_output` refuses an output that is the input (also through symlinks or hard
+    links), that already exists without ``overwrite`` or whose folder is missing/unwritable.
+    :func:`output_format` picks the container from the extension and keeps the input's
+    subtype where possible. :class:`AtomicAudioWriter` writes to a hidden ``.part`` file in
+    the output folder and renames it into place only when complete, so an interrupted run
+    never leaves a partial output and never damages an existing one.
+
+Full scale (the ``clip`` policy)
+    ``"clip"`` (default): integer and other fixed-range subtypes (PCM, u-law, Vorbis, MP3 ...)
+    are hard-clipped to ``[-1, 1 - 1 LSB]`` and a :class:`ClippingWarning` reports how many
+    samples were clipped and the time of the first. ``"error"``: a sample beyond full scale
+    aborts the write with :class:`~cleantake.errors.AudioWriteError` (nothing is written).
+    ``"float"``: the output uses a float subtype (FLOAT/DOUBLE) and values are kept as they
+    are. Float subtypes are never clipped, whatever the policy. Samples are never allowed to
+    wrap around.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import re
+import stat
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from .errors import AudioReadError, AudioWriteError, ParameterError
+
+__all__ = [
+    "AudioInfo",
+    "ClippingWarning",
+    "AtomicAudioWriter",
+    "CLIP_POLICIES",
+    "MIN_SAMPLERATE",
+    "MAX_SAMPLERATE",
+    "MAX_CHANNELS",
+    "probe",
+    "read_audio",
+    "iter_blocks",
+    "check_output",
+    "output_format",
+    "write_audio",
+    "supported_extensions",
+]
+
+#: Lowest and highest sample rate (Hz) cleantake accepts.
+MIN_SAMPLERATE = 8_000
+MAX_SAMPLERATE = 192_000
+#: Highest channel count cleantake accepts.
+MAX_CHANNELS = 8
+#: Valid values of the ``clip`` argument / ``--clip`` option.
+CLIP_POLICIES = ("clip", "error", "float")
+
+_READ_FORMATS_TEXT = (
+    "WAV (PCM 8/16/24/32-bit, float 32/64), RF64, W64, FLAC, OGG/Vorbis, Opus, MP3, AIFF, CAF, AU"
+)
+
+#: Output extension -> libsndfile container.
+_EXTENSIONS: dict[str, str] = {
+    ".wav": "WAV",
+    ".wave": "WAV",
+    ".rf64": "RF64",
+    ".w64": "W64",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".oga": "OGG",
+    ".opus": "OGG",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".aifc": "AIFF",
+    ".caf": "CAF",
+    ".au": "AU",
+    ".snd": "AU",
+    ".mp3": "MP3",
+}
+
+_FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+_PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+_BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                     "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
+# Preferred output subtypes given the input's, most faithful first; the container's default
+# subtype is the final fallback.
+_SUBTYPE_PREFERENCE = {
+    "PCM_S8": ("PCM_S8", "PCM_U8", "PCM_16"),
+    "PCM_U8": ("PCM_U8", "PCM_S8", "PCM_16"),
+    "PCM_16": ("PCM_16", "PCM_24"),
+    "PCM_24": ("PCM_24", "PCM_32", "FLOAT"),
+    "PCM_32": ("PCM_32", "FLOAT", "PCM_24"),
+    "FLOAT": ("FLOAT", "DOUBLE", "PCM_24"),
+    "DOUBLE": ("DOUBLE", "FLOAT", "PCM_24"),
+}
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+# A plain RIFF/WAV file cannot exceed 4 GiB; keep a margin for the header and chunks.
+_WAV_LIMIT_BYTES = 0xFFFFFFFF - 1_048_576
+# MP3 frame counts in headers can be estimates; tolerate this many missing samples.
+_MP3_FRAME_TOLERANCE = 2 * 1152
+_SFC_GET_LOG_INFO = 0x1001
+_SFC_RF64_AUTO_DOWNGRADE = 0x1210
+_WRITE_CHUNK = 1 << 16  # frames converted/clipped at a time when writing big arrays
+
+
+class ClippingWarning(UserWarning):
+    """Samples beyond full scale were clipped when writing an integer-format output."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What :func:`probe` found out about an audio file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file, as given (not resolved).
+    samplerate : int
+        Sample rate in Hz.
+    channels : int
+        Number of channels.
+    frames : int
+        Number of samples per channel.
+    format : str
+        libsndfile container name, e.g. ``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"MP3"``.
+    subtype : str
+        libsndfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``, ``"VORBIS"``.
+    """
+
+    path: Path
+    samplerate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds (``frames / samplerate``)."""
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+
+# --------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------
+
+
+def _libsndfile_log(f: sf.SoundFile) -> str:
+    """Return libsndfile's parser log for an open file ('' if unavailable)."""
+    try:
+        ffi = sf._ffi
+        buf = ffi.new("char[]", 8192)
+        sf._snd.sf_command(f._file, _SFC_GET_LOG_INFO, buf, 8192)
+        return ffi.string(buf).decode("utf-8", errors="replace")
+    except Exception:  # pragma: no cover - private API changed; skip the extra check
+        return ""
+
+
+_SHOULD_BE = re.compile(
+    r"^\s*(RIFF|riff|FORM|Riff size|data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M
+)
+
+
+def _truncation_problem(log: str) -> str | None:
+    """Detect a truncated file from libsndfile's header log; return a description or None."""
+    for m in _SHOULD_BE.finditer(log):
+        declared, actual = int(m.group(2)), int(m.group(3))
+        # 0 and 0xFFFFFFFF mean "size not filled in" (live recorders, streaming writers):
+        # libsndfile then reads what is there, which is fine.
+        if declared in (0, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):
+            continue
+        if declared > actual + 8:
+            pct = 100.0 * actual / declared
+            return (f"the file is truncated: its header announces {declared} bytes of "
+                    f"{'audio data' if m.group(1) in ('data', 'SSND') else 'content'} but only "
+                    f"{actual} ({pct:.0f} %) are present")
+    if "lacks an end-of-stream bit" in log:
+        return "the file is truncated: the Ogg stream ends without its end-of-stream marker"
+    return None
+
+
+def _unreadable(path: Path, why: str) -> AudioReadError:
+    return AudioReadError(
+        f"cannot read {str(path)!r}: {why}. cleantake reads {_READ_FORMATS_TEXT} "
+        f"(any format libsndfile {sf.__libsndfile_version__} decodes)"
+    )
+
+
+def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInfo, str]:
+    """Validate ``path`` and open it; return the open file, its info and libsndfile's log."""
+    p = Path(path)
+    if not os.path.lexists(p):
+        raise AudioReadError(f"input file not found: {str(p)!r}")
+    if not p.exists():
+        raise AudioReadError(f"input {str(p)!r} is a broken symbolic link (its target is missing)")
+    if p.is_dir():
+        raise AudioReadError(f"input {str(p)!r} is a folder, not an audio file")
+    try:
+        st = p.stat()
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise AudioReadError(f"cannot read {str(p)!r}: permission denied") from None
+    except OSError as exc:
+        raise AudioReadError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        raise AudioReadError(f"input {str(p)!r} is an empty file (0 bytes), not a recording")
+    try:
+        f = sf.SoundFile(str(p))
+    except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as exc:
+        msg = str(exc)
+        if "malformed" in msg:
+            why = "the file looks like a known audio format but is corrupt or truncated"
+        elif "unknown format" in msg.lower() or "not recognised" in msg.lower() or "Format not" in msg:
+            why = "it is not an audio file or its format is not supported"
+        else:
+            why = f"it is not a readable audio file ({msg.split(': ', 1)[-1]})"
+        raise _unreadable(p, why) from None
+    log = _libsndfile_log(f)
+    info = AudioInfo(path=p, samplerate=int(f.samplerate), channels=int(f.channels),
+                     frames=int(f.frames), format=str(f.format), subtype=str(f.subtype))
+    try:
+        problem = _truncation_problem(log)
+        if problem:
+            raise AudioReadError(f"cannot read {str(p)!r}: {problem}")
+        if info.frames <= 0:
+            raise AudioReadError(f"input {str(p)!r} contains no audio samples (0 s long)")
+        if not MIN_SAMPLERATE <= info.samplerate <= MAX_SAMPLERATE:
+            raise AudioReadError(
+                f"input {str(p)!r} has a sample rate of {info.samplerate} Hz; cleantake supports "
+                f"{MIN_SAMPLERATE} Hz to {MAX_SAMPLERATE} Hz (resample it first, e.g. with sox)")
+        if not 1 <= info.channels <= MAX_CHANNELS:
+            raise AudioReadError(
+                f"input {str(p)!r} has {info.channels} channels; cleantake supports 1 to "
+                f"{MAX_CHANNELS} channels (split it into groups of channels first)")
+    except BaseException:
+        f.close()
+        raise
+    return f, info, log
+
+
+def probe(path: str | os.PathLike[str]) -> AudioInfo:
+    """Check that ``path`` is a readable, supported recording and describe it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file.
+
+    Returns
+    -------
+    AudioInfo
+        Sample rate, channel count, length in samples, container and subtype.
+
+    Raises
+    ------
+    AudioReadError
+        If the path does not exist, is a folder, is empty, cannot be opened, is not audio
+        (the message lists the supported formats), is truncated, contains no samples, or has
+        a sample rate outside 8-192 kHz or more than 8 channels.
+    """
+    f, info, _ = _open_for_read(path)
+    f.close()
+    return info
+
+
+def _first_nonfinite(block: np.ndarray) -> int | None:
+    """Index (row) of the first non-finite sample of a (n, C) block, or None."""
+    ok = np.isfinite(block)
+    if ok.all():
+        return None
+    return int(np.argmin(ok.all(axis=1)))
+
+
+def _nonfinite_error(path: Path, row: int, samplerate: int, block: np.ndarray,
+                     local_row: int) -> AudioReadError:
+    kind = "NaN (not a number)" if np.isnan(block[local_row]).any() else "infinite"
+    return AudioReadError(
+        f"input {str(path)!r} contains {kind} sample values, first at {row / samplerate:.6f} s "
+        f"(sample {row}); the file is corrupt or was written by faulty software, "
+        f"so cleantake will not process it")
+
+
+def _read_shortfall_ok(info: AudioInfo, expected: int, got: int) -> bool:
+    if got >= expected:
+        return True
+    return info.format == "MP3" and expected - got <= _MP3_FRAME_TOLERANCE
+
+
+def _short_read_error(info: AudioInfo, start: int, expected: int, got: int) -> AudioReadError:
+    sr = info.samplerate
+    return AudioReadError(
+        f"cannot read {str(info.path)!r}: the file is truncated or corrupt; it announces "
+        f"{info.duration_s:.3f} s of audio but decoding stopped at "
+        f"{(start + got) / sr:.3f} s")
+
+
+def _seconds_to_frame(t: float | None, name: str, sr: int) -> int | None:
+    if t is None:
+        return None
+    if not isinstance(t, (int, float, np.integer, np.floating)) or not math.isfinite(t) or t < 0:
+        raise ParameterError(f"{name} must be a time in seconds >= 0, got {t!r}")
+    return int(round(float(t) * sr))
+
+
+def read_audio(path: str | os.PathLike[str], *, start_s: float | None = None,
+               stop_s: float | None = None) -> tuple[np.ndarray, AudioInfo]:
+    """Read a recording (or a time range of it) as float64 samples.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file.
+    start_s, stop_s : float, optional
+        Time range to read in seconds (default: the whole file). ``stop_s`` past the end is
+        cut to the end.
+
+    Returns
+    -------
+    audio : numpy.ndarray, shape (n_samples, n_channels), float64
+        Samples in [-1, 1] for integer files (float files may exceed it). Always 2-D.
+    info : AudioInfo
+        Description of the whole file (``info.frames`` is the full length, not the range).
+
+    Raises
+    ------
+    AudioReadError
+        Everything :func:`probe` refuses, plus a decoding error, a file that decodes to
+        fewer samples than it announces (truncated/corrupt) and NaN/infinite samples (the
+        message names the time of the first one).
+    ParameterError
+        For a negative/non-finite time, ``start_s >= stop_s`` or ``start_s`` past the end.
+    """
+    f, info, _ = _open_for_read(path)
+    with f:
+        sr = info.samplerate
+        start = _seconds_to_frame(start_s, "start_s", sr) or 0
+        stop = _seconds_to_frame(stop_s, "stop_s", sr)
+        stop = info.frames if stop is None else min(stop, info.frames)
+        if start >= info.frames:
+            raise ParameterError(
+                f"start_s={start_s} s is at or past the end of {str(info.path)!r} "
+                f"({info.duration_s:.3f} s long)")
+        if stop <= start:
+            raise ParameterError(f"stop_s ({stop_s} s) must be after start_s ({start_s} s)")
+        expected = stop - start
+        try:
+            if start:
+                f.seek(start)
+            audio = f.read(frames=expected, dtype="float64", always_2d=True)
+        except (sf.SoundFileError, RuntimeError) as exc:
+            raise AudioReadError(
+                f"cannot read {str(info.path)!r}: the file is corrupt or truncated "
+                f"(decoder: {str(exc).split(': ', 1)[-1]})") from None
+        got = audio.shape[0]
+        if not _read_shortfall_ok(info, expected, got):
+            raise _short_read_error(info, start, expected, got)
+        bad = _first_nonfinite(audio)
+        if bad is not None:
+            raise _nonfinite_error(info.path, start + bad, sr, audio, bad)
+    return np.ascontiguousarray(audio, dtype=np.float64), info
+
+
+def iter_blocks(path: str | os.PathLike[str], *, block_s: float,
+                overlap_s: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream a long recording in overlapping blocks.
+
+    Consecutive blocks start ``block_s - overlap_s`` seconds apart, so each block shares its
+    first ``overlap_s`` seconds with the end of the previous one. Only about one block is
+    held in memory at a time.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file.
+    block_s : float
+        Block length in seconds (> 0). The last block may be shorter.
+    overlap_s : float
+        Overlap between consecutive blocks in seconds, ``0 <= overlap_s < block_s``.
+
+    Yields
+    ------
+    start : int
+        Index (in samples) of the block's first sample in the file.
+    block : numpy.ndarray, shape (n, n_channels), float64
+        The samples; blocks together cover the whole file exactly once plus overlaps.
+
+    Raises
+    ------
+    AudioReadError
+        As :func:`read_audio`, raised when the problem is reached (so some blocks may
+        already have been yielded; write outputs with :class:`AtomicAudioWriter` so that a
+        late error leaves no partial file).
+    ParameterError
+        For invalid ``block_s``/``overlap_s``.
+    """
+    for name, v in (("block_s", block_s), ("overlap_s", overlap_s)):
+        if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ParameterError(f"{name} must be a finite number of seconds, got {v!r}")
+    if block_s <= 0 or overlap_s < 0 or overlap_s >= block_s:
+        raise ParameterError(
+            f"need block_s > overlap_s >= 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
+    f, info, _ = _open_for_read(path)
+    with f:
+        sr = info.samplerate
+        block_n = max(1, int(round(block_s * sr)))
+        overlap_n = min(int(round(overlap_s * sr)), block_n - 1)
+        hop = block_n - overlap_n
+        start = 0
+        tail = np.empty((0, info.channels))
+        pos = 0  # samples read from the file so far
+        while pos < info.frames:
+            want = min(block_n - tail.shape[0], info.frames - pos)
+            try:
+                new = f.read(frames=want, dtype="float64", always_2d=True)
+            except (sf.SoundFileError, RuntimeError) as exc:
+                raise AudioReadError(
+                    f"cannot read {str(info.path)!r}: the file is corrupt or truncated "
+                    f"(decoder error near {pos / sr:.3f} s: {str(exc).split(': ', 1)[-1]})"
+                ) from None
+            got = new.shape[0]
+            if got < want and not _read_shortfall_ok(info, info.frames - pos, got):
+                raise _short_read_error(info, pos, info.frames - pos, got)
+            bad = _first_nonfinite(new)
+            if bad is not None:
+                raise _nonfinite_error(info.path, pos + bad, sr, new, bad)
+            pos += got
+            block = np.concatenate([tail, new]) if tail.shape[0] else new
+            if got < want:  # accepted MP3 shortfall: stop here
+                pos = info.frames
+            if block.shape[0]:
+                yield start, np.ascontiguousarray(block)
+            if pos >= info.frames:
+                break
+            tail = block[hop:].copy() if overlap_n else np.empty((0, info.channels))
+            start += hop
+
+
+# --------------------------------------------------------------------------------------
+# choosing and checking outputs
+# --------------------------------------------------------------------------------------
+
+
+def supported_extensions() -> tuple[str, ...]:
+    """Output file extensions cleantake can write here (``.mp3`` only if libsndfile can)."""
+    return tuple(e for e, fmt in _EXTENSIONS.items() if fmt != "MP3" or _can_write_mp3())
+
+
+_MP3_WRITABLE: bool | None = None
+
+
+def _can_write_mp3() -> bool:
+    global _MP3_WRITABLE
+    if _MP3_WRITABLE is None:
+        try:
+            import io as _pyio
+
+            buf = _pyio.BytesIO()
+            with sf.SoundFile(buf, "w", 44100, 1, "MPEG_LAYER_III", format="MP3") as f:
+                f.write(np.zeros(1152))
+            _MP3_WRITABLE = len(buf.getvalue()) > 0
+        except Exception:
+            _MP3_WRITABLE = False
+    return _MP3_WRITABLE
+
+
+def _valid_subtypes(fmt: str) -> list[str]:
+    return [s for s in sf.available_subtypes(fmt) if sf.check_format(fmt, s)]
+
+
+def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None,
+                  subtype: str | None = None, clip: str = "clip") -> tuple[str, str]:
+    """Choose the container and subtype of an output file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output path; its extension selects the container (``.wav .flac .ogg .opus .aiff
+        .w64 .rf64 .caf .au``, and ``.mp3`` where libsndfile can encode MP3).
+    like : AudioInfo, optional
+        The input; its subtype is kept when the container can store it, otherwise the
+        closest one is used (e.g. float input -> ``PCM_24`` in FLAC).
+    subtype : str, optional
+        Requested subtype (``--subtype``), case-insensitive. Must be valid for the container.
+    clip : {"clip", "error", "float"}
+        Full-scale policy. With ``"float"`` and no ``subtype`` a float subtype is chosen.
+
+    Returns
+    -------
+    format, subtype : str
+        libsndfile names, e.g. ``("WAV", "PCM_24")``. ``.wav`` outputs are ``"WAV"``;
+        :class:`AtomicAudioWriter` switches to RF64 when the file would pass 4 GB.
+
+    Raises
+    ------
+    AudioWriteError
+        For an extension cleantake cannot write (the message lists the valid ones).
+    ParameterError
+        For a subtype the container cannot store (the message lists the valid ones), an
+        unknown ``clip`` policy, or ``clip="float"`` with a non-float subtype/container.
+    """
+    _check_clip(clip)
+    p = Path(path)
+    ext = p.suffix.lower()
+    fmt = _EXTENSIONS.get(ext)
+    if fmt is None or (fmt == "MP3" and not _can_write_mp3()):
+        got = f"extension {ext!r}" if ext else "no extension"
+        raise AudioWriteError(
+            f"cannot write {str(p)!r}: {got}; the output format follows the extension, "
+            f"use one of {', '.join(supported_extensions())}")
+    valid = _valid_subtypes(fmt)
+    if ext == ".opus":
+        valid = ["OPUS"]
+    if subtype is not None:
+        st = str(subtype).upper()
+        if st not in valid:
+            raise ParameterError(
+                f"subtype {subtype!r} cannot be stored in a {ext} file; valid subtypes for "
+                f"{fmt}: {', '.join(valid)}")
+        if clip == "float" and st not in _FLOAT_SUBTYPES:
+            raise ParameterError(
+                f"--clip float keeps samples beyond full scale, which needs a float subtype "
+                f"(FLOAT or DOUBLE), not {st}")
+        return fmt, st
+    if ext == ".opus":
+        candidates: tuple[str, ...] = ("OPUS",)
+    elif clip == "float":
+        candidates = ("DOUBLE", "FLOAT") if like is not None and like.subtype == "DOUBLE" else ("FLOAT", "DOUBLE")
+    else:
+        candidates = _SUBTYPE_PREFERENCE.get(like.subtype, ()) if like is not None else ()
+        if like is not None and like.subtype in valid:
+            candidates = (like.subtype, *candidates)
+    for st in candidates:
+        if st in valid:
+            return fmt, st
+    if clip == "float":
+        raise ParameterError(
+            f"--clip float needs a float subtype, which a {ext} file cannot store; use a "
+            f".wav, .w64, .rf64, .aiff or .caf output, or --clip clip / --clip error")
+    return fmt, sf.default_subtype(fmt)
+
+
+def check_output(input_path: str | os.PathLike[str] | None, output_path: str | os.PathLike[str],
+                 *, overwrite: bool) -> None:
+    """Refuse an output path that would lose or damage data, before any work is done.
+
+    Parameters
+    ----------
+    input_path : str or path-like or None
+        The input recording (``None`` skips the same-file check).
+    output_path : str or path-like
+        The intended output file.
+    overwrite : bool
+        Whether an existing output may be replaced (``-y``).
+
+    Raises
+    ------
+    AudioWriteError
+        If the output is the input (compared after resolving symlinks and relative paths,
+        and by inode for hard links), is a folder, already exists and ``overwrite`` is
+        false, is read-only, or its folder is missing, not a folder or not writable.
+    """
+    out = Path(output_path)
+    if input_path is not None:
+        inp = Path(input_path)
+        same = os.path.abspath(os.path.realpath(inp)) == os.path.abspath(os.path.realpath(out))
+        if not same and out.exists() and inp.exists():
+            try:
+                same = os.path.samefile(inp, out)
+            except OSError:
+                same = False
+        if same:
+            raise AudioWriteError(
+                f"output {str(out)!r} is the input file itself; cleantake never modifies its "
+                f"input - choose a different output name")
+    if out.is_dir():
+        raise AudioWriteError(f"output {str(out)!r} is a folder; give a file name such as "
+                              f"{str(out / 'cleaned.wav')!r}")
+    if os.path.lexists(out):
+        if not overwrite:
+            raise AudioWriteError(f"output {str(out)!r} already exists; use -y to overwrite it")
+        if out.exists() and not os.access(out, os.W_OK):
+            raise AudioWriteError(f"output {str(out)!r} exists and is read-only; not overwriting it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.exists():
+        raise AudioWriteError(f"cannot write {str(out)!r}: folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise AudioWriteError(f"cannot write {str(out)!r}: {str(parent)!r} is not a folder")
+    # os.access is not enough (root, read-only mounts, ACLs): actually try.
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".cleantake-check-", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise AudioWriteError(
+            f"cannot write {str(out)!r}: folder {str(parent)!r} is not writable "
+            f"({exc.strerror or exc})") from None
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+    except OSError:  # pragma: no cover
+        pass
+
+
+# --------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------
+
+
+def _check_clip(clip: str) -> None:
+    if clip not in CLIP_POLICIES:
+        raise ParameterError(f"unknown clip policy {clip!r}; valid: {', '.join(CLIP_POLICIES)}")
+
+
+def _full_scale(subtype: str) -> tuple[float, float] | None:
+    """(low, high) representable range for a subtype, or None for float (no clipping)."""
+    if subtype in _FLOAT_SUBTYPES:
+        return None
+    bits = _PCM_BITS.get(subtype, 16)  # lossy/companded: clip like 16-bit
+    return -1.0, 1.0 - 2.0 ** -(bits - 1)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    msg = str(exc)
+    return "No space left on device" in msg or "Disk quota exceeded" in msg
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class AtomicAudioWriter:
+    """Write an audio file so that it appears complete or not at all.
+
+    Samples go to a hidden temporary file ``.<name>.<random>.part`` in the output's folder;
+    on success it is flushed to disk (fsync) and renamed over the output (``os.replace``,
+    atomic on POSIX). On any exception, including ``KeyboardInterrupt``, the temporary
+    file is removed and an existing output is left untouched. A process killed outright
+    (SIGKILL, power loss) can leave the ``.part`` file behind, but never a partial output.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Final output path.
+    samplerate : int
+        Sample rate in Hz.
+    channels : int
+        Number of channels.
+    format : str, optional
+        libsndfile container; default from the extension (see :func:`output_format`).
+    subtype : str, optional
+        libsndfile subtype; default from :func:`output_format`.
+    overwrite : bool
+        Replace an existing output (checked again at the final rename: without it the
+        output is never clobbered, even if created meanwhile by someone else).
+    clip : {"clip", "error", "float"}
+        Full-scale policy, see the module documentation.
+    frames : int, optional
+        Expected length in samples; lets a ``.wav`` output be written directly as RF64
+        when it will pass 4 GB. Without it, ``.wav`` outputs are written as RF64 that
+        libsndfile downgrades to an ordinary (WAVE_FORMAT_EXTENSIBLE) WAV when small.
+
+    Attributes
+    ----------
+    clipped : int
+        Number of sample values clipped so far.
+    frames_written : int
+        Samples per channel written so far.
+
+    Examples
+    --------
+    >>> with AtomicAudioWriter("out.wav", samplerate=44100, channels=2) as w:  # doctest: +SKIP
+    ...     for block in blocks:
+    ...         w.write(block)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, samplerate: int, channels: int,
+                 format: str | None = None, subtype: str | None = None, overwrite: bool = False,
+                 clip: str = "clip", frames: int | None = None) -> None:
+        _check_clip(clip)
+        self.path = Path(path)
+        if not isinstance(samplerate, (int, np.integer)) or samplerate <= 0:
+            raise ParameterError(f"samplerate must be a positive integer (Hz), got {samplerate!r}")
+        if not isinstance(channels, (int, np.integer)) or channels <= 0:
+            raise ParameterError(f"channels must be a positive integer, got {channels!r}")
+        self.samplerate = int(samplerate)
+        self.channels = int(channels)
+        if format is None:
+            format, st = output_format(self.path, subtype=subtype, clip=clip)
+            subtype = st
+        format = str(format).upper()
+        if subtype is None:
+            subtype = (output_format(self.path, subtype=None, clip=clip)[1]
+                       if self.path.suffix.lower() in _EXTENSIONS and _EXTENSIONS[self.path.suffix.lower()] == format
+                       else ("FLOAT" if clip == "float" else sf.default_subtype(format)))
+        subtype = str(subtype).upper()
+        if format not in sf.available_formats():
+            raise ParameterError(f"unknown audio format {format!r}")
+        if not sf.check_format(format, subtype):
+            raise ParameterError(
+                f"subtype {subtype!r} cannot be stored as {format}; valid subtypes: "
+                f"{', '.join(_valid_subtypes(format))}")
+        if clip == "float" and subtype not in _FLOAT_SUBTYPES:
+            raise ParameterError(
+                f"--clip float keeps samples beyond full scale, which needs a float subtype "
+                f"(FLOAT or DOUBLE), not {subtype}")
+        if subtype == "OPUS" and self.samplerate not in _OPUS_RATES:
+            raise AudioWriteError(
+                f"cannot write {str(self.path)!r}: Opus supports only "
+                f"{', '.join(str(r // 1000) for r in _OPUS_RATES)} kHz, not {self.samplerate} Hz")
+        self.format = format
+        self.subtype = subtype
+        self.overwrite = bool(overwrite)
+        self.clip = clip
+        self.expected_frames = frames
+        self.clipped = 0
+        self.frames_written = 0
+        self._first_clip_frame: int | None = None
+        self._range = _full_scale(subtype)
+        self._sf: sf.SoundFile | None = None
+        self._tmp: Path | None = None
+        self._open_format = format
+        self._bytes_per_frame = _BYTES_PER_SAMPLE.get(subtype, 0) * self.channels
+
+    # -- context manager ---------------------------------------------------------------
+    def __enter__(self) -> AtomicAudioWriter:
+        out = self.path
+        if os.path.lexists(out) and not self.overwrite:
+            raise AudioWriteError(f"output {str(out)!r} already exists; use -y to overwrite it")
+        if out.is_dir():
+            raise AudioWriteError(f"output {str(out)!r} is a folder")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir():
+            raise AudioWriteError(f"cannot write {str(out)!r}: folder {str(parent)!r} does not exist")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
+            os.close(fd)
+        except OSError as exc:
+            raise self._os_error(exc) from None
+        self._tmp = Path(tmp)
+        open_format = self.format
+        auto_downgrade = False
+        if self.format == "WAV" and sf.check_format("RF64", self.subtype):
+            if self.expected_frames is None:
+                open_format, auto_downgrade = "RF64", True
+            elif self.expected_frames * self._bytes_per_frame > _WAV_LIMIT_BYTES:
+                open_format = "RF64"
+        self._open_format = open_format
+        try:
+            self._sf = sf.SoundFile(str(self._tmp), "w", self.samplerate, self.channels,
+                                    self.subtype, format=open_format)
+            if auto_downgrade:
+                sf._snd.sf_command(self._sf._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
+        except BaseException as exc:
+            self._discard()
+            if isinstance(exc, (OSError, sf.SoundFileError, RuntimeError)):
+                raise self._os_error(exc) from None
+            raise
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is not None:
+            self._discard()
+            return False
+        try:
+            self._commit()
+        except BaseException as err:
+            self._discard()
+            if isinstance(err, (OSError, sf.SoundFileError, RuntimeError)) and not isinstance(
+                    err, AudioWriteError):
+                raise self._os_error(err) from None
+            raise
+        if self.clipped:
+            warnings.warn(
+                f"{self.clipped} sample value(s) beyond full scale were clipped in "
+                f"{str(self.path)!r} (first at {self._first_clip_frame / self.samplerate:.3f} s); "
+                f"use --clip float for a float output that keeps them, or --clip error to refuse",
+                ClippingWarning, stacklevel=2)
+        return False
+
+    # -- writing -----------------------------------------------------------------------
+    def write(self, block: np.ndarray) -> None:
+        """Append samples.
+
+        Parameters
+        ----------
+        block : numpy.ndarray, shape (n, channels) or (n,) for mono
+            Samples, nominally in [-1, 1]. Must be finite.
+
+        Raises
+        ------
+        AudioWriteError
+            For NaN/inf samples, a sample beyond full scale with ``clip="error"``, a full
+            disk or another write failure (the temporary file is removed when the ``with``
+            block exits).
+        ParameterError
+            For a block of the wrong shape.
+        """
+        if self._sf is None:
+            raise AudioWriteError("AtomicAudioWriter.write called outside its 'with' block")
+        a = np.asarray(block)
+        if a.ndim == 1 and self.channels == 1:
+            a = a[:, None]
+        if a.ndim != 2 or a.shape[1] != self.channels:
+            raise ParameterError(
+                f"expected samples of shape (n, {self.channels}), got {a.shape}")
+        if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
+            raise ParameterError(f"expected numeric samples, got dtype {a.dtype}")
+        for i in range(0, a.shape[0], _WRITE_CHUNK):
+            self._write_chunk(np.asarray(a[i:i + _WRITE_CHUNK], dtype=np.float64))
+
+    def _write_chunk(self, a: np.ndarray) -> None:
+        bad = _first_nonfinite(a)
+        if bad is not None:
+            raise AudioWriteError(
+                f"refusing to write {str(self.path)!r}: the signal contains NaN/infinite "
+                f"values at {(self.frames_written + bad) / self.samplerate:.3f} s (internal error)")
+        if self._range is not None:
+            lo, hi = self._range
+            over = (a < lo) | (a > hi)
+            if over.any():
+                first = self.frames_written + int(np.argmax(over.any(axis=1)))
+                if self.clip == "error":
+                    peak = float(np.max(np.abs(a)))
+                    raise AudioWriteError(
+                        f"the cleaned signal exceeds full scale at {first / self.samplerate:.3f} s "
+                        f"(peak {20 * math.log10(peak):+.2f} dBFS) and --clip error was chosen; "
+                        f"nothing was written. Use --clip clip to clip, or --clip float for a "
+                        f"float output")
+                self.clipped += int(over.sum())
+                if self._first_clip_frame is None:
+                    self._first_clip_frame = first
+                a = np.clip(a, lo, hi)
+        if (self._open_format == "WAV" and self._bytes_per_frame
+                and (self.frames_written + a.shape[0]) * self._bytes_per_frame > _WAV_LIMIT_BYTES):
+            raise AudioWriteError(
+                f"cannot write {str(self.path)!r}: the output would exceed the 4 GB limit of "
+                f"a WAV file; use a .w64 or .rf64 output (or a .wav without a length hint)")
+        try:
+            self._sf.write(a)  # type: ignore[union-attr]
+        except (OSError, sf.SoundFileError, RuntimeError) as exc:
+            raise self._os_error(exc) from None
+        self.frames_written += a.shape[0]
+
+    # -- internals ---------------------------------------------------------------------
+    def _os_error(self, exc: BaseException) -> AudioWriteError:
+        where = str(self.path)
+        if _is_disk_full(exc):
+            return AudioWriteError(
+                f"disk full while writing {where!r}; free some space (or choose another "
+                f"folder) and run again - nothing was written and any old output is intact")
+        if isinstance(exc, PermissionError):
+            return AudioWriteError(f"cannot write {where!r}: permission denied")
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return AudioWriteError(f"cannot write {where!r}: {detail}")
+
+    def _commit(self) -> None:
+        assert self._sf is not None and self._tmp is not None
+        self._sf.close()
+        self._sf = None
+        os.chmod(self._tmp, 0o666 & ~_umask())
+        fd = os.open(self._tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self.overwrite:
+            os.replace(self._tmp, self.path)
+        else:
+            try:  # link() fails if the output appeared meanwhile: never clobber without -y
+                os.link(self._tmp, self.path)
+            except FileExistsError:
+                raise AudioWriteError(
+                    f"output {str(self.path)!r} already exists; use -y to overwrite it") from None
+            except OSError:  # filesystem without hard links
+                if os.path.lexists(self.path):
+                    raise AudioWriteError(
+                        f"output {str(self.path)!r} already exists; use -y to overwrite it"
+                    ) from None
+                os.replace(self._tmp, self.path)
+            else:
+                os.unlink(self._tmp)
+        self._tmp = None
+        try:  # make the rename itself durable
+            dfd = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+            pass
+
+    def _discard(self) -> None:
+        if self._sf is not None:
+            try:
+                self._sf.close()
+            except Exception:
+                pass
+            self._sf = None
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except FileNotFoundError:
+                pass
+            self._tmp = None
+
+
+def write_audio(path: str | os.PathLike[str], audio: np.ndarray, samplerate: int, *,
+                format: str | None = None, subtype: str | None = None,
+                like: AudioInfo | None = None, overwrite: bool = False,
+                clip: str = "clip") -> None:
+    """Write a whole signal atomically (see :class:`AtomicAudioWriter`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file; the extension selects the format unless ``format`` is given.
+    audio : numpy.ndarray, shape (n_samples,) or (n_samples, n_channels)
+        Samples, nominally in [-1, 1]; must be finite.
+    samplerate : int
+        Sample rate in Hz.
+    format, subtype : str, optional
+        libsndfile container/subtype; defaults from :func:`output_format` (keeping
+        ``like.subtype`` where possible).
+    like : AudioInfo, optional
+        The input the output derives from.
+    overwrite : bool
+        Replace an existing output.
+    clip : {"clip", "error", "float"}
+        Full-scale policy, see the module documentation.
+
+    Raises
+    ------
+    AudioWriteError, ParameterError
+        See :class:`AtomicAudioWriter` and :func:`output_format`.
+    """
+    a = np.asarray(audio)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] < 1:
+        raise ParameterError(f"audio must have shape (n_samples,) or (n_samples, n_channels), got {np.shape(audio)}")
+    if format is None:
+        format, subtype = output_format(path, like=like, subtype=subtype, clip=clip)
+    with AtomicAudioWriter(path, samplerate=samplerate, channels=a.shape[1], format=format,
+                           subtype=subtype, overwrite=overwrite, clip=clip,
+                           frames=a.shape[0]) as w:
+        w.write(a)
