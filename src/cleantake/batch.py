@@ -1,0 +1,893 @@
+"""Whole archives: clean every recording under a folder, in parallel, on Dask distributed.
+
+``cleantake batch IN_DIR -o OUT_DIR`` finds the audio files under ``IN_DIR``, mirrors the
+tree under ``OUT_DIR`` and runs exactly the per-file work of ``cleantake clean``
+(:func:`cleantake.pipeline.clean_file`) on every file, on a Dask cluster: by default a
+``LocalCluster`` of ``-j N`` single-threaded worker processes on this machine (loopback
+only); with ``--scheduler tcp://HOST:PORT`` an existing cluster does the same work.
+
+Design (see ``docs/batch.md`` for the user's view)
+--------------------------------------------------
+*Sent once.*  The :class:`cleantake.Cleaner` (settings and loaded dictionary) and the per-file
+function travel to every worker once, inside a worker plugin (:class:`_CleanerPlugin`).
+The scheduler keeps the plugin and hands it to workers that join later, including a worker
+restarted after a crash. Each task carries only paths and flags.
+
+*Atomic outputs.*  A worker writes every output under a hidden temporary name in the
+output's own folder (``.NAME.cleantake-partial-TOKEN.EXT``), then writes the file's *record*
+(``OUT_DIR/.cleantake-batch/records/<cleaned path>.json``, itself written to a temporary
+file and renamed), and only then renames the outputs into place. So every output that is in
+place has a record claiming it, and a record is complete only if every output it lists is
+in place with the recorded size.
+
+*Completeness, skipping and overwriting.*  A file is skipped when its record matches (same
+input size and modification time, same settings fingerprint: method, every setting, the
+dictionary's content and the cleantake version) and every requested output is present with
+the recorded size. An output that is present but is *not* the unfinished result of this very
+job (no record, or a record made from another input or other settings) is never replaced
+unless ``--overwrite`` is given; that file is reported as failed and the rest go on.
+
+*Faults.*  Errors cleantake raises on purpose (:class:`~cleantake.errors.CleantakeError`:
+corrupt or unreadable input, unwritable output, ...) fail that file at once. Any other
+exception is retried once (``retries=1``). A worker process that dies while processing a
+file has that file retried once on a fresh worker (the local cluster runs with
+``distributed.scheduler.allowed-failures = 1`` and one task per worker at a time); a second
+death fails the file. The summary (``OUT_DIR/cleantake-batch.json``) lists every file as
+``done``, ``skipped``, ``failed`` (with the reason) or, after Ctrl-C, ``pending``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import AudioWriteError, CleantakeError, ParameterError
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "DEFAULT_TEMPLATE",
+    "SUMMARY_NAME",
+    "RECORDS_DIR",
+    "find_audio_files",
+    "plan_outputs",
+    "settings_fingerprint",
+    "run_batch",
+    "add_parser",
+    "run_from_args",
+]
+
+#: File-name extensions (lower case, no dot) that libsndfile reads and ``batch`` picks up.
+AUDIO_EXTENSIONS = frozenset({"wav", "flac", "ogg", "aiff", "aif", "mp3", "w64", "rf64", "caf"})
+#: Default name of each cleaned output, relative to OUT_DIR.
+DEFAULT_TEMPLATE = "{relpath}/{stem}.{ext}"
+#: Summary written into OUT_DIR at the end of every run.
+SUMMARY_NAME = "cleantake-batch.json"
+#: Hidden folder in OUT_DIR holding one completion record per input.
+RECORDS_DIR = ".cleantake-batch"
+TEMPLATE_FIELDS = ("relpath", "stem", "ext", "name")
+RECORD_VERSION = 1
+_PARTIAL_MARK = ".cleantake-partial-"
+_PLUGIN_PREFIX = "cleantake-batch-"
+
+CleanFn = Callable[..., Any]
+
+
+# --------------------------------------------------------------------------------------------
+# discovery and planning (client side)
+# --------------------------------------------------------------------------------------------
+def _is_relative_to(path: Path, other: Path) -> bool:
+    try:
+        path.relative_to(other)
+    except ValueError:
+        return False
+    return True
+
+
+def find_audio_files(in_dir: str | Path, *, pattern: str | None = None,
+                     exclude: str | Path | None = None) -> list[Path]:
+    """Audio files under a folder, in a stable (sorted) order.
+
+    Parameters
+    ----------
+    in_dir : str or Path
+        Folder searched recursively. Symbolic links to folders are not followed.
+    pattern : str, optional
+        Shell-style glob. Without ``/`` it is matched against the file name
+        (``"*.wav"``, ``"take_*"``); with ``/`` against the path relative to ``in_dir``
+        written with ``/`` (``"2019/*/*.flac"``; ``*`` also crosses ``/`` there).
+        Matching ignores case. Only files with an extension in :data:`AUDIO_EXTENSIONS`
+        are returned, whatever the pattern.
+    exclude : str or Path, optional
+        A folder whose contents are never returned (the output folder when it lies inside
+        ``in_dir``).
+
+    Returns
+    -------
+    list of Path
+        Absolute paths. Hidden files and everything inside hidden folders (name starting
+        with ``.``) are left out.
+
+    Raises
+    ------
+    ParameterError
+        ``in_dir`` is not a folder.
+    """
+    root = Path(in_dir).resolve()
+    if not root.is_dir():
+        raise ParameterError(f"input folder {str(in_dir)!r} does not exist or is not a folder")
+    excluded = Path(exclude).resolve() if exclude is not None else None
+    pat = pattern.lower() if pattern else None
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and (excluded is None or (here / d).resolve() != excluded)
+        )
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            if ext not in AUDIO_EXTENSIONS:
+                continue
+            path = here / name
+            if not path.is_file():
+                continue
+            if pat is not None:
+                rel = path.relative_to(root).as_posix().lower()
+                target = rel if "/" in pat else name.lower()
+                if not fnmatch.fnmatchcase(target, pat):
+                    continue
+            found.append(path)
+    return found
+
+
+def _render(template: str, rel: Path) -> Path:
+    parent = rel.parent.as_posix()
+    fields = {
+        "relpath": "" if parent == "." else parent,
+        "stem": rel.stem,
+        "ext": rel.suffix[1:],
+        "name": rel.name,
+    }
+    try:
+        text = template.format(**fields)
+    except KeyError as exc:
+        raise ParameterError(
+            f"--filename template {template!r} uses unknown field {{{exc.args[0]}}}; "
+            f"valid fields: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+        ) from None
+    except (ValueError, IndexError) as exc:
+        raise ParameterError(f"--filename template {template!r} is malformed: {exc}") from None
+    if template.startswith(("/", "\\")) or (len(template) > 1 and template[1] == ":"):
+        raise ParameterError(f"--filename template {template!r} must give a path relative to OUT_DIR")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        raise ParameterError(
+            f"--filename template {template!r} gives {text!r} for {rel.as_posix()!r}, "
+            "which is not a file path inside OUT_DIR"
+        )
+    out = Path(*parts)
+    if out.suffix[1:].lower() not in AUDIO_EXTENSIONS:
+        raise ParameterError(
+            f"--filename template {template!r} gives {text!r}, whose extension is not an audio "
+            f"format cleantake writes; end the template with .{{ext}} or one of "
+            f"{', '.join(sorted(AUDIO_EXTENSIONS))}"
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One input and where its outputs go (all absolute paths, as strings)."""
+
+    rel: str
+    input: str
+    cleaned: str
+    removed: str | None
+    labels: str | None
+    record: str
+    subtype: str | None
+    settings_hash: str
+    replace_existing: bool
+    run_id: str
+
+
+def plan_outputs(in_dir: str | Path, out_dir: str | Path, inputs: list[Path], *,
+                 filename: str = DEFAULT_TEMPLATE, removed: bool = False,
+                 labels: bool = False) -> list[dict[str, Path | None]]:
+    """Where each input's outputs go.
+
+    Parameters
+    ----------
+    in_dir, out_dir : str or Path
+        Input and output folders.
+    inputs : list of Path
+        Files under ``in_dir`` (as returned by :func:`find_audio_files`).
+    filename : str
+        Template of the cleaned file's path relative to ``out_dir``. Fields: ``{relpath}``
+        (folder of the input relative to ``in_dir``, empty at the top), ``{stem}`` (name
+        without extension), ``{ext}`` (extension without the dot, as written), ``{name}``
+        (full file name). The extension chosen decides the output format.
+    removed : bool
+        Also write what was removed: the cleaned name with ``_removed`` added to its stem
+        (``take.wav`` → ``take_removed.wav``).
+    labels : bool
+        Also write the located events as labels: the cleaned name with ``.txt`` instead of
+        its extension (``take.wav`` → ``take.txt``), Audacity label format.
+
+    Returns
+    -------
+    list of dict
+        One per input, with keys ``input``, ``rel``, ``cleaned``, ``removed``, ``labels``,
+        ``record`` (absolute paths; ``removed``/``labels`` are None when not asked for).
+
+    Raises
+    ------
+    ParameterError
+        A bad template; two outputs that would have the same path; an output that would be
+        an input file.
+    """
+    root = Path(in_dir).resolve()
+    out_root = Path(out_dir).resolve()
+    rec_root = out_root / RECORDS_DIR / "records"
+    plans: list[dict[str, Path | None]] = []
+    owner: dict[Path, str] = {}
+    input_set = {p.resolve() for p in inputs}
+    for path in inputs:
+        rel = path.resolve().relative_to(root)
+        cleaned_rel = _render(filename, rel)
+        cleaned = out_root / cleaned_rel
+        plan: dict[str, Path | None] = {
+            "input": path.resolve(),
+            "rel": rel,
+            "cleaned": cleaned,
+            "removed": cleaned.with_name(cleaned.stem + "_removed" + cleaned.suffix) if removed else None,
+            "labels": cleaned.with_suffix(".txt") if labels else None,
+            "record": rec_root / (cleaned_rel.as_posix() + ".json"),
+        }
+        for key in ("cleaned", "removed", "labels"):
+            target = plan[key]
+            if target is None:
+                continue
+            if target in input_set or (target.exists() and os.path.samefile(target, path)):
+                raise ParameterError(
+                    f"the {key} output of {rel.as_posix()!r} would be {str(target)!r}, which is an "
+                    "input file; choose another OUT_DIR or --filename template"
+                )
+            if target in owner:
+                raise ParameterError(
+                    f"{rel.as_posix()!r} and {owner[target]!r} would both write {str(target)!r}; "
+                    "put {ext} into the --filename template (e.g. \"{relpath}/{stem}_{ext}.{ext}\") "
+                    "or choose another template"
+                )
+            owner[target] = rel.as_posix()
+        plans.append(plan)
+    return plans
+
+
+# --------------------------------------------------------------------------------------------
+# settings fingerprint and completion records
+# --------------------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    try:
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            arr = np.ascontiguousarray(value)
+            digest = hashlib.sha256(arr.tobytes()).hexdigest()
+            return {"ndarray": str(arr.dtype), "shape": list(arr.shape), "sha256": digest}
+        if isinstance(value, np.generic):
+            return value.item()
+    except ImportError:  # pragma: no cover - numpy is a core dependency
+        pass
+    return repr(value)
+
+
+def settings_fingerprint(cleaner: Any, *, subtype: str | None = None) -> dict:
+    """Everything that decides the bytes of an output, as plain JSON.
+
+    Parameters
+    ----------
+    cleaner : cleantake.Cleaner
+        Its method, every field of its settings and its dictionary (templates by content
+        hash, labels, analysis settings) are included.
+    subtype : str, optional
+        Output sample format, as given to ``clean_file``.
+
+    Returns
+    -------
+    dict
+        With key ``"hash"`` (sha256 of the rest, hex) added.
+    """
+    from . import __version__
+
+    fp: dict[str, Any] = {"cleantake": __version__, "subtype": subtype}
+    known = False
+    for attr in ("method", "settings", "dictionary"):
+        if hasattr(cleaner, attr):
+            fp[attr] = _jsonable(getattr(cleaner, attr))
+            known = True
+    if not known:  # some other picklable object (e.g. a stand-in in tests)
+        fp["object"] = type(cleaner).__qualname__
+        fp["pickle_sha256"] = hashlib.sha256(pickle.dumps(cleaner, protocol=5)).hexdigest()
+    blob = json.dumps(fp, sort_keys=True, separators=(",", ":")).encode()
+    fp["hash"] = hashlib.sha256(blob).hexdigest()
+    return fp
+
+
+def _input_identity(path: str | Path) -> dict:
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("version") != RECORD_VERSION:
+        return None
+    return rec
+
+
+def _record_complete(rec: dict, wanted: dict) -> bool:
+    """Every wanted output is listed in the record and in place with the recorded size."""
+    outputs = rec.get("outputs", {})
+    return all(
+        k in outputs and outputs[k].get("path") == str(p) and os.path.isfile(p)
+        and os.path.getsize(p) == outputs[k].get("size")
+        for k, p in wanted.items()
+    )
+
+
+def _classify(plan: dict, settings_hash: str, *, overwrite: bool) -> tuple[str, str]:
+    """``("skip"|"run"|"replace"|"blocked", why)`` for one planned input."""
+    wanted = {k: plan[k] for k in ("cleaned", "removed", "labels") if plan[k] is not None}
+    present = [k for k, p in wanted.items() if os.path.lexists(p)]
+    if overwrite:
+        return ("replace" if present else "run"), ""
+    rec = _read_record(plan["record"])  # type: ignore[arg-type]
+    if rec is None:
+        if present:
+            what = ", ".join(str(wanted[k]) for k in present)
+            return "blocked", (f"output already exists and was not written by cleantake batch: {what}; "
+                               "pass --overwrite to replace it")
+        return "run", ""
+    try:
+        ident = _input_identity(plan["input"])  # type: ignore[arg-type]
+    except OSError as exc:
+        return "run", f"cannot stat input: {exc}"
+    same_input = rec.get("input", {}) == ident
+    same_settings = rec.get("settings_hash") == settings_hash
+    if same_input and same_settings:
+        if _record_complete(rec, wanted):
+            return "skip", "complete output with matching record"
+        return ("replace" if present else "run"), "unfinished or incomplete earlier result"
+    if not present:
+        return "run", ""
+    reason = "the input file changed since" if not same_input else "different settings were used"
+    return "blocked", (f"output exists but {reason} it was made ({plan['cleaned']}); "
+                       "pass --overwrite to replace it")
+
+
+# --------------------------------------------------------------------------------------------
+# worker side
+# --------------------------------------------------------------------------------------------
+try:  # keep ``import cleantake.batch`` working without the optional dask extra
+    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPluginBase
+except ImportError:  # pragma: no cover - exercised only without dask installed
+    _WorkerPluginBase = object  # type: ignore[assignment,misc]
+
+
+class _CleanerPlugin(_WorkerPluginBase):  # type: ignore[misc,valid-type]
+    """Carries the cleaner and the per-file function to every worker, once."""
+
+    idempotent = False
+
+    def __init__(self, cleaner: Any, clean_fn: CleanFn | None) -> None:
+        self.cleaner = cleaner
+        self.clean_fn = clean_fn
+
+    def setup(self, worker: Any) -> None:  # noqa: D401 - dask hook
+        if self.clean_fn is None:
+            from .pipeline import clean_file
+
+            self.clean_fn = clean_file
+
+
+def _partial_name(final: Path, token: str) -> Path:
+    return final.with_name(f".{final.stem}{_PARTIAL_MARK}{token}{final.suffix}")
+
+
+def _remove_stale_partials(final: Path) -> None:
+    prefix = f".{final.stem}{_PARTIAL_MARK}"
+    try:
+        for p in final.parent.iterdir():
+            if p.name.startswith(prefix) and p.name.endswith(final.suffix):
+                p.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _process_job(job: _Job, plugin_name: str) -> dict:
+    """Clean one file on a worker; returns a JSON-able result row.
+
+    Errors cleantake raises on purpose become a ``failed`` row (no retry: they are properties
+    of the file); anything else propagates so that Dask retries the task once.
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
+    plugin = worker.plugins[plugin_name]
+    t0 = time.perf_counter()
+    finals = {"cleaned": Path(job.cleaned)}
+    if job.removed:
+        finals["removed"] = Path(job.removed)
+    if job.labels:
+        finals["labels"] = Path(job.labels)
+    token = uuid.uuid4().hex[:10]
+    partials = {k: _partial_name(p, token) for k, p in finals.items()}
+    row: dict[str, Any] = {"input": job.rel, "worker": worker.address}
+    try:
+        ident = _input_identity(job.input)
+        rec = _read_record(Path(job.record))
+        if (rec is not None and rec.get("run_id") == job.run_id and rec.get("input") == ident
+                and _record_complete(rec, finals)):
+            # Done already by an earlier attempt of this task in this run (Dask recomputes a
+            # finished task whose result was lost with its worker): nothing to redo.
+            row.update(status="done", duration_s=rec.get("duration_s"), n_events=rec.get("n_events"),
+                       outputs={k: str(p) for k, p in finals.items()})
+            return row
+        for k, final in finals.items():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale_partials(final)
+            if not job.replace_existing and os.path.lexists(final):
+                raise AudioWriteError(
+                    f"output {str(final)!r} appeared while the batch was running; "
+                    "pass --overwrite to replace it"
+                )
+        result = plugin.clean_fn(
+            job.input,
+            partials["cleaned"],
+            cleaner=plugin.cleaner,
+            removed_path=partials.get("removed"),
+            labels_path=partials.get("labels"),
+            overwrite=False,
+            subtype=job.subtype,
+            progress=None,
+        )
+        outputs = {}
+        for k, p in partials.items():
+            if not p.is_file():
+                raise AudioWriteError(f"the {k} output for {job.rel!r} was not written")
+            outputs[k] = {"path": str(finals[k]), "size": p.stat().st_size}
+        events = getattr(result, "events", None)
+        duration = getattr(result, "duration_s", None)
+        record = {
+            "version": RECORD_VERSION,
+            "input_path": job.input,
+            "input": ident,
+            "settings_hash": job.settings_hash,
+            "run_id": job.run_id,
+            "outputs": outputs,
+            "duration_s": None if duration is None else float(duration),
+            "n_events": None if events is None else len(events),
+            "finished_utc": _utc_now(),
+        }
+        # The record goes first: every output in place is claimed by a record, so a run
+        # killed between these renames is recognised as ours and finished next time.
+        _write_json_atomic(Path(job.record), record)
+        for k, p in partials.items():
+            os.replace(p, finals[k])
+        row.update(status="done", duration_s=record["duration_s"], n_events=record["n_events"],
+                   outputs={k: v["path"] for k, v in outputs.items()})
+    except CleantakeError as exc:
+        row.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
+    finally:
+        for p in partials.values():
+            try:
+                p.unlink(missing_ok=True)
+            except OSError:
+                pass
+    row["elapsed_s"] = round(time.perf_counter() - t0, 3)
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# client side
+# --------------------------------------------------------------------------------------------
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _audio_seconds(path: Path) -> float:
+    try:
+        import soundfile as sf
+
+        return float(sf.info(str(path)).duration)
+    except Exception:  # unreadable: it will fail (and be reported) on the worker
+        return 0.0
+
+
+def _start_client(scheduler: str | None, jobs: int):
+    """A Dask client and the cluster it owns (None when connecting to an existing one)."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ParameterError(
+            "cleantake batch needs Dask distributed: pip install 'cleantake[batch]'"
+        ) from exc
+    if scheduler is None:
+        # One task per single-threaded worker at a time, and a task whose worker dies is
+        # retried once: so a crash only ever implicates the file that was running.
+        with dask.config.set({
+            "distributed.scheduler.allowed-failures": 1,
+            "distributed.scheduler.worker-saturation": 1.0,
+        }):
+            cluster = LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR,
+            )
+        try:
+            return Client(cluster), cluster
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return Client(scheduler, timeout="20s"), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ParameterError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+
+
+def _failure_reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return ("KilledWorker: the worker process died twice while cleaning this file "
+                "(out of memory or a crash in a native library?)")
+    text = str(exc).strip().splitlines()
+    return f"{name}: {text[0] if text else ''}".rstrip(": ")
+
+
+def run_batch(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    cleaner: Any,
+    pattern: str | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    filename: str = DEFAULT_TEMPLATE,
+    removed: bool = False,
+    labels: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    subtype: str | None = None,
+    clean_fn: CleanFn | None = None,
+) -> dict:
+    """Clean every audio file under a folder into a mirrored tree, in parallel on Dask.
+
+    Parameters
+    ----------
+    in_dir : str or Path
+        Folder searched recursively (hidden files and folders are skipped).
+    out_dir : str or Path
+        Output folder (created). If it lies inside ``in_dir`` it is not searched.
+    cleaner : cleantake.Cleaner
+        Interference dictionary and settings; sent to each worker once.
+    pattern : str, optional
+        Glob restricting the inputs, see :func:`find_audio_files`.
+    jobs : int, optional
+        Worker processes of the local cluster (default: CPU cores available). Ignored with
+        ``scheduler``.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://HOST:PORT``). Its workers must have
+        cleantake installed and see IN_DIR and OUT_DIR at the same paths.
+    filename : str
+        Template of each cleaned output's path, see :func:`plan_outputs`.
+    removed, labels : bool
+        Also write what was removed / the located events, see :func:`plan_outputs`.
+    overwrite : bool
+        Reprocess every file and replace existing outputs.
+    progress : bool, optional
+        Show progress bars on stderr; None (default) shows them only when stderr is a
+        terminal.
+    subtype : str, optional
+        Output sample format (soundfile subtype, e.g. ``"PCM_24"``), as for ``clean_file``.
+    clean_fn : callable, optional
+        The per-file function, called as ``clean_fn(input_path, output_path, *, cleaner,
+        removed_path, labels_path, overwrite, subtype, progress)``; default
+        :func:`cleantake.pipeline.clean_file` (exactly what ``cleantake clean`` does).
+
+    Returns
+    -------
+    dict
+        The summary, also written to ``OUT_DIR/cleantake-batch.json``: ``counts`` (done,
+        skipped, failed, pending, total), ``audio_s_done``, ``wall_s``, ``files`` (one row per
+        input: ``input``, ``status``, ``reason``, ``duration_s``, ``n_events``, ...), and
+        ``interrupted`` (True after Ctrl-C).
+
+    Raises
+    ------
+    ParameterError
+        Bad folder, template, ``jobs`` or scheduler address; colliding outputs.
+    """
+    t_start = time.perf_counter()
+    started = _utc_now()
+    in_root = Path(in_dir).resolve()
+    out_root = Path(out_dir).resolve()
+    if not in_root.is_dir():
+        raise ParameterError(f"input folder {str(in_dir)!r} does not exist or is not a folder")
+    if out_root == in_root:
+        raise ParameterError("OUT_DIR must be a different folder from IN_DIR")
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ParameterError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise ParameterError(f"scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
+    if out_root.exists() and not out_root.is_dir():
+        raise ParameterError(f"OUT_DIR {str(out_dir)!r} exists and is not a folder")
+
+    inputs = find_audio_files(in_root, pattern=pattern,
+                              exclude=out_root if _is_relative_to(out_root, in_root) else None)
+    plans = plan_outputs(in_root, out_root, inputs, filename=filename, removed=removed, labels=labels)
+    fingerprint = settings_fingerprint(cleaner, subtype=subtype)
+    shash = fingerprint["hash"]
+    run_id = uuid.uuid4().hex[:12]
+
+    rows: dict[str, dict] = {}
+    todo: list[tuple[_Job, float]] = []
+    for plan in plans:
+        rel = plan["rel"].as_posix()  # type: ignore[union-attr]
+        action, why = _classify(plan, shash, overwrite=overwrite)
+        if action == "skip":
+            rows[rel] = {"input": rel, "status": "skipped", "reason": why,
+                         "outputs": {k: str(plan[k]) for k in ("cleaned", "removed", "labels") if plan[k]}}
+            continue
+        if action == "blocked":
+            rows[rel] = {"input": rel, "status": "failed", "reason": f"AudioWriteError: {why}"}
+            continue
+        job = _Job(
+            rel=rel, input=str(plan["input"]), cleaned=str(plan["cleaned"]),
+            removed=str(plan["removed"]) if plan["removed"] else None,
+            labels=str(plan["labels"]) if plan["labels"] else None,
+            record=str(plan["record"]), subtype=subtype, settings_hash=shash,
+            replace_existing=(action == "replace"), run_id=run_id,
+        )
+        rows[rel] = {"input": rel, "status": "pending"}
+        todo.append((job, _audio_seconds(Path(job.input))))
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    interrupted = False
+    cluster_info: dict[str, Any] = {"scheduler": scheduler or "local", "workers": None}
+    if todo:
+        # Longest first: the last file to start is a short one, so workers finish together.
+        todo.sort(key=lambda jt: -jt[1])
+        interrupted = _execute(todo, rows, run_id=run_id, cleaner=cleaner, clean_fn=clean_fn, jobs=jobs,
+                               scheduler=scheduler, progress=progress, cluster_info=cluster_info)
+
+    files = [rows[k] for k in sorted(rows)]
+    counts = {s: sum(1 for r in files if r["status"] == s) for s in ("done", "skipped", "failed", "pending")}
+    counts["total"] = len(files)
+    audio_done = sum(r.get("duration_s") or 0.0 for r in files if r["status"] == "done")
+    wall = time.perf_counter() - t_start
+    summary = {
+        "version": 1,
+        "run_id": run_id,
+        "in_dir": str(in_root),
+        "out_dir": str(out_root),
+        "pattern": pattern,
+        "filename": filename,
+        "removed": removed,
+        "labels": labels,
+        "overwrite": overwrite,
+        "settings": fingerprint,
+        "cluster": cluster_info,
+        "started_utc": started,
+        "finished_utc": _utc_now(),
+        "wall_s": round(wall, 3),
+        "audio_s_done": round(audio_done, 3),
+        "interrupted": interrupted,
+        "counts": counts,
+        "files": files,
+    }
+    _write_json_atomic(out_root / SUMMARY_NAME, summary)
+    return summary
+
+
+def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
+             clean_fn: CleanFn | None, jobs: int, scheduler: str | None,
+             progress: bool | None, cluster_info: dict) -> bool:
+    """Run the jobs on Dask, filling ``rows``; True if interrupted by Ctrl-C."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    total_audio = sum(s for _, s in todo)
+    client, cluster = _start_client(scheduler, jobs)
+    plugin_name = _PLUGIN_PREFIX + run_id
+    bars: list = []
+    futures: dict = {}
+    interrupted = False
+    try:
+        cluster_info["scheduler"] = client.scheduler.address
+        cluster_info["workers"] = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        try:
+            client.register_plugin(_CleanerPlugin(cleaner, clean_fn), name=plugin_name)
+        except Exception as exc:
+            raise CleantakeError(
+                "the Dask workers could not set up cleantake (is the same cleantake version "
+                f"installed on every worker?): {type(exc).__name__}: {exc}"
+            ) from exc
+        files_bar = tqdm(total=len(todo), desc="files", unit="file", disable=not show,
+                         file=sys.stderr, position=0, dynamic_ncols=True)
+        audio_bar = tqdm(total=round(total_audio, 1), desc="audio", unit="s", unit_scale=True,
+                         disable=not show, file=sys.stderr, position=1, dynamic_ncols=True)
+        bars = [files_bar, audio_bar]
+        for i, (job, secs) in enumerate(todo):
+            fut = client.submit(_process_job, job, plugin_name, key=f"cleantake-{i}-{plugin_name}",
+                                retries=1, pure=False)
+            futures[fut] = (job, secs)
+        for fut in as_completed(list(futures)):
+            job, secs = futures[fut]
+            if fut.status == "finished":
+                row = fut.result()
+            else:
+                exc = fut.exception()
+                row = {"input": job.rel, "status": "failed", "reason": _failure_reason(exc)}
+            rows[job.rel] = row
+            files_bar.update(1)
+            audio_bar.update(round(row.get("duration_s") or secs, 1))
+            if row["status"] == "failed":
+                files_bar.write(f"cleantake batch: {job.rel}: {row['reason']}", file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True
+        for fut in futures:
+            fut.cancel()
+    finally:
+        for bar in bars:
+            bar.close()
+        try:
+            client.unregister_worker_plugin(plugin_name)
+        except Exception:
+            pass
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return interrupted
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+def add_parser(subparsers: Any) -> None:
+    """Create the ``batch`` subcommand on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "batch",
+        help="clean every recording under a folder, in parallel (Dask)",
+        description=(
+            "Clean every audio file under IN_DIR into a mirrored tree under OUT_DIR, in parallel "
+            "on Dask (a local cluster by default). Files already done with the same settings are "
+            "skipped, so an interrupted run is resumed by running the same command again. "
+            f"A summary is written to OUT_DIR/{SUMMARY_NAME}. Exit code 1 if any file failed."
+        ),
+    )
+    p.add_argument("in_dir", metavar="IN_DIR", help="folder searched recursively for audio files")
+    p.add_argument("-o", "--output", dest="out_dir", metavar="OUT_DIR", required=True,
+                   help="output folder (created; the input tree is mirrored inside it)")
+    p.add_argument("--pattern", metavar="GLOB", default=None,
+                   help="only files matching GLOB: against the file name (e.g. '*.wav'), or, if GLOB "
+                        "contains '/', against the path relative to IN_DIR (e.g. '2019/*/*.flac')")
+    p.add_argument("-i", "--interference", default="any", metavar="NAME|PATH",
+                   help="interference dictionary: a preset (any, cough, door, creak, scream, drop) or "
+                        "a file made by 'cleantake learn' (default: any)")
+    p.add_argument("--method", default="proposed", choices=("proposed", "nmf", "kam"),
+                   help="method (default: proposed)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="0 = no change, 1 = full removal (default: 1)")
+    p.add_argument("--subtype", default=None, metavar="SUBTYPE",
+                   help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: as the input)")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="worker processes on this machine (default: number of CPU cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786, instead of local workers")
+    p.add_argument("--filename", default=DEFAULT_TEMPLATE, metavar="TEMPLATE",
+                   help="path of each cleaned file inside OUT_DIR; fields {relpath} {stem} {ext} {name} "
+                        f"(default: {DEFAULT_TEMPLATE.replace('{', '{{').replace('}', '}}')})")
+    p.add_argument("--removed", action="store_true",
+                   help="also write what was removed, as STEM_removed.EXT beside each cleaned file")
+    p.add_argument("--labels", action="store_true",
+                   help="also write the located events as Audacity labels, STEM.txt beside each cleaned file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="reprocess every file, replacing existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars and no summary (failures are still reported on stderr)")
+    p.set_defaults(func=run_from_args)
+
+
+def _format_duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``cleantake batch`` from parsed arguments.
+
+    Returns
+    -------
+    int
+        0 if every file is done or skipped, 1 if any file failed, 130 after Ctrl-C.
+    """
+    from .pipeline import Cleaner
+
+    cleaner = Cleaner(args.interference, method=args.method, strength=args.strength)
+    summary = run_batch(
+        args.in_dir, args.out_dir, cleaner=cleaner, pattern=args.pattern, jobs=args.jobs,
+        scheduler=args.scheduler, filename=args.filename, removed=args.removed,
+        labels=args.labels, overwrite=args.overwrite,
+        progress=False if args.quiet else None, subtype=args.subtype,
+    )
+    c = summary["counts"]
+    failed = [r for r in summary["files"] if r["status"] == "failed"]
+    if not args.quiet:
+        if c["total"] == 0:
+            print(f"cleantake batch: no audio files found under {summary['in_dir']}"
+                  + (f" matching {args.pattern!r}" if args.pattern else ""))
+        else:
+            wall = summary["wall_s"]
+            audio = summary["audio_s_done"]
+            speed = f", {audio / wall:.1f}x real time" if audio and wall > 0 else ""
+            print(f"cleantake batch: {c['done']} done, {c['skipped']} skipped, {c['failed']} failed"
+                  + (f", {c['pending']} not run" if c["pending"] else "")
+                  + f" ({_format_duration(audio)} of audio in {_format_duration(wall)}{speed})")
+            print(f"summary: {Path(summary['out_dir']) / SUMMARY_NAME}")
+    if failed:
+        print(f"cleantake batch: {len(failed)} file(s) failed:", file=sys.stderr)
+        for r in failed:
+            print(f"  {r['input']}: {r['reason']}", file=sys.stderr)
+    if summary["interrupted"]:
+        print("cleantake batch: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+    return 1 if failed else 0

@@ -1,0 +1,366 @@
+"""Batch processing on a real Dask LocalCluster (2 worker processes on loopback).
+
+One cluster serves the whole module. Files are 2-3 s long so the module runs in seconds.
+The per-file work is the real ``cleantake.pipeline.clean_file`` when it is available;
+fault-injection tests pass their own per-file function (``clean_fn``) that wraps it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("distributed")
+import cloudpickle  # noqa: E402  (installed with distributed)
+import dask  # noqa: E402
+from distributed import LocalCluster  # noqa: E402
+
+from cleantake import batch as B  # noqa: E402
+from cleantake.errors import AudioReadError, ParameterError  # noqa: E402
+
+# Functions defined here must reach worker processes, which cannot import this test module.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+SR = 44100
+
+try:
+    from cleantake.pipeline import clean_file as _real_clean_file
+except ImportError:  # the lead's function is not there yet: a stand-in with the same contract
+    _real_clean_file = None
+
+
+class _StandInResult:
+    def __init__(self, duration_s: float) -> None:
+        self.events: list = []
+        self.duration_s = duration_s
+
+
+def _stand_in_clean_file(input_path, output_path, *, cleaner, removed_path=None, labels_path=None,
+                         overwrite=False, subtype=None, progress=None):
+    try:
+        info = sf.info(str(input_path))
+        audio, sr = sf.read(str(input_path), dtype="float64", always_2d=True)
+    except Exception as exc:
+        raise AudioReadError(f"cannot read {input_path}: {exc}") from None
+    sf.write(str(output_path), audio, sr, subtype=subtype or info.subtype)
+    if removed_path is not None:
+        sf.write(str(removed_path), np.zeros_like(audio), sr, subtype=subtype or info.subtype)
+    if labels_path is not None:
+        Path(labels_path).write_text("")
+    return _StandInResult(audio.shape[0] / sr)
+
+
+def clean_one(*args, **kwargs):
+    """The single-file function the batch must reproduce exactly."""
+    fn = _real_clean_file or _stand_in_clean_file
+    return fn(*args, **kwargs)
+
+
+def _make_cleaner():
+    if _real_clean_file is not None:
+        import cleantake
+
+        return cleantake.Cleaner("any")
+    return {"stand_in": True}
+
+
+# ------------------------------------------------------------------------------------------
+# fixtures
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster():
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.worker-saturation": 1.0}):
+        c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address=None, silence_logs=40)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def cleaner():
+    return _make_cleaner()
+
+
+def _tone(seconds: float, channels: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    music = 0.3 * np.sin(2 * np.pi * (220 + 40 * seed) * t) + 0.01 * rng.standard_normal(t.size)
+    burst = slice(int(0.9 * SR), int(1.05 * SR))  # a short broadband "knock"
+    music[burst] += 0.4 * rng.standard_normal(burst.stop - burst.start)
+    out = np.stack([music * (0.8 + 0.2 * c) for c in range(channels)], axis=1)
+    return np.clip(out, -0.99, 0.99)
+
+
+def _make_tree(root: Path) -> dict[str, Path]:
+    """Good files at the top and in nested folders, one corrupt file, and things to ignore."""
+    files = {
+        "a.wav": (2.0, 1, "PCM_16"),
+        "b.flac": (2.5, 2, "PCM_24"),
+        "sub/c.wav": (3.0, 2, "PCM_16"),
+        "sub/deeper/d.flac": (2.0, 1, "PCM_16"),
+    }
+    made = {}
+    for i, (rel, (secs, ch, subtype)) in enumerate(files.items()):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), _tone(secs, ch, i), SR, subtype=subtype)
+        made[rel] = path
+    (root / "sub" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + os.urandom(200))
+    made["sub/broken.wav"] = root / "sub" / "broken.wav"
+    (root / ".hidden.wav").write_bytes((root / "a.wav").read_bytes())
+    (root / ".cache").mkdir()
+    (root / ".cache" / "x.wav").write_bytes((root / "a.wav").read_bytes())
+    (root / "notes.txt").write_text("not audio")
+    return made
+
+
+GOOD = ["a.wav", "b.flac", "sub/c.wav", "sub/deeper/d.flac"]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    made = _make_tree(in_dir)
+    return in_dir, tmp_path / "out", made
+
+
+def _run(in_dir, out_dir, cluster, cleaner, **kw):
+    kw.setdefault("progress", False)
+    if _real_clean_file is None:
+        kw.setdefault("clean_fn", clean_one)
+    return B.run_batch(in_dir, out_dir, cleaner=cleaner, scheduler=cluster.scheduler_address, **kw)
+
+
+def _status(summary):
+    return {r["input"]: r["status"] for r in summary["files"]}
+
+
+# ------------------------------------------------------------------------------------------
+# discovery and planning (no cluster)
+# ------------------------------------------------------------------------------------------
+def test_discovery_skips_hidden_non_audio_and_nested_output(tree):
+    in_dir, _, _ = tree
+    nested_out = in_dir / "cleaned"
+    nested_out.mkdir()
+    sf.write(str(nested_out / "a.wav"), np.zeros(100), SR)
+    found = B.find_audio_files(in_dir, exclude=nested_out)
+    rels = sorted(p.relative_to(in_dir).as_posix() for p in found)
+    assert rels == sorted(GOOD + ["sub/broken.wav"])
+    assert [p.name for p in B.find_audio_files(in_dir, pattern="*.FLAC")] == ["b.flac", "d.flac"]
+    assert [p.relative_to(in_dir).as_posix() for p in B.find_audio_files(in_dir, pattern="sub/*.wav")] \
+        == ["sub/broken.wav", "sub/c.wav"]  # '*' crosses '/' only in path patterns
+    with pytest.raises(ParameterError, match="not a folder"):
+        B.find_audio_files(in_dir / "a.wav")
+
+
+def test_plan_templates_and_collisions(tree):
+    in_dir, out_dir, _ = tree
+    inputs = B.find_audio_files(in_dir)
+    plans = {p["rel"].as_posix(): p for p in
+             B.plan_outputs(in_dir, out_dir, inputs, removed=True, labels=True)}
+    c = plans["sub/deeper/d.flac"]
+    assert c["cleaned"] == out_dir.resolve() / "sub/deeper/d.flac"
+    assert c["removed"] == out_dir.resolve() / "sub/deeper/d_removed.flac"
+    assert c["labels"] == out_dir.resolve() / "sub/deeper/d.txt"
+    flat = B.plan_outputs(in_dir, out_dir, inputs, filename="{stem}_clean.flac")
+    assert {p["cleaned"].name for p in flat} == {"a_clean.flac", "b_clean.flac", "c_clean.flac",
+                                                 "d_clean.flac", "broken_clean.flac"}
+    # two inputs, one output name
+    sf.write(str(in_dir / "a.flac"), np.zeros(100), SR)
+    with pytest.raises(ParameterError, match="both write"):
+        B.plan_outputs(in_dir, out_dir, B.find_audio_files(in_dir), filename="{relpath}/{stem}.wav")
+    for bad, msg in [("{relpath}/{nope}.wav", "unknown field"), ("../{stem}.wav", "inside OUT_DIR"),
+                     ("/abs/{stem}.wav", "relative"), ("{relpath}/{stem}.txt", "extension")]:
+        with pytest.raises(ParameterError, match=msg):
+            B.plan_outputs(in_dir, out_dir, inputs, filename=bad)
+    # an output that is an input: OUT_DIR == a subfolder that mirrors onto the inputs
+    with pytest.raises(ParameterError, match="input file"):
+        B.plan_outputs(in_dir, in_dir / "sub", inputs, filename="{name}")
+
+
+def test_bad_arguments_fail_before_any_work(tree, cleaner):
+    in_dir, out_dir, _ = tree
+    with pytest.raises(ParameterError, match="different folder"):
+        B.run_batch(in_dir, in_dir, cleaner=cleaner, progress=False)
+    with pytest.raises(ParameterError, match="jobs"):
+        B.run_batch(in_dir, out_dir, cleaner=cleaner, jobs=0, progress=False)
+    with pytest.raises(ParameterError, match="does not exist"):
+        B.run_batch(in_dir / "missing", out_dir, cleaner=cleaner, progress=False)
+    assert not out_dir.exists()
+
+
+def test_fingerprint_changes_with_settings(cleaner):
+    a = B.settings_fingerprint(cleaner)
+    assert a["hash"] == B.settings_fingerprint(cleaner)["hash"]
+    assert a["hash"] != B.settings_fingerprint(cleaner, subtype="PCM_24")["hash"]
+    if hasattr(cleaner, "with_settings"):
+        assert a["hash"] != B.settings_fingerprint(cleaner.with_settings(strength=0.5))["hash"]
+
+
+# ------------------------------------------------------------------------------------------
+# on the cluster
+# ------------------------------------------------------------------------------------------
+def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, tmp_path):
+    in_dir, out_dir, made = tree
+    summary = _run(in_dir, out_dir, cluster, cleaner, removed=True, labels=True)
+    st = _status(summary)
+    assert st == {**{g: "done" for g in GOOD}, "sub/broken.wav": "failed"}
+    assert summary["counts"] == {"done": 4, "skipped": 0, "failed": 1, "pending": 0, "total": 5}
+    broken = next(r for r in summary["files"] if r["status"] == "failed")
+    assert "broken.wav" in broken["reason"] or "read" in broken["reason"].lower()
+    assert summary["cluster"]["scheduler"].startswith("tcp://127.0.0.1:")
+    assert summary["cluster"]["workers"] == 2
+    # both workers took part (files are spread, not run in one process)
+    assert len({r["worker"] for r in summary["files"] if r["status"] == "done"}) == 2
+    on_disk = json.loads((out_dir / B.SUMMARY_NAME).read_text())
+    assert on_disk["counts"] == summary["counts"]
+    # bit-for-bit equal to the single-file function run here, in this process
+    ref = tmp_path / "ref"
+    for rel in GOOD:
+        stem = Path(rel).with_suffix("")
+        ext = Path(rel).suffix
+        r_clean = ref / rel
+        r_clean.parent.mkdir(parents=True, exist_ok=True)
+        res = clean_one(made[rel], r_clean, cleaner=cleaner, removed_path=ref / f"{stem}_removed{ext}",
+                        labels_path=ref / f"{stem}.txt")
+        for out_rel in (rel, f"{stem}_removed{ext}", f"{stem}.txt"):
+            assert (out_dir / out_rel).read_bytes() == (ref / out_rel).read_bytes(), out_rel
+        row = next(r for r in summary["files"] if r["input"] == rel)
+        assert row["duration_s"] == pytest.approx(res.duration_s)
+        assert row["n_events"] == len(res.events)
+    # no temporary files left behind; nothing written for hidden or non-audio files
+    leftovers = [p for p in out_dir.rglob("*") if B._PARTIAL_MARK in p.name]
+    assert leftovers == []
+    assert not (out_dir / ".hidden.wav").exists() and not (out_dir / "notes.txt").exists()
+    assert not (out_dir / "sub" / "broken.wav").exists()
+
+
+def test_second_run_skips_everything_and_settings_change_is_protected(tree, cluster, cleaner):
+    in_dir, out_dir, _ = tree
+    (in_dir / "sub" / "broken.wav").unlink()
+    first = _run(in_dir, out_dir, cluster, cleaner)
+    assert first["counts"]["done"] == 4
+    mtimes = {p: p.stat().st_mtime_ns for p in out_dir.rglob("*.*") if p.suffix in (".wav", ".flac")}
+    second = _run(in_dir, out_dir, cluster, cleaner)
+    assert second["counts"] == {"done": 0, "skipped": 4, "failed": 0, "pending": 0, "total": 4}
+    assert second["cluster"]["workers"] is None  # nothing to do: no cluster contacted
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    # other settings: existing outputs are not replaced without --overwrite ...
+    other = _run(in_dir, out_dir, cluster, cleaner, subtype="PCM_24")
+    assert other["counts"]["failed"] == 4
+    assert all("different settings" in r["reason"] for r in other["files"])
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    # ... and are with it
+    forced = _run(in_dir, out_dir, cluster, cleaner, subtype="PCM_24", overwrite=True)
+    assert forced["counts"]["done"] == 4
+    assert sf.info(str(out_dir / "a.wav")).subtype == "PCM_24"
+    # a changed input is reprocessed only with --overwrite, too
+    sf.write(str(in_dir / "a.wav"), _tone(2.2, 1, 9), SR)
+    changed = _run(in_dir, out_dir, cluster, cleaner, subtype="PCM_24")
+    assert _status(changed)["a.wav"] == "failed" and "input file changed" in changed["files"][0]["reason"]
+    assert changed["counts"]["skipped"] == 3
+
+
+def test_foreign_output_is_never_replaced(tree, cluster, cleaner):
+    in_dir, out_dir, _ = tree
+    (out_dir / "sub").mkdir(parents=True)
+    (out_dir / "sub" / "c.wav").write_bytes(b"the user's own file")
+    summary = _run(in_dir, out_dir, cluster, cleaner)
+    row = next(r for r in summary["files"] if r["input"] == "sub/c.wav")
+    assert row["status"] == "failed" and "--overwrite" in row["reason"]
+    assert (out_dir / "sub" / "c.wav").read_bytes() == b"the user's own file"
+    assert _status(summary)["a.wav"] == "done"
+
+
+def _fail_some(input_path, output_path, **kw):
+    """Per-file function of an interrupted run: files named c.* or d.* never finish."""
+    if Path(input_path).stem in ("c", "d"):
+        Path(output_path).write_bytes(b"half written")  # a partial output, as after a kill
+        raise OSError("simulated crash in the middle of writing")
+    return clean_one(input_path, output_path, **kw)
+
+
+def test_interrupted_run_resumes_with_only_missing_files(tree, cluster, cleaner, tmp_path):
+    in_dir, out_dir, made = tree
+    (in_dir / "sub" / "broken.wav").unlink()
+    first = _run(in_dir, out_dir, cluster, cleaner, clean_fn=_fail_some)
+    assert _status(first) == {"a.wav": "done", "b.flac": "done",
+                              "sub/c.wav": "failed", "sub/deeper/d.flac": "failed"}
+    assert "simulated crash" in next(r for r in first["files"] if r["input"] == "sub/c.wav")["reason"]
+    assert not (out_dir / "sub" / "c.wav").exists()  # the partial file never took the real name
+    # a run killed after writing the record but before renaming its outputs into place
+    rec = json.loads((out_dir / B.RECORDS_DIR / "records" / "b.flac.json").read_text())
+    (out_dir / "b.flac").unlink()
+    # and a stray partial from a killed worker
+    (out_dir / "sub").mkdir(exist_ok=True)
+    stray = out_dir / "sub" / f".c{B._PARTIAL_MARK}deadbeef.wav"
+    stray.write_bytes(b"x")
+    second = _run(in_dir, out_dir, cluster, cleaner)
+    assert _status(second) == {"a.wav": "skipped", "b.flac": "done",
+                               "sub/c.wav": "done", "sub/deeper/d.flac": "done"}
+    assert not stray.exists()
+    assert rec["outputs"]["cleaned"]["path"] == str((out_dir / "b.flac").resolve())
+    for rel in GOOD:
+        ref = tmp_path / "ref" / Path(rel).name
+        ref.parent.mkdir(exist_ok=True)
+        clean_one(made[rel], ref, cleaner=cleaner)
+        assert (out_dir / rel).read_bytes() == ref.read_bytes(), rel
+    # a record whose output was later truncated is not complete
+    with open(out_dir / "a.wav", "r+b") as fh:
+        fh.truncate(100)
+    third = _run(in_dir, out_dir, cluster, cleaner)
+    assert _status(third)["a.wav"] == "done" and third["counts"]["skipped"] == 3
+
+
+def _die_once_or_always(input_path, output_path, **kw):
+    """Kills its worker process: c.* once (retried and done), d.* every time (fails)."""
+    stem = Path(input_path).stem
+    marker = Path(output_path).parent.parent / f"died-{stem}" if stem == "c" else None
+    if stem == "d" or (marker is not None and not marker.exists()):
+        if marker is not None:
+            marker.write_text("x")
+        os._exit(1)
+    return clean_one(input_path, output_path, **kw)
+
+
+@pytest.mark.slow
+def test_dead_worker_is_retried_once(tree, cluster, cleaner):
+    in_dir, out_dir, _ = tree
+    (in_dir / "sub" / "broken.wav").unlink()
+    summary = _run(in_dir, out_dir, cluster, cleaner, clean_fn=_die_once_or_always)
+    st = _status(summary)
+    assert st == {"a.wav": "done", "b.flac": "done", "sub/c.wav": "done", "sub/deeper/d.flac": "failed"}
+    assert (out_dir / "died-c").exists()  # c really killed a worker once
+    assert "KilledWorker" in next(r for r in summary["files"] if r["input"] == "sub/deeper/d.flac")["reason"]
+    cluster.wait_for_workers(2, timeout=30)
+
+
+def test_cli_local_cluster_exit_codes(tree, capsys):
+    """The subcommand end to end with its own LocalCluster (-j 2)."""
+    import argparse
+
+    in_dir, out_dir, _ = tree
+    parser = argparse.ArgumentParser(prog="cleantake")
+    B.add_parser(parser.add_subparsers(dest="command"))
+    if _real_clean_file is None:
+        pytest.skip("cleantake.pipeline.clean_file not available yet")
+    args = parser.parse_args(["batch", str(in_dir), "-o", str(out_dir), "-j", "2", "--labels"])
+    assert args.func(args) == 1  # the corrupt file failed
+    out = capsys.readouterr()
+    assert "4 done, 0 skipped, 1 failed" in out.out
+    assert "sub/broken.wav" in out.err
+    assert (out_dir / "sub" / "deeper" / "d.txt").exists()
+    (in_dir / "sub" / "broken.wav").unlink()
+    args = parser.parse_args(["batch", str(in_dir), "-o", str(out_dir), "-j", "1", "--labels", "-q"])
+    assert args.func(args) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert json.loads((out_dir / B.SUMMARY_NAME).read_text())["counts"]["skipped"] == 4
