@@ -118,6 +118,7 @@ _WAV_LIMIT_BYTES = 0xFFFFFFFF - 1_048_576
 _MP3_FRAME_TOLERANCE = 2 * 1152
 _SFC_GET_LOG_INFO = 0x1001
 _SFC_RF64_AUTO_DOWNGRADE = 0x1210
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
 _WRITE_CHUNK = 1 << 16  # frames converted/clipped at a time when writing big arrays
 
 
@@ -242,6 +243,12 @@ def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInf
         if problem:
             raise AudioReadError(f"cannot read {str(p)!r}: {problem}")
         if info.frames <= 0:
+            if re.search(r"^\s*(data|SSND)\s*:\s*0\s*$", log, re.M) and st.st_size > 1024:
+                raise AudioReadError(
+                    f"cannot read {str(p)!r}: its header says it holds no audio, yet "
+                    f"{st.st_size} bytes follow; the recording was probably not finished "
+                    f"properly (e.g. the recorder stopped or crashed). Repair the header, e.g. "
+                    f"'sox --ignore-length in.wav fixed.wav', and try again")
             raise AudioReadError(f"input {str(p)!r} contains no audio samples (0 s long)")
         if not MIN_SAMPLERATE <= info.samplerate <= MAX_SAMPLERATE:
             raise AudioReadError(
@@ -771,6 +778,9 @@ class AtomicAudioWriter:
                                     self.subtype, format=open_format)
             if auto_downgrade:
                 sf._snd.sf_command(self._sf._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
+            if self.subtype in _FLOAT_SUBTYPES:
+                # The PEAK chunk holds a time stamp: without it equal samples give equal bytes.
+                sf._snd.sf_command(self._sf._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         except BaseException as exc:
             self._discard()
             if isinstance(exc, (OSError, sf.SoundFileError, RuntimeError)):
@@ -859,31 +869,53 @@ class AtomicAudioWriter:
         try:
             self._sf.write(a)  # type: ignore[union-attr]
         except (OSError, sf.SoundFileError, RuntimeError) as exc:
-            raise self._os_error(exc) from None
+            raise self._os_error(exc, self._sf_detail()) from None
         self.frames_written += a.shape[0]
 
     # -- internals ---------------------------------------------------------------------
-    def _os_error(self, exc: BaseException) -> AudioWriteError:
+    def _sf_detail(self) -> str:
+        """libsndfile's detailed message for the open file (it names the system error)."""
+        try:
+            return sf._ffi.string(sf._snd.sf_strerror(self._sf._file)).decode(  # type: ignore
+                "utf-8", errors="replace")
+        except Exception:
+            return ""
+
+    def _folder_full(self) -> bool:
+        try:
+            st = os.statvfs(self.path.parent if str(self.path.parent) else ".")
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < 1_048_576
+
+    def _os_error(self, exc: BaseException, detail: str = "") -> AudioWriteError:
         where = str(self.path)
-        if _is_disk_full(exc):
+        if _is_disk_full(exc) or "No space left" in detail or "quota" in detail.lower() or (
+                not isinstance(exc, AudioWriteError) and self._folder_full()):
             return AudioWriteError(
                 f"disk full while writing {where!r}; free some space (or choose another "
                 f"folder) and run again - nothing was written and any old output is intact")
         if isinstance(exc, PermissionError):
             return AudioWriteError(f"cannot write {where!r}: permission denied")
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if not detail:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return AudioWriteError(f"cannot write {where!r}: {detail}")
 
     def _commit(self) -> None:
         assert self._sf is not None and self._tmp is not None
-        self._sf.close()
-        self._sf = None
+        try:
+            self._sf.close()
+        except (sf.SoundFileError, RuntimeError) as exc:
+            raise self._os_error(exc) from None
+        finally:
+            self._sf = None
         os.chmod(self._tmp, 0o666 & ~_umask())
         fd = os.open(self._tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._verify()
         if self.overwrite:
             os.replace(self._tmp, self.path)
         else:
@@ -909,6 +941,31 @@ class AtomicAudioWriter:
                 os.close(dfd)
         except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
             pass
+
+    def _verify(self) -> None:
+        """Re-open the finished temporary file and check it holds what was written.
+
+        Some encoders (Ogg) silently drop data when the disk fills up; this catches it.
+        """
+        assert self._tmp is not None
+        try:
+            with sf.SoundFile(str(self._tmp)) as f:
+                frames, sr, ch = f.frames, f.samplerate, f.channels
+        except (sf.SoundFileError, RuntimeError) as exc:
+            frames, sr, ch = -1, self.samplerate, self.channels
+            detail = str(exc)
+        else:
+            detail = ""
+        tol = _MP3_FRAME_TOLERANCE if self.format == "MP3" else 0
+        if (sr, ch) != (self.samplerate, self.channels) or abs(frames - self.frames_written) > tol:
+            if self._folder_full():
+                raise AudioWriteError(
+                    f"disk full while writing {str(self.path)!r}; free some space (or choose "
+                    f"another folder) and run again - nothing was written and any old output "
+                    f"is intact")
+            raise AudioWriteError(
+                f"cannot write {str(self.path)!r}: the written file does not read back "
+                f"correctly ({frames} of {self.frames_written} samples{'; ' + detail if detail else ''})")
 
     def _discard(self) -> None:
         if self._sf is not None:
