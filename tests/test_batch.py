@@ -303,10 +303,15 @@ def test_interrupted_run_resumes_with_only_missing_files(tree, cluster, cleaner,
     (out_dir / "sub").mkdir(exist_ok=True)
     stray = out_dir / "sub" / f".c{B._PARTIAL_MARK}deadbeef.wav"
     stray.write_bytes(b"x")
+    stray_writer_tmp = out_dir / "sub" / f"..c{B._PARTIAL_MARK}deadbeef.wav.k3j4.part"
+    stray_writer_tmp.write_bytes(b"x")
+    unrelated = out_dir / "sub" / ".c.wav.notes"
+    unrelated.write_bytes(b"keep me")
     second = _run(in_dir, out_dir, cluster, cleaner)
     assert _status(second) == {"a.wav": "skipped", "b.flac": "done",
                                "sub/c.wav": "done", "sub/deeper/d.flac": "done"}
-    assert not stray.exists()
+    assert not stray.exists() and not stray_writer_tmp.exists()
+    assert unrelated.read_bytes() == b"keep me"
     assert rec["outputs"]["cleaned"]["path"] == str((out_dir / "b.flac").resolve())
     for rel in GOOD:
         ref = tmp_path / "ref" / Path(rel).name

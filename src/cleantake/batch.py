@@ -438,10 +438,13 @@ def _partial_name(final: Path, token: str) -> Path:
 
 
 def _remove_stale_partials(final: Path) -> None:
-    prefix = f".{final.stem}{_PARTIAL_MARK}"
+    """Delete what killed earlier attempts left for this output: our partial files and the
+    writer's own temporaries made beside them (``..NAME.cleantake-partial-TOKEN.EXT.XXXX.part``)."""
+    prefix = f"{final.stem}{_PARTIAL_MARK}"
     try:
         for p in final.parent.iterdir():
-            if p.name.startswith(prefix) and p.name.endswith(final.suffix):
+            name = p.name
+            if name.startswith(".") and name.lstrip(".").startswith(prefix) and p.is_file():
                 p.unlink(missing_ok=True)
     except OSError:
         pass
