@@ -1,0 +1,596 @@
+"""HTML reports: content, size bounds, the batch index, ``inspect``, and rendering in Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import cleantake
+from cleantake import report as R
+from cleantake.errors import AudioWriteError, CleantakeError, ParameterError
+from cleantake.labels import read_labels
+from cleantake.locate import Event
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "out" / "test-artifacts"  # /out/ is gitignored
+
+SR = 16000
+
+
+def synthetic_take(duration_s=12.0, sr=SR, channels=2, onsets=(2.0, 6.5, 10.0), seed=0):
+    """Two tones (music) plus decaying noise bursts (interference); returns audio, music, bursts, events."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * sr)) / sr
+    music = np.stack([0.2 * np.sin(2 * np.pi * (220 + 110 * c) * t) for c in range(channels)], axis=1)
+    bursts = np.zeros_like(music)
+    events = []
+    labels = ["cough", "door", "creak", "scream", "drop"]
+    for k, s in enumerate(onsets):
+        a, n = int(s * sr), int(0.35 * sr)
+        n = min(n, len(t) - a)
+        env = np.exp(-np.arange(n) / (0.08 * sr))
+        bursts[a : a + n] += np.clip(rng.normal(0, 0.15, (n, 1)), -0.7, 0.7) * env[:, None]
+        events.append(Event(s, s + n / sr, labels[k % len(labels)], round(0.55 + 0.1 * k, 2)))
+    return music + bursts, music, bursts, events
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def parse(path: Path) -> list[tuple[str, dict]]:
+    p = _Collect()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p.tags
+
+
+def wav_of(src: str) -> tuple[np.ndarray, int, str]:
+    assert src.startswith("data:audio/wav;base64,")
+    raw = base64.b64decode(src.split(",", 1)[1])
+    info = sf.info(io.BytesIO(raw))
+    data, sr = sf.read(io.BytesIO(raw), dtype="float64", always_2d=True)
+    return data, sr, info.subtype
+
+
+def png_size(src: str) -> tuple[int, int]:
+    assert src.startswith("data:image/png;base64,")
+    raw = base64.b64decode(src.split(",", 1)[1])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    audio, music, bursts, events = synthetic_take()
+    out = tmp_path_factory.mktemp("rep")
+    path = R.write_report(out, audio, SR, cleaned=music, removed=bursts, events=events,
+                          title="take <1> & co", source_path="/rec/take1.wav")
+    return path, audio, music, bursts, events
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def test_report_is_one_self_contained_file(full_report):
+    path, *_ = full_report
+    assert path.name == "take1.html" and path.is_file()
+    assert [p.name for p in path.parent.iterdir()] == ["take1.html"]  # no side files, no temp left
+    tags = parse(path)
+    refs = [a.get("src") or a.get("href") for _, a in tags if a.get("src") or a.get("href")]
+    assert refs, "no embedded media found"
+    # everything embedded or an in-page anchor: opens with no network and no other files
+    assert all(r.startswith(("data:", "#")) for r in refs), [r[:40] for r in refs if not r.startswith(("data:", "#"))]
+    assert "<script" not in path.read_text()
+
+
+def test_title_and_labels_are_escaped(full_report):
+    path, *_ = full_report
+    text = path.read_text()
+    assert "take &lt;1&gt; &amp; co" in text and "take <1>" not in text
+
+
+def test_event_table_lists_every_event_with_times(full_report):
+    path, _, _, _, events = full_report
+    text = path.read_text()
+    rows = re.findall(r'<tr id="row-(\d+)">(.*?)</tr>', text)
+    assert [int(i) for i, _ in rows] == list(range(1, len(events) + 1))
+    for (_, row), ev in zip(rows, events):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        assert float(cells[1]) == pytest.approx(ev.start_s, abs=5e-4)
+        assert float(cells[2]) == pytest.approx(ev.end_s, abs=5e-4)
+        assert cells[5] == ev.label
+        assert cells[6].startswith(f"{ev.confidence:.2f}")
+
+
+def test_excerpts_are_the_real_audio_around_each_event(full_report):
+    path, audio, music, bursts, events = full_report
+    audios = [a["src"] for t, a in parse(path) if t == "audio"]
+    assert len(audios) == 3 * len(events)  # input, cleaned, removed for every event
+    for k, ev in enumerate(events):
+        (x, sr, sub), (c, _, _), (r, _, _) = (wav_of(s) for s in audios[3 * k : 3 * k + 3])
+        assert sr == SR and sub == "PCM_16" and x.shape[1] == audio.shape[1]  # stereo kept
+        a = int(round((ev.start_s - R.SNIPPET_CONTEXT_S) * SR))
+        b = int(round((ev.end_s + R.SNIPPET_CONTEXT_S) * SR))
+        assert x.shape[0] == b - a
+        assert c.shape == r.shape == x.shape
+        q = 1.5 / 32768  # 16-bit quantisation (+ rounding)
+        assert np.max(np.abs(x - audio[a:b])) <= q  # peak < 1 here: no gain applied
+        assert np.max(np.abs(c - music[a:b])) <= q
+        assert np.max(np.abs(r - bursts[a:b])) <= q
+        assert np.max(np.abs(c + r - x)) <= 3 * q  # what you hear removed is exactly the difference
+    assert "to avoid clipping" not in path.read_text()
+
+
+def test_images_are_pngs_with_one_overview_and_one_closeup_per_excerpt(full_report):
+    path, _, _, _, events = full_report
+    imgs = [a for t, a in parse(path) if t == "img"]
+    assert len(imgs) == 1 + len(events)
+    for a in imgs:
+        w, h = png_size(a["src"])
+        assert (int(a["width"]), int(a["height"])) == (w, h) and w > 200 and h > 100
+        assert a.get("alt")
+
+
+def test_loud_input_is_scaled_with_one_gain_per_event(tmp_path):
+    audio, music, bursts, events = synthetic_take(channels=1)
+    audio, music, bursts = audio * 8, music * 8, bursts * 8  # peaks well above full scale
+    path = R.write_report(tmp_path, audio, SR, cleaned=music, removed=bursts, events=events[:1], title="loud")
+    (x, _, _), (c, _, _), (r, _, _) = (wav_of(a["src"]) for t, a in parse(path) if t == "audio")
+    assert x.shape[1] == 1
+    assert np.max(np.abs(x)) < 1.0 and np.max(np.abs(x)) > 0.95  # scaled, not clipped
+    a = int(round((events[0].start_s - R.SNIPPET_CONTEXT_S) * SR))
+    g = np.max(np.abs(x)) / np.max(np.abs(audio[a : a + len(x)]))
+    assert np.allclose(c, g * music[a : a + len(x)], atol=2 / 32768)
+    assert np.allclose(r, g * bursts[a : a + len(x)], atol=2 / 32768)
+    assert re.search(r"scaled by -\d+\.\d dB to avoid clipping", path.read_text())
+
+
+def test_locate_only_report_has_input_only(tmp_path):
+    audio, _, _, events = synthetic_take()
+    path = R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=events, title="look",
+                          filename="look.html")
+    tags = parse(path)
+    assert path.name == "look.html"
+    assert len([1 for t, _ in tags if t == "audio"]) == len(events)
+    assert "located only" in path.read_text()
+
+
+def test_no_events_still_makes_a_report(tmp_path):
+    audio, music, _, _ = synthetic_take(onsets=())
+    path = R.write_report(tmp_path, audio, SR, cleaned=audio, removed=np.zeros_like(audio), events=[], title="clean")
+    text = path.read_text()
+    assert "No interference was located" in text
+    assert len([1 for t, _ in parse(path) if t == "img"]) == 1
+
+
+def test_many_events_get_excerpts_for_the_most_confident_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "MAX_SNIPPETS", 4)
+    rng = np.random.default_rng(3)
+    audio = rng.normal(0, 0.05, (SR * 60, 1))
+    conf = rng.permutation(np.linspace(0.05, 0.95, 30))
+    events = [Event(1.0 + 2 * k, 1.3 + 2 * k, "drop", float(c)) for k, c in enumerate(conf)]
+    path = R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=events, title="many")
+    text = path.read_text()
+    listened = [int(i) for i in re.findall(r'<article id="ev-(\d+)">', text)]
+    top4 = sorted(np.argsort(-conf)[:4] + 1)
+    assert listened == list(top4)
+    assert len(re.findall(r'<tr id="row-', text)) == 30  # all events stay in the table
+    assert "the 4 most confident of 30 events" in text
+
+
+def test_audio_budget_limits_excerpts(tmp_path, monkeypatch):
+    audio, music, bursts, events = synthetic_take()
+    per_event = (int(round((events[0].end_s - events[0].start_s + 2 * R.SNIPPET_CONTEXT_S) * SR))) * 2 * 2 * 3
+    monkeypatch.setattr(R, "AUDIO_BUDGET_BYTES", int(1.5 * per_event))
+    path = R.write_report(tmp_path, audio, SR, cleaned=music, removed=bursts, events=events, title="budget")
+    assert len(re.findall(r'<article id="ev-', path.read_text())) == 1
+
+
+@pytest.mark.slow
+def test_long_recording_stays_small(tmp_path):
+    """A 30-min recording with 200 events: the overview is capped in columns, the file in size."""
+    sr = 8000
+    rng = np.random.default_rng(1)
+    audio = (0.05 * rng.standard_normal((sr * 1800, 1))).astype(np.float64)
+    events = [Event(5.0 + 9 * k, 5.4 + 9 * k, "cough", float(rng.uniform(0.2, 1))) for k in range(200)]
+    path = R.write_report(tmp_path, audio, sr, cleaned=None, removed=None, events=events, title="long")
+    tags = parse(path)
+    w, h = png_size(next(a["src"] for t, a in tags if t == "img"))
+    assert w <= 1300 and h <= 500
+    n_ex = len([1 for t, _ in tags if t == "audio"])
+    assert n_ex == R.MAX_SNIPPETS
+    # bound: audio (base64) + 60 kB per close-up image + 1.5 MB for the overview and the table
+    excerpt_bytes = n_ex * (0.4 + 2 * R.SNIPPET_CONTEXT_S) * sr * 2 * 4 / 3
+    assert path.stat().st_size < excerpt_bytes + n_ex * 60e3 + 1.5e6
+
+
+# ----------------------------------------------------------------------------- spectrogram
+
+
+def test_band_spectrogram_puts_a_tone_in_its_band_and_a_click_at_its_time():
+    sr = 22050
+    t = np.arange(sr * 10) / sr
+    x = 0.1 * np.sin(2 * np.pi * 1000 * t)
+    x[int(7.55 * sr)] += 1.0
+    P, edges = R._band_spectrogram(x, sr, max_cols=100)
+    assert P.shape == (R._N_BANDS, 100) and edges.size == R._N_BANDS + 1
+    assert edges[0] == pytest.approx(30.0) and edges[-1] == pytest.approx(sr / 2)
+    band = int(np.argmax(P[:, 20]))
+    assert edges[band] <= 1000 * 1.03 and edges[band + 1] >= 1000 / 1.03
+    hf = P[edges[:-1] > 5000].sum(axis=0)  # the click is broadband; the tone has nothing up there
+    assert int(np.argmax(hf)) == 75
+
+
+def test_band_spectrogram_caps_columns_for_long_input():
+    x = np.random.default_rng(0).standard_normal(8000 * 700)
+    P, _ = R._band_spectrogram(x, 8000, max_cols=R.MAX_COLUMNS)
+    assert P.shape[1] == R.MAX_COLUMNS
+    db = 10 * np.log10(P)
+    # white noise: flat in frequency (median over time per band), steady in time
+    assert np.ptp(np.median(db, axis=1)) < 1.5
+    assert db[-1].std() < 1.0 and db[R._N_BANDS // 2].std() < 1.5
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_mismatched_shapes_are_refused(tmp_path):
+    audio, music, bursts, events = synthetic_take()
+    with pytest.raises(ParameterError, match="cleaned has shape"):
+        R.write_report(tmp_path, audio, SR, cleaned=music[:-1], removed=bursts, events=events, title="x")
+    with pytest.raises(ParameterError, match="after the end"):
+        R.write_report(tmp_path, audio, SR, cleaned=None, removed=None,
+                       events=[Event(99.0, 99.5, "cough", 0.5)], title="x")
+    with pytest.raises(ParameterError, match="sample rate"):
+        R.write_report(tmp_path, audio, 0, cleaned=None, removed=None, events=[], title="x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_folder_that_is_a_file_is_a_write_error(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    audio, *_ = synthetic_take(duration_s=2, onsets=())
+    with pytest.raises(AudioWriteError, match="not a folder"):
+        R.write_report(f, audio, SR, cleaned=None, removed=None, events=[], title="x")
+
+
+def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
+    for mod in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    audio, *_ = synthetic_take(duration_s=2, onsets=())
+    with pytest.raises(CleantakeError, match=r"pip install 'cleantake\[report\]'"):
+        R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=[], title="x")
+
+
+# ----------------------------------------------------------------------------- index
+
+
+def test_index_links_reports_and_counts_events(tmp_path):
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    entries = [
+        {"name": "a.wav", "report": "a.html", "n_events": 3, "duration_s": 20.0, "status": "ok"},
+        {"name": "<b>.wav", "report": None, "n_events": None, "duration_s": None, "status": "failed",
+         "error": "not an audio file"},
+        {"name": "c.flac", "report": "sub/c.html", "n_events": 0, "duration_s": 3725.5, "status": "ok"},
+    ]
+    path = R.write_index(tmp_path, entries)
+    assert path == tmp_path / "index.html"
+    text = path.read_text()
+    hrefs = [a["href"] for t, a in parse(path) if t == "a"]
+    assert hrefs == ["a.html", "sub/c.html"]
+    assert "3 files, 2 ok, 1 not; 3 events in total" in text
+    assert "&lt;b&gt;.wav" in text and "failed: not an audio file" in text
+    assert "1:02:05.500" in text
+
+
+# ----------------------------------------------------------------------------- inspect
+
+
+def inspect_parser():
+    ap = argparse.ArgumentParser(prog="cleantake")
+    R.add_inspect_parser(ap.add_subparsers(dest="command", required=True))
+    return ap
+
+
+def test_inspect_prints_table_and_writes_labels_and_report(tmp_path, monkeypatch, capsys):
+    audio, _, _, events = synthetic_take()
+    wav = tmp_path / "take.wav"
+    sf.write(wav, audio, SR, subtype="PCM_16")
+    seen = {}
+
+    class FakeCleaner:  # the locator is the lead's; here we check what inspect does with its output
+        def __init__(self, interference="any", **kw):
+            seen["interference"] = interference
+
+        def locate(self, x, sr):
+            seen["shape"], seen["sr"] = x.shape, sr
+            return list(reversed(events))
+
+    monkeypatch.setattr(cleantake, "Cleaner", FakeCleaner)
+    args = inspect_parser().parse_args(
+        ["inspect", str(wav), "-i", "cough", "--labels", str(tmp_path / "ev.txt"), "--report", str(tmp_path / "rep")])
+    assert args.func(args) == 0
+    assert seen == {"interference": "cough", "shape": audio.shape, "sr": SR}
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["#", "start", "s", "end", "s", "dur", "s", "at", "class", "conf"]
+    assert [ln.split()[5] for ln in lines[1:4]] == [e.label for e in events]  # sorted by time
+    assert "3 events in take.wav" in out
+    assert [(e.start_s, e.label) for e in read_labels(tmp_path / "ev.txt")] == [(e.start_s, e.label) for e in events]
+    assert (tmp_path / "rep" / "take.html").is_file()
+    assert list(tmp_path.glob("*.wav")) == [wav]  # no audio written
+
+
+def test_inspect_refuses_bad_label_extension_before_reading(tmp_path):
+    args = inspect_parser().parse_args(["inspect", str(tmp_path / "missing.wav"), "--labels", "ev.doc"])
+    with pytest.raises(ParameterError, match=r"\.csv, \.json, \.labels, \.txt"):
+        args.func(args)
+
+
+def test_inspect_defaults():
+    args = inspect_parser().parse_args(["inspect", "x.wav"])
+    assert (args.interference, args.labels, args.report) == ("any", None, None)
+
+
+# ----------------------------------------------------------------------------- browser
+#
+# A tiny headless-Chromium driver over the DevTools protocol on a pipe (no extra packages):
+# Chromium started with --remote-debugging-pipe reads JSON commands from fd 3 and writes
+# replies and events to fd 4, each message ended by a NUL byte. Enough to open a page, collect
+# console errors, evaluate JavaScript and take a screenshot, without websockets, selenium or a
+# downloaded browser.
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--mute-audio",
+    "--hide-scrollbars",
+]
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    return None
+
+
+class Chromium:
+    """One headless browser with one page; use as a context manager."""
+
+    def __init__(self, exe: str, *, width: int = 1280, height: int = 900):
+        self._profile = tempfile.mkdtemp(prefix="cleantake-chromium-")
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+
+        def child_fds():  # runs in the child between fork and exec
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(
+            [exe, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
+             "--remote-debugging-pipe", "about:blank"],
+            preexec_fn=child_fds, close_fds=False,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict] = []
+        self.session = None
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable")
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+    # -- protocol
+    def _recv(self, deadline: float) -> dict:
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no reply from chromium")
+            ready, _, _ = select.select([self._from_chrome], [], [], left)
+            if ready:
+                chunk = os.read(self._from_chrome, 1 << 20)
+                if not chunk:
+                    raise EOFError("chromium closed the pipe")
+                self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method: str, params: dict | None = None, *, timeout: float = 30.0) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if self.session and not method.startswith("Target."):
+            msg["sessionId"] = self.session
+        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._recv(deadline)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    def wait_for(self, method: str, *, timeout: float = 30.0) -> dict:
+        for i, ev in enumerate(self.events):
+            if ev["method"] == method:
+                return self.events.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._recv(deadline)
+            if msg.get("method") == method:
+                return msg
+            if "method" in msg:
+                self.events.append(msg)
+
+    # -- conveniences
+    def open(self, path: Path, *, timeout: float = 60.0) -> None:
+        self.events.clear()
+        self.call("Page.navigate", {"url": Path(path).resolve().as_uri()})
+        self.wait_for("Page.loadEventFired", timeout=timeout)
+
+    def evaluate(self, expression: str, *, timeout: float = 60.0):
+        res = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                             "returnByValue": True}, timeout=timeout)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"JavaScript failed: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def console_errors(self) -> list[str]:
+        """Console errors, uncaught exceptions and browser log errors seen since :meth:`open`."""
+        self.call("Runtime.evaluate", {"expression": "0"})  # flush pending events
+        out = []
+        for ev in self.events:
+            p = ev.get("params", {})
+            if ev["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
+            elif ev["method"] == "Runtime.exceptionThrown":
+                out.append("exception: " + str(p["exceptionDetails"].get("exception", p["exceptionDetails"])))
+            elif ev["method"] == "Log.entryAdded" and p["entry"].get("level") == "error":
+                out.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+        return out
+
+    def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
+        params = {"format": "png", "captureBeyondViewport": full_page}
+        if full_page:
+            m = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            params["clip"] = {"x": 0, "y": 0, "width": m["width"], "height": m["height"], "scale": 1}
+        data = self.call("Page.captureScreenshot", params, timeout=60)["data"]
+        Path(path).write_bytes(base64.b64decode(data))
+        return Path(path)
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", timeout=5)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._to_chrome, self._from_chrome):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+CHECK_PAGE_JS = """
+(async () => {
+  const imgs = [...document.images].map(i => ({
+      ok: i.complete && i.naturalWidth > 0 && i.naturalHeight > 0,
+      w: i.getBoundingClientRect().width, h: i.getBoundingClientRect().height}));
+  const audios = await Promise.all([...document.querySelectorAll('audio')].map(a => new Promise(res => {
+      const done = () => res({ok: a.readyState >= 1 && a.duration > 0, d: a.duration, err: a.error && a.error.code});
+      if (a.readyState >= 1) return done();
+      a.addEventListener('loadedmetadata', done, {once: true});
+      a.addEventListener('error', done, {once: true});
+      setTimeout(done, 10000);
+      a.load();
+  })));
+  return {imgs, audios, rows: document.querySelectorAll('#events-table tbody tr').length,
+          height: document.documentElement.scrollHeight};
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with Chromium(exe) as c:
+        yield c
+
+
+def test_report_renders_in_headless_chromium(chromium, full_report, tmp_path):
+    path, _, _, _, events = full_report
+    chromium.open(path)
+    res = chromium.evaluate(CHECK_PAGE_JS)
+    assert chromium.console_errors() == []
+    assert len(res["imgs"]) == 1 + len(events)
+    assert all(i["ok"] and i["w"] > 100 and i["h"] > 50 for i in res["imgs"]), res["imgs"]
+    assert len(res["audios"]) == 3 * len(events)
+    for a, ev in zip(res["audios"], [e for e in events for _ in range(3)]):
+        assert a["ok"], a
+        assert a["d"] == pytest.approx(ev.end_s - ev.start_s + 2 * R.SNIPPET_CONTEXT_S, abs=0.01)
+    assert res["rows"] == len(events)
+    shot = chromium.screenshot(tmp_path / "report.png", full_page=True)
+    from matplotlib.image import imread
+
+    img = imread(shot)
+    assert img.shape[0] >= res["height"] - 2 and img.shape[1] >= 1000
+    assert img[..., :3].std() > 0.05  # something was drawn, not a blank page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "report.png")
+
+
+def test_index_renders_in_headless_chromium(chromium, full_report, tmp_path):
+    path, *_ = full_report
+    idx = R.write_index(path.parent, [
+        {"name": "take1.wav", "report": path.name, "n_events": 3, "duration_s": 12.0, "status": "ok"},
+        {"name": "bad.wav", "report": None, "n_events": None, "duration_s": None, "status": "failed",
+         "error": "not an audio file"}])
+    chromium.open(idx)
+    links = chromium.evaluate("[...document.links].map(a => a.href)")
+    assert chromium.console_errors() == []
+    assert links == [path.resolve().as_uri()]
+    chromium.open(Path(links[0].removeprefix("file://")))
+    assert chromium.evaluate("document.title").endswith("take <1> & co")
+    chromium.screenshot(tmp_path / "index.png")
+
+
+def test_chromium_check_catches_a_broken_page(chromium, tmp_path):
+    """The browser check is not vacuous: a page with a broken image, bad audio and a JS error fails it."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA" width="10" height="10">'
+                   '<audio src="data:audio/wav;base64,AAAA"></audio><script>console.error("boom")</script>'
+                   "</body></html>")
+    chromium.open(bad)
+    res = chromium.evaluate(CHECK_PAGE_JS)
+    assert any("boom" in e for e in chromium.console_errors())
+    assert not res["imgs"][0]["ok"]
+    assert not res["audios"][0]["ok"]
