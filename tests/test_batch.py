@@ -48,6 +48,8 @@ def _stand_in_clean_file(input_path, output_path, *, cleaner, removed_path=None,
         audio, sr = sf.read(str(input_path), dtype="float64", always_2d=True)
     except Exception as exc:
         raise AudioReadError(f"cannot read {input_path}: {exc}") from None
+    if progress is not None:
+        progress(0.5)
     sf.write(str(output_path), audio, sr, subtype=subtype or info.subtype)
     if removed_path is not None:
         sf.write(str(removed_path), np.zeros_like(audio), sr, subtype=subtype or info.subtype)
@@ -369,3 +371,16 @@ def test_cli_local_cluster_exit_codes(tree, capsys):
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     assert json.loads((out_dir / B.SUMMARY_NAME).read_text())["counts"]["skipped"] == 4
+
+
+def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capfd):
+    in_dir, out_dir, _ = tree
+    summary = _run(in_dir, out_dir, cluster, cleaner, progress=True)
+    err = capfd.readouterr().err
+    assert summary["counts"]["done"] == 4
+    total_s = 2.0 + 2.5 + 3.0 + 2.0  # header durations of the good files (the corrupt one has none)
+    assert "files: 100%" in err and "5/5" in err
+    assert "audio: 100%" in err and f"{total_s:.0f}/{total_s:.0f} s" in err
+    quiet = tree[0].parent / "out2"
+    _run(in_dir, quiet, cluster, cleaner, progress=False)
+    assert "files:" not in capfd.readouterr().err

@@ -204,6 +204,7 @@ class _Job:
     settings_hash: str
     replace_existing: bool
     run_id: str
+    progress_topic: str | None = None
 
 
 def plan_outputs(in_dir: str | Path, out_dir: str | Path, inputs: list[Path], *,
@@ -450,6 +451,24 @@ def _remove_stale_partials(final: Path) -> None:
         pass
 
 
+def _progress_reporter(worker: Any, job: _Job) -> Callable[[float], None] | None:
+    """A ``progress(fraction)`` callback that sends at most ~2 events a second to the client."""
+    if job.progress_topic is None:
+        return None
+    last = [0.0, -1.0]  # time sent, fraction sent
+
+    def report(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5 and fraction > last[1]:
+            last[0], last[1] = now, fraction
+            try:
+                worker.log_event(job.progress_topic, {"rel": job.rel, "f": float(fraction)})
+            except Exception:  # progress display must never fail a file
+                pass
+
+    return report
+
+
 def _process_job(job: _Job, plugin_name: str) -> dict:
     """Clean one file on a worker; returns a JSON-able result row.
 
@@ -495,7 +514,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
             labels_path=partials.get("labels"),
             overwrite=False,
             subtype=job.subtype,
-            progress=None,
+            progress=_progress_reporter(worker, job),
         )
         outputs = {}
         for k, p in partials.items():
@@ -676,6 +695,7 @@ def run_batch(
     fingerprint = settings_fingerprint(cleaner, subtype=subtype)
     shash = fingerprint["hash"]
     run_id = uuid.uuid4().hex[:12]
+    show = sys.stderr.isatty() if progress is None else bool(progress)
 
     rows: dict[str, dict] = {}
     todo: list[tuple[_Job, float]] = []
@@ -695,6 +715,7 @@ def run_batch(
             labels=str(plan["labels"]) if plan["labels"] else None,
             record=str(plan["record"]), subtype=subtype, settings_hash=shash,
             replace_existing=(action == "replace"), run_id=run_id,
+            progress_topic=f"cleantake-progress-{run_id}" if show else None,
         )
         rows[rel] = {"input": rel, "status": "pending"}
         todo.append((job, _audio_seconds(Path(job.input))))
@@ -705,8 +726,9 @@ def run_batch(
     if todo:
         # Longest first: the last file to start is a short one, so workers finish together.
         todo.sort(key=lambda jt: -jt[1])
-        interrupted = _execute(todo, rows, run_id=run_id, cleaner=cleaner, clean_fn=clean_fn, jobs=jobs,
-                               scheduler=scheduler, progress=progress, cluster_info=cluster_info)
+        interrupted = _execute(todo, rows, run_id=run_id, cleaner=cleaner, clean_fn=clean_fn,
+                               jobs=min(jobs, len(todo)), scheduler=scheduler, show=show,
+                               cluster_info=cluster_info)
 
     files = [rows[k] for k in sorted(rows)]
     counts = {s: sum(1 for r in files if r["status"] == s) for s in ("done", "skipped", "failed", "pending")}
@@ -739,12 +761,13 @@ def run_batch(
 
 def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
              clean_fn: CleanFn | None, jobs: int, scheduler: str | None,
-             progress: bool | None, cluster_info: dict) -> bool:
+             show: bool, cluster_info: dict) -> bool:
     """Run the jobs on Dask, filling ``rows``; True if interrupted by Ctrl-C."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    import threading
+
     total_audio = sum(s for _, s in todo)
     client, cluster = _start_client(scheduler, jobs)
     plugin_name = _PLUGIN_PREFIX + run_id
@@ -763,9 +786,26 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
             ) from exc
         files_bar = tqdm(total=len(todo), desc="files", unit="file", disable=not show,
                          file=sys.stderr, position=0, dynamic_ncols=True)
-        audio_bar = tqdm(total=round(total_audio, 1), desc="audio", unit="s", unit_scale=True,
+        audio_bar = tqdm(total=round(total_audio, 1), desc="audio", unit="s",
+                         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]",
                          disable=not show, file=sys.stderr, position=1, dynamic_ncols=True)
         bars = [files_bar, audio_bar]
+        seconds = {job.rel: secs for job, secs in todo}
+        credited: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def credit(rel: str, fraction: float) -> None:
+            # Move the audio bar to ``fraction`` of this file (never backwards).
+            with lock:
+                target = max(0.0, min(1.0, fraction)) * seconds.get(rel, 0.0)
+                delta = target - credited.get(rel, 0.0)
+                if delta > 0:
+                    credited[rel] = target
+                    audio_bar.update(delta)
+
+        topic = todo[0][0].progress_topic
+        if topic is not None:
+            client.subscribe_topic(topic, lambda event: credit(event[1]["rel"], event[1]["f"]))
         for i, (job, secs) in enumerate(todo):
             fut = client.submit(_process_job, job, plugin_name, key=f"cleantake-{i}-{plugin_name}",
                                 retries=1, pure=False)
@@ -779,7 +819,7 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
                 row = {"input": job.rel, "status": "failed", "reason": _failure_reason(exc)}
             rows[job.rel] = row
             files_bar.update(1)
-            audio_bar.update(round(row.get("duration_s") or secs, 1))
+            credit(job.rel, 1.0)
             if row["status"] == "failed":
                 files_bar.write(f"cleantake batch: {job.rel}: {row['reason']}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -789,6 +829,11 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
     finally:
         for bar in bars:
             bar.close()
+        try:
+            if todo[0][0].progress_topic is not None:
+                client.unsubscribe_topic(todo[0][0].progress_topic)
+        except Exception:
+            pass
         try:
             client.unregister_worker_plugin(plugin_name)
         except Exception:
