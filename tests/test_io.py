@@ -225,6 +225,24 @@ def test_real_wav_output_past_4gb_becomes_rf64(tmp_path):  # pragma: no cover - 
     assert info.format == "RF64" and info.frames == frames
 
 
+@pytest.mark.parametrize("ext,sr,channels,what", [
+    ("flac", 65537, 1, "multiple of 10"), ("flac", 192001 - 1, 1, None), ("mp3", 96000, 1, "MP3 stores only"),
+    ("mp3", 44100, 3, "at most 2 channels"), ("opus", 44100, 1, "Opus stores only"),
+])
+def test_container_limits_refused_before_writing(tmp_path, ext, sr, channels, what):
+    if ext == "mp3" and ".mp3" not in cio.supported_extensions():
+        pytest.skip("no MP3 encoder in this libsndfile")
+    out = tmp_path / f"o.{ext}"
+    x = np.zeros((2000, channels))
+    if what is None:
+        cio.write_audio(out, x, sr)
+        assert sf.info(str(out)).samplerate == sr
+        return
+    with pytest.raises(AudioWriteError, match=what):
+        cio.write_audio(out, x, sr)
+    assert not out.exists() and no_part_files(tmp_path)
+
+
 # --- full scale policy -----------------------------------------------------------------
 
 

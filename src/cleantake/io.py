@@ -643,6 +643,33 @@ def _full_scale(subtype: str) -> tuple[float, float] | None:
     return -1.0, 1.0 - 2.0 ** -(bits - 1)
 
 
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def _check_container_limits(path: Path, fmt: str, subtype: str, samplerate: int,
+                            channels: int) -> None:
+    """Refuse sample rates/channel counts a container cannot store (before writing anything)."""
+    where = f"cannot write {str(path)!r}"
+    alt = "; choose a .wav, .w64 or .aiff output (or resample first)"
+    if subtype == "OPUS" and samplerate not in _OPUS_RATES:
+        raise AudioWriteError(
+            f"{where}: Opus stores only {', '.join(str(r) for r in _OPUS_RATES)} Hz, "
+            f"not {samplerate} Hz{alt}")
+    if fmt == "FLAC" and samplerate > 65535 and samplerate % 10:
+        raise AudioWriteError(
+            f"{where}: FLAC cannot store a sample rate of {samplerate} Hz (above 65535 Hz it "
+            f"must be a multiple of 10 Hz){alt}")
+    if fmt == "FLAC" and channels > 8:
+        raise AudioWriteError(f"{where}: FLAC stores at most 8 channels, not {channels}")
+    if fmt == "MP3":
+        if samplerate not in _MP3_RATES:
+            raise AudioWriteError(
+                f"{where}: MP3 stores only {', '.join(str(r) for r in _MP3_RATES)} Hz, "
+                f"not {samplerate} Hz{alt}")
+        if channels > 2:
+            raise AudioWriteError(f"{where}: MP3 stores at most 2 channels, not {channels}{alt}")
+
+
 def _is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
@@ -731,10 +758,7 @@ class AtomicAudioWriter:
             raise ParameterError(
                 f"--clip float keeps samples beyond full scale, which needs a float subtype "
                 f"(FLOAT or DOUBLE), not {subtype}")
-        if subtype == "OPUS" and self.samplerate not in _OPUS_RATES:
-            raise AudioWriteError(
-                f"cannot write {str(self.path)!r}: Opus supports only "
-                f"{', '.join(str(r // 1000) for r in _OPUS_RATES)} kHz, not {self.samplerate} Hz")
+        _check_container_limits(self.path, format, subtype, self.samplerate, self.channels)
         self.format = format
         self.subtype = subtype
         self.overwrite = bool(overwrite)
