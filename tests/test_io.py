@@ -707,6 +707,15 @@ def test_exception_inside_writer_leaves_old_output_and_no_temp(tmp_path, exc):
     assert out.read_bytes() == b"old output" and no_part_files(tmp_path)
 
 
+@pytest.mark.parametrize("ext", ["aiff", "wav", "w64", "caf"])
+@pytest.mark.parametrize("n", [1, 2, 5, 100])
+def test_very_short_float_outputs_read_back(tmp_path, ext, n):
+    """libsndfile writes a broken AIFF header for short float files without a PEAK chunk."""
+    x = np.linspace(-0.5, 0.5, n * 2).reshape(n, 2)
+    cio.write_audio(tmp_path / f"o.{ext}", x, 8000, subtype="FLOAT")
+    np.testing.assert_allclose(cio.read_audio(tmp_path / f"o.{ext}")[0], x, atol=1e-7)
+
+
 def test_nan_in_output_refused(tmp_path):
     x = np.zeros((8000, 1))
     x[4000] = np.nan
@@ -830,7 +839,7 @@ def test_sigkill_mid_write_leaves_no_partial_output(tmp_path, old):
 def test_writes_are_deterministic(tmp_path):
     x = grid16(5000, 2)
     for ext, st in (("wav", "PCM_16"), ("wav", "FLOAT"), ("flac", "PCM_24"), ("aiff", "PCM_16"),
-                    ("w64", "DOUBLE")):
+                    ("w64", "DOUBLE"), ("caf", "FLOAT"), ("rf64", "DOUBLE")):
         a, b = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
         cio.write_audio(a, x, 44100, subtype=st)
         time.sleep(0.01)

@@ -802,8 +802,9 @@ class AtomicAudioWriter:
                                     self.subtype, format=open_format)
             if auto_downgrade:
                 sf._snd.sf_command(self._sf._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
-            if self.subtype in _FLOAT_SUBTYPES:
+            if self.subtype in _FLOAT_SUBTYPES and open_format != "AIFF":
                 # The PEAK chunk holds a time stamp: without it equal samples give equal bytes.
+                # (Not for AIFF: libsndfile 1.2 then writes a broken header for short files.)
                 sf._snd.sf_command(self._sf._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         except BaseException as exc:
             self._discard()
