@@ -469,6 +469,14 @@ def test_broken_symlink(tmp_path):
         cio.probe(tmp_path / "link.wav")
 
 
+def test_pipe_or_device_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    for p in (fifo, Path("/dev/null")):
+        with pytest.raises(AudioReadError, match="not a regular file"):
+            cio.probe(p)
+
+
 def test_empty_file(tmp_path):
     (tmp_path / "e.wav").write_bytes(b"")
     with pytest.raises(AudioReadError, match="empty file"):

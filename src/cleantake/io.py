@@ -216,13 +216,17 @@ def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInf
         raise AudioReadError(f"input {str(p)!r} is a folder, not an audio file")
     try:
         st = p.stat()
+        if not stat.S_ISREG(st.st_mode):  # FIFO, device, socket: opening could block forever
+            raise AudioReadError(
+                f"input {str(p)!r} is not a regular file (a pipe, device or socket); "
+                f"save the audio to a file first")
         with open(p, "rb") as fh:
             fh.read(1)
     except PermissionError:
         raise AudioReadError(f"cannot read {str(p)!r}: permission denied") from None
     except OSError as exc:
         raise AudioReadError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
-    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+    if st.st_size == 0:
         raise AudioReadError(f"input {str(p)!r} is an empty file (0 bytes), not a recording")
     try:
         f = sf.SoundFile(str(p))
