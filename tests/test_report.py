@@ -391,10 +391,13 @@ class Chromium:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
-        def child_fds():  # runs in the child between fork and exec
-            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+        def child_fds():  # runs in the child between fork and exec: put the pipe ends on fds 3 and 4
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)  # a < b, both above the originals' uses
             os.dup2(a, 3)
             os.dup2(b, 4)
+            # if a, b already were 3, 4 the dup2 calls did nothing and the fds are still close-on-exec
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
 
         self.proc = subprocess.Popen(
             [exe, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
@@ -594,3 +597,55 @@ def test_chromium_check_catches_a_broken_page(chromium, tmp_path):
     assert any("boom" in e for e in chromium.console_errors())
     assert not res["imgs"][0]["ok"]
     assert not res["audios"][0]["ok"]
+
+
+# ----------------------------------------------------------------------------- README screenshot
+
+
+def _build_corpus_mixture(corpus: Path, mixture_id: str):
+    """Mixture per the corpus README: music + gain * outer(event, pan) at each onset."""
+    doc = json.loads((corpus / "mixtures.json").read_text())
+    m = next(x for x in doc["mixtures"] if x["id"] == mixture_id)
+    music, sr = sf.read(corpus / m["music"], dtype="float64", always_2d=True)
+    y = music.copy()
+    for ev in m["events"]:
+        e, _ = sf.read(corpus / ev["path"], dtype="float64")
+        n0 = round(ev["onset_s"] * sr)
+        y[n0 : n0 + len(e)] += ev["gain"] * np.outer(e, np.asarray(ev.get("pan", [1.0] * music.shape[1])))
+    return y, sr
+
+
+def make_readme_screenshot(out_png: Path, *, mixture_id: str = "stem_022__cough__+0dB",
+                           interference: str = "cough", width: int = 1100) -> Path:
+    """Clean a corpus mixture, write its report and save the top of the page as a small PNG.
+
+    Run ``PYTHONPATH=src python tests/test_report.py docs/report-screenshot.png``.
+    """
+    from PIL import Image
+
+    corpus = REPO.parent / "shared" / "corpus"
+    y, sr = _build_corpus_mixture(corpus, mixture_id)
+    res = cleantake.clean(y, sr, interference=interference)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = R.write_report(tmp, y, sr, cleaned=res.cleaned, removed=res.removed, events=res.events,
+                              title=f"{mixture_id}.flac", source_path=f"{mixture_id}.flac")
+        with Chromium(find_chromium(), width=width, height=1000) as c:
+            c.open(page)
+            assert c.console_errors() == []
+            # header, spectrograms, event table and the first excerpt
+            bottom = c.evaluate("(() => { const a = document.querySelector('article') || document.body;"
+                                " return Math.ceil(a.getBoundingClientRect().bottom + 12); })()")
+            data = c.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                     "clip": {"x": 0, "y": 0, "width": width, "height": bottom,
+                                                              "scale": 1}})["data"]
+    img = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+    img = img.quantize(colors=192, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out_png = Path(out_png)
+    img.save(out_png, optimize=True)
+    print(f"{out_png}: {img.size[0]}x{img.size[1]} px, {out_png.stat().st_size / 1e3:.0f} kB, "
+          f"{len(res.events)} events")
+    return out_png
+
+
+if __name__ == "__main__":
+    make_readme_screenshot(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/report-screenshot.png"))

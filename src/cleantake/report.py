@@ -267,7 +267,8 @@ def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> 
         ax.set_title(name, loc="left", fontsize=10)
         for i, ev in enumerate(events, 1):
             s, e = ev.start_s, max(ev.end_s, ev.start_s + min_width)
-            ax.axvspan(s, e, facecolor=(0.22, 0.82, 1.0, 0.10), edgecolor=(0.22, 0.82, 1.0, 0.9), linewidth=0.8)
+            # outline only: the spectrogram under the event stays as it is
+            ax.axvspan(s, e, facecolor="none", edgecolor="#39d0ff", linewidth=0.9)
             if k == 0 and label_events:
                 ax.text(s, extent[3], f" {i} {ev.label} {ev.confidence:.2f}", color="white", fontsize=7,
                         va="top", ha="left", rotation=90, clip_on=True,
@@ -511,7 +512,7 @@ def write_report(
     names = ", ".join(p[0] for p in panels)
     parts.append(
         f'<p class="note">{html.escape(names)}; log frequency, one colour scale (dB re the input peak); '
-        "located events shaded and numbered as in the table.</p>"
+        "located events outlined and numbered as in the table.</p>"
     )
     parts.append(
         f'<img id="overview-img" src="data:image/png;base64,{ov_b64}" width="{ov_w}" height="{ov_h}" '
