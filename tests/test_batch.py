@@ -80,7 +80,8 @@ def cluster():
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,
                           "distributed.scheduler.worker-saturation": 1.0}):
         c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address=None, silence_logs=40)
+                         dashboard_address=None, silence_logs=40,
+                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     yield c
     c.close()
 

@@ -588,6 +588,9 @@ def _start_client(scheduler: str | None, jobs: int):
             cluster = LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None, silence_logs=logging.ERROR,
+                # no dashboard; the scheduler's small HTTP server (health checks) on a free
+                # loopback port, so two batches at once do not fight over port 8787
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             )
         try:
             return Client(cluster), cluster
