@@ -217,12 +217,12 @@ def _cli(argv):
 
 
 def _real_method() -> str:
-    """A real separating method available here: the pipeline's nmf if it runs, else repet-sim."""
+    """A real separating method available here: the pipeline's kam if it runs, else repet-sim."""
     try:
         import cleantake
 
-        cleantake.Cleaner(method="nmf").clean(np.zeros(SR // 2), SR)
-        return "nmf"
+        cleantake.Cleaner(method="kam").clean(np.zeros(SR // 2), SR)
+        return "kam"
     except Exception:
         pytest.importorskip("librosa")
         return "repet-sim"

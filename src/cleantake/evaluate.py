@@ -375,7 +375,7 @@ def _repet_sim(mixture: np.ndarray, sr: int):
     X = librosa.stft(np.ascontiguousarray(mixture.T), n_fft=n_fft, hop_length=hop)  # (C, F, T)
     S = np.abs(X).mean(axis=0)
     width = int(librosa.time_to_frames(2.0, sr=sr, hop_length=hop))
-    width = max(1, min(width, (S.shape[-1] - 1) // 2))
+    width = max(1, min(width, (S.shape[-1] - 1) // 2 - 1))  # librosa needs width < (frames - 1) / 2
     S_rep = librosa.decompose.nn_filter(S, aggregate=np.median, metric="cosine", width=width)
     S_rep = np.minimum(S, S_rep)
     mask = librosa.util.softmask(S_rep, 2.0 * (S - S_rep), power=2)
