@@ -209,7 +209,9 @@ def _band_spectrogram(x: np.ndarray, sr: int, *, max_cols: int, n_bands: int = _
         spec = np.fft.rfft(fr, axis=1)
         power = (spec.real**2 + spec.imag**2).astype(np.float32)
         bands = power @ W.T  # (chunk, n_bands)
-        np.add.at(acc, col_of[f0 : f0 + _FRAME_CHUNK], bands)
+        cols = col_of[f0 : f0 + _FRAME_CHUNK]  # non-decreasing: sum runs of equal columns
+        starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+        acc[cols[starts]] += np.add.reduceat(bands, starts, axis=0)
     counts = np.bincount(col_of, minlength=n_cols)[:, None]
     P = (acc / np.maximum(counts, 1)).T.astype(np.float32)
     return P, edges
@@ -254,7 +256,11 @@ def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> 
     specs = [(name, *_band_spectrogram(_mono(x), sr, max_cols=MAX_COLUMNS)) for name, x in panels]
     ref = float(_to_db(specs[0][1]).max())  # 0 dB = loudest band/column of the input
     n = len(specs)
-    fig = Figure(figsize=(12, 0.9 + 2.3 * n), dpi=100, layout="constrained")
+    fig_w, fig_h = 12.0, 0.9 + 2.3 * n
+    fig = Figure(figsize=(fig_w, fig_h), dpi=100)
+    # fixed margins in inches (a layout engine would double the drawing time)
+    left, right, bottom, top = 0.8 / fig_w, 1 - 1.25 / fig_w, 0.55 / fig_h, 1 - 0.3 / fig_h
+    fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, hspace=0.28)
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     im = None
     label_events = len(events) <= _MAX_LABELLED_EVENTS
@@ -275,7 +281,8 @@ def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> 
                         bbox=dict(facecolor="black", alpha=0.45, pad=1, linewidth=0))
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, duration)
-    cb = fig.colorbar(im, ax=list(axes), shrink=0.9, pad=0.01)
+    cax = fig.add_axes((right + 0.15 / fig_w, bottom, 0.18 / fig_w, top - bottom))
+    cb = fig.colorbar(im, cax=cax)
     cb.set_label("level (dB re input peak)")
     return _png(fig, Canvas)
 
