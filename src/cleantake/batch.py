@@ -412,14 +412,12 @@ def _classify(plan: dict, settings_hash: str, *, overwrite: bool) -> tuple[str, 
 # --------------------------------------------------------------------------------------------
 # worker side
 # --------------------------------------------------------------------------------------------
-try:  # keep ``import cleantake.batch`` working without the optional dask extra
-    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPluginBase
-except ImportError:  # pragma: no cover - exercised only without dask installed
-    _WorkerPluginBase = object  # type: ignore[assignment,misc]
+class _CleanerPluginMixin:
+    """Carries the cleaner and the per-file function to every worker, once.
 
-
-class _CleanerPlugin(_WorkerPluginBase):  # type: ignore[misc,valid-type]
-    """Carries the cleaner and the per-file function to every worker, once."""
+    The Dask base class is mixed in lazily (see :func:`__getattr__`), so that importing this
+    module (e.g. for ``cleantake --help``) does not import Dask.
+    """
 
     idempotent = False
 
@@ -427,11 +425,33 @@ class _CleanerPlugin(_WorkerPluginBase):  # type: ignore[misc,valid-type]
         self.cleaner = cleaner
         self.clean_fn = clean_fn
 
-    def setup(self, worker: Any) -> None:  # noqa: D401 - dask hook
+    def setup(self, worker: Any) -> None:  # dask hook
         if self.clean_fn is None:
             from .pipeline import clean_file
 
             self.clean_fn = clean_file
+
+
+_PLUGIN_CLASS: type | None = None
+
+
+def _plugin_class() -> type:
+    global _PLUGIN_CLASS
+    if _PLUGIN_CLASS is None:
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        cls = type("_CleanerPlugin", (_CleanerPluginMixin, WorkerPlugin), {})
+        cls.__module__ = __name__
+        cls.__qualname__ = "_CleanerPlugin"
+        _PLUGIN_CLASS = cls
+    return _PLUGIN_CLASS
+
+
+def __getattr__(name: str) -> Any:
+    # ``cleantake.batch._CleanerPlugin`` is made on first use (pickle looks it up by name).
+    if name == "_CleanerPlugin":
+        return _plugin_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _partial_name(final: Path, token: str) -> Path:
@@ -781,7 +801,7 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
         cluster_info["scheduler"] = client.scheduler.address
         cluster_info["workers"] = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         try:
-            client.register_plugin(_CleanerPlugin(cleaner, clean_fn), name=plugin_name)
+            client.register_plugin(_plugin_class()(cleaner, clean_fn), name=plugin_name)
         except Exception as exc:
             raise CleantakeError(
                 "the Dask workers could not set up cleantake (is the same cleantake version "
