@@ -1,0 +1,25 @@
+"""cleantake: remove transient interference (coughs, door slams, creaks, screams, drops) from music.
+
+Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., ICASSP 2017).
+"""
+
+from .errors import AudioReadError, AudioWriteError, CleantakeError, DictionaryError, ParameterError
+from .locate import Event
+from .pipeline import METHODS, CleanResult, Cleaner, Settings, clean
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "clean",
+    "Cleaner",
+    "CleanResult",
+    "Settings",
+    "Event",
+    "METHODS",
+    "CleantakeError",
+    "ParameterError",
+    "AudioReadError",
+    "AudioWriteError",
+    "DictionaryError",
+    "__version__",
+]

@@ -1,0 +1,425 @@
+"""The method end to end: one function (:func:`clean`) and one object (:class:`Cleaner`).
+
+Audio handed to the API has soundfile's layout, ``(n_samples,)`` or ``(n_samples,
+n_channels)``; spectrograms inside are ``(n_channels, n_freq, n_frames)``. All channels share
+one analysis (the mean magnitude over channels) and therefore one mask: stereo images stay
+where they were.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import kam as _kam
+from . import locate as _loc
+from .dictionaries import Dictionary, resolve_dictionary
+from .errors import ParameterError
+from .masking import apply_strength, frame_weights, soft_mask
+from .nmf import semi_nmf
+from .spectral import StftConfig, band_matrix, istft, stft
+
+__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "METHODS"]
+
+METHODS = ("proposed", "nmf", "kam")
+Progress = Callable[[float], None] | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parameters of the method. Defaults chosen by measurement (see BENCHMARKS.md).
+
+    Attributes
+    ----------
+    window_ms, hop_ms : float
+        STFT window and hop in milliseconds.
+    n_bands : int
+        Log-frequency bands the NMF and the kNN search work on (the masks use every bin).
+    music_rank : int
+        Number of music templates learned from the recording.
+    n_iter : int
+        NMF iterations.
+    threshold : float in (0, 1)
+        Interference share of the NMF model above which a frame is a candidate.
+    floor_db : float
+        Candidates quieter than this many dB below the loudest interference frame are ignored.
+    min_event_ms, max_gap_ms, pad_ms, ramp_ms : float
+        Shortest event kept; longest gap bridged inside an event; how far each event is
+        extended on both sides; length of the raised-cosine ramp around it.
+    k : int
+        Neighbours selected by the KAM kernel.
+    context_ms : float
+        Temporal context on each side of a frame compared by the kernel.
+    confirm : float in [0, 1]
+        An event is kept only if KAM removes at least this fraction of its energy
+        (music that repeats elsewhere in the recording is explained by its neighbours and so
+        not removed).
+    mask_power : float
+        Exponent of the soft masks.
+    strength : float in [0, 1]
+        0 = no change, 1 = full removal.
+    """
+
+    window_ms: float = 46.0
+    hop_ms: float = 11.5
+    n_bands: int = 128
+    music_rank: int = 24
+    n_iter: int = 60
+    threshold: float = 0.5
+    floor_db: float = 30.0
+    min_event_ms: float = 30.0
+    max_gap_ms: float = 60.0
+    pad_ms: float = 50.0
+    ramp_ms: float = 35.0
+    k: int = 12
+    context_ms: float = 23.0
+    confirm: float = 0.15
+    mask_power: float = 2.0
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("strength", 0.0 <= self.strength <= 1.0, "between 0 (no change) and 1 (full removal)"),
+            ("threshold", 0.0 < self.threshold < 1.0, "strictly between 0 and 1"),
+            ("confirm", 0.0 <= self.confirm <= 1.0, "between 0 and 1"),
+            ("k", 1 <= self.k <= 1000, "from 1 to 1000 frames"),
+            ("music_rank", 1 <= self.music_rank <= 500, "from 1 to 500"),
+            ("n_iter", 1 <= self.n_iter <= 10000, "from 1 to 10000"),
+            ("n_bands", 8 <= self.n_bands <= 4096, "from 8 to 4096"),
+            ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
+        for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def stft_config(self, sr: int) -> StftConfig:
+        return StftConfig(int(sr), self.window_ms, self.hop_ms)
+
+    def frames(self, ms: float, cfg: StftConfig) -> int:
+        """Milliseconds to a whole number of hops."""
+        return int(round(ms / 1000.0 / cfg.frame_seconds))
+
+
+@dataclass
+class CleanResult:
+    """What :func:`clean` returns.
+
+    Attributes
+    ----------
+    cleaned : np.ndarray [shape like the input], float64
+        The music with the interference removed.
+    removed : np.ndarray [shape like the input], float64
+        What was removed; ``cleaned + removed`` equals the input.
+    events : list of Event
+        Located interference, in seconds.
+    sr : int
+        Sample rate in Hz.
+    """
+
+    cleaned: np.ndarray
+    removed: np.ndarray
+    events: list
+    sr: int
+    stats: dict = field(default_factory=dict)
+
+
+def _as_channels_first(audio: np.ndarray) -> tuple[np.ndarray, bool]:
+    a = np.asarray(audio)
+    if a.ndim not in (1, 2):
+        raise ParameterError(f"audio must have shape (n_samples,) or (n_samples, n_channels), got {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
+        raise ParameterError(f"audio must be numeric, got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    mono = a.ndim == 1
+    x = a[None, :] if mono else a.T
+    if x.shape[0] < 1:
+        raise ParameterError("audio has no channels")
+    if not np.all(np.isfinite(x)):
+        bad = np.flatnonzero(~np.all(np.isfinite(x), axis=0))[0]
+        raise ParameterError(f"audio contains NaN or infinite samples (first at sample {bad})")
+    return x, mono
+
+
+class Cleaner:
+    """Removes one class of interference with fixed settings; reuse it for many recordings.
+
+    Parameters
+    ----------
+    interference : str, Path or Dictionary
+        A bundled preset (``"any"``, ``"cough"``, ``"door"``, ``"creak"``, ``"scream"``,
+        ``"drop"``), a dictionary file made by ``cleantake learn``, or a Dictionary.
+    method : {"proposed", "nmf", "kam"}
+        ``proposed``: NMF + location + KAM on the NMF music estimate (the default);
+        ``nmf``: semi-supervised NMF with a soft mask on every frame (the paper's baseline);
+        ``kam``: classic KAM, kNN on the mixture for every frame, no location.
+    strength : float in [0, 1]
+        0 = no change, 1 = full removal.
+    **params
+        Any field of :class:`Settings`.
+
+    Examples
+    --------
+    >>> import numpy as np, cleantake
+    >>> c = cleantake.Cleaner("cough")
+    >>> res = c.clean(np.zeros(44100), 44100)
+    >>> res.events
+    []
+    """
+
+    def __init__(
+        self,
+        interference: str | Path | Dictionary = "any",
+        *,
+        method: str = "proposed",
+        strength: float = 1.0,
+        **params,
+    ) -> None:
+        if method not in METHODS:
+            raise ParameterError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+        unknown = set(params) - set(Settings.__dataclass_fields__)
+        if unknown:
+            raise ParameterError(
+                f"unknown setting(s) {', '.join(sorted(unknown))}; "
+                f"valid: {', '.join(Settings.__dataclass_fields__)}"
+            )
+        self.method = method
+        self.settings = Settings(strength=strength, **params)
+        self.dictionary = resolve_dictionary(interference)
+        self._cache: dict = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+    def with_settings(self, **params) -> "Cleaner":
+        """A copy with some settings changed (the dictionary is shared)."""
+        new = object.__new__(Cleaner)
+        new.method = params.pop("method", self.method)
+        new.settings = replace(self.settings, **params)
+        new.dictionary = self.dictionary
+        new._cache = {}
+        return new
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _templates(self, cfg: StftConfig) -> tuple[np.ndarray, np.ndarray]:
+        key = (cfg.sr, cfg.n_fft, self.settings.n_bands)
+        if key not in self._cache:
+            W = self.dictionary.templates_for(cfg)
+            n_bands = min(self.settings.n_bands, cfg.n_freq)
+            P = band_matrix(cfg, n_bands)
+            Wb = P @ W
+            Wb /= np.maximum(Wb.sum(axis=0, keepdims=True), 1e-12)
+            self._cache[key] = (W, P, Wb.astype(np.float32))
+        return self._cache[key]
+
+    # -- public ----------------------------------------------------------------------------
+    def clean(self, audio: np.ndarray, sr: int, *, progress: Progress = None) -> CleanResult:
+        """Remove the interference from ``audio``.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n_samples,) or (n_samples, n_channels)]
+            The recording, float (any scale) or integer samples.
+        sr : int
+            Sample rate in Hz.
+        progress : callable(float), optional
+            Called with the completed fraction (0 to 1).
+
+        Returns
+        -------
+        CleanResult
+            ``cleaned`` and ``removed`` have the input's shape; ``cleaned + removed == audio``.
+        """
+        x, mono = _as_channels_first(audio)
+        cfg = self.settings.stft_config(sr)
+        n = x.shape[1]
+        if n < cfg.win_length:
+            warnings.warn(
+                f"recording is {n / sr:.3f} s long, shorter than one analysis window "
+                f"({cfg.win_length / sr:.3f} s); returned unchanged",
+                stacklevel=2,
+            )
+            return self._result(x, np.zeros_like(x), [], sr, mono, {})
+        removed, events, stats = self._process(x, sr, cfg, progress)
+        return self._result(x, removed, events, sr, mono, stats)
+
+    def locate(self, audio: np.ndarray, sr: int, *, progress: Progress = None) -> list:
+        """Only locate the interference: a list of events, no audio."""
+        x, _ = _as_channels_first(audio)
+        cfg = self.settings.stft_config(sr)
+        if x.shape[1] < cfg.win_length:
+            return []
+        m = self if self.method == "proposed" else self.with_settings(method="proposed")
+        return m._process(x, sr, cfg, progress, locate_only=True)[1]
+
+    def _result(self, x, removed, events, sr, mono, stats) -> CleanResult:
+        cleaned = x - removed
+        if mono:
+            return CleanResult(cleaned[0], removed[0], events, int(sr), stats)
+        return CleanResult(cleaned.T.copy(), removed.T.copy(), events, int(sr), stats)
+
+    def _process(self, x: np.ndarray, sr: int, cfg: StftConfig, progress: Progress, locate_only: bool = False):
+        s = self.settings
+        report = progress or (lambda f: None)
+        X = stft(x, cfg)  # (C, F, T)
+        A = np.abs(X)
+        V = A.mean(axis=0)  # (F, T): one analysis for all channels
+        n_frames = V.shape[1]
+        report(0.15)
+        W, P, Wb = self._templates(cfg)
+        stats: dict = {"n_frames": n_frames}
+
+        if self.method == "kam":
+            Vb = P @ V
+            ctx = s.frames(s.context_ms, cfg)
+            Fm = _kam.context_features(Vb, context=ctx, compress=float(Vb.mean()) * 0.1 + 1e-12)
+            q = np.arange(n_frames)
+            est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, min_separation=ctx)
+            Sm = np.minimum(est, V)
+            M = soft_mask(Sm, V - Sm, power=s.mask_power)
+            report(0.8)
+            return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), [], stats
+
+        if self.method == "nmf":
+            res = semi_nmf(V, W, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
+            report(0.7)
+            M = soft_mask(res.free_part, res.fixed_part, power=s.mask_power)
+            events = self._events_from_share(res, cfg, x.shape[1], sr, None)
+            return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), events, stats
+
+        # proposed
+        Vb = P @ V
+        res = semi_nmf(Vb, Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
+        report(0.55)
+        L_i, L_m = res.fixed_part, res.free_part
+        share = _loc.interference_share(L_i, L_m)
+        level_i = L_i.sum(axis=0)
+        cand = _loc.candidate_frames(share, level_i, threshold=s.threshold, floor_db=s.floor_db,
+                                     ref_level=float(np.percentile(Vb.sum(axis=0), 99)))
+        segs = _loc.segments(cand, max_gap=s.frames(s.max_gap_ms, cfg), min_len=max(1, s.frames(s.min_event_ms, cfg)))
+        pad = s.frames(s.pad_ms, cfg)
+        ramp = s.frames(s.ramp_ms, cfg)
+        active = np.zeros(n_frames, bool)
+        for a, b in segs:
+            active[a:b] = True
+        active = _loc.dilate(active, pad)
+        stats["candidate_frames"] = int(active.sum())
+        if not active.any():
+            report(1.0)
+            return np.zeros_like(x), [], stats
+        queries_mask = _loc.dilate(active, ramp)
+        q = np.flatnonzero(queries_mask)
+        ctx = s.frames(s.context_ms, cfg)
+        compress = float(L_m.mean()) * 0.1 + 1e-12
+        Fm = _kam.context_features(L_m, context=ctx, compress=compress)
+        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=queries_mask, min_separation=ctx)
+        report(0.8)
+        Vq = V[:, q]
+        Sm = np.minimum(est, Vq)
+        Mq = soft_mask(Sm, Vq - Sm, power=s.mask_power)
+        # Confirm each event: KAM must remove a real part of its energy.
+        removed_e = ((Vq * (1 - Mq)) ** 2).sum(axis=0)
+        total_e = (Vq**2).sum(axis=0)
+        pos = {f: i for i, f in enumerate(q)}
+        kept_active = np.zeros(n_frames, bool)
+        ev_segs, labels, confs = [], [], []
+        for a, b in _loc.segments(active):
+            cols = [pos[f] for f in range(a, b)]
+            frac = float(removed_e[cols].sum() / max(total_e[cols].sum(), 1e-20))
+            if frac >= s.confirm:
+                kept_active[a:b] = True
+                ev_segs.append((a, b))
+                labels.append(self._label(res, a, b))
+                confs.append(float(np.clip(np.mean(share[a:b]) * min(1.0, frac / max(2 * s.confirm, 1e-6)), 0, 1)))
+        stats["events_before_confirm"] = len(_loc.segments(active))
+        events = _loc.segments_to_events(
+            ev_segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds,
+            duration_s=x.shape[1] / sr, labels=labels, confidences=confs,
+        )
+        if locate_only or not kept_active.any():
+            report(1.0)
+            return np.zeros_like(x), events, stats
+        w = frame_weights(kept_active, ramp=ramp)
+        M = np.ones((V.shape[0], n_frames), np.float32)
+        M[:, q] = Mq
+        removed = self._synth(X, M, w, cfg, x.shape[1])
+        report(1.0)
+        return removed, events, stats
+
+    def _label(self, res, a: int, b: int) -> str:
+        labels = np.asarray(self.dictionary.labels)
+        e = res.W[:, : res.n_fixed].sum(axis=0) * res.H[: res.n_fixed, a:b].sum(axis=1)
+        classes = list(dict.fromkeys(labels))
+        per = [e[labels == c].sum() for c in classes]
+        return classes[int(np.argmax(per))]
+
+    def _events_from_share(self, res, cfg, n_samples, sr, _):
+        s = self.settings
+        share = _loc.interference_share(res.fixed_part, res.free_part)
+        level = res.fixed_part.sum(axis=0)
+        total = (res.fixed_part + res.free_part).sum(axis=0)
+        cand = _loc.candidate_frames(share, level, threshold=s.threshold, floor_db=s.floor_db,
+                                     ref_level=float(np.percentile(total, 99)))
+        segs = _loc.segments(cand, max_gap=s.frames(s.max_gap_ms, cfg), min_len=max(1, s.frames(s.min_event_ms, cfg)))
+        return _loc.segments_to_events(
+            segs, frame_times=cfg.frame_times(res.H.shape[1]), hop_s=cfg.frame_seconds,
+            duration_s=n_samples / sr, labels=[self._label(res, a, b) for a, b in segs],
+            confidences=[float(share[a:b].mean()) for a, b in segs],
+        )
+
+    def _synth(self, X: np.ndarray, M: np.ndarray, w: np.ndarray, cfg: StftConfig, n: int) -> np.ndarray:
+        """Removed part in the time domain: ISTFT of ``(1 - mask) X`` where frames are affected."""
+        s = self.settings
+        R_mask = (1.0 - apply_strength(M, s.strength)) * w[None, :]
+        cols = np.flatnonzero(R_mask.max(axis=0) > 0)
+        if cols.size == 0:
+            return np.zeros((X.shape[0], n))
+        R = np.zeros_like(X)
+        R[:, :, cols] = X[:, :, cols] * R_mask[None, :, cols]
+        return istft(R, cfg, n)
+
+
+def clean(
+    audio: np.ndarray,
+    sr: int,
+    *,
+    interference: str | Path | Dictionary = "any",
+    method: str = "proposed",
+    strength: float = 1.0,
+    progress: Progress = None,
+    **params,
+) -> CleanResult:
+    """Remove transient interference from a music recording.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,) or (n_samples, n_channels)]
+        The recording (soundfile's layout), any float scale.
+    sr : int
+        Sample rate in Hz.
+    interference : str, Path or Dictionary
+        Preset name (``"any"``, ``"cough"``, ``"door"``, ``"creak"``, ``"scream"``, ``"drop"``)
+        or a dictionary file.
+    method : {"proposed", "nmf", "kam"}
+    strength : float in [0, 1]
+    progress : callable(float), optional
+    **params
+        Fields of :class:`Settings`.
+
+    Returns
+    -------
+    CleanResult
+
+    See Also
+    --------
+    Cleaner : the same, for many recordings with the dictionaries loaded once.
+    """
+    return Cleaner(interference, method=method, strength=strength, **params).clean(audio, sr, progress=progress)
