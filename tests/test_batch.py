@@ -385,3 +385,39 @@ def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capf
     quiet = tree[0].parent / "out2"
     _run(in_dir, quiet, cluster, cleaner, progress=False)
     assert "files:" not in capfd.readouterr().err
+
+
+class _CountingCleaner:
+    """Appends a line to a file every time it is unpickled (i.e. received by a process)."""
+
+    def __init__(self, inner, log: str) -> None:
+        self.inner = inner
+        self.log = log
+
+    def __getstate__(self):
+        return {"inner": self.inner, "log": self.log}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        with open(state["log"], "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+
+
+def _clean_with_inner(input_path, output_path, *, cleaner, **kw):
+    return clean_one(input_path, output_path, cleaner=cleaner.inner, **kw)
+
+
+def test_cleaner_is_sent_once_per_worker_and_nested_out_dir_is_not_searched(tree, cluster, cleaner):
+    in_dir, _, _ = tree
+    (in_dir / "sub" / "broken.wav").unlink()
+    for i in range(6):  # 10 files for 2 workers
+        sf.write(str(in_dir / f"extra{i}.wav"), _tone(2.0, 1, 10 + i), SR)
+    log = in_dir.parent / "unpickled.log"
+    out_dir = in_dir / "cleaned"  # inside IN_DIR
+    counting = _CountingCleaner(cleaner, str(log))
+    summary = _run(in_dir, out_dir, cluster, counting, clean_fn=_clean_with_inner)
+    assert summary["counts"]["done"] == 10
+    pids = log.read_text().split()
+    assert 1 <= len(pids) <= 2 and len(set(pids)) == len(pids)  # once per worker, not per file
+    again = _run(in_dir, out_dir, cluster, counting, clean_fn=_clean_with_inner)
+    assert again["counts"] == {"done": 0, "skipped": 10, "failed": 0, "pending": 0, "total": 10}
