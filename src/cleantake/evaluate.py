@@ -42,7 +42,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import lru_cache
 from pathlib import Path
 
@@ -445,8 +445,6 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str]) -> list[
             cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)
             if not np.all(np.isfinite(cleaned)):
                 raise ValueError("output has non-finite samples")
-        except CleantakeError:
-            raise
         except Exception as exc:  # one method failing on one mixture must not end the run
             row.update(seconds=time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
             cleaned, events = None, None
@@ -454,7 +452,12 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str]) -> list[
         outputs.append(cleaned)
         rows.append(row)
     ok = [i for i, o in enumerate(outputs) if o is not None]
-    scores = score_many([outputs[i] for i in ok], music, mixture) if ok else []
+    try:
+        scores = score_many([outputs[i] for i in ok], music, mixture) if ok else []
+    except Exception as exc:  # e.g. a singular system in BSS Eval: record it, keep going
+        for i in ok:
+            rows[i]["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
+        ok, scores = [], []
     for i, s in zip(ok, scores):
         rows[i].update(s)
         if entry["set"] == "clean":
@@ -571,15 +574,18 @@ def run(
             if progress is not None:
                 progress(done / len(entries))
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(entries))) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(entries)))
+        try:
             futures = {pool.submit(_evaluate_one, corpus_dir, e, methods): i for i, e in enumerate(entries)}
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futures):
                 per_entry[futures[fut]] = fut.result()
                 done += 1
                 if progress is not None:
                     progress(done / len(entries))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # do not wait for the rest of the corpus
+            raise
+        pool.shutdown()
     rows = [r for rs in per_entry for r in rs]
     summary, by_class = _summarise(rows, methods)
     return {
@@ -595,7 +601,7 @@ def run(
             "metric": (f"BSS Eval v3 sources (fast_bss_eval), whole clip, {FILTER_LENGTH}-tap filter, "
                        f"references [music, mixture - music], per-channel dB averaged, clamped to "
                        f"+-{DB_CAP:g} dB; NSDR/NSIR relative to the unprocessed mixture"),
-            "versions": _versions(methods),
+            "versions": _versions(),
         },
         "summary": summary,
         "summary_by_class": by_class,
@@ -603,11 +609,13 @@ def run(
     }
 
 
-def _versions(methods: Sequence[str]) -> dict:
+def _versions() -> dict:
     from importlib import metadata
 
-    out = {}
-    for pkg in ("cleantake", "numpy", "fast_bss_eval", "librosa", "noisereduce"):
+    from . import __version__
+
+    out = {"cleantake": __version__}
+    for pkg in ("numpy", "fast_bss_eval", "librosa", "noisereduce"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
