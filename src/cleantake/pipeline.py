@@ -23,7 +23,7 @@ from .masking import apply_strength, frame_weights, soft_mask
 from .nmf import semi_nmf
 from .spectral import StftConfig, band_matrix, istft, stft
 
-__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "METHODS"]
+__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
 
 METHODS = ("proposed", "nmf", "kam")
 Progress = Callable[[float], None] | None
@@ -423,3 +423,113 @@ def clean(
     Cleaner : the same, for many recordings with the dictionaries loaded once.
     """
     return Cleaner(interference, method=method, strength=strength, **params).clean(audio, sr, progress=progress)
+
+
+@dataclass
+class FileResult:
+    """Summary of :func:`clean_file`.
+
+    Attributes
+    ----------
+    events : list of Event
+    duration_s : float
+        Length of the input in seconds.
+    sr : int
+    channels : int
+    output, removed_output, labels_output : Path or None
+        Files written.
+    """
+
+    events: list
+    duration_s: float
+    sr: int
+    channels: int
+    output: Path | None = None
+    removed_output: Path | None = None
+    labels_output: Path | None = None
+
+
+def _on_output_grid(cleaned: np.ndarray, subtype: str) -> np.ndarray:
+    """Round ``cleaned`` to the sample grid of an integer subtype so that the removed part,
+    computed as input minus this, sums back to the input exactly."""
+    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
+    if bits is None:
+        return cleaned
+    q = float(2 ** (bits - 1))
+    return np.round(cleaned * q) / q
+
+
+def clean_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    cleaner: Cleaner,
+    removed_path: str | Path | None = None,
+    labels_path: str | Path | None = None,
+    overwrite: bool = False,
+    subtype: str | None = None,
+    clip: str = "clip",
+    report_dir: str | Path | None = None,
+    progress: Progress = None,
+) -> FileResult:
+    """Clean one audio file into another, safely (what ``cleantake clean`` does).
+
+    The output keeps the input's sample rate, channel count, length and (unless ``subtype``
+    is given) sample format. Every output is written to a temporary file and renamed into
+    place; the input is never modified; existing outputs are kept unless ``overwrite``.
+
+    Parameters
+    ----------
+    input_path, output_path : str or Path
+    cleaner : Cleaner
+    removed_path : str or Path, optional
+        Also write the removed interference here (``cleaned + removed == input``).
+    labels_path : str or Path, optional
+        Write the located events (Audacity labels; ``.json`` / ``.csv`` by extension).
+    overwrite : bool
+    subtype : str, optional
+        Output sample format (soundfile subtype such as ``"PCM_24"``, ``"FLOAT"``).
+    clip : {"clip", "error", "float"}
+        What to do with samples beyond full scale (see :mod:`cleantake.io`).
+    report_dir : str or Path, optional
+        Write an HTML report there.
+    progress : callable(float), optional
+
+    Returns
+    -------
+    FileResult
+    """
+    from . import io as _io
+
+    outputs = [p for p in (output_path, removed_path) if p is not None]
+    for p in outputs:
+        _io.check_output(input_path, p, overwrite=overwrite)
+    if labels_path is not None:
+        _io.check_output(input_path, labels_path, overwrite=overwrite)
+    if len({str(Path(p).resolve()) for p in outputs + ([labels_path] if labels_path else [])}) != \
+            len(outputs) + (1 if labels_path else 0):
+        raise ParameterError("the output, removed and labels paths must all be different files")
+    audio, info = _io.read_audio(input_path)
+    report = progress or (lambda f: None)
+    res = cleaner.clean(audio, info.samplerate, progress=lambda f: report(0.9 * f))
+    fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
+    cleaned = _on_output_grid(res.cleaned, st)
+    _io.write_audio(output_path, cleaned, info.samplerate, format=fmt, subtype=st, overwrite=overwrite, clip=clip)
+    out = FileResult(res.events, info.frames / info.samplerate, info.samplerate, info.channels, Path(output_path))
+    if removed_path is not None:
+        rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
+        _io.write_audio(removed_path, audio - cleaned, info.samplerate, format=rfmt, subtype=rst,
+                        overwrite=overwrite, clip=clip)
+        out.removed_output = Path(removed_path)
+    if labels_path is not None:
+        from .labels import write_labels
+
+        write_labels(labels_path, res.events, duration_s=out.duration_s, source=input_path, sr=info.samplerate)
+        out.labels_output = Path(labels_path)
+    if report_dir is not None:
+        from .report import write_report
+
+        write_report(report_dir, audio, info.samplerate, cleaned=cleaned, removed=audio - cleaned,
+                     events=res.events, title=Path(input_path).name, source_path=input_path)
+    report(1.0)
+    return out
