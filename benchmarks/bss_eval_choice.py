@@ -148,8 +148,8 @@ def main() -> None:
             row = {"library": lib, "audio": label, "seconds_per_estimate": float(np.mean([r["seconds"] for r in rs])),
                    **{f"max_abs_diff_{k}": v for k, v in dd.items()}, "n": len(rs)}
             table.append(row)
-            print(f"{lib:<14} {label:<12} {row['seconds_per_estimate']:>10.2f} {dd['sdr']:>10.4f} "
-                  f"{dd['sir']:>10.4f} {dd['sar']:>10.4f}")
+            print(f"{lib:<14} {label:<12} {row['seconds_per_estimate']:>10.2f} {dd['sdr']:>10.1e} "
+                  f"{dd['sir']:>10.1e} {dd['sar']:>10.1e}")
     out = HERE / "results" / "bss_eval_choice.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"table": table, "records": records}, indent=1))

@@ -684,7 +684,7 @@ def format_table(results: dict) -> str:
         for cls in classes:
             rows = {m: by_class[set_][m][cls] for m in by_class[set_] if cls in by_class[set_][m]}
             out.extend(_level_table(rows, f"  {set_} / {cls}"))
-        out.append("")
+            out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
