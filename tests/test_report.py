@@ -233,7 +233,7 @@ def test_band_spectrogram_puts_a_tone_in_its_band_and_a_click_at_its_time():
     t = np.arange(sr * 10) / sr
     x = 0.1 * np.sin(2 * np.pi * 1000 * t)
     x[int(7.55 * sr)] += 1.0
-    P, edges = R._band_spectrogram(x, sr, max_cols=100)
+    P, edges = R._band_spectrogram(x[:, None], sr, max_cols=100)
     assert P.shape == (R._N_BANDS, 100) and edges.size == R._N_BANDS + 1
     assert edges[0] == pytest.approx(30.0) and edges[-1] == pytest.approx(sr / 2)
     band = int(np.argmax(P[:, 20]))
@@ -243,13 +243,22 @@ def test_band_spectrogram_puts_a_tone_in_its_band_and_a_click_at_its_time():
 
 
 def test_band_spectrogram_caps_columns_for_long_input():
-    x = np.random.default_rng(0).standard_normal(8000 * 700)
+    x = np.random.default_rng(0).standard_normal((8000 * 700, 2)).astype(np.float32)
     P, _ = R._band_spectrogram(x, 8000, max_cols=R.MAX_COLUMNS)
     assert P.shape[1] == R.MAX_COLUMNS
     db = 10 * np.log10(P)
     # white noise: flat in frequency (median over time per band), steady in time
     assert np.ptp(np.median(db, axis=1)) < 1.5
     assert db[-1].std() < 1.0 and db[R._N_BANDS // 2].std() < 1.5
+    # stereo is downmixed: two independent unit-variance channels average to half the power
+    P1, _ = R._band_spectrogram(x[:, :1], 8000, max_cols=R.MAX_COLUMNS)
+    assert np.median(db) == pytest.approx(np.median(10 * np.log10(P1)) - 3.0, abs=0.3)
+
+
+def test_band_spectrogram_of_short_and_tiny_signals():
+    for n in (1, 5, 300, 2000):
+        P, _ = R._band_spectrogram(np.ones((n, 1)), 8000, max_cols=50)
+        assert P.shape[0] == R._N_BANDS and 1 <= P.shape[1] <= 50 and np.all(np.isfinite(P))
 
 
 # ----------------------------------------------------------------------------- errors

@@ -99,13 +99,19 @@ def _require_matplotlib():
 
 
 def _as_2d(x, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
+    """View as (n_samples, n_channels) float without copying float32/float64 input; check finiteness."""
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ParameterError(f"{name} must have shape (n_samples,) or (n_samples, n_channels), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError(f"{name} contains NaN or infinite samples")
+    step = 1 << 20  # check in blocks: no full-size temporary for hour-long input
+    for i in range(0, arr.shape[0], step):
+        if not np.isfinite(arr[i : i + step]).all():
+            bad = i + int(np.flatnonzero(~np.isfinite(arr[i : i + step]).all(axis=1))[0])
+            raise ParameterError(f"{name} contains NaN or infinite samples (first at {bad} samples)")
     return arr
 
 
@@ -169,47 +175,67 @@ def _band_matrix(sr: int, n_fft: int, n_bands: int) -> tuple[np.ndarray, np.ndar
     return W.astype(np.float32), edges
 
 
+def _mono_segment(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Mono float32 samples ``a .. b-1`` of ``x`` (n, C); indices outside are mirrored (reflect padding)."""
+    n = x.shape[0]
+    if a >= 0 and b <= n:
+        seg = x[a:b]
+    else:
+        idx = np.abs(np.arange(a, b))
+        if n > 1:
+            idx = np.where(idx >= n, 2 * (n - 1) - idx, idx)
+            idx = np.clip(idx, 0, n - 1)  # signals shorter than the padding: repeat the edge
+        else:
+            idx = np.zeros_like(idx)
+        seg = x[idx]
+    return (seg.mean(axis=1) if seg.shape[1] > 1 else seg[:, 0]).astype(np.float32)
+
+
 def _band_spectrogram(x: np.ndarray, sr: int, *, max_cols: int, n_bands: int = _N_BANDS):
     """Power in log-frequency bands over time, averaged down to at most ``max_cols`` columns.
 
+    Works through the signal in blocks of STFT frames, so memory stays at a few tens of MB
+    whatever the length of the recording.
+
     Parameters
     ----------
-    x : ndarray, shape (n_samples,)
-        Mono signal.
+    x : ndarray, shape (n_samples, n_channels)
+        Signal; channels are averaged (mono downmix).
     sr : int
         Sample rate in Hz.
     max_cols : int
         Most time columns to return.
+    n_bands : int
+        Number of log-spaced frequency bands from 30 Hz to ``sr / 2``.
 
     Returns
     -------
     P : ndarray, shape (n_bands, n_cols), float32
-        Mean power per band and column.
+        Mean power per band and column; column ``k`` covers ``[k, k + 1) * n_samples / n_cols``.
     f_edges : ndarray, shape (n_bands + 1,)
         Band edges in Hz (log-spaced).
     """
+    n = x.shape[0]
     n_fft = max(256, 2 ** int(round(math.log2(0.046 * sr))))
-    duration = x.size / sr
-    hop = n_fft // 4 if duration <= 600 else n_fft // 2  # Hann at 50 % overlap still covers every sample
-    pad = n_fft // 2
-    x32 = np.asarray(x, dtype=np.float32)
-    # reflect, so an abrupt start or end of the recording does not show as a broadband click
-    xp = np.pad(x32, (pad, pad), mode="reflect" if x32.size > pad else "constant")
-    n_frames = 1 + max(0, xp.size - n_fft) // hop
+    hop = n_fft // 4 if n <= 600 * sr else n_fft // 2  # Hann at 50 % overlap still covers every sample
+    pad = n_fft // 2  # frame f covers samples f*hop - pad .. f*hop + pad, centred on f*hop
+    n_frames = 1 + n // hop
     # columns at least one hop wide, so none is empty
-    n_cols = int(max(1, min(max_cols, x32.size // hop, n_frames)))
-    # frame f is centred on sample f*hop: it goes to the column that holds that time
-    col_of = np.minimum((np.arange(n_frames) * hop * n_cols) // max(x32.size, 1), n_cols - 1)
+    n_cols = int(max(1, min(max_cols, n // hop)))
+    # frame f goes to the column that holds its centre
+    col_of = np.minimum((np.arange(n_frames) * hop * n_cols) // max(n, 1), n_cols - 1)
     W, edges = _band_matrix(sr, n_fft, n_bands)
     win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     acc = np.zeros((n_cols, n_bands), dtype=np.float64)
-    frames_all = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[::hop]
     for f0 in range(0, n_frames, _FRAME_CHUNK):
-        fr = frames_all[f0 : f0 + _FRAME_CHUNK] * win
+        f1 = min(n_frames, f0 + _FRAME_CHUNK)
+        # mirrored at both ends, so an abrupt start or end does not show as a broadband click
+        seg = _mono_segment(x, f0 * hop - pad, (f1 - 1) * hop + pad)
+        fr = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop] * win
         spec = np.fft.rfft(fr, axis=1)
         power = (spec.real**2 + spec.imag**2).astype(np.float32)
         bands = power @ W.T  # (chunk, n_bands)
-        cols = col_of[f0 : f0 + _FRAME_CHUNK]  # non-decreasing: sum runs of equal columns
+        cols = col_of[f0:f1]  # non-decreasing: sum runs of equal columns
         starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
         acc[cols[starts]] += np.add.reduceat(bands, starts, axis=0)
     counts = np.bincount(col_of, minlength=n_cols)[:, None]
@@ -219,10 +245,6 @@ def _band_spectrogram(x: np.ndarray, sr: int, *, max_cols: int, n_bands: int = _
 
 def _to_db(P: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(P, 1e-20))
-
-
-def _mono(x: np.ndarray) -> np.ndarray:
-    return x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
 
 
 def _style_freq_axis(ax, edges: np.ndarray) -> None:
@@ -253,7 +275,7 @@ def _panels(audio, cleaned, removed):
 
 def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> tuple[str, int, int]:
     Figure, Canvas = _require_matplotlib()
-    specs = [(name, *_band_spectrogram(_mono(x), sr, max_cols=MAX_COLUMNS)) for name, x in panels]
+    specs = [(name, *_band_spectrogram(x, sr, max_cols=MAX_COLUMNS)) for name, x in panels]
     ref = float(_to_db(specs[0][1]).max())  # 0 dB = loudest band/column of the input
     n = len(specs)
     fig_w, fig_h = 12.0, 0.9 + 2.3 * n
@@ -273,9 +295,13 @@ def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> 
         ax.set_title(name, loc="left", fontsize=10)
         for i, ev in enumerate(events, 1):
             s, e = ev.start_s, max(ev.end_s, ev.start_s + min_width)
+            if not label_events:
+                # many events: a marker lane along the top edge keeps the spectrogram visible
+                ax.axvspan(s, e, ymin=0.95, ymax=1.0, facecolor="#39d0ff", edgecolor="none")
+                continue
             # outline only: the spectrogram under the event stays as it is
             ax.axvspan(s, e, facecolor="none", edgecolor="#39d0ff", linewidth=0.9)
-            if k == 0 and label_events:
+            if k == 0:
                 ax.text(s, extent[3], f" {i} {ev.label} {ev.confidence:.2f}", color="white", fontsize=7,
                         va="top", ha="left", rotation=90, clip_on=True,
                         bbox=dict(facecolor="black", alpha=0.45, pad=1, linewidth=0))
@@ -318,7 +344,7 @@ class _CloseupPainter:
         self._canvas_cls(self.fig)
 
     def paint(self, panels, sr: int, a: int, b: int, ev: Event) -> tuple[str, int, int]:
-        specs = [_band_spectrogram(_mono(x[a:b]), sr, max_cols=320, n_bands=96) for _, x in panels]
+        specs = [_band_spectrogram(x[a:b], sr, max_cols=320, n_bands=96) for _, x in panels]
         ref = float(_to_db(specs[0][0]).max())
         t0, t1 = a / sr, b / sr
         for k, (ax, im, marks, (P, edges)) in enumerate(zip(self.axes, self.ims, self.marks, specs)):
@@ -519,7 +545,9 @@ def write_report(
     names = ", ".join(p[0] for p in panels)
     parts.append(
         f'<p class="note">{html.escape(names)}; log frequency, one colour scale (dB re the input peak); '
-        "located events outlined and numbered as in the table.</p>"
+        + ("located events outlined and numbered as in the table." if len(evs) <= _MAX_LABELLED_EVENTS
+           else "located events marked along the top edge of each panel (too many to outline).")
+        + "</p>"
     )
     parts.append(
         f'<img id="overview-img" src="data:image/png;base64,{ov_b64}" width="{ov_w}" height="{ov_h}" '
