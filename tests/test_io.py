@@ -243,6 +243,18 @@ def test_container_limits_refused_before_writing(tmp_path, ext, sr, channels, wh
     assert not out.exists() and no_part_files(tmp_path)
 
 
+def test_eight_bit_aiff_refused(tmp_path):
+    """libsndfile writes 8-bit AIFF of odd length wrongly (an extra sample on reading back)."""
+    with pytest.raises(ParameterError, match="PCM_16"):
+        cio.output_format(tmp_path / "o.aiff", like=None, subtype="PCM_S8")
+    with pytest.raises(ParameterError):
+        cio.write_audio(tmp_path / "o.aiff", np.zeros(3), 8000, subtype="PCM_U8")
+    like = cio.AudioInfo(Path("i.wav"), 8000, 1, 3, "WAV", "PCM_U8")
+    assert cio.output_format(tmp_path / "o.aiff", like=like, subtype=None) == ("AIFF", "PCM_16")
+    cio.write_audio(tmp_path / "o.aiff", np.zeros(3), 8000, like=like)
+    assert cio.read_audio(tmp_path / "o.aiff")[0].shape == (3, 1)
+
+
 # --- full scale policy -----------------------------------------------------------------
 
 

@@ -493,8 +493,14 @@ def _can_write_mp3() -> bool:
     return _MP3_WRITABLE
 
 
+# Combinations libsndfile accepts but gets wrong (checked by reading back):
+# 8-bit AIFF of odd length reads back with an extra sample.
+_BROKEN_COMBINATIONS = frozenset({("AIFF", "PCM_S8"), ("AIFF", "PCM_U8")})
+
+
 def _valid_subtypes(fmt: str) -> list[str]:
-    return [s for s in sf.available_subtypes(fmt) if sf.check_format(fmt, s)]
+    return [s for s in sf.available_subtypes(fmt)
+            if sf.check_format(fmt, s) and (fmt, s) not in _BROKEN_COMBINATIONS]
 
 
 def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None,
@@ -754,7 +760,7 @@ class AtomicAudioWriter:
         subtype = str(subtype).upper()
         if format not in sf.available_formats():
             raise ParameterError(f"unknown audio format {format!r}")
-        if not sf.check_format(format, subtype):
+        if not sf.check_format(format, subtype) or (format, subtype) in _BROKEN_COMBINATIONS:
             raise ParameterError(
                 f"subtype {subtype!r} cannot be stored as {format}; valid subtypes: "
                 f"{', '.join(_valid_subtypes(format))}")
