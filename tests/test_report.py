@@ -362,6 +362,27 @@ def test_inspect_defaults():
     assert (args.interference, args.labels, args.report) == ("any", None, None)
 
 
+def test_inspect_end_to_end_with_the_real_locator(tmp_path, capsys):
+    """Real read_audio + Cleaner.locate: a loud noise burst in a tone is listed, labelled and reported."""
+    sr = 44100
+    t = np.arange(4 * sr) / sr
+    x = (0.2 * np.sin(2 * np.pi * 330 * t))[:, None]
+    x[2 * sr : 2 * sr + 4000, 0] += np.random.default_rng(0).normal(0, 0.3, 4000)
+    wav = tmp_path / "burst.wav"
+    sf.write(wav, np.clip(x, -1, 1), sr, subtype="PCM_24")
+    args = inspect_parser().parse_args(["inspect", str(wav), "--labels", str(tmp_path / "ev.csv"),
+                                        "--report", str(tmp_path / "rep")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    labels = read_labels(tmp_path / "ev.csv")
+    n = len(labels)
+    assert f"{n} event{'s' if n != 1 else ''} in burst.wav" in out
+    assert any(e.start_s <= 2.09 and e.end_s >= 2.0 for e in labels), labels
+    text = (tmp_path / "rep" / "burst.html").read_text()
+    assert len(re.findall(r'<tr id="row-', text)) == n
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["burst.wav", "ev.csv", "rep"]
+
+
 # ----------------------------------------------------------------------------- browser
 #
 # A tiny headless-Chromium driver over the DevTools protocol on a pipe (no extra packages):
@@ -593,6 +614,27 @@ def test_index_renders_in_headless_chromium(chromium, full_report, tmp_path):
     chromium.open(Path(links[0].removeprefix("file://")))
     assert chromium.evaluate("document.title").endswith("take <1> & co")
     chromium.screenshot(tmp_path / "index.png")
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_real_mixture_report_renders_in_headless_chromium(chromium, tmp_path):
+    """A corpus mixture (stem + coughs) cleaned by the real pipeline gives a report that renders."""
+    corpus = REPO.parent / "shared" / "corpus"
+    if not (corpus / "mixtures.json").is_file():
+        pytest.skip("corpus not found at ../shared/corpus")
+    y, sr = _build_corpus_mixture(corpus, "stem_022__cough__+0dB")
+    y = y[: 10 * sr]
+    res = cleantake.clean(y, sr, interference="cough")
+    path = R.write_report(tmp_path, y, sr, cleaned=res.cleaned, removed=res.removed, events=res.events,
+                          title="stem_022 + cough", source_path="stem_022__cough__+0dB.flac")
+    chromium.open(path)
+    r = chromium.evaluate(CHECK_PAGE_JS)
+    assert chromium.console_errors() == []
+    assert r["rows"] == len(res.events)
+    assert all(i["ok"] and i["w"] > 100 for i in r["imgs"]) and all(a["ok"] for a in r["audios"])
+    assert len(r["audios"]) == 3 * len(res.events)  # 10 s mono: every event fits the audio budget
+    chromium.screenshot(tmp_path / "real.png")
 
 
 def test_chromium_check_catches_a_broken_page(chromium, tmp_path):
