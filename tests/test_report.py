@@ -402,6 +402,7 @@ FLAGS = [
     "--disable-sync",
     "--mute-audio",
     "--hide-scrollbars",
+    "--disable-dev-shm-usage",
 ]
 
 
@@ -429,11 +430,12 @@ class Chromium:
             os.set_inheritable(3, True)
             os.set_inheritable(4, True)
 
+        self._log = open(Path(self._profile) / "stderr.log", "wb")
         self.proc = subprocess.Popen(
             [exe, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
              "--remote-debugging-pipe", "about:blank"],
             preexec_fn=child_fds, close_fds=False,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
@@ -441,7 +443,12 @@ class Chromium:
         self._id = 0
         self.events: list[dict] = []
         self.session = None
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        except (OSError, EOFError, TimeoutError) as exc:
+            log = (Path(self._profile) / "stderr.log").read_text(errors="replace")[-2000:]
+            self.close()
+            raise RuntimeError(f"chromium did not start ({exc!r}); its stderr ends with:\n{log}") from exc
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
@@ -542,6 +549,7 @@ class Chromium:
                 os.close(fd)
             except OSError:
                 pass
+        self._log.close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self):
