@@ -211,11 +211,12 @@ def test_streaming_wav_without_length_is_rf64_downgraded_to_plain_riff(tmp_path)
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("CLEANTAKE_BIG_TESTS") != "1",
                     reason="writes > 4 GB; set CLEANTAKE_BIG_TESTS=1 to run")
-def test_real_wav_output_past_4gb_becomes_rf64(tmp_path):  # pragma: no cover - manual
+@pytest.mark.parametrize("hint", [True, False])
+def test_real_wav_output_past_4gb_becomes_rf64(tmp_path, hint):  # pragma: no cover - manual
     frames = (4 * 2**30) // 8 + 1_000_000  # stereo FLOAT = 8 bytes/frame
     block = np.full((2**20, 2), 0.25)
     with cio.AtomicAudioWriter(tmp_path / "huge.wav", samplerate=48000, channels=2,
-                               subtype="FLOAT", frames=frames) as w:
+                               subtype="FLOAT", frames=frames if hint else None) as w:
         left = frames
         while left:
             n = min(left, len(block))
@@ -854,6 +855,58 @@ def test_sigkill_mid_write_leaves_no_partial_output(tmp_path, old):
         assert out.read_bytes() == old
     # only the hidden temporary file can be left behind (documented)
     assert all(p.name.startswith(".out.wav.") for p in tmp_path.iterdir() if p != out)
+
+
+_INTERRUPT_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np
+    from cleantake import io as cio
+    out = sys.argv[1]
+    block = np.full((48000, 2), 0.25)
+    try:
+        with cio.termination_as_interrupt():
+            with cio.AtomicAudioWriter(out, samplerate=48000, channels=2, subtype="PCM_24",
+                                       overwrite=True) as w:
+                w.write(block)
+                print("writing", flush=True)
+                while True:
+                    w.write(block)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_or_termination_mid_write_removes_temp_and_keeps_old(tmp_path, sig):
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"old output")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPT_SCRIPT, str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        time.sleep(0.2)
+        assert list(tmp_path.glob(".out.wav.*.part"))
+        proc.send_signal(sig)
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in rest
+    assert out.read_bytes() == b"old output"
+    assert only_files(tmp_path) == ["out.wav"]
+
+
+def only_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_termination_handler_restores_previous_handlers():
+    before = signal.getsignal(signal.SIGTERM)
+    with cio.termination_as_interrupt():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_writes_are_deterministic(tmp_path):
