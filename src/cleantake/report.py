@@ -617,7 +617,9 @@ def write_report(
     return path
 
 
-def write_index(out_dir: str | os.PathLike, entries: Iterable[Mapping], *, title: str = "cleantake batch report") -> Path:
+def write_index(
+    out_dir: str | os.PathLike, entries: Iterable[Mapping], *, title: str = "cleantake batch report"
+) -> Path:
     """Write ``index.html`` linking the per-file reports of a batch.
 
     Parameters
