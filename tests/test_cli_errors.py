@@ -327,3 +327,38 @@ def test_unsupported_rate_through_cli(tmp_path, capsys):
     sf.write(str(p), np.zeros(4000), 4000, subtype="PCM_16")
     code, _, err = run(["clean", p, "-o", tmp_path / "o.wav"], capsys)
     assert_error(code, err, "4000 Hz", "8000 Hz to 192000 Hz")
+
+
+# --- interruption ---------------------------------------------------------------------
+
+_DRIVER = (
+    "import sys, cleantake.cli as c; print('ready', flush=True); "
+    "sys.exit(c.main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_interrupted_run_leaves_nothing(tmp_path, signame):
+    """Ctrl-C or `kill` during a run: exit 130, no output, no temporary file, old output kept."""
+    import signal
+    import time
+
+    p = tmp_path / "long.wav"
+    sf.write(str(p), music(8.0), SR, subtype="PCM_16")
+    out = tmp_path / "o.wav"
+    out.write_bytes(b"old output")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, "clean", str(p), "-o", str(out), "-y", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    assert out.read_bytes() == b"old output"
+    assert only(tmp_path, "long.wav", "o.wav")
