@@ -292,6 +292,15 @@ def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
         R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=[], title="x")
 
 
+def test_report_filenames_are_distinct_per_relative_path():
+    assert R.report_filename("take1.wav") == "take1.html"
+    assert R.report_filename("live/day 2/take1.flac") == "live_day_2_take1.html"
+    names = {R.report_filename(p) for p in ["a/take.wav", "b/take.wav", "take.wav", "a/b/take.wav"]}
+    assert len(names) == 4
+    assert R.report_filename("<script>.wav") == "script.html"
+    assert R.report_filename("../../etc/passwd") == "etc_passwd.html"  # never escapes the report folder
+
+
 # ----------------------------------------------------------------------------- index
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "write_index",
     "add_inspect_parser",
     "run_inspect",
+    "report_filename",
     "format_events_table",
     "MAX_COLUMNS",
     "MAX_SNIPPETS",
@@ -128,6 +129,21 @@ def _clock(t: float) -> str:
 def _slug(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
     return s[:120] or "report"
+
+
+def report_filename(name: str | os.PathLike) -> str:
+    """File name of the report for an input given by its path relative to the batch root.
+
+    ``"take1.wav"`` -> ``"take1.html"``; ``"live/day 2/take1.flac"`` -> ``"live_day_2_take1.html"``
+    (folders joined with ``_``, characters other than letters, digits, ``.``, ``-``, ``_`` replaced),
+    so the reports of ``a/take.wav`` and ``b/take.wav`` can share one folder. Names that differ
+    only in the extension (``take.wav``, ``take.flac``) or in ``/`` versus ``_`` still map to the
+    same file; a caller with such inputs passes its own ``filename`` to :func:`write_report`.
+    """
+    p = Path(name)
+    parts = [*p.parent.parts, p.stem] if p.parent != Path(".") else [p.stem]
+    parts = [q for q in parts if q not in ("/", "\\", "..", ".") and not q.endswith(":\\")]
+    return _slug("_".join(parts)) + ".html"
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -517,7 +533,7 @@ def write_report(
                 f"({duration:.3f} s)"
             )
     out = _prepare_dir(out_dir)
-    name = filename or (_slug(Path(source_path).stem if source_path is not None else title) + ".html")
+    name = filename or report_filename(Path(source_path).name if source_path is not None else title)
     path = out / name
 
     panels = _panels(x, c, r)
