@@ -235,6 +235,7 @@ def test_evaluate_end_to_end(tiny_corpus, tmp_path, capsys):
                "--methods", f"identity,{real}"])
     assert rc == 0
     res = json.loads(out.read_text())
+    assert not (tmp_path / "results.json.partial.jsonl").exists()  # the checkpoint goes when the run completes
     # the -3 dB entry is in the full subset only and must not be evaluated
     assert {r["id"] for r in res["rows"]} == {"stem_001__door__+0dB", "stem_001__door__-6dB", "stem_001__clean"}
     assert len(res["rows"]) == 3 * 2
@@ -286,3 +287,31 @@ def test_bad_choices_are_refused(tiny_corpus, tmp_path, capsys):
     with pytest.raises(ParameterError, match="does not exist"):
         _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "no" / "r.json"),
               "--methods", "identity"])
+
+
+def test_checkpoint_lets_a_stopped_run_resume(tiny_corpus, tmp_path, monkeypatch):
+    calls = []
+
+    def counting(mixture, sr):
+        calls.append(mixture.shape)
+        return 0.5 * mixture, 0.5 * mixture, []
+
+    monkeypatch.setitem(ev.METHODS, "counting", counting)
+    ck = tmp_path / "r.json.partial.jsonl"
+    full = ev.run(tiny_corpus, methods=["counting"], checkpoint=ck)
+    assert len(calls) == 3 and len(ck.read_text().splitlines()) == 3
+    # a run stopped after its first mixture, in the middle of writing the second line
+    first, second = ck.read_text().splitlines()[:2]
+    ck.write_text(first + "\n" + second[: len(second) // 2])
+    calls.clear()
+    resumed = ev.run(tiny_corpus, methods=["counting"], checkpoint=ck, resume=True)
+    assert len(calls) == 2  # only the two mixtures not recorded
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(resumed["rows"]) == strip(full["rows"])
+    # without resume, or with another method list, nothing is reused
+    calls.clear()
+    ev.run(tiny_corpus, methods=["counting"], checkpoint=ck)
+    assert len(calls) == 3
+    calls.clear()
+    ev.run(tiny_corpus, methods=["counting", "identity"], checkpoint=ck, resume=True)
+    assert len(calls) == 3

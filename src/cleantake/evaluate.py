@@ -516,6 +516,8 @@ def run(
     methods: Sequence[str] = ("identity",),
     jobs: int = 1,
     progress: Callable[[float], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> dict:
     """Evaluate methods on the mixtures of a corpus.
 
@@ -533,6 +535,12 @@ def run(
         Number of worker processes; mixtures are spread over them, output order is fixed.
     progress : callable(fraction in [0, 1]), optional
         Called after every mixture.
+    checkpoint : path, optional
+        JSON-lines file that receives each mixture's rows as soon as they are done, so that a
+        long run that stops can be resumed. Started afresh unless ``resume``.
+    resume : bool
+        Reuse the rows in ``checkpoint`` of mixtures whose recipe and method list are unchanged
+        and evaluate only the rest.
 
     Returns
     -------
@@ -569,27 +577,43 @@ def run(
     entries = [e for e in load_mixtures(corpus_dir)
                if e["set"] in sets and (subset == "full" or e.get("subset") == "quick")]
     t_start = time.perf_counter()
-    per_entry: list[list[dict]] = [[] for _ in entries]
-    done = 0
-    if jobs == 1 or len(entries) <= 1:
+    per_entry: list[list[dict] | None] = [None] * len(entries)
+    log = None
+    if checkpoint is not None:
+        previous = _read_checkpoint(checkpoint, methods) if resume else {}
         for i, e in enumerate(entries):
-            per_entry[i] = _evaluate_one(corpus_dir, e, methods)
-            done += 1
-            if progress is not None:
-                progress(done / len(entries))
-    else:
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(entries)))
-        try:
-            futures = {pool.submit(_evaluate_one, corpus_dir, e, methods): i for i, e in enumerate(entries)}
-            for fut in as_completed(futures):
-                per_entry[futures[fut]] = fut.result()
-                done += 1
-                if progress is not None:
-                    progress(done / len(entries))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # do not wait for the rest of the corpus
-            raise
-        pool.shutdown()
+            per_entry[i] = previous.get(json.dumps(e, sort_keys=True))
+        log = _open_checkpoint(checkpoint, append=resume)
+    todo = [i for i, rows in enumerate(per_entry) if rows is None]
+    done = len(entries) - len(todo)
+
+    def finished(i: int, rows: list[dict]) -> None:
+        nonlocal done
+        per_entry[i] = rows
+        if log is not None:
+            log.write(json.dumps({"entry": entries[i], "methods": methods, "rows": rows}, allow_nan=False) + "\n")
+            log.flush()
+        done += 1
+        if progress is not None:
+            progress(done / len(entries))
+
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            for i in todo:
+                finished(i, _evaluate_one(corpus_dir, entries[i], methods))
+        else:
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)))
+            try:
+                futures = {pool.submit(_evaluate_one, corpus_dir, entries[i], methods): i for i in todo}
+                for fut in as_completed(futures):
+                    finished(futures[fut], fut.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # do not wait for the rest of the corpus
+                raise
+            pool.shutdown()
+    finally:
+        if log is not None:
+            log.close()
     rows = [r for rs in per_entry for r in rs]
     summary, by_class = _summarise(rows, methods)
     return {
@@ -611,6 +635,34 @@ def run(
         "summary_by_class": by_class,
         "rows": rows,
     }
+
+
+def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str]) -> dict[str, list[dict]]:
+    """Rows per mixture recipe (JSON text) from a checkpoint file; unreadable lines are ignored."""
+    out: dict[str, list[dict]] = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    except OSError as exc:
+        raise AudioReadError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            if rec["methods"] == list(methods):
+                out[json.dumps(rec["entry"], sort_keys=True)] = rec["rows"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by an interrupted run
+    return out
+
+
+def _open_checkpoint(path: str | os.PathLike, *, append: bool):
+    from .errors import AudioWriteError
+
+    try:
+        return open(path, "a" if append else "w")
+    except OSError as exc:
+        raise AudioWriteError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from exc
 
 
 def _versions() -> dict:
@@ -746,13 +798,15 @@ def _main(args: argparse.Namespace) -> int:
             bar.n = round(100 * f)
             bar.refresh()
 
+    checkpoint = out.with_name(out.name + ".partial.jsonl")
     try:
         results = run(args.corpus, subset=args.subset, sets=args.sets, methods=args.methods,
-                      jobs=args.jobs, progress=progress)
+                      jobs=args.jobs, progress=progress, checkpoint=checkpoint, resume=args.resume)
     finally:
         if bar is not None:
             bar.close()
     write_results(results, out)
+    checkpoint.unlink(missing_ok=True)
     meta = results["meta"]
     print(f"cleantake evaluate: {meta['n_mixtures']} mixtures ({meta['subset']} subset), "
           f"methods {', '.join(meta['methods'])}, {meta['wall_seconds']:.0f} s, {meta['date_utc']}")
@@ -786,4 +840,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--methods", type=_csv("method", tuple(METHODS)), default=list(DEFAULT_METHODS),
                    help=f"comma-separated methods from {','.join(METHODS)} (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
+                   "deleted when it completes) and evaluate only the rest")
     p.set_defaults(func=_main)
