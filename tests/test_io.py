@@ -134,7 +134,7 @@ def _lagged_corr(a, b):
     ("WAV", "WAV", "PCM_24"),
 ])
 def test_output_format_follows_extension_and_keeps_subtype(tmp_path, ext, fmt, default):
-    like = cio.AudioInfo(Path("in.wav"), 44100, 2, 100, "WAV", "PCM_24")
+    like = cio.AudioInfo(Path("in.wav"), 48000, 2, 100, "WAV", "PCM_24")
     assert cio.output_format(tmp_path / f"x.{ext}", like=like, subtype=None) == (fmt, default)
 
 
@@ -242,6 +242,9 @@ def test_container_limits_refused_before_writing(tmp_path, ext, sr, channels, wh
     with pytest.raises(AudioWriteError, match=what):
         cio.write_audio(out, x, sr)
     assert not out.exists() and no_part_files(tmp_path)
+    like = cio.AudioInfo(Path("in.wav"), sr, channels, 2000, "WAV", "PCM_16")
+    with pytest.raises(AudioWriteError, match=what):  # known before any processing
+        cio.output_format(out, like=like, subtype=None)
 
 
 def test_eight_bit_aiff_refused(tmp_path):

@@ -530,7 +530,8 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
     Raises
     ------
     AudioWriteError
-        For an extension cleantake cannot write (the message lists the valid ones).
+        For an extension cleantake cannot write (the message lists the valid ones), or, when
+        ``like`` is given, a sample rate or channel count the container cannot store.
     ParameterError
         For a subtype the container cannot store (the message lists the valid ones), an
         unknown ``clip`` policy, or ``clip="float"`` with a non-float subtype/container.
@@ -557,6 +558,8 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
             raise ParameterError(
                 f"--clip float keeps samples beyond full scale, which needs a float subtype "
                 f"(FLOAT or DOUBLE), not {st}")
+        if like is not None:
+            _check_container_limits(p, fmt, st, like.samplerate, like.channels)
         return fmt, st
     if ext == ".opus":
         candidates: tuple[str, ...] = ("OPUS",)
@@ -566,14 +569,16 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
         candidates = _SUBTYPE_PREFERENCE.get(like.subtype, ()) if like is not None else ()
         if like is not None and like.subtype in valid:
             candidates = (like.subtype, *candidates)
-    for st in candidates:
-        if st in valid:
-            return fmt, st
-    if clip == "float":
-        raise ParameterError(
-            f"--clip float needs a float subtype, which a {ext} file cannot store; use a "
-            f".wav, .w64, .rf64, .aiff or .caf output, or --clip clip / --clip error")
-    return fmt, sf.default_subtype(fmt)
+    chosen = next((st for st in candidates if st in valid), None)
+    if chosen is None:
+        if clip == "float":
+            raise ParameterError(
+                f"--clip float needs a float subtype, which a {ext} file cannot store; use a "
+                f".wav, .w64, .rf64, .aiff or .caf output, or --clip clip / --clip error")
+        chosen = sf.default_subtype(fmt)
+    if like is not None:  # refuse now what the writer would refuse after all the work
+        _check_container_limits(p, fmt, chosen, like.samplerate, like.channels)
+    return fmt, chosen
 
 
 def check_output(input_path: str | os.PathLike[str] | None, output_path: str | os.PathLike[str],
@@ -689,6 +694,13 @@ def _is_disk_full(exc: BaseException) -> bool:
 
 
 def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask is process-wide, racy with threads)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
