@@ -928,3 +928,37 @@ def test_writes_are_deterministic(tmp_path):
 def test_all_errors_are_cleantake_errors():
     for cls in (AudioReadError, AudioWriteError, ParameterError):
         assert issubclass(cls, CleantakeError)
+
+
+# ======================================================================================
+# Real-world files: the evaluation corpus (skipped when absent)
+# ======================================================================================
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.mark.corpus
+def test_corpus_files_probe_read_and_roundtrip(tmp_path):
+    if not (CORPUS / "music").is_dir():
+        pytest.skip("corpus not found at ../shared/corpus")
+    files = sorted(CORPUS.rglob("*.flac"))
+    assert files
+    for p in files:  # headers of every file
+        info = cio.probe(p)
+        assert info.samplerate == 44100 and info.subtype == "PCM_24" and info.frames > 0
+    stem = sorted((CORPUS / "music" / "stems").glob("*.flac"))[0]
+    mix = sorted((CORPUS / "music" / "mixes").glob("*.flac"))[0]
+    for p, channels, seconds in ((stem, 1, 20.0), (mix, 2, 30.0)):
+        before = sha(p)
+        audio, info = cio.read_audio(p)
+        assert audio.shape == (int(seconds * 44100), channels) and info.duration_s == seconds
+        assert np.all(np.abs(audio) <= 10 ** (-1 / 20) + 2**-15)  # README: peak -1 dBFS (16-bit grid)
+        out = tmp_path / f"copy_{p.stem}.flac"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cio.write_audio(out, audio, info.samplerate, like=info)
+        np.testing.assert_array_equal(cio.read_audio(out)[0], audio)  # bit-exact
+        streamed = np.concatenate([b[: min(len(b), 44100 * 5 - 4410)] if s + len(b) < len(audio) else b
+                                   for s, b in cio.iter_blocks(p, block_s=5.0, overlap_s=0.1)])
+        np.testing.assert_array_equal(streamed, audio)
+        assert sha(p) == before
