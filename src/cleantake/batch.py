@@ -50,6 +50,7 @@ import pickle
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -201,6 +202,7 @@ class _Job:
     labels: str | None
     record: str
     subtype: str | None
+    clip: str
     settings_hash: str
     replace_existing: bool
     run_id: str
@@ -306,7 +308,7 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def settings_fingerprint(cleaner: Any, *, subtype: str | None = None) -> dict:
+def settings_fingerprint(cleaner: Any, *, subtype: str | None = None, clip: str = "clip") -> dict:
     """Everything that decides the bytes of an output, as plain JSON.
 
     Parameters
@@ -316,6 +318,8 @@ def settings_fingerprint(cleaner: Any, *, subtype: str | None = None) -> dict:
         hash, labels, analysis settings) are included.
     subtype : str, optional
         Output sample format, as given to ``clean_file``.
+    clip : str
+        Policy for samples beyond full scale, as given to ``clean_file``.
 
     Returns
     -------
@@ -324,7 +328,7 @@ def settings_fingerprint(cleaner: Any, *, subtype: str | None = None) -> dict:
     """
     from . import __version__
 
-    fp: dict[str, Any] = {"cleantake": __version__, "subtype": subtype}
+    fp: dict[str, Any] = {"cleantake": __version__, "subtype": subtype, "clip": clip}
     known = False
     for attr in ("method", "settings", "dictionary"):
         if hasattr(cleaner, attr):
@@ -526,16 +530,29 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
                     f"output {str(final)!r} appeared while the batch was running; "
                     "pass --overwrite to replace it"
                 )
-        result = plugin.clean_fn(
-            job.input,
-            partials["cleaned"],
-            cleaner=plugin.cleaner,
-            removed_path=partials.get("removed"),
-            labels_path=partials.get("labels"),
-            overwrite=False,
-            subtype=job.subtype,
-            progress=_progress_reporter(worker, job),
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = plugin.clean_fn(
+                job.input,
+                partials["cleaned"],
+                cleaner=plugin.cleaner,
+                removed_path=partials.get("removed"),
+                labels_path=partials.get("labels"),
+                overwrite=False,
+                subtype=job.subtype,
+                clip=job.clip,
+                progress=_progress_reporter(worker, job),
+            )
+        # Warnings name the temporary files; users know the outputs by their real names.
+        notes = []
+        for w in caught:
+            text = str(w.message)
+            for k, p in partials.items():
+                text = text.replace(str(p), str(finals[k]))
+            if text not in notes:
+                notes.append(text)
+        if notes:
+            row["warnings"] = notes
         outputs = {}
         for k, p in partials.items():
             if not p.is_file():
@@ -646,6 +663,7 @@ def run_batch(
     overwrite: bool = False,
     progress: bool | None = None,
     subtype: str | None = None,
+    clip: str = "clip",
     clean_fn: CleanFn | None = None,
 ) -> dict:
     """Clean every audio file under a folder into a mirrored tree, in parallel on Dask.
@@ -677,9 +695,11 @@ def run_batch(
         terminal.
     subtype : str, optional
         Output sample format (soundfile subtype, e.g. ``"PCM_24"``), as for ``clean_file``.
+    clip : {"clip", "error", "float"}
+        Samples beyond full scale, as for ``clean_file`` (``cleantake clean --clip``).
     clean_fn : callable, optional
         The per-file function, called as ``clean_fn(input_path, output_path, *, cleaner,
-        removed_path, labels_path, overwrite, subtype, progress)``; default
+        removed_path, labels_path, overwrite, subtype, clip, progress)``; default
         :func:`cleantake.pipeline.clean_file` (exactly what ``cleantake clean`` does).
 
     Returns
@@ -715,7 +735,7 @@ def run_batch(
     inputs = find_audio_files(in_root, pattern=pattern,
                               exclude=out_root if _is_relative_to(out_root, in_root) else None)
     plans = plan_outputs(in_root, out_root, inputs, filename=filename, removed=removed, labels=labels)
-    fingerprint = settings_fingerprint(cleaner, subtype=subtype)
+    fingerprint = settings_fingerprint(cleaner, subtype=subtype, clip=clip)
     shash = fingerprint["hash"]
     run_id = uuid.uuid4().hex[:12]
     show = sys.stderr.isatty() if progress is None else bool(progress)
@@ -736,7 +756,7 @@ def run_batch(
             rel=rel, input=str(plan["input"]), cleaned=str(plan["cleaned"]),
             removed=str(plan["removed"]) if plan["removed"] else None,
             labels=str(plan["labels"]) if plan["labels"] else None,
-            record=str(plan["record"]), subtype=subtype, settings_hash=shash,
+            record=str(plan["record"]), subtype=subtype, clip=clip, settings_hash=shash,
             replace_existing=(action == "replace"), run_id=run_id,
             progress_topic=f"cleantake-progress-{run_id}" if show else None,
         )
@@ -888,22 +908,21 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--pattern", metavar="GLOB", default=None,
                    help="only files matching GLOB: against the file name (e.g. '*.wav'), or, if GLOB "
                         "contains '/', against the path relative to IN_DIR (e.g. '2019/*/*.flac')")
-    p.add_argument("-i", "--interference", default="any", metavar="NAME|PATH",
-                   help="interference dictionary: a preset (any, cough, door, creak, scream, drop) or "
-                        "a file made by 'cleantake learn' (default: any)")
-    p.add_argument("--method", default="proposed", choices=("proposed", "nmf", "kam"),
-                   help="method (default: proposed)")
-    p.add_argument("--strength", type=float, default=1.0,
-                   help="0 = no change, 1 = full removal (default: 1)")
+    from .cli import add_common_method_options
+    from .io import CLIP_POLICIES
+
+    add_common_method_options(p)  # -i/--interference, --method, --strength: as for `clean`
     p.add_argument("--subtype", default=None, metavar="SUBTYPE",
                    help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: as the input)")
+    p.add_argument("--clip", choices=CLIP_POLICIES, default="clip",
+                   help="samples beyond full scale: clip (default, with a warning), error, or float output")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="worker processes on this machine (default: number of CPU cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786, instead of local workers")
     p.add_argument("--filename", default=DEFAULT_TEMPLATE, metavar="TEMPLATE",
                    help="path of each cleaned file inside OUT_DIR; fields {relpath} {stem} {ext} {name} "
-                        f"(default: {DEFAULT_TEMPLATE.replace('{', '{{').replace('}', '}}')})")
+                        f"(default: {DEFAULT_TEMPLATE})")
     p.add_argument("--removed", action="store_true",
                    help="also write what was removed, as STEM_removed.EXT beside each cleaned file")
     p.add_argument("--labels", action="store_true",
@@ -938,7 +957,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         args.in_dir, args.out_dir, cleaner=cleaner, pattern=args.pattern, jobs=args.jobs,
         scheduler=args.scheduler, filename=args.filename, removed=args.removed,
         labels=args.labels, overwrite=args.overwrite,
-        progress=False if args.quiet else None, subtype=args.subtype,
+        progress=False if args.quiet else None, subtype=args.subtype, clip=args.clip,
     )
     c = summary["counts"]
     failed = [r for r in summary["files"] if r["status"] == "failed"]
@@ -954,6 +973,12 @@ def run_from_args(args: argparse.Namespace) -> int:
                   + (f", {c['pending']} not run" if c["pending"] else "")
                   + f" ({_format_duration(audio)} of audio in {_format_duration(wall)}{speed})")
             print(f"summary: {Path(summary['out_dir']) / SUMMARY_NAME}")
+    warned = [r for r in summary["files"] if r.get("warnings")]
+    if warned and not args.quiet:
+        print(f"cleantake batch: warnings for {len(warned)} file(s):", file=sys.stderr)
+        for r in warned:
+            for w in r["warnings"]:
+                print(f"  {r['input']}: {w}", file=sys.stderr)
     if failed:
         print(f"cleantake batch: {len(failed)} file(s) failed:", file=sys.stderr)
         for r in failed:
