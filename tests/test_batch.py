@@ -171,6 +171,13 @@ def test_discovery_skips_hidden_non_audio_and_nested_output(tree):
 
 def test_plan_templates_and_collisions(tree):
     in_dir, out_dir, _ = tree
+    elsewhere = in_dir.parent / "elsewhere.wav"
+    sf.write(str(elsewhere), np.zeros(100), SR)
+    (in_dir / "sub" / "link.wav").symlink_to(elsewhere)  # a link to a file outside IN_DIR
+    inputs = B.find_audio_files(in_dir)
+    linked = [p for p in B.plan_outputs(in_dir, out_dir, inputs) if p["rel"].name == "link.wav"]
+    assert linked[0]["cleaned"] == out_dir.resolve() / "sub" / "link.wav"
+    (in_dir / "sub" / "link.wav").unlink()
     inputs = B.find_audio_files(in_dir)
     plans = {p["rel"].as_posix(): p for p in
              B.plan_outputs(in_dir, out_dir, inputs, removed=True, labels=True)}

@@ -249,9 +249,12 @@ def plan_outputs(in_dir: str | Path, out_dir: str | Path, inputs: list[Path], *,
     rec_root = out_root / RECORDS_DIR / "records"
     plans: list[dict[str, Path | None]] = []
     owner: dict[Path, str] = {}
-    input_set = {p.resolve() for p in inputs}
+    input_set = {p.resolve() for p in inputs} | {p.absolute() for p in inputs}
     for path in inputs:
-        rel = path.resolve().relative_to(root)
+        try:  # a symbolic link keeps its own place in the tree, wherever it points
+            rel = path.absolute().relative_to(root)
+        except ValueError:
+            rel = path.resolve().relative_to(root)
         cleaned_rel = _render(filename, rel)
         cleaned = out_root / cleaned_rel
         plan: dict[str, Path | None] = {
