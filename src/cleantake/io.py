@@ -766,13 +766,14 @@ class AtomicAudioWriter:
             format, st = output_format(self.path, subtype=subtype, clip=clip)
             subtype = st
         format = str(format).upper()
-        if subtype is None:
-            subtype = (output_format(self.path, subtype=None, clip=clip)[1]
-                       if self.path.suffix.lower() in _EXTENSIONS and _EXTENSIONS[self.path.suffix.lower()] == format
-                       else ("FLOAT" if clip == "float" else sf.default_subtype(format)))
-        subtype = str(subtype).upper()
         if format not in sf.available_formats():
             raise ParameterError(f"unknown audio format {format!r}")
+        if subtype is None:
+            if _EXTENSIONS.get(self.path.suffix.lower()) == format:
+                subtype = output_format(self.path, subtype=None, clip=clip)[1]
+            else:
+                subtype = "FLOAT" if clip == "float" else sf.default_subtype(format)
+        subtype = str(subtype).upper()
         if not sf.check_format(format, subtype) or (format, subtype) in _BROKEN_COMBINATIONS:
             raise ParameterError(
                 f"subtype {subtype!r} cannot be stored as {format}; valid subtypes: "
