@@ -577,6 +577,16 @@ def test_wav_streaming_header_with_unknown_size_is_read(tmp_path):
     np.testing.assert_array_equal(audio, x)
 
 
+def test_wav_with_wrong_riff_size_but_complete_data_is_read(tmp_path):
+    """Some writers put a wrong overall RIFF size; the audio data is complete, so read it."""
+    x = grid16(1000, 2)
+    src = write_fixture(tmp_path / "a.wav", x, 8000, subtype="PCM_16")
+    data = bytearray(src.read_bytes())
+    data[4:8] = (len(data) + 5000).to_bytes(4, "little")
+    src.write_bytes(bytes(data))
+    np.testing.assert_array_equal(cio.read_audio(src)[0], x)
+
+
 def test_wav_with_unfinished_header_refused_with_repair_hint(tmp_path):
     """A recorder that crashed can leave data size 0 in the header although audio follows."""
     src = write_fixture(tmp_path / "a.wav", grid16(1000, 1), 8000, subtype="PCM_16")

@@ -176,24 +176,56 @@ def _libsndfile_log(f: sf.SoundFile) -> str:
         return ""
 
 
-_SHOULD_BE = re.compile(
-    r"^\s*(RIFF|riff|FORM|Riff size|data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M
+_LENGTH = re.compile(r"^Length\s*:\s*(\d+)", re.M)
+_DATA_CHUNK = re.compile(
+    r"^\s*(data|SSND)\s*:\s*(0x[0-9A-Fa-f]+|\d+)(?:\s*\(should be (\d+)\))?", re.M)
+_FRAME_MISMATCH = (
+    # RF64: frames from the data actually present vs. the ds64 chunk
+    re.compile(r"Calculated frame count (\d+) does not match value from 'ds64' chunk of (\d+)"),
+    # AIFF: frames from the SSND chunk actually present vs. the COMM chunk
+    re.compile(r"Frame count read from 'COMM' chunk \((\d+)\) not equal to frame count\s*"
+               r"(?:\*\*\*)?\s*calculated from length of 'SSND' chunk \((\d+)\)"),
 )
+_UNSET_SIZES = (0, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
 
 
-def _truncation_problem(log: str) -> str | None:
-    """Detect a truncated file from libsndfile's header log; return a description or None."""
-    for m in _SHOULD_BE.finditer(log):
-        declared, actual = int(m.group(2)), int(m.group(3))
-        # 0 and 0xFFFFFFFF mean "size not filled in" (live recorders, streaming writers):
-        # libsndfile then reads what is there, which is fine.
-        if declared in (0, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):
+def _truncation_problem(log: str, samplerate: int = 0, bytes_per_frame: int = 0) -> str | None:
+    """Detect a truncated file from libsndfile's header log; return a description or None.
+
+    Only the audio data itself counts: a wrong top-level RIFF/FORM size with complete audio
+    data (a common harmless bug of some writers) is accepted. Sizes are reported in seconds
+    when ``samplerate`` and ``bytes_per_frame`` (uncompressed data) are known.
+    """
+
+    def amount(n_bytes: int) -> str:
+        if samplerate > 0 and bytes_per_frame > 0:
+            return f"{n_bytes / bytes_per_frame / samplerate:.3f} s"
+        return f"{n_bytes} bytes"
+
+    def frames(n: int) -> str:
+        return f"{n / samplerate:.3f} s" if samplerate > 0 else f"{n} samples"
+
+    m = _LENGTH.search(log)
+    file_len = int(m.group(1)) if m else None
+    for m in _DATA_CHUNK.finditer(log):
+        declared = int(m.group(2), 0)
+        # 0 and 0xFFFFFFFF mean "size not filled in" (live recorders, streaming writers, RF64)
+        if declared in _UNSET_SIZES:
             continue
-        if declared > actual + 8:
-            pct = 100.0 * actual / declared
-            return (f"the file is truncated: its header announces {declared} bytes of "
-                    f"{'audio data' if m.group(1) in ('data', 'SSND') else 'content'} but only "
-                    f"{actual} ({pct:.0f} %) are present")
+        actual = int(m.group(3)) if m.group(3) else None
+        if actual is None and file_len is not None and declared > file_len:
+            actual = file_len
+        if actual is not None and declared > actual + 8:
+            return (f"the file is truncated: its header announces {amount(declared)} of audio "
+                    f"but only {amount(actual)} ({100.0 * actual / declared:.0f} %) are present")
+    m = _FRAME_MISMATCH[0].search(log)
+    if m and int(m.group(1)) < int(m.group(2)):
+        return (f"the file is truncated: its header announces {frames(int(m.group(2)))} of "
+                f"audio but only {frames(int(m.group(1)))} are present")
+    m = _FRAME_MISMATCH[1].search(log)
+    if m and int(m.group(2)) < int(m.group(1)):
+        return (f"the file is truncated: its header announces {frames(int(m.group(1)))} of "
+                f"audio but only {frames(int(m.group(2)))} are present")
     if "lacks an end-of-stream bit" in log:
         return "the file is truncated: the Ogg stream ends without its end-of-stream marker"
     return None
@@ -244,7 +276,8 @@ def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInf
     info = AudioInfo(path=p, samplerate=int(f.samplerate), channels=int(f.channels),
                      frames=int(f.frames), format=str(f.format), subtype=str(f.subtype))
     try:
-        problem = _truncation_problem(log)
+        problem = _truncation_problem(log, info.samplerate,
+                                      _BYTES_PER_SAMPLE.get(info.subtype, 0) * info.channels)
         if problem:
             raise AudioReadError(f"cannot read {str(p)!r}: {problem}")
         if info.frames <= 0:
