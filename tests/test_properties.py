@@ -10,7 +10,7 @@ Random lengths, channel counts, sample rates, sample values and levels go throug
   (integer subtypes).
 
 The runs are derandomized so CI is reproducible; set CLEANTAKE_HYPOTHESIS_RANDOM=1 to explore
-new examples locally.
+new examples locally and CLEANTAKE_HYPOTHESIS_SCALE=10 for ten times as many.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cleantake import io as cio
 from cleantake.errors import CleantakeError
 
 _RANDOM = os.environ.get("CLEANTAKE_HYPOTHESIS_RANDOM") == "1"
+_SCALE = max(1, int(os.environ.get("CLEANTAKE_HYPOTHESIS_SCALE", "1")))  # more examples
 common = settings(
     deadline=None,
     derandomize=not _RANDOM,
@@ -99,7 +100,7 @@ def raw_arrays(max_len: int = 64):
 # ======================================================================================
 
 
-@settings(common, max_examples=40)
+@settings(common, max_examples=40 * _SCALE)
 @given(sig=signals(max_seconds=0.2), subtype=st.sampled_from(["FLOAT", "DOUBLE"]),
        ext=st.sampled_from(["wav", "w64", "aiff", "caf"]))
 def test_float_outputs_read_back_exactly(tmp_path_factory, sig, subtype, ext):
@@ -114,7 +115,7 @@ def test_float_outputs_read_back_exactly(tmp_path_factory, sig, subtype, ext):
     np.testing.assert_array_equal(y, expect)
 
 
-@settings(common, max_examples=40)
+@settings(common, max_examples=40 * _SCALE)
 @given(x=raw_arrays(), sr=SAMPLERATES, subtype=st.sampled_from(["PCM_16", "PCM_24", "PCM_32", "PCM_U8"]),
        ext=st.sampled_from(["wav", "flac", "aiff"]))
 def test_integer_outputs_clip_without_wraparound(tmp_path_factory, x, sr, subtype, ext):
@@ -142,7 +143,7 @@ def test_integer_outputs_clip_without_wraparound(tmp_path_factory, x, sr, subtyp
         assert not clip_warnings
 
 
-@settings(common, max_examples=30)
+@settings(common, max_examples=30 * _SCALE)
 @given(x=raw_arrays(), clip=st.sampled_from(list(cio.CLIP_POLICIES) + ["wrap", ""]),
        subtype=st.sampled_from([None, "PCM_16", "FLOAT", "VORBIS", "ULAW", "bogus"]),
        ext=st.sampled_from(["wav", "flac", "ogg", "txt"]))
@@ -160,7 +161,7 @@ def test_writer_raises_only_cleantake_errors(tmp_path_factory, x, clip, subtype,
     assert not [p for p in folder.iterdir() if p.name.endswith(".part")]
 
 
-@settings(common, max_examples=30)
+@settings(common, max_examples=30 * _SCALE)
 @given(sig=signals(max_seconds=0.3), block_s=st.floats(0.001, 0.5),
        overlap_frac=st.floats(0.0, 0.95))
 def test_iter_blocks_rebuilds_the_file(tmp_path_factory, sig, block_s, overlap_frac):
@@ -174,7 +175,7 @@ def test_iter_blocks_rebuilds_the_file(tmp_path_factory, sig, block_s, overlap_f
     np.testing.assert_array_equal(rebuilt, x)
 
 
-@settings(common, max_examples=25)
+@settings(common, max_examples=25 * _SCALE)
 @given(data=st.binary(min_size=0, max_size=2000), header=st.sampled_from(
     [b"", b"RIFF\x00\x00\x00\x00WAVEfmt ", b"fLaC", b"OggS", b"ID3", b"FORM\x00\x00\x00\x00AIFF"]))
 def test_reader_raises_only_cleantake_errors_on_garbage(tmp_path_factory, data, header):
@@ -212,7 +213,7 @@ def _check_result(x: np.ndarray, res, sr: int) -> None:
         assert 0.0 <= e.start_s <= e.end_s <= x.shape[0] / sr + 1e-6
 
 
-@settings(common, max_examples=25)
+@settings(common, max_examples=25 * _SCALE)
 @given(sig=signals(max_seconds=0.6), mono=st.booleans(),
        method=st.sampled_from(["proposed", "proposed", "nmf", "kam"]))
 def test_clean_shape_and_sum_property(sig, mono, method):
@@ -225,7 +226,7 @@ def test_clean_shape_and_sum_property(sig, mono, method):
     _check_result(x, res, sr)
 
 
-@settings(common, max_examples=20)
+@settings(common, max_examples=20 * _SCALE)
 @given(x=raw_arrays(max_len=4000), sr=SAMPLERATES)
 def test_clean_arbitrary_values(x, sr):
     with warnings.catch_warnings():
@@ -234,7 +235,7 @@ def test_clean_arbitrary_values(x, sr):
     _check_result(x, res, sr)
 
 
-@settings(common, max_examples=15)
+@settings(common, max_examples=15 * _SCALE)
 @given(x=raw_arrays(max_len=2000), sr=SAMPLERATES,
        bad=st.sampled_from([np.nan, np.inf, -np.inf]), where=st.floats(0, 1))
 def test_clean_refuses_non_finite_with_cleantake_error(x, sr, bad, where):
@@ -244,7 +245,7 @@ def test_clean_refuses_non_finite_with_cleantake_error(x, sr, bad, where):
         _cleaner("proposed").clean(x, sr)
 
 
-@settings(common, max_examples=10)
+@settings(common, max_examples=10 * _SCALE)
 @given(sig=signals(max_seconds=0.5, max_level_db=-1.0),
        fmt=st.sampled_from([("wav", "PCM_16"), ("flac", "PCM_24"), ("wav", "FLOAT")]))
 def test_clean_file_outputs_sum_to_the_input_file(tmp_path_factory, sig, fmt):
@@ -274,7 +275,7 @@ def test_clean_file_outputs_sum_to_the_input_file(tmp_path_factory, sig, fmt):
         np.testing.assert_allclose(cleaned + removed, audio, rtol=0, atol=tol)
 
 
-@settings(common, max_examples=12)
+@settings(common, max_examples=12 * _SCALE)
 @given(sig=signals(max_seconds=0.5, max_level_db=0.0),
        fmt=st.sampled_from([("wav", "PCM_16"), ("wav", "PCM_24"), ("wav", "FLOAT"),
                             ("flac", "PCM_24"), ("aiff", "PCM_16")]))
@@ -303,7 +304,7 @@ def test_file_to_file_keeps_length_channels_rate_and_format(tmp_path_factory, si
     assert src.read_bytes() == before  # input untouched
 
 
-@settings(common, max_examples=6)
+@settings(common, max_examples=6 * _SCALE)
 @given(sig=signals(max_seconds=0.5))
 def test_clean_is_deterministic(sig):
     x, sr = sig
