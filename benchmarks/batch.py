@@ -88,6 +88,16 @@ def run_dask(in_dir: Path, out_dir: Path, cleaner, workers: int, *, expect: str 
     return wall, summary
 
 
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -151,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "batch",
-        "command": "PYTHONPATH=src python benchmarks/batch.py " + " ".join(argv or sys.argv[1:]),
+        "command": " ".join(["PYTHONPATH=src python benchmarks/batch.py", *(argv or sys.argv[1:])]),
+        "git_commit": _git_commit(),
         "cleantake": cleantake.__version__,
         "python": platform.python_version(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),

@@ -646,8 +646,8 @@ def _start_client(scheduler: str | None, jobs: int):
 def _failure_reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
-        return ("KilledWorker: the worker process died twice while cleaning this file "
-                "(out of memory or a crash in a native library?)")
+        return ("KilledWorker: the worker process died while cleaning this file, and again "
+                "when it was retried (out of memory, or a crash in a native library?)")
     text = str(exc).strip().splitlines()
     return f"{name}: {text[0] if text else ''}".rstrip(": ")
 
