@@ -403,6 +403,17 @@ def test_float_file_with_loud_and_tiny_values(tmp_path):
     np.testing.assert_array_equal(cio.read_audio(tmp_path / "o.wav")[0], x)
 
 
+def test_out_of_memory_is_a_clear_error(tmp_path, monkeypatch):
+    src = write_fixture(tmp_path / "a.wav", grid16(8000, 2), 8000, subtype="PCM_16")
+
+    def no_memory(self, *a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(sf.SoundFile, "read", no_memory)
+    with pytest.raises(AudioReadError, match="GB of memory"):
+        cio.read_audio(src)
+
+
 def test_read_time_range(tmp_path):
     x = grid16(8000, 2)
     src = write_fixture(tmp_path / "a.flac", x, 8000, subtype="PCM_16")

@@ -411,6 +411,13 @@ def read_audio(path: str | os.PathLike[str], *, start_s: float | None = None,
             if start:
                 f.seek(start)
             audio = f.read(frames=expected, dtype="float64", always_2d=True)
+        except MemoryError:
+            gb = expected * info.channels * 8 / 1e9
+            raise AudioReadError(
+                f"cannot read {str(info.path)!r}: {expected / sr / 3600:.2f} h of "
+                f"{info.channels}-channel audio needs {gb:.1f} GB of memory, more than is "
+                f"available; process it in parts (start_s/stop_s) or on a larger machine"
+            ) from None
         except (sf.SoundFileError, RuntimeError) as exc:
             raise AudioReadError(
                 f"cannot read {str(info.path)!r}: the file is corrupt or truncated "
