@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from cleantake.errors import ParameterError
+from cleantake.nmf import beta_divergence, learn_nmf, semi_nmf
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    W = rng.random((64, 6)).astype(np.float32)
+    H = rng.random((6, 400)).astype(np.float32) ** 4
+    V = W @ H + 0.01 * rng.random((64, 400)).astype(np.float32)
+    return V, rng.random((64, 4)).astype(np.float32)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 2.0])
+def test_objective_never_increases(data, beta):
+    V, Wf = data
+    res = semi_nmf(V, Wf, n_free=5, beta=beta, n_iter=40, tol=0, track=True)
+    obj = np.array(res.objective)
+    assert obj.size == 40
+    assert np.all(np.diff(obj) <= 1e-5 * obj[0]), np.diff(obj).max()
+    assert obj[-1] < obj[0]
+
+
+def test_fixed_dictionary_not_modified(data):
+    V, Wf = data
+    before = Wf.copy()
+    res = semi_nmf(V, Wf, n_free=5, n_iter=20)
+    np.testing.assert_array_equal(Wf, before)
+    np.testing.assert_array_equal(res.W[:, :4], before)
+    assert res.n_fixed == 4
+
+
+def test_float32_and_deterministic(data):
+    V, Wf = data
+    a = semi_nmf(V, Wf, n_free=3, n_iter=15, random_state=7)
+    b = semi_nmf(V, Wf, n_free=3, n_iter=15, random_state=7)
+    assert a.W.dtype == np.float32 and a.H.dtype == np.float32
+    np.testing.assert_array_equal(a.H, b.H)
+
+
+def test_fixed_templates_explain_their_own_sound():
+    # Data made of the fixed templates are explained mostly by them; the same data seen
+    # through unrelated fixed templates are explained mostly by the free part.
+    rng = np.random.default_rng(0)
+    Wf = rng.random((40, 3)).astype(np.float32) ** 3
+    Wf /= Wf.sum(0)
+    V = Wf @ (rng.random((3, 200)).astype(np.float32) * 10)
+    other = rng.random((40, 3)).astype(np.float32) ** 3
+
+    def share(W):
+        res = semi_nmf(V, W, n_free=2, n_iter=200)
+        return res.fixed_part.sum() / (res.fixed_part.sum() + res.free_part.sum())
+
+    own, foreign = share(Wf), share(other)
+    assert own > 0.6 and foreign < 0.4 and own > 2 * foreign
+
+
+def test_objective_matches_definition():
+    V = np.array([[1.0, 2.0]], np.float32)
+    L = np.array([[2.0, 2.0]], np.float32)
+    assert beta_divergence(V, L, 1) == pytest.approx(1 * np.log(0.5) - 1 + 2, rel=1e-6)
+    assert beta_divergence(V, L, 2) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_bad_input_refused():
+    with pytest.raises(ParameterError, match="non-negative"):
+        semi_nmf(-np.ones((3, 3)), None, n_free=1)
+    with pytest.raises(ParameterError, match="frequency rows"):
+        semi_nmf(np.ones((3, 3)), np.ones((4, 2)), n_free=1)
+    with pytest.raises(ParameterError, match="beta"):
+        semi_nmf(np.ones((3, 3)), None, n_free=1, beta=3)
+
+
+def test_learn_nmf_unit_sum_columns(data):
+    W = learn_nmf(data[0], 4, n_iter=60)
+    np.testing.assert_allclose(W.sum(axis=0), 1.0, rtol=1e-4)
