@@ -54,6 +54,9 @@ class Settings:
         Neighbours selected by the KAM kernel.
     context_ms : float
         Temporal context on each side of a frame compared by the kernel.
+    novelty : float in [0, 1]
+        A candidate frame is affected when its interference share times its novelty (the
+        fraction of its energy that its k nearest frames do not explain) passes this.
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
@@ -69,7 +72,7 @@ class Settings:
     n_bands: int = 128
     music_rank: int = 24
     n_iter: int = 60
-    threshold: float = 0.5
+    threshold: float = 0.3
     floor_db: float = 30.0
     min_event_ms: float = 30.0
     max_gap_ms: float = 60.0
@@ -78,6 +81,7 @@ class Settings:
     k: int = 12
     context_ms: float = 23.0
     confirm: float = 0.15
+    novelty: float = 0.05
     mask_power: float = 2.0
     strength: float = 1.0
 
@@ -86,6 +90,7 @@ class Settings:
             ("strength", 0.0 <= self.strength <= 1.0, "between 0 (no change) and 1 (full removal)"),
             ("threshold", 0.0 < self.threshold < 1.0, "strictly between 0 and 1"),
             ("confirm", 0.0 <= self.confirm <= 1.0, "between 0 and 1"),
+            ("novelty", 0.0 <= self.novelty <= 1.0, "between 0 and 1"),
             ("k", 1 <= self.k <= 1000, "from 1 to 1000 frames"),
             ("music_rank", 1 <= self.music_rank <= 500, "from 1 to 500"),
             ("n_iter", 1 <= self.n_iter <= 10000, "from 1 to 10000"),
@@ -302,44 +307,55 @@ class Cleaner:
         L_i, L_m = res.fixed_part, res.free_part
         share = _loc.interference_share(L_i, L_m)
         level_i = L_i.sum(axis=0)
-        cand = _loc.candidate_frames(share, level_i, threshold=s.threshold, floor_db=s.floor_db,
-                                     ref_level=float(np.percentile(Vb.sum(axis=0), 99)))
-        segs = _loc.segments(cand, max_gap=s.frames(s.max_gap_ms, cfg), min_len=max(1, s.frames(s.min_event_ms, cfg)))
+        ref = float(np.percentile(Vb.sum(axis=0), 99))
+        cand = _loc.candidate_frames(share, level_i, threshold=s.threshold, floor_db=s.floor_db, ref_level=ref)
         pad = s.frames(s.pad_ms, cfg)
         ramp = s.frames(s.ramp_ms, cfg)
-        active = np.zeros(n_frames, bool)
-        for a, b in segs:
-            active[a:b] = True
-        active = _loc.dilate(active, pad)
-        stats["candidate_frames"] = int(active.sum())
-        if not active.any():
+        ctx = s.frames(s.context_ms, cfg)
+        stats["candidate_frames"] = int(cand.sum())
+        if not cand.any():
             report(1.0)
             return np.zeros_like(x), [], stats
-        queries_mask = _loc.dilate(active, ramp)
+        # KAM on every candidate frame (and the margins an event may grow into): the music
+        # there is the median of the k frames whose NMF music estimate, with context, is
+        # nearest; candidate frames are not used as neighbours.
+        queries_mask = _loc.dilate(cand, pad + ramp + s.frames(s.max_gap_ms, cfg))
         q = np.flatnonzero(queries_mask)
-        ctx = s.frames(s.context_ms, cfg)
         compress = float(L_m.mean()) * 0.1 + 1e-12
         Fm = _kam.context_features(L_m, context=ctx, compress=compress)
-        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=queries_mask, min_separation=ctx)
+        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=_loc.dilate(cand, ctx), min_separation=ctx)
         report(0.8)
         Vq = V[:, q]
         Sm = np.minimum(est, Vq)
         Mq = soft_mask(Sm, Vq - Sm, power=s.mask_power)
-        # Confirm each event: KAM must remove a real part of its energy.
         removed_e = ((Vq * (1 - Mq)) ** 2).sum(axis=0)
         total_e = (Vq**2).sum(axis=0)
-        pos = {f: i for i, f in enumerate(q)}
+        novelty = np.zeros(n_frames, np.float32)
+        novelty[q] = removed_e / np.maximum(total_e, 1e-20)
+        # A frame has interference if the NMF attributes it to the interference templates
+        # AND the music found elsewhere in the recording does not explain it (novelty).
+        score = share * novelty
+        act = cand & (score > s.novelty)
+        segs = _loc.segments(act, max_gap=s.frames(s.max_gap_ms, cfg),
+                             min_len=max(1, s.frames(s.min_event_ms, cfg)))
+        active = np.zeros(n_frames, bool)
+        for a, b in segs:
+            active[a:b] = True
+        active = _loc.dilate(active, pad)
+        pos = np.full(n_frames, -1)
+        pos[q] = np.arange(q.size)
         kept_active = np.zeros(n_frames, bool)
         ev_segs, labels, confs = [], [], []
-        for a, b in _loc.segments(active):
-            cols = [pos[f] for f in range(a, b)]
+        all_segs = _loc.segments(active)
+        for a, b in all_segs:
+            cols = pos[a:b]
             frac = float(removed_e[cols].sum() / max(total_e[cols].sum(), 1e-20))
             if frac >= s.confirm:
                 kept_active[a:b] = True
                 ev_segs.append((a, b))
                 labels.append(self._label(res, a, b))
-                confs.append(float(np.clip(np.mean(share[a:b]) * min(1.0, frac / max(2 * s.confirm, 1e-6)), 0, 1)))
-        stats["events_before_confirm"] = len(_loc.segments(active))
+                confs.append(float(np.clip(np.sqrt(np.max(score[a:b]) / max(4 * s.novelty, 1e-6)), 0, 1)))
+        stats["events_before_confirm"] = len(all_segs)
         events = _loc.segments_to_events(
             ev_segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds,
             duration_s=x.shape[1] / sr, labels=labels, confidences=confs,
