@@ -287,6 +287,21 @@ def test_clip_policy_handles_every_integer_subtype(tmp_path, subtype):
     assert y[1] > 0.9 and y[2] < -0.9 and y[3] > 0.9 and abs(y[4] - 0.5) < 0.02
 
 
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_U8", "FLOAT", "VORBIS"])
+def test_full_scale_range_is_what_the_writer_keeps(tmp_path, subtype):
+    rng = cio.full_scale_range(subtype)
+    if subtype == "FLOAT":
+        assert rng is None
+        return
+    x = np.array([[-5.0], [rng[0]], [rng[1]], [5.0]])
+    ext = "ogg" if subtype == "VORBIS" else "wav"
+    with pytest.warns(cio.ClippingWarning, match="2 sample"):  # only the two beyond the range
+        cio.write_audio(tmp_path / f"o.{ext}", x, 44100, subtype=subtype)
+    if ext == "wav":
+        np.testing.assert_array_equal(cio.read_audio(tmp_path / "o.wav")[0][:, 0],
+                                      [rng[0], rng[0], rng[1], rng[1]])
+
+
 def test_clip_policy_error_refuses_and_writes_nothing(tmp_path):
     out = tmp_path / "o.flac"
     x = np.zeros((44100, 2))

@@ -64,6 +64,7 @@ __all__ = [
     "write_audio",
     "supported_extensions",
     "termination_as_interrupt",
+    "full_scale_range",
 ]
 
 #: Lowest and highest sample rate (Hz) cleantake accepts.
@@ -691,8 +692,23 @@ def _check_clip(clip: str) -> None:
         raise ParameterError(f"unknown clip policy {clip!r}; valid: {', '.join(CLIP_POLICIES)}")
 
 
-def _full_scale(subtype: str) -> tuple[float, float] | None:
-    """(low, high) representable range for a subtype, or None for float (no clipping)."""
+def full_scale_range(subtype: str) -> tuple[float, float] | None:
+    """Range the ``clip`` policy clips to for a subtype.
+
+    Parameters
+    ----------
+    subtype : str
+        libsndfile subtype, e.g. ``"PCM_16"``.
+
+    Returns
+    -------
+    (low, high) or None
+        ``(-1, 1 - 1 LSB)`` for integer PCM, ``(-1, 1 - 2**-15)`` for lossy/companded
+        subtypes, ``None`` for float subtypes (never clipped). Use it to know exactly what an
+        integer output will hold, e.g. ``input - np.clip(cleaned, *range)`` is the removed
+        part that sums with the written cleaned file back to the input.
+    """
+    subtype = str(subtype).upper()
     if subtype in _FLOAT_SUBTYPES:
         return None
     bits = _PCM_BITS.get(subtype, 16)  # lossy/companded: clip like 16-bit
@@ -831,7 +847,7 @@ class AtomicAudioWriter:
         self.clipped = 0
         self.frames_written = 0
         self._first_clip_frame: int | None = None
-        self._range = _full_scale(subtype)
+        self._range = full_scale_range(subtype)
         self._sf: sf.SoundFile | None = None
         self._tmp: Path | None = None
         self._open_format = format
