@@ -430,3 +430,67 @@ def test_cleaner_is_sent_once_per_worker_and_nested_out_dir_is_not_searched(tree
     assert 1 <= len(pids) <= 2 and len(set(pids)) == len(pids)  # once per worker, not per file
     again = _run(in_dir, out_dir, cluster, counting, clean_fn=_clean_with_inner)
     assert again["counts"] == {"done": 0, "skipped": 6, "failed": 0, "pending": 0, "total": 6}
+
+
+_KILLED_CLIENT = r"""
+import sys, time
+import cleantake
+from cleantake.batch import run_batch
+from cleantake.pipeline import clean_file
+
+def slow_clean_file(input_path, output_path, **kw):  # the real work, a little slower
+    time.sleep(0.3)
+    return clean_file(input_path, output_path, **kw)
+
+if __name__ == "__main__":
+    run_batch(sys.argv[1], sys.argv[2], cleaner=cleantake.Cleaner("any"), scheduler=sys.argv[3],
+              clean_fn=slow_clean_file, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_run_killed_with_sigkill_resumes(tree, cluster, cleaner, reference):
+    """A real ``kill -9`` of the submitting process mid-run; the same command then finishes."""
+    import time
+
+    in_dir, out_dir, _ = tree
+    (in_dir / "more").mkdir()
+    for i in range(8):
+        sf.write(str(in_dir / "more" / f"t{i}.wav"), _tone(2.0, 1, 20 + i), SR)
+    total_good = len(GOOD) + 8
+    records = out_dir / B.RECORDS_DIR / "records"
+    src = str(Path(cleantake.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    script = in_dir.parent / "killed_client.py"
+    script.write_text(_KILLED_CLIENT)
+    proc = subprocess.Popen([sys.executable, str(script), str(in_dir), str(out_dir),
+                             cluster.scheduler_address], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if records.is_dir() and len(list(records.rglob("*.json"))) >= 2:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    n_before = len(list(records.rglob("*.json")))
+    assert 2 <= n_before < total_good
+    # every output under its real name is claimed by a record (tasks may still be running,
+    # since the workers outlive the killed client, but they write the record first)
+    visible = [p for p in out_dir.rglob("*.wav") if not p.name.startswith(".")]
+    for p in visible:
+        assert (records / (p.relative_to(out_dir).as_posix() + ".json")).is_file(), p
+    summary = _run(in_dir, out_dir, cluster, cleaner)
+    st = _status(summary)
+    assert st.pop("sub/broken.wav") == "failed"
+    assert set(st.values()) <= {"done", "skipped"} and len(st) == total_good
+    assert summary["counts"]["skipped"] >= 2 and summary["counts"]["done"] >= 1
+    for rel in GOOD:
+        assert (out_dir / rel).read_bytes() == reference[rel], rel
+    again = _run(in_dir, out_dir, cluster, cleaner)
+    assert again["counts"]["skipped"] == total_good

@@ -518,12 +518,16 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
     try:
         ident = _input_identity(job.input)
         rec = _read_record(Path(job.record))
-        if (rec is not None and rec.get("run_id") == job.run_id and rec.get("input") == ident
+        if (rec is not None and rec.get("input") == ident
+                and rec.get("settings_hash") == job.settings_hash
+                and (rec.get("run_id") == job.run_id or not job.replace_existing)
                 and _record_complete(rec, finals)):
-            # Done already by an earlier attempt of this task in this run (Dask recomputes a
-            # finished task whose result was lost with its worker): nothing to redo.
+            # Finished meanwhile by an earlier attempt of this very task (Dask recomputes a
+            # finished task whose result was lost with its worker), or by a task of a killed
+            # run that was still running on a remote cluster: identical work, nothing to redo.
             row.update(status="done", duration_s=rec.get("duration_s"), n_events=rec.get("n_events"),
-                       outputs={k: str(p) for k, p in finals.items()})
+                       outputs={k: str(p) for k, p in finals.items()}, reused=True)
+            row["elapsed_s"] = round(time.perf_counter() - t0, 3)
             return row
         for k, final in finals.items():
             final.parent.mkdir(parents=True, exist_ok=True)
