@@ -605,7 +605,8 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
     if ext == ".opus":
         candidates: tuple[str, ...] = ("OPUS",)
     elif clip == "float":
-        candidates = ("DOUBLE", "FLOAT") if like is not None and like.subtype == "DOUBLE" else ("FLOAT", "DOUBLE")
+        keep_double = like is not None and like.subtype == "DOUBLE"
+        candidates = ("DOUBLE", "FLOAT") if keep_double else ("FLOAT", "DOUBLE")
     else:
         candidates = _SUBTYPE_PREFERENCE.get(like.subtype, ()) if like is not None else ()
         if like is not None and like.subtype in valid:
@@ -1163,7 +1164,8 @@ def write_audio(path: str | os.PathLike[str], audio: np.ndarray, samplerate: int
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or a.shape[1] < 1:
-        raise ParameterError(f"audio must have shape (n_samples,) or (n_samples, n_channels), got {np.shape(audio)}")
+        raise ParameterError(
+            f"audio must have shape (n_samples,) or (n_samples, n_channels), got {np.shape(audio)}")
     if format is None:
         format, subtype = output_format(path, like=like, subtype=subtype, clip=clip)
     with AtomicAudioWriter(path, samplerate=samplerate, channels=a.shape[1], format=format,
