@@ -315,3 +315,13 @@ def test_checkpoint_lets_a_stopped_run_resume(tiny_corpus, tmp_path, monkeypatch
     calls.clear()
     ev.run(tiny_corpus, methods=["counting", "identity"], checkpoint=ck, resume=True)
     assert len(calls) == 3
+
+
+def test_cleantake_command_line_runs_evaluate(tiny_corpus, tmp_path, capsys):
+    cli = pytest.importorskip("cleantake.cli")
+    out = tmp_path / "r.json"
+    assert cli.main(["evaluate", "--corpus", str(tiny_corpus), "--out", str(out), "--methods", "identity"]) == 0
+    assert json.loads(out.read_text())["summary"]["stems"]["identity"]["0"]["nsdr"] == 0.0
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--corpus", str(tmp_path / "nowhere"), "--out", str(out), "--methods", "identity"]) == 2
+    assert "cleantake: error: no corpus" in capsys.readouterr().err

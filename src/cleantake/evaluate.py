@@ -802,6 +802,10 @@ def _main(args: argparse.Namespace) -> int:
     try:
         results = run(args.corpus, subset=args.subset, sets=args.sets, methods=args.methods,
                       jobs=args.jobs, progress=progress, checkpoint=checkpoint, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"cleantake evaluate: interrupted; the mixtures done are kept in {checkpoint}: "
+              f"run the same command with --resume to go on", file=sys.stderr)
+        return 130
     finally:
         if bar is not None:
             bar.close()
