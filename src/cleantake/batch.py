@@ -206,6 +206,7 @@ class _Job:
     settings_hash: str
     replace_existing: bool
     run_id: str
+    out_root: str
     progress_topic: str | None = None
 
 
@@ -376,17 +377,27 @@ def _read_record(path: Path) -> dict | None:
     return rec
 
 
-def _record_complete(rec: dict, wanted: dict) -> bool:
+def _rel_to(path: str | Path, root: str | Path) -> str:
+    return Path(path).relative_to(root).as_posix()
+
+
+def _claimed(rec: dict, kind: str, path: str | Path, out_root: str | Path) -> bool:
+    """The record lists ``path`` (paths in records are relative to OUT_DIR) as its ``kind`` output."""
+    entry = rec.get("outputs", {}).get(kind)
+    return isinstance(entry, dict) and entry.get("path") == _rel_to(path, out_root)
+
+
+def _record_complete(rec: dict, wanted: dict, out_root: str | Path) -> bool:
     """Every wanted output is listed in the record and in place with the recorded size."""
     outputs = rec.get("outputs", {})
     return all(
-        k in outputs and outputs[k].get("path") == str(p) and os.path.isfile(p)
+        _claimed(rec, k, p, out_root) and os.path.isfile(p)
         and os.path.getsize(p) == outputs[k].get("size")
         for k, p in wanted.items()
     )
 
 
-def _classify(plan: dict, settings_hash: str, *, overwrite: bool) -> tuple[str, str]:
+def _classify(plan: dict, settings_hash: str, out_root: Path, *, overwrite: bool) -> tuple[str, str]:
     """``("skip"|"run"|"replace"|"blocked", why)`` for one planned input."""
     wanted = {k: plan[k] for k in ("cleaned", "removed", "labels") if plan[k] is not None}
     present = [k for k, p in wanted.items() if os.path.lexists(p)]
@@ -406,8 +417,12 @@ def _classify(plan: dict, settings_hash: str, *, overwrite: bool) -> tuple[str, 
     same_input = rec.get("input", {}) == ident
     same_settings = rec.get("settings_hash") == settings_hash
     if same_input and same_settings:
-        if _record_complete(rec, wanted):
+        if _record_complete(rec, wanted, out_root):
             return "skip", "complete output with matching record"
+        foreign = [str(wanted[k]) for k in present if not _claimed(rec, k, wanted[k], out_root)]
+        if foreign:  # e.g. --labels added later, and a file of that name is already there
+            return "blocked", (f"output already exists and was not written by cleantake batch: "
+                               f"{', '.join(foreign)}; pass --overwrite to replace it")
         return ("replace" if present else "run"), "unfinished or incomplete earlier result"
     if not present:
         return "run", ""
@@ -521,7 +536,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
         if (rec is not None and rec.get("input") == ident
                 and rec.get("settings_hash") == job.settings_hash
                 and (rec.get("run_id") == job.run_id or not job.replace_existing)
-                and _record_complete(rec, finals)):
+                and _record_complete(rec, finals, job.out_root)):
             # Finished meanwhile by an earlier attempt of this very task (Dask recomputes a
             # finished task whose result was lost with its worker), or by a task of a killed
             # run that was still running on a remote cluster: identical work, nothing to redo.
@@ -564,7 +579,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
         for k, p in partials.items():
             if not p.is_file():
                 raise AudioWriteError(f"the {k} output for {job.rel!r} was not written")
-            outputs[k] = {"path": str(finals[k]), "size": p.stat().st_size}
+            outputs[k] = {"path": _rel_to(finals[k], job.out_root), "size": p.stat().st_size}
         events = getattr(result, "events", None)
         duration = getattr(result, "duration_s", None)
         record = {
@@ -584,7 +599,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
         for k, p in partials.items():
             os.replace(p, finals[k])
         row.update(status="done", duration_s=record["duration_s"], n_events=record["n_events"],
-                   outputs={k: v["path"] for k, v in outputs.items()})
+                   outputs={k: str(finals[k]) for k in outputs})
     except CleantakeError as exc:
         row.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
     finally:
@@ -751,7 +766,7 @@ def run_batch(
     todo: list[tuple[_Job, float]] = []
     for plan in plans:
         rel = plan["rel"].as_posix()  # type: ignore[union-attr]
-        action, why = _classify(plan, shash, overwrite=overwrite)
+        action, why = _classify(plan, shash, out_root, overwrite=overwrite)
         if action == "skip":
             rows[rel] = {"input": rel, "status": "skipped", "reason": why,
                          "outputs": {k: str(plan[k]) for k in ("cleaned", "removed", "labels") if plan[k]}}
@@ -764,7 +779,7 @@ def run_batch(
             removed=str(plan["removed"]) if plan["removed"] else None,
             labels=str(plan["labels"]) if plan["labels"] else None,
             record=str(plan["record"]), subtype=subtype, clip=clip, settings_hash=shash,
-            replace_existing=(action == "replace"), run_id=run_id,
+            replace_existing=(action == "replace"), run_id=run_id, out_root=str(out_root),
             progress_topic=f"cleantake-progress-{run_id}" if show else None,
         )
         rows[rel] = {"input": rel, "status": "pending"}
