@@ -30,6 +30,17 @@ from cleantake.errors import AudioReadError, AudioWriteError, CleantakeError, Pa
 REPO = Path(__file__).resolve().parents[1]
 RNG_SEED = 1234
 
+# Subprocesses import cleantake.io without running cleantake/__init__ (which loads the whole
+# pipeline and scipy): they start in a fraction of a second.
+_FAST_IO_IMPORT = textwrap.dedent("""
+    import sys, types
+    _pkg = types.ModuleType("cleantake")
+    _pkg.__path__ = [{src!r}]
+    sys.modules.setdefault("cleantake", _pkg)
+    from cleantake import io as cio
+    from cleantake.errors import AudioReadError, AudioWriteError
+""").format(src=str(REPO / "src" / "cleantake"))
+
 
 def grid16(n: int, channels: int, *, seed: int = RNG_SEED, amp: float = 0.9) -> np.ndarray:
     """Random samples on the 16-bit grid (exactly representable in every PCM/float subtype)."""
@@ -545,13 +556,39 @@ def test_non_audio_file_lists_supported_formats(tmp_path, content):
     assert "notes.wav" in msg and "WAV" in msg and "FLAC" in msg and "MP3" in msg
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
+def _setpriv_works() -> bool:
+    if not shutil.which("setpriv"):
+        return False
+    r = subprocess.run(["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                        "--bounding-set=-dac_override,-dac_read_search", "true"], capture_output=True)
+    return r.returncode == 0
+
+
+def check_without_privileges(check: str) -> None:
+    """Run ``check`` (Python using cio, AudioReadError, AudioWriteError) with file permissions
+    enforced: in-process for a normal user; for root in a subprocess that has dropped the
+    capabilities that bypass permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
+    if os.geteuid() != 0:
+        exec(textwrap.dedent(check), {"cio": cio, "AudioReadError": AudioReadError,
+                                      "AudioWriteError": AudioWriteError, "pytest": pytest})
+        return
+    if not _setpriv_works():
+        pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE (no setpriv)")
+    code = _FAST_IO_IMPORT + "import pytest\n" + textwrap.dedent(check)
+    r = subprocess.run(["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                        "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", code],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
 def test_unreadable_file(tmp_path):
     src = write_fixture(tmp_path / "a.wav", grid16(100, 1), subtype="PCM_16")
     src.chmod(0)
     try:
-        with pytest.raises(AudioReadError, match="permission denied"):
-            cio.probe(src)
+        check_without_privileges(f"""
+            with pytest.raises(AudioReadError, match="permission denied"):
+                cio.probe({str(src)!r})
+        """)
     finally:
         src.chmod(0o644)
 
@@ -714,25 +751,31 @@ def test_unwritable_folder_detected_by_trying(tmp_path, wav_in, monkeypatch):
         cio.write_audio(tmp_path / "o.wav", np.zeros(10), 8000)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
 def test_read_only_folder(tmp_path, wav_in):
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        with pytest.raises(AudioWriteError, match="not writable"):
-            cio.check_output(wav_in, ro / "o.wav", overwrite=False)
+        check_without_privileges(f"""
+            with pytest.raises(AudioWriteError, match="not writable"):
+                cio.check_output({str(wav_in)!r}, {str(ro / "o.wav")!r}, overwrite=False)
+            with pytest.raises(AudioWriteError, match="permission denied|not writable"):
+                cio.write_audio({str(ro / "o.wav")!r}, [0.0, 0.1], 8000)
+        """)
     finally:
         ro.chmod(0o755)
+    assert list(ro.iterdir()) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
 def test_read_only_existing_output_not_overwritten(tmp_path, wav_in):
     out = tmp_path / "o.wav"
     out.write_bytes(b"keep")
     out.chmod(0o444)
-    with pytest.raises(AudioWriteError, match="read-only"):
-        cio.check_output(wav_in, out, overwrite=True)
+    check_without_privileges(f"""
+        with pytest.raises(AudioWriteError, match="read-only"):
+            cio.check_output({str(wav_in)!r}, {str(out)!r}, overwrite=True)
+    """)
+    assert out.read_bytes() == b"keep"
 
 
 def test_temp_file_is_hidden_part_file_in_same_folder(tmp_path):
@@ -826,11 +869,9 @@ def test_disk_full_real_tmpfs(tmp_path, ext, subtype):
     """
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    script = textwrap.dedent(f"""
+    script = _FAST_IO_IMPORT + textwrap.dedent(f"""
         import numpy as np, sys
         from pathlib import Path
-        from cleantake import io as cio
-        from cleantake.errors import AudioWriteError
         out = Path({str(mnt)!r}) / "o.{ext}"
         out.write_bytes(b"old output")
         x = np.random.default_rng(0).uniform(-0.5, 0.5, (1_300_000, 1))
@@ -850,9 +891,8 @@ def test_disk_full_real_tmpfs(tmp_path, ext, subtype):
     assert "OLD True" in r.stdout and f"FILES ['o.{ext}']" in r.stdout
 
 
-_KILL_SCRIPT = textwrap.dedent("""
+_KILL_SCRIPT = _FAST_IO_IMPORT + textwrap.dedent("""
     import sys, numpy as np
-    from cleantake import io as cio
     out = sys.argv[1]
     block = np.full((48000, 2), 0.25)
     with cio.AtomicAudioWriter(out, samplerate=48000, channels=2, subtype="PCM_24",
@@ -896,9 +936,8 @@ def test_sigkill_mid_write_leaves_no_partial_output(tmp_path, old):
     assert all(p.name.startswith(".out.wav.") for p in tmp_path.iterdir() if p != out)
 
 
-_INTERRUPT_SCRIPT = textwrap.dedent("""
+_INTERRUPT_SCRIPT = _FAST_IO_IMPORT + textwrap.dedent("""
     import sys, numpy as np
-    from cleantake import io as cio
     out = sys.argv[1]
     block = np.full((48000, 2), 0.25)
     try:
