@@ -153,13 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from .io import termination_as_interrupt
+
+    # SIGTERM/SIGHUP act like Ctrl-C from the very start, so an interrupted run always
+    # cleans up its temporary files and exits with 130.
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            warnings.formatwarning = lambda msg, cat, *a, **k: f"cleantake: warning: {msg}\n"
-            return int(args.func(args) or 0)
+        with termination_as_interrupt():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.formatwarning = lambda msg, cat, *a, **k: f"cleantake: warning: {msg}\n"
+                return int(args.func(args) or 0)
     except CleantakeError as exc:
         print(f"cleantake: error: {exc}", file=sys.stderr)
         return 2

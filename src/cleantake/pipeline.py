@@ -301,14 +301,31 @@ class Cleaner:
             return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), events, stats
 
         # proposed
+        ana = self._nmf_stage(V, P, Wb)
+        report(0.55)
+        return self._kam_stage(ana, X, V, cfg, x, sr, stats, report, locate_only)
+
+    def _nmf_stage(self, V: np.ndarray, P: np.ndarray, Wb: np.ndarray) -> dict:
+        """Semi-supervised NMF on the band-pooled mean magnitude; shares per frame."""
+        s = self.settings
         Vb = P @ V
         res = semi_nmf(Vb, Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
-        report(0.55)
         L_i, L_m = res.fixed_part, res.free_part
-        share = _loc.interference_share(L_i, L_m)
-        level_i = L_i.sum(axis=0)
-        ref = float(np.percentile(Vb.sum(axis=0), 99))
-        cand = _loc.candidate_frames(share, level_i, threshold=s.threshold, floor_db=s.floor_db, ref_level=ref)
+        return {
+            "res": res,
+            "L_m": L_m,
+            "share": _loc.interference_share(L_i, L_m),
+            "level_i": L_i.sum(axis=0),
+            "ref": float(np.percentile(Vb.sum(axis=0), 99)),
+        }
+
+    def _kam_stage(self, ana: dict, X, V, cfg, x, sr, stats, report, locate_only):
+        """Candidates → KAM on them → events → removed signal."""
+        s = self.settings
+        n_frames = V.shape[1]
+        res, L_m, share = ana["res"], ana["L_m"], ana["share"]
+        cand = _loc.candidate_frames(share, ana["level_i"], threshold=s.threshold, floor_db=s.floor_db,
+                                     ref_level=ana["ref"])
         pad = s.frames(s.pad_ms, cfg)
         ramp = s.frames(s.ramp_ms, cfg)
         ctx = s.frames(s.context_ms, cfg)
@@ -375,7 +392,7 @@ class Cleaner:
         e = res.W[:, : res.n_fixed].sum(axis=0) * res.H[: res.n_fixed, a:b].sum(axis=1)
         classes = list(dict.fromkeys(labels))
         per = [e[labels == c].sum() for c in classes]
-        return classes[int(np.argmax(per))]
+        return str(classes[int(np.argmax(per))])
 
     def _events_from_share(self, res, cfg, n_samples, sr, _):
         s = self.settings
@@ -525,16 +542,22 @@ def clean_file(
     if len({str(Path(p).resolve()) for p in outputs + ([labels_path] if labels_path else [])}) != \
             len(outputs) + (1 if labels_path else 0):
         raise ParameterError("the output, removed and labels paths must all be different files")
+    # Every output option is checked before the (possibly long) work starts.
+    info = _io.probe(input_path)
+    fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
+    if removed_path is not None:
+        rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
     audio, info = _io.read_audio(input_path)
     report = progress or (lambda f: None)
     res = cleaner.clean(audio, info.samplerate, progress=lambda f: report(0.9 * f))
-    fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
     cleaned = _on_output_grid(res.cleaned, st)
     _io.write_audio(output_path, cleaned, info.samplerate, format=fmt, subtype=st, overwrite=overwrite, clip=clip)
     out = FileResult(res.events, info.frames / info.samplerate, info.samplerate, info.channels, Path(output_path))
+    # What the cleaned file holds after any clipping: the removed file is the rest of the input.
+    rng = _io.full_scale_range(st)
+    written = cleaned if rng is None else np.clip(cleaned, *rng)
     if removed_path is not None:
-        rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
-        _io.write_audio(removed_path, audio - cleaned, info.samplerate, format=rfmt, subtype=rst,
+        _io.write_audio(removed_path, audio - written, info.samplerate, format=rfmt, subtype=rst,
                         overwrite=overwrite, clip=clip)
         out.removed_output = Path(removed_path)
     if labels_path is not None:
@@ -545,7 +568,7 @@ def clean_file(
     if report_dir is not None:
         from .report import write_report
 
-        write_report(report_dir, audio, info.samplerate, cleaned=cleaned, removed=audio - cleaned,
+        write_report(report_dir, audio, info.samplerate, cleaned=written, removed=audio - written,
                      events=res.events, title=Path(input_path).name, source_path=input_path)
     report(1.0)
     return out

@@ -1,0 +1,190 @@
+"""Properties of the method end to end, and its outcome on real corpus mixtures."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cleantake
+from cleantake.errors import ParameterError
+
+SR = 22050
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def _music(seconds=6.0, sr=SR, seed=0):
+    """Repeating organ-like notes: every frame has similar frames elsewhere."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    notes = [220.0, 277.2, 329.6, 440.0]
+    x = np.zeros_like(t)
+    for i, start in enumerate(np.arange(0, seconds, 0.5)):
+        f = notes[i % 4]
+        seg = (t >= start) & (t < start + 0.5)
+        env = np.minimum(1, (t[seg] - start) * 50) * np.exp(-(t[seg] - start) * 2)
+        for h in range(1, 6):
+            x[seg] += env * np.sin(2 * np.pi * f * h * t[seg]) / h
+    return 0.2 * x / np.abs(x).max() + 1e-4 * rng.standard_normal(t.size)
+
+
+def _burst(sr=SR, seed=1, length=0.3):
+    rng = np.random.default_rng(seed)
+    n = int(length * sr)
+    return rng.standard_normal(n) * np.exp(-np.arange(n) / (0.06 * sr)) * 0.3
+
+
+def _mixture():
+    x = _music()
+    b = _burst()
+    n0 = int(3.1 * SR)
+    y = x.copy()
+    y[n0 : n0 + b.size] += b
+    return y, x, (3.1, 3.1 + b.size / SR)
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return _mixture()
+
+
+@pytest.fixture(scope="module")
+def result(mixed):
+    return cleantake.clean(mixed[0], SR, interference="any")
+
+
+def test_burst_located(result, mixed):
+    _, _, (t0, t1) = mixed
+    assert any(ev.start_s < t1 and ev.end_s > t0 for ev in result.events)
+    for ev in result.events:
+        assert isinstance(ev.label, str) and ev.label in {"cough", "door", "creak", "scream", "drop"}
+        assert 0 <= ev.start_s < ev.end_s <= 6.0 and 0 <= ev.confidence <= 1
+
+
+def test_cleaned_plus_removed_is_input(result, mixed):
+    np.testing.assert_allclose(result.cleaned + result.removed, mixed[0], atol=1e-12)
+    assert result.cleaned.shape == mixed[0].shape
+
+
+def test_outside_events_output_equals_input(result, mixed):
+    y = mixed[0]
+    keep = np.ones(y.size, bool)
+    # An event changes samples within one analysis window (plus the ramp) of its span.
+    margin = 0.046 + 0.035 + 0.012
+    for ev in result.events:
+        keep[max(0, int((ev.start_s - margin) * SR)) : int((ev.end_s + margin) * SR)] = False
+    assert keep.sum() > 0.5 * y.size
+    np.testing.assert_array_equal(result.cleaned[keep], y[keep])
+
+
+def test_removal_reduces_interference(result, mixed):
+    y, x, (t0, t1) = mixed
+    a, b = int(t0 * SR), int(t1 * SR)
+    err_before = np.sum((y[a:b] - x[a:b]) ** 2)
+    err_after = np.sum((result.cleaned[a:b] - x[a:b]) ** 2)
+    assert err_after < 0.5 * err_before
+
+
+def test_stereo_shares_one_mask(mixed):
+    y = mixed[0]
+    st = np.stack([y, 0.5 * y], axis=1)
+    res = cleantake.clean(st, SR)
+    assert res.cleaned.shape == st.shape
+    # One mask for both channels: the removed parts are in the channels' own ratio.
+    np.testing.assert_allclose(res.removed[:, 1], 0.5 * res.removed[:, 0], atol=1e-9)
+    assert np.abs(res.removed).max() > 0
+
+
+def test_many_channels_and_mono_stays_mono(mixed):
+    y = mixed[0]
+    four = np.stack([y, y, -y, 0.1 * y], axis=1)
+    assert cleantake.clean(four, SR).cleaned.shape == four.shape
+    assert cleantake.clean(y, SR).cleaned.ndim == 1
+
+
+def test_strength(mixed):
+    y = mixed[0]
+    zero = cleantake.clean(y, SR, strength=0.0)
+    np.testing.assert_array_equal(zero.cleaned, y)
+    half = cleantake.clean(y, SR, strength=0.5)
+    full = cleantake.clean(y, SR, strength=1.0)
+    e_half, e_full = np.sum(half.removed**2), np.sum(full.removed**2)
+    assert 0 < e_half < e_full
+    np.testing.assert_allclose(half.removed, 0.5 * full.removed, atol=1e-7)
+    with pytest.raises(ParameterError, match="strength"):
+        cleantake.clean(y, SR, strength=3)
+
+
+def test_silence_and_clean_music_unchanged():
+    z = np.zeros(SR * 2)
+    res = cleantake.clean(z, SR)
+    assert res.events == [] and np.array_equal(res.cleaned, z)
+    x = _music(seed=3)
+    res = cleantake.clean(x, SR)
+    assert res.events == []
+    np.testing.assert_array_equal(res.cleaned, x)
+
+
+@pytest.mark.parametrize("method", ["nmf", "kam"])
+def test_baselines_sum_to_input(mixed, method):
+    y = mixed[0]
+    res = cleantake.clean(y, SR, method=method)
+    np.testing.assert_allclose(res.cleaned + res.removed, y, atol=1e-12)
+    assert np.abs(res.removed).max() > 0
+
+
+def test_cleaner_reusable_and_picklable(mixed):
+    c = cleantake.Cleaner("cough")
+    c2 = pickle.loads(pickle.dumps(c))
+    a, b = c.clean(mixed[0], SR), c2.clean(mixed[0], SR)
+    np.testing.assert_array_equal(a.cleaned, b.cleaned)
+    assert c.locate(mixed[0], SR) == a.events
+
+
+def test_bad_arguments():
+    with pytest.raises(ParameterError, match="method"):
+        cleantake.Cleaner(method="magic")
+    with pytest.raises(ParameterError, match="unknown setting"):
+        cleantake.Cleaner(kk=3)
+    with pytest.raises(ParameterError, match="shape"):
+        cleantake.clean(np.zeros((2, 2, 2)), SR)
+
+
+# --- real audio from the corpus --------------------------------------------------------------
+
+def _corpus_mixture(entry):
+    import soundfile as sf
+
+    m, sr = sf.read(CORPUS / entry["music"], dtype="float64", always_2d=True)
+    y = m.copy()
+    for ev in entry["events"]:
+        e, _ = sf.read(CORPUS / ev["path"], dtype="float64")
+        n0 = round(ev["onset_s"] * sr)
+        y[n0 : n0 + len(e)] += ev["gain"] * np.outer(e, ev.get("pan", [1.0]))
+    return y, m, sr
+
+
+def _sdr(ref, est):
+    return 10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2))
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_proposed_improves_each_core_class_and_beats_nmf():
+    if not (CORPUS / "mixtures.json").is_file():
+        pytest.skip("corpus not found beside the repository")
+    entries = json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]
+    picked = []
+    for cls in ("cough", "door", "creak", "scream", "drop"):
+        picked += [e for e in entries if e["set"] == "stems" and e["class"] == cls and e["level_db"] == 0
+                   and e["subset"] == "quick"][:2]
+    gains = {"proposed": [], "nmf": []}
+    for e in picked:
+        y, m, sr = _corpus_mixture(e)
+        for method in gains:
+            res = cleantake.clean(y, sr, method=method)
+            gains[method].append(_sdr(m, res.cleaned) - _sdr(m, y))
+    by_class = np.array(gains["proposed"]).reshape(5, 2).mean(axis=1)
+    assert np.all(by_class > 0), by_class
+    assert np.mean(gains["proposed"]) > np.mean(gains["nmf"])
