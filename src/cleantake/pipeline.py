@@ -8,6 +8,7 @@ where they were.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -273,14 +274,24 @@ class Cleaner:
 
     def _process(self, x: np.ndarray, sr: int, cfg: StftConfig, progress: Progress, locate_only: bool = False):
         s = self.settings
-        report = progress or (lambda f: None)
+        user_report = progress or (lambda f: None)
+        clock = {"t": time.perf_counter()}
+        seconds: dict = {}
+
+        def report(frac: float, stage: str | None = None) -> None:
+            if stage is not None:
+                now = time.perf_counter()
+                seconds[stage] = seconds.get(stage, 0.0) + now - clock["t"]
+                clock["t"] = now
+            user_report(frac)
+
         X = stft(x, cfg)  # (C, F, T)
         A = np.abs(X)
         V = A.mean(axis=0)  # (F, T): one analysis for all channels
         n_frames = V.shape[1]
-        report(0.15)
+        report(0.15, "stft")
         W, P, Wb = self._templates(cfg)
-        stats: dict = {"n_frames": n_frames}
+        stats: dict = {"n_frames": n_frames, "seconds": seconds}
 
         if self.method == "kam":
             Vb = P @ V
@@ -302,7 +313,7 @@ class Cleaner:
 
         # proposed
         ana = self._nmf_stage(V, P, Wb)
-        report(0.55)
+        report(0.55, "nmf")
         return self._kam_stage(ana, X, V, cfg, x, sr, stats, report, locate_only)
 
     def _nmf_stage(self, V: np.ndarray, P: np.ndarray, Wb: np.ndarray) -> dict:
@@ -341,7 +352,7 @@ class Cleaner:
         compress = float(L_m.mean()) * 0.1 + 1e-12
         Fm = _kam.context_features(L_m, context=ctx, compress=compress)
         est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=_loc.dilate(cand, ctx), min_separation=ctx)
-        report(0.8)
+        report(0.8, "kam")
         Vq = V[:, q]
         Sm = np.minimum(est, Vq)
         Mq = soft_mask(Sm, Vq - Sm, power=s.mask_power)
@@ -384,7 +395,7 @@ class Cleaner:
         M = np.ones((V.shape[0], n_frames), np.float32)
         M[:, q] = Mq
         removed = self._synth(X, M, w, cfg, x.shape[1])
-        report(1.0)
+        report(1.0, "synthesis")
         return removed, events, stats
 
     def _label(self, res, a: int, b: int) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy.signal import ShortTimeFFT
 from scipy.signal.windows import hann
 
@@ -107,7 +108,7 @@ def _obj(cfg: StftConfig) -> ShortTimeFFT:
 
 
 def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """Complex STFT of ``x``.
+    """Complex STFT of ``x`` (float32 arithmetic; the framing of scipy's ``ShortTimeFFT``).
 
     Parameters
     ----------
@@ -123,7 +124,39 @@ def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
         cover the whole signal, so :func:`istft` with the same length reconstructs ``x``.
     """
     sft = _obj(cfg)
-    return sft.stft(np.asarray(x, dtype=np.float64), axis=-1).astype(np.complex64)
+    x = np.asarray(x, dtype=np.float32)
+    n = x.shape[-1]
+    L, mid, hop = sft.m_num, sft.m_num_mid, sft.hop
+    n_frames = int(sft.p_max(n) - sft.p_min)
+    left = mid - sft.p_min * hop
+    total = left + n
+    right = max(0, (n_frames - 1) * hop + L - total)
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
+    frames = np.lib.stride_tricks.sliding_window_view(xp, L, axis=-1)[..., ::hop, :][..., :n_frames, :]
+    X = sp_fft.rfft(frames * _window32(cfg), n=sft.mfft, axis=-1, workers=-1)
+    X *= _phase(cfg)
+    return np.swapaxes(X, -1, -2).astype(np.complex64, copy=False)
+
+
+@lru_cache(maxsize=16)
+def _window32_cached(sr: int, win_length: int, hop_length: int, n_fft: int) -> np.ndarray:
+    return _stft_object(sr, win_length, hop_length, n_fft).win.astype(np.float32)
+
+
+def _window32(cfg: StftConfig) -> np.ndarray:
+    return _window32_cached(int(cfg.sr), cfg.win_length, cfg.hop_length, cfg.n_fft)
+
+
+@lru_cache(maxsize=16)
+def _phase_cached(sr: int, win_length: int, hop_length: int, n_fft: int) -> np.ndarray:
+    sft = _stft_object(sr, win_length, hop_length, n_fft)
+    k = np.arange(sft.mfft // 2 + 1)
+    # ShortTimeFFT puts the window centre at phase zero.
+    return np.exp(2j * np.pi * k * sft.m_num_mid / sft.mfft).astype(np.complex64)
+
+
+def _phase(cfg: StftConfig) -> np.ndarray:
+    return _phase_cached(int(cfg.sr), cfg.win_length, cfg.hop_length, cfg.n_fft)
 
 
 def istft(X: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
