@@ -885,6 +885,10 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
             rows[job.rel] = row
             files_bar.update(1)
             credit(job.rel, 1.0)
+            if files_bar.n == len(todo):  # summed partial credits may be off by rounding
+                with lock:
+                    audio_bar.n = audio_bar.total
+                    audio_bar.refresh()
             if row["status"] == "failed":
                 files_bar.write(f"cleantake batch: {job.rel}: {row['reason']}", file=sys.stderr)
     except KeyboardInterrupt:
