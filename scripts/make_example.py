@@ -31,9 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         n0 = round(ev["onset_s"] * sr)
         y[n0 : n0 + len(e)] += ev["gain"] * np.outer(e, ev.get("pan", [1.0]))
     a, b = round(START_S * sr), round(STOP_S * sr)
+    clip = 0.9 * y[a:b]
+    # 20-ms fades: a cut in the middle of a note would itself be a click.
+    fade = np.sin(0.5 * np.pi * np.linspace(0.0, 1.0, round(0.02 * sr)))[:, None]
+    clip[: fade.size] *= fade
+    clip[-fade.size :] *= fade[::-1]
     out = ROOT / "examples" / "organ_cough.flac"
     # Scaled by 0.9 so that the 0-dB coughs stay below full scale (never clipped).
-    sf.write(out, 0.9 * y[a:b], sr, subtype="PCM_24")
+    sf.write(out, clip, sr, subtype="PCM_24")
     print(f"wrote {out} ({(b - a) / sr:.1f} s, peak {0.9 * np.abs(y[a:b]).max():.3f})")
     return 0
 

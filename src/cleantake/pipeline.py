@@ -58,6 +58,9 @@ class Settings:
     novelty : float in [0, 1]
         A candidate frame is affected when its interference share times its novelty (the
         fraction of its energy that its k nearest frames do not explain) passes this.
+    edge_ms : float
+        No event starts within this many ms of either end of the recording (or block): a
+        recording cut in the middle of a sound looks novel there.
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
@@ -82,6 +85,7 @@ class Settings:
     k: int = 12
     context_ms: float = 23.0
     confirm: float = 0.15
+    edge_ms: float = 250.0
     novelty: float = 0.05
     mask_power: float = 2.0
     strength: float = 1.0
@@ -101,7 +105,7 @@ class Settings:
         for name, ok, allowed in checks:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
-        for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db"):
+        for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -337,6 +341,15 @@ class Cleaner:
         res, L_m, share = ana["res"], ana["L_m"], ana["share"]
         cand = _loc.candidate_frames(share, ana["level_i"], threshold=s.threshold, floor_db=s.floor_db,
                                      ref_level=ana["ref"])
+        # Recordings often start or end in the middle of a sound (a cut), which looks like
+        # nothing else in the recording: frames within edge_ms of either end never start an
+        # event (padding may still reach them), and frames whose window reaches past an end
+        # (attenuated copies) are never used as neighbours.
+        centres = (np.arange(n_frames) + cfg.first_frame) * cfg.hop_length
+        half = cfg.win_length // 2
+        partial = (centres - half < 0) | (centres + half > x.shape[1])
+        edge = int(round(s.edge_ms / 1000.0 * sr))
+        cand &= (centres - half >= edge) & (centres + half <= x.shape[1] - edge)
         pad = s.frames(s.pad_ms, cfg)
         ramp = s.frames(s.ramp_ms, cfg)
         ctx = s.frames(s.context_ms, cfg)
@@ -351,7 +364,7 @@ class Cleaner:
         q = np.flatnonzero(queries_mask)
         compress = float(L_m.mean()) * 0.1 + 1e-12
         Fm = _kam.context_features(L_m, context=ctx, compress=compress)
-        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=_loc.dilate(cand, ctx), min_separation=ctx)
+        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=_loc.dilate(cand, ctx) | partial, min_separation=ctx)
         report(0.8, "kam")
         Vq = V[:, q]
         Sm = np.minimum(est, Vq)
