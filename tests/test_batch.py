@@ -511,3 +511,26 @@ def test_run_killed_with_sigkill_resumes(tree, cluster, cleaner, reference):
         assert (out_dir / rel).read_bytes() == reference[rel], rel
     again = _run(in_dir, out_dir, cluster, cleaner)
     assert again["counts"]["skipped"] == total_good
+
+
+def test_unwritable_out_dir_and_vanished_input_are_reported(tree, cluster, cleaner, monkeypatch):
+    from cleantake.errors import AudioWriteError
+
+    in_dir, out_dir, _ = tree
+    blocker = in_dir.parent / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(AudioWriteError, match="OUT_DIR"):
+        _run(in_dir, blocker / "out", cluster, cleaner)  # its parent is a file
+    # an input that disappears after discovery fails alone, as a read error
+    real_find = B.find_audio_files
+
+    def find_then_delete(*a, **k):
+        found = real_find(*a, **k)
+        (in_dir / "b.flac").unlink()
+        return found
+
+    monkeypatch.setattr(B, "find_audio_files", find_then_delete)
+    summary = _run(in_dir, out_dir, cluster, cleaner)
+    b = next(r for r in summary["files"] if r["input"] == "b.flac")
+    assert b["status"] == "failed" and b["reason"].startswith("AudioReadError")
+    assert _status(summary)["a.wav"] == "done"

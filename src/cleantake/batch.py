@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import AudioWriteError, CleantakeError, ParameterError
+from .errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -531,7 +531,10 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
     partials = {k: _partial_name(p, token) for k, p in finals.items()}
     row: dict[str, Any] = {"input": job.rel, "worker": worker.address}
     try:
-        ident = _input_identity(job.input)
+        try:
+            ident = _input_identity(job.input)
+        except OSError as exc:
+            raise AudioReadError(f"cannot read {job.input!r}: {exc.strerror or exc}") from None
         rec = _read_record(Path(job.record))
         if (rec is not None and rec.get("input") == ident
                 and rec.get("settings_hash") == job.settings_hash
@@ -545,7 +548,11 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
             row["elapsed_s"] = round(time.perf_counter() - t0, 3)
             return row
         for k, final in finals.items():
-            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AudioWriteError(
+                    f"cannot create folder {str(final.parent)!r}: {exc.strerror or exc}") from None
             _remove_stale_partials(final)
             if not job.replace_existing and os.path.lexists(final):
                 raise AudioWriteError(
@@ -757,6 +764,13 @@ def run_batch(
     inputs = find_audio_files(in_root, pattern=pattern,
                               exclude=out_root if _is_relative_to(out_root, in_root) else None)
     plans = plan_outputs(in_root, out_root, inputs, filename=filename, removed=removed, labels=labels)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = out_root / f".cleantake-batch-write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise AudioWriteError(f"cannot write into OUT_DIR {str(out_dir)!r}: {exc.strerror or exc}") from None
     fingerprint = settings_fingerprint(cleaner, subtype=subtype, clip=clip)
     shash = fingerprint["hash"]
     run_id = uuid.uuid4().hex[:12]
@@ -785,7 +799,6 @@ def run_batch(
         rows[rel] = {"input": rel, "status": "pending"}
         todo.append((job, _audio_seconds(Path(job.input))))
 
-    out_root.mkdir(parents=True, exist_ok=True)
     interrupted = False
     cluster_info: dict[str, Any] = {"scheduler": scheduler or "local", "workers": None}
     if todo:
@@ -820,7 +833,11 @@ def run_batch(
         "counts": counts,
         "files": files,
     }
-    _write_json_atomic(out_root / SUMMARY_NAME, summary)
+    try:
+        _write_json_atomic(out_root / SUMMARY_NAME, summary)
+    except OSError as exc:
+        raise AudioWriteError(
+            f"cannot write the summary {str(out_root / SUMMARY_NAME)!r}: {exc.strerror or exc}") from None
     return summary
 
 
