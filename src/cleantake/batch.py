@@ -23,9 +23,10 @@ in place with the recorded size.
 *Completeness, skipping and overwriting.*  A file is skipped when its record matches (same
 input size and modification time, same settings fingerprint: method, every setting, the
 dictionary's content and the cleantake version) and every requested output is present with
-the recorded size. An output that is present but is *not* the unfinished result of this very
-job (no record, or a record made from another input or other settings) is never replaced
-unless ``--overwrite`` is given; that file is reported as failed and the rest go on.
+the recorded size (output paths in records are relative to OUT_DIR, so it may move). An
+output that is present but is *not* claimed by a record of this very job (no record, a path
+the record does not list, or a record made from another input or other settings) is never
+replaced unless ``--overwrite`` is given; that file is reported as failed and the rest go on.
 
 *Faults.*  Errors cleantake raises on purpose (:class:`~cleantake.errors.CleantakeError`:
 corrupt or unreadable input, unwritable output, ...) fail that file at once. Any other
