@@ -907,7 +907,7 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
                 with lock:
                     audio_bar.n = audio_bar.total
                     audio_bar.refresh()
-            if row["status"] == "failed":
+            if row["status"] == "failed" and show:  # at once on a terminal; listed again at the end
                 files_bar.write(f"cleantake batch: {job.rel}: {row['reason']}", file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
