@@ -1,0 +1,301 @@
+"""Long recordings in blocks: bounded memory, whole-file-quality joins, never truncated.
+
+:func:`clean_file_streaming` reads a file in overlapping blocks (:func:`cleantake.io.iter_blocks`),
+cleans every block with a :class:`~cleantake.pipeline.Cleaner`, joins the *removed* parts
+of consecutive blocks in their overlap and writes ``cleaned = input - removed`` (and the
+removed part) progressively with :class:`~cleantake.io.AtomicAudioWriter`. At most two
+blocks (the current one and the tail of the previous one) are held in memory, whatever the
+length of the file.
+
+How blocks are joined
+    The method removes nothing away from the located events (the removed part is exactly
+    zero there). In the overlap of two blocks the join is therefore made at a sample where
+    *both* blocks removed nothing, the one nearest the middle of the overlap: there the two
+    blocks agree exactly, so the switch from one to the other is seamless and each event is
+    taken whole from one block, the one that saw it away from its edges. Only when no such
+    sample exists (an event or two that together cover the whole overlap) are the two
+    removed parts cross-faded over the overlap with a raised-cosine (sin^2) ramp, whose
+    weights sum to one. Events are taken from the first block when they start before the
+    join and from the second otherwise; events that then touch or overlap across the join
+    are merged into one.
+
+The last block is extended backwards to a full block (the samples come from the previous
+block, already in memory), so no part of the file is analysed with less context than a
+block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import io as _io
+from .errors import ParameterError
+from .locate import Event
+
+__all__ = ["clean_file_streaming", "join_removed", "merge_events"]
+
+Progress = Callable[[float], None] | None
+
+
+def join_removed(r_a: np.ndarray, r_b: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """Join the removed parts of two blocks over their common samples.
+
+    Parameters
+    ----------
+    r_a, r_b : np.ndarray [shape=(n_overlap, n_channels)], float
+        What the earlier block (``r_a``) and the later block (``r_b``) removed over the
+        samples both of them cover.
+
+    Returns
+    -------
+    joined : np.ndarray [shape=(n_overlap, n_channels)], float64
+        ``r_a`` before the join and ``r_b`` from it on (or their cross-fade).
+    cut : int
+        Index (in samples, within the overlap) of the join: events starting before it come
+        from the earlier block, the others from the later one.
+    crossfaded : bool
+        True when no sample had both parts zero and a cross-fade was used.
+    """
+    n = r_a.shape[0]
+    if r_b.shape != r_a.shape:
+        raise ParameterError(f"overlaps differ in shape: {r_a.shape} and {r_b.shape}")
+    if n == 0:
+        return np.zeros_like(r_a, dtype=np.float64), 0, False
+    both_zero = ~(np.any(r_a != 0, axis=1) | np.any(r_b != 0, axis=1))
+    zeros = np.flatnonzero(both_zero)
+    centre = n // 2
+    if zeros.size:
+        cut = int(zeros[np.argmin(np.abs(zeros - centre))])
+        joined = np.concatenate([r_a[:cut], r_b[cut:]]).astype(np.float64, copy=False)
+        return joined, cut, False
+    # sin^2 ramp over the whole overlap: weights of the two blocks sum to 1 at every sample.
+    w = np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n)[:, None] ** 2
+    return (1.0 - w) * r_a + w * r_b, centre, True
+
+
+def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> list[Event]:
+    """Events of two consecutive blocks (already in file time), without duplicates.
+
+    Parameters
+    ----------
+    first, second : list of Event
+        Events of the earlier and the later block, times in seconds from the file start.
+    join_s : float
+        Time of the join: events of ``first`` that start before it and events of ``second``
+        that end after it are kept.
+
+    Returns
+    -------
+    list of Event
+        Sorted by start; events that overlap (the same event seen by both blocks, each up
+        to its own edge) are merged into one spanning both, with the label of the more
+        confident one and the higher confidence.
+    """
+    kept = sorted([e for e in first if e.start_s < join_s] + [e for e in second if e.end_s > join_s],
+                  key=lambda e: (e.start_s, e.end_s))
+    out: list[Event] = []
+    for e in kept:
+        if out and e.start_s < out[-1].end_s:
+            p = out[-1]
+            best = p if p.confidence >= e.confidence else e
+            out[-1] = Event(p.start_s, max(p.end_s, e.end_s), best.label, max(p.confidence, e.confidence))
+        else:
+            out.append(e)
+    return out
+
+
+def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
+    out = []
+    for e in events:
+        s = round(e.start_s + offset_s, 6)
+        t = round(min(e.end_s + offset_s, duration_s), 6)
+        if t > s:
+            out.append(Event(s, t, e.label, e.confidence))
+    return out
+
+
+def _block_sizes(sr: int, block_s: float, overlap_s: float) -> tuple[int, int]:
+    """Block and overlap lengths in samples, exactly as :func:`cleantake.io.iter_blocks` does."""
+    block_n = max(1, int(round(block_s * sr)))
+    overlap_n = min(int(round(overlap_s * sr)), block_n - 1)
+    return block_n, overlap_n
+
+
+def clean_file_streaming(
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    cleaner,
+    removed_path: str | Path | None = None,
+    overwrite: bool = False,
+    subtype: str | None = None,
+    clip: str = "clip",
+    block_s: float = 60.0,
+    overlap_s: float = 4.0,
+    progress: Progress = None,
+    stats: dict | None = None,
+) -> tuple[list[Event], _io.AudioInfo]:
+    """Clean a long audio file block by block, in memory bounded by the block size.
+
+    The outputs are what :func:`cleantake.pipeline.clean_file` writes for a whole file: same
+    sample rate, channels, length and (unless ``subtype``) sample format; written to a
+    temporary file and renamed into place only when complete; ``cleaned + removed == input``
+    sample-exactly for integer outputs (the cleaned part is rounded onto the output's sample
+    grid and clipped as the writer clips it; the removed part is the rest).
+
+    Parameters
+    ----------
+    input_path, output_path : str or Path
+        Input recording and cleaned output.
+    cleaner : cleantake.Cleaner
+        Does the work on every block (``cleaner.clean(block, sr)``).
+    removed_path : str or Path, optional
+        Also write the removed part here.
+    overwrite : bool
+        Replace existing outputs.
+    subtype : str, optional
+        Output sample format (soundfile subtype such as ``"PCM_24"``); default: the input's.
+    clip : {"clip", "error", "float"}
+        Full-scale policy (see :mod:`cleantake.io`).
+    block_s : float
+        Block length in seconds (> 2 x ``overlap_s``); memory grows with it, not with the file.
+        Longer blocks give the method more music to compare each event with.
+    overlap_s : float
+        Overlap of consecutive blocks in seconds (> 0). Blocks are joined where neither
+        removed anything, so this should exceed the longest interference event (4 s covers
+        coughs, slams and drops).
+    progress : callable(float), optional
+        Called with the completed fraction (by samples, 0 to 1, non-decreasing).
+    stats : dict, optional
+        Filled with ``"seconds"`` (per-stage seconds summed over blocks, plus ``"read"`` and
+        ``"write"``), ``"blocks"`` and ``"crossfaded_joins"``.
+
+    Returns
+    -------
+    events : list of Event
+        Located interference, times in seconds from the start of the file.
+    info : cleantake.io.AudioInfo
+        The input's description.
+
+    Raises
+    ------
+    ParameterError
+        For invalid block sizes or output options.
+    AudioReadError, AudioWriteError
+        As :func:`cleantake.pipeline.clean_file`; no partial output is ever left.
+    """
+    for name, v in (("block_s", block_s), ("overlap_s", overlap_s)):
+        if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ParameterError(f"{name} must be a finite number of seconds, got {v!r}")
+    if not overlap_s > 0 or not block_s > 2 * overlap_s:
+        raise ParameterError(
+            f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
+    outputs = [p for p in (output_path, removed_path) if p is not None]
+    for p in outputs:
+        _io.check_output(input_path, p, overwrite=overwrite)
+    if len({str(Path(p).resolve()) for p in outputs}) != len(outputs):
+        raise ParameterError("the output and removed paths must be different files")
+    info = _io.probe(input_path)
+    fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
+    if removed_path is not None:
+        rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
+    sr, n_total = info.samplerate, info.frames
+    duration_s = n_total / sr
+    block_n, overlap_n = _block_sizes(sr, block_s, overlap_s)
+    rng = _io.full_scale_range(st)
+    from .pipeline import _on_output_grid
+
+    seconds: dict[str, float] = {}
+    counts = {"blocks": 0, "crossfaded_joins": 0}
+    user_report = progress or (lambda f: None)
+    done = {"f": 0.0}
+
+    def report(f: float) -> None:
+        f = min(1.0, max(done["f"], f))
+        done["f"] = f
+        user_report(f)
+
+    def add_time(stage: str, t0: float) -> float:
+        now = time.perf_counter()
+        seconds[stage] = seconds.get(stage, 0.0) + now - t0
+        return now
+
+    events: list[Event] = []
+    with contextlib.ExitStack() as stack:
+        w_clean = stack.enter_context(_io.AtomicAudioWriter(
+            output_path, samplerate=sr, channels=info.channels, format=fmt, subtype=st,
+            overwrite=overwrite, clip=clip, frames=n_total))
+        w_rem = None
+        if removed_path is not None:
+            w_rem = stack.enter_context(_io.AtomicAudioWriter(
+                removed_path, samplerate=sr, channels=info.channels, format=rfmt, subtype=rst,
+                overwrite=overwrite, clip=clip, frames=n_total))
+
+        def emit(x: np.ndarray, r: np.ndarray) -> None:
+            """Write the finished samples ``x`` (input) with removed part ``r``."""
+            t0 = time.perf_counter()
+            cleaned = _on_output_grid(x - r, st)
+            w_clean.write(cleaned)
+            if w_rem is not None:
+                written = cleaned if rng is None else np.clip(cleaned, *rng)
+                w_rem.write(x - written)
+            add_time("write", t0)
+
+        # State carried from one block to the next: the previous block's samples and removed
+        # part from ``prev_start`` on (the part not yet written).
+        prev_start = 0
+        prev_x: np.ndarray | None = None
+        prev_r: np.ndarray | None = None
+        t_read = time.perf_counter()
+        for start, block in _io.iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
+            add_time("read", t_read)
+            end = start + block.shape[0]
+            last = end >= n_total or block.shape[0] < block_n
+            if last and prev_x is not None and block.shape[0] < block_n:
+                # Extend the short last block backwards to a full block with samples of the
+                # previous block: nothing is analysed with less context than a block.
+                new_start = max(prev_start, end - block_n)
+                head = prev_x[new_start - prev_start: start - prev_start]
+                block = np.concatenate([head, block])
+                start = new_start
+            lo, hi = start / n_total, end / n_total
+            res = cleaner.clean(block, sr, progress=lambda f, lo=lo, hi=hi: report(lo + 0.95 * f * (hi - lo)))
+            for k, v in res.stats.get("seconds", {}).items():
+                seconds[k] = seconds.get(k, 0.0) + v
+            counts["blocks"] += 1
+            r = res.removed.reshape(block.shape)
+            ev = _shifted(res.events, start / sr, duration_s)
+            if prev_x is None:
+                events = ev
+            else:
+                # Overlap: [start, prev_end). Write the previous block up to the join, keep
+                # the current block from the join on.
+                n_ov = prev_start + prev_x.shape[0] - start
+                off = start - prev_start
+                joined, cut, faded = join_removed(prev_r[off:], r[:n_ov])
+                counts["crossfaded_joins"] += int(faded)
+                emit(prev_x[:off], prev_r[:off])
+                emit(block[:cut], joined[:cut])
+                r = r.copy()
+                r[:n_ov] = joined
+                # ``events`` holds the previous blocks' events; those at or after this join
+                # are replaced by this block's.
+                events = merge_events(events, ev, join_s=(start + cut) / sr)
+                # From here on only the part of this block after the join is pending.
+                block, r, start = block[cut:], r[cut:], start + cut
+            prev_start, prev_x, prev_r = start, block, r
+            report(start / n_total)
+            t_read = time.perf_counter()
+        if prev_x is not None:
+            emit(prev_x, prev_r)
+    report(1.0)
+    if stats is not None:
+        stats["seconds"] = seconds
+        stats.update(counts)
+    return events, info
