@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["beta_divergence", "semi_nmf", "learn_nmf", "NMFResult"]
+__all__ = ["beta_divergence", "beta_divergence_frames", "semi_nmf", "learn_nmf", "NMFResult"]
 
 EPS = np.float32(1e-9)
 
@@ -32,6 +32,30 @@ def _gamma(beta: float) -> float:
     if beta > 2:
         return 1.0 / (beta - 1.0)
     return 1.0
+
+
+def beta_divergence_frames(V: np.ndarray, Lam: np.ndarray, beta: float) -> np.ndarray:
+    """β-divergence ``d_β(V | Λ)`` summed over frequency, one value per frame.
+
+    Parameters
+    ----------
+    V, Lam : np.ndarray [shape=(n_freq, n_frames)], non-negative
+    beta : float in [0, 2]
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], float64
+    """
+    V = V.astype(np.float64) + EPS
+    L = Lam.astype(np.float64) + EPS
+    if beta == 1:
+        D = V * np.log(V / L) - V + L
+    elif beta == 0:
+        R = V / L
+        D = R - np.log(R) - 1
+    else:
+        D = (V**beta + (beta - 1) * L**beta - beta * V * L ** (beta - 1)) / (beta * (beta - 1))
+    return D.sum(axis=0)
 
 
 def beta_divergence(V: np.ndarray, Lam: np.ndarray, beta: float) -> float:

@@ -21,7 +21,7 @@ from . import locate as _loc
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .masking import apply_strength, frame_weights, soft_mask
-from .nmf import semi_nmf
+from .nmf import beta_divergence_frames, semi_nmf
 from .spectral import StftConfig, band_matrix, istft, stft
 
 __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
@@ -61,6 +61,10 @@ class Settings:
     edge_ms : float
         No event starts within this many ms of either end of the recording (or block): a
         recording cut in the middle of a sound looks novel there.
+    necessity : float >= 0
+        A candidate frame must be explained worse without the interference templates: the
+        per-frame divergence of the music templates alone minus that of the joint model,
+        per unit of magnitude, must exceed this.
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
@@ -85,6 +89,7 @@ class Settings:
     k: int = 12
     context_ms: float = 23.0
     confirm: float = 0.15
+    necessity: float = 0.0
     edge_ms: float = 250.0
     novelty: float = 0.05
     mask_power: float = 2.0
@@ -326,9 +331,19 @@ class Cleaner:
         Vb = P @ V
         res = semi_nmf(Vb, Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
         L_i, L_m = res.fixed_part, res.free_part
+        # How much worse is each frame explained without the interference templates? Refit
+        # the activations of the music templates alone and compare per-frame divergences:
+        # frames the music templates explain as well on their own are not interference,
+        # however much of them the joint fit happened to give to the interference templates.
+        alone = semi_nmf(Vb, res.W[:, res.n_fixed:], n_free=0, n_iter=max(10, s.n_iter // 3),
+                         beta=self.dictionary.beta, tol=0)
+        d_joint = beta_divergence_frames(Vb, L_i + L_m, self.dictionary.beta)
+        d_alone = beta_divergence_frames(Vb, alone.W @ alone.H, self.dictionary.beta)
+        gain = (d_alone - d_joint) / np.maximum(Vb.sum(axis=0, dtype=np.float64), 1e-12)
         return {
             "res": res,
             "L_m": L_m,
+            "gain": gain.astype(np.float32),
             "share": _loc.interference_share(L_i, L_m),
             "level_i": L_i.sum(axis=0),
             "ref": float(np.percentile(Vb.sum(axis=0), 99)),
@@ -341,6 +356,7 @@ class Cleaner:
         res, L_m, share = ana["res"], ana["L_m"], ana["share"]
         cand = _loc.candidate_frames(share, ana["level_i"], threshold=s.threshold, floor_db=s.floor_db,
                                      ref_level=ana["ref"])
+        cand &= ana["gain"] > s.necessity
         # Recordings often start or end in the middle of a sound (a cut), which looks like
         # nothing else in the recording: frames within edge_ms of either end never start an
         # event (padding may still reach them), and frames whose window reaches past an end
