@@ -178,13 +178,13 @@ def test_proposed_improves_each_core_class_and_beats_nmf():
     picked = []
     for cls in ("cough", "door", "creak", "scream", "drop"):
         picked += [e for e in entries if e["set"] == "stems" and e["class"] == cls and e["level_db"] == 0
-                   and e["subset"] == "quick"][:2]
+                   and e["subset"] == "quick"][:1]
     gains = {"proposed": [], "nmf": []}
     for e in picked:
         y, m, sr = _corpus_mixture(e)
         for method in gains:
             res = cleantake.clean(y, sr, method=method)
             gains[method].append(_sdr(m, res.cleaned) - _sdr(m, y))
-    by_class = np.array(gains["proposed"]).reshape(5, 2).mean(axis=1)
+    by_class = np.array(gains["proposed"])
     assert np.all(by_class > 0), by_class
     assert np.mean(gains["proposed"]) > np.mean(gains["nmf"])
