@@ -1,0 +1,126 @@
+"""Parameter sweep of the proposed method on the dev corpus (how the defaults were chosen).
+
+For every selected mixture the STFT and the NMF stage are computed once per music rank; the
+location and KAM stage is then re-run for every combination of the other parameters, so a
+grid costs little more than one run. Scores are plain signal-to-distortion ratios
+``10 log10(Σ m² / Σ (m - estimate)²)`` (no BSS Eval projection, for speed; the final tables
+in BENCHMARKS.md use BSS Eval through ``cleantake evaluate``): NSDR per level for the
+``stems`` set, and for the ``clean`` set the SDR of the output against the input and the
+share of clips with a (false) event.
+
+``--oracle`` replaces the location by the true event spans (from the recipe), to measure the
+ceiling of the KAM and mask stage alone.
+
+Example (the sweeps recorded in BENCHMARKS.md)::
+
+    PYTHONPATH=src python benchmarks/sweep.py --grid '{"necessity":[1.0,1.5,2.2],"threshold":[0.2,0.3]}' \\
+        --ranks 80 120 --every 2 --out benchmarks/results/sweep.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import cleantake  # noqa: E402
+from cleantake import locate as _loc  # noqa: E402
+from cleantake.evaluate import build_mixture, load_mixtures  # noqa: E402
+from cleantake.spectral import stft  # noqa: E402
+
+
+def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-20)))
+
+
+def _work(job):
+    corpus, entry, ranks, combos, oracle = job
+    y, m, _, sr = build_mixture(corpus, entry)
+    x = y.T
+    out = []
+    for rank in ranks:
+        cl = cleantake.Cleaner("any", music_rank=rank)
+        cfg = cl.settings.stft_config(sr)
+        X = stft(x, cfg)
+        V = np.abs(X).mean(axis=0)
+        _, P, Wb = cl._templates(cfg)
+        ana = cl._nmf_stage(V, P, Wb)
+        if oracle:
+            t = cfg.frame_times(V.shape[1])
+            act = np.zeros(V.shape[1], bool)
+            for ev in entry["events"]:
+                import soundfile as sf
+
+                n = sf.info(str(Path(corpus) / ev["path"])).frames
+                act |= (t >= ev["onset_s"]) & (t <= ev["onset_s"] + n / sr)
+            _loc.candidate_frames = lambda *a, **k: act.copy()
+        for c in combos:
+            params = dict(c, **({"novelty": 0.0, "confirm": 0.0, "necessity": 0.0} if oracle else {}))
+            rem, events, _ = cl.with_settings(**params)._kam_stage(
+                ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
+            est = (x - rem).T
+            val = min(_sdr(m, est), 100.0) if entry["set"] == "clean" else _sdr(m, est) - _sdr(m, y)
+            out.append({"rank": rank, "params": c, "value": val, "events": len(events)})
+    return {"id": entry["id"], "set": entry["set"], "level_db": entry["level_db"], "results": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
+    ap.add_argument("--grid", default="{}", help="JSON object: setting -> list of values")
+    ap.add_argument("--ranks", type=int, nargs="+", default=[80])
+    ap.add_argument("--every", type=int, default=2, help="take every n-th selected mixture")
+    ap.add_argument("--oracle", action="store_true")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sweep.json"))
+    args = ap.parse_args(argv)
+    grid = json.loads(args.grid)
+    combos = [dict(zip(grid, v)) for v in itertools.product(*grid.values())] or [{}]
+    entries = [e for e in load_mixtures(args.corpus)
+               if (e["set"] == "stems" and e["subset"] == "quick") or (e["set"] == "clean" and not args.oracle)]
+    entries = entries[:: args.every]
+    jobs = [(args.corpus, e, args.ranks, combos, args.oracle) for e in entries]
+    with ProcessPoolExecutor(args.jobs) as ex:
+        rows = list(ex.map(_work, jobs))
+    agg: dict = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        for res in r["results"]:
+            key = (res["rank"], json.dumps(res["params"], sort_keys=True))
+            if r["set"] == "clean":
+                agg[key]["clean_sdr"].append(res["value"])
+                agg[key]["clean_fp"].append(res["events"] > 0)
+            else:
+                agg[key][f"nsdr_{r['level_db']}"].append(res["value"])
+    print(f"{'rank':>4} {'params':60s} {'NSDR 0':>7} {'-3':>7} {'-6':>7} {'clean SDR':>9} {'clean FP %':>10}")
+    summary = []
+    for (rank, params), d in agg.items():
+        row = {"rank": rank, "params": json.loads(params)}
+        row.update({k: float(np.mean(v)) for k, v in d.items()})
+        row["n"] = {k: len(v) for k, v in d.items()}
+        summary.append(row)
+
+        def g(k):
+            return f"{row[k]:7.2f}" if k in row else "      -"
+
+        fp = f"{100 * row['clean_fp']:10.0f}" if "clean_fp" in row else "         -"
+        cs = f"{row['clean_sdr']:9.1f}" if "clean_sdr" in row else "        -"
+        print(f"{rank:4d} {params:60s} {g('nsdr_0')} {g('nsdr_-3')} {g('nsdr_-6')} {cs} {fp}")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump({"grid": grid, "ranks": args.ranks, "every": args.every, "oracle": args.oracle,
+                   "summary": summary, "rows": rows}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
