@@ -2,7 +2,6 @@
 never truncated, ``cleaned + removed == input`` in the written files."""
 
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
