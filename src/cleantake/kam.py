@@ -96,8 +96,9 @@ def knn_frames(
     for s in range(0, queries.size, chunk):
         q = queries[s : s + chunk]
         D = norms[None, :] - 2.0 * (F[:, q].T @ F) + penalty[None, :]
-        near = np.abs(frames[None, :] - q[:, None]) <= min_separation
-        D[near] = big
+        # The query's own frame and its neighbours within min_separation.
+        cols = np.clip(q[:, None] + np.arange(-min_separation, min_separation + 1)[None, :], 0, n - 1)
+        D[np.arange(q.size)[:, None], cols] = big
         if k_eff < n:
             part = np.argpartition(D, k_eff - 1, axis=1)[:, :k_eff]
         else:
@@ -107,7 +108,7 @@ def knn_frames(
     return out
 
 
-def median_over(S: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def median_over(S: np.ndarray, idx: np.ndarray, *, chunk: int = 256) -> np.ndarray:
     """Median over selected frames: the robust statistic of KAM.
 
     Parameters
@@ -121,8 +122,15 @@ def median_over(S: np.ndarray, idx: np.ndarray) -> np.ndarray:
     -------
     M : np.ndarray [shape=(..., n_freq, n_queries)], float32
     """
-    G = np.take(np.asarray(S, dtype=np.float32), idx, axis=-1)  # (..., n_freq, n_queries, k)
-    return np.median(G, axis=-1).astype(np.float32)
+    S = np.asarray(S, dtype=np.float32)
+    idx = np.asarray(idx)
+    # Frames as contiguous rows, gathered in chunks of queries: memory O(chunk x k x n_freq)
+    # however many frames are affected.
+    St = np.ascontiguousarray(np.moveaxis(S, -1, 0))  # (n_frames, ..., n_freq)
+    out = np.empty((idx.shape[0],) + St.shape[1:], np.float32)
+    for s in range(0, idx.shape[0], chunk):
+        out[s : s + chunk] = np.median(St[idx[s : s + chunk]], axis=1)
+    return np.moveaxis(out, 0, -1)
 
 
 def kam_estimate(

@@ -27,6 +27,8 @@ from .spectral import StftConfig, band_matrix, istft, stft
 __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
 
 METHODS = ("proposed", "nmf", "kam")
+#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
+STREAM_BLOCK_S = 60.0
 Progress = Callable[[float], None] | None
 
 
@@ -587,6 +589,21 @@ def clean_file(
     fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
     if removed_path is not None:
         rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
+    if info.duration_s > 2 * STREAM_BLOCK_S and report_dir is None:
+        # Long recordings: in overlapping blocks, memory bounded by the block length.
+        from .streaming import clean_file_streaming
+
+        events, info = clean_file_streaming(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
+                                            overwrite=overwrite, subtype=subtype, clip=clip,
+                                            block_s=STREAM_BLOCK_S, progress=progress)
+        out = FileResult(events, info.duration_s, info.samplerate, info.channels, Path(output_path),
+                         Path(removed_path) if removed_path is not None else None)
+        if labels_path is not None:
+            from .labels import write_labels
+
+            write_labels(labels_path, events, duration_s=out.duration_s, source=input_path, sr=info.samplerate)
+            out.labels_output = Path(labels_path)
+        return out
     audio, info = _io.read_audio(input_path)
     report = progress or (lambda f: None)
     res = cleaner.clean(audio, info.samplerate, progress=lambda f: report(0.9 * f))
