@@ -172,19 +172,26 @@ def _sdr(ref, est):
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_proposed_improves_each_core_class_and_beats_nmf():
+    """On the quick-subset 0-dB stems mixtures (5 per class), the proposed method raises SDR
+    for every core class on average, and beats semi-supervised NMF alone."""
     if not (CORPUS / "mixtures.json").is_file():
         pytest.skip("corpus not found beside the repository")
     entries = json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]
-    picked = []
+    by_class, vs_nmf = {}, {"proposed": [], "nmf": []}
     for cls in ("cough", "door", "creak", "scream", "drop"):
-        picked += [e for e in entries if e["set"] == "stems" and e["class"] == cls and e["level_db"] == 0
-                   and e["subset"] == "quick"][:1]
-    gains = {"proposed": [], "nmf": []}
-    for e in picked:
-        y, m, sr = _corpus_mixture(e)
-        for method in gains:
-            res = cleantake.clean(y, sr, method=method)
-            gains[method].append(_sdr(m, res.cleaned) - _sdr(m, y))
-    by_class = np.array(gains["proposed"])
-    assert np.all(by_class > 0), by_class
-    assert np.mean(gains["proposed"]) > np.mean(gains["nmf"])
+        picked = [e for e in entries if e["set"] == "stems" and e["class"] == cls and e["level_db"] == 0
+                  and e["subset"] == "quick"]
+        assert len(picked) >= 5
+        gains = []
+        for i, e in enumerate(picked[:5]):
+            y, m, sr = _corpus_mixture(e)
+            res = cleantake.clean(y, sr)
+            gains.append(_sdr(m, res.cleaned) - _sdr(m, y))
+            assert gains[-1] > -0.5, (e["id"], gains[-1])  # never a real loss
+            if i == 0:  # the slower NMF baseline on one mixture per class
+                vs_nmf["proposed"].append(gains[-1])
+                nmf = cleantake.clean(y, sr, method="nmf")
+                vs_nmf["nmf"].append(_sdr(m, nmf.cleaned) - _sdr(m, y))
+        by_class[cls] = float(np.mean(gains))
+    assert all(v > 0 for v in by_class.values()), by_class
+    assert np.mean(vs_nmf["proposed"]) > np.mean(vs_nmf["nmf"]), vs_nmf
