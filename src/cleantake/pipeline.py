@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import kam as _kam
 from . import locate as _loc
@@ -167,6 +168,11 @@ def _as_channels_first(audio: np.ndarray) -> tuple[np.ndarray, bool]:
 class Cleaner:
     """Removes one class of interference with fixed settings; reuse it for many recordings.
 
+    The method runs with single-threaded BLAS: its matrices are small, threads cost more than
+    they gain (3-5x slower NMF on a loaded 2-core machine, benchmarks/SPEED.md), and results
+    are then bit-identical whatever the machine's thread count. Run several recordings in
+    parallel instead (``cleantake batch``).
+
     Parameters
     ----------
     interference : str, Path or Dictionary
@@ -265,7 +271,8 @@ class Cleaner:
                 stacklevel=2,
             )
             return self._result(x, np.zeros_like(x), [], sr, mono, {})
-        removed, events, stats = self._process(x, sr, cfg, progress)
+        with threadpool_limits(1, user_api="blas"):
+            removed, events, stats = self._process(x, sr, cfg, progress)
         return self._result(x, removed, events, sr, mono, stats)
 
     def locate(self, audio: np.ndarray, sr: int, *, progress: Progress = None) -> list:
@@ -275,7 +282,8 @@ class Cleaner:
         if x.shape[1] < cfg.win_length:
             return []
         m = self if self.method == "proposed" else self.with_settings(method="proposed")
-        return m._process(x, sr, cfg, progress, locate_only=True)[1]
+        with threadpool_limits(1, user_api="blas"):
+            return m._process(x, sr, cfg, progress, locate_only=True)[1]
 
     def _result(self, x, removed, events, sr, mono, stats) -> CleanResult:
         cleaned = x - removed
