@@ -344,7 +344,8 @@ def test_interrupted_run_leaves_nothing(tmp_path, signame):
     import time
 
     p = tmp_path / "long.wav"
-    sf.write(str(p), music(8.0), SR, subtype="PCM_16")
+    # Long enough that the run is still going when the signal arrives, however fast the machine.
+    sf.write(str(p), music(100.0), SR, subtype="PCM_16")
     out = tmp_path / "o.wav"
     out.write_bytes(b"old output")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CleantakeError, ParameterError
+from .io import termination_as_interrupt
 
 __all__ = ["main", "build_parser"]
 
@@ -153,8 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    from .io import termination_as_interrupt
-
     # SIGTERM/SIGHUP act like Ctrl-C from the very start, so an interrupted run always
     # cleans up its temporary files and exits with 130.
     try:
