@@ -77,7 +77,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 def _cmd_learn(args: argparse.Namespace) -> int:
     from .dictionaries import learn_dictionary, save_dictionary
-    from .io import check_output, read_audio
+    from .io import read_audio
     from .spectral import StftConfig
 
     out = Path(args.output)

@@ -545,6 +545,14 @@ def _valid_subtypes(fmt: str) -> list[str]:
             if sf.check_format(fmt, s) and (fmt, s) not in _BROKEN_COMBINATIONS]
 
 
+def _check_float_clip(clip: str, subtype: str) -> None:
+    """``--clip float`` keeps samples beyond full scale, so it needs a float subtype."""
+    if clip == "float" and subtype not in _FLOAT_SUBTYPES:
+        raise ParameterError(
+            f"--clip float keeps samples beyond full scale, which needs a float subtype "
+            f"(FLOAT or DOUBLE), not {subtype}")
+
+
 def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None,
                   subtype: str | None = None, clip: str = "clip") -> tuple[str, str]:
     """Choose the container and subtype of an output file.
@@ -595,10 +603,7 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
             raise ParameterError(
                 f"subtype {subtype!r} cannot be stored in a {ext} file; valid subtypes for "
                 f"{fmt}: {', '.join(valid)}")
-        if clip == "float" and st not in _FLOAT_SUBTYPES:
-            raise ParameterError(
-                f"--clip float keeps samples beyond full scale, which needs a float subtype "
-                f"(FLOAT or DOUBLE), not {st}")
+        _check_float_clip(clip, st)
         if like is not None:
             _check_container_limits(p, fmt, st, like.samplerate, like.channels)
         return fmt, st
@@ -835,10 +840,7 @@ class AtomicAudioWriter:
             raise ParameterError(
                 f"subtype {subtype!r} cannot be stored as {format}; valid subtypes: "
                 f"{', '.join(_valid_subtypes(format))}")
-        if clip == "float" and subtype not in _FLOAT_SUBTYPES:
-            raise ParameterError(
-                f"--clip float keeps samples beyond full scale, which needs a float subtype "
-                f"(FLOAT or DOUBLE), not {subtype}")
+        _check_float_clip(clip, subtype)
         _check_container_limits(self.path, format, subtype, self.samplerate, self.channels)
         self.format = format
         self.subtype = subtype

@@ -327,7 +327,7 @@ class Cleaner:
             res = semi_nmf(V, W, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
             report(0.7)
             M = soft_mask(res.free_part, res.fixed_part, power=s.mask_power)
-            events = self._events_from_share(res, cfg, x.shape[1], sr, None)
+            events = self._events_from_share(res, cfg, x.shape[1], sr)
             return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), events, stats
 
         # proposed
@@ -444,7 +444,7 @@ class Cleaner:
         per = [e[labels == c].sum() for c in classes]
         return str(classes[int(np.argmax(per))])
 
-    def _events_from_share(self, res, cfg, n_samples, sr, _):
+    def _events_from_share(self, res, cfg, n_samples, sr):
         s = self.settings
         share = _loc.interference_share(res.fixed_part, res.free_part)
         level = res.fixed_part.sum(axis=0)
