@@ -44,3 +44,27 @@ def test_band_matrix_covers_every_bin():
     assert P.shape == (128, cfg.n_freq)
     assert (P >= 0).all() and (P.sum(axis=0) > 0).all()
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("sr,hop_ms", [(44100, 11.5), (22050, 23.0), (8000, 11.5), (48000, 5.0)])
+def test_istft_columns_equals_istft_of_sparse_spectrogram(sr, hop_ms):
+    """Transforming back only the non-zero frames gives the whole inverse (frames at both ends
+    included, where windows reach past the signal)."""
+    from cleantake.spectral import istft_columns
+
+    cfg = StftConfig(sr, 46.0, hop_ms)
+    x = np.random.default_rng(1).standard_normal((2, int(2.5 * sr)))
+    X = stft(x, cfg)
+    T = X.shape[-1]
+    cols = np.r_[0:3, 30:61, 62, T - 5:T]
+    Z = np.zeros_like(X)
+    Z[..., cols] = X[..., cols]
+    full = istft(Z, cfg, x.shape[-1])
+    part = istft_columns(X[..., cols], cols, cfg, x.shape[-1])
+    assert part.shape == full.shape
+    np.testing.assert_allclose(part, full, rtol=0, atol=1e-6 * np.abs(full).max())
+    start = (np.arange(T) + cfg.first_frame) * cfg.hop_length - cfg.win_length // 2  # first sample of each frame
+    gap = part[:, max(start[2] + cfg.win_length, 0): start[30]]  # reached by none of the given frames
+    assert gap.size and not gap.any()
+    empty = istft_columns(X[..., :0], np.arange(0), cfg, x.shape[-1])
+    assert empty.shape == full.shape and not empty.any()

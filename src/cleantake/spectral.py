@@ -18,7 +18,7 @@ from scipy.signal.windows import hann
 
 from .errors import ParameterError
 
-__all__ = ["StftConfig", "stft", "istft", "band_matrix"]
+__all__ = ["StftConfig", "stft", "istft", "istft_columns", "band_matrix"]
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,13 @@ def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
     right = max(0, (n_frames - 1) * hop + L - total)
     xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
     frames = np.lib.stride_tricks.sliding_window_view(xp, L, axis=-1)[..., ::hop, :][..., :n_frames, :]
-    X = sp_fft.rfft(frames * _window32(cfg), n=sft.mfft, axis=-1, workers=-1)
-    X *= _phase(cfg)
+    # Windowed frames go into a zero-padded FFT buffer rotated by the window centre, so that
+    # the centre is at phase zero (ShortTimeFFT's convention) without a pass over the result.
+    N, w = sft.mfft, _window32(cfg)
+    buf = np.zeros(x.shape[:-1] + (n_frames, N), np.float32)
+    np.multiply(frames[..., mid:], w[mid:], out=buf[..., : L - mid])
+    np.multiply(frames[..., :mid], w[:mid], out=buf[..., N - mid:])
+    X = sp_fft.rfft(buf, axis=-1, workers=-1, overwrite_x=True)
     return np.swapaxes(X, -1, -2).astype(np.complex64, copy=False)
 
 
@@ -179,6 +184,54 @@ def istft(X: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
         shape = X.shape[:-1] + (need - X.shape[-1],)
         X = np.concatenate([X, np.zeros(shape, dtype=X.dtype)], axis=-1)
     return sft.istft(X.astype(np.complex128), k1=n_samples, f_axis=-2, t_axis=-1)
+
+
+def istft_columns(X: np.ndarray, cols: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
+    """:func:`istft` of a spectrogram that is zero outside the frames ``cols``, at their cost only.
+
+    The inverse is a sum of windowed frames, so frames that are zero add nothing: only the
+    listed frames are transformed and overlap-added (with the same dual window as
+    :func:`istft`). Removing a few seconds of interference from an hour of audio then costs
+    milliseconds instead of an inverse transform of the whole hour.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(..., n_freq, n_cols)], complex
+        The non-zero frames, in the order of ``cols``.
+    cols : np.ndarray [shape=(n_cols,)], int
+        Their frame indices (as in :func:`stft`'s output), increasing.
+    cfg : StftConfig
+    n_samples : int
+        Length of the signal to return.
+
+    Returns
+    -------
+    x : np.ndarray [shape=(..., n_samples)], float64
+        Equal (to rounding) to ``istft`` of the full spectrogram with these frames and zeros.
+    """
+    sft = _obj(cfg)
+    cols = np.asarray(cols, dtype=np.int64)
+    lead = X.shape[:-2]
+    out = np.zeros(lead + (n_samples,))
+    if cols.size == 0:
+        return out
+    if X.shape[-1] != cols.size:
+        raise ParameterError(f"{X.shape[-1]} frames given for {cols.size} column indices")
+    L, mid, hop = sft.m_num, sft.m_num_mid, sft.hop
+    Y = np.swapaxes(X, -1, -2).astype(np.complex128) * np.conj(_phase(cfg).astype(np.complex128))
+    y = sp_fft.irfft(Y, n=sft.mfft, axis=-1)[..., :L] * sft.dual_win  # (..., n_cols, L)
+    starts = (cols + sft.p_min) * hop - mid  # first sample of every frame
+    lo, hi = int(max(starts[0], 0)), int(min(starts[-1] + L, n_samples))
+    if hi <= lo:
+        return out
+    idx = (starts[:, None] + np.arange(L)[None, :]).ravel()
+    keep = (idx >= lo) & (idx < hi)
+    idx = idx[keep] - lo
+    flat = y.reshape((-1,) + y.shape[-2:])
+    res = out.reshape(-1, n_samples)
+    for c in range(flat.shape[0]):
+        res[c, lo:hi] = np.bincount(idx, weights=flat[c].ravel()[keep], minlength=hi - lo)
+    return out
 
 
 def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndarray:
