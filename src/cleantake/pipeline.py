@@ -8,8 +8,10 @@ where they were.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -23,7 +25,7 @@ from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .masking import apply_strength, frame_weights, soft_mask
 from .nmf import beta_divergence_frames, semi_nmf
-from .spectral import StftConfig, band_matrix, istft, stft
+from .spectral import StftConfig, band_matrix, istft, istft_columns, stft
 
 __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
 
@@ -31,6 +33,31 @@ METHODS = ("proposed", "nmf", "kam")
 #: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
 STREAM_BLOCK_S = 60.0
 Progress = Callable[[float], None] | None
+
+
+_blas_lock = threading.Lock()
+_blas_state: dict = {"users": 0, "limiter": None}
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Single-threaded BLAS while any thread runs the method (re-entrant, thread-safe).
+
+    threadpoolctl's limit is process-wide; blocks cleaned in parallel threads would otherwise
+    restore each other's limits in the wrong order.
+    """
+    with _blas_lock:
+        if _blas_state["users"] == 0:
+            _blas_state["limiter"] = threadpool_limits(1, user_api="blas")
+        _blas_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
 
 
 @dataclass(frozen=True)
@@ -271,7 +298,7 @@ class Cleaner:
                 stacklevel=2,
             )
             return self._result(x, np.zeros_like(x), [], sr, mono, {})
-        with threadpool_limits(1, user_api="blas"):
+        with _single_threaded_blas():
             removed, events, stats = self._process(x, sr, cfg, progress)
         return self._result(x, removed, events, sr, mono, stats)
 
@@ -282,7 +309,7 @@ class Cleaner:
         if x.shape[1] < cfg.win_length:
             return []
         m = self if self.method == "proposed" else self.with_settings(method="proposed")
-        with threadpool_limits(1, user_api="blas"):
+        with _single_threaded_blas():
             return m._process(x, sr, cfg, progress, locate_only=True)[1]
 
     def _result(self, x, removed, events, sr, mono, stats) -> CleanResult:
@@ -463,11 +490,10 @@ class Cleaner:
         s = self.settings
         R_mask = (1.0 - apply_strength(M, s.strength)) * w[None, :]
         cols = np.flatnonzero(R_mask.max(axis=0) > 0)
-        if cols.size == 0:
-            return np.zeros((X.shape[0], n))
-        R = np.zeros_like(X)
-        R[:, :, cols] = X[:, :, cols] * R_mask[None, :, cols]
-        return istft(R, cfg, n)
+        if cols.size > X.shape[-1] // 2:  # most frames (the baselines): one whole inverse
+            return istft(X * R_mask[None], cfg, n)
+        # Only the frames with something removed are transformed back (the rest are zero).
+        return istft_columns(X[:, :, cols] * R_mask[None, :, cols], cols, cfg, n)
 
 
 def clean(
@@ -519,7 +545,7 @@ class FileResult:
         Length of the input in seconds.
     sr : int
     channels : int
-    output, removed_output, labels_output : Path or None
+    output, removed_output, labels_output, report_output : Path or None
         Files written.
     """
 
@@ -530,6 +556,7 @@ class FileResult:
     output: Path | None = None
     removed_output: Path | None = None
     labels_output: Path | None = None
+    report_output: Path | None = None
 
 
 def _on_output_grid(cleaned: np.ndarray, subtype: str) -> np.ndarray:
@@ -553,7 +580,9 @@ def clean_file(
     subtype: str | None = None,
     clip: str = "clip",
     report_dir: str | Path | None = None,
+    report_name: str | None = None,
     progress: Progress = None,
+    workers: int | None = None,
 ) -> FileResult:
     """Clean one audio file into another, safely (what ``cleantake clean`` does).
 
@@ -576,7 +605,14 @@ def clean_file(
         What to do with samples beyond full scale (see :mod:`cleantake.io`).
     report_dir : str or Path, optional
         Write an HTML report there.
+    report_name : str, optional
+        File name of the report in ``report_dir`` (default: derived from the input's name;
+        see :func:`cleantake.report.report_filename`).
     progress : callable(float), optional
+    workers : int, optional
+        Recordings longer than ``2 * STREAM_BLOCK_S`` are cleaned in blocks, this many at a
+        time (see :func:`cleantake.streaming.clean_file_streaming`; default: the CPUs, at
+        most 4). The output does not depend on it.
 
     Returns
     -------
@@ -584,6 +620,8 @@ def clean_file(
     """
     from . import io as _io
 
+    if workers is not None and (not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 256):
+        raise ParameterError(f"workers must be a whole number from 1 to 256, got {workers!r}")
     outputs = [p for p in (output_path, removed_path) if p is not None]
     for p in outputs:
         _io.check_output(input_path, p, overwrite=overwrite)
@@ -603,7 +641,7 @@ def clean_file(
 
         events, info = clean_file_streaming(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
                                             overwrite=overwrite, subtype=subtype, clip=clip,
-                                            block_s=STREAM_BLOCK_S, progress=progress)
+                                            block_s=STREAM_BLOCK_S, progress=progress, workers=workers)
         out = FileResult(events, info.duration_s, info.samplerate, info.channels, Path(output_path),
                          Path(removed_path) if removed_path is not None else None)
         if labels_path is not None:
@@ -633,7 +671,8 @@ def clean_file(
     if report_dir is not None:
         from .report import write_report
 
-        write_report(report_dir, audio, info.samplerate, cleaned=written, removed=audio - written,
-                     events=res.events, title=Path(input_path).name, source_path=input_path)
+        out.report_output = write_report(report_dir, audio, info.samplerate, cleaned=written, removed=audio - written,
+                     events=res.events, title=Path(input_path).name, source_path=input_path,
+                     filename=report_name)
     report(1.0)
     return out

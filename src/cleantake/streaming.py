@@ -26,10 +26,14 @@ block.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,7 @@ from . import io as _io
 from .errors import ParameterError
 from .locate import Event
 
-__all__ = ["clean_file_streaming", "join_removed", "merge_events"]
+__all__ = ["clean_file_streaming", "join_removed", "merge_events", "default_workers"]
 
 Progress = Callable[[float], None] | None
 
@@ -120,6 +124,15 @@ def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
     return out
 
 
+def default_workers() -> int:
+    """Blocks cleaned at once by default: the CPUs this process may use, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
 def _block_sizes(sr: int, block_s: float, overlap_s: float) -> tuple[int, int]:
     """Block and overlap lengths in samples, exactly as :func:`cleantake.io.iter_blocks` does."""
     block_n = max(1, int(round(block_s * sr)))
@@ -140,6 +153,7 @@ def clean_file_streaming(
     overlap_s: float = 4.0,
     progress: Progress = None,
     stats: dict | None = None,
+    workers: int | None = None,
 ) -> tuple[list[Event], _io.AudioInfo]:
     """Clean a long audio file block by block, in memory bounded by the block size.
 
@@ -172,6 +186,10 @@ def clean_file_streaming(
         coughs, slams and drops).
     progress : callable(float), optional
         Called with the completed fraction (by samples, 0 to 1, non-decreasing).
+    workers : int, optional
+        Blocks cleaned at the same time, in threads (default: the CPUs this process may use,
+        at most 4). Memory grows with it (about 0.3 GB per minute-long stereo block at 44.1
+        kHz); the output does not depend on it.
     stats : dict, optional
         Filled with ``"seconds"`` (per-stage seconds summed over blocks, plus ``"read"`` and
         ``"write"``), ``"blocks"`` and ``"crossfaded_joins"``.
@@ -196,6 +214,9 @@ def clean_file_streaming(
     if not overlap_s > 0 or not block_s > 2 * overlap_s:
         raise ParameterError(
             f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
+    n_workers = default_workers() if workers is None else workers
+    if not isinstance(n_workers, (int, np.integer)) or not 1 <= n_workers <= 256:
+        raise ParameterError(f"workers must be a whole number from 1 to 256, got {workers!r}")
     outputs = [p for p in (output_path, removed_path) if p is not None]
     for p in outputs:
         _io.check_output(input_path, p, overwrite=overwrite)
@@ -247,25 +268,65 @@ def clean_file_streaming(
                 w_rem.write(x - written)
             add_time("write", t0)
 
-        # State carried from one block to the next: the previous block's samples and removed
-        # part from ``prev_start`` on (the part not yet written).
+        def blocks():
+            """The file's blocks, the short last one extended backwards to a full block with
+            samples of the previous block (nothing is analysed with less context than a
+            block), but not before the end of the previous block's own overlap, where the
+            join before it may lie."""
+            prev = None
+            t0 = time.perf_counter()
+            for start, block in _io.iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
+                end = start + block.shape[0]
+                if prev is not None and block.shape[0] < block_n:
+                    p_start, p_block = prev
+                    new_start = max(p_start + overlap_n, end - block_n)
+                    if new_start < start:
+                        block = np.concatenate([p_block[new_start - p_start: start - p_start], block])
+                        start = new_start
+                add_time("read", t0)
+                yield start, block
+                prev = (start, block)
+                t0 = time.perf_counter()
+
+        # Progress: the completed fraction of every block, weighted by its length.
+        n_blocks = 1 + max(0, math.ceil((n_total - block_n) / (block_n - overlap_n)))
+        weight = 1.0 / (n_blocks * block_n)
+        frac: dict[int, float] = {}
+        frac_lock = threading.Lock()
+
+        def block_progress(i: int, n: int) -> Callable[[float], None]:
+            def cb(f: float) -> None:
+                with frac_lock:
+                    frac[i] = f * n
+                    report(0.97 * weight * sum(frac.values()))
+            return cb
+
+        def clean_block(i: int, block: np.ndarray):
+            return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]))
+
+        # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the
+        # GIL) and joined strictly in order. State carried from one block to the next: the
+        # previous block's samples and removed part from ``prev_start`` on (not yet written).
         prev_start = 0
         prev_x: np.ndarray | None = None
         prev_r: np.ndarray | None = None
-        t_read = time.perf_counter()
-        for start, block in _io.iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
-            add_time("read", t_read)
-            end = start + block.shape[0]
-            last = end >= n_total or block.shape[0] < block_n
-            if last and prev_x is not None and block.shape[0] < block_n:
-                # Extend the short last block backwards to a full block with samples of the
-                # previous block: nothing is analysed with less context than a block.
-                new_start = max(prev_start, end - block_n)
-                head = prev_x[new_start - prev_start: start - prev_start]
-                block = np.concatenate([head, block])
-                start = new_start
-            lo, hi = start / n_total, end / n_total
-            res = cleaner.clean(block, sr, progress=lambda f, lo=lo, hi=hi: report(lo + 0.95 * f * (hi - lo)))
+        source = enumerate(blocks())
+        pending: collections.deque = collections.deque()
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="cleantake"))
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+
+        def submit_next() -> None:
+            nxt = next(source, None)
+            if nxt is not None:
+                i, (start, block) = nxt
+                pending.append((start, block, pool.submit(clean_block, i, block)))
+
+        for _ in range(n_workers):
+            submit_next()
+        while pending:
+            start, block, fut = pending.popleft()
+            res = fut.result()
+            submit_next()
             for k, v in res.stats.get("seconds", {}).items():
                 seconds[k] = seconds.get(k, 0.0) + v
             counts["blocks"] += 1
@@ -290,8 +351,6 @@ def clean_file_streaming(
                 # From here on only the part of this block after the join is pending.
                 block, r, start = block[cut:], r[cut:], start + cut
             prev_start, prev_x, prev_r = start, block, r
-            report(start / n_total)
-            t_read = time.perf_counter()
         if prev_x is not None:
             emit(prev_x, prev_r)
     report(1.0)
