@@ -9,9 +9,11 @@ Then measures, in ONE run and on the same inputs, every case in a fresh Python p
 peak memory of one case cannot contaminate another; imports are not timed):
 
 * ``cleantake``: file to file with :func:`cleantake.streaming.clean_file_streaming` (60-s
-  blocks, 4-s overlap; what ``cleantake clean`` does for long files), wall time per stage
-  (``CleanResult.stats["seconds"]`` summed over blocks, plus read/write/join) and peak RSS
-  per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
+  blocks, 4-s overlap, blocks cleaned in parallel threads as ``cleantake clean`` does for
+  long files), wall time per stage (``CleanResult.stats["seconds"]`` summed over blocks, so
+  with parallel blocks the stages add up to more than the wall time, plus read/write/join)
+  and peak RSS per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
+* ``cleantake_seq`` (10 min): the same with one block at a time (``workers=1``);
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` on the whole recording in
   memory (the Python API);
 * ``floor``: STFT + ISTFT of the same audio with cleantake's own transform (whole recording
@@ -201,7 +203,7 @@ def _stage_memory(samples, intervals) -> dict:
     return peak
 
 
-def run_case(case: str, rec: dict, threads: int | None) -> dict:
+def run_case(case: str, rec: dict, threads: int | None, workers: int | None = None) -> dict:
     """Run one case in this process and return its measurements."""
     if threads:
         from threadpoolctl import threadpool_limits
@@ -210,13 +212,16 @@ def run_case(case: str, rec: dict, threads: int | None) -> dict:
     import cleantake
     from cleantake import io as ctio
     from cleantake.spectral import StftConfig, istft, stft
-    from cleantake.streaming import clean_file_streaming
+    from cleantake.streaming import clean_file_streaming, default_workers
 
     path = Path(rec["path"])
     out: dict = {"case": case, "seconds_audio": rec["seconds"]}
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     stages: dict[str, float] = {}
     intervals: list = []
+    if case == "cleantake_seq":  # the same, one block at a time: what the parallel blocks gain
+        case, workers = "cleantake", 1
+        out["case"] = "cleantake_seq"
     if case == "cleantake":
         clock = StageClock(cleantake.Cleaner("any"))
         outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
@@ -227,11 +232,13 @@ def run_case(case: str, rec: dict, threads: int | None) -> dict:
             t0 = time.perf_counter()
             events, _ = clean_file_streaming(path, outdir / "cleaned.wav", cleaner=clock,
                                              removed_path=outdir / "removed.wav", overwrite=True,
-                                             block_s=BLOCK_S, overlap_s=OVERLAP_S, stats=stats)
+                                             block_s=BLOCK_S, overlap_s=OVERLAP_S, stats=stats,
+                                             workers=workers)
             wall = time.perf_counter() - t0
         stages = stats["seconds"]
         intervals = clock.intervals
-        out.update(blocks=stats["blocks"], crossfaded_joins=stats["crossfaded_joins"], n_events=len(events))
+        out.update(blocks=stats["blocks"], crossfaded_joins=stats["crossfaded_joins"], n_events=len(events),
+                   workers=workers or default_workers())
         for f in outdir.iterdir():
             f.unlink()
         outdir.rmdir()
@@ -319,7 +326,7 @@ def run_case(case: str, rec: dict, threads: int | None) -> dict:
 
 CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
-    "10m_stereo": ["floor", "cleantake"],
+    "10m_stereo": ["floor", "cleantake", "cleantake_seq"],
     "60m_stereo": ["floor", "cleantake"],
 }
 
@@ -336,13 +343,16 @@ def main(argv=None) -> int:
     ap.add_argument("--lengths", nargs="+", default=list(RECORDINGS), choices=list(RECORDINGS))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every length (quick runs)")
     ap.add_argument("--threads", type=int, default=None, help="limit BLAS/OpenMP threads (default: theirs)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="blocks cleaned at once by the `cleantake` case (default: the library's, "
+                         "the CPUs up to 4); `cleantake_seq` always uses 1")
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "speed.json")
     ap.add_argument("--worker", nargs=2, metavar=("CASE", "RECORDING_JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:
         case, rec_json = args.worker
-        print(json.dumps(run_case(case, json.loads(Path(rec_json).read_text()), args.threads)))
+        print(json.dumps(run_case(case, json.loads(Path(rec_json).read_text()), args.threads, args.workers)))
         return 0
 
     if not args.corpus.is_dir():
@@ -358,6 +368,8 @@ def main(argv=None) -> int:
             cmd = [sys.executable, __file__, "--worker", case, str(rec_json)]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
+            if args.workers:
+                cmd += ["--workers", str(args.workers)]
             t0 = time.perf_counter()
             p = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if p.returncode != 0:
