@@ -543,3 +543,88 @@ def test_unwritable_out_dir_and_vanished_input_are_reported(tree, cluster, clean
     b = next(r for r in summary["files"] if r["input"] == "b.flac")
     assert b["status"] == "failed" and b["reason"].startswith("AudioReadError")
     assert _status(summary)["a.wav"] == "done"
+
+
+# ------------------------------------------------------------------------------------------
+# HTML reports
+# ------------------------------------------------------------------------------------------
+def test_report_names_are_unique_and_readable():
+    names = {B.report_name_for(r) for r in ("x/take.wav", "y/take.wav", "x__take.wav", "take.wav")}
+    assert len(names) == 4
+    assert all(n.endswith(".html") and "/" not in n for n in names)
+    assert B.report_name_for("2019/x/take.wav").startswith("2019__x__take.wav-")
+    assert B.report_name_for("x/take.wav") == B.report_name_for(Path("x") / "take.wav")
+
+
+def _index_links(index: Path) -> dict[str, str]:
+    """``{link text: href}`` of the index page's links, parsed as HTML."""
+    from html.parser import HTMLParser
+
+    links: dict[str, str] = {}
+
+    class P(HTMLParser):
+        href: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                self.href = dict(attrs).get("href")
+
+        def handle_data(self, data):
+            if self.href is not None:
+                links[data] = self.href
+                self.href = None
+
+    P().feed(index.read_text(encoding="utf-8"))
+    return links
+
+
+def test_batch_report_one_page_per_file_and_index(tmp_path, cluster, cleaner):
+    """Same base name in two folders → two reports; the index links both; failures listed."""
+    in_dir, out_dir, rep = tmp_path / "in", tmp_path / "out", tmp_path / "rep"
+    sr = 16000
+    t = np.arange(int(1.5 * sr)) / sr
+    for i, rel in enumerate(("x/take.wav", "y/take.wav")):
+        (in_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        audio = 0.2 * np.sin(2 * np.pi * (220 + 110 * i) * t)
+        audio[int(0.6 * sr):int(0.7 * sr)] += 0.2 * np.random.default_rng(i).standard_normal(int(0.1 * sr))
+        sf.write(str(in_dir / rel), audio, sr, subtype="PCM_16")
+    (in_dir / "y" / "bad.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + os.urandom(100))
+    summary = _run(in_dir, out_dir, cluster, cleaner, report_dir=rep)
+    assert _status(summary) == {"x/take.wav": "done", "y/take.wav": "done", "y/bad.wav": "failed"}
+    rows = {r["input"]: r for r in summary["files"]}
+    reports = {rel: Path(rows[rel]["report"]) for rel in ("x/take.wav", "y/take.wav")}
+    assert len(set(reports.values())) == 2
+    for path in reports.values():
+        assert path.parent == rep.resolve() and path.is_file()
+        assert "<html" in path.read_text(encoding="utf-8")[:500].lower()
+    assert "report" not in rows["y/bad.wav"]
+    index = rep / "index.html"
+    assert summary["report_index"] == str(index.resolve())
+    on_disk = json.loads((out_dir / B.SUMMARY_NAME).read_text())
+    assert {r["input"]: r.get("report") for r in on_disk["files"]} == {
+        "x/take.wav": str(reports["x/take.wav"]), "y/take.wav": str(reports["y/take.wav"]), "y/bad.wav": None}
+    links = _index_links(index)
+    assert set(links) == {"x/take.wav", "y/take.wav"}  # the failed file has no report to link
+    for rel, href in links.items():
+        assert (rep / href).resolve() == reports[rel]
+    text = index.read_text(encoding="utf-8")
+    for rel in ("x/take.wav", "y/take.wav"):  # each file's row shows its event count
+        row_html = text[text.index(f">{rel}</a>"):].split("</tr>")[0]
+        assert f"<td>{rows[rel]['n_events']}</td>" in row_html
+    bad_row = text[text.index("y/bad.wav"):].split("</tr>")[0]
+    assert "failed" in bad_row and "AudioReadError" in bad_row
+    # a second run skips everything and its index still links the earlier reports
+    again = _run(in_dir, out_dir, cluster, cleaner, report_dir=rep)
+    assert _status(again)["x/take.wav"] == "skipped"
+    links2 = _index_links(index)
+    assert links2 == links
+    again_rows = {r["input"]: r for r in again["files"]}
+    assert again_rows["y/take.wav"]["n_events"] == rows["y/take.wav"]["n_events"]
+    assert f"<td>{rows['x/take.wav']['n_events']}</td>" in \
+        index.read_text(encoding="utf-8").split(">x/take.wav</a>")[1].split("</tr>")[0]
+
+
+def test_default_clean_fn_cleans_blocks_one_at_a_time():
+    plugin = B._plugin_class()(None, None)
+    plugin.setup(None)
+    assert plugin.clean_fn.func is clean_file and plugin.clean_fn.keywords == {"workers": 1}

@@ -43,11 +43,13 @@ import argparse
 import dataclasses
 import datetime as _dt
 import fnmatch
+import functools
 import hashlib
 import json
 import logging
 import os
 import pickle
+import re
 import sys
 import time
 import uuid
@@ -67,6 +69,7 @@ __all__ = [
     "plan_outputs",
     "settings_fingerprint",
     "run_batch",
+    "report_name_for",
     "add_parser",
     "run_from_args",
 ]
@@ -192,6 +195,29 @@ def _render(template: str, rel: Path) -> Path:
     return out
 
 
+def report_name_for(rel: str | Path) -> str:
+    """File name of the HTML report of one input, unique within a batch.
+
+    Parameters
+    ----------
+    rel : str or Path
+        The input's path relative to IN_DIR (``"2019/a/take.wav"``).
+
+    Returns
+    -------
+    str
+        The path made into one readable file name (folders joined by ``__``, other characters
+        outside ``A-Z a-z 0-9 . _ -`` replaced by ``_``) plus 8 hex digits of a hash of the
+        exact relative path, ending in ``.html``: ``2019__a__take.wav-1a2b3c4d.html``. Two
+        inputs never share a report, whatever their names.
+    """
+    posix = Path(rel).as_posix()
+    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in posix.split("/"))
+    slug = slug.lstrip(".")[:120] or "file"
+    digest = hashlib.sha256(posix.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{slug}-{digest}.html"
+
+
 @dataclass(frozen=True)
 class _Job:
     """One input and where its outputs go (all absolute paths, as strings)."""
@@ -209,6 +235,8 @@ class _Job:
     run_id: str
     out_root: str
     progress_topic: str | None = None
+    report_dir: str | None = None
+    report_name: str | None = None
 
 
 def plan_outputs(in_dir: str | Path, out_dir: str | Path, inputs: list[Path], *,
@@ -452,7 +480,8 @@ class _CleanerPluginMixin:
         if self.clean_fn is None:
             from .pipeline import clean_file
 
-            self.clean_fn = clean_file
+            # Files already run in parallel, one per worker: each file's blocks one at a time.
+            self.clean_fn = functools.partial(clean_file, workers=1)
 
 
 _PLUGIN_CLASS: type | None = None
@@ -560,6 +589,9 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
                     f"output {str(final)!r} appeared while the batch was running; "
                     "pass --overwrite to replace it"
                 )
+        extra: dict[str, Any] = {}
+        if job.report_dir is not None:  # only then: per-file functions need not know reports
+            extra = {"report_dir": job.report_dir, "report_name": job.report_name}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = plugin.clean_fn(
@@ -572,6 +604,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
                 subtype=job.subtype,
                 clip=job.clip,
                 progress=_progress_reporter(worker, job),
+                **extra,
             )
         # Warnings name the temporary files; users know the outputs by their real names.
         notes = []
@@ -608,6 +641,9 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
             os.replace(p, finals[k])
         row.update(status="done", duration_s=record["duration_s"], n_events=record["n_events"],
                    outputs={k: str(finals[k]) for k in outputs})
+        report_out = getattr(result, "report_output", None)
+        if job.report_dir is not None and report_out is not None:
+            row["report"] = str(report_out)
     except CleantakeError as exc:
         row.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
     finally:
@@ -695,6 +731,7 @@ def run_batch(
     subtype: str | None = None,
     clip: str = "clip",
     clean_fn: CleanFn | None = None,
+    report_dir: str | Path | None = None,
 ) -> dict:
     """Clean every audio file under a folder into a mirrored tree, in parallel on Dask.
 
@@ -729,8 +766,17 @@ def run_batch(
         Samples beyond full scale, as for ``clean_file`` (``cleantake clean --clip``).
     clean_fn : callable, optional
         The per-file function, called as ``clean_fn(input_path, output_path, *, cleaner,
-        removed_path, labels_path, overwrite, subtype, clip, progress)``; default
-        :func:`cleantake.pipeline.clean_file` (exactly what ``cleantake clean`` does).
+        removed_path, labels_path, overwrite, subtype, clip, progress)`` (plus ``report_dir``
+        and ``report_name`` when ``report_dir`` is given); default
+        :func:`cleantake.pipeline.clean_file` with ``workers=1`` (exactly what ``cleantake
+        clean`` does, each file's blocks one at a time since files already run in parallel).
+    report_dir : str or Path, optional
+        Write a self-contained HTML report per cleaned file there (named by
+        :func:`report_name_for`, so files of the same name in different folders never
+        collide) and ``index.html`` linking them, with each file's events and status
+        (failures with their reason). The index is rewritten at the end of every run,
+        also after Ctrl-C, and links the reports of skipped files when present. Reports
+        hold the whole file in memory (long files are not cleaned in blocks).
 
     Returns
     -------
@@ -738,7 +784,8 @@ def run_batch(
         The summary, also written to ``OUT_DIR/cleantake-batch.json``: ``counts`` (done,
         skipped, failed, pending, total), ``audio_s_done``, ``wall_s``, ``files`` (one row per
         input: ``input``, ``status``, ``reason``, ``duration_s``, ``n_events``, ...), and
-        ``interrupted`` (True after Ctrl-C).
+        ``interrupted`` (True after Ctrl-C); with ``report_dir``, rows of files with a report
+        have ``report`` (its path) and the summary has ``report_index``.
 
     Raises
     ------
@@ -761,6 +808,15 @@ def run_batch(
         raise ParameterError(f"scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
     if out_root.exists() and not out_root.is_dir():
         raise ParameterError(f"OUT_DIR {str(out_dir)!r} exists and is not a folder")
+    report_root = Path(report_dir).resolve() if report_dir is not None else None
+    if report_root is not None:
+        if report_root.exists() and not report_root.is_dir():
+            raise ParameterError(f"report folder {str(report_dir)!r} exists and is not a folder")
+        try:
+            report_root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AudioWriteError(
+                f"cannot create the report folder {str(report_dir)!r}: {exc.strerror or exc}") from None
 
     inputs = find_audio_files(in_root, pattern=pattern,
                               exclude=out_root if _is_relative_to(out_root, in_root) else None)
@@ -785,6 +841,9 @@ def run_batch(
         if action == "skip":
             rows[rel] = {"input": rel, "status": "skipped", "reason": why,
                          "outputs": {k: str(plan[k]) for k in ("cleaned", "removed", "labels") if plan[k]}}
+            if report_root is not None:  # the index shows what the earlier run found
+                rec = _read_record(plan["record"]) or {}  # type: ignore[arg-type]
+                rows[rel].update(duration_s=rec.get("duration_s"), n_events=rec.get("n_events"))
             continue
         if action == "blocked":
             rows[rel] = {"input": rel, "status": "failed", "reason": f"AudioWriteError: {why}"}
@@ -796,6 +855,8 @@ def run_batch(
             record=str(plan["record"]), subtype=subtype, clip=clip, settings_hash=shash,
             replace_existing=(action == "replace"), run_id=run_id, out_root=str(out_root),
             progress_topic=f"cleantake-progress-{run_id}" if show else None,
+            report_dir=str(report_root) if report_root is not None else None,
+            report_name=report_name_for(rel) if report_root is not None else None,
         )
         rows[rel] = {"input": rel, "status": "pending"}
         todo.append((job, _audio_seconds(Path(job.input))))
@@ -810,6 +871,7 @@ def run_batch(
                                cluster_info=cluster_info)
 
     files = [rows[k] for k in sorted(rows)]
+    index_path = _write_report_index(report_root, files) if report_root is not None else None
     counts = {s: sum(1 for r in files if r["status"] == s) for s in ("done", "skipped", "failed", "pending")}
     counts["total"] = len(files)
     audio_done = sum(r.get("duration_s") or 0.0 for r in files if r["status"] == "done")
@@ -834,12 +896,46 @@ def run_batch(
         "counts": counts,
         "files": files,
     }
+    if index_path is not None:
+        summary["report_index"] = str(index_path)
     try:
         _write_json_atomic(out_root / SUMMARY_NAME, summary)
     except OSError as exc:
         raise AudioWriteError(
             f"cannot write the summary {str(out_root / SUMMARY_NAME)!r}: {exc.strerror or exc}") from None
     return summary
+
+
+def _write_report_index(report_root: Path, files: list[dict]) -> Path:
+    """Write ``index.html`` in ``report_root`` for every row, and set each row's ``report``.
+
+    A done or skipped file links its report when the report file is there (a skipped file's
+    report was written by an earlier run; a ``reused`` result's by an earlier attempt).
+    """
+    from .report import write_index
+
+    entries = []
+    for row in files:
+        rel = row["input"]
+        report = report_root / report_name_for(rel)
+        status = row["status"]
+        if status in ("done", "skipped") and report.is_file():
+            row["report"] = str(report)
+        else:
+            row.pop("report", None)
+        entries.append({
+            "name": rel,
+            "report": report.name if "report" in row else None,
+            "n_events": row.get("n_events"),
+            "duration_s": row.get("duration_s"),
+            "status": status,
+            "error": row.get("reason") if status == "failed" else None,
+        })
+    try:
+        return write_index(report_root, entries, title="cleantake batch report")
+    except OSError as exc:
+        raise AudioWriteError(
+            f"cannot write the report index in {str(report_root)!r}: {exc.strerror or exc}") from None
 
 
 def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
@@ -971,6 +1067,9 @@ def add_parser(subparsers: Any) -> None:
                    help="also write what was removed, as STEM_removed.EXT beside each cleaned file")
     p.add_argument("--labels", action="store_true",
                    help="also write the located events as Audacity labels, STEM.txt beside each cleaned file")
+    p.add_argument("--report", dest="report_dir", metavar="DIR", default=None,
+                   help="also write a self-contained HTML report per cleaned file into DIR, and "
+                        "DIR/index.html linking them with event counts and failures")
     p.add_argument("--overwrite", action="store_true",
                    help="reprocess every file, replacing existing outputs")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -1002,6 +1101,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, filename=args.filename, removed=args.removed,
         labels=args.labels, overwrite=args.overwrite,
         progress=False if args.quiet else None, subtype=args.subtype, clip=args.clip,
+        report_dir=getattr(args, "report_dir", None),
     )
     c = summary["counts"]
     failed = [r for r in summary["files"] if r["status"] == "failed"]
@@ -1017,6 +1117,8 @@ def run_from_args(args: argparse.Namespace) -> int:
                   + (f", {c['pending']} not run" if c["pending"] else "")
                   + f" ({_format_duration(audio)} of audio in {_format_duration(wall)}{speed})")
             print(f"summary: {Path(summary['out_dir']) / SUMMARY_NAME}")
+            if summary.get("report_index"):
+                print(f"report: {summary['report_index']}")
     warned = [r for r in summary["files"] if r.get("warnings")]
     if warned and not args.quiet:
         print(f"cleantake batch: warnings for {len(warned)} file(s):", file=sys.stderr)
