@@ -871,7 +871,12 @@ def run_batch(
                                cluster_info=cluster_info)
 
     files = [rows[k] for k in sorted(rows)]
-    index_path = _write_report_index(report_root, files) if report_root is not None else None
+    index_path, index_error = None, None
+    if report_root is not None:  # a failure here must not cost the summary of the work done
+        try:
+            index_path = _write_report_index(report_root, files)
+        except (OSError, CleantakeError) as exc:
+            index_error = f"cannot write the report index in {str(report_root)!r}: {exc}"
     counts = {s: sum(1 for r in files if r["status"] == s) for s in ("done", "skipped", "failed", "pending")}
     counts["total"] = len(files)
     audio_done = sum(r.get("duration_s") or 0.0 for r in files if r["status"] == "done")
@@ -898,6 +903,8 @@ def run_batch(
     }
     if index_path is not None:
         summary["report_index"] = str(index_path)
+    if index_error is not None:
+        summary["report_index_error"] = index_error
     try:
         _write_json_atomic(out_root / SUMMARY_NAME, summary)
     except OSError as exc:
@@ -931,11 +938,7 @@ def _write_report_index(report_root: Path, files: list[dict]) -> Path:
             "status": status,
             "error": row.get("reason") if status == "failed" else None,
         })
-    try:
-        return write_index(report_root, entries, title="cleantake batch report")
-    except OSError as exc:
-        raise AudioWriteError(
-            f"cannot write the report index in {str(report_root)!r}: {exc.strerror or exc}") from None
+    return write_index(report_root, entries, title="cleantake batch report")
 
 
 def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
@@ -1125,6 +1128,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         for r in warned:
             for w in r["warnings"]:
                 print(f"  {r['input']}: {w}", file=sys.stderr)
+    if summary.get("report_index_error"):
+        print(f"cleantake batch: {summary['report_index_error']}", file=sys.stderr)
     if failed:
         print(f"cleantake batch: {len(failed)} file(s) failed:", file=sys.stderr)
         for r in failed:
