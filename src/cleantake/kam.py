@@ -44,34 +44,76 @@ def context_features(S: np.ndarray, *, context: int, compress: float | None = No
     return np.concatenate([P[:, i : i + n] for i in range(2 * context + 1)], axis=0)
 
 
+def _context_dots(A: np.ndarray, queries: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dot products and squared norms of context-stacked frames without stacking them.
+
+    With ``F = context_features(A, context=c)``, ``F[:, q] . F[:, t]`` is the sum over
+    ``j = 0..2c`` of ``P[:, q + j] . P[:, t + j]`` (``P``: ``A`` edge-padded by ``c``), so one
+    Gram matrix of single frames, summed along its diagonals, replaces a product ``2c + 1``
+    times larger.
+
+    Returns
+    -------
+    dots : np.ndarray [shape=(n_queries, n_frames)], float32
+    norms : np.ndarray [shape=(n_frames,)], float32
+        Squared norms of the stacked frames.
+    """
+    n = A.shape[1]
+    w = 2 * context + 1
+    P = np.pad(A, ((0, 0), (context, context)), mode="edge") if context else A
+    pn = np.einsum("ij,ij->j", P, P, dtype=np.float64)
+    c = np.concatenate([[0.0], np.cumsum(pn)])
+    norms = (c[w:] - c[:-w]).astype(np.float32)
+    # Queries come in runs of consecutive frames (events): per run, the Gram matrix of the
+    # padded frames its windows touch, then 2c + 1 shifted views of it added up.
+    dots = np.empty((queries.size, n), np.float32)
+    breaks = np.flatnonzero(np.diff(queries) != 1) + 1
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, queries.size]):
+        q0, m = int(queries[a]), int(b - a)
+        G = P[:, q0 : q0 + m + w - 1].T @ P  # (m + 2c, n + 2c)
+        out = dots[a:b]
+        np.copyto(out, G[0:m, 0:n])
+        for j in range(1, w):
+            out += G[j : j + m, j : j + n]
+    return dots, norms
+
+
 def knn_frames(
     F: np.ndarray,
     queries: np.ndarray,
     *,
     k: int,
+    context: int = 0,
     exclude: np.ndarray | None = None,
     min_separation: int = 0,
-    chunk: int = 2048,
+    max_block_bytes: int = 128 * 2**20,
 ) -> np.ndarray:
     """Indices of the ``k`` frames nearest to each query frame (squared Euclidean distance).
 
-    Distances are computed with one matrix product per chunk of queries
-    (``|a|^2 + |b|^2 - 2 a.b``), so the cost is ``n_queries x n_frames x n_features`` flops
-    and memory ``chunk x n_frames``.
+    With ``context = c`` the kernel compares sequences of ``2c + 1`` frames centred on the
+    query and the candidate (exactly the distance between columns of
+    ``context_features(F, context=c)``), computed from one Gram matrix of single frames
+    summed along its diagonals: ``2c + 1`` times fewer flops than stacking. Distances use
+    BLAS (``|a|^2 + |b|^2 - 2 a.b``) on blocks of queries.
 
     Parameters
     ----------
     F : np.ndarray [shape=(n_features, n_frames)]
-        Features (see :func:`context_features`).
+        Per-frame features (for example compressed band magnitudes of the NMF music estimate).
     queries : np.ndarray [shape=(n_queries,)], int
         Frames to find neighbours for.
     k : int >= 1
         Neighbours per query.
+    context : int >= 0
+        Frames on each side compared along with each frame (edges padded by repetition).
     exclude : np.ndarray [shape=(n_frames,)], bool, optional
         Frames never selected as neighbours (e.g. frames with interference). If fewer than
         ``k`` frames remain for a query, excluded frames are used as a last resort.
     min_separation : int >= 0
         A query's own frame and frames within this many frames of it are never selected.
+    max_block_bytes : int
+        Memory for one block of the distance matrix; blocks of queries are sized from it and
+        the number of frames, so memory does not grow with the recording.
 
     Returns
     -------
@@ -80,32 +122,57 @@ def knn_frames(
     """
     if k < 1:
         raise ParameterError(f"k must be at least 1, got {k}")
+    if context < 0:
+        raise ParameterError(f"context must be >= 0 frames, got {context}")
     F = np.asarray(F, dtype=np.float32)
     n = F.shape[1]
     queries = np.asarray(queries, dtype=np.int64)
     if queries.size == 0:
         return np.zeros((0, k), np.int64)
     k_eff = min(k, n)
-    norms = np.einsum("ij,ij->j", F, F)
     penalty = np.zeros(n, np.float32)
     big = np.float32(np.finfo(np.float32).max / 4)
     if exclude is not None:
         penalty[np.asarray(exclude, bool)] = big / 2
     out = np.empty((queries.size, k_eff), np.int64)
-    frames = np.arange(n)
+    chunk = int(np.clip(max_block_bytes // (4 * n * 3), 16, 4096))
+    offsets = np.arange(-min_separation, min_separation + 1)[None, :]
     for s in range(0, queries.size, chunk):
         q = queries[s : s + chunk]
-        D = norms[None, :] - 2.0 * (F[:, q].T @ F) + penalty[None, :]
+        dots, norms = _context_dots(F, q, context)
+        D = dots
+        D *= -2.0
+        D += norms[None, :]
+        D += penalty[None, :]
         # The query's own frame and its neighbours within min_separation.
-        cols = np.clip(q[:, None] + np.arange(-min_separation, min_separation + 1)[None, :], 0, n - 1)
+        cols = np.clip(q[:, None] + offsets, 0, n - 1)
         D[np.arange(q.size)[:, None], cols] = big
-        if k_eff < n:
-            part = np.argpartition(D, k_eff - 1, axis=1)[:, :k_eff]
-        else:
-            part = np.broadcast_to(frames, D.shape).copy()
-        order = np.take_along_axis(D, part, axis=1).argsort(axis=1)
-        out[s : s + chunk] = np.take_along_axis(part, order, axis=1)
+        out[s : s + chunk] = _k_smallest(D, k_eff) if k_eff < n else np.argsort(D, axis=1)
     return out
+
+
+def _k_smallest(D: np.ndarray, k: int, group: int = 32) -> np.ndarray:
+    """Column indices of the ``k`` smallest entries of every row of ``D``, smallest first.
+
+    The k smallest entries of a row lie in the ``k`` groups of ``group`` consecutive columns
+    with the smallest minima (any other group's entries are all beaten by those k minima), so
+    a full-row partition is only needed over the group minima, ``group`` times fewer values.
+    """
+    n_rows, n = D.shape
+    n_groups = -(-n // group)
+    if n_groups <= k:
+        part = np.argpartition(D, k - 1, axis=1)[:, :k]
+    else:
+        pad = n_groups * group - n
+        Dp = np.pad(D, ((0, 0), (0, pad)), constant_values=np.inf) if pad else D
+        mins = Dp.reshape(n_rows, n_groups, group).min(axis=2)
+        best = np.argpartition(mins, k - 1, axis=1)[:, :k]  # (rows, k) groups
+        cand = (best[:, :, None] * group + np.arange(group)[None, None, :]).reshape(n_rows, -1)
+        vals = np.take_along_axis(Dp, cand, axis=1)
+        sel = np.argpartition(vals, k - 1, axis=1)[:, :k]
+        part = np.take_along_axis(cand, sel, axis=1)
+    order = np.take_along_axis(D, part, axis=1).argsort(axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
 
 
 def median_over(S: np.ndarray, idx: np.ndarray, *, chunk: int = 256) -> np.ndarray:
@@ -139,6 +206,7 @@ def kam_estimate(
     queries: np.ndarray,
     *,
     k: int,
+    context: int = 0,
     exclude: np.ndarray | None = None,
     min_separation: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -149,13 +217,13 @@ def kam_estimate(
     V : np.ndarray [shape=(..., n_freq, n_frames)]
         Magnitudes to take the median of (the mixture's).
     F : np.ndarray [shape=(n_features, n_frames)]
-        Features the neighbours are searched on (the NMF music estimate with context).
-    queries, k, exclude, min_separation : see :func:`knn_frames`.
+        Per-frame features the neighbours are searched on (the NMF music estimate).
+    queries, k, context, exclude, min_separation : see :func:`knn_frames`.
 
     Returns
     -------
     estimate : np.ndarray [shape=(..., n_freq, n_queries)], float32
     idx : np.ndarray [shape=(n_queries, k)]
     """
-    idx = knn_frames(F, queries, k=k, exclude=exclude, min_separation=min_separation)
+    idx = knn_frames(F, queries, k=k, context=context, exclude=exclude, min_separation=min_separation)
     return median_over(V, idx), idx

@@ -342,9 +342,9 @@ class Cleaner:
         if self.method == "kam":
             Vb = P @ V
             ctx = s.frames(s.context_ms, cfg)
-            Fm = _kam.context_features(Vb, context=ctx, compress=float(Vb.mean()) * 0.1 + 1e-12)
+            Fm = _kam.context_features(Vb, context=0, compress=float(Vb.mean()) * 0.1 + 1e-12)
             q = np.arange(n_frames)
-            est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, min_separation=ctx)
+            est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, context=ctx, min_separation=ctx)
             Sm = np.minimum(est, V)
             M = soft_mask(Sm, V - Sm, power=s.mask_power)
             report(0.8)
@@ -416,8 +416,9 @@ class Cleaner:
         queries_mask = _loc.dilate(cand, pad + ramp + s.frames(s.max_gap_ms, cfg))
         q = np.flatnonzero(queries_mask)
         compress = float(L_m.mean()) * 0.1 + 1e-12
-        Fm = _kam.context_features(L_m, context=ctx, compress=compress)
-        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, exclude=_loc.dilate(cand, ctx) | partial, min_separation=ctx)
+        Fm = _kam.context_features(L_m, context=0, compress=compress)
+        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, context=ctx, exclude=_loc.dilate(cand, ctx) | partial,
+                                   min_separation=ctx)
         report(0.8, "kam")
         Vq = V[:, q]
         Sm = np.minimum(est, Vq)
