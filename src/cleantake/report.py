@@ -668,7 +668,7 @@ def write_index(
         total_events += int(n_ev or 0)
         dur = e.get("duration_s")
         status = str(e.get("status", "ok"))
-        ok = status.lower() in ("ok", "done", "cleaned", "located")
+        ok = status.lower() in ("ok", "done", "cleaned", "located", "skipped")
         n_ok += ok
         err = e.get("error")
         status_html = html.escape(status) + (f": {html.escape(str(err))}" if err else "")
