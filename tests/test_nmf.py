@@ -77,3 +77,24 @@ def test_bad_input_refused():
 def test_learn_nmf_unit_sum_columns(data):
     W = learn_nmf(data[0], 4, n_iter=60)
     np.testing.assert_allclose(W.sum(axis=0), 1.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_threads_do_not_change_the_result(data, beta):
+    """Frames are split in fixed blocks; threads only change who computes which block."""
+    V, Wf = data
+    one = semi_nmf(V, Wf, n_free=5, beta=beta, n_iter=25, block_frames=64, threads=1, track=True)
+    three = semi_nmf(V, Wf, n_free=5, beta=beta, n_iter=25, block_frames=64, threads=3, track=True)
+    np.testing.assert_array_equal(one.H, three.H)
+    np.testing.assert_array_equal(one.W, three.W)
+    assert one.objective == three.objective
+    # Blocks change the sums' rounding only.
+    whole = semi_nmf(V, Wf, n_free=5, beta=beta, n_iter=25, block_frames=10_000)
+    np.testing.assert_allclose(whole.W @ whole.H, one.W @ one.H, rtol=1e-3, atol=1e-5)
+
+
+def test_objective_recorded_per_iteration_matches_the_model(data):
+    V, Wf = data
+    res = semi_nmf(V, Wf, n_free=5, n_iter=7, tol=0, track=True, block_frames=100)
+    assert len(res.objective) == 7 and res.n_iter == 7
+    assert res.objective[-1] == pytest.approx(beta_divergence(V, res.W @ res.H, 1.0), rel=1e-5)

@@ -15,6 +15,7 @@ the exponent ``γ(β)`` that makes every update non-increasing for any β in [0,
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,6 +140,8 @@ def semi_nmf(
     random_state: int = 0,
     W_free_init: np.ndarray | None = None,
     track: bool = False,
+    threads: int = 1,
+    block_frames: int = 1024,
 ) -> NMFResult:
     """Fit ``V ≈ [W_fixed, W_free] @ H`` with ``W_fixed`` held fixed.
 
@@ -162,7 +165,12 @@ def semi_nmf(
     W_free_init : np.ndarray [shape=(n_freq, n_free)] or None
         Starting free templates (for example from a previous block).
     track : bool
-        Record the objective after every iteration (costs one extra pass a iteration).
+        Record the objective after every iteration.
+    threads : int >= 1
+        Threads working on blocks of frames at the same time (BLAS itself should then run
+        single-threaded). The result does not depend on it.
+    block_frames : int >= 1
+        Frames per block. The result depends on it (by float rounding) only.
 
     Returns
     -------
@@ -173,6 +181,8 @@ def semi_nmf(
         raise ParameterError(f"beta must lie in [0, 2], got {beta}")
     if n_iter < 1:
         raise ParameterError(f"n_iter must be at least 1, got {n_iter}")
+    if threads < 1 or block_frames < 1:
+        raise ParameterError(f"threads and block_frames must be at least 1, got {threads} and {block_frames}")
     n_freq, n_frames = V.shape
     if W_fixed is None:
         W_fixed = np.zeros((n_freq, 0), np.float32)
@@ -196,45 +206,76 @@ def semi_nmf(
     H = (rng.uniform(0.5, 1.5, size=(n_fixed + n_free, n_frames)) * scale * n_freq ** 0.5).astype(np.float32)
     W = np.concatenate([W_fixed, W_free], axis=1)
     gamma = _gamma(beta)
+    # Frames are processed in column blocks of a fixed size: the activations of a block depend
+    # on that block only, the free templates on sums over blocks taken in block order. The
+    # blocks may run in parallel threads (numpy releases the GIL) and the result does not
+    # depend on how many.
+    blocks = [slice(a, min(a + block_frames, n_frames)) for a in range(0, n_frames, block_frames)]
+
+    def pass_over(b: slice, rescale: np.ndarray | None, want_objective: bool):
+        """One iteration on the frames ``b``: returns (objective of the model before it,
+        numerator and denominator of the free-template update)."""
+        Hb, Vb = H[:, b], V[:, b]
+        if rescale is not None:
+            Hb[n_fixed:] *= rescale[:, None]
+        Lam = W @ Hb
+        Lam += EPS
+        obj = beta_divergence(Vb, Lam - EPS, beta) if want_objective else 0.0
+        if beta == 1:
+            num = W.T @ (Vb / Lam)
+            den = W.sum(axis=0)[:, None]
+        else:
+            num = W.T @ ((Vb + EPS) * Lam ** (beta - 2))
+            den = W.T @ Lam ** (beta - 1)
+        ratio = num / np.maximum(den, EPS)
+        Hb *= ratio if gamma == 1 else ratio**gamma
+        if not n_free:
+            return obj, None, None
+        Hf = Hb[n_fixed:]
+        Lam = W @ Hb
+        Lam += EPS
+        if beta == 1:
+            return obj, (Vb / Lam) @ Hf.T, Hf.sum(axis=1)[None, :]
+        return obj, ((Vb + EPS) * Lam ** (beta - 2)) @ Hf.T, Lam ** (beta - 1) @ Hf.T
+
+    pool = ThreadPoolExecutor(min(threads, len(blocks))) if threads > 1 and len(blocks) > 1 else None
+    run = pool.map if pool is not None else map
     objective: list[float] = []
     last = None
     it = 0
-    for it in range(1, n_iter + 1):
-        # H update (both parts).
-        Lam = W @ H
-        Lam += EPS
-        if beta == 1:
-            num = W.T @ (V / Lam)
-            den = W.sum(axis=0)[:, None]
-        else:
-            num = W.T @ ((V + EPS) * Lam ** (beta - 2))
-            den = W.T @ Lam ** (beta - 1)
-        ratio = num / np.maximum(den, EPS)
-        H *= ratio if gamma == 1 else ratio**gamma
-        # Free-template update.
-        if n_free:
-            Hf = H[n_fixed:]
-            Lam = W @ H
-            Lam += EPS
-            if beta == 1:
-                num = (V / Lam) @ Hf.T
-                den = Hf.sum(axis=1)[None, :]
-            else:
-                num = ((V + EPS) * Lam ** (beta - 2)) @ Hf.T
-                den = Lam ** (beta - 1) @ Hf.T
-            ratio = num / np.maximum(den, EPS)
-            Wf = W[:, n_fixed:] * (ratio if gamma == 1 else ratio**gamma)
-            # Normalise free templates to unit sum, moving the scale into H: W @ H unchanged.
-            norm = np.maximum(Wf.sum(axis=0), EPS)
-            W[:, n_fixed:] = Wf / norm
-            H[n_fixed:] *= norm[:, None]
-        if track:
-            objective.append(beta_divergence(V, W @ H, beta))
-        if tol > 0 and it % 10 == 0:
-            cur = objective[-1] if track else beta_divergence(V, W @ H, beta)
-            if last is not None and (last - cur) <= tol * abs(last):
-                break
-            last = cur
+    rescale = None
+    try:
+        for it in range(1, n_iter + 1):
+            # The objective of the model after iteration it - 1 comes from this pass's model.
+            check = tol > 0 and it > 1 and (it - 1) % 10 == 0
+            want = track and it > 1 or check
+            parts = list(run(lambda b: pass_over(b, rescale, want), blocks))
+            rescale = None
+            if want:
+                cur = float(sum(p[0] for p in parts))
+                if track:
+                    objective.append(cur)
+            if n_free:
+                num = sum(p[1] for p in parts)
+                den = sum(p[2] for p in parts)
+                ratio = num / np.maximum(den, EPS)
+                Wf = W[:, n_fixed:] * (ratio if gamma == 1 else ratio**gamma)
+                # Free templates to unit sum, the scale moved into H (in the next pass):
+                # W @ H unchanged.
+                norm = np.maximum(Wf.sum(axis=0), EPS)
+                W[:, n_fixed:] = Wf / norm
+                rescale = norm
+            if check:
+                if last is not None and (last - cur) <= tol * abs(last):
+                    break
+                last = cur
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    if rescale is not None:
+        H[n_fixed:] *= rescale[:, None]
+    if track:
+        objective.append(beta_divergence(V, W @ H, beta))
     return NMFResult(W=W, H=H, n_fixed=n_fixed, n_iter=it, objective=objective)
 
 

@@ -8,10 +8,12 @@ where they were.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -33,6 +35,24 @@ METHODS = ("proposed", "nmf", "kam")
 #: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
 STREAM_BLOCK_S = 60.0
 Progress = Callable[[float], None] | None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: Threads the NMF of one recording may use (None: the usable CPUs, at most 4). Blocks of a
+#: long file cleaned in parallel set it to 1 for their own thread.
+nmf_threads: ContextVar[int | None] = ContextVar("nmf_threads", default=None)
+
+
+def _nmf_threads() -> int:
+    n = nmf_threads.get()
+    return min(4, usable_cpus()) if n is None else n
 
 
 _blas_lock = threading.Lock()
@@ -351,7 +371,8 @@ class Cleaner:
             return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), [], stats
 
         if self.method == "nmf":
-            res = semi_nmf(V, W, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
+            res = semi_nmf(V, W, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta,
+                           threads=_nmf_threads())
             report(0.7)
             M = soft_mask(res.free_part, res.fixed_part, power=s.mask_power)
             events = self._events_from_share(res, cfg, x.shape[1], sr)
@@ -366,14 +387,15 @@ class Cleaner:
         """Semi-supervised NMF on the band-pooled mean magnitude; shares per frame."""
         s = self.settings
         Vb = P @ V
-        res = semi_nmf(Vb, Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta)
+        threads = _nmf_threads()
+        res = semi_nmf(Vb, Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta, threads=threads)
         L_i, L_m = res.fixed_part, res.free_part
         # How much worse is each frame explained without the interference templates? Refit
         # the activations of the music templates alone and compare per-frame divergences:
         # frames the music templates explain as well on their own are not interference,
         # however much of them the joint fit happened to give to the interference templates.
         alone = semi_nmf(Vb, res.W[:, res.n_fixed:], n_free=0, n_iter=max(10, s.n_iter // 3),
-                         beta=self.dictionary.beta, tol=0)
+                         beta=self.dictionary.beta, tol=0, threads=threads)
         d_joint = beta_divergence_frames(Vb, L_i + L_m, self.dictionary.beta)
         d_alone = beta_divergence_frames(Vb, alone.W @ alone.H, self.dictionary.beta)
         gain = (d_alone - d_joint) / np.maximum(Vb.sum(axis=0, dtype=np.float64), 1e-12)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -126,11 +125,9 @@ def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
 
 def default_workers() -> int:
     """Blocks cleaned at once by default: the CPUs this process may use, at most 4."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(4, n))
+    from .pipeline import usable_cpus
+
+    return min(4, usable_cpus())
 
 
 def _block_sizes(sr: int, block_s: float, overlap_s: float) -> tuple[int, int]:
@@ -230,7 +227,7 @@ def clean_file_streaming(
     duration_s = n_total / sr
     block_n, overlap_n = _block_sizes(sr, block_s, overlap_s)
     rng = _io.full_scale_range(st)
-    from .pipeline import _on_output_grid
+    from .pipeline import _on_output_grid, nmf_threads
 
     seconds: dict[str, float] = {}
     counts = {"blocks": 0, "crossfaded_joins": 0}
@@ -302,7 +299,12 @@ def clean_file_streaming(
             return cb
 
         def clean_block(i: int, block: np.ndarray):
-            return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]))
+            # Parallelism is across blocks: one thread for each block's own NMF.
+            token = nmf_threads.set(1 if n_workers > 1 else None)
+            try:
+                return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]))
+            finally:
+                nmf_threads.reset(token)
 
         # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the
         # GIL) and joined strictly in order. State carried from one block to the next: the
