@@ -179,6 +179,14 @@ def test_strength_out_of_range(tmp_path, good, capsys, value):
     assert not (tmp_path / "o.wav").exists()
 
 
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_jobs_must_be_a_positive_whole_number(tmp_path, good, capsys, value):
+    code, _, err = run(["clean", good, "-o", tmp_path / "o.wav", "-j", value], capsys)
+    assert code == 2, err
+    assert "jobs" in err and "whole number" in err, err
+    assert not (tmp_path / "o.wav").exists()
+
+
 def test_invalid_subtype_lists_valid(tmp_path, good, capsys):
     code, _, err = run(["clean", good, "-o", tmp_path / "o.flac", "--subtype", "FLOAT"], capsys)
     assert_error(code, err, "FLOAT", "PCM_16", "PCM_24")
