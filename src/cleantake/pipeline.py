@@ -45,13 +45,13 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Threads the NMF of one recording may use (None: the usable CPUs, at most 4). Blocks of a
-#: long file cleaned in parallel set it to 1 for their own thread.
-nmf_threads: ContextVar[int | None] = ContextVar("nmf_threads", default=None)
+#: Threads the work on one recording may use (NMF blocks, FFTs; None: the usable CPUs, at
+#: most 4). Blocks of a long file cleaned in parallel set it to 1 for their own thread.
+recording_threads: ContextVar[int | None] = ContextVar("recording_threads", default=None)
 
 
-def _nmf_threads() -> int:
-    n = nmf_threads.get()
+def _recording_threads() -> int:
+    n = recording_threads.get()
     return min(4, usable_cpus()) if n is None else n
 
 
@@ -351,7 +351,7 @@ class Cleaner:
                 clock["t"] = now
             user_report(frac)
 
-        X = stft(x, cfg)  # (C, F, T)
+        X = stft(x, cfg, workers=_recording_threads())  # (C, F, T)
         A = np.abs(X)
         V = A.mean(axis=0)  # (F, T): one analysis for all channels
         n_frames = V.shape[1]
@@ -372,7 +372,7 @@ class Cleaner:
 
         if self.method == "nmf":
             res = semi_nmf(V, W, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta,
-                           threads=_nmf_threads())
+                           threads=_recording_threads())
             report(0.7)
             M = soft_mask(res.free_part, res.fixed_part, power=s.mask_power)
             events = self._events_from_share(res, cfg, x.shape[1], sr)
@@ -387,7 +387,7 @@ class Cleaner:
         """Semi-supervised NMF on the band-pooled mean magnitude; shares per frame."""
         s = self.settings
         Vb = P @ V
-        threads = _nmf_threads()
+        threads = _recording_threads()
         res = semi_nmf(Vb, Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta, threads=threads)
         L_i, L_m = res.fixed_part, res.free_part
         # How much worse is each frame explained without the interference templates? Refit

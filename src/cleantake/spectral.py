@@ -107,7 +107,7 @@ def _obj(cfg: StftConfig) -> ShortTimeFFT:
     return _stft_object(int(cfg.sr), cfg.win_length, cfg.hop_length, cfg.n_fft)
 
 
-def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
+def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
     """Complex STFT of ``x`` (float32 arithmetic; the framing of scipy's ``ShortTimeFFT``).
 
     Parameters
@@ -116,6 +116,8 @@ def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
         Audio, time last.
     cfg : StftConfig
         Analysis sizes.
+    workers : int
+        Threads for the FFTs (scipy.fft's ``workers``; -1: all CPUs).
 
     Returns
     -------
@@ -139,7 +141,7 @@ def stft(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
     buf = np.zeros(x.shape[:-1] + (n_frames, N), np.float32)
     np.multiply(frames[..., mid:], w[mid:], out=buf[..., : L - mid])
     np.multiply(frames[..., :mid], w[:mid], out=buf[..., N - mid:])
-    X = sp_fft.rfft(buf, axis=-1, workers=-1, overwrite_x=True)
+    X = sp_fft.rfft(buf, axis=-1, workers=workers, overwrite_x=True)
     return np.swapaxes(X, -1, -2).astype(np.complex64, copy=False)
 
 

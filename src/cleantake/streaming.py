@@ -227,7 +227,7 @@ def clean_file_streaming(
     duration_s = n_total / sr
     block_n, overlap_n = _block_sizes(sr, block_s, overlap_s)
     rng = _io.full_scale_range(st)
-    from .pipeline import _on_output_grid, nmf_threads
+    from .pipeline import _on_output_grid, recording_threads
 
     seconds: dict[str, float] = {}
     counts = {"blocks": 0, "crossfaded_joins": 0}
@@ -300,11 +300,11 @@ def clean_file_streaming(
 
         def clean_block(i: int, block: np.ndarray):
             # Parallelism is across blocks: one thread for each block's own NMF.
-            token = nmf_threads.set(1 if n_workers > 1 else None)
+            token = recording_threads.set(1 if n_workers > 1 else None)
             try:
                 return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]))
             finally:
-                nmf_threads.reset(token)
+                recording_threads.reset(token)
 
         # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the
         # GIL) and joined strictly in order. State carried from one block to the next: the
