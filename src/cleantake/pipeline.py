@@ -99,8 +99,8 @@ class Settings:
     floor_db : float
         Candidates quieter than this many dB below the loudest interference frame are ignored.
     min_event_ms, max_gap_ms, pad_ms, ramp_ms : float
-        Shortest event kept; longest gap bridged inside an event; how far each event is
-        extended on both sides; length of the raised-cosine ramp around it.
+        Shortest event kept (before padding); longest gap bridged inside an event; how far
+        each event is extended on both sides; length of the raised-cosine ramp around it.
     k : int
         Neighbours selected by the KAM kernel.
     context_ms : float
@@ -114,7 +114,16 @@ class Settings:
     necessity : float >= 0
         A candidate frame must be explained worse without the interference templates: the
         per-frame divergence of the music templates alone minus that of the joint model,
-        per unit of magnitude, must exceed this.
+        per unit of magnitude (the necessity gain), must exceed a threshold. This is the
+        highest the threshold gets.
+    necessity_floor : float >= 0
+        The lowest the threshold gets. Within these bounds the threshold of a recording is
+        ``median + necessity_mads * σ`` of its frames' necessity gains (σ = 1.4826 × median
+        absolute deviation): music the templates explain everywhere equally well (most
+        recordings) keeps a low threshold, so quiet thuds and screams are found; music whose
+        gain varies a lot (drums, noisy sounds) keeps ``necessity``.
+    necessity_mads : float >= 0
+        See ``necessity_floor``.
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
@@ -132,14 +141,16 @@ class Settings:
     n_iter: int = 60
     threshold: float = 0.2
     floor_db: float = 30.0
-    min_event_ms: float = 30.0
+    min_event_ms: float = 80.0
     max_gap_ms: float = 150.0
     pad_ms: float = 50.0
     ramp_ms: float = 35.0
     k: int = 6
     context_ms: float = 46.0
-    confirm: float = 0.15
+    confirm: float = 0.2
     necessity: float = 1.0
+    necessity_floor: float = 0.5
+    necessity_mads: float = 20.0
     edge_ms: float = 250.0
     novelty: float = 0.05
     mask_power: float = 2.0
@@ -160,7 +171,8 @@ class Settings:
         for name, ok, allowed in checks:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
-        for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms"):
+        for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
+                     "necessity", "necessity_floor", "necessity_mads"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -408,6 +420,27 @@ class Cleaner:
             "ref": float(np.percentile(Vb.sum(axis=0), 99)),
         }
 
+    def _necessity_threshold(self, gain: np.ndarray) -> float:
+        """Necessity threshold of one recording, relative to its own gains.
+
+        Parameters
+        ----------
+        gain : np.ndarray [shape=(n_frames,)]
+            Per-frame necessity gain (see :class:`Settings`).
+
+        Returns
+        -------
+        float
+            ``median + necessity_mads * 1.4826 * MAD`` of ``gain``, clipped to
+            ``[necessity_floor, necessity]`` (``necessity`` if the floor is above it).
+        """
+        s = self.settings
+        if gain.size == 0:
+            return float(s.necessity)
+        med = float(np.median(gain))
+        spread = 1.4826 * float(np.median(np.abs(gain - med)))
+        return float(min(s.necessity, max(s.necessity_floor, med + s.necessity_mads * spread)))
+
     def _kam_stage(self, ana: dict, X, V, cfg, x, sr, stats, report, locate_only):
         """Candidates → KAM on them → events → removed signal."""
         s = self.settings
@@ -415,7 +448,11 @@ class Cleaner:
         res, L_m, share = ana["res"], ana["L_m"], ana["share"]
         cand = _loc.candidate_frames(share, ana["level_i"], threshold=s.threshold, floor_db=s.floor_db,
                                      ref_level=ana["ref"])
-        cand &= ana["gain"] > s.necessity
+        # Necessity relative to the recording (quiet interference passes where the music
+        # alone is explained evenly well), never above the absolute one.
+        necessity = self._necessity_threshold(ana["gain"])
+        cand &= ana["gain"] > necessity
+        stats["necessity"] = float(necessity)
         # Recordings often start or end in the middle of a sound (a cut), which looks like
         # nothing else in the recording: frames within edge_ms of either end never start an
         # event (padding may still reach them), and frames whose window reaches past an end
