@@ -3,9 +3,9 @@
 :func:`clean_file_streaming` reads a file in overlapping blocks (:func:`cleantake.io.iter_blocks`),
 cleans every block with a :class:`~cleantake.pipeline.Cleaner`, joins the *removed* parts
 of consecutive blocks in their overlap and writes ``cleaned = input - removed`` (and the
-removed part) progressively with :class:`~cleantake.io.AtomicAudioWriter`. At most two
-blocks (the current one and the tail of the previous one) are held in memory, whatever the
-length of the file.
+removed part) progressively with :class:`~cleantake.io.AtomicAudioWriter`. Blocks are cleaned
+by ``workers`` threads at once and joined in order: at most ``workers + 1`` blocks are held in
+memory, whatever the length of the file.
 
 How blocks are joined
     The method removes nothing away from the located events (the removed part is exactly
