@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from typing import TYPE_CHECKING
+
 from scipy import fft as sp_fft
-from scipy.signal import ShortTimeFFT
-from scipy.signal.windows import hann
+
+if TYPE_CHECKING:
+    from scipy.signal import ShortTimeFFT
 
 from .errors import ParameterError
 
@@ -99,6 +102,11 @@ class StftConfig:
 
 @lru_cache(maxsize=16)
 def _stft_object(sr: int, win_length: int, hop_length: int, n_fft: int) -> ShortTimeFFT:
+    # Imported here: scipy.signal takes seconds to import, and commands that stop early
+    # (a refused input, --help) should not wait for it.
+    from scipy.signal import ShortTimeFFT
+    from scipy.signal.windows import hann
+
     win = hann(win_length, sym=False)
     return ShortTimeFFT(win, hop=hop_length, fs=sr, mfft=n_fft, fft_mode="onesided", scale_to=None)
 
