@@ -55,6 +55,13 @@ def _recording_threads() -> int:
     return min(4, usable_cpus()) if n is None else n
 
 
+def check_workers(workers) -> int:
+    """``workers`` (blocks cleaned at once) if it is a whole number from 1 to 256, else ParameterError."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 256:
+        raise ParameterError(f"workers must be a whole number from 1 to 256, got {workers!r}")
+    return int(workers)
+
+
 _blas_lock = threading.Lock()
 _blas_state: dict = {"users": 0, "limiter": None}
 
@@ -680,8 +687,8 @@ def clean_file(
     """
     from . import io as _io
 
-    if workers is not None and (not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 256):
-        raise ParameterError(f"workers must be a whole number from 1 to 256, got {workers!r}")
+    if workers is not None:
+        check_workers(workers)
     outputs = [p for p in (output_path, removed_path) if p is not None]
     for p in outputs:
         _io.check_output(input_path, p, overwrite=overwrite)

@@ -211,9 +211,9 @@ def clean_file_streaming(
     if not overlap_s > 0 or not block_s > 2 * overlap_s:
         raise ParameterError(
             f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
-    n_workers = default_workers() if workers is None else workers
-    if not isinstance(n_workers, (int, np.integer)) or not 1 <= n_workers <= 256:
-        raise ParameterError(f"workers must be a whole number from 1 to 256, got {workers!r}")
+    from .pipeline import check_workers
+
+    n_workers = default_workers() if workers is None else check_workers(workers)
     outputs = [p for p in (output_path, removed_path) if p is not None]
     for p in outputs:
         _io.check_output(input_path, p, overwrite=overwrite)
