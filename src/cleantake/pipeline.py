@@ -326,6 +326,12 @@ class Cleaner:
         -------
         CleanResult
             ``cleaned`` and ``removed`` have the input's shape; ``cleaned + removed == audio``.
+
+        Notes
+        -----
+        The whole recording is analysed at once: peak memory grows by about 0.27 GB per
+        minute of 44.1-kHz stereo (measured on 1 and 3 minutes). For files longer than a few
+        minutes use :func:`clean_file`, which works in blocks in bounded memory.
         """
         x, mono = _as_channels_first(audio)
         cfg = self.settings.stft_config(sr)
