@@ -263,6 +263,16 @@ def test_evaluate_parallel_gives_the_same_rows_in_the_same_order(tiny_corpus):
     assert len(a["rows"]) == 4 and strip(a["rows"]) == strip(b["rows"])
 
 
+def test_every_takes_a_deterministic_sample(tiny_corpus):
+    whole = ev.run(tiny_corpus, subset="full", methods=["identity"])
+    half = ev.run(tiny_corpus, subset="full", methods=["identity"], every=2)
+    ids = [r["id"] for r in whole["rows"]]
+    assert [r["id"] for r in half["rows"]] == ids[::2]
+    assert half["meta"]["every"] == 2 and half["meta"]["n_mixtures"] == len(ids[::2])
+    with pytest.raises(ParameterError, match="every"):
+        ev.run(tiny_corpus, methods=["identity"], every=0)
+
+
 def test_one_failing_method_does_not_end_the_run(tiny_corpus, tmp_path, monkeypatch):
     def broken(mixture, sr):
         raise RuntimeError("boom")

@@ -518,6 +518,7 @@ def run(
     progress: Callable[[float], None] | None = None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
+    every: int = 1,
 ) -> dict:
     """Evaluate methods on the mixtures of a corpus.
 
@@ -541,6 +542,9 @@ def run(
     resume : bool
         Reuse the rows in ``checkpoint`` of mixtures whose recipe and method list are unchanged
         and evaluate only the rest.
+    every : int >= 1
+        Take every n-th selected mixture (in the order of mixtures.json): a deterministic sample
+        of the set, for slow methods.
 
     Returns
     -------
@@ -571,11 +575,13 @@ def run(
         raise ParameterError(f"no method given; choose from {', '.join(METHODS)}")
     if not (isinstance(jobs, (int, np.integer)) and jobs >= 1):
         raise ParameterError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    if not (isinstance(every, (int, np.integer)) and every >= 1):
+        raise ParameterError(f"every must be a whole number >= 1, got {every!r}")
     methods = list(dict.fromkeys(methods))
     _check_methods(methods)
     corpus_dir = str(Path(corpus_dir).resolve())
     entries = [e for e in load_mixtures(corpus_dir)
-               if e["set"] in sets and (subset == "full" or e.get("subset") == "quick")]
+               if e["set"] in sets and (subset == "full" or e.get("subset") == "quick")][::every]
     t_start = time.perf_counter()
     per_entry: list[list[dict] | None] = [None] * len(entries)
     log = None
@@ -624,6 +630,7 @@ def run(
             "methods": methods,
             "jobs": int(jobs),
             "n_mixtures": len(entries),
+            "every": int(every),
             "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": time.perf_counter() - t_start,
             "metric": (f"BSS Eval v3 sources (fast_bss_eval), whole clip, {FILTER_LENGTH}-tap filter, "
@@ -801,7 +808,8 @@ def _main(args: argparse.Namespace) -> int:
     checkpoint = out.with_name(out.name + ".partial.jsonl")
     try:
         results = run(args.corpus, subset=args.subset, sets=args.sets, methods=args.methods,
-                      jobs=args.jobs, progress=progress, checkpoint=checkpoint, resume=args.resume)
+                      jobs=args.jobs, progress=progress, checkpoint=checkpoint, resume=args.resume,
+                      every=args.every)
     except KeyboardInterrupt:
         print(f"cleantake evaluate: interrupted; the mixtures done are kept in {checkpoint}: "
               f"run the same command with --resume to go on", file=sys.stderr)
@@ -844,6 +852,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--methods", type=_csv("method", tuple(METHODS)), default=list(DEFAULT_METHODS),
                    help=f"comma-separated methods from {','.join(METHODS)} (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--every", type=int, default=1, metavar="N",
+                   help="take every N-th selected mixture: a deterministic sample for slow methods (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
                    "deleted when it completes) and evaluate only the rest")
