@@ -44,26 +44,29 @@ def context_features(S: np.ndarray, *, context: int, compress: float | None = No
     return np.concatenate([P[:, i : i + n] for i in range(2 * context + 1)], axis=0)
 
 
-def _context_dots(A: np.ndarray, queries: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
-    """Dot products and squared norms of context-stacked frames without stacking them.
+def _padded(A: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """``A`` edge-padded by ``context`` frames, and the squared norms of its context-stacked
+    frames (those of ``context_features(A, context=context)``), float32."""
+    w = 2 * context + 1
+    P = np.pad(A, ((0, 0), (context, context)), mode="edge") if context else A
+    c = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->j", P, P, dtype=np.float64))])
+    return P, (c[w:] - c[:-w]).astype(np.float32)
 
-    With ``F = context_features(A, context=c)``, ``F[:, q] . F[:, t]`` is the sum over
-    ``j = 0..2c`` of ``P[:, q + j] . P[:, t + j]`` (``P``: ``A`` edge-padded by ``c``), so one
-    Gram matrix of single frames, summed along its diagonals, replaces a product ``2c + 1``
-    times larger.
+
+def _context_dots(P: np.ndarray, queries: np.ndarray, context: int) -> np.ndarray:
+    """Dot products of context-stacked frames without stacking them.
+
+    With ``F = context_features(A, context=c)`` and ``P`` = ``A`` edge-padded by ``c``,
+    ``F[:, q] . F[:, t]`` is the sum over ``j = 0..2c`` of ``P[:, q + j] . P[:, t + j]``, so
+    one Gram matrix of single frames, summed along its diagonals, replaces a product
+    ``2c + 1`` times larger.
 
     Returns
     -------
     dots : np.ndarray [shape=(n_queries, n_frames)], float32
-    norms : np.ndarray [shape=(n_frames,)], float32
-        Squared norms of the stacked frames.
     """
-    n = A.shape[1]
     w = 2 * context + 1
-    P = np.pad(A, ((0, 0), (context, context)), mode="edge") if context else A
-    pn = np.einsum("ij,ij->j", P, P, dtype=np.float64)
-    c = np.concatenate([[0.0], np.cumsum(pn)])
-    norms = (c[w:] - c[:-w]).astype(np.float32)
+    n = P.shape[1] - 2 * context
     # Queries come in runs of consecutive frames (events): per run, the Gram matrix of the
     # padded frames its windows touch, then 2c + 1 shifted views of it added up.
     dots = np.empty((queries.size, n), np.float32)
@@ -75,7 +78,7 @@ def _context_dots(A: np.ndarray, queries: np.ndarray, context: int) -> tuple[np.
         np.copyto(out, G[0:m, 0:n])
         for j in range(1, w):
             out += G[j : j + m, j : j + n]
-    return dots, norms
+    return dots
 
 
 def knn_frames(
@@ -137,10 +140,10 @@ def knn_frames(
     out = np.empty((queries.size, k_eff), np.int64)
     chunk = int(np.clip(max_block_bytes // (4 * n * 3), 16, 4096))
     offsets = np.arange(-min_separation, min_separation + 1)[None, :]
+    P, norms = _padded(F, context)
     for s in range(0, queries.size, chunk):
         q = queries[s : s + chunk]
-        dots, norms = _context_dots(F, q, context)
-        D = dots
+        D = _context_dots(P, q, context)
         D *= -2.0
         D += norms[None, :]
         D += penalty[None, :]
