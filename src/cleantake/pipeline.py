@@ -393,7 +393,8 @@ class Cleaner:
             Sm = np.minimum(est, V)
             M = soft_mask(Sm, V - Sm, power=s.mask_power)
             report(0.8)
-            return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), [], stats
+            every = np.arange(n_frames)
+            return self._synth(X, M, every, np.ones(n_frames, np.float32), cfg, x.shape[1]), [], stats
 
         if self.method == "nmf":
             res = semi_nmf(V, W, n_free=s.music_rank, n_iter=s.n_iter, beta=self.dictionary.beta,
@@ -401,7 +402,8 @@ class Cleaner:
             report(0.7)
             M = soft_mask(res.free_part, res.fixed_part, power=s.mask_power)
             events = self._events_from_share(res, cfg, x.shape[1], sr)
-            return self._synth(X, M, np.ones(n_frames, np.float32), cfg, x.shape[1]), events, stats
+            every = np.arange(n_frames)
+            return self._synth(X, M, every, np.ones(n_frames, np.float32), cfg, x.shape[1]), events, stats
 
         # proposed
         ana = self._nmf_stage(V, P, Wb)
@@ -531,9 +533,8 @@ class Cleaner:
             report(1.0)
             return np.zeros_like(x), events, stats
         w = frame_weights(kept_active, ramp=ramp)
-        M = np.ones((V.shape[0], n_frames), np.float32)
-        M[:, q] = Mq
-        removed = self._synth(X, M, w, cfg, x.shape[1])
+        keep = w[q] > 0  # KAM frames inside a kept event or its ramp
+        removed = self._synth(X, Mq[:, keep], q[keep], w[q[keep]], cfg, x.shape[1])
         report(1.0, "synthesis")
         return removed, events, stats
 
@@ -564,15 +565,20 @@ class Cleaner:
             confidences=[float(share[a:b].mean()) for a, b in segs],
         )
 
-    def _synth(self, X: np.ndarray, M: np.ndarray, w: np.ndarray, cfg: StftConfig, n: int) -> np.ndarray:
-        """Removed part in the time domain: ISTFT of ``(1 - mask) X`` where frames are affected."""
-        s = self.settings
-        R_mask = (1.0 - apply_strength(M, s.strength)) * w[None, :]
-        cols = np.flatnonzero(R_mask.max(axis=0) > 0)
+    def _synth(self, X: np.ndarray, M: np.ndarray, cols: np.ndarray, w: np.ndarray, cfg: StftConfig,
+               n: int) -> np.ndarray:
+        """Removed part in the time domain: ISTFT of ``(1 - mask) X``.
+
+        ``M`` [shape=(n_freq, len(cols))] is the music mask on the frames ``cols`` (the mask
+        is 1, nothing removed, on every other frame) and ``w`` [shape=(len(cols),)] their
+        weights; only those frames are masked and transformed back.
+        """
+        R_mask = (1.0 - apply_strength(M, self.settings.strength)) * w[None, :]
         if cols.size > X.shape[-1] // 2:  # most frames (the baselines): one whole inverse
-            return istft(X * R_mask[None], cfg, n)
-        # Only the frames with something removed are transformed back (the rest are zero).
-        return istft_columns(X[:, :, cols] * R_mask[None, :, cols], cols, cfg, n)
+            R = np.zeros(X.shape, X.dtype)
+            R[:, :, cols] = X[:, :, cols] * R_mask[None]
+            return istft(R, cfg, n)
+        return istft_columns(X[:, :, cols] * R_mask[None], cols, cfg, n)
 
 
 def clean(
