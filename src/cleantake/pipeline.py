@@ -234,10 +234,11 @@ def _as_channels_first(audio: np.ndarray) -> tuple[np.ndarray, bool]:
 class Cleaner:
     """Removes one class of interference with fixed settings; reuse it for many recordings.
 
-    The method runs with single-threaded BLAS: its matrices are small, threads cost more than
-    they gain (3-5x slower NMF on a loaded 2-core machine, benchmarks/SPEED.md), and results
-    are then bit-identical whatever the machine's thread count. Run several recordings in
-    parallel instead (``cleantake batch``).
+    BLAS runs single-threaded inside the method (its matrices are small; BLAS threads made the
+    NMF 3-5x slower on a loaded 2-core machine). Parallelism is the method's own: the NMF
+    works on fixed blocks of frames in up to 4 threads (:data:`recording_threads`), and long
+    files are cleaned in parallel blocks (:func:`clean_file`); results are bit-identical
+    whatever the thread count.
 
     Parameters
     ----------
