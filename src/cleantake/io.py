@@ -432,6 +432,20 @@ def read_audio(path: str | os.PathLike[str], *, start_s: float | None = None,
     return np.ascontiguousarray(audio, dtype=np.float64), info
 
 
+def block_sizes(sr: int, block_s: float, overlap_s: float) -> tuple[int, int]:
+    """Block and overlap lengths in samples used by :func:`iter_blocks`.
+
+    Returns
+    -------
+    block_n : int
+        ``block_s`` in samples (at least 1).
+    overlap_n : int
+        ``overlap_s`` in samples, less than ``block_n``.
+    """
+    block_n = max(1, int(round(block_s * sr)))
+    return block_n, min(int(round(overlap_s * sr)), block_n - 1)
+
+
 def iter_blocks(path: str | os.PathLike[str], *, block_s: float,
                 overlap_s: float) -> Iterator[tuple[int, np.ndarray]]:
     """Stream a long recording in overlapping blocks.
@@ -474,8 +488,7 @@ def iter_blocks(path: str | os.PathLike[str], *, block_s: float,
     f, info, _ = _open_for_read(path)
     with f:
         sr = info.samplerate
-        block_n = max(1, int(round(block_s * sr)))
-        overlap_n = min(int(round(overlap_s * sr)), block_n - 1)
+        block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
         hop = block_n - overlap_n
         start = 0
         tail = np.empty((0, info.channels))

@@ -130,13 +130,6 @@ def default_workers() -> int:
     return min(4, usable_cpus())
 
 
-def _block_sizes(sr: int, block_s: float, overlap_s: float) -> tuple[int, int]:
-    """Block and overlap lengths in samples, exactly as :func:`cleantake.io.iter_blocks` does."""
-    block_n = max(1, int(round(block_s * sr)))
-    overlap_n = min(int(round(overlap_s * sr)), block_n - 1)
-    return block_n, overlap_n
-
-
 def clean_file_streaming(
     input_path: str | Path,
     output_path: str | Path,
@@ -225,7 +218,7 @@ def clean_file_streaming(
         rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
     sr, n_total = info.samplerate, info.frames
     duration_s = n_total / sr
-    block_n, overlap_n = _block_sizes(sr, block_s, overlap_s)
+    block_n, overlap_n = _io.block_sizes(sr, block_s, overlap_s)
     rng = _io.full_scale_range(st)
     from .pipeline import _on_output_grid, recording_threads
 
