@@ -81,7 +81,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
         n = len(res.events)
         print(f"{args.input}: {n} interference event{'s' if n != 1 else ''} removed -> {args.output}")
         for ev in res.events:
-            print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:8s} confidence {ev.confidence:.2f}")
+            print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:12s} confidence {ev.confidence:.2f}")
     return 0
 
 
