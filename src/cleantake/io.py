@@ -781,6 +781,17 @@ def _umask() -> int:
     return mask
 
 
+def _clear_peak_timestamp(path: Path) -> None:
+    """Zero the time stamp of a float RF64 file's PEAK chunk (libsndfile writes the chunk for
+    RF64 even when told not to), so that equal samples give equal bytes."""
+    with open(path, "r+b") as f:
+        head = f.read(4096)
+        i, data = head.find(b"PEAK"), head.find(b"data")
+        if 0 <= i and i + 16 <= (data if data >= 0 else len(head)):  # a header chunk, not samples
+            f.seek(i + 12)  # "PEAK", chunk size, version, then the 4-byte time stamp
+            f.write(b"\0\0\0\0")
+
+
 class AtomicAudioWriter:
     """Write an audio file so that it appears complete or not at all.
 
@@ -1030,6 +1041,8 @@ class AtomicAudioWriter:
             raise self._os_error(exc) from None
         finally:
             self._sf = None
+        if self._open_format == "RF64" and self.subtype in _FLOAT_SUBTYPES:
+            _clear_peak_timestamp(self._tmp)
         os.chmod(self._tmp, 0o666 & ~_umask())
         fd = os.open(self._tmp, os.O_RDONLY)
         try:
