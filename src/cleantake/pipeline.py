@@ -149,10 +149,10 @@ class Settings:
     threshold: float = 0.2
     floor_db: float = 30.0
     min_event_ms: float = 80.0
-    max_gap_ms: float = 150.0
+    max_gap_ms: float = 250.0
     pad_ms: float = 50.0
     ramp_ms: float = 35.0
-    k: int = 6
+    k: int = 4
     context_ms: float = 46.0
     confirm: float = 0.2
     necessity: float = 1.0
