@@ -201,3 +201,28 @@ def test_proposed_improves_each_core_class_and_beats_nmf():
         by_class[cls] = float(np.mean(gains))
     assert all(v > 0 for v in by_class.values()), by_class
     assert np.mean(vs_nmf["proposed"]) > np.mean(vs_nmf["nmf"]), vs_nmf
+
+
+def test_location_trace_stages_narrow_and_end_in_the_events(mixed):
+    """The diagnostic trace (benchmarks/misses.py) reports each stage's frames: every stage
+    keeps a subset of the previous one, and what passes the last stage is what the events span."""
+    from cleantake.spectral import stft
+
+    y = mixed[0][None, :]
+    cl = cleantake.Cleaner("any")
+    cfg = cl.settings.stft_config(SR)
+    X = stft(y, cfg)
+    V = np.abs(X).mean(axis=0)
+    _, P, Wb = cl._templates(cfg)
+    stats = {"trace": {}}
+    _, events, _ = cl._kam_stage(cl._nmf_stage(V, P, Wb), X, V, cfg, y, SR, stats, lambda *a: None, True)
+    tr = stats["trace"]
+    assert events and tr["confirm"].any()
+    for wider, narrower in [("share", "necessity"), ("necessity", "edge"), ("edge", "novelty")]:
+        assert not (tr[narrower] & ~tr[wider]).any(), (wider, narrower)
+    # Runs long enough are made of novelty frames (gaps bridged), and confirmed events lie in them.
+    assert tr["novelty"][tr["length"]].any() and not (tr["length"] & ~np.convolve(
+        tr["novelty"], np.ones(2 * cl.settings.frames(cl.settings.max_gap_ms, cfg) + 1), "same").astype(bool)).any()
+    t = cfg.frame_times(V.shape[1])
+    kept = t[tr["confirm"]]
+    assert all(any(ev.start_s - 0.02 <= tk <= ev.end_s + 0.02 for ev in events) for tk in kept)
