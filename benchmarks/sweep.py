@@ -15,6 +15,8 @@ Example (the sweeps recorded in BENCHMARKS.md)::
 
     PYTHONPATH=src python benchmarks/sweep.py --grid '{"necessity":[1.0,1.5,2.2],"threshold":[0.2,0.3]}' \\
         --ranks 80 120 --every 2 --out benchmarks/results/sweep.json
+    PYTHONPATH=src python benchmarks/sweep.py --subset full --every 4 --offset 2 \\
+        --grid '{"k":[4,6],"max_gap_ms":[150,250]}' --out benchmarks/results/sweep_full_off2.json
 """
 
 from __future__ import annotations
@@ -80,15 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", default="{}", help="JSON object: setting -> list of values")
     ap.add_argument("--ranks", type=int, nargs="+", default=[80])
     ap.add_argument("--every", type=int, default=2, help="take every n-th selected mixture")
+    ap.add_argument("--offset", type=int, default=0, help="start at this selected mixture")
+    ap.add_argument("--subset", choices=["quick", "full"], default="quick",
+                    help="stems mixtures of the quick subset, or all of them (both with all clean clips)")
     ap.add_argument("--oracle", action="store_true")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sweep.json"))
     args = ap.parse_args(argv)
     grid = json.loads(args.grid)
     combos = [dict(zip(grid, v)) for v in itertools.product(*grid.values())] or [{}]
-    entries = [e for e in load_mixtures(args.corpus)
-               if (e["set"] == "stems" and e["subset"] == "quick") or (e["set"] == "clean" and not args.oracle)]
-    entries = entries[:: args.every]
+    every = load_mixtures(args.corpus)
+    stems = [e for e in every if e["set"] == "stems" and (args.subset == "full" or e["subset"] == "quick")]
+    clean = [e for e in every if e["set"] == "clean" and not args.oracle]
+    if args.subset == "quick":  # (as in session 1: one selection over both sets)
+        entries = (stems + clean)[args.offset :: args.every]
+    else:  # every n-th stems mixture (n coprime with the 15 per stem covers every class and level) + all clean
+        entries = stems[args.offset :: args.every] + clean
     jobs = [(args.corpus, e, args.ranks, combos, args.oracle) for e in entries]
     with ProcessPoolExecutor(args.jobs) as ex:
         rows = list(ex.map(_work, jobs))
