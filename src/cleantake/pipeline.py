@@ -464,16 +464,20 @@ class Cleaner:
         res, L_m, share = ana["res"], ana["L_m"], ana["share"]
         cand = _loc.candidate_frames(share, ana["level_i"], threshold=s.threshold, floor_db=s.floor_db,
                                      ref_level=ana["ref"])
-        # Diagnostics (benchmarks/misses.py): which frames pass each stage of the location.
+        # Diagnostics (benchmarks/misses.py): which frames pass each stage of the location,
+        # recorded only when the caller puts a "trace" dict in stats.
         trace = stats.get("trace")
-        if trace is not None:
-            trace["share"] = cand.copy()
+
+        def mark(stage: str, frames: np.ndarray) -> None:
+            if trace is not None:
+                trace[stage] = frames.copy()
+
+        mark("share", cand)
         # Necessity relative to the recording (quiet interference passes where the music
         # alone is explained evenly well), never above the absolute one.
         necessity = self._necessity_threshold(ana["gain"])
         cand &= ana["gain"] > necessity
-        if trace is not None:
-            trace["necessity"] = cand.copy()
+        mark("necessity", cand)
         stats["necessity"] = float(necessity)
         # Recordings often start or end in the middle of a sound (a cut), which looks like
         # nothing else in the recording: frames within edge_ms of either end never start an
@@ -484,8 +488,7 @@ class Cleaner:
         partial = (centres - half < 0) | (centres + half > x.shape[1])
         edge = int(round(s.edge_ms / 1000.0 * sr))
         cand &= (centres - half >= edge) & (centres + half <= x.shape[1] - edge)
-        if trace is not None:
-            trace["edge"] = cand.copy()
+        mark("edge", cand)
         pad = s.frames(s.pad_ms, cfg)
         ramp = s.frames(s.ramp_ms, cfg)
         ctx = s.frames(s.context_ms, cfg)
@@ -519,9 +522,8 @@ class Cleaner:
         active = np.zeros(n_frames, bool)
         for a, b in segs:
             active[a:b] = True
-        if trace is not None:
-            trace["novelty"] = act.copy()
-            trace["length"] = active.copy()
+        mark("novelty", act)
+        mark("length", active)
         active = _loc.dilate(active, pad)
         pos = np.full(n_frames, -1)
         pos[q] = np.arange(q.size)
@@ -537,8 +539,7 @@ class Cleaner:
                 labels.append(self._label())
                 confs.append(float(np.clip(np.sqrt(np.max(score[a:b]) / max(4 * s.novelty, 1e-6)), 0, 1)))
         stats["events_before_confirm"] = len(all_segs)
-        if trace is not None:
-            trace["confirm"] = kept_active.copy()
+        mark("confirm", kept_active)
         events = _loc.segments_to_events(
             ev_segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds,
             duration_s=x.shape[1] / sr, labels=labels, confidences=confs,
