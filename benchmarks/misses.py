@@ -31,14 +31,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cleantake  # noqa: E402
 from cleantake.evaluate import build_mixture, load_mixtures  # noqa: E402
-from cleantake.spectral import stft  # noqa: E402
+from sweep import analyse, spans  # noqa: E402
 
 STAGES = ("share", "necessity", "edge", "novelty", "length", "confirm")
 
@@ -48,22 +48,17 @@ def _trace(job: tuple[str, dict]) -> list[dict]:
     y, _, _, sr = build_mixture(corpus, entry)
     x = y.T
     cl = cleantake.Cleaner("any")
-    cfg = cl.settings.stft_config(sr)
-    X = stft(x, cfg)
-    V = np.abs(X).mean(axis=0)
-    _, P, Wb = cl._templates(cfg)
-    ana = cl._nmf_stage(V, P, Wb)
+    cfg, X, V, ana = analyse(cl, x, sr)
     stats: dict = {"trace": {}}
     cl._kam_stage(ana, X, V, cfg, x, sr, stats, lambda *a: None, True)
     trace = stats["trace"]
     t = cfg.frame_times(V.shape[1])
     rows = []
-    for ev in entry["events"]:
-        n = sf.info(str(Path(corpus) / ev["path"])).frames
-        span = (t >= ev["onset_s"]) & (t <= ev["onset_s"] + n / sr)
+    for a, b in spans(corpus, entry, sr):
+        span = (t >= a) & (t <= b)
         lost = next((st for st in STAGES if not (st in trace and (trace[st] & span).any())), "found")
         rows.append({"id": entry["id"], "class": entry["class"], "level_db": entry["level_db"],
-                     "duration_s": n / sr, "lost_at": lost})
+                     "duration_s": b - a, "lost_at": lost})
     return rows
 
 

@@ -48,16 +48,29 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-20)))
 
 
-def _spans(corpus: str, entry: dict, sr: int) -> list[tuple[float, float]]:
+def spans(corpus: str, entry: dict, sr: int) -> list[tuple[float, float]]:
+    """True event spans of a mixture recipe, in seconds."""
     return [(ev["onset_s"], ev["onset_s"] + sf.info(str(Path(corpus) / ev["path"])).frames / sr)
             for ev in entry["events"]]
 
 
-def _with_spans(cl, spans, ana, X, V, cfg, x, sr):
+def analyse(cl: cleantake.Cleaner, x: np.ndarray, sr: int):
+    """STFT and NMF stage of the proposed method (what the grid points share).
+
+    Returns ``(cfg, X, V, ana)`` for ``Cleaner._kam_stage``; ``x`` is ``(channels, samples)``.
+    """
+    cfg = cl.settings.stft_config(sr)
+    X = stft(x, cfg)
+    V = np.abs(X).mean(axis=0)
+    _, P, Wb = cl._templates(cfg)
+    return cfg, X, V, cl._nmf_stage(V, P, Wb)
+
+
+def _with_spans(cl, given, ana, X, V, cfg, x, sr):
     """Removed signal when the location is replaced by the given spans (seconds)."""
     t = cfg.frame_times(V.shape[1])
     act = np.zeros(V.shape[1], bool)
-    for a, b in spans:
+    for a, b in given:
         act |= (t >= a) & (t <= b)
     located = _loc.candidate_frames
     _loc.candidate_frames = lambda *a, **k: act.copy()
@@ -73,15 +86,11 @@ def _work(job):
     corpus, entry, ranks, combos, oracle = job
     y, m, _, sr = build_mixture(corpus, entry)
     x = y.T
-    spans = _spans(corpus, entry, sr)
+    true = spans(corpus, entry, sr)
     out = []
     for rank in ranks:
         cl = cleantake.Cleaner("any", music_rank=rank)
-        cfg = cl.settings.stft_config(sr)
-        X = stft(x, cfg)
-        V = np.abs(X).mean(axis=0)
-        _, P, Wb = cl._templates(cfg)
-        ana = cl._nmf_stage(V, P, Wb)
+        cfg, X, V, ana = analyse(cl, x, sr)
         for c in combos:
             c_cl = cl.with_settings(**c)
             rem, events, _ = c_cl._kam_stage(ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
@@ -94,10 +103,10 @@ def _work(job):
                 def ov(a, b):
                     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
-                found = [s for s in spans if sum(ov(s, (e.start_s, e.end_s)) for e in events) >= 0.1 * (s[1] - s[0])]
+                found = [s for s in true if sum(ov(s, (e.start_s, e.end_s)) for e in events) >= 0.1 * (s[1] - s[0])]
                 row["located"] = val
-                row["found"] = len(found) / max(len(spans), 1)
-                for key, sp in (("value", spans), ("found_oracle", found)):
+                row["found"] = len(found) / max(len(true), 1)
+                for key, sp in (("value", true), ("found_oracle", found)):
                     r = _with_spans(c_cl, sp, ana, X, V, cfg, x, sr)
                     row[key] = _sdr(m, (x - r).T) - _sdr(m, y)
             out.append(row)
