@@ -27,7 +27,7 @@ from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .masking import apply_strength, frame_weights, soft_mask
 from .nmf import beta_divergence_frames, semi_nmf
-from .spectral import StftConfig, band_matrix, istft, istft_columns, stft
+from .spectral import StftConfig, band_matrix, bands_to_bins, istft, istft_columns, stft
 
 __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
 
@@ -135,8 +135,19 @@ class Settings:
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
         not removed).
+    evidence : float >= 0
+        An event is kept only if what KAM would remove there is explained this many times
+        better (in β-divergence) by the interference templates alone than by the
+        recording's music templates alone (:func:`cleantake.locate.evidence_ratio`): a
+        musical sound the neighbours failed to predict is explained by the music templates
+        too. 0 turns the test off.
     mask_power : float
         Exponent of the soft masks.
+    nmf_guard : float >= 0
+        Inside events, KAM's estimate of the interference (mixture minus the neighbours'
+        median) is multiplied by the NMF interference share of each band raised to this
+        power before the mask is formed, so bands the interference templates do not explain
+        keep their music. 0 uses KAM alone.
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
     """
@@ -158,6 +169,8 @@ class Settings:
     necessity: float = 1.0
     necessity_floor: float = 0.5
     necessity_mads: float = 20.0
+    evidence: float = 4.0
+    nmf_guard: float = 0.5
     edge_ms: float = 250.0
     novelty: float = 0.05
     mask_power: float = 2.0
@@ -179,7 +192,7 @@ class Settings:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
-                     "necessity", "necessity_floor", "necessity_mads"):
+                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -429,6 +442,8 @@ class Cleaner:
         gain = (d_alone - d_joint) / np.maximum(Vb.sum(axis=0, dtype=np.float64), 1e-12)
         return {
             "res": res,
+            "P": P,
+            "Wb": Wb,
             "L_m": L_m,
             "gain": gain.astype(np.float32),
             "share": _loc.interference_share(L_i, L_m),
@@ -533,6 +548,12 @@ class Cleaner:
         for a, b in all_segs:
             cols = pos[a:b]
             frac = float(removed_e[cols].sum() / max(total_e[cols].sum(), 1e-20))
+            if frac >= s.confirm and s.evidence > 0:
+                # What KAM would remove must look like interference: explained much better by
+                # the interference templates than by the recording's own music templates.
+                res_b = ana["P"] @ (Vq[:, cols] * (1 - Mq[:, cols]))
+                frac = frac if _loc.evidence_ratio(res_b, ana["Wb"], res.W[:, res.n_fixed:],
+                                                   beta=self.dictionary.beta) >= s.evidence else -1.0
             if frac >= s.confirm:
                 kept_active[a:b] = True
                 ev_segs.append((a, b))
@@ -549,7 +570,18 @@ class Cleaner:
             return np.zeros_like(x), events, stats
         w = frame_weights(kept_active, ramp=ramp)
         keep = w[q] > 0  # KAM frames inside a kept event or its ramp
-        removed = self._synth(X, Mq[:, keep], q[keep], w[q[keep]], cfg, x.shape[1])
+        Mk = Mq[:, keep]
+        if s.nmf_guard > 0:
+            # KAM's shortfall (mixture minus the neighbours' median) is taken for interference
+            # only as far as the NMF model gives that band to the interference templates:
+            # a note the neighbours lack, where the music templates explain the sound, stays.
+            qk = q[keep]
+            L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, qk]
+            r_b = L_i / np.maximum(L_i + L_m[:, qk], 1e-12)
+            Sk = Sm[:, keep]
+            Mk = soft_mask(Sk, (Vq[:, keep] - Sk) * bands_to_bins(r_b, ana["P"]) ** s.nmf_guard,
+                           power=s.mask_power)
+        removed = self._synth(X, Mk, q[keep], w[q[keep]], cfg, x.shape[1])
         report(1.0, "synthesis")
         return removed, events, stats
 

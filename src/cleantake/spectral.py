@@ -283,3 +283,24 @@ def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndar
     P[0, freqs <= edges[1]] = 1.0
     P /= np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
     return P.astype(np.float32)
+
+
+def bands_to_bins(B: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Spread per-band values back to STFT bins (the transpose of pooling, as an average).
+
+    Parameters
+    ----------
+    B : np.ndarray [shape=(n_bands, n_frames)]
+        Values per band, such as a share in [0, 1].
+    P : np.ndarray [shape=(n_bands, n_freq)]
+        Pooling matrix from :func:`band_matrix`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_freq, n_frames)], float32
+        Each bin gets the mean of the bands that pool it, weighted by its weights in them,
+        so values in [0, 1] stay in [0, 1] and a constant stays that constant.
+    """
+    Pt = np.asarray(P, dtype=np.float32).T
+    Pt = Pt / np.maximum(Pt.sum(axis=1, keepdims=True), np.float32(1e-12))
+    return (Pt @ np.asarray(B, dtype=np.float32)).astype(np.float32)
