@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cleantake  # noqa: E402
 from cleantake.evaluate import build_mixture, load_mixtures  # noqa: E402
-from sweep import analyse, spans  # noqa: E402
+from sweep import analyse, one_blas_thread, spans  # noqa: E402
 
-STAGES = ("share", "necessity", "edge", "novelty", "length", "confirm")
+STAGES = ("share", "necessity", "edge", "novelty", "length", "confirm", "evidence")
 
 
 def _trace(job: tuple[str, dict]) -> list[dict]:
@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "misses.json"))
     args = ap.parse_args(argv)
+    if args.every < 1 or args.offset < 0:
+        ap.error(f"--every must be >= 1 and --offset >= 0, got {args.every} and {args.offset}")
     entries = [e for e in load_mixtures(args.corpus) if e["set"] == "stems"][args.offset :: args.every]
-    with ProcessPoolExecutor(args.jobs) as ex:
+    with ProcessPoolExecutor(args.jobs, initializer=one_blas_thread) as ex:
         rows = [r for rr in ex.map(_trace, [(args.corpus, e) for e in entries], chunksize=4) for r in rr]
     cols = STAGES + ("found",)
     print(f"{'class':8s} {'level':>5s} " + " ".join(f"{c:>9s}" for c in cols) + "   events")

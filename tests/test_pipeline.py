@@ -217,12 +217,13 @@ def test_location_trace_stages_narrow_and_end_in_the_events(mixed):
     stats = {"trace": {}}
     _, events, _ = cl._kam_stage(cl._nmf_stage(V, P, Wb), X, V, cfg, y, SR, stats, lambda *a: None, True)
     tr = stats["trace"]
-    assert events and tr["confirm"].any()
-    for wider, narrower in [("share", "necessity"), ("necessity", "edge"), ("edge", "novelty")]:
+    assert events and tr["evidence"].any()
+    for wider, narrower in [("share", "necessity"), ("necessity", "edge"), ("edge", "novelty"),
+                            ("confirm", "evidence")]:
         assert not (tr[narrower] & ~tr[wider]).any(), (wider, narrower)
     # Runs long enough are made of novelty frames (gaps bridged), and confirmed events lie in them.
     assert tr["novelty"][tr["length"]].any() and not (tr["length"] & ~np.convolve(
         tr["novelty"], np.ones(2 * cl.settings.frames(cl.settings.max_gap_ms, cfg) + 1), "same").astype(bool)).any()
     t = cfg.frame_times(V.shape[1])
-    kept = t[tr["confirm"]]
+    kept = t[tr["evidence"]]
     assert all(any(ev.start_s - 0.02 <= tk <= ev.end_s + 0.02 for ev in events) for tk in kept)

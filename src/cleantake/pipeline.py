@@ -543,24 +543,29 @@ class Cleaner:
         pos = np.full(n_frames, -1)
         pos[q] = np.arange(q.size)
         kept_active = np.zeros(n_frames, bool)
+        confirmed = np.zeros(n_frames, bool)
         ev_segs, labels, confs = [], [], []
         all_segs = _loc.segments(active)
         for a, b in all_segs:
             cols = pos[a:b]
             frac = float(removed_e[cols].sum() / max(total_e[cols].sum(), 1e-20))
-            if frac >= s.confirm and s.evidence > 0:
+            if frac < s.confirm:
+                continue
+            confirmed[a:b] = True
+            if s.evidence > 0:
                 # What KAM would remove must look like interference: explained much better by
                 # the interference templates than by the recording's own music templates.
                 res_b = ana["P"] @ (Vq[:, cols] * (1 - Mq[:, cols]))
-                frac = frac if _loc.evidence_ratio(res_b, ana["Wb"], res.W[:, res.n_fixed:],
-                                                   beta=self.dictionary.beta) >= s.evidence else -1.0
-            if frac >= s.confirm:
-                kept_active[a:b] = True
-                ev_segs.append((a, b))
-                labels.append(self._label())
-                confs.append(float(np.clip(np.sqrt(np.max(score[a:b]) / max(4 * s.novelty, 1e-6)), 0, 1)))
+                if _loc.evidence_ratio(res_b, ana["Wb"], res.W[:, res.n_fixed:],
+                                       beta=self.dictionary.beta) < s.evidence:
+                    continue
+            kept_active[a:b] = True
+            ev_segs.append((a, b))
+            labels.append(self._label())
+            confs.append(float(np.clip(np.sqrt(np.max(score[a:b]) / max(4 * s.novelty, 1e-6)), 0, 1)))
         stats["events_before_confirm"] = len(all_segs)
-        mark("confirm", kept_active)
+        mark("confirm", confirmed)
+        mark("evidence", kept_active)
         events = _loc.segments_to_events(
             ev_segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds,
             duration_s=x.shape[1] / sr, labels=labels, confidences=confs,

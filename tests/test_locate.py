@@ -1,0 +1,94 @@
+"""The location's evidence test and the band-to-bin spreading used by the synthesis guard."""
+
+import numpy as np
+import pytest
+
+import cleantake
+from cleantake.errors import ParameterError
+from cleantake.locate import evidence_ratio
+from cleantake.spectral import StftConfig, band_matrix, bands_to_bins
+
+
+def _templates(n_bands, n, rng, width):
+    """Unit-sum templates: smooth broadband (interference-like) for large ``width``,
+    a few narrow peaks (harmonic, music-like) for small ``width``."""
+    f = np.arange(n_bands)[:, None]
+    W = np.zeros((n_bands, n))
+    for j in range(n):
+        for c in rng.choice(n_bands, size=3 if width < 3 else 1, replace=False):
+            W[:, j] += np.exp(-0.5 * ((f[:, 0] - c) / width) ** 2)
+    return (W / W.sum(axis=0)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def dictionaries():
+    rng = np.random.default_rng(0)
+    return _templates(64, 8, rng, width=12.0), _templates(64, 20, rng, width=0.7), rng
+
+
+def test_evidence_high_for_interference_low_for_music(dictionaries):
+    W_i, W_m, rng = dictionaries
+    H = rng.gamma(2.0, 1.0, size=(W_i.shape[1], 30)).astype(np.float32)
+    noise = np.float32(1e-3)
+    R_int = W_i @ H + noise
+    R_mus = W_m @ rng.gamma(2.0, 1.0, size=(W_m.shape[1], 30)).astype(np.float32) + noise
+    e_int = evidence_ratio(R_int, W_i, W_m)
+    e_mus = evidence_ratio(R_mus, W_i, W_m)
+    assert e_int > 4.0 > e_mus
+    assert e_mus < 1.0  # music templates explain music better than interference templates do
+
+
+def test_evidence_scale_invariant(dictionaries):
+    W_i, W_m, rng = dictionaries
+    R = W_i @ rng.gamma(2.0, 1.0, size=(W_i.shape[1], 10)).astype(np.float32) + 1e-3
+    # KL divergence scales linearly with the data, so the ratio does not change with level.
+    assert evidence_ratio(100 * R, W_i, W_m) == pytest.approx(evidence_ratio(R, W_i, W_m), rel=0.05)
+
+
+@pytest.mark.parametrize("sr,n_bands", [(22050, 64), (44100, 128), (48000, 40)])
+def test_bands_to_bins_keeps_constants_and_range(sr, n_bands):
+    cfg = StftConfig(sr)
+    P = band_matrix(cfg, n_bands)
+    const = bands_to_bins(np.full((n_bands, 3), 0.7, np.float32), P)
+    assert const.shape == (cfg.n_freq, 3)
+    np.testing.assert_allclose(const, 0.7, rtol=1e-5)
+    rng = np.random.default_rng(1)
+    B = rng.uniform(0, 1, (n_bands, 5)).astype(np.float32)
+    S = bands_to_bins(B, P)
+    assert S.min() >= 0 and S.max() <= 1 + 1e-6
+
+
+def test_bands_to_bins_is_local():
+    cfg = StftConfig(44100)
+    P = band_matrix(cfg, 128)
+    B = np.zeros((128, 1), np.float32)
+    B[100] = 1.0
+    S = bands_to_bins(B, P)[:, 0]
+    hz = cfg.freqs()[S > 0]
+    centre = cfg.freqs()[np.argmax(P[100])]
+    assert hz.min() > centre / 2 and hz.max() < centre * 2
+
+
+@pytest.mark.parametrize("name", ["evidence", "nmf_guard"])
+def test_new_settings_refuse_negative(name):
+    with pytest.raises(ParameterError, match=name):
+        cleantake.Cleaner("any", **{name: -1.0})
+
+
+def test_guard_and_evidence_keep_the_sum():
+    """With and without the guard and the evidence test, cleaned + removed == input, and the
+    guard only ever removes less in the spectral domain (its mask is never below KAM's)."""
+    sr = 22050
+    rng = np.random.default_rng(3)
+    t = np.arange(6 * sr) / sr
+    x = 0.1 * np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))
+    n0 = 3 * sr
+    burst = 0.3 * rng.standard_normal(sr // 4) * np.exp(-np.arange(sr // 4) / (0.05 * sr))
+    y = x.copy()
+    y[n0:n0 + burst.size] += burst
+    on = cleantake.clean(y, sr, interference="any")
+    off = cleantake.Cleaner("any", nmf_guard=0.0, evidence=0.0).clean(y, sr)
+    for r in (on, off):
+        np.testing.assert_allclose(r.cleaned + r.removed, y, rtol=0, atol=1e-12)
+    assert on.events and off.events
+    assert 0 < np.sum(on.removed**2) <= np.sum(off.removed**2) * 1.05
