@@ -75,7 +75,7 @@ def _with_spans(cl, given, ana, X, V, cfg, x, sr):
     located = _loc.candidate_frames
     _loc.candidate_frames = lambda *a, **k: act.copy()
     try:
-        rem, _, _ = cl.with_settings(novelty=0.0, confirm=0.0, necessity=0.0)._kam_stage(
+        rem, _, _ = cl.with_settings(novelty=0.0, confirm=0.0, necessity=0.0, evidence=0.0)._kam_stage(
             ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
     finally:
         _loc.candidate_frames = located

@@ -225,5 +225,6 @@ def test_location_trace_stages_narrow_and_end_in_the_events(mixed):
     assert tr["novelty"][tr["length"]].any() and not (tr["length"] & ~np.convolve(
         tr["novelty"], np.ones(2 * cl.settings.frames(cl.settings.max_gap_ms, cfg) + 1), "same").astype(bool)).any()
     t = cfg.frame_times(V.shape[1])
-    kept = t[tr["evidence"]]
+    assert not (tr["evidence"] & ~tr["grown"]).any()  # hysteresis only adds frames
+    kept = t[tr["grown"]]
     assert all(any(ev.start_s - 0.02 <= tk <= ev.end_s + 0.02 for ev in events) for tk in kept)

@@ -135,6 +135,11 @@ class Settings:
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
         not removed).
+    hysteresis : float >= 0
+        A kept event takes in the frames around it (gaps up to ``max_gap_ms`` bridged) whose
+        interference share passes ``threshold`` and whose necessity gain passes this fraction
+        of the recording's threshold: the quieter first burst of a cough, the tail of a
+        creak. 1 (or more) turns it off.
     evidence : float >= 0
         An event is kept only if what KAM would remove there is explained this many times
         better (in β-divergence) by the interference templates alone than by the
@@ -167,10 +172,11 @@ class Settings:
     context_ms: float = 46.0
     confirm: float = 0.2
     necessity: float = 1.0
-    necessity_floor: float = 0.5
+    necessity_floor: float = 0.35
     necessity_mads: float = 20.0
     evidence: float = 4.0
     nmf_guard: float = 0.5
+    hysteresis: float = 0.5
     edge_ms: float = 250.0
     novelty: float = 0.05
     mask_power: float = 2.0
@@ -192,7 +198,7 @@ class Settings:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
-                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard"):
+                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -488,6 +494,7 @@ class Cleaner:
                 trace[stage] = frames.copy()
 
         mark("share", cand)
+        by_share = cand.copy()
         # Necessity relative to the recording (quiet interference passes where the music
         # alone is explained evenly well), never above the absolute one.
         necessity = self._necessity_threshold(ana["gain"])
@@ -502,7 +509,8 @@ class Cleaner:
         half = cfg.win_length // 2
         partial = (centres - half < 0) | (centres + half > x.shape[1])
         edge = int(round(s.edge_ms / 1000.0 * sr))
-        cand &= (centres - half >= edge) & (centres + half <= x.shape[1] - edge)
+        inner = (centres - half >= edge) & (centres + half <= x.shape[1] - edge)
+        cand &= inner
         mark("edge", cand)
         pad = s.frames(s.pad_ms, cfg)
         ramp = s.frames(s.ramp_ms, cfg)
@@ -563,9 +571,29 @@ class Cleaner:
             ev_segs.append((a, b))
             labels.append(self._label())
             confs.append(float(np.clip(np.sqrt(np.max(score[a:b]) / max(4 * s.novelty, 1e-6)), 0, 1)))
-        stats["events_before_confirm"] = len(all_segs)
         mark("confirm", confirmed)
         mark("evidence", kept_active)
+        if s.hysteresis < 1 and ev_segs:
+            # A kept event takes in the frames around it (gaps up to max_gap bridged) that the
+            # interference templates explain and that pass a lower necessity threshold: the
+            # quieter burst of a cough, the tail of a creak.
+            weak = by_share & inner & (ana["gain"] > s.hysteresis * necessity)
+            weak = _loc.dilate(weak, pad) & (pos >= 0)
+            conf_at = np.zeros(n_frames, np.float32)
+            for (a, b), c in zip(ev_segs, confs):
+                conf_at[a:b] = c
+            grown = np.zeros(n_frames, bool)
+            ev_segs, confs = [], []
+            for a, b in _loc.segments(kept_active | weak, max_gap=s.frames(s.max_gap_ms, cfg)):
+                if kept_active[a:b].any():
+                    grown[a:b] = True
+                    ev_segs.append((a, b))
+                    confs.append(float(conf_at[a:b].max()))
+            grown &= pos >= 0
+            kept_active = grown
+            labels = [self._label() for _ in ev_segs]
+        stats["events_before_confirm"] = len(all_segs)
+        mark("grown", kept_active)
         events = _loc.segments_to_events(
             ev_segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds,
             duration_s=x.shape[1] / sr, labels=labels, confidences=confs,
