@@ -92,3 +92,11 @@ def test_guard_and_evidence_keep_the_sum():
         np.testing.assert_allclose(r.cleaned + r.removed, y, rtol=0, atol=1e-12)
     assert on.events and off.events
     assert 0 < np.sum(on.removed**2) <= np.sum(off.removed**2) * 1.05
+
+
+def test_evidence_threshold_scales_with_the_dictionary():
+    full = cleantake.Cleaner("any")
+    one = cleantake.Cleaner("cough")
+    assert full._evidence_threshold() == pytest.approx(full.settings.evidence)
+    assert one._evidence_threshold() == pytest.approx(full.settings.evidence * one.dictionary.rank / 60)
+    assert cleantake.Cleaner("cough", evidence=0.0)._evidence_threshold() == 0.0
