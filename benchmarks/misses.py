@@ -10,14 +10,16 @@ the first stage that leaves none of its frames:
 ``edge``       the frame is not within ``edge_ms`` of either end;
 ``novelty``    interference share x KAM novelty passes ``novelty``;
 ``length``     the run (gaps bridged) is at least ``min_event_ms`` long;
-``confirm``    KAM removes at least ``confirm`` of the (padded) event's energy.
+``confirm``    KAM removes at least ``confirm`` of the (padded) event's energy;
+``evidence``   what KAM would remove is explained ``evidence`` times better by the interference
+               templates than by the music templates (``locate.evidence_ratio``).
 
 Events that survive every stage are ``found``. The table counts events per class and level;
 ``--out`` writes one row per event.
 
 Example (the table in BENCHMARKS.md)::
 
-    PYTHONPATH=src python benchmarks/misses.py --every 4 --out benchmarks/results/misses.json
+    PYTHONPATH=src python benchmarks/misses.py --every 4 --out benchmarks/results/misses_s4.json
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The interference share of frame ``t`` is the part of the NMF model that the fixed
 (interference) templates explain, ``r(t) = Σ_f Λ_i(f, t) / Σ_f (Λ_i + Λ_m)(f, t)``.
 Frames whose share passes a threshold and whose interference is not negligibly quiet are
-candidates; runs of candidates (small gaps bridged) become events.
+candidates; runs of candidates (small gaps bridged) become events. An event is kept only if
+what would be removed there is explained much better by the interference templates than by
+the recording's music templates (:func:`evidence_ratio`).
 """
 
 from __future__ import annotations
