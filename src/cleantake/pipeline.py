@@ -606,8 +606,9 @@ class Cleaner:
             return np.zeros_like(x), events, stats
         w = frame_weights(kept_active, ramp=ramp)
         keep = w[q] > 0  # KAM frames inside a kept event or its ramp
-        Mk = Mq[:, keep]
-        if s.nmf_guard > 0:
+        if s.nmf_guard <= 0:
+            Mk = Mq[:, keep]
+        else:
             # KAM's shortfall (mixture minus the neighbours' median) is taken for interference
             # only as far as the NMF model gives that band to the interference templates:
             # a note the neighbours lack, where the music templates explain the sound, stays.
