@@ -581,7 +581,7 @@ class Cleaner:
             # interference templates explain and that pass a lower necessity threshold: the
             # quieter burst of a cough, the tail of a creak.
             weak = by_share & inner & (ana["gain"] > s.hysteresis * necessity)
-            weak = _loc.dilate(weak, pad) & (pos >= 0)
+            weak = _loc.dilate(weak, pad)
             conf_at = np.zeros(n_frames, np.float32)
             for (a, b), c in zip(ev_segs, confs):
                 conf_at[a:b] = c
@@ -592,7 +592,6 @@ class Cleaner:
                     grown[a:b] = True
                     ev_segs.append((a, b))
                     confs.append(float(conf_at[a:b].max()))
-            grown &= pos >= 0
             kept_active = grown
             labels = [self._label() for _ in ev_segs]
         stats["events_before_confirm"] = len(all_segs)
@@ -605,6 +604,21 @@ class Cleaner:
             report(1.0)
             return np.zeros_like(x), events, stats
         w = frame_weights(kept_active, ramp=ramp)
+        more = np.flatnonzero((w > 0) & ~queries_mask)
+        if more.size:
+            # Growth can reach past the frames KAM was first run on (a cough's quieter first
+            # burst before its onset): estimate the music there too, with the kept events
+            # excluded from the neighbours, rather than leave part of an event unmasked.
+            est2, _ = _kam.kam_estimate(V, Fm, more, k=s.k, context=ctx,
+                                        exclude=_loc.dilate(cand | kept_active, ctx) | partial,
+                                        min_separation=ctx)
+            S2 = np.minimum(est2, V[:, more])
+            M2 = soft_mask(S2, V[:, more] - S2, power=s.mask_power)
+            order = np.argsort(np.concatenate([q, more]), kind="stable")
+            q = np.concatenate([q, more])[order]
+            Vq = V[:, q]
+            Sm = np.concatenate([Sm, S2], axis=1)[:, order]
+            Mq = np.concatenate([Mq, M2], axis=1)[:, order]
         keep = w[q] > 0  # KAM frames inside a kept event or its ramp
         if s.nmf_guard <= 0:
             Mk = Mq[:, keep]
