@@ -1,4 +1,5 @@
-"""The location's evidence test and the band-to-bin spreading used by the synthesis guard."""
+"""The location's evidence test and necessity contrast, and the band-to-bin spreading used by
+the synthesis guard."""
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def test_bands_to_bins_is_local():
     assert hz.min() > centre / 2 and hz.max() < centre * 2
 
 
-@pytest.mark.parametrize("name", ["evidence", "nmf_guard"])
+@pytest.mark.parametrize("name", ["evidence", "nmf_guard", "necessity_contrast"])
 def test_new_settings_refuse_negative(name):
     with pytest.raises(ParameterError, match=name):
         cleantake.Cleaner("any", **{name: -1.0})
@@ -100,3 +101,25 @@ def test_evidence_threshold_scales_with_the_dictionary():
     assert full._evidence_threshold() == pytest.approx(full.settings.evidence)
     assert one._evidence_threshold() == pytest.approx(full.settings.evidence * one.dictionary.rank / 60)
     assert cleantake.Cleaner("cough", evidence=0.0)._evidence_threshold() == 0.0
+
+
+def test_necessity_contrast_compares_with_similar_music():
+    """A frame stands out only against the frames of similar music: among hits that are all
+    explained poorly (high gains) a hit is not necessary, a thud among quiet frames is."""
+    rng = np.random.default_rng(5)
+    n = 400
+    F = np.zeros((2, n), np.float32)
+    hits = np.zeros(n, bool)
+    hits[::10] = True  # a drum kit: a hit every 10th frame, all alike, all with high gains
+    F[0, hits] = 1.0
+    F[1, ~hits] = 1.0
+    F += 0.01 * rng.standard_normal(F.shape).astype(np.float32)
+    gain = np.where(hits, 0.9, 0.1).astype(np.float32)
+    thud = 205  # not a hit: its music is like the quiet frames', its gain like a hit's
+    gain[thud] = 0.9
+    test = np.zeros(n, bool)
+    test[[thud, 200, 210]] = True
+    out = cleantake.Cleaner("any")._necessity_contrast(gain, test, F, context=2)
+    assert out[thud] and not out[200] and not out[210]
+    assert not out[~test].any()
+    assert not cleantake.Cleaner("any")._necessity_contrast(gain, np.zeros(n, bool), F, 2).any()

@@ -34,6 +34,8 @@ __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileRes
 METHODS = ("proposed", "nmf", "kam")
 #: Size of the dictionary (templates) that Settings.evidence was measured with (``any``).
 EVIDENCE_RANK = 60
+#: Neighbours the necessity contrast compares a frame with (Settings.necessity_contrast).
+CONTRAST_NEIGHBOURS = 8
 #: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
 STREAM_BLOCK_S = 60.0
 Progress = Callable[[float], None] | None
@@ -133,6 +135,12 @@ class Settings:
         gain varies a lot (drums, noisy sounds) keeps ``necessity``.
     necessity_mads : float >= 0
         See ``necessity_floor``.
+    necessity_contrast : float >= 0
+        A candidate frame under the recording's threshold (and above ``necessity_floor``)
+        is necessary all the same if its necessity gain is more than this many times the
+        median gain of the 8 frames whose NMF music estimate, with context, is most similar:
+        a drum kit's hits are explained as poorly as each other, a thud among them is not.
+        0 turns it off.
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
@@ -180,6 +188,7 @@ class Settings:
     evidence: float = 4.0
     nmf_guard: float = 0.5
     hysteresis: float = 0.5
+    necessity_contrast: float = 5.0
     edge_ms: float = 250.0
     novelty: float = 0.05
     mask_power: float = 2.0
@@ -201,7 +210,8 @@ class Settings:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
-                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis"):
+                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis",
+                     "necessity_contrast"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -498,12 +508,6 @@ class Cleaner:
 
         mark("share", cand)
         by_share = cand.copy()
-        # Necessity relative to the recording (quiet interference passes where the music
-        # alone is explained evenly well), never above the absolute one.
-        necessity = self._necessity_threshold(ana["gain"])
-        cand &= ana["gain"] > necessity
-        mark("necessity", cand)
-        stats["necessity"] = float(necessity)
         # Recordings often start or end in the middle of a sound (a cut), which looks like
         # nothing else in the recording: frames within edge_ms of either end never start an
         # event (padding may still reach them), and frames whose window reaches past an end
@@ -513,11 +517,24 @@ class Cleaner:
         partial = (centres - half < 0) | (centres + half > x.shape[1])
         edge = int(round(s.edge_ms / 1000.0 * sr))
         inner = (centres - half >= edge) & (centres + half <= x.shape[1] - edge)
+        ctx = s.frames(s.context_ms, cfg)
+        # Features of the kNN searches: compressed band magnitudes of the NMF music estimate.
+        Fm = _kam.context_features(L_m, context=0, compress=float(L_m.mean()) * 0.1 + 1e-12)
+        # Necessity relative to the recording (quiet interference passes where the music
+        # alone is explained evenly well), never above the absolute one; or relative to the
+        # frames of the most similar music (see _necessity_contrast).
+        necessity = self._necessity_threshold(ana["gain"])
+        necessary = ana["gain"] > necessity
+        if s.necessity_contrast > 0:
+            below = cand & inner & ~necessary & (ana["gain"] > s.necessity_floor)
+            necessary |= below & self._necessity_contrast(ana["gain"], below, Fm, ctx)
+        cand &= necessary
+        mark("necessity", cand)
+        stats["necessity"] = float(necessity)
         cand &= inner
         mark("edge", cand)
         pad = s.frames(s.pad_ms, cfg)
         ramp = s.frames(s.ramp_ms, cfg)
-        ctx = s.frames(s.context_ms, cfg)
         stats["candidate_frames"] = int(cand.sum())
         if not cand.any():
             report(1.0)
@@ -527,8 +544,6 @@ class Cleaner:
         # nearest; candidate frames are not used as neighbours.
         queries_mask = _loc.dilate(cand, pad + ramp + s.frames(s.max_gap_ms, cfg))
         q = np.flatnonzero(queries_mask)
-        compress = float(L_m.mean()) * 0.1 + 1e-12
-        Fm = _kam.context_features(L_m, context=0, compress=compress)
         est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, context=ctx, exclude=_loc.dilate(cand, ctx) | partial,
                                    min_separation=ctx)
         report(0.8, "kam")
@@ -635,6 +650,44 @@ class Cleaner:
         removed = self._synth(X, Mk, q[keep], w[q[keep]], cfg, x.shape[1])
         report(1.0, "synthesis")
         return removed, events, stats
+
+    def _necessity_contrast(self, gain: np.ndarray, frames: np.ndarray, F: np.ndarray, context: int) -> np.ndarray:
+        """Which of ``frames`` are necessary against the frames of the most similar music.
+
+        Music the templates explain poorly everywhere (a drum kit's hits, a distorted guitar)
+        spreads the necessity gains of a recording, so its relative threshold reaches the cap
+        and a thud or a scream under it is missed. Compared with the
+        ``CONTRAST_NEIGHBOURS`` frames whose NMF music estimate (with context) is nearest,
+        such a frame stands out: the hits like it are explained as poorly as it is, the
+        interference is not.
+
+        Parameters
+        ----------
+        gain : np.ndarray [shape=(n_frames,)]
+            Per-frame necessity gain (see :class:`Settings`).
+        frames : np.ndarray [shape=(n_frames,)], bool
+            Frames to test.
+        F : np.ndarray [shape=(n_features, n_frames)]
+            Features of the kNN search (see :func:`cleantake.kam.knn_frames`).
+        context : int
+            Frames of context on each side compared by the search; neighbours are at least
+            this far from the frame.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_frames,)], bool
+            True at the tested frames whose gain is more than ``necessity_contrast`` times
+            the median gain of their neighbours.
+        """
+        out = np.zeros(gain.shape, bool)
+        q = np.flatnonzero(frames)
+        if q.size == 0:
+            return out
+        k = min(CONTRAST_NEIGHBOURS, max(1, gain.size - 2 * context - 1))
+        idx = _kam.knn_frames(F, q, k=k, context=context, min_separation=context)
+        ref = np.median(gain[idx], axis=1)
+        out[q] = gain[q] > self.settings.necessity_contrast * np.maximum(ref, 0.0)
+        return out
 
     def _evidence_threshold(self) -> float:
         """The evidence threshold for this dictionary: ``evidence`` scaled by its size.
