@@ -185,7 +185,7 @@ class Settings:
     necessity: float = 1.0
     necessity_floor: float = 0.35
     necessity_mads: float = 20.0
-    evidence: float = 4.0
+    evidence: float = 3.5
     nmf_guard: float = 0.5
     hysteresis: float = 0.5
     necessity_contrast: float = 5.0
