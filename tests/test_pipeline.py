@@ -228,3 +228,30 @@ def test_location_trace_stages_narrow_and_end_in_the_events(mixed):
     assert not (tr["evidence"] & ~tr["grown"]).any()  # hysteresis only adds frames
     kept = t[tr["grown"]]
     assert all(any(ev.start_s - 0.02 <= tk <= ev.end_s + 0.02 for ev in events) for tk in kept)
+
+
+@pytest.mark.corpus
+def test_quiet_event_kept_on_strong_evidence_only():
+    """A cough 6 dB under the music, of which KAM removes less than ``confirm``, is kept
+    because its evidence is strong, and only then: not with the quiet path off, not when the
+    quiet evidence asked for is out of reach, and not without the evidence test."""
+    if not (CORPUS / "mixtures.json").is_file():
+        pytest.skip("corpus not found beside the repository")
+    entries = {e["id"]: e for e in json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]}
+    e = entries["stem_019__cough__-6dB"]
+    y, m, sr = _corpus_mixture(e)
+    y, m = y[:, 0], m[:, 0]
+
+    def found(**params):
+        events = cleantake.Cleaner("any", **params).locate(y, sr)
+        return [ev for ev in events for t in e["events"] if ev.start_s <= t["onset_s"] + 0.2 <= ev.end_s]
+
+    assert found()
+    off = cleantake.Cleaner("any", confirm_quiet=0.2)
+    for cl_off in (off, cleantake.Cleaner("any", quiet_evidence=1e9), cleantake.Cleaner("any", evidence=0.0)):
+        n_quiet = len(found()) - len([ev for ev in cl_off.locate(y, sr) for t in e["events"]
+                                      if ev.start_s <= t["onset_s"] + 0.2 <= ev.end_s])
+        assert n_quiet > 0
+    res_on, res_off = cleantake.clean(y, sr), off.clean(y, sr)
+    assert _sdr(m, res_on.cleaned) > _sdr(m, res_off.cleaned) + 0.5
+    np.testing.assert_allclose(res_on.cleaned + res_on.removed, y, rtol=0, atol=1e-12)

@@ -144,7 +144,15 @@ class Settings:
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
         (music that repeats elsewhere in the recording is explained by its neighbours and so
-        not removed).
+        not removed), or at least ``confirm_quiet`` on stronger evidence.
+    confirm_quiet : float in [0, 1]
+        An event that KAM removes less than ``confirm`` but at least this fraction of is
+        kept if its evidence ratio reaches ``quiet_evidence``: interference 6 dB under the
+        music is only a fifth of the mixture's energy there, so even its perfect removal
+        takes less than ``confirm``. ``confirm`` or more turns this off.
+    quiet_evidence : float >= 0
+        Evidence ratio such quiet events need (see ``evidence``; scaled like it by the
+        dictionary's size). Without the evidence test (``evidence`` 0) they are not kept.
     hysteresis : float >= 0
         A kept event takes in the frames around it (gaps up to ``max_gap_ms`` bridged) whose
         interference share passes ``threshold`` and whose necessity gain passes this fraction
@@ -182,6 +190,8 @@ class Settings:
     k: int = 4
     context_ms: float = 46.0
     confirm: float = 0.2
+    confirm_quiet: float = 0.1
+    quiet_evidence: float = 7.0
     necessity: float = 1.0
     necessity_floor: float = 0.35
     necessity_mads: float = 20.0
@@ -199,6 +209,7 @@ class Settings:
             ("strength", 0.0 <= self.strength <= 1.0, "between 0 (no change) and 1 (full removal)"),
             ("threshold", 0.0 < self.threshold < 1.0, "strictly between 0 and 1"),
             ("confirm", 0.0 <= self.confirm <= 1.0, "between 0 and 1"),
+            ("confirm_quiet", 0.0 <= self.confirm_quiet <= 1.0, "between 0 and 1"),
             ("novelty", 0.0 <= self.novelty <= 1.0, "between 0 and 1"),
             ("k", 1 <= self.k <= 1000, "from 1 to 1000 frames"),
             ("music_rank", 1 <= self.music_rank <= 500, "from 1 to 500"),
@@ -211,7 +222,7 @@ class Settings:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
                      "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis",
-                     "necessity_contrast"):
+                     "necessity_contrast", "quiet_evidence"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -575,15 +586,18 @@ class Cleaner:
         for a, b in all_segs:
             cols = pos[a:b]
             frac = float(removed_e[cols].sum() / max(total_e[cols].sum(), 1e-20))
-            if frac < s.confirm:
+            # A quiet event (-6 dB under the music is a fifth of the mixture's energy) can
+            # have less removed than confirm; it is kept only on stronger evidence.
+            quiet = frac < s.confirm
+            if frac < min(s.confirm, s.confirm_quiet) or (quiet and s.evidence <= 0):
                 continue
             confirmed[a:b] = True
             if s.evidence > 0:
                 # What KAM would remove must look like interference: explained much better by
                 # the interference templates than by the recording's own music templates.
                 res_b = ana["P"] @ (Vq[:, cols] * (1 - Mq[:, cols]))
-                if _loc.evidence_ratio(res_b, ana["Wb"], res.W[:, res.n_fixed:],
-                                       beta=self.dictionary.beta) < self._evidence_threshold():
+                need = self._evidence_threshold(s.quiet_evidence if quiet else s.evidence)
+                if _loc.evidence_ratio(res_b, ana["Wb"], res.W[:, res.n_fixed:], beta=self.dictionary.beta) < need:
                     continue
             kept_active[a:b] = True
             ev_segs.append((a, b))
@@ -689,16 +703,18 @@ class Cleaner:
         out[q] = gain[q] > self.settings.necessity_contrast * np.maximum(ref, 0.0)
         return out
 
-    def _evidence_threshold(self) -> float:
-        """The evidence threshold for this dictionary: ``evidence`` scaled by its size.
+    def _evidence_threshold(self, ratio: float | None = None) -> float:
+        """The evidence threshold for this dictionary: ``ratio`` (default ``evidence``)
+        scaled by its size.
 
         ``evidence`` was measured with the bundled ``any`` dictionary (60 templates). Fewer
         interference templates fit any sound less well, so the same ratio would reject true
         events: with the 12-template ``cough`` preset, ``evidence`` 4 kept 6 of 143 corpus
         coughs that it finds without the test (52). The threshold is therefore
-        ``evidence * min(1, n_templates / 60)``.
+        ``ratio * min(1, n_templates / 60)``.
         """
-        return float(self.settings.evidence) * min(1.0, self.dictionary.rank / EVIDENCE_RANK)
+        ratio = self.settings.evidence if ratio is None else ratio
+        return float(ratio) * min(1.0, self.dictionary.rank / EVIDENCE_RANK)
 
     def _label(self) -> str:
         """Label of located events: the dictionary's class, or ``"interference"`` for a
