@@ -6,13 +6,15 @@ followed through the stages of the location in ``Cleaner._kam_stage``. An event 
 the first stage that leaves none of its frames:
 
 ``share``      the interference share of the joint NMF fit passes ``threshold`` (and the level floor);
-``necessity``  the necessity gain passes the recording's threshold;
+``necessity``  the necessity gain passes the recording's threshold, or the necessity contrast;
 ``edge``       the frame is not within ``edge_ms`` of either end;
 ``novelty``    interference share x KAM novelty passes ``novelty``;
 ``length``     the run (gaps bridged) is at least ``min_event_ms`` long;
-``confirm``    KAM removes at least ``confirm`` of the (padded) event's energy;
-``evidence``   what KAM would remove is explained ``evidence`` times better by the interference
-               templates than by the music templates (``locate.evidence_ratio``).
+``confirm``    KAM removes at least ``confirm`` of the (padded) event's energy, or at least
+               ``confirm_quiet`` of it (such quiet events then need ``quiet_evidence``);
+``evidence``   what KAM would remove is explained ``evidence`` (``quiet_evidence``) times better
+               by the interference templates than by the music templates
+               (``locate.evidence_ratio``).
 
 Events that survive every stage are ``found``. The table counts events per class and level;
 ``--out`` writes one row per event.
