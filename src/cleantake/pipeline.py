@@ -553,14 +553,18 @@ class Cleaner:
         # KAM on every candidate frame (and the margins an event may grow into): the music
         # there is the median of the k frames whose NMF music estimate, with context, is
         # nearest; candidate frames are not used as neighbours.
+        def music_at(frames: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # KAM's music estimate at the frames (never above the mixture) and its soft mask.
+            est, _ = _kam.kam_estimate(V, Fm, frames, k=s.k, context=ctx, exclude=exclude | partial,
+                                       min_separation=ctx)
+            S = np.minimum(est, V[:, frames])
+            return S, soft_mask(S, V[:, frames] - S, power=s.mask_power)
+
         queries_mask = _loc.dilate(cand, pad + ramp + s.frames(s.max_gap_ms, cfg))
         q = np.flatnonzero(queries_mask)
-        est, _ = _kam.kam_estimate(V, Fm, q, k=s.k, context=ctx, exclude=_loc.dilate(cand, ctx) | partial,
-                                   min_separation=ctx)
+        Sm, Mq = music_at(q, _loc.dilate(cand, ctx))
         report(0.8, "kam")
         Vq = V[:, q]
-        Sm = np.minimum(est, Vq)
-        Mq = soft_mask(Sm, Vq - Sm, power=s.mask_power)
         removed_e = ((Vq * (1 - Mq)) ** 2).sum(axis=0)
         total_e = (Vq**2).sum(axis=0)
         novelty = np.zeros(n_frames, np.float32)
@@ -638,11 +642,7 @@ class Cleaner:
             # Growth can reach past the frames KAM was first run on (a cough's quieter first
             # burst before its onset): estimate the music there too, with the kept events
             # excluded from the neighbours, rather than leave part of an event unmasked.
-            est2, _ = _kam.kam_estimate(V, Fm, more, k=s.k, context=ctx,
-                                        exclude=_loc.dilate(cand | kept_active, ctx) | partial,
-                                        min_separation=ctx)
-            S2 = np.minimum(est2, V[:, more])
-            M2 = soft_mask(S2, V[:, more] - S2, power=s.mask_power)
+            S2, M2 = music_at(more, _loc.dilate(cand | kept_active, ctx))
             order = np.argsort(np.concatenate([q, more]), kind="stable")
             q = np.concatenate([q, more])[order]
             Vq = V[:, q]
@@ -697,8 +697,7 @@ class Cleaner:
         q = np.flatnonzero(frames)
         if q.size == 0:
             return out
-        k = min(CONTRAST_NEIGHBOURS, max(1, gain.size - 2 * context - 1))
-        idx = _kam.knn_frames(F, q, k=k, context=context, min_separation=context)
+        idx = _kam.knn_frames(F, q, k=CONTRAST_NEIGHBOURS, context=context, min_separation=context)
         ref = np.median(gain[idx], axis=1)
         out[q] = gain[q] > self.settings.necessity_contrast * np.maximum(ref, 0.0)
         return out
