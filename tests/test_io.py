@@ -1037,3 +1037,60 @@ def test_corpus_files_probe_read_and_roundtrip(tmp_path):
                                    for s, b in cio.iter_blocks(p, block_s=5.0, overlap_s=0.1)])
         np.testing.assert_array_equal(streamed, audio)
         assert sha(p) == before
+
+
+# -- FileSamples: a file read on demand, indexed like an array --------------------------------
+
+def _fs_file(tmp_path, n=5000, channels=2, name="fs.wav", sr=8000):
+    rng = np.random.default_rng(7)
+    x = np.round(rng.uniform(-0.9, 0.9, (n, channels)) * 32768) / 32768
+    p = tmp_path / name
+    sf.write(p, x, sr, subtype="PCM_16")
+    return p, x
+
+
+@pytest.mark.parametrize("key", [slice(0, 10), slice(1234, 4321), slice(4990, None), slice(None, None),
+                                 slice(-7, None), slice(30, 30)])
+def test_file_samples_slices_are_the_file_rows(tmp_path, key):
+    p, x = _fs_file(tmp_path)
+    fs = cio.FileSamples(p)
+    assert fs.shape == x.shape and len(fs) == x.shape[0] and fs.ndim == 2
+    got = fs[key]
+    assert got.dtype == np.float64 and got.shape == x[key].shape
+    np.testing.assert_array_equal(got, x[key])
+
+
+def test_file_samples_row_arrays_keep_their_order_and_repeats(tmp_path):
+    p, x = _fs_file(tmp_path)
+    idx = np.array([4999, 3, 3, 2500, 0])
+    np.testing.assert_array_equal(cio.FileSamples(p)[idx], x[idx])
+    assert cio.FileSamples(p)[np.array([], dtype=int)].shape == (0, 2)
+
+
+def test_file_samples_minus_and_length(tmp_path):
+    p, x = _fs_file(tmp_path)
+    q, y = _fs_file(tmp_path, name="other.wav")
+    y = sf.read(q, always_2d=True)[0]
+    d = cio.FileSamples(p, minus=cio.FileSamples(q))
+    np.testing.assert_array_equal(d[100:900], x[100:900] - y[100:900])
+    longer = cio.FileSamples(p, length=5100)
+    tail = longer[4900:5100]
+    np.testing.assert_array_equal(tail[:100], x[4900:])
+    assert not tail[100:].any()
+    assert cio.FileSamples(p, length=10)[:].shape == (10, 2)
+
+
+def test_file_samples_refuse_what_they_cannot_do(tmp_path):
+    p, _ = _fs_file(tmp_path)
+    q, _ = _fs_file(tmp_path, n=4000, name="short.wav")
+    with pytest.raises(ParameterError, match="cannot be subtracted"):
+        cio.FileSamples(p, minus=cio.FileSamples(q))
+    fs = cio.FileSamples(p)
+    with pytest.raises(ParameterError, match="contiguous"):
+        fs[::2]
+    with pytest.raises(ParameterError, match="rows"):
+        fs[np.array([0, 5000])]
+    with pytest.raises(ParameterError, match="length"):
+        cio.FileSamples(p, length=-1)
+    with pytest.raises(AudioReadError, match="not found"):
+        cio.FileSamples(tmp_path / "missing.wav")

@@ -328,3 +328,86 @@ def test_bad_worker_count_refused(tmp_path, workers):
         clean_file_streaming(p, tmp_path / "out.wav", cleaner=LocalCleaner(), block_s=BLOCK, overlap_s=OVERLAP,
                              workers=workers)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["in.wav"]
+
+
+# -- reports of long files: drawn from the written files, read back piece by piece ----------
+
+@pytest.mark.parametrize("with_removed", [False, True])
+def test_long_file_with_report_is_cleaned_in_blocks_and_reported_as_written(tmp_path, monkeypatch, with_removed):
+    import re
+
+    import cleantake.streaming
+    from cleantake import pipeline
+    from cleantake.report import write_report
+
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(pipeline, "STREAM_BLOCK_S", 10.0)  # 25 s is then "long"
+    streamed = []
+    real = cleantake.streaming.clean_file_streaming
+    monkeypatch.setattr(cleantake.streaming, "clean_file_streaming",
+                        lambda *a, **k: streamed.append(1) or real(*a, **k))
+
+    x = _signal(25 * SR, channels=2, bursts=[(6.0, 0.3), (17.0, 0.2)])
+    p = _write(tmp_path, x, "take.flac", subtype="PCM_16")
+    seen = []
+    rem = tmp_path / "rem.flac" if with_removed else None
+    with monkeypatch.context() as m:
+        m.setattr(cleantake.io, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
+        res = pipeline.clean_file(p, tmp_path / "out.flac", cleaner=LocalCleaner(), removed_path=rem,
+                                  report_dir=tmp_path / "rep", progress=seen.append)
+    assert streamed and res.report_output is not None and len(res.events) == 2
+    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:]))
+    # The same report drawn from the files held in memory.
+    x_in = sf.read(p, always_2d=True)[0]
+    out = sf.read(tmp_path / "out.flac", always_2d=True)[0]
+    ref = write_report(tmp_path / "ref", x_in, SR, cleaned=out, removed=x_in - out, events=res.events,
+                       title=p.name, source_path=p, filename=res.report_output.name)
+
+    def body(path):
+        return re.sub(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC", "", path.read_text())
+
+    assert body(res.report_output) == body(ref)
+
+
+def _count_whole_reads(read_audio, n):
+    def read(path, *, start_s=None, stop_s=None):
+        if start_s is None and stop_s is None:
+            raise AssertionError(f"{path} was read whole")
+        return read_audio(path, start_s=start_s, stop_s=stop_s)
+    return read
+
+
+def test_inspect_of_a_long_file_locates_in_blocks_as_the_whole_file(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from cleantake import pipeline
+    from cleantake.labels import read_labels
+    from cleantake.report import add_inspect_parser
+
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(pipeline, "STREAM_BLOCK_S", 10.0)
+
+    class Locator(LocalCleaner):
+        def __init__(self, interference="any", **kw):
+            super().__init__()
+
+        def locate(self, audio, sr):
+            return self.clean(audio, sr).events
+
+    # Bursts inside blocks, across a block edge and in the middle of an overlap.
+    x = _signal(25 * SR, channels=1, bursts=[(3.0, 0.2), (9.9, 0.3), (13.0, 0.1), (21.0, 0.4)])
+    p = _write(tmp_path, x, "long.wav")
+    whole = Locator().locate(x, SR)
+    monkeypatch.setattr(cleantake, "Cleaner", Locator)
+    monkeypatch.setattr(cleantake.io, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_inspect_parser(sub)
+    args = sub.choices["inspect"].parse_args([str(p), "--labels", str(tmp_path / "ev.json"),
+                                              "--report", str(tmp_path / "rep")])
+    assert args.func(args) == 0
+    got = read_labels(tmp_path / "ev.json")
+    assert [t for e in got for t in (e.start_s, e.end_s)] == pytest.approx(
+        [t for e in whole for t in (e.start_s, e.end_s)], abs=1e-5)
+    assert len(whole) == 4
+    assert f"{len(whole)} events in long.wav" in capsys.readouterr().out
+    assert (tmp_path / "rep" / "long.html").is_file()

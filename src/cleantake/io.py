@@ -58,6 +58,7 @@ __all__ = [
     "MAX_CHANNELS",
     "probe",
     "read_audio",
+    "FileSamples",
     "iter_blocks",
     "check_output",
     "output_format",
@@ -430,6 +431,80 @@ def read_audio(path: str | os.PathLike[str], *, start_s: float | None = None,
         if bad is not None:
             raise _nonfinite_error(info.path, start + bad, sr, audio, bad)
     return np.ascontiguousarray(audio, dtype=np.float64), info
+
+
+class FileSamples:
+    """A file's samples, read on demand and indexed like an array of shape (n_samples, n_channels).
+
+    Code written for in-memory recordings (the HTML report) can then work on hour-long files:
+    only the rows asked for are read, as float64, each time they are asked for.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file (checked as by :func:`probe`).
+    minus : FileSamples, optional
+        Another file of the same shape whose samples are subtracted from this one's (what was
+        removed is the input minus the cleaned output).
+    length : int, optional
+        Present the file as this many samples, cut or padded with zeros at the end (a lossy
+        file such as MP3 may decode to a few samples more or less than it was given).
+
+    Examples
+    --------
+    ``FileSamples("take.flac")[44100:88200]`` reads the second second of ``take.flac``;
+    ``x[np.array([3, 1, 2])]`` reads rows 1 to 3 and returns them in that order.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, path: str | os.PathLike[str], *, minus: "FileSamples | None" = None,
+                 length: int | None = None) -> None:
+        self.info = probe(path)
+        if length is not None and (not isinstance(length, (int, np.integer)) or length < 0):
+            raise ParameterError(f"length must be a number of samples >= 0, got {length!r}")
+        n = int(self.info.frames) if length is None else int(length)
+        self.shape = (n, int(self.info.channels))
+        if minus is not None and minus.shape != self.shape:
+            raise ParameterError(
+                f"{str(minus.info.path)!r} has {minus.shape[0]} samples x {minus.shape[1]} channels, "
+                f"{str(self.info.path)!r} {self.shape[0]} x {self.shape[1]}; they cannot be subtracted")
+        self.minus = minus
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _rows(self, a: int, b: int) -> np.ndarray:
+        sr, c = self.info.samplerate, self.shape[1]
+        stop = min(b, int(self.info.frames))
+        if stop > a:
+            x, _ = read_audio(self.info.path, start_s=a / sr, stop_s=stop / sr)
+            x = x[: b - a]
+        else:  # rows past the end of a file presented as longer than it is
+            x = np.zeros((0, c))
+        if x.shape[0] < b - a:
+            x = np.concatenate([x, np.zeros((b - a - x.shape[0], c))])
+        if self.minus is not None:
+            x = x - self.minus._rows(a, b)
+        return x
+
+    def __getitem__(self, key) -> np.ndarray:
+        n, c = self.shape
+        if isinstance(key, slice):
+            a, b, step = key.indices(n)
+            if step != 1:
+                raise ParameterError(f"FileSamples supports only contiguous slices, got step {step}")
+            return self._rows(a, b) if b > a else np.zeros((0, c))
+        idx = np.asarray(key)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise ParameterError("FileSamples is indexed by a slice or a 1-D array of row numbers")
+        if idx.size == 0:
+            return np.zeros((0, c))
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        if lo < 0 or hi > n:
+            raise ParameterError(f"rows {lo} to {hi - 1} asked of a file of {n} samples")
+        return self._rows(lo, hi)[idx - lo]
 
 
 def block_sizes(sr: int, block_s: float, overlap_s: float) -> tuple[int, int]:

@@ -831,6 +831,43 @@ def _on_output_grid(cleaned: np.ndarray, subtype: str) -> np.ndarray:
     return np.round(cleaned * q) / q
 
 
+def _clean_long_file(input_path, output_path, *, cleaner, removed_path, labels_path, overwrite, subtype, clip,
+                     report_dir, report_name, progress, workers) -> FileResult:
+    """:func:`clean_file` for recordings longer than ``2 * STREAM_BLOCK_S``: in blocks.
+
+    The report, if asked for, is drawn from the files as written, read back piece by piece
+    (:class:`cleantake.io.FileSamples`), so memory stays bounded by the block length.
+    """
+    from . import io as _io
+    from .streaming import clean_file_streaming
+
+    stream_progress = progress if progress is None or report_dir is None else (lambda f: progress(0.9 * f))
+    events, info = clean_file_streaming(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
+                                        overwrite=overwrite, subtype=subtype, clip=clip, block_s=STREAM_BLOCK_S,
+                                        progress=stream_progress, workers=workers)
+    out = FileResult(events, info.duration_s, info.samplerate, info.channels, Path(output_path),
+                     Path(removed_path) if removed_path is not None else None)
+    if labels_path is not None:
+        from .labels import write_labels
+
+        write_labels(labels_path, events, duration_s=out.duration_s, source=input_path, sr=info.samplerate)
+        out.labels_output = Path(labels_path)
+    if report_dir is not None:
+        from .report import write_report
+
+        src = _io.FileSamples(input_path)
+        # A lossy output (MP3) may decode to a few samples more or less than the input.
+        cleaned = _io.FileSamples(output_path, length=src.shape[0])
+        removed = (_io.FileSamples(removed_path, length=src.shape[0]) if removed_path is not None
+                   else _io.FileSamples(input_path, minus=cleaned))
+        out.report_output = write_report(report_dir, src, info.samplerate, cleaned=cleaned, removed=removed,
+                                         events=events, title=Path(input_path).name, source_path=input_path,
+                                         filename=report_name)
+        if progress is not None:
+            progress(1.0)
+    return out
+
+
 def clean_file(
     input_path: str | Path,
     output_path: str | Path,
@@ -897,21 +934,16 @@ def clean_file(
     fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
     if removed_path is not None:
         rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
-    if info.duration_s > 2 * STREAM_BLOCK_S and report_dir is None:
-        # Long recordings: in overlapping blocks, memory bounded by the block length.
-        from .streaming import clean_file_streaming
+    if report_dir is not None:
+        from .report import _require_matplotlib
 
-        events, info = clean_file_streaming(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
-                                            overwrite=overwrite, subtype=subtype, clip=clip,
-                                            block_s=STREAM_BLOCK_S, progress=progress, workers=workers)
-        out = FileResult(events, info.duration_s, info.samplerate, info.channels, Path(output_path),
-                         Path(removed_path) if removed_path is not None else None)
-        if labels_path is not None:
-            from .labels import write_labels
-
-            write_labels(labels_path, events, duration_s=out.duration_s, source=input_path, sr=info.samplerate)
-            out.labels_output = Path(labels_path)
-        return out
+        _require_matplotlib()  # fail before the (possibly long) work, not after it
+    if info.duration_s > 2 * STREAM_BLOCK_S:
+        # Long recordings: in overlapping blocks, memory bounded by the block length (the
+        # report then reads the written files back piece by piece).
+        return _clean_long_file(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
+                                labels_path=labels_path, overwrite=overwrite, subtype=subtype, clip=clip,
+                                report_dir=report_dir, report_name=report_name, progress=progress, workers=workers)
     audio, info = _io.read_audio(input_path)
     report = progress or (lambda f: None)
     res = cleaner.clean(audio, info.samplerate, progress=lambda f: report(0.9 * f))

@@ -99,8 +99,16 @@ def _require_matplotlib():
     return Figure, FigureCanvasAgg
 
 
-def _as_2d(x, name: str) -> np.ndarray:
-    """View as (n_samples, n_channels) float without copying float32/float64 input; check finiteness."""
+def _as_2d(x, name: str):
+    """View as (n_samples, n_channels) float without copying float32/float64 input; check finiteness.
+
+    A :class:`cleantake.io.FileSamples` (a file read on demand) is returned as it is: its
+    reads already refuse NaN or infinite samples.
+    """
+    from .io import FileSamples
+
+    if isinstance(x, FileSamples):
+        return x
     arr = np.asarray(x)
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
@@ -479,11 +487,12 @@ def write_report(
     ----------
     out_dir : str or path-like
         Folder to write into (created if missing).
-    audio : ndarray, shape (n_samples, n_channels) or (n_samples,)
-        The input recording, float, nominal range [-1, 1].
+    audio : ndarray, shape (n_samples, n_channels) or (n_samples,), or FileSamples
+        The input recording, float, nominal range [-1, 1]; a :class:`cleantake.io.FileSamples`
+        reads a long file piece by piece instead (memory then stays at tens of MB).
     sr : int
         Sample rate in Hz.
-    cleaned, removed : ndarray, same shape as ``audio``, or None
+    cleaned, removed : ndarray or FileSamples, same shape as ``audio``, or None
         Cleaned output and removed part; None when only locating (``inspect``), in which
         case only the input is shown and played.
     events : iterable of Event
@@ -712,8 +721,9 @@ def format_events_table(events: Sequence[Event]) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
     from . import Cleaner
-    from .io import read_audio
+    from .io import FileSamples, probe, read_audio
     from .labels import LABEL_FORMATS, write_labels
+    from .pipeline import STREAM_BLOCK_S
 
     src = Path(args.input)
     if args.labels is not None:
@@ -726,9 +736,19 @@ def run_inspect(args: argparse.Namespace) -> int:
             raise AudioWriteError(f"--labels {str(lp)!r} is the input file; refusing to overwrite it")
     if args.report is not None:
         _require_matplotlib()  # fail before the (long) locate step, not after
-    audio, info = read_audio(src)
+    cleaner = Cleaner(interference=args.interference)
+    info = probe(src)
+    if info.duration_s > 2 * STREAM_BLOCK_S:
+        # Long recordings: located in blocks, and the report reads the file piece by piece.
+        from .streaming import locate_file_streaming
+
+        events, info = locate_file_streaming(src, cleaner=cleaner, block_s=STREAM_BLOCK_S)
+        audio = FileSamples(src)
+    else:
+        audio, info = read_audio(src)
+        events = cleaner.locate(audio, int(info.samplerate))
     sr = int(info.samplerate)
-    events = sorted(Cleaner(interference=args.interference).locate(audio, sr), key=lambda e: (e.start_s, e.end_s))
+    events = sorted(events, key=lambda e: (e.start_s, e.end_s))
     duration = audio.shape[0] / sr
     print(format_events_table(events))
     print(f"{len(events)} event{'s' if len(events) != 1 else ''} in {src.name} ({_clock(duration)})")

@@ -41,7 +41,7 @@ from . import io as _io
 from .errors import ParameterError
 from .locate import Event
 
-__all__ = ["clean_file_streaming", "join_removed", "merge_events", "default_workers"]
+__all__ = ["clean_file_streaming", "locate_file_streaming", "join_removed", "merge_events", "default_workers"]
 
 Progress = Callable[[float], None] | None
 
@@ -123,6 +123,84 @@ def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
     return out
 
 
+def _check_blocks(block_s: float, overlap_s: float) -> None:
+    for name, v in (("block_s", block_s), ("overlap_s", overlap_s)):
+        if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ParameterError(f"{name} must be a finite number of seconds, got {v!r}")
+    if not overlap_s > 0 or not block_s > 2 * overlap_s:
+        raise ParameterError(
+            f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
+
+
+def _full_blocks(input_path, block_s: float, overlap_s: float, sr: int):
+    """``(start, block)`` of a file (:func:`cleantake.io.iter_blocks`), the short last block
+    extended backwards to a full block with samples of the previous one (nothing is analysed
+    with less context than a block), but not before the end of the previous block's own
+    overlap, where the join before it may lie."""
+    block_n, overlap_n = _io.block_sizes(sr, block_s, overlap_s)
+    prev = None
+    for start, block in _io.iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
+        end = start + block.shape[0]
+        if prev is not None and block.shape[0] < block_n:
+            p_start, p_block = prev
+            new_start = max(p_start + overlap_n, end - block_n)
+            if new_start < start:
+                block = np.concatenate([p_block[new_start - p_start: start - p_start], block])
+                start = new_start
+        yield start, block
+        prev = (start, block)
+
+
+def locate_file_streaming(
+    input_path: str | Path,
+    *,
+    cleaner,
+    block_s: float = 60.0,
+    overlap_s: float = 4.0,
+    progress: Progress = None,
+) -> tuple[list[Event], _io.AudioInfo]:
+    """Locate the interference of a long file block by block (``cleantake inspect``), in
+    memory bounded by the block size; no audio is written.
+
+    Blocks are those of :func:`clean_file_streaming`. Consecutive blocks are joined in the
+    middle of their overlap: events starting before it come from the earlier block, the
+    others from the later one, and an event seen by both is merged into one
+    (:func:`merge_events`).
+
+    Parameters
+    ----------
+    input_path : str or Path
+    cleaner : cleantake.Cleaner
+        Locates in every block (``cleaner.locate(block, sr)``).
+    block_s, overlap_s : float
+        As :func:`clean_file_streaming`.
+    progress : callable(float), optional
+        Called with the completed fraction (by samples, 0 to 1).
+
+    Returns
+    -------
+    events : list of Event
+        Times in seconds from the start of the file.
+    info : cleantake.io.AudioInfo
+    """
+    _check_blocks(block_s, overlap_s)
+    info = _io.probe(input_path)
+    sr, n_total = info.samplerate, info.frames
+    duration_s = n_total / sr
+    events: list[Event] = []
+    prev_end = None
+    for start, block in _full_blocks(input_path, block_s, overlap_s, sr):
+        ev = _shifted(cleaner.locate(block, sr), start / sr, duration_s)
+        if prev_end is None:
+            events = ev
+        else:
+            events = merge_events(events, ev, join_s=(start + prev_end) / 2 / sr)
+        prev_end = start + block.shape[0]
+        if progress is not None:
+            progress(prev_end / max(n_total, 1))
+    return events, info
+
+
 def default_workers() -> int:
     """Blocks cleaned at once by default: the CPUs this process may use, at most 4."""
     from .pipeline import usable_cpus
@@ -198,12 +276,7 @@ def clean_file_streaming(
     AudioReadError, AudioWriteError
         As :func:`cleantake.pipeline.clean_file`; no partial output is ever left.
     """
-    for name, v in (("block_s", block_s), ("overlap_s", overlap_s)):
-        if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-            raise ParameterError(f"{name} must be a finite number of seconds, got {v!r}")
-    if not overlap_s > 0 or not block_s > 2 * overlap_s:
-        raise ParameterError(
-            f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
+    _check_blocks(block_s, overlap_s)
     from .pipeline import check_workers
 
     n_workers = default_workers() if workers is None else check_workers(workers)
@@ -259,23 +332,10 @@ def clean_file_streaming(
             add_time("write", t0)
 
         def blocks():
-            """The file's blocks, the short last one extended backwards to a full block with
-            samples of the previous block (nothing is analysed with less context than a
-            block), but not before the end of the previous block's own overlap, where the
-            join before it may lie."""
-            prev = None
             t0 = time.perf_counter()
-            for start, block in _io.iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
-                end = start + block.shape[0]
-                if prev is not None and block.shape[0] < block_n:
-                    p_start, p_block = prev
-                    new_start = max(p_start + overlap_n, end - block_n)
-                    if new_start < start:
-                        block = np.concatenate([p_block[new_start - p_start: start - p_start], block])
-                        start = new_start
+            for start, block in _full_blocks(input_path, block_s, overlap_s, sr):
                 add_time("read", t0)
                 yield start, block
-                prev = (start, block)
                 t0 = time.perf_counter()
 
         # Progress: the completed fraction of every block, weighted by its length.
