@@ -14,6 +14,9 @@ peak memory of one case cannot contaminate another; imports are not timed):
   with parallel blocks the stages add up to more than the wall time, plus read/write/join)
   and peak RSS per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
 * ``cleantake_seq`` (10 min): the same with one block at a time (``workers=1``);
+* ``cleantake_report`` (10 and 60 min): :func:`cleantake.pipeline.clean_file` with an HTML
+  report, as ``cleantake clean --report`` (blocks, then the report drawn from the written
+  files read back piece by piece), split into the blocks and the report;
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` on the whole recording in
   memory (the Python API);
 * ``floor``: STFT + ISTFT of the same audio with cleantake's own transform (whole recording
@@ -246,6 +249,32 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         for f in outdir.iterdir():
             f.unlink()
         outdir.rmdir()
+    elif case == "cleantake_report":  # `cleantake clean --report`: blocks, then the report from the files
+        from cleantake.pipeline import clean_file
+
+        cleaner = cleantake.Cleaner("any")
+        outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
+        outdir.mkdir(exist_ok=True)
+        marks: dict = {}
+
+        def progress(f: float) -> None:  # the blocks end at 0.9, the report at 1.0
+            if f >= 0.9 and "blocks_done" not in marks:
+                marks["blocks_done"] = time.perf_counter()
+
+        out["rss_before"] = _rss_bytes()
+        with RssSampler() as sampler:
+            t0 = time.perf_counter()
+            res = clean_file(path, outdir / "cleaned.wav", cleaner=cleaner, removed_path=outdir / "removed.wav",
+                             overwrite=True, report_dir=outdir / "report", progress=progress, workers=workers)
+            wall = time.perf_counter() - t0
+        t_blocks = marks.get("blocks_done", t0 + wall)
+        stages = {"blocks": t_blocks - t0, "report": t0 + wall - t_blocks}
+        intervals = [("blocks", t0, t_blocks), ("report", t_blocks, t0 + wall)]
+        out.update(n_events=len(res.events), report_bytes=res.report_output.stat().st_size,
+                   workers=workers or default_workers())
+        for f in sorted(outdir.rglob("*"), reverse=True):
+            f.rmdir() if f.is_dir() else f.unlink()
+        outdir.rmdir()
     elif case == "cleantake_mem":
         audio, info = ctio.read_audio(path)
         clock = StageClock(cleantake.Cleaner("any"))
@@ -330,8 +359,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 
 CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
-    "10m_stereo": ["floor", "cleantake", "cleantake_seq"],
-    "60m_stereo": ["floor", "cleantake"],
+    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report"],
+    "60m_stereo": ["floor", "cleantake", "cleantake_report"],
 }
 
 
@@ -414,6 +443,11 @@ def main(argv=None) -> int:
         f = by.get(("3m_mono", "floor"))
         if a and f:
             ratios[f"3m_mono: {case} / floor"] = a["wall_s"] / f["wall_s"]
+    for name in ("10m_stereo", "60m_stereo"):
+        a, b = by.get((name, "cleantake")), by.get((name, "cleantake_report"))
+        if a and b:
+            ratios[f"{name}: with --report / without, wall"] = b["wall_s"] / a["wall_s"]
+            ratios[f"{name}: with --report / without, peak RSS"] = b["peak_rss"] / a["peak_rss"]
     a, b = by.get(("10m_stereo", "cleantake")), by.get(("60m_stereo", "cleantake"))
     if a and b:
         ratios["cost per audio minute, 60 min / 10 min (1.0 = linear)"] = (
