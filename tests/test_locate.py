@@ -103,6 +103,17 @@ def test_evidence_threshold_scales_with_the_dictionary():
     assert cleantake.Cleaner("cough", evidence=0.0)._evidence_threshold() == 0.0
 
 
+def test_necessity_floor_scales_with_the_square_root_of_the_dictionary():
+    gain = np.zeros(500)  # a recording explained evenly well everywhere: the floor decides
+    full, one = cleantake.Cleaner("any"), cleantake.Cleaner("cough")
+    assert full._necessity_threshold(gain) == pytest.approx(full.settings.necessity_floor)
+    assert one._necessity_threshold(gain) == pytest.approx(
+        full.settings.necessity_floor * np.sqrt(one.dictionary.rank / 60))
+    # Spread gains still lift the threshold to the cap, whatever the dictionary.
+    wide = np.random.default_rng(0).exponential(1.0, 500)
+    assert one._necessity_threshold(wide) == full._necessity_threshold(wide) == full.settings.necessity
+
+
 def test_necessity_contrast_compares_with_similar_music():
     """A frame stands out only against the frames of similar music: among hits that are all
     explained poorly (high gains) a hit is not necessary, a thud among quiet frames is."""

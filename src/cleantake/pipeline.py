@@ -132,7 +132,10 @@ class Settings:
         ``median + necessity_mads * σ`` of its frames' necessity gains (σ = 1.4826 × median
         absolute deviation): music the templates explain everywhere equally well (most
         recordings) keeps a low threshold, so quiet thuds and screams are found; music whose
-        gain varies a lot (drums, noisy sounds) keeps ``necessity``.
+        gain varies a lot (drums, noisy sounds) keeps ``necessity``. The value is for a
+        dictionary of 60 templates (``any``); a smaller dictionary explains any sound less
+        well, so its floor is this times the square root of its share of 60 (0.16 for the
+        12-template class presets; see :meth:`Cleaner._necessity_threshold`).
     necessity_mads : float >= 0
         See ``necessity_floor``.
     necessity_contrast : float >= 0
@@ -493,14 +496,27 @@ class Cleaner:
         -------
         float
             ``median + necessity_mads * 1.4826 * MAD`` of ``gain``, clipped to
-            ``[necessity_floor, necessity]`` (``necessity`` if the floor is above it).
+            ``[floor, necessity]`` (``necessity`` if the floor is above it), where ``floor`` is
+            ``necessity_floor * sqrt(min(1, n_templates / 60))``.
+
+        Notes
+        -----
+        The floor was measured with ``any`` (60 templates). A class preset's 12 templates
+        explain its own class less well than the 60 do, so the necessity gains of real
+        events are smaller: at the floor of 0.35 the ``cough`` preset found 56 of 143 corpus
+        coughs and ``drop`` 24 of 135 drops (``any``: 124 and 86). Scaled in proportion to the
+        size (0.07) the presets found about twice as many but put events on 3-5 of 57 clean
+        clips; the square root (0.16) kept most of the gain with 1-4 (BENCHMARKS.md §2f). The
+        necessity contrast still starts at the unscaled ``necessity_floor``, which kept false
+        events down.
         """
         s = self.settings
         if gain.size == 0:
             return float(s.necessity)
         med = float(np.median(gain))
         spread = 1.4826 * float(np.median(np.abs(gain - med)))
-        return float(min(s.necessity, max(s.necessity_floor, med + s.necessity_mads * spread)))
+        floor = s.necessity_floor * float(np.sqrt(min(1.0, self.dictionary.rank / EVIDENCE_RANK)))
+        return float(min(s.necessity, max(floor, med + s.necessity_mads * spread)))
 
     def _kam_stage(self, ana: dict, X, V, cfg, x, sr, stats, report, locate_only):
         """Candidates → KAM on them → events → removed signal."""
