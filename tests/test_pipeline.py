@@ -255,3 +255,27 @@ def test_quiet_event_kept_on_strong_evidence_only():
     res_on, res_off = cleantake.clean(y, sr), off.clean(y, sr)
     assert _sdr(m, res_on.cleaned) > _sdr(m, res_off.cleaned) + 0.5
     np.testing.assert_allclose(res_on.cleaned + res_on.removed, y, rtol=0, atol=1e-12)
+
+
+@pytest.mark.corpus
+def test_class_preset_finds_a_cough_its_small_dictionary_explains_less_well():
+    """``-i cough`` (12 templates) finds a real cough because its necessity floor is scaled
+    to the dictionary: at a floor of 0.35, as for ``any``'s 60 templates, it is missed."""
+    if not (CORPUS / "mixtures.json").is_file():
+        pytest.skip("corpus not found beside the repository")
+    entries = {e["id"]: e for e in json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]}
+    e = entries["stem_013__cough__+0dB"]
+    y, m, sr = _corpus_mixture(e)
+    y, m = y[:, 0], m[:, 0]
+    (t,) = e["events"]
+
+    def hits(events):
+        return [ev for ev in events if ev.start_s <= t["onset_s"] + 0.1 <= ev.end_s]
+
+    res = cleantake.clean(y, sr, interference="cough")
+    assert len(hits(res.events)) == 1 and len(res.events) == 1 and res.events[0].label == "cough"
+    assert res.stats["necessity"] == pytest.approx(0.35 * np.sqrt(12 / 60))
+    assert _sdr(m, res.cleaned) > _sdr(m, y) + 5.0
+    np.testing.assert_allclose(res.cleaned + res.removed, y, rtol=0, atol=1e-12)
+    unscaled = cleantake.Cleaner("cough", necessity_floor=0.35 / np.sqrt(12 / 60))
+    assert not hits(unscaled.locate(y, sr))
