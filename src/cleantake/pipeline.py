@@ -32,7 +32,8 @@ from .spectral import StftConfig, band_matrix, bands_to_bins, istft, istft_colum
 __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
 
 METHODS = ("proposed", "nmf", "kam")
-#: Size of the dictionary (templates) that Settings.evidence was measured with (``any``).
+#: Size of the dictionary (templates) that Settings.evidence and Settings.necessity_floor were
+#: measured with (``any``); smaller dictionaries scale them (Cleaner._size_share).
 EVIDENCE_RANK = 60
 #: Neighbours the necessity contrast compares a frame with (Settings.necessity_contrast).
 CONTRAST_NEIGHBOURS = 8
@@ -515,7 +516,7 @@ class Cleaner:
             return float(s.necessity)
         med = float(np.median(gain))
         spread = 1.4826 * float(np.median(np.abs(gain - med)))
-        floor = s.necessity_floor * float(np.sqrt(min(1.0, self.dictionary.rank / EVIDENCE_RANK)))
+        floor = s.necessity_floor * float(np.sqrt(self._size_share()))
         return float(min(s.necessity, max(floor, med + s.necessity_mads * spread)))
 
     def _kam_stage(self, ana: dict, X, V, cfg, x, sr, stats, report, locate_only):
@@ -729,7 +730,12 @@ class Cleaner:
         ``ratio * min(1, n_templates / 60)``.
         """
         ratio = self.settings.evidence if ratio is None else ratio
-        return float(ratio) * min(1.0, self.dictionary.rank / EVIDENCE_RANK)
+        return float(ratio) * self._size_share()
+
+    def _size_share(self) -> float:
+        """This dictionary's size as a share of the one the thresholds were measured with:
+        ``min(1, n_templates / EVIDENCE_RANK)`` (1 for ``any``, 0.2 for a class preset)."""
+        return min(1.0, self.dictionary.rank / EVIDENCE_RANK)
 
     def _label(self) -> str:
         """Label of located events: the dictionary's class, or ``"interference"`` for a
