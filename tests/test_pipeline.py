@@ -171,6 +171,13 @@ def _corpus_mixture(entry):
     return y, m, sr
 
 
+def _corpus_entries() -> list[dict]:
+    """The corpus's mixture recipes; the test is skipped without the corpus."""
+    if not (CORPUS / "mixtures.json").is_file():
+        pytest.skip("corpus not found beside the repository")
+    return json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]
+
+
 def _sdr(ref, est):
     return 10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2))
 
@@ -180,9 +187,7 @@ def _sdr(ref, est):
 def test_proposed_improves_each_core_class_and_beats_nmf():
     """On the quick-subset 0-dB stems mixtures (5 per class), the proposed method raises SDR
     for every core class on average, and beats semi-supervised NMF alone."""
-    if not (CORPUS / "mixtures.json").is_file():
-        pytest.skip("corpus not found beside the repository")
-    entries = json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]
+    entries = _corpus_entries()
     by_class, vs_nmf = {}, {"proposed": [], "nmf": []}
     for cls in ("cough", "door", "creak", "scream", "drop"):
         picked = [e for e in entries if e["set"] == "stems" and e["class"] == cls and e["level_db"] == 0
@@ -235,9 +240,7 @@ def test_quiet_event_kept_on_strong_evidence_only():
     """A cough 6 dB under the music, of which KAM removes less than ``confirm``, is kept
     because its evidence is strong, and only then: not with the quiet path off, not when the
     quiet evidence asked for is out of reach, and not without the evidence test."""
-    if not (CORPUS / "mixtures.json").is_file():
-        pytest.skip("corpus not found beside the repository")
-    entries = {e["id"]: e for e in json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]}
+    entries = {e["id"]: e for e in _corpus_entries()}
     e = entries["stem_019__cough__-6dB"]
     y, m, sr = _corpus_mixture(e)
     y, m = y[:, 0], m[:, 0]
@@ -261,9 +264,7 @@ def test_quiet_event_kept_on_strong_evidence_only():
 def test_class_preset_finds_a_cough_its_small_dictionary_explains_less_well():
     """``-i cough`` (12 templates) finds a real cough because its necessity floor is scaled
     to the dictionary: at a floor of 0.35, as for ``any``'s 60 templates, it is missed."""
-    if not (CORPUS / "mixtures.json").is_file():
-        pytest.skip("corpus not found beside the repository")
-    entries = {e["id"]: e for e in json.loads((CORPUS / "mixtures.json").read_text())["mixtures"]}
+    entries = {e["id"]: e for e in _corpus_entries()}
     e = entries["stem_013__cough__+0dB"]
     y, m, sr = _corpus_mixture(e)
     y, m = y[:, 0], m[:, 0]
