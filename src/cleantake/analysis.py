@@ -185,7 +185,9 @@ def analyse(
         Interference templates.
     settings : Settings
     threads : int, optional
-        Threads of the FFTs and the NMF (default 1). The result does not depend on it.
+        Threads of the FFTs and the NMF (default 1). The result does not depend on it; it
+        does depend (in the last bits) on BLAS's own threads, which :class:`Cleaner` limits
+        to one (``threadpoolctl.threadpool_limits(1, user_api="blas")`` to match it).
     templates : BandTemplates, optional
         ``band_templates(dictionary, cfg, settings.n_bands)``, if already computed.
 
