@@ -135,11 +135,11 @@ def _as_channels_first(audio: np.ndarray) -> tuple[np.ndarray, bool]:
         raise ParameterError(f"audio must have shape (n_samples,) or (n_samples, n_channels), got {a.shape}")
     if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
         raise ParameterError(f"audio must be numeric, got dtype {a.dtype}")
-    if a.ndim == 2 and (a.shape[1] > MAX_CHANNELS or a.shape[1] > a.shape[0]):
+    if a.ndim == 2 and a.shape[1] > MAX_CHANNELS:
         raise ParameterError(
             f"audio of shape {a.shape} would have {a.shape[1]} channels of {a.shape[0]} samples: the layout "
-            f"is (n_samples,) or (n_samples, n_channels) with at most {MAX_CHANNELS} channels and no more "
-            f"channels than samples; for a (n_channels, n_samples) array (librosa's layout) pass audio.T"
+            f"is (n_samples,) or (n_samples, n_channels) with at most {MAX_CHANNELS} channels; for a "
+            f"(n_channels, n_samples) array (librosa's layout) pass audio.T"
         )
     a = a.astype(np.float64, copy=False)
     mono = a.ndim == 1
@@ -316,9 +316,8 @@ class Cleaner:
         Parameters
         ----------
         audio : np.ndarray [shape=(n_samples,) or (n_samples, n_channels)]
-            The recording, float (any scale) or integer samples; at most 64 channels, and
-            no more channels than samples (for librosa's ``(n_channels, n_samples)`` pass
-            ``audio.T``).
+            The recording, float (any scale) or integer samples; at most ``MAX_CHANNELS``
+            (64) channels (for librosa's ``(n_channels, n_samples)`` layout pass ``audio.T``).
         sr : int
             Sample rate in Hz, a whole number from 1 to 768000.
         events : sequence, optional

@@ -68,15 +68,16 @@ class Settings:
         recordings) keeps a low threshold, so quiet thuds and screams are found; music whose
         gain varies a lot (drums, noisy sounds) keeps ``necessity``. The value is for a
         dictionary of 60 templates (``any``); a smaller dictionary explains any sound less
-        well, so its floor is this times the square root of its share of 60 (0.16 for the
-        12-template class presets; see :func:`cleantake.locate.necessity_threshold`).
+        well, so its floor is this times the square root of its share of 60 (0.45 times it for
+        the 12-template class presets; see :func:`cleantake.locate.necessity_threshold`).
     necessity_mads : float >= 0
         See ``necessity_floor``.
     necessity_contrast : float >= 0
         A candidate frame under the recording's threshold (and above ``necessity_floor``)
         is necessary all the same if its necessity gain is more than this many times the
-        median gain of the 8 frames whose NMF music estimate, with context, is most similar:
-        a drum kit's hits are explained as poorly as each other, a thud among them is not.
+        median gain of the ``cleantake.locate.CONTRAST_NEIGHBOURS`` frames whose NMF music
+        estimate, with context, is most similar: a drum kit's hits are explained as poorly
+        as each other, a thud among them is not.
         0 turns it off.
     confirm : float in [0, 1]
         An event is kept only if KAM removes at least this fraction of its energy
