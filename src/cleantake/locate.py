@@ -63,7 +63,12 @@ class Event:
     strength: float = 1.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``strength`` only when it is not 1 (as label files hold
+        located events, whose strength is always 1)."""
+        d = asdict(self)
+        if d["strength"] == 1.0:
+            del d["strength"]
+        return d
 
 
 def candidate_frames(
