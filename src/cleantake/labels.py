@@ -247,6 +247,7 @@ def _parse_audacity(path: Path, text: str) -> list[Event]:
         if len(parts) < 2:
             raise AudioReadError(f"{str(path)!r} line {lineno}: expected 'start<TAB>end<TAB>label'")
         text_label = parts[2].strip() if len(parts) > 2 else ""
+        text_label = _STRENGTH.sub("", text_label).strip()  # a span's strength (read_spans) is no part of the class
         m = _AUDACITY_LABEL.match(text_label)
         if m:
             label, conf = m.group("label") or "interference", m.group("conf")

@@ -1,11 +1,18 @@
 """Self-contained HTML reports: see and hear what cleantake located and removed.
 
-A report is one ``.html`` file with everything embedded (PNG images and WAV excerpts as
-base64 ``data:`` URIs, inline CSS, no scripts, no network access needed):
+A report is one ``.html`` file with everything embedded (PNG images and audio excerpts as
+base64 ``data:`` URIs, inline CSS and a little inline JavaScript, no network access needed):
 
+* a *Run* table: method, dictionary, strength, settings, input and output files, cleantake
+  version and date (from ``run_info``), so a report can be audited later; a method that
+  processes every sample (``nmf``, ``kam``) is said to have processed the whole recording;
 * a log-frequency spectrogram of the input, the cleaned output and the removed part, on one
   colour scale, with every located event marked (span, number, class, confidence);
-* a table of events (start, end, duration, class, confidence);
+* a table of events (start, end, duration, class, confidence) with review controls: an
+  *accept* checkbox and a *strength* per event, and a button that downloads the accepted
+  events as an Audacity label track (``strength=X`` in the label text) that
+  ``clean --events`` (:func:`cleantake.labels.read_spans`) takes; it works offline, from
+  the file, with no server;
 * for the most confident events, a close-up spectrogram and audio players for the input,
   cleaned and removed excerpt (the event plus :data:`SNIPPET_CONTEXT_S` seconds either side),
   so the user can compare by ear.
@@ -437,6 +444,11 @@ article{background:var(--card);border:1px solid var(--line);border-radius:6px;pa
 .players figcaption{font-size:13px;color:var(--muted)}audio{width:300px}
 .note{color:var(--muted);font-size:13px}a{color:var(--acc)}
 td.ok{color:#18794e}td.bad{color:#b42318}
+#run-table{width:auto}#run-table th{position:static;background:none;vertical-align:top}
+#run-table td{white-space:normal}.settings{display:flex;flex-wrap:wrap;gap:2px 18px;font-size:13px}
+tr.rejected td{opacity:.45}tr.rejected td:first-child{opacity:1}input.strength{width:5em}
+#review{margin:10px 0}#review button{font:inherit;padding:4px 12px;cursor:pointer}
+.whole{background:#fff4d6;border:1px solid #e9c46a;border-radius:4px;padding:6px 10px}
 """
 
 
@@ -462,6 +474,153 @@ def _footer() -> str:
     return f'<p class="note">Made by cleantake {html.escape(_version())} on {now}.</p>'
 
 
+_RUN_KEYS = ("method", "interference", "strength", "settings", "input", "outputs", "events_from", "command",
+             "whole_recording")
+#: Methods that process every sample of the recording, not only located events.
+WHOLE_RECORDING_METHODS = ("nmf", "kam")
+
+
+def _run_info(run_info: Mapping | None, source_path) -> dict:
+    """``run_info`` checked, with defaults (input, whole_recording) filled in."""
+    info = dict(run_info or {})
+    unknown = sorted(set(info) - set(_RUN_KEYS))
+    if unknown:
+        raise ParameterError(f"run_info has unknown keys {', '.join(unknown)}; allowed: {', '.join(_RUN_KEYS)}")
+    g = info.get("strength")
+    if g is not None:
+        try:
+            g = float(g)
+        except (TypeError, ValueError):
+            raise ParameterError(f"run_info strength must be a number from 0 to 1, got {g!r}") from None
+        if not 0.0 <= g <= 1.0:
+            raise ParameterError(f"run_info strength must be from 0 to 1, got {g!r}")
+        info["strength"] = g
+    if info.get("settings") is not None and not isinstance(info["settings"], Mapping):
+        raise ParameterError("run_info settings must be a mapping of setting name to value")
+    outputs = info.get("outputs")
+    if isinstance(outputs, (str, os.PathLike)):
+        outputs = [outputs]
+    info["outputs"] = [str(o) for o in (outputs or []) if o is not None]
+    if info.get("input") is None and source_path is not None:
+        info["input"] = str(source_path)
+    if info.get("whole_recording") is None:
+        info["whole_recording"] = str(info.get("method", "")).lower() in WHOLE_RECORDING_METHODS
+    info["whole_recording"] = bool(info["whole_recording"])
+    return info
+
+
+def _value_text(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value_text(x) for x in v)
+    return str(v)
+
+
+def _run_section(info: Mapping, changed: bool) -> str:
+    """The *Run* table: what was run, with which settings, by which version, when, on what."""
+    rows = []
+
+    def row(key: str, value: str) -> None:
+        rows.append(f'<tr><th class="l">{html.escape(key)}</th><td class="l">{value}</td></tr>')
+
+    if info.get("method") is not None:
+        row("method", html.escape(str(info["method"]))
+            + (" (the whole recording was processed)" if info["whole_recording"] and changed else ""))
+    if info.get("interference") is not None:
+        row("dictionary", f"<code>{html.escape(str(info['interference']))}</code>")
+    if info.get("strength") is not None:
+        row("strength", f"{info['strength']:g}" + (" (partial removal)" if info["strength"] < 1 else ""))
+    if info.get("events_from") is not None:
+        row("events", f"repaired the spans of <code>{html.escape(str(info['events_from']))}</code> "
+                      "(no automatic location)")
+    if info.get("settings"):
+        cells = "".join(f'<span><code>{html.escape(str(k))}</code> = {html.escape(_value_text(v))}</span>'
+                        for k, v in info["settings"].items())
+        row("settings", f'<div class="settings">{cells}</div>')
+    if info.get("input") is not None:
+        row("input", f"<code>{html.escape(str(info['input']))}</code>")
+    if info["outputs"]:
+        row("outputs", "<br>".join(f"<code>{html.escape(o)}</code>" for o in info["outputs"]))
+    elif not changed:
+        row("outputs", "none (located only)")
+    if info.get("command") is not None:
+        row("command", f"<code>{html.escape(str(info['command']))}</code>")
+    row("cleantake", html.escape(_version()))
+    row("date", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return ('<section id="run">\n<h2>Run</h2>\n<table id="run-table">\n' + "\n".join(rows)
+            + "\n</table>\n</section>")
+
+
+def _clean_label_text(label: str) -> str:
+    # Tabs and line breaks would break the Audacity line structure of a downloaded label file.
+    return re.sub(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", str(label)).strip() or "interference"
+
+
+def _review_bar(info: Mapping, source_path, title: str) -> str:
+    stem = Path(str(source_path)).stem if source_path is not None else Path(title).stem
+    name = _slug(stem) + ".events.txt"
+    src = Path(str(source_path)).name if source_path is not None else "INPUT"
+    return (
+        '<div id="review">'
+        f'<button type="button" id="download-events" data-filename="{html.escape(name, quote=True)}">'
+        "Download accepted events</button> "
+        '<span id="accept-count"></span>'
+        f'<p class="note">Untick the events to leave alone and set each one&#39;s strength (0 = no change, '
+        f"1 = full repair), then download them as an Audacity label track <code>{html.escape(name)}</code> "
+        "(strength in the label text as <code>strength=X</code>) and repair exactly those: "
+        f"<code>cleantake clean {html.escape(src)} -o OUT --events {html.escape(name)}</code>. "
+        "The track can also be opened and edited in Audacity (File &gt; Import &gt; Labels).</p></div>"
+    )
+
+
+# The review controls: plain JavaScript, no network; the file is made in the page (Blob) and
+# saved through a temporary <a download> link. The line format is the one labels.read_spans reads.
+_REVIEW_JS = """(function () {
+  "use strict";
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#events-table tbody tr"));
+  var button = document.getElementById("download-events");
+  var count = document.getElementById("accept-count");
+  function accepted(r) { return r.querySelector("input.accept").checked; }
+  function strength(r) {
+    var v = parseFloat(r.querySelector("input.strength").value);
+    return isFinite(v) ? Math.min(1, Math.max(0, v)) : 1;
+  }
+  function update() {
+    var n = rows.filter(accepted).length;
+    count.textContent = n + " of " + rows.length + " events accepted";
+  }
+  function labelText(r) {
+    var g = strength(r), t = r.getAttribute("data-label");
+    return g < 1 ? t + " strength=" + String(Math.round(g * 10000) / 10000) : t;
+  }
+  function text() {
+    return rows.filter(accepted).map(function (r) {
+      return r.getAttribute("data-start") + "\\t" + r.getAttribute("data-end") + "\\t" + labelText(r) + "\\n";
+    }).join("");
+  }
+  rows.forEach(function (r) {
+    r.querySelector("input.accept").addEventListener("change", function () {
+      r.classList.toggle("rejected", !accepted(r));
+      update();
+    });
+    var s = r.querySelector("input.strength");
+    s.addEventListener("change", function () { s.value = String(strength(r)); });
+  });
+  button.addEventListener("click", function () {
+    var url = URL.createObjectURL(new Blob([text()], {type: "text/plain"}));
+    var a = document.createElement("a");
+    a.href = url;
+    a.download = button.getAttribute("data-filename");
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(url); a.remove(); }, 1000);
+  });
+  update();
+})();
+"""
+
+
 def _class_summary(events: Sequence[Event]) -> str:
     counts: dict[str, int] = {}
     for ev in events:
@@ -480,6 +639,7 @@ def write_report(
     title: str,
     source_path: str | os.PathLike | None = None,
     filename: str | None = None,
+    run_info: Mapping | None = None,
 ) -> Path:
     """Write a self-contained HTML report of located (and removed) interference.
 
@@ -503,6 +663,17 @@ def write_report(
         Input file, shown in the header; its stem names the report file.
     filename : str, optional
         Report file name inside ``out_dir`` (default: ``<source stem or title>.html``).
+    run_info : mapping, optional
+        What was run, recorded in the report's *Run* table so it can be audited. Every key is
+        optional: ``method`` (str, e.g. ``"proposed"``, ``"nmf"``, ``"kam"``), ``interference``
+        (dictionary name or file), ``strength`` (float in [0, 1]; also the default strength
+        of the review controls), ``settings`` (mapping of setting name to value, shown as a
+        compact table), ``input`` (input file path; default ``source_path``), ``outputs``
+        (sequence of every file written: cleaned, removed, labels), ``events_from`` (the
+        label file whose spans were repaired, for ``clean --events``), ``command`` (the
+        command line) and ``whole_recording`` (bool: every sample was processed, not only
+        the events; default True for methods ``"nmf"`` and ``"kam"``). The cleantake
+        version and the date are always recorded.
 
     Returns
     -------
@@ -555,6 +726,8 @@ def write_report(
     n_out_ch = min(n_ch, 2) if n_ch <= 2 else 1
     chosen = _choose_snippets(evs, sr, n, n_out_ch, len(panels))
 
+    info = _run_info(run_info, source_path)
+    whole = info["whole_recording"]
     parts = [f"<header>\n<h1>{html.escape(title)}</h1>"]
     meta = []
     if source_path is not None:
@@ -564,7 +737,11 @@ def write_report(
     meta.append(f"{len(evs)} event{'s' if len(evs) != 1 else ''}" + (f" ({_class_summary(evs)})" if evs else ""))
     if c is None:
         meta.append("located only (no audio was changed)")
+    elif whole:
+        meta.append("<strong>the whole recording was processed</strong>"
+                    + (f" (method {html.escape(str(info['method']))})" if info.get("method") else ""))
     parts.append(f'<p class="meta">{" · ".join(meta)}</p>\n</header>')
+    parts.append(_run_section(info, c is not None))
 
     parts.append('<section id="overview">\n<h2>Spectrograms</h2>')
     names = ", ".join(p[0] for p in panels)
@@ -580,29 +757,48 @@ def write_report(
     )
 
     parts.append('<section id="events">\n<h2>Events</h2>')
+    if whole and c is not None:
+        parts.append(
+            '<p class="whole">The whole recording was processed'
+            + (f" by method <code>{html.escape(str(info['method']))}</code>" if info.get("method") else "")
+            + ": every sample may have changed, not only "
+            + ("the events below." if evs else "at located events (none were located or used).")
+            + "</p>")
     if not evs:
-        parts.append('<p>No interference was located.</p>')
+        if not (whole and c is not None):
+            parts.append('<p>No interference was located.</p>')
     else:
         rows = []
         chosen_set = set(chosen)
+        g0 = info.get("strength")
+        g0 = 1.0 if g0 is None else g0
         for i, ev in enumerate(evs, 1):
             listen = f'<a href="#ev-{i}">listen</a>' if (i - 1) in chosen_set else "—"
+            label = f"{_clean_label_text(ev.label)} ({ev.confidence:.2f})"
             rows.append(
-                f'<tr id="row-{i}"><td>{i}</td><td>{ev.start_s:.3f}</td><td>{ev.end_s:.3f}</td>'
+                f'<tr id="row-{i}" data-start="{ev.start_s:.6f}" data-end="{ev.end_s:.6f}" '
+                f'data-label="{html.escape(label, quote=True)}">'
+                f'<td><input type="checkbox" class="accept" checked aria-label="accept event {i}"></td>'
+                f'<td>{i}</td><td>{ev.start_s:.3f}</td><td>{ev.end_s:.3f}</td>'
                 f"<td>{ev.end_s - ev.start_s:.3f}</td><td>{_clock(ev.start_s)}</td>"
                 f'<td class="l">{html.escape(ev.label)}</td>'
                 f'<td>{ev.confidence:.2f}<span class="bar" style="width:{40 * ev.confidence:.0f}px"></span></td>'
+                f'<td><input type="number" class="strength" min="0" max="1" step="0.05" value="{g0:g}" '
+                f'aria-label="strength of event {i}"></td>'
                 f'<td class="l">{listen}</td></tr>'
             )
         parts.append(
-            '<table id="events-table">\n<thead><tr><th>#</th><th>start (s)</th><th>end (s)</th>'
-            '<th>duration (s)</th><th>at</th><th class="l">class</th><th>confidence</th><th class="l">audio</th>'
+            '<table id="events-table">\n<thead><tr><th title="accept: include in the downloaded label file">'
+            "accept</th><th>#</th><th>start (s)</th><th>end (s)</th>"
+            '<th>duration (s)</th><th>at</th><th class="l">class</th><th>confidence</th>'
+            '<th title="0 = no change, 1 = full repair">strength</th><th class="l">audio</th>'
             "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
         )
+        parts.append(_review_bar(info, source_path, title))
         if len(chosen) < len(evs):
             parts.append(
                 f'<p class="note">Excerpts are included for the {len(chosen)} most confident of {len(evs)} events '
-                f"(at most {MAX_SNIPPETS}, {AUDIO_BUDGET_BYTES // 1_000_000} MB of audio) to keep this file small.</p>"
+                f"(at most {MAX_SNIPPETS}, {AUDIO_BUDGET_BYTES / 1e6:g} MB of audio) to keep this file small.</p>"
             )
     parts.append("</section>")
 
@@ -638,6 +834,8 @@ def write_report(
             )
         parts.append("</section>")
     parts.append(f"<footer>{_footer()}</footer>")
+    if evs:
+        parts.append(f"<script>\n{_REVIEW_JS}</script>")
     _atomic_write(path, _page(f"cleantake report – {title}", "\n".join(parts)))
     return path
 
