@@ -558,8 +558,8 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("cleantake")
-    except Exception:
-        return "dev"
+    except Exception:  # not installed (run from a source tree)
+        return "unknown"
 
 
 def _footer() -> str:
