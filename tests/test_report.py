@@ -294,6 +294,86 @@ def test_ten_minute_stereo_report_stays_small(tmp_path):
     print(f"10-min stereo report: {size / 1e6:.2f} MB in {took:.1f} s")
 
 
+# ----------------------------------------------------------------------------- run info (audit)
+
+
+def run_table(path: Path) -> dict[str, str]:
+    """The Run table as {row heading: cell text}."""
+    text = path.read_text()
+    table = re.search(r'<table id="run-table">(.*?)</table>', text, flags=re.S).group(1)
+    rows = re.findall(r'<tr><th class="l">(.*?)</th><td class="l">(.*?)</td></tr>', table, flags=re.S)
+    return {k: re.sub(r"<[^>]+>", " ", v) for k, v in rows}
+
+
+def test_run_table_records_what_was_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "_version", lambda: "9.8.7")
+    audio, music, bursts, events = synthetic_take()
+    info = {"method": "proposed", "interference": "cough", "strength": 0.5,
+            "settings": {"n_fft": 4096, "threshold": 0.35, "kernel": "cross"},
+            "outputs": ["/out/take1.clean.flac", "/out/take1.removed.flac", "/out/take1.json"],
+            "command": "cleantake clean take1.wav -o /out/take1.clean.flac --strength 0.5"}
+    path = R.write_report(tmp_path, audio, SR, cleaned=music, removed=bursts, events=events, title="t",
+                          source_path="/rec/take1.wav", run_info=info)
+    run = run_table(path)
+    assert run["method"].strip() == "proposed"
+    assert "cough" in run["dictionary"]
+    assert run["strength"].startswith("0.5") and "partial" in run["strength"]
+    for k, v in info["settings"].items():
+        assert re.search(rf"{k}\s*=\s*{v}", run["settings"])
+    assert "/rec/take1.wav" in run["input"]
+    assert all(o in run["outputs"] for o in info["outputs"])
+    assert run["cleantake"].strip() == "9.8.7"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", run["date"].strip())
+    assert "--strength 0.5" in run["command"]
+    assert "whole recording" not in path.read_text()
+
+
+def test_version_falls_back_to_unknown(monkeypatch):
+    import importlib.metadata
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert R._version() == "unknown"
+
+
+@pytest.mark.parametrize("method", ["kam", "nmf"])
+def test_whole_recording_methods_say_so_instead_of_counting_events(tmp_path, method):
+    audio, music, bursts, events = synthetic_take()
+    for evs in ([], events):
+        path = R.write_report(tmp_path, audio, SR, cleaned=music, removed=bursts, events=evs, title=method,
+                              filename=f"{method}{len(evs)}.html", run_info={"method": method})
+        text = path.read_text()
+        assert "the whole recording was processed" in text.lower()
+        assert "No interference was located" not in text
+        assert "(the whole recording was processed)" in run_table(path)["method"]
+
+
+def test_events_from_a_label_file_are_recorded(tmp_path):
+    audio, music, bursts, events = synthetic_take()
+    path = R.write_report(tmp_path, audio, SR, cleaned=music, removed=bursts, events=events, title="given",
+                          run_info={"events_from": "/rec/take1.events.txt"})
+    assert "/rec/take1.events.txt" in run_table(path)["events"]
+
+
+def test_locate_only_run_table_says_no_outputs(tmp_path):
+    audio, _, _, events = synthetic_take()
+    path = R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=events, title="look")
+    run = run_table(path)
+    assert "located only" in run["outputs"] and "cleantake" in run and "date" in run
+
+
+@pytest.mark.parametrize("info,match", [({"methd": "kam"}, "unknown keys methd"), ({"strength": 1.5}, "0 to 1"),
+                                        ({"strength": "x"}, "number"), ({"settings": [1, 2]}, "mapping")])
+def test_bad_run_info_is_refused_before_writing(tmp_path, info, match):
+    audio, music, bursts, events = synthetic_take(duration_s=3.0, onsets=(1.0,))
+    with pytest.raises(ParameterError, match=match):
+        R.write_report(tmp_path / "rep", audio, SR, cleaned=music, removed=bursts, events=events, title="bad",
+                       run_info=info)
+    assert not (tmp_path / "rep").exists()
+
+
 # ----------------------------------------------------------------------------- spectrogram
 
 

@@ -17,16 +17,20 @@ base64 ``data:`` URIs, inline CSS and a little inline JavaScript, no network acc
   cleaned and removed excerpt (the event plus :data:`SNIPPET_CONTEXT_S` seconds either side),
   so the user can compare by ear.
 
-Size bound
-----------
+Size and cost bound
+-------------------
 The overview spectrogram has at most :data:`MAX_COLUMNS` time columns whatever the length
-of the recording (columns average the power of all STFT frames they cover), so it stays
-below ~1 MB. Excerpts are 16-bit WAV at the input sample rate (mono or stereo as the input;
-more than two channels are downmixed to mono), at most :data:`MAX_SNIPPET_S` seconds each,
-for at most :data:`MAX_SNIPPETS` events chosen by confidence and within a raw audio budget
-of :data:`AUDIO_BUDGET_BYTES` (24 MB, 32 MB once base64-encoded). Each close-up image is
-~30-70 kB. A report is therefore always below ~40 MB; a 30-s stereo take with 3 events is
-about 6 MB. Every event stays in the table even when it gets no excerpt.
+of the recording (columns average the power of all STFT frames they cover) and is stored as
+a 256-colour PNG of ~0.2 MB. Excerpts are MP3 (about 128 kbit/s for stereo; 16-bit FLAC when
+libsndfile has no MP3 encoder) at the input rate or the nearest rate MP3 has, mono or stereo
+as the input (more channels are downmixed to mono), at most :data:`MAX_SNIPPET_S` seconds
+each, for at most :data:`MAX_SNIPPETS` events chosen by confidence within
+:data:`AUDIO_BUDGET_BYTES` (2 MB, 2.7 MB once base64-encoded); each close-up image is
+~25-35 kB. A report is therefore below ~4 MB plus ~0.5 kB per event in the table, whatever
+the length of the recording; every event stays in the table (and can be reviewed) even when
+it gets no excerpt. The cost is one pass over the recording for the overview plus a bounded
+amount per excerpt: for a 10-min stereo file with 33 events, 2.5 MB and 8.3 s of CPU where
+WAV excerpts and per-excerpt figures took 33.7 MB and 11.5 s.
 
 A batch index (:func:`write_index`) links the reports of many files with their event counts.
 The ``inspect`` subcommand (:func:`add_inspect_parser`) locates events without writing audio
@@ -805,6 +809,7 @@ def write_report(
                 f"event {i} ({ev.label}) starts at {ev.start_s:.3f} s, after the end of the recording "
                 f"({duration:.3f} s)"
             )
+    info = _run_info(run_info, source_path)  # checked before anything is created
     out = _prepare_dir(out_dir)
     name = filename or report_filename(Path(source_path).name if source_path is not None else title)
     path = out / name
@@ -814,7 +819,6 @@ def write_report(
 
     chosen = _excerpts(evs, panels, sr, n)
 
-    info = _run_info(run_info, source_path)
     whole = info["whole_recording"]
     parts = [f"<header>\n<h1>{html.escape(title)}</h1>"]
     meta = []
