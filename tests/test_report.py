@@ -374,6 +374,36 @@ def test_bad_run_info_is_refused_before_writing(tmp_path, info, match):
     assert not (tmp_path / "rep").exists()
 
 
+def test_removed_as_input_minus_cleaned_reads_each_file_once(tmp_path, monkeypatch):
+    """The pipeline's removed part of a long file, FileSamples(input, minus=cleaned), costs no extra reads."""
+    import cleantake.io as cio
+
+    audio, music, bursts, events = synthetic_take(duration_s=20.0, onsets=(2.0, 9.0, 15.0))
+    sf.write(tmp_path / "in.wav", audio, SR, subtype="FLOAT")
+    sf.write(tmp_path / "clean.wav", music, SR, subtype="FLOAT")
+    x, c = cio.FileSamples(tmp_path / "in.wav"), cio.FileSamples(tmp_path / "clean.wav")
+    r = cio.FileSamples(tmp_path / "in.wav", minus=c)
+    calls = []
+    real = cio.read_audio
+
+    def counting(path, **kw):
+        calls.append(Path(path).name)
+        return real(path, **kw)
+
+    monkeypatch.setattr(cio, "read_audio", counting)
+    path = R.write_report(tmp_path / "rep", x, SR, cleaned=c, removed=r, events=events, title="files")
+    assert calls.count("in.wav") == calls.count("clean.wav") > 0
+    # and the removed part shown and played is the difference
+    Ps, _ = R._band_spectrograms([audio, music, None], SR, max_cols=200, differences={2: (0, 1)})
+    P_true, _ = R._band_spectrogram(bursts, SR, max_cols=200)
+    assert np.allclose(Ps[2], P_true, rtol=1e-3, atol=1e-9 * P_true.max())
+    removed_clips = [audio_of(a["src"])[0] for t, a in parse(path) if t == "audio"][2::3]
+    for clip, ev in zip(removed_clips, events):
+        a = int(round((ev.start_s - R.SNIPPET_CONTEXT_S) * SR))
+        seg = bursts[a : a + len(clip)]
+        assert np.corrcoef(envelope(seg), envelope(clip))[0, 1] > 0.95
+
+
 # ----------------------------------------------------------------------------- spectrogram
 
 

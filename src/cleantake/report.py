@@ -260,9 +260,23 @@ def _band_spectrogram(x: np.ndarray, sr: int, *, max_cols: int, n_bands: int = _
     f_edges : ndarray, shape (n_bands + 1,)
         Band edges in Hz (log-spaced).
     """
+    (P,), edges = _band_spectrograms([x], sr, max_cols=max_cols, n_bands=n_bands)
+    return P, edges
+
+
+def _band_spectrograms(xs: Sequence, sr: int, *, max_cols: int, n_bands: int = _N_BANDS,
+                       differences: Mapping[int, tuple[int, int]] | None = None):
+    """:func:`_band_spectrogram` of several signals of one length in one pass over them.
+
+    ``differences`` maps an index ``k`` of ``xs`` to ``(i, j)``: signal ``k`` is ``xs[i] -
+    xs[j]``, computed from their samples already read (``xs[k]`` is not read), so a removed
+    part given as input minus cleaned output costs no further reading of the files.
+    Returns the list of ``P`` arrays and the band edges.
+    """
     import scipy.fft
 
-    n = x.shape[0]
+    differences = dict(differences or {})
+    n = xs[0].shape[0]
     n_fft = _spectrogram_nfft(sr)
     # Hann at 50 % overlap still weighs every sample equally; 75 % only for short excerpts
     hop = n_fft // 4 if n <= _FINE_HOP_MAX_S * sr else n_fft // 2
@@ -274,21 +288,48 @@ def _band_spectrogram(x: np.ndarray, sr: int, *, max_cols: int, n_bands: int = _
     col_of = np.minimum((np.arange(n_frames) * hop * n_cols) // max(n, 1), n_cols - 1)
     W, edges = _band_matrix(sr, n_fft, n_bands)
     win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    acc = np.zeros((n_cols, n_bands), dtype=np.float64)
+    accs = [np.zeros((n_cols, n_bands), dtype=np.float64) for _ in xs]
     for f0 in range(0, n_frames, _FRAME_CHUNK):
         f1 = min(n_frames, f0 + _FRAME_CHUNK)
-        # mirrored at both ends, so an abrupt start or end does not show as a broadband click
-        seg = _mono_segment(x, f0 * hop - pad, (f1 - 1) * hop + pad)
-        fr = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop] * win
-        spec = scipy.fft.rfft(fr, axis=1, workers=1)  # float32 in, complex64 out
-        power = spec.real**2 + spec.imag**2
-        bands = power @ W.T  # (chunk, n_bands)
         cols = col_of[f0:f1]  # non-decreasing: sum runs of equal columns
         starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-        acc[cols[starts]] += np.add.reduceat(bands, starts, axis=0)
-    counts = np.bincount(col_of, minlength=n_cols)[:, None]
-    P = (acc / np.maximum(counts, 1)).T.astype(np.float32)
-    return P, edges
+        segs: dict[int, np.ndarray] = {}
+        for k, x in enumerate(xs):
+            if k in differences:
+                i, j = differences[k]
+                seg = segs[i] - segs[j]  # the mono downmix is linear
+            else:
+                # mirrored at both ends, so an abrupt start or end does not show as a broadband click
+                seg = _mono_segment(x, f0 * hop - pad, (f1 - 1) * hop + pad)
+            segs[k] = seg
+            fr = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop] * win
+            spec = scipy.fft.rfft(fr, axis=1, workers=1)  # float32 in, complex64 out
+            bands = (spec.real**2 + spec.imag**2) @ W.T  # (chunk, n_bands)
+            accs[k][cols[starts]] += np.add.reduceat(bands, starts, axis=0)
+    counts = np.maximum(np.bincount(col_of, minlength=n_cols)[:, None], 1)
+    return [(acc / counts).T.astype(np.float32) for acc in accs], edges
+
+
+def _differences(panels) -> dict[int, tuple[int, int]]:
+    """Panels that are another panel minus a third read from the same files: ``{k: (i, j)}``.
+
+    The pipeline gives the removed part of a long file as
+    ``FileSamples(input, minus=cleaned)``; it is then computed from the input and cleaned
+    samples already read instead of reading both files again.
+    """
+    from .io import FileSamples
+
+    out = {}
+    arrays = [arr for _, arr in panels]
+    for k, r in enumerate(arrays):
+        if not (isinstance(r, FileSamples) and r.minus is not None):
+            continue
+        for i, x in enumerate(arrays[:k]):
+            for j, c in enumerate(arrays[:k]):
+                if (i != j and c is r.minus and isinstance(x, FileSamples) and x.minus is None
+                        and x.shape == r.shape and Path(x.info.path).resolve() == Path(r.info.path).resolve()):
+                    out[k] = (i, j)
+    return out
 
 
 def _to_db(P: np.ndarray) -> np.ndarray:
@@ -338,7 +379,9 @@ def _panels(audio, cleaned, removed):
 
 def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> tuple[str, int, int]:
     Figure, Canvas = _require_matplotlib()
-    specs = [(name, *_band_spectrogram(x, sr, max_cols=MAX_COLUMNS)) for name, x in panels]
+    Ps, edges = _band_spectrograms([x for _, x in panels], sr, max_cols=MAX_COLUMNS,
+                                   differences=_differences(panels))
+    specs = [(name, P, edges) for (name, _), P in zip(panels, Ps)]
     ref = float(_to_db(specs[0][1]).max())  # 0 dB = loudest band/column of the input
     n = len(specs)
     fig_w, fig_h = 12.0, 0.9 + 2.3 * n
@@ -502,15 +545,21 @@ def _excerpts(events: Sequence[Event], panels, sr: int, n: int) -> dict[int, dic
     Mono and stereo keep their channels; more channels are downmixed to mono.
     """
     order = sorted(range(len(events)), key=lambda i: (-events[i].confidence, events[i].start_s))
+    differences = _differences(panels)
     out, used, misses = {}, 0, 0
     for i in order:
         if len(out) >= MAX_SNIPPETS or misses >= 8:
             break
         a, b = _snippet_span(events[i], sr, n)
-        segs = []
-        for name, arr in panels:
-            x = np.asarray(arr[a:b], dtype=np.float64)
-            segs.append((name, x if x.shape[1] <= 2 else x.mean(axis=1, keepdims=True)))
+        full: list[np.ndarray] = []
+        for k, (_, arr) in enumerate(panels):
+            if k in differences:
+                i, j = differences[k]
+                full.append(full[i] - full[j])
+            else:
+                full.append(np.asarray(arr[a:b], dtype=np.float64))
+        segs = [(name, x if x.shape[1] <= 2 else x.mean(axis=1, keepdims=True))
+                for (name, _), x in zip(panels, full)]
         peak = max(float(np.max(np.abs(x))) for _, x in segs)
         gain = min(1.0, 0.99 / peak) if peak > 0 else 1.0
         enc = [_encode_excerpt(x * gain, sr) for _, x in segs]
