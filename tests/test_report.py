@@ -398,6 +398,7 @@ def test_removed_as_input_minus_cleaned_reads_each_file_once(tmp_path, monkeypat
     P_true, _ = R._band_spectrogram(bursts, SR, max_cols=200)
     assert np.allclose(Ps[2], P_true, rtol=1e-3, atol=1e-9 * P_true.max())
     removed_clips = [audio_of(a["src"])[0] for t, a in parse(path) if t == "audio"][2::3]
+    assert len(removed_clips) == len(events)
     for clip, ev in zip(removed_clips, events):
         a = int(round((ev.start_s - R.SNIPPET_CONTEXT_S) * SR))
         seg = bursts[a : a + len(clip)]

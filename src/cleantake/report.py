@@ -554,8 +554,8 @@ def _excerpts(events: Sequence[Event], panels, sr: int, n: int) -> dict[int, dic
         full: list[np.ndarray] = []
         for k, (_, arr) in enumerate(panels):
             if k in differences:
-                i, j = differences[k]
-                full.append(full[i] - full[j])
+                plus, minus = differences[k]
+                full.append(full[plus] - full[minus])
             else:
                 full.append(np.asarray(arr[a:b], dtype=np.float64))
         segs = [(name, x if x.shape[1] <= 2 else x.mean(axis=1, keepdims=True))
