@@ -663,7 +663,7 @@ def _value_text(v) -> str:
     return str(v)
 
 
-def _run_section(info: Mapping, changed: bool) -> str:
+def _run_section(info: Mapping, changed: bool, report_path: Path) -> str:
     """The *Run* table: what was run, with which settings, by which version, when, on what."""
     rows = []
 
@@ -686,10 +686,11 @@ def _run_section(info: Mapping, changed: bool) -> str:
         row("settings", f'<div class="settings">{cells}</div>')
     if info.get("input") is not None:
         row("input", f"<code>{html.escape(str(info['input']))}</code>")
-    if info["outputs"]:
-        row("outputs", "<br>".join(f"<code>{html.escape(o)}</code>" for o in info["outputs"]))
-    elif not changed:
-        row("outputs", "none (located only)")
+    outputs = [f"<code>{html.escape(o)}</code>" for o in info["outputs"]]
+    if not outputs and not changed:
+        outputs.append("no audio (located only)")
+    outputs.append(f"<code>{html.escape(str(report_path))}</code> (this report)")
+    row("outputs", "<br>".join(outputs))
     if info.get("command") is not None:
         row("command", f"<code>{html.escape(str(info['command']))}</code>")
     row("cleantake", html.escape(_version()))
@@ -881,8 +882,10 @@ def write_report(
     elif whole:
         meta.append("<strong>the whole recording was processed</strong>"
                     + (f" (method {html.escape(str(info['method']))})" if info.get("method") else ""))
+    if c is not None and info.get("strength") is not None and info["strength"] < 1:
+        meta.append(f"strength {info['strength']:g} (partial removal: part of each event is kept)")
     parts.append(f'<p class="meta">{" · ".join(meta)}</p>\n</header>')
-    parts.append(_run_section(info, c is not None))
+    parts.append(_run_section(info, c is not None, path))
 
     parts.append('<section id="overview">\n<h2>Spectrograms</h2>')
     names = ", ".join(p[0] for p in panels)
