@@ -26,11 +26,13 @@ libsndfile has no MP3 encoder) at the input rate or the nearest rate MP3 has, mo
 as the input (more channels are downmixed to mono), at most :data:`MAX_SNIPPET_S` seconds
 each, for at most :data:`MAX_SNIPPETS` events chosen by confidence within
 :data:`AUDIO_BUDGET_BYTES` (2 MB, 2.7 MB once base64-encoded); each close-up image is
-~25-35 kB. A report is therefore below ~4 MB plus ~0.5 kB per event in the table, whatever
+~30-50 kB. A report is therefore below ~3.5 MB plus ~0.6 kB per event in the table, whatever
 the length of the recording; every event stays in the table (and can be reviewed) even when
-it gets no excerpt. The cost is one pass over the recording for the overview plus a bounded
-amount per excerpt: for a 10-min stereo file with 33 events, 2.5 MB and 8.3 s of CPU where
-WAV excerpts and per-excerpt figures took 33.7 MB and 11.5 s.
+it gets no excerpt. The cost is one pass over the recording for the overview (a removed
+part given as input minus cleaned reuses their samples) plus a bounded amount per excerpt
+(MP3 encoding, ~0.25 s of CPU per event for 44.1-kHz stereo). Measured on a 10-min stereo
+FLAC with 33 events, drawn from the files as ``clean --report`` does: 2.5 MB and 9-10 s of
+CPU, where WAV excerpts and a figure drawn per excerpt took 33.7 MB and 13.7 s.
 
 A batch index (:func:`write_index`) links the reports of many files with their event counts.
 The ``inspect`` subcommand (:func:`add_inspect_parser`) locates events without writing audio
