@@ -216,6 +216,11 @@ def _band_matrix(sr: int, n_fft: int, n_bands: int) -> tuple[np.ndarray, np.ndar
 
 def _mono_segment(x: np.ndarray, a: int, b: int) -> np.ndarray:
     """Mono float32 samples ``a .. b-1`` of ``x`` (n, C); indices outside are mirrored (reflect padding)."""
+    return _mono(_segment(x, a, b))
+
+
+def _segment(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Samples ``a .. b-1`` of ``x`` (n, C), all channels; indices outside are mirrored (reflect padding)."""
     n = x.shape[0]
     if a >= 0 and b <= n:
         seg = x[a:b]
@@ -227,6 +232,11 @@ def _mono_segment(x: np.ndarray, a: int, b: int) -> np.ndarray:
         else:
             idx = np.zeros_like(idx)
         seg = x[idx]
+    return seg
+
+
+def _mono(seg: np.ndarray) -> np.ndarray:
+    """Mono float32 downmix (channel mean) of ``seg`` (n, C)."""
     if seg.shape[1] == 1:
         return seg[:, 0].astype(np.float32)
     # a matrix-vector product: far faster than mean(axis=1) over a short last axis
@@ -278,6 +288,7 @@ def _band_spectrograms(xs: Sequence, sr: int, *, max_cols: int, n_bands: int = _
     import scipy.fft
 
     differences = dict(differences or {})
+    needed = {i for pair in differences.values() for i in pair}
     n = xs[0].shape[0]
     n_fft = _spectrogram_nfft(sr)
     # Hann at 50 % overlap still weighs every sample equally; 75 % only for short excerpts
@@ -295,15 +306,18 @@ def _band_spectrograms(xs: Sequence, sr: int, *, max_cols: int, n_bands: int = _
         f1 = min(n_frames, f0 + _FRAME_CHUNK)
         cols = col_of[f0:f1]  # non-decreasing: sum runs of equal columns
         starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-        segs: dict[int, np.ndarray] = {}
+        raw: dict[int, np.ndarray] = {}  # all channels, kept for the differences only
         for k, x in enumerate(xs):
             if k in differences:
                 i, j = differences[k]
-                seg = segs[i] - segs[j]  # the mono downmix is linear
+                seg = _mono(raw[i] - raw[j])  # as the difference read from the files would be
             else:
                 # mirrored at both ends, so an abrupt start or end does not show as a broadband click
-                seg = _mono_segment(x, f0 * hop - pad, (f1 - 1) * hop + pad)
-            segs[k] = seg
+                full = _segment(x, f0 * hop - pad, (f1 - 1) * hop + pad)
+                if k in needed:
+                    raw[k] = full
+                seg = _mono(full)
+                del full
             fr = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop] * win
             spec = scipy.fft.rfft(fr, axis=1, workers=1)  # float32 in, complex64 out
             bands = (spec.real**2 + spec.imag**2) @ W.T  # (chunk, n_bands)
@@ -691,12 +705,12 @@ def _run_section(info: Mapping, changed: bool, report_path: Path) -> str:
     outputs = [f"<code>{html.escape(o)}</code>" for o in info["outputs"]]
     if not outputs and not changed:
         outputs.append("no audio (located only)")
-    outputs.append(f"<code>{html.escape(str(report_path))}</code> (this report)")
+    outputs.append(f"<code>{html.escape(report_path.name)}</code> (this report)")
     row("outputs", "<br>".join(outputs))
     if info.get("command") is not None:
         row("command", f"<code>{html.escape(str(info['command']))}</code>")
     row("cleantake", html.escape(_version()))
-    row("date", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    row("date", "written on " + _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     return ('<section id="run">\n<h2>Run</h2>\n<table id="run-table">\n' + "\n".join(rows)
             + "\n</table>\n</section>")
 
