@@ -1,4 +1,4 @@
-"""Label files: Audacity / JSON / CSV writing and round trips."""
+"""Label files: Audacity / JSON / CSV writing and round trips; spans for --events, --like and --keep."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleantake.errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
-from cleantake.labels import read_labels, read_labels_metadata, write_labels
+from cleantake.labels import (
+    Span,
+    check_spans,
+    parse_span,
+    read_labels,
+    read_labels_metadata,
+    read_spans,
+    spans_from_arg,
+    write_labels,
+    write_spans,
+)
 from cleantake.locate import Event
 
 EVENTS = [
@@ -166,8 +176,6 @@ def test_missing_file_is_a_cleantake_error(tmp_path):
 
 
 # ----------------------------------------------------------------------------- spans (--events, --like, --keep)
-
-from cleantake.labels import Span, check_spans, parse_span, read_spans, spans_from_arg, write_spans  # noqa: E402
 
 # A label track as Audacity 3 exports it after labels were made in the spectrogram view
 # (each label line followed by its frequency-range line), with Windows line ends.
