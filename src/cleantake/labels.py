@@ -371,7 +371,7 @@ def _number(x) -> float:
     return float(x)
 
 
-def _checked_span(where: str, start, end, strength, duration_s: float | None) -> Span:
+def _checked_span(where: str, start, end, strength, duration_s: float | None, point_hint: str = "") -> Span:
     """One span from numbers or number strings, checked; ``where`` starts every message."""
     try:
         s, e = _number(start), _number(end)
@@ -388,8 +388,7 @@ def _checked_span(where: str, start, end, strength, duration_s: float | None) ->
         raise ParameterError(f"{where}: starts at {s:.3f} s, before the start of the recording (0 s)")
     if e == s:
         raise ParameterError(
-            f"{where}: a point at {s:.3f} s has no length to repair; give it a length (start < end), "
-            "e.g. drag the label's edges apart in Audacity")
+            f"{where}: a point at {s:.3f} s has no length to repair; give it a length (start < end)" + point_hint)
     if e < s:
         raise ParameterError(f"{where}: reversed span {s:.3f} s to {e:.3f} s; the end must come after the start")
     if not (0.0 <= g <= 1.0):
@@ -549,7 +548,8 @@ def _spans_audacity(path: Path, text: str, d: float | None) -> list[tuple[str, S
         label = parts[2] if len(parts) > 2 else ""
         ms = list(_STRENGTH.finditer(label))
         strength = ms[-1]["x"] if ms else 1.0
-        out.append((f"line {lineno}", _checked_span(where, parts[0], parts[1], strength, d)))
+        out.append((f"line {lineno}", _checked_span(where, parts[0], parts[1], strength, d,
+                                                      ", e.g. drag the label's edges apart in Audacity")))
     return out
 
 
