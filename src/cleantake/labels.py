@@ -91,6 +91,18 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
+def _strength_of(ev) -> float:
+    """An event's repair strength (1 for events without one: located events are repaired fully)."""
+    return float(getattr(ev, "strength", 1.0))
+
+
+def _with_strength(ev: Event, strength: float) -> Event:
+    """``ev`` with ``strength`` when the Event type carries one and it is not 1."""
+    if strength == 1.0 or "strength" not in getattr(Event, "__dataclass_fields__", {}):
+        return ev
+    return Event(ev.start_s, ev.end_s, ev.label, ev.confidence, strength=strength)
+
+
 def _checked_events(events: Iterable[Event], duration_s: float | None) -> list[Event]:
     out = []
     for i, ev in enumerate(events):
@@ -103,6 +115,8 @@ def _checked_events(events: Iterable[Event], duration_s: float | None) -> list[E
             )
         if not (0.0 <= ev.confidence <= 1.0):
             raise ParameterError(f"event {i} ({ev.label!r}) has confidence {ev.confidence!r}, expected 0..1")
+        if not (0.0 <= _strength_of(ev) <= 1.0):
+            raise ParameterError(f"event {i} ({ev.label!r}) has strength {_strength_of(ev)!r}, expected 0..1")
         if duration_s is not None and ev.start_s > duration_s + 1e-6:
             raise ParameterError(
                 f"event {i} ({ev.label!r}) starts at {ev.start_s:.3f} s, after the end of the "
@@ -119,7 +133,9 @@ def _clean_label(label: str) -> str:
 
 def _audacity_text(events: Sequence[Event]) -> str:
     lines = [
-        f"{ev.start_s:.6f}\t{ev.end_s:.6f}\t{_clean_label(ev.label)} ({ev.confidence:.2f})\n" for ev in events
+        f"{ev.start_s:.6f}\t{ev.end_s:.6f}\t{_clean_label(ev.label)} ({ev.confidence:.2f})"
+        + (f" strength={_strength_of(ev):g}" if _strength_of(ev) < 1 else "") + "\n"
+        for ev in events
     ]
     return "".join(lines)
 
@@ -137,6 +153,7 @@ def _json_text(events: Sequence[Event], duration_s: float | None, source: str | 
                 "end_s": float(ev.end_s),
                 "label": str(ev.label),
                 "confidence": float(ev.confidence),
+                **({"strength": _strength_of(ev)} if _strength_of(ev) < 1 else {}),
             }
             for ev in events
         ],
@@ -147,9 +164,12 @@ def _json_text(events: Sequence[Event], duration_s: float | None, source: str | 
 def _csv_text(events: Sequence[Event]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["start_s", "end_s", "label", "confidence"])
+    # a strength column only when some event is repaired partly (spans given with a strength)
+    partial = any(_strength_of(ev) < 1 for ev in events)
+    w.writerow(["start_s", "end_s", "label", "confidence"] + (["strength"] if partial else []))
     for ev in events:
-        w.writerow([f"{ev.start_s:.6f}", f"{ev.end_s:.6f}", _clean_label(ev.label), f"{ev.confidence:.6f}"])
+        w.writerow([f"{ev.start_s:.6f}", f"{ev.end_s:.6f}", _clean_label(ev.label), f"{ev.confidence:.6f}"]
+                   + ([f"{_strength_of(ev):g}"] if partial else []))
     return buf.getvalue()
 
 
@@ -226,16 +246,18 @@ def _read_text(path: Path) -> str:
         raise AudioReadError(f"cannot read label file {str(path)!r}: {exc}") from exc
 
 
-def _event(path: Path, where: str, start, end, label, conf) -> Event:
+def _event(path: Path, where: str, start, end, label, conf, strength=1.0) -> Event:
     try:
-        s, e, c = float(start), float(end), float(conf)
+        s, e, c, g = float(start), float(end), float(conf), float(strength)
     except (TypeError, ValueError):
-        raise AudioReadError(f"{str(path)!r} {where}: times and confidence must be numbers") from None
+        raise AudioReadError(f"{str(path)!r} {where}: times, confidence and strength must be numbers") from None
     if not (math.isfinite(s) and math.isfinite(e)) or s < 0 or e < s:
         raise AudioReadError(f"{str(path)!r} {where}: invalid span {s} s .. {e} s")
     if not (0.0 <= c <= 1.0):
         raise AudioReadError(f"{str(path)!r} {where}: confidence {c} is outside 0..1")
-    return Event(start_s=s, end_s=e, label=str(label), confidence=c)
+    if not (0.0 <= g <= 1.0):
+        raise AudioReadError(f"{str(path)!r} {where}: strength {g} is outside 0..1")
+    return _with_strength(Event(start_s=s, end_s=e, label=str(label), confidence=c), g)
 
 
 def _parse_audacity(path: Path, text: str) -> list[Event]:
@@ -247,14 +269,16 @@ def _parse_audacity(path: Path, text: str) -> list[Event]:
         if len(parts) < 2:
             raise AudioReadError(f"{str(path)!r} line {lineno}: expected 'start<TAB>end<TAB>label'")
         text_label = parts[2].strip() if len(parts) > 2 else ""
-        text_label = _STRENGTH.sub("", text_label).strip()  # a span's strength (read_spans) is no part of the class
+        strengths = list(_STRENGTH.finditer(text_label))
+        strength = strengths[-1]["x"] if strengths else 1.0
+        text_label = _STRENGTH.sub("", text_label).strip()  # the strength is no part of the class
         m = _AUDACITY_LABEL.match(text_label)
         if m:
             label, conf = m.group("label") or "interference", m.group("conf")
         else:
             # A label typed by hand in Audacity carries no confidence: the user is sure.
             label, conf = text_label or "interference", 1.0
-        events.append(_event(path, f"line {lineno}", parts[0], parts[1], label, conf))
+        events.append(_event(path, f"line {lineno}", parts[0], parts[1], label, conf, strength))
     return events
 
 
@@ -271,7 +295,8 @@ def _parse_json(path: Path, text: str) -> tuple[list[Event], dict]:
     for i, d in enumerate(doc["events"]):
         if not isinstance(d, dict) or not {"start_s", "end_s", "label"} <= d.keys():
             raise AudioReadError(f"{str(path)!r} event {i}: needs start_s, end_s and label")
-        events.append(_event(path, f"event {i}", d["start_s"], d["end_s"], d["label"], d.get("confidence", 1.0)))
+        events.append(_event(path, f"event {i}", d["start_s"], d["end_s"], d["label"], d.get("confidence", 1.0),
+                             d.get("strength", 1.0)))
     meta = {k: doc.get(k) for k in ("input", "sr", "duration_s")}
     return events, meta
 
@@ -282,7 +307,8 @@ def _parse_csv(path: Path, text: str) -> list[Event]:
     if reader.fieldnames is None or not need <= set(reader.fieldnames):
         raise AudioReadError(f"{str(path)!r}: CSV header must contain start_s,end_s,label[,confidence]")
     return [
-        _event(path, f"row {i}", r["start_s"], r["end_s"], r["label"], r.get("confidence") or 1.0)
+        _event(path, f"row {i}", r["start_s"], r["end_s"], r["label"], r.get("confidence") or 1.0,
+               r.get("strength") or 1.0)
         for i, r in enumerate(reader, 2)
     ]
 
@@ -432,7 +458,8 @@ def check_spans(
     Parameters
     ----------
     spans : iterable of (start_s, end_s), (start_s, end_s, strength), Span or Event
-        Times in seconds; an :class:`~cleantake.locate.Event` gives its span with strength 1.
+        Times in seconds; an :class:`~cleantake.locate.Event` gives its span and its
+        strength (1 when it has none).
     duration_s : float, optional
         Length of the recording in seconds: spans must lie inside it (an end up to 1 ms past
         it is cut to it).
@@ -455,7 +482,7 @@ def check_spans(
     for i, sp in enumerate(spans, 1):
         where = f"{name} {i}"
         if isinstance(sp, Event):
-            s, e, g = sp.start_s, sp.end_s, 1.0
+            s, e, g = sp.start_s, sp.end_s, _strength_of(sp)
         else:
             try:
                 items = tuple(sp)

@@ -930,9 +930,11 @@ def write_report(
     else:
         rows = []
         chosen_set = set(chosen)
-        g0 = info.get("strength")
-        g0 = 1.0 if g0 is None else g0
+        g_run = info.get("strength")
+        g_run = 1.0 if g_run is None else g_run
         for i, ev in enumerate(evs, 1):
+            # the strength this event was repaired with: the run's, times the span's own if given
+            g0 = g_run * float(getattr(ev, "strength", 1.0))
             listen = f'<a href="#ev-{i}">listen</a>' if (i - 1) in chosen_set else "—"
             label = f"{_clean_label_text(ev.label)} ({ev.confidence:.2f})"
             rows.append(
@@ -943,7 +945,7 @@ def write_report(
                 f"<td>{ev.end_s - ev.start_s:.3f}</td><td>{_clock(ev.start_s)}</td>"
                 f'<td class="l">{html.escape(ev.label)}</td>'
                 f'<td>{ev.confidence:.2f}<span class="bar" style="width:{40 * ev.confidence:.0f}px"></span></td>'
-                f'<td><input type="number" class="strength" min="0" max="1" step="0.05" value="{g0:g}" '
+                f'<td><input type="number" class="strength" min="0" max="1" step="0.05" value="{g0:.4g}" '
                 f'aria-label="strength of event {i}"></td>'
                 f'<td class="l">{listen}</td></tr>'
             )
