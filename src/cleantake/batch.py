@@ -2,7 +2,7 @@
 
 ``cleantake batch IN_DIR -o OUT_DIR`` finds the audio files under ``IN_DIR``, mirrors the
 tree under ``OUT_DIR`` and runs exactly the per-file work of ``cleantake clean``
-(:func:`cleantake.pipeline.clean_file`) on every file, on a Dask cluster: by default a
+(:func:`cleantake.files.clean_file`) on every file, on a Dask cluster: by default a
 ``LocalCluster`` of ``-j N`` single-threaded worker processes on this machine (loopback
 only); with ``--scheduler tcp://HOST:PORT`` an existing cluster does the same work.
 
@@ -39,7 +39,6 @@ death fails the file. The summary (``OUT_DIR/cleantake-batch.json``) lists every
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as _dt
 import fnmatch
@@ -58,7 +57,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .atomic import atomic_write, prepare_folder
 from .errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
+from .files import clean_file
+from .io import AUDIO_EXTENSIONS as _IO_EXTENSIONS
+from .optional import require
+from .report import write_index
+from .threads import check_jobs, default_jobs
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -70,12 +75,11 @@ __all__ = [
     "settings_fingerprint",
     "run_batch",
     "report_name_for",
-    "add_parser",
-    "run_from_args",
 ]
 
-#: File-name extensions (lower case, no dot) that libsndfile reads and ``batch`` picks up.
-AUDIO_EXTENSIONS = frozenset({"wav", "flac", "ogg", "aiff", "aif", "mp3", "w64", "rf64", "caf"})
+#: File-name extensions (lower case, no dot) that ``batch`` picks up: every one that
+#: ``cleantake clean`` reads (:data:`cleantake.io.AUDIO_EXTENSIONS`).
+AUDIO_EXTENSIONS = frozenset(e.lstrip(".") for e in _IO_EXTENSIONS)
 #: Default name of each cleaned output, relative to OUT_DIR.
 DEFAULT_TEMPLATE = "{relpath}/{stem}.{ext}"
 #: Summary written into OUT_DIR at the end of every run.
@@ -382,17 +386,7 @@ def _input_identity(path: str | Path) -> dict:
 
 def _write_json_atomic(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def _read_record(path: Path) -> dict | None:
@@ -478,8 +472,6 @@ class _CleanerPluginMixin:
 
     def setup(self, worker: Any) -> None:  # dask hook
         if self.clean_fn is None:
-            from .pipeline import clean_file
-
             # Files already run in parallel, one per worker: each file's blocks one at a time.
             self.clean_fn = functools.partial(clean_file, workers=1)
 
@@ -674,13 +666,8 @@ def _audio_seconds(path: Path) -> float:
 
 def _start_client(scheduler: str | None, jobs: int):
     """A Dask client and the cluster it owns (None when connecting to an existing one)."""
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ParameterError(
-            "cleantake batch needs Dask distributed: pip install 'cleantake[batch]'"
-        ) from exc
+    import dask
+    from distributed import Client, LocalCluster
     if scheduler is None:
         # One task per single-threaded worker at a time, and a task whose worker dies is
         # retried once: so a crash only ever implicates the file that was running.
@@ -746,8 +733,8 @@ def run_batch(
     pattern : str, optional
         Glob restricting the inputs, see :func:`find_audio_files`.
     jobs : int, optional
-        Worker processes of the local cluster (default: CPU cores available). Ignored with
-        ``scheduler``.
+        Worker processes of the local cluster, 1 to 256 (default: the usable CPUs, at most
+        4, as for ``cleantake clean -j``). Ignored with ``scheduler``.
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://HOST:PORT``). Its workers must have
         cleantake installed and see IN_DIR and OUT_DIR at the same paths.
@@ -768,15 +755,15 @@ def run_batch(
         The per-file function, called as ``clean_fn(input_path, output_path, *, cleaner,
         removed_path, labels_path, overwrite, subtype, clip, progress)`` (plus ``report_dir``
         and ``report_name`` when ``report_dir`` is given); default
-        :func:`cleantake.pipeline.clean_file` with ``workers=1`` (exactly what ``cleantake
+        :func:`cleantake.files.clean_file` with ``workers=1`` (exactly what ``cleantake
         clean`` does, each file's blocks one at a time since files already run in parallel).
     report_dir : str or Path, optional
         Write a self-contained HTML report per cleaned file there (named by
         :func:`report_name_for`, so files of the same name in different folders never
         collide) and ``index.html`` linking them, with each file's events and status
         (failures with their reason). The index is rewritten at the end of every run,
-        also after Ctrl-C, and links the reports of skipped files when present. Reports
-        hold the whole file in memory (long files are not cleaned in blocks).
+        also after Ctrl-C, and links the reports of skipped files when present. Long files
+        are cleaned and reported in blocks, as by ``cleantake clean``.
 
     Returns
     -------
@@ -789,8 +776,13 @@ def run_batch(
 
     Raises
     ------
+    MissingDependencyError
+        Dask distributed (or, with ``report_dir``, matplotlib) is not installed; raised
+        before anything is created.
     ParameterError
         Bad folder, template, ``jobs`` or scheduler address; colliding outputs.
+    AudioWriteError
+        OUT_DIR or the report folder is a file or cannot be created.
     """
     t_start = time.perf_counter()
     started = _utc_now()
@@ -800,27 +792,23 @@ def run_batch(
         raise ParameterError(f"input folder {str(in_dir)!r} does not exist or is not a folder")
     if out_root == in_root:
         raise ParameterError("OUT_DIR must be a different folder from IN_DIR")
-    if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ParameterError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    jobs = default_jobs() if jobs is None else check_jobs(jobs)
     if scheduler is not None and not isinstance(scheduler, str):
         raise ParameterError(f"scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
-    if out_root.exists() and not out_root.is_dir():
-        raise ParameterError(f"OUT_DIR {str(out_dir)!r} exists and is not a folder")
+    # Optional parts first: a missing package costs nothing and creates nothing.
+    require("distributed", extra="batch", package="Dask distributed")
     report_root = Path(report_dir).resolve() if report_dir is not None else None
     if report_root is not None:
-        if report_root.exists() and not report_root.is_dir():
-            raise ParameterError(f"report folder {str(report_dir)!r} exists and is not a folder")
-        try:
-            report_root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AudioWriteError(
-                f"cannot create the report folder {str(report_dir)!r}: {exc.strerror or exc}") from None
+        require("matplotlib.figure", extra="report")
+    for folder, what in ((out_root, "OUT_DIR"), (report_root, "report folder")):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise AudioWriteError(f"{what} {str(folder)!r} is a file, not a folder")
 
     inputs = find_audio_files(in_root, pattern=pattern,
                               exclude=out_root if _is_relative_to(out_root, in_root) else None)
     plans = plan_outputs(in_root, out_root, inputs, filename=filename, removed=removed, labels=labels)
+    if report_root is not None:
+        prepare_folder(report_root, "report folder")
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         probe = out_root / f".cleantake-batch-write-test-{uuid.uuid4().hex[:8]}"
@@ -905,11 +893,7 @@ def run_batch(
         summary["report_index"] = str(index_path)
     if index_error is not None:
         summary["report_index_error"] = index_error
-    try:
-        _write_json_atomic(out_root / SUMMARY_NAME, summary)
-    except OSError as exc:
-        raise AudioWriteError(
-            f"cannot write the summary {str(out_root / SUMMARY_NAME)!r}: {exc.strerror or exc}") from None
+    _write_json_atomic(out_root / SUMMARY_NAME, summary)
     return summary
 
 
@@ -919,8 +903,6 @@ def _write_report_index(report_root: Path, files: list[dict]) -> Path:
     A done or skipped file links its report when the report file is there (a skipped file's
     report was written by an earlier run; a ``reused`` result's by an earlier attempt).
     """
-    from .report import write_index
-
     entries = []
     for row in files:
         rel = row["input"]
@@ -1028,113 +1010,3 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
         if cluster is not None:
             cluster.close()
     return interrupted
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-# --------------------------------------------------------------------------------------------
-def add_parser(subparsers: Any) -> None:
-    """Create the ``batch`` subcommand on an argparse subparsers object."""
-    p = subparsers.add_parser(
-        "batch",
-        help="clean every recording under a folder, in parallel (Dask)",
-        description=(
-            "Clean every audio file under IN_DIR into a mirrored tree under OUT_DIR, in parallel "
-            "on Dask (a local cluster by default). Files already done with the same settings are "
-            "skipped, so an interrupted run is resumed by running the same command again. "
-            f"A summary is written to OUT_DIR/{SUMMARY_NAME}. Exit code 1 if any file failed."
-        ),
-    )
-    p.add_argument("in_dir", metavar="IN_DIR", help="folder searched recursively for audio files")
-    p.add_argument("-o", "--output", dest="out_dir", metavar="OUT_DIR", required=True,
-                   help="output folder (created; the input tree is mirrored inside it)")
-    p.add_argument("--pattern", metavar="GLOB", default=None,
-                   help="only files matching GLOB: against the file name (e.g. '*.wav'), or, if GLOB "
-                        "contains '/', against the path relative to IN_DIR (e.g. '2019/*/*.flac')")
-    from .cli import add_common_method_options
-    from .io import CLIP_POLICIES
-
-    add_common_method_options(p)  # -i/--interference, --method, --strength: as for `clean`
-    p.add_argument("--subtype", default=None, metavar="SUBTYPE",
-                   help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: as the input)")
-    p.add_argument("--clip", choices=CLIP_POLICIES, default="clip",
-                   help="samples beyond full scale: clip (default, with a warning), error, or float output")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                   help="worker processes on this machine (default: number of CPU cores)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786, instead of local workers")
-    p.add_argument("--filename", default=DEFAULT_TEMPLATE, metavar="TEMPLATE",
-                   help="path of each cleaned file inside OUT_DIR; fields {relpath} {stem} {ext} {name} "
-                        f"(default: {DEFAULT_TEMPLATE})")
-    p.add_argument("--removed", action="store_true",
-                   help="also write what was removed, as STEM_removed.EXT beside each cleaned file")
-    p.add_argument("--labels", action="store_true",
-                   help="also write the located events as Audacity labels, STEM.txt beside each cleaned file")
-    p.add_argument("--report", dest="report_dir", metavar="DIR", default=None,
-                   help="also write a self-contained HTML report per cleaned file into DIR, and "
-                        "DIR/index.html linking them with event counts and failures")
-    p.add_argument("--overwrite", action="store_true",
-                   help="reprocess every file, replacing existing outputs")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bars and no summary (failures are still reported on stderr)")
-    p.set_defaults(func=run_from_args)
-
-
-def _format_duration(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.2f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds:.1f} s"
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``cleantake batch`` from parsed arguments.
-
-    Returns
-    -------
-    int
-        0 if every file is done or skipped, 1 if any file failed, 130 after Ctrl-C.
-    """
-    from .pipeline import Cleaner
-
-    cleaner = Cleaner(args.interference, method=args.method, strength=args.strength)
-    summary = run_batch(
-        args.in_dir, args.out_dir, cleaner=cleaner, pattern=args.pattern, jobs=args.jobs,
-        scheduler=args.scheduler, filename=args.filename, removed=args.removed,
-        labels=args.labels, overwrite=args.overwrite,
-        progress=False if args.quiet else None, subtype=args.subtype, clip=args.clip,
-        report_dir=getattr(args, "report_dir", None),
-    )
-    c = summary["counts"]
-    failed = [r for r in summary["files"] if r["status"] == "failed"]
-    if not args.quiet:
-        if c["total"] == 0:
-            print(f"cleantake batch: no audio files found under {summary['in_dir']}"
-                  + (f" matching {args.pattern!r}" if args.pattern else ""))
-        else:
-            wall = summary["wall_s"]
-            audio = summary["audio_s_done"]
-            speed = f", {audio / wall:.1f}x real time" if audio and wall > 0 else ""
-            print(f"cleantake batch: {c['done']} done, {c['skipped']} skipped, {c['failed']} failed"
-                  + (f", {c['pending']} not run" if c["pending"] else "")
-                  + f" ({_format_duration(audio)} of audio in {_format_duration(wall)}{speed})")
-            print(f"summary: {Path(summary['out_dir']) / SUMMARY_NAME}")
-            if summary.get("report_index"):
-                print(f"report: {summary['report_index']}")
-    warned = [r for r in summary["files"] if r.get("warnings")]
-    if warned and not args.quiet:
-        print(f"cleantake batch: warnings for {len(warned)} file(s):", file=sys.stderr)
-        for r in warned:
-            for w in r["warnings"]:
-                print(f"  {r['input']}: {w}", file=sys.stderr)
-    if summary.get("report_index_error"):
-        print(f"cleantake batch: {summary['report_index_error']}", file=sys.stderr)
-    if failed:
-        print(f"cleantake batch: {len(failed)} file(s) failed:", file=sys.stderr)
-        for r in failed:
-            print(f"  {r['input']}: {r['reason']}", file=sys.stderr)
-    if summary["interrupted"]:
-        print("cleantake batch: interrupted; run the same command again to finish", file=sys.stderr)
-        return 130
-    return 1 if failed else 0

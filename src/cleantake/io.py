@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from .atomic import commit, make_temp
 from .errors import AudioReadError, AudioWriteError, ParameterError
 
 __all__ = [
@@ -64,8 +65,11 @@ __all__ = [
     "output_format",
     "write_audio",
     "supported_extensions",
-    "termination_as_interrupt",
+    "AUDIO_EXTENSIONS",
     "full_scale_range",
+    "on_output_grid",
+    "natural_pcm",
+    "read_channel_mask",
 ]
 
 #: Lowest and highest sample rate (Hz) cleantake accepts.
@@ -98,6 +102,10 @@ _EXTENSIONS: dict[str, str] = {
     ".snd": "AU",
     ".mp3": "MP3",
 }
+
+#: File-name extensions (lower case, with the dot) of the audio files cleantake reads and
+#: writes; ``cleantake batch`` picks up exactly these.
+AUDIO_EXTENSIONS: tuple[str, ...] = tuple(_EXTENSIONS)
 
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 _PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
@@ -147,6 +155,9 @@ class AudioInfo:
         libsndfile container name, e.g. ``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"MP3"``.
     subtype : str
         libsndfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``, ``"VORBIS"``.
+    channel_mask : int or None
+        The speaker positions of a WAVE_FORMAT_EXTENSIBLE file (``format == "WAVEX"``),
+        e.g. ``0x3F`` for 5.1; None for other files.
     """
 
     path: Path
@@ -155,6 +166,7 @@ class AudioInfo:
     frames: int
     format: str
     subtype: str
+    channel_mask: int | None = None
 
     @property
     def duration_s(self) -> float:
@@ -276,7 +288,8 @@ def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInf
         raise _unreadable(p, why) from None
     log = _libsndfile_log(f)
     info = AudioInfo(path=p, samplerate=int(f.samplerate), channels=int(f.channels),
-                     frames=int(f.frames), format=str(f.format), subtype=str(f.subtype))
+                     frames=int(f.frames), format=str(f.format), subtype=str(f.subtype),
+                     channel_mask=read_channel_mask(p) if str(f.format) == "WAVEX" else None)
     try:
         problem = _truncation_problem(log, info.samplerate,
                                       _BYTES_PER_SAMPLE.get(info.subtype, 0) * info.channels)
@@ -302,6 +315,56 @@ def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInf
         f.close()
         raise
     return f, info, log
+
+
+def _mask_offset(head: bytes) -> int | None:
+    """Byte offset of the channel mask in a RIFF/RF64 WAVE_FORMAT_EXTENSIBLE header, or None."""
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    i = 12
+    while i + 8 <= len(head):
+        cid, size = head[i:i + 4], int.from_bytes(head[i + 4:i + 8], "little")
+        if cid == b"fmt ":
+            body = i + 8
+            if size >= 40 and int.from_bytes(head[body:body + 2], "little") == 0xFFFE:
+                return body + 20  # tag, channels, rate, bytes/s, align, bits, cbSize, valid bits
+            return None
+        i += 8 + size + (size & 1)
+    return None
+
+
+def read_channel_mask(path: str | os.PathLike[str]) -> int | None:
+    """The channel mask (speaker positions) of a WAVE_FORMAT_EXTENSIBLE file, or None.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A WAV/RF64 file.
+
+    Returns
+    -------
+    int or None
+        ``dwChannelMask`` of the ``fmt`` chunk, e.g. ``0x3F`` for 5.1 (FL FR FC LFE BL BR);
+        None when the file is not WAVE_FORMAT_EXTENSIBLE or cannot be read.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    off = _mask_offset(head)
+    return None if off is None else int.from_bytes(head[off:off + 4], "little")
+
+
+def _write_channel_mask(path: Path, mask: int) -> None:
+    """Set the channel mask of a WAVE_FORMAT_EXTENSIBLE file written by libsndfile (which
+    writes a default mask for the channel count)."""
+    with open(path, "r+b") as fh:
+        head = fh.read(4096)
+        off = _mask_offset(head)
+        if off is not None:
+            fh.seek(off)
+            fh.write(int(mask).to_bytes(4, "little"))
 
 
 def probe(path: str | os.PathLike[str]) -> AudioInfo:
@@ -600,6 +663,31 @@ def iter_blocks(path: str | os.PathLike[str], *, block_s: float,
 # --------------------------------------------------------------------------------------
 
 
+def on_output_grid(samples: np.ndarray, subtype: str) -> np.ndarray:
+    """Round samples onto the sample grid of an integer subtype (other subtypes unchanged).
+
+    The removed part computed as ``input - on_output_grid(cleaned, subtype)`` then sums
+    with the written file back to the input exactly.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Samples in [-1, 1] (any shape).
+    subtype : str
+        libsndfile subtype of the output, e.g. ``"PCM_16"``.
+
+    Returns
+    -------
+    np.ndarray
+        Same shape; multiples of ``2**-(bits - 1)`` for ``PCM_*`` subtypes.
+    """
+    bits = _PCM_BITS.get(str(subtype).upper())
+    if bits is None:
+        return samples
+    q = float(2 ** (bits - 1))
+    return np.round(samples * q) / q
+
+
 def supported_extensions() -> tuple[str, ...]:
     """Output file extensions cleantake can write here (``.mp3`` only if libsndfile can)."""
     return tuple(e for e, fmt in _EXTENSIONS.items() if fmt != "MP3" or _can_write_mp3())
@@ -633,6 +721,39 @@ def _valid_subtypes(fmt: str) -> list[str]:
             if sf.check_format(fmt, s) and (fmt, s) not in _BROKEN_COMBINATIONS]
 
 
+def _encodable(fmt: str, subtype: str) -> bool:
+    """libsndfile lists MPEG layers as WAV subtypes but cannot encode them there."""
+    return not subtype.startswith("MPEG_LAYER") or fmt == "MP3"
+
+
+_NATURAL_PCM = {"ALAC_16": "PCM_16", "ALAC_20": "PCM_24", "ALAC_24": "PCM_24", "ALAC_32": "PCM_32",
+                "DPCM_8": "PCM_S8", "DPCM_16": "PCM_16", "DWVW_12": "PCM_16", "DWVW_16": "PCM_16",
+                "DWVW_24": "PCM_24", "NMS_ADPCM_16": "PCM_16", "NMS_ADPCM_24": "PCM_24",
+                "NMS_ADPCM_32": "PCM_24"}
+
+
+def natural_pcm(subtype: str) -> str | None:
+    """The PCM subtype that holds a lossy or compressed input subtype without loss.
+
+    Parameters
+    ----------
+    subtype : str
+        An input's libsndfile subtype.
+
+    Returns
+    -------
+    str or None
+        ``"PCM_16"`` for lossy and companded codings (MPEG layers I-III, Vorbis, Opus,
+        u-law, A-law, ADPCM, GSM ...: they decode to at most 16 bits of resolution), the PCM
+        of the same depth for lossless codings (``ALAC_24`` -> ``"PCM_24"``); None for
+        plain PCM and float subtypes (they are kept as they are).
+    """
+    st = str(subtype).upper()
+    if st in _PCM_BITS or st in _FLOAT_SUBTYPES:
+        return None
+    return _NATURAL_PCM.get(st, "PCM_16")
+
+
 def _check_float_clip(clip: str, subtype: str) -> None:
     """``--clip float`` keeps samples beyond full scale, so it needs a float subtype."""
     if clip == "float" and subtype not in _FLOAT_SUBTYPES:
@@ -652,7 +773,11 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
         .w64 .rf64 .caf .au``, and ``.mp3`` where libsndfile can encode MP3).
     like : AudioInfo, optional
         The input; its subtype is kept when the container can store it, otherwise the
-        closest one is used (e.g. float input -> ``PCM_24`` in FLAC).
+        closest one is used (e.g. float input -> ``PCM_24`` in FLAC). A lossy or
+        compressed input subtype the container cannot store becomes its
+        :func:`natural_pcm` (MP3 -> ``PCM_16`` in WAV, FLAC, AIFF ...; Vorbis -> ``PCM_16``
+        in FLAC). A WAVE_FORMAT_EXTENSIBLE input (``like.format == "WAVEX"``) gives
+        a WAVE_FORMAT_EXTENSIBLE ``.wav`` output (the writer keeps its channel mask).
     subtype : str, optional
         Requested subtype (``--subtype``), case-insensitive. Must be valid for the container.
     clip : {"clip", "error", "float"}
@@ -661,7 +786,7 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
     Returns
     -------
     format, subtype : str
-        libsndfile names, e.g. ``("WAV", "PCM_24")``. ``.wav`` outputs are ``"WAV"``;
+        libsndfile names, e.g. ``("WAV", "PCM_24")``. ``.wav`` outputs are ``"WAV"`` (``"WAVEX"`` for a WAVEX input);
         :class:`AtomicAudioWriter` switches to RF64 when the file would pass 4 GB.
 
     Raises
@@ -682,7 +807,9 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
         raise AudioWriteError(
             f"cannot write {str(p)!r}: {got}; the output format follows the extension, "
             f"use one of {', '.join(supported_extensions())}")
-    valid = _valid_subtypes(fmt)
+    if fmt == "WAV" and like is not None and like.format == "WAVEX":
+        fmt = "WAVEX"
+    valid = [st for st in _valid_subtypes(fmt) if _encodable(fmt, st)]
     if ext == ".opus":
         valid = ["OPUS"]
     if subtype is not None:
@@ -702,8 +829,11 @@ def output_format(path: str | os.PathLike[str], *, like: AudioInfo | None = None
         candidates = ("DOUBLE", "FLOAT") if keep_double else ("FLOAT", "DOUBLE")
     else:
         candidates = _SUBTYPE_PREFERENCE.get(like.subtype, ()) if like is not None else ()
-        if like is not None and like.subtype in valid:
+        if like is not None and like.subtype in valid and _encodable(fmt, like.subtype):
             candidates = (like.subtype, *candidates)
+        elif like is not None and natural_pcm(like.subtype) is not None:
+            pcm = natural_pcm(like.subtype)
+            candidates = (pcm, *_SUBTYPE_PREFERENCE[pcm])
     chosen = next((st for st in candidates if st in valid), None)
     if chosen is None:
         if clip == "float":
@@ -843,19 +973,6 @@ def _is_disk_full(exc: BaseException) -> bool:
     return "No space left on device" in msg or "Disk quota exceeded" in msg
 
 
-def _umask() -> int:
-    try:  # Linux: read it without changing it (os.umask is process-wide, racy with threads)
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _clear_peak_timestamp(path: Path) -> None:
     """Zero the time stamp of a float RF64 file's PEAK chunk (libsndfile writes the chunk for
     RF64 even when told not to), so that equal samples give equal bytes."""
@@ -870,7 +987,8 @@ def _clear_peak_timestamp(path: Path) -> None:
 class AtomicAudioWriter:
     """Write an audio file so that it appears complete or not at all.
 
-    Samples go to a hidden temporary file ``.<name>.<random>.part`` in the output's folder;
+    Samples go to a hidden temporary file ``.<name>.cleantake-<pid>-<random>.part`` in the
+    output's folder (see :mod:`cleantake.atomic`);
     on success it is flushed to disk (fsync) and renamed over the output (``os.replace``,
     atomic on POSIX). On any exception, including ``KeyboardInterrupt``, the temporary
     file is removed and an existing output is left untouched. A process killed outright
@@ -897,6 +1015,8 @@ class AtomicAudioWriter:
         Expected length in samples; lets a ``.wav`` output be written directly as RF64
         when it will pass 4 GB. Without it, ``.wav`` outputs are written as RF64 that
         libsndfile downgrades to an ordinary (WAVE_FORMAT_EXTENSIBLE) WAV when small.
+    like : AudioInfo, optional
+        The input the output derives from: a WAVEX output gets its channel mask.
 
     Attributes
     ----------
@@ -914,7 +1034,7 @@ class AtomicAudioWriter:
 
     def __init__(self, path: str | os.PathLike[str], *, samplerate: int, channels: int,
                  format: str | None = None, subtype: str | None = None, overwrite: bool = False,
-                 clip: str = "clip", frames: int | None = None) -> None:
+                 clip: str = "clip", frames: int | None = None, like: AudioInfo | None = None) -> None:
         _check_clip(clip)
         self.path = Path(path)
         if not isinstance(samplerate, (int, np.integer)) or samplerate <= 0:
@@ -954,6 +1074,8 @@ class AtomicAudioWriter:
         self._tmp: Path | None = None
         self._open_format = format
         self._bytes_per_frame = _BYTES_PER_SAMPLE.get(subtype, 0) * self.channels
+        self._channel_mask = (like.channel_mask if like is not None and like.channels == self.channels
+                              and format == "WAVEX" else None)
 
     # -- context manager ---------------------------------------------------------------
     def __enter__(self) -> AtomicAudioWriter:
@@ -966,14 +1088,12 @@ class AtomicAudioWriter:
         if not parent.is_dir():
             raise AudioWriteError(f"cannot write {str(out)!r}: folder {str(parent)!r} does not exist")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
-            os.close(fd)
+            self._tmp = make_temp(out)
         except OSError as exc:
             raise self._os_error(exc) from None
-        self._tmp = Path(tmp)
         open_format = self.format
         auto_downgrade = False
-        if self.format == "WAV" and sf.check_format("RF64", self.subtype):
+        if self.format in ("WAV", "WAVEX") and sf.check_format("RF64", self.subtype):
             if self.expected_frames is None:
                 open_format, auto_downgrade = "RF64", True
             elif self.expected_frames * self._bytes_per_frame > _WAV_LIMIT_BYTES:
@@ -1068,7 +1188,7 @@ class AtomicAudioWriter:
                 if self._first_clip_frame is None:
                     self._first_clip_frame = first
                 a = np.clip(a, lo, hi)
-        if (self._open_format == "WAV" and self._bytes_per_frame
+        if (self._open_format in ("WAV", "WAVEX") and self._bytes_per_frame
                 and (self.frames_written + a.shape[0]) * self._bytes_per_frame > _WAV_LIMIT_BYTES):
             raise AudioWriteError(
                 f"cannot write {str(self.path)!r}: the output would exceed the 4 GB limit of "
@@ -1097,6 +1217,8 @@ class AtomicAudioWriter:
 
     def _os_error(self, exc: BaseException, detail: str = "") -> AudioWriteError:
         where = str(self.path)
+        if self._tmp is not None:  # users know the output by its name, not the hidden temp file's
+            detail = detail.replace(str(self._tmp), where)
         if _is_disk_full(exc) or "No space left" in detail or "quota" in detail.lower() or (
                 not isinstance(exc, AudioWriteError) and self._folder_full()):
             return AudioWriteError(
@@ -1106,6 +1228,9 @@ class AtomicAudioWriter:
             return AudioWriteError(f"cannot write {where!r}: permission denied")
         if not detail:
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if self._tmp is not None:
+                detail = detail.replace(f"Error opening {str(self._tmp)!r}: ", "").replace(
+                    str(self._tmp), where)
         return AudioWriteError(f"cannot write {where!r}: {detail}")
 
     def _commit(self) -> None:
@@ -1118,38 +1243,11 @@ class AtomicAudioWriter:
             self._sf = None
         if self._open_format == "RF64" and self.subtype in _FLOAT_SUBTYPES:
             _clear_peak_timestamp(self._tmp)
-        os.chmod(self._tmp, 0o666 & ~_umask())
-        fd = os.open(self._tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._channel_mask is not None:
+            _write_channel_mask(self._tmp, self._channel_mask)
         self._verify()
-        if self.overwrite:
-            os.replace(self._tmp, self.path)
-        else:
-            try:  # link() fails if the output appeared meanwhile: never clobber without -y
-                os.link(self._tmp, self.path)
-            except FileExistsError:
-                raise AudioWriteError(
-                    f"output {str(self.path)!r} already exists; use -y to overwrite it") from None
-            except OSError:  # filesystem without hard links
-                if os.path.lexists(self.path):
-                    raise AudioWriteError(
-                        f"output {str(self.path)!r} already exists; use -y to overwrite it"
-                    ) from None
-                os.replace(self._tmp, self.path)
-            else:
-                os.unlink(self._tmp)
+        commit(self._tmp, self.path, overwrite=self.overwrite)
         self._tmp = None
-        try:  # make the rename itself durable
-            dfd = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
-            pass
 
     def _verify(self) -> None:
         """Re-open the finished temporary file and check it holds what was written.
@@ -1191,49 +1289,6 @@ class AtomicAudioWriter:
             self._tmp = None
 
 
-class termination_as_interrupt:
-    """Context manager: SIGTERM and SIGHUP raise ``KeyboardInterrupt`` while it is active.
-
-    By default ``kill`` (SIGTERM) or closing the terminal (SIGHUP) ends Python without running
-    ``finally``/``__exit__`` code, which leaves an :class:`AtomicAudioWriter`'s hidden ``.part``
-    file behind (never a partial output). Inside this context they are handled like Ctrl-C,
-    so temporary files are removed. Only effective in the main thread; a no-op elsewhere.
-
-    Examples
-    --------
-    >>> with termination_as_interrupt():  # doctest: +SKIP
-    ...     return args.func(args)
-    """
-
-    _SIGNALS = ("SIGTERM", "SIGHUP")
-
-    def __init__(self) -> None:
-        self._old: dict[int, Any] = {}
-
-    @staticmethod
-    def _raise(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"terminated by signal {signum}")
-
-    def __enter__(self) -> termination_as_interrupt:
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for name in self._SIGNALS:
-                sig = getattr(signal, name, None)
-                if sig is not None:
-                    self._old[sig] = signal.signal(sig, self._raise)
-        return self
-
-    def __exit__(self, *exc: Any) -> bool:
-        import signal
-
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
-        return False
-
-
 def write_audio(path: str | os.PathLike[str], audio: np.ndarray, samplerate: int, *,
                 format: str | None = None, subtype: str | None = None,
                 like: AudioInfo | None = None, overwrite: bool = False,
@@ -1273,5 +1328,5 @@ def write_audio(path: str | os.PathLike[str], audio: np.ndarray, samplerate: int
         format, subtype = output_format(path, like=like, subtype=subtype, clip=clip)
     with AtomicAudioWriter(path, samplerate=samplerate, channels=a.shape[1], format=format,
                            subtype=subtype, overwrite=overwrite, clip=clip,
-                           frames=a.shape[0]) as w:
+                           frames=a.shape[0], like=like) as w:
         w.write(a)

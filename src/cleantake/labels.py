@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .atomic import atomic_write
 from .errors import AudioReadError, AudioWriteError, ParameterError
 from .locate import Event
 
@@ -166,14 +167,7 @@ def write_labels(
         text = _csv_text(evs)
     if not path.parent.is_dir():
         raise AudioWriteError(f"cannot write labels to {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AudioWriteError(f"cannot write labels to {str(path)!r}: {exc.strerror or exc}") from exc
-    return path
+    return atomic_write(path, text, what="labels", newline="")
 
 
 def _read_text(path: Path) -> str:
