@@ -936,12 +936,14 @@ def test_sigkill_mid_write_leaves_no_partial_output(tmp_path, old):
     assert all(p.name.startswith(".out.wav.") for p in tmp_path.iterdir() if p != out)
 
 
-_INTERRUPT_SCRIPT = _FAST_IO_IMPORT + textwrap.dedent("""
+_INTERRUPT_SCRIPT = textwrap.dedent("""
     import sys, numpy as np
+    from cleantake import io as cio
+    from cleantake.cli.signals import termination_as_interrupt
     out = sys.argv[1]
     block = np.full((48000, 2), 0.25)
     try:
-        with cio.termination_as_interrupt():
+        with termination_as_interrupt():
             with cio.AtomicAudioWriter(out, samplerate=48000, channels=2, subtype="PCM_24",
                                        overwrite=True) as w:
                 w.write(block)
@@ -982,7 +984,9 @@ def only_files(folder: Path) -> list[str]:
 
 def test_termination_handler_restores_previous_handlers():
     before = signal.getsignal(signal.SIGTERM)
-    with cio.termination_as_interrupt():
+    from cleantake.cli.signals import termination_as_interrupt
+
+    with termination_as_interrupt():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
 

@@ -331,7 +331,11 @@ def clean_blocks(
     counts = {"blocks": 0, "crossfaded_joins": 0}
     user_report = progress or (lambda f: None)
     done = {"f": 0.0}
-    parallel = n_workers > 1 and n_blocks > 1
+    # Several blocks: cleaned in ``n_workers`` pool threads (even one), each block's own work
+    # single-threaded when several run at once. One block: in this thread, with the
+    # recording's threads (Ctrl-C then stops the work at once).
+    pooled = n_blocks > 1
+    parallel = pooled and n_workers > 1
 
     def report(f: float) -> None:
         f = min(1.0, max(done["f"], f))
@@ -374,10 +378,8 @@ def clean_blocks(
     def clean_block(i: int, start: int, block: np.ndarray):
         kw = _span_kwargs("events", events, start, block.shape[0], sr)
         kw.update(_span_kwargs("keep", keep, start, block.shape[0], sr))
-        if not parallel:
-            return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]), **kw)
         # Parallelism is across blocks: one thread for each block's own NMF.
-        token = recording_threads.set(1)
+        token = recording_threads.set(1 if parallel else None)
         try:
             return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]), **kw)
         finally:
@@ -393,7 +395,7 @@ def clean_blocks(
     source = enumerate(timed_blocks())
     pending: collections.deque = collections.deque()
     with contextlib.ExitStack() as stack:
-        if parallel:
+        if pooled:
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="cleantake"))
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)
 
@@ -401,16 +403,16 @@ def clean_blocks(
             nxt = next(source, None)
             if nxt is not None:
                 i, (start, block) = nxt
-                if parallel:
+                if pooled:
                     pending.append((start, block, pool.submit(clean_block, i, start, block)))
-                else:  # in this thread: Ctrl-C stops the work at once
+                else:
                     pending.append((start, block, clean_block(i, start, block)))
 
-        for _ in range(n_workers if parallel else 1):
+        for _ in range(n_workers if pooled else 1):
             submit_next()
         while pending:
             start, block, fut = pending.popleft()
-            res = fut.result() if parallel else fut
+            res = fut.result() if pooled else fut
             submit_next()
             for k, v in res.stats.get("seconds", {}).items():
                 seconds[k] = seconds.get(k, 0.0) + v
