@@ -7,12 +7,12 @@ directly (not with the code under test) unless the test is about the writer.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import sys
 import textwrap
 import time
@@ -25,6 +25,7 @@ import pytest
 import soundfile as sf
 
 from cleantake import io as cio
+from conftest import grid16, sha
 from cleantake.errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,16 +41,6 @@ _FAST_IO_IMPORT = textwrap.dedent("""
     from cleantake import io as cio
     from cleantake.errors import AudioReadError, AudioWriteError
 """).format(src=str(REPO / "src" / "cleantake"))
-
-
-def grid16(n: int, channels: int, *, seed: int = RNG_SEED, amp: float = 0.9) -> np.ndarray:
-    """Random samples on the 16-bit grid (exactly representable in every PCM/float subtype)."""
-    rng = np.random.default_rng(seed)
-    return np.round(rng.uniform(-amp, amp, (n, channels)) * 32768) / 32768
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_fixture(path: Path, data: np.ndarray, sr: int = 44100, subtype: str | None = None,
@@ -744,7 +735,7 @@ def test_unwritable_folder_detected_by_trying(tmp_path, wav_in, monkeypatch):
     def deny(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(cio.tempfile, "mkstemp", deny)
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
     with pytest.raises(AudioWriteError, match="not writable"):
         cio.check_output(wav_in, tmp_path / "o.wav", overwrite=False)
     with pytest.raises(AudioWriteError, match="permission denied"):

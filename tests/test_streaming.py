@@ -10,6 +10,7 @@ import soundfile as sf
 
 import cleantake
 import cleantake.io
+from conftest import organ
 from cleantake.errors import ParameterError
 from cleantake.locate import Event
 from cleantake.pipeline import CleanResult
@@ -243,20 +244,6 @@ def test_memory_bounded_with_the_real_method(tmp_path):
 
 # -- the real method: joins as good as whole-file processing ---------------------------------
 
-def _organ(seconds, sr, seed=0):
-    """Repeating organ-like notes (period 2 s): every frame has similar frames in every block."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    x = np.zeros_like(t)
-    for i, start in enumerate(np.arange(0, seconds, 0.5)):
-        f = [220.0, 277.2, 329.6, 440.0][i % 4]
-        seg = (t >= start) & (t < start + 0.5)
-        env = np.minimum(1, (t[seg] - start) * 50) * np.exp(-(t[seg] - start) * 2)
-        for h in range(1, 6):
-            x[seg] += env * np.sin(2 * np.pi * f * h * t[seg]) / h
-    return 0.2 * x / np.abs(x).max() + 1e-4 * rng.standard_normal(t.size)
-
-
 def _sdr(ref, est):
     return 10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-30))
 
@@ -279,7 +266,7 @@ def test_real_method_joins_match_whole_file(tmp_path):
     and at least 6 dB below the method's own error (a quarter of it).
     """
     sr = 16000
-    music = _organ(20.5, sr)
+    music = organ(20.5, sr)
     x = music.copy()
     rng = np.random.default_rng(3)
     bursts = [6.5 + 1.4, 12.8, 16.3]  # across the end of block 0, mid second overlap, inside block 2
@@ -310,7 +297,7 @@ def test_parallel_blocks_give_the_same_output(tmp_path):
     """Blocks cleaned in parallel threads are joined in order: the files are byte-identical to
     one-at-a-time cleaning (the method itself runs with single-threaded BLAS)."""
     sr = 16000
-    x = _organ(14.0, sr)
+    x = organ(14.0, sr)
     rng = np.random.default_rng(5)
     for t in (3.0, 7.2, 11.5):
         n = int(0.3 * sr)
