@@ -29,7 +29,6 @@ from conftest import grid16, sha
 from cleantake.errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
 
 REPO = Path(__file__).resolve().parents[1]
-RNG_SEED = 1234
 
 # Subprocesses import cleantake.io without running cleantake/__init__ (which loads the whole
 # pipeline and scipy): they start in a fraction of a second.

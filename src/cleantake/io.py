@@ -1109,9 +1109,10 @@ class AtomicAudioWriter:
                 # (Not for AIFF: libsndfile 1.2 then writes a broken header for short files.)
                 sf._snd.sf_command(self._sf._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         except BaseException as exc:
+            err = self._os_error(exc) if isinstance(exc, (OSError, sf.SoundFileError, RuntimeError)) else None
             self._discard()
-            if isinstance(exc, (OSError, sf.SoundFileError, RuntimeError)):
-                raise self._os_error(exc) from None
+            if err is not None:
+                raise err from None
             raise
         return self
 
@@ -1122,10 +1123,11 @@ class AtomicAudioWriter:
         try:
             self._commit()
         except BaseException as err:
+            mapped = (self._os_error(err) if isinstance(err, (OSError, sf.SoundFileError, RuntimeError))
+                      and not isinstance(err, AudioWriteError) else None)
             self._discard()
-            if isinstance(err, (OSError, sf.SoundFileError, RuntimeError)) and not isinstance(
-                    err, AudioWriteError):
-                raise self._os_error(err) from None
+            if mapped is not None:
+                raise mapped from None
             raise
         if self.clipped:
             warnings.warn(
