@@ -1,7 +1,7 @@
 """Batch processing on a real Dask LocalCluster (2 worker processes on loopback).
 
 One cluster serves the whole module. Files are 2-3 s long so the module runs in seconds.
-The per-file work is the real ``cleantake.pipeline.clean_file``; fault-injection tests pass
+The per-file work is the real ``cleantake.files.clean_file``; fault-injection tests pass
 their own per-file function (``clean_fn``) that wraps it.
 """
 
@@ -26,7 +26,7 @@ from distributed import LocalCluster  # noqa: E402
 import cleantake  # noqa: E402
 from cleantake import batch as B  # noqa: E402
 from cleantake.errors import ParameterError  # noqa: E402
-from cleantake.pipeline import clean_file  # noqa: E402
+from cleantake.files import clean_file  # noqa: E402
 
 # Functions defined here must reach worker processes, which cannot import this test module.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -390,11 +390,10 @@ def test_dead_worker_is_retried_once(tree, cluster, cleaner):
 
 def test_cli_local_cluster_exit_codes(tree, capsys):
     """The subcommand end to end with its own LocalCluster (-j 2)."""
-    import argparse
+    from cleantake.cli import build_parser
 
     in_dir, out_dir, _ = tree
-    parser = argparse.ArgumentParser(prog="cleantake")
-    B.add_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["batch", str(in_dir), "-o", str(out_dir), "-j", "1", "--labels"])
     assert args.func(args) == 1  # the corrupt file failed
     out = capsys.readouterr()
@@ -462,7 +461,7 @@ _KILLED_CLIENT = r"""
 import sys, time
 import cleantake
 from cleantake.batch import run_batch
-from cleantake.pipeline import clean_file
+from cleantake.files import clean_file
 
 def slow_clean_file(input_path, output_path, **kw):  # the real work, a little slower
     time.sleep(0.3)
