@@ -180,7 +180,7 @@ def test_mp3_output_only_if_libsndfile_can_write_it(tmp_path):
 
 def test_wav_writer_switches_to_rf64_when_output_would_pass_4gb(tmp_path, monkeypatch):
     # Pretend the WAV limit is 10 kB so that the decision can be tested without 4 GB of disk.
-    monkeypatch.setattr(cio, "_WAV_LIMIT_BYTES", 10_000)
+    monkeypatch.setattr(cio.write, "WAV_LIMIT_BYTES", 10_000)
     x = grid16(4000, 2)  # 16 000 bytes of PCM_16
     cio.write_audio(tmp_path / "big.wav", x, 44100, subtype="PCM_16")
     assert sf.info(str(tmp_path / "big.wav")).format == "RF64"
@@ -190,7 +190,7 @@ def test_wav_writer_switches_to_rf64_when_output_would_pass_4gb(tmp_path, monkey
 
 
 def test_wav_writer_refuses_to_grow_past_4gb_with_a_wrong_length_hint(tmp_path, monkeypatch):
-    monkeypatch.setattr(cio, "_WAV_LIMIT_BYTES", 10_000)
+    monkeypatch.setattr(cio.write, "WAV_LIMIT_BYTES", 10_000)
     out = tmp_path / "o.wav"
     with pytest.raises(AudioWriteError, match="4 GB"):
         with cio.AtomicAudioWriter(out, samplerate=8000, channels=1, format="WAV",
@@ -835,7 +835,7 @@ def test_disk_full_simulated(tmp_path, monkeypatch, where):
     else:
         def full(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
-        monkeypatch.setattr(cio.os, "fsync", full)
+        monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(AudioWriteError) as ei:
         cio.write_audio(out, np.zeros((1000, 1)), 8000, overwrite=True)
     assert "disk full while writing" in str(ei.value) and "o.wav" in str(ei.value)
