@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -419,6 +420,17 @@ def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capf
     quiet = tree[0].parent / "out2"
     _run(in_dir, quiet, cluster, cleaner, progress=False)
     assert "files:" not in capfd.readouterr().err
+
+
+def test_plain_progress_lines_when_stderr_is_not_a_terminal(tree, cluster, cleaner, capfd, monkeypatch):
+    import cleantake.progress
+
+    monkeypatch.setattr(cleantake.progress, "LINE_EVERY_S", 0.0)  # every update, not every 10 s
+    in_dir, out_dir, _ = tree
+    _run(in_dir, out_dir, cluster, cleaner, progress=None)  # pytest's stderr is not a terminal
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("cleantake: 5 files:")]
+    assert lines and all(re.search(r"\d+% \(\d+:\d\d elapsed, (~\d+:\d\d left|time left unknown)\)$", ln)
+                         for ln in lines), lines
 
 
 class _CountingCleaner:

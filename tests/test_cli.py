@@ -21,7 +21,7 @@ import cleantake
 from cleantake import cli
 from cleantake.atomic import ABANDONED_AFTER_S, STALE_AFTER_S, StaleTempWarning, stale_temp_files
 from cleantake.cli import commands
-from cleantake.cli.progress import Progress
+from cleantake.progress import Progress
 from cleantake.errors import AudioWriteError, MissingDependencyError, ParameterError
 from cleantake.files import clean_file, locate_file, preflight
 from cleantake.io import AtomicAudioWriter, probe, read_channel_mask

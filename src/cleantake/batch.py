@@ -62,6 +62,7 @@ from .errors import AudioReadError, AudioWriteError, CleantakeError, ParameterEr
 from .files import clean_file
 from .io import AUDIO_EXTENSIONS as _IO_EXTENSIONS
 from .optional import require
+from .progress import Progress
 from .report import write_index
 from .threads import check_jobs, default_jobs
 
@@ -820,6 +821,7 @@ def run_batch(
     shash = fingerprint["hash"]
     run_id = uuid.uuid4().hex[:12]
     show = sys.stderr.isatty() if progress is None else bool(progress)
+    plain = progress is None and not show  # not a terminal: a plain line every few seconds
 
     rows: dict[str, dict] = {}
     todo: list[tuple[_Job, float]] = []
@@ -842,7 +844,7 @@ def run_batch(
             labels=str(plan["labels"]) if plan["labels"] else None,
             record=str(plan["record"]), subtype=subtype, clip=clip, settings_hash=shash,
             replace_existing=(action == "replace"), run_id=run_id, out_root=str(out_root),
-            progress_topic=f"cleantake-progress-{run_id}" if show else None,
+            progress_topic=f"cleantake-progress-{run_id}" if show or plain else None,
             report_dir=str(report_root) if report_root is not None else None,
             report_name=report_name_for(rel) if report_root is not None else None,
         )
@@ -856,7 +858,7 @@ def run_batch(
         todo.sort(key=lambda jt: -jt[1])
         interrupted = _execute(todo, rows, run_id=run_id, cleaner=cleaner, clean_fn=clean_fn,
                                jobs=min(jobs, len(todo)), scheduler=scheduler, show=show,
-                               cluster_info=cluster_info)
+                               cluster_info=cluster_info, plain=plain)
 
     files = [rows[k] for k in sorted(rows)]
     index_path, index_error = None, None
@@ -925,8 +927,11 @@ def _write_report_index(report_root: Path, files: list[dict]) -> Path:
 
 def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
              clean_fn: CleanFn | None, jobs: int, scheduler: str | None,
-             show: bool, cluster_info: dict) -> bool:
-    """Run the jobs on Dask, filling ``rows``; True if interrupted by Ctrl-C."""
+             show: bool, cluster_info: dict, plain: bool = False) -> bool:
+    """Run the jobs on Dask, filling ``rows``; True if interrupted by Ctrl-C.
+
+    ``show``: progress bars (a terminal); ``plain``: a line every few seconds instead.
+    """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -957,6 +962,7 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
         seconds = {job.rel: secs for job, secs in todo}
         credited: dict[str, float] = {}
         lock = threading.Lock()
+        lines = Progress(f"{len(todo)} file{'s' if len(todo) != 1 else ''}", stream=sys.stderr) if plain else None
 
         def credit(rel: str, fraction: float) -> None:
             # Move the audio bar to ``fraction`` of this file (never backwards).
@@ -966,6 +972,8 @@ def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: s
                 if delta > 0:
                     credited[rel] = target
                     audio_bar.update(delta)
+                    if lines is not None and total_audio > 0:
+                        lines(sum(credited.values()) / total_audio)
 
         topic = todo[0][0].progress_topic
         if topic is not None:

@@ -3,8 +3,7 @@
 ``main(argv)`` returns the exit code (0 success, 1 unexpected failure or, for ``batch``, a
 file failed, 2 a refused input or option, 130 interrupted), so it can be called from Python
 as well. Modules: :mod:`.options` (options shared by subcommands), :mod:`.commands`
-(``clean``, ``inspect``, ``learn``), :mod:`.batch` (``batch``), :mod:`.progress` (progress
-display), :mod:`.signals` (SIGTERM/SIGHUP as Ctrl-C). ``evaluate`` brings its own parser
+(``clean``, ``inspect``, ``learn``), :mod:`.batch` (``batch``), :mod:`.signals` (SIGTERM/SIGHUP as Ctrl-C). ``evaluate`` brings its own parser
 (:func:`cleantake.evaluate.add_parser`).
 """
 

@@ -14,7 +14,7 @@ from ..pipeline import Cleaner
 from ..report import format_clock
 from .options import (add_interference_option, add_jobs_option, add_method_options, add_output_format_options,
                       add_overwrite_option, add_quiet_option)
-from .progress import Progress
+from ..progress import Progress
 
 __all__ = ["add_clean_parser", "add_inspect_parser", "add_learn_parser", "format_events_table", "run_clean",
            "run_inspect", "run_learn"]

@@ -1,4 +1,5 @@
-"""Progress of a long command: a bar with the time left on a terminal, plain lines elsewhere."""
+"""Progress of a long run: a bar with the time left on a terminal, plain lines elsewhere (logs,
+nohup, CI), for `cleantake clean`, `inspect` and `batch`."""
 
 from __future__ import annotations
 
@@ -36,17 +37,17 @@ class Progress:
         Show nothing.
     stream : text file, optional
         Where to show it (default ``sys.stderr``).
-    every_s : float
-        Seconds between plain lines.
+    every_s : float, optional
+        Seconds between plain lines (default :data:`LINE_EVERY_S`).
     clock : callable, optional
         Seconds since some instant (default ``time.monotonic``; tests pass their own).
     """
 
     def __init__(self, name: str, *, quiet: bool = False, stream: TextIO | None = None,
-                 every_s: float = LINE_EVERY_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 every_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.stream = sys.stderr if stream is None else stream
-        self.every_s = float(every_s)
+        self.every_s = float(LINE_EVERY_S if every_s is None else every_s)
         self.clock = clock
         self.t0 = clock()
         self.last_line = self.t0
