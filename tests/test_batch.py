@@ -224,6 +224,7 @@ def test_fingerprint_changes_with_settings(cleaner):
 # ------------------------------------------------------------------------------------------
 # on the cluster
 # ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, reference):
     in_dir, out_dir, made = tree
     summary = _run(in_dir, out_dir, cluster, cleaner, removed=True, labels=True)
@@ -254,6 +255,7 @@ def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, re
     assert not (out_dir / "sub" / "broken.wav").exists()
 
 
+@pytest.mark.slow
 def test_second_run_skips_everything_and_settings_change_is_protected(tree, cluster, cleaner):
     in_dir, out_dir, _ = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -280,6 +282,7 @@ def test_second_run_skips_everything_and_settings_change_is_protected(tree, clus
     assert changed["counts"]["skipped"] == 3
 
 
+@pytest.mark.slow
 def test_moved_out_dir_still_skips_and_new_outputs_never_clobber(tree, cluster, cleaner):
     in_dir, out_dir, _ = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -302,6 +305,7 @@ def _warn_about_output(input_path, output_path, **kw):
     return clean_one(input_path, output_path, **kw)
 
 
+@pytest.mark.slow
 def test_foreign_output_is_never_replaced_and_warnings_are_kept(tree, cluster, cleaner):
     in_dir, out_dir, _ = tree
     (out_dir / "sub").mkdir(parents=True)
@@ -323,6 +327,7 @@ def _fail_some(input_path, output_path, **kw):
     return clean_one(input_path, output_path, **kw)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_with_only_missing_files(tree, cluster, cleaner, reference):
     in_dir, out_dir, made = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -389,6 +394,7 @@ def test_dead_worker_is_retried_once(tree, cluster, cleaner):
     cluster.wait_for_workers(2, timeout=60)
 
 
+@pytest.mark.slow
 def test_cli_local_cluster_exit_codes(tree, capsys):
     """The subcommand end to end with its own LocalCluster (-j 2)."""
     from cleantake.cli import build_parser
@@ -409,6 +415,7 @@ def test_cli_local_cluster_exit_codes(tree, capsys):
     assert json.loads((out_dir / B.SUMMARY_NAME).read_text())["counts"]["skipped"] == 4
 
 
+@pytest.mark.slow
 def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capfd):
     in_dir, out_dir, _ = tree
     summary = _run(in_dir, out_dir, cluster, cleaner, progress=True)
@@ -422,6 +429,7 @@ def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capf
     assert "files:" not in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_plain_progress_lines_when_stderr_is_not_a_terminal(tree, cluster, cleaner, capfd, monkeypatch):
     import cleantake.progress
 
@@ -589,6 +597,7 @@ def _index_links(index: Path) -> dict[str, str]:
     return links
 
 
+@pytest.mark.slow
 def test_batch_report_one_page_per_file_and_index(tmp_path, cluster, cleaner):
     """Same base name in two folders → two reports; the index links both; failures listed."""
     in_dir, out_dir, rep = tmp_path / "in", tmp_path / "out", tmp_path / "rep"

@@ -454,6 +454,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed_and_reported(tmp_path, tak
     assert files_in(tmp_path) == sorted([".o.wav.someone-else.part", fresh.name, running.name, "o.wav", "take.wav"])
 
 
+@pytest.mark.slow
 def test_stale_temp_files_are_reported_by_the_command_line(tmp_path, take):
     # In a real process: pytest would otherwise record the warning before the CLI prints it.
     f = tmp_path / f".o.wav.cleantake-{_dead_pid()}-abcd1234.part"

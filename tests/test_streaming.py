@@ -224,6 +224,7 @@ def _peak_bytes(tmp_path, seconds, cleaner, block_s, overlap_s, tag, workers=1):
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_length(tmp_path):
     # 40 s and 400 s: the whole 400-s input alone (float64, stereo) would be 51 MB.
     whole_input = 400 * SR * 2 * 8
@@ -293,6 +294,7 @@ def test_real_method_joins_match_whole_file(tmp_path):
     assert join_error > max(30.0, method_error + 6), (join_error, method_error)
 
 
+@pytest.mark.slow
 def test_parallel_blocks_give_the_same_output(tmp_path):
     """Blocks cleaned in parallel threads are joined in order: the files are byte-identical to
     one-at-a-time cleaning (the method itself runs with single-threaded BLAS)."""
@@ -329,6 +331,7 @@ def test_bad_worker_count_refused(tmp_path, workers):
 
 # -- reports of long files: drawn from the written files, read back piece by piece ----------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_removed", [False, True])
 def test_long_file_with_report_is_cleaned_in_blocks_and_reported_as_written(tmp_path, monkeypatch, with_removed):
     import re
