@@ -249,7 +249,7 @@ def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, re
         assert row["duration_s"] == pytest.approx(sf.info(str(made[rel])).duration)
         assert row["n_events"] == len(ref_bytes[f"{stem}.txt"].decode().splitlines())
     # no temporary files left behind; nothing written for hidden or non-audio files
-    leftovers = [p for p in out_dir.rglob("*") if B._PARTIAL_MARK in p.name]
+    leftovers = [p for p in out_dir.rglob("*") if B.PARTIAL_MARK in p.name]
     assert leftovers == []
     assert not (out_dir / ".hidden.wav").exists() and not (out_dir / "notes.txt").exists()
     assert not (out_dir / "sub" / "broken.wav").exists()
@@ -341,9 +341,9 @@ def test_interrupted_run_resumes_with_only_missing_files(tree, cluster, cleaner,
     (out_dir / "b.flac").unlink()
     # and a stray partial from a killed worker
     (out_dir / "sub").mkdir(exist_ok=True)
-    stray = out_dir / "sub" / f".c{B._PARTIAL_MARK}deadbeef.wav"
+    stray = out_dir / "sub" / f".c{B.PARTIAL_MARK}deadbeef.wav"
     stray.write_bytes(b"x")
-    stray_writer_tmp = out_dir / "sub" / f"..c{B._PARTIAL_MARK}deadbeef.wav.k3j4.part"
+    stray_writer_tmp = out_dir / "sub" / f"..c{B.PARTIAL_MARK}deadbeef.wav.k3j4.part"
     stray_writer_tmp.write_bytes(b"x")
     unrelated = out_dir / "sub" / ".c.wav.notes"
     unrelated.write_bytes(b"keep me")
@@ -557,7 +557,7 @@ def test_unwritable_out_dir_and_vanished_input_are_reported(tree, cluster, clean
         (in_dir / "b.flac").unlink()
         return found
 
-    monkeypatch.setattr(B, "find_audio_files", find_then_delete)
+    monkeypatch.setattr(B.run, "find_audio_files", find_then_delete)  # as run_batch looks it up
     summary = _run(in_dir, out_dir, cluster, cleaner)
     b = next(r for r in summary["files"] if r["input"] == "b.flac")
     assert b["status"] == "failed" and b["reason"].startswith("AudioReadError")
@@ -645,6 +645,8 @@ def test_batch_report_one_page_per_file_and_index(tmp_path, cluster, cleaner):
 
 
 def test_default_clean_fn_cleans_blocks_one_at_a_time():
-    plugin = B._plugin_class()(None, None)
+    from cleantake.batch import run as batch_run
+
+    plugin = batch_run._plugin_class()(None, None)
     plugin.setup(None)
     assert plugin.clean_fn.func is clean_file and plugin.clean_fn.keywords == {"workers": 1}

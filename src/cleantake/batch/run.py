@@ -1,458 +1,38 @@
-"""Whole archives: clean every recording under a folder, in parallel, on Dask distributed.
-
-``cleantake batch IN_DIR -o OUT_DIR`` finds the audio files under ``IN_DIR``, mirrors the
-tree under ``OUT_DIR`` and runs exactly the per-file work of ``cleantake clean``
-(:func:`cleantake.files.clean_file`) on every file, on a Dask cluster: by default a
-``LocalCluster`` of ``-j N`` single-threaded worker processes on this machine (loopback
-only); with ``--scheduler tcp://HOST:PORT`` an existing cluster does the same work.
-
-Design (see ``docs/batch.md`` for the user's view)
---------------------------------------------------
-*Sent once.*  The :class:`cleantake.Cleaner` (settings and loaded dictionary) and the per-file
-function travel to every worker once, inside a worker plugin (:class:`_CleanerPlugin`).
-The scheduler keeps the plugin and hands it to workers that join later, including a worker
-restarted after a crash. Each task carries only paths and flags.
-
-*Atomic outputs.*  A worker writes every output under a hidden temporary name in the
-output's own folder (``.NAME.cleantake-partial-TOKEN.EXT``), then writes the file's *record*
-(``OUT_DIR/.cleantake-batch/records/<cleaned path>.json``, itself written to a temporary
-file and renamed), and only then renames the outputs into place. So every output that is in
-place has a record claiming it, and a record is complete only if every output it lists is
-in place with the recorded size.
-
-*Completeness, skipping and overwriting.*  A file is skipped when its record matches (same
-input size and modification time, same settings fingerprint: method, every setting, the
-dictionary's content and the cleantake version) and every requested output is present with
-the recorded size (output paths in records are relative to OUT_DIR, so it may move). An
-output that is present but is *not* claimed by a record of this very job (no record, a path
-the record does not list, or a record made from another input or other settings) is never
-replaced unless ``--overwrite`` is given; that file is reported as failed and the rest go on.
-
-*Faults.*  Errors cleantake raises on purpose (:class:`~cleantake.errors.CleantakeError`:
-corrupt or unreadable input, unwritable output, ...) fail that file at once. Any other
-exception is retried once (``retries=1``). A worker process that dies while processing a
-file has that file retried once on a fresh worker (the local cluster runs with
-``distributed.scheduler.allowed-failures = 1`` and one task per worker at a time); a second
-death fails the file. The summary (``OUT_DIR/cleantake-batch.json``) lists every file as
-``done``, ``skipped``, ``failed`` (with the reason) or, after Ctrl-C, ``pending``.
-"""
+"""``cleantake batch``, part 3: running the plan on Dask (worker side and client side)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
-import fnmatch
 import functools
-import hashlib
-import json
 import logging
 import os
-import pickle
-import re
 import sys
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import atomic_write, prepare_folder
-from .errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
-from .files import clean_file
-from .io import AUDIO_EXTENSIONS as _IO_EXTENSIONS
-from .optional import require
-from .progress import Progress
-from .report import write_index
-from .threads import check_jobs, default_jobs
+from ..atomic import prepare_folder
+from ..errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
+from ..files import clean_file
+from ..optional import require
+from ..progress import Progress
+from ..report import write_index
+from ..threads import check_jobs, default_jobs
+from .plan import DEFAULT_TEMPLATE, Job, find_audio_files, is_relative_to, plan_outputs, report_name_for
+from .records import (RECORD_VERSION, classify, input_identity, read_record, record_complete, rel_to,
+                      settings_fingerprint, write_json)
 
-__all__ = [
-    "AUDIO_EXTENSIONS",
-    "DEFAULT_TEMPLATE",
-    "SUMMARY_NAME",
-    "RECORDS_DIR",
-    "find_audio_files",
-    "plan_outputs",
-    "settings_fingerprint",
-    "run_batch",
-    "report_name_for",
-]
+__all__ = ["SUMMARY_NAME", "PARTIAL_MARK", "run_batch"]
 
-#: File-name extensions (lower case, no dot) that ``batch`` picks up: every one that
-#: ``cleantake clean`` reads (:data:`cleantake.io.AUDIO_EXTENSIONS`).
-AUDIO_EXTENSIONS = frozenset(e.lstrip(".") for e in _IO_EXTENSIONS)
-#: Default name of each cleaned output, relative to OUT_DIR.
-DEFAULT_TEMPLATE = "{relpath}/{stem}.{ext}"
 #: Summary written into OUT_DIR at the end of every run.
 SUMMARY_NAME = "cleantake-batch.json"
-#: Hidden folder in OUT_DIR holding one completion record per input.
-RECORDS_DIR = ".cleantake-batch"
-TEMPLATE_FIELDS = ("relpath", "stem", "ext", "name")
-RECORD_VERSION = 1
-_PARTIAL_MARK = ".cleantake-partial-"
+#: Hidden outputs of a file being cleaned are named ``.STEM<PARTIAL_MARK>TOKEN.EXT``.
+PARTIAL_MARK = ".cleantake-partial-"
 _PLUGIN_PREFIX = "cleantake-batch-"
 
 CleanFn = Callable[..., Any]
-
-
-# --------------------------------------------------------------------------------------------
-# discovery and planning (client side)
-# --------------------------------------------------------------------------------------------
-def _is_relative_to(path: Path, other: Path) -> bool:
-    try:
-        path.relative_to(other)
-    except ValueError:
-        return False
-    return True
-
-
-def find_audio_files(in_dir: str | Path, *, pattern: str | None = None,
-                     exclude: str | Path | None = None) -> list[Path]:
-    """Audio files under a folder, in a stable (sorted) order.
-
-    Parameters
-    ----------
-    in_dir : str or Path
-        Folder searched recursively. Symbolic links to folders are not followed.
-    pattern : str, optional
-        Shell-style glob. Without ``/`` it is matched against the file name
-        (``"*.wav"``, ``"take_*"``); with ``/`` against the path relative to ``in_dir``
-        written with ``/`` (``"2019/*/*.flac"``; ``*`` also crosses ``/`` there).
-        Matching ignores case. Only files with an extension in :data:`AUDIO_EXTENSIONS`
-        are returned, whatever the pattern.
-    exclude : str or Path, optional
-        A folder whose contents are never returned (the output folder when it lies inside
-        ``in_dir``).
-
-    Returns
-    -------
-    list of Path
-        Absolute paths. Hidden files and everything inside hidden folders (name starting
-        with ``.``) are left out.
-
-    Raises
-    ------
-    ParameterError
-        ``in_dir`` is not a folder.
-    """
-    root = Path(in_dir).resolve()
-    if not root.is_dir():
-        raise ParameterError(f"input folder {str(in_dir)!r} does not exist or is not a folder")
-    excluded = Path(exclude).resolve() if exclude is not None else None
-    pat = pattern.lower() if pattern else None
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if not d.startswith(".") and (excluded is None or (here / d).resolve() != excluded)
-        )
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if ext not in AUDIO_EXTENSIONS:
-                continue
-            path = here / name
-            if not path.is_file():
-                continue
-            if pat is not None:
-                rel = path.relative_to(root).as_posix().lower()
-                target = rel if "/" in pat else name.lower()
-                if not fnmatch.fnmatchcase(target, pat):
-                    continue
-            found.append(path)
-    return found
-
-
-def _render(template: str, rel: Path) -> Path:
-    parent = rel.parent.as_posix()
-    fields = {
-        "relpath": "" if parent == "." else parent,
-        "stem": rel.stem,
-        "ext": rel.suffix[1:],
-        "name": rel.name,
-    }
-    try:
-        text = template.format(**fields)
-    except KeyError as exc:
-        raise ParameterError(
-            f"--filename template {template!r} uses unknown field {{{exc.args[0]}}}; "
-            f"valid fields: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
-        ) from None
-    except (ValueError, IndexError) as exc:
-        raise ParameterError(f"--filename template {template!r} is malformed: {exc}") from None
-    if template.startswith(("/", "\\")) or (len(template) > 1 and template[1] == ":"):
-        raise ParameterError(f"--filename template {template!r} must give a path relative to OUT_DIR")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts):
-        raise ParameterError(
-            f"--filename template {template!r} gives {text!r} for {rel.as_posix()!r}, "
-            "which is not a file path inside OUT_DIR"
-        )
-    out = Path(*parts)
-    if out.suffix[1:].lower() not in AUDIO_EXTENSIONS:
-        raise ParameterError(
-            f"--filename template {template!r} gives {text!r}, whose extension is not an audio "
-            f"format cleantake writes; end the template with .{{ext}} or one of "
-            f"{', '.join(sorted(AUDIO_EXTENSIONS))}"
-        )
-    return out
-
-
-def report_name_for(rel: str | Path) -> str:
-    """File name of the HTML report of one input, unique within a batch.
-
-    Parameters
-    ----------
-    rel : str or Path
-        The input's path relative to IN_DIR (``"2019/a/take.wav"``).
-
-    Returns
-    -------
-    str
-        The path made into one readable file name (folders joined by ``__``, other characters
-        outside ``A-Z a-z 0-9 . _ -`` replaced by ``_``) plus 8 hex digits of a hash of the
-        exact relative path, ending in ``.html``: ``2019__a__take.wav-1a2b3c4d.html``. Two
-        inputs never share a report, whatever their names.
-    """
-    posix = Path(rel).as_posix()
-    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in posix.split("/"))
-    slug = slug.lstrip(".")[:120] or "file"
-    digest = hashlib.sha256(posix.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{slug}-{digest}.html"
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One input and where its outputs go (all absolute paths, as strings)."""
-
-    rel: str
-    input: str
-    cleaned: str
-    removed: str | None
-    labels: str | None
-    record: str
-    subtype: str | None
-    clip: str
-    settings_hash: str
-    replace_existing: bool
-    run_id: str
-    out_root: str
-    progress_topic: str | None = None
-    report_dir: str | None = None
-    report_name: str | None = None
-
-
-def plan_outputs(in_dir: str | Path, out_dir: str | Path, inputs: list[Path], *,
-                 filename: str = DEFAULT_TEMPLATE, removed: bool = False,
-                 labels: bool = False) -> list[dict[str, Path | None]]:
-    """Where each input's outputs go.
-
-    Parameters
-    ----------
-    in_dir, out_dir : str or Path
-        Input and output folders.
-    inputs : list of Path
-        Files under ``in_dir`` (as returned by :func:`find_audio_files`).
-    filename : str
-        Template of the cleaned file's path relative to ``out_dir``. Fields: ``{relpath}``
-        (folder of the input relative to ``in_dir``, empty at the top), ``{stem}`` (name
-        without extension), ``{ext}`` (extension without the dot, as written), ``{name}``
-        (full file name). The extension chosen decides the output format.
-    removed : bool
-        Also write what was removed: the cleaned name with ``_removed`` added to its stem
-        (``take.wav`` → ``take_removed.wav``).
-    labels : bool
-        Also write the located events as labels: the cleaned name with ``.txt`` instead of
-        its extension (``take.wav`` → ``take.txt``), Audacity label format.
-
-    Returns
-    -------
-    list of dict
-        One per input, with keys ``input``, ``rel``, ``cleaned``, ``removed``, ``labels``,
-        ``record`` (absolute paths; ``removed``/``labels`` are None when not asked for).
-
-    Raises
-    ------
-    ParameterError
-        A bad template; two outputs that would have the same path; an output that would be
-        an input file.
-    """
-    root = Path(in_dir).resolve()
-    out_root = Path(out_dir).resolve()
-    rec_root = out_root / RECORDS_DIR / "records"
-    plans: list[dict[str, Path | None]] = []
-    owner: dict[Path, str] = {}
-    input_set = {p.resolve() for p in inputs} | {p.absolute() for p in inputs}
-    for path in inputs:
-        try:  # a symbolic link keeps its own place in the tree, wherever it points
-            rel = path.absolute().relative_to(root)
-        except ValueError:
-            rel = path.resolve().relative_to(root)
-        cleaned_rel = _render(filename, rel)
-        cleaned = out_root / cleaned_rel
-        plan: dict[str, Path | None] = {
-            "input": path.resolve(),
-            "rel": rel,
-            "cleaned": cleaned,
-            "removed": cleaned.with_name(cleaned.stem + "_removed" + cleaned.suffix) if removed else None,
-            "labels": cleaned.with_suffix(".txt") if labels else None,
-            "record": rec_root / (cleaned_rel.as_posix() + ".json"),
-        }
-        for key in ("cleaned", "removed", "labels"):
-            target = plan[key]
-            if target is None:
-                continue
-            if target in input_set or (target.exists() and os.path.samefile(target, path)):
-                raise ParameterError(
-                    f"the {key} output of {rel.as_posix()!r} would be {str(target)!r}, which is an "
-                    "input file; choose another OUT_DIR or --filename template"
-                )
-            if target in owner:
-                raise ParameterError(
-                    f"{rel.as_posix()!r} and {owner[target]!r} would both write {str(target)!r}; "
-                    "put {ext} into the --filename template (e.g. \"{relpath}/{stem}_{ext}.{ext}\") "
-                    "or choose another template"
-                )
-            owner[target] = rel.as_posix()
-        plans.append(plan)
-    return plans
-
-
-# --------------------------------------------------------------------------------------------
-# settings fingerprint and completion records
-# --------------------------------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    try:
-        import numpy as np
-
-        if isinstance(value, np.ndarray):
-            arr = np.ascontiguousarray(value)
-            digest = hashlib.sha256(arr.tobytes()).hexdigest()
-            return {"ndarray": str(arr.dtype), "shape": list(arr.shape), "sha256": digest}
-        if isinstance(value, np.generic):
-            return value.item()
-    except ImportError:  # pragma: no cover - numpy is a core dependency
-        pass
-    return repr(value)
-
-
-def settings_fingerprint(cleaner: Any, *, subtype: str | None = None, clip: str = "clip") -> dict:
-    """Everything that decides the bytes of an output, as plain JSON.
-
-    Parameters
-    ----------
-    cleaner : cleantake.Cleaner
-        Its method, every field of its settings and its dictionary (templates by content
-        hash, labels, analysis settings) are included.
-    subtype : str, optional
-        Output sample format, as given to ``clean_file``.
-    clip : str
-        Policy for samples beyond full scale, as given to ``clean_file``.
-
-    Returns
-    -------
-    dict
-        With key ``"hash"`` (sha256 of the rest, hex) added.
-    """
-    from . import __version__
-
-    fp: dict[str, Any] = {"cleantake": __version__, "subtype": subtype, "clip": clip}
-    known = False
-    for attr in ("method", "settings", "dictionary"):
-        if hasattr(cleaner, attr):
-            fp[attr] = _jsonable(getattr(cleaner, attr))
-            known = True
-    if not known:  # some other picklable object (e.g. a stand-in in tests)
-        fp["object"] = type(cleaner).__qualname__
-        fp["pickle_sha256"] = hashlib.sha256(pickle.dumps(cleaner, protocol=5)).hexdigest()
-    blob = json.dumps(fp, sort_keys=True, separators=(",", ":")).encode()
-    fp["hash"] = hashlib.sha256(blob).hexdigest()
-    return fp
-
-
-def _input_identity(path: str | Path) -> dict:
-    st = os.stat(path)
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def _read_record(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            rec = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(rec, dict) or rec.get("version") != RECORD_VERSION:
-        return None
-    return rec
-
-
-def _rel_to(path: str | Path, root: str | Path) -> str:
-    return Path(path).relative_to(root).as_posix()
-
-
-def _claimed(rec: dict, kind: str, path: str | Path, out_root: str | Path) -> bool:
-    """The record lists ``path`` (paths in records are relative to OUT_DIR) as its ``kind`` output."""
-    entry = rec.get("outputs", {}).get(kind)
-    return isinstance(entry, dict) and entry.get("path") == _rel_to(path, out_root)
-
-
-def _record_complete(rec: dict, wanted: dict, out_root: str | Path) -> bool:
-    """Every wanted output is listed in the record and in place with the recorded size."""
-    outputs = rec.get("outputs", {})
-    return all(
-        _claimed(rec, k, p, out_root) and os.path.isfile(p)
-        and os.path.getsize(p) == outputs[k].get("size")
-        for k, p in wanted.items()
-    )
-
-
-def _classify(plan: dict, settings_hash: str, out_root: Path, *, overwrite: bool) -> tuple[str, str]:
-    """``("skip"|"run"|"replace"|"blocked", why)`` for one planned input."""
-    wanted = {k: plan[k] for k in ("cleaned", "removed", "labels") if plan[k] is not None}
-    present = [k for k, p in wanted.items() if os.path.lexists(p)]
-    if overwrite:
-        return ("replace" if present else "run"), ""
-    rec = _read_record(plan["record"])  # type: ignore[arg-type]
-    if rec is None:
-        if present:
-            what = ", ".join(str(wanted[k]) for k in present)
-            return "blocked", (f"output already exists and was not written by cleantake batch: {what}; "
-                               "pass --overwrite to replace it")
-        return "run", ""
-    try:
-        ident = _input_identity(plan["input"])  # type: ignore[arg-type]
-    except OSError as exc:
-        return "run", f"cannot stat input: {exc}"
-    same_input = rec.get("input", {}) == ident
-    same_settings = rec.get("settings_hash") == settings_hash
-    if same_input and same_settings:
-        if _record_complete(rec, wanted, out_root):
-            return "skip", "complete output with matching record"
-        foreign = [str(wanted[k]) for k in present if not _claimed(rec, k, wanted[k], out_root)]
-        if foreign:  # e.g. --labels added later, and a file of that name is already there
-            return "blocked", (f"output already exists and was not written by cleantake batch: "
-                               f"{', '.join(foreign)}; pass --overwrite to replace it")
-        return ("replace" if present else "run"), "unfinished or incomplete earlier result"
-    if not present:
-        return "run", ""
-    reason = "the input file changed since" if not same_input else "different settings were used"
-    return "blocked", (f"output exists but {reason} it was made ({plan['cleaned']}); "
-                       "pass --overwrite to replace it")
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,13 +80,13 @@ def __getattr__(name: str) -> Any:
 
 
 def _partial_name(final: Path, token: str) -> Path:
-    return final.with_name(f".{final.stem}{_PARTIAL_MARK}{token}{final.suffix}")
+    return final.with_name(f".{final.stem}{PARTIAL_MARK}{token}{final.suffix}")
 
 
 def _remove_stale_partials(final: Path) -> None:
     """Delete what killed earlier attempts left for this output: our partial files and the
     writer's own temporaries made beside them (``..NAME.cleantake-partial-TOKEN.EXT.XXXX.part``)."""
-    prefix = f"{final.stem}{_PARTIAL_MARK}"
+    prefix = f"{final.stem}{PARTIAL_MARK}"
     try:
         for p in final.parent.iterdir():
             name = p.name
@@ -516,7 +96,7 @@ def _remove_stale_partials(final: Path) -> None:
         pass
 
 
-def _progress_reporter(worker: Any, job: _Job) -> Callable[[float], None] | None:
+def _progress_reporter(worker: Any, job: Job) -> Callable[[float], None] | None:
     """A ``progress(fraction)`` callback that sends at most ~2 events a second to the client."""
     if job.progress_topic is None:
         return None
@@ -534,7 +114,7 @@ def _progress_reporter(worker: Any, job: _Job) -> Callable[[float], None] | None
     return report
 
 
-def _process_job(job: _Job, plugin_name: str) -> dict:
+def _process_job(job: Job, plugin_name: str) -> dict:
     """Clean one file on a worker; returns a JSON-able result row.
 
     Errors cleantake raises on purpose become a ``failed`` row (no retry: they are properties
@@ -555,14 +135,14 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
     row: dict[str, Any] = {"input": job.rel, "worker": worker.address}
     try:
         try:
-            ident = _input_identity(job.input)
+            ident = input_identity(job.input)
         except OSError as exc:
             raise AudioReadError(f"cannot read {job.input!r}: {exc.strerror or exc}") from None
-        rec = _read_record(Path(job.record))
+        rec = read_record(Path(job.record))
         if (rec is not None and rec.get("input") == ident
                 and rec.get("settings_hash") == job.settings_hash
                 and (rec.get("run_id") == job.run_id or not job.replace_existing)
-                and _record_complete(rec, finals, job.out_root)):
+                and record_complete(rec, finals, job.out_root)):
             # Finished meanwhile by an earlier attempt of this very task (Dask recomputes a
             # finished task whose result was lost with its worker), or by a task of a killed
             # run that was still running on a remote cluster: identical work, nothing to redo.
@@ -613,7 +193,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
         for k, p in partials.items():
             if not p.is_file():
                 raise AudioWriteError(f"the {k} output for {job.rel!r} was not written")
-            outputs[k] = {"path": _rel_to(finals[k], job.out_root), "size": p.stat().st_size}
+            outputs[k] = {"path": rel_to(finals[k], job.out_root), "size": p.stat().st_size}
         events = getattr(result, "events", None)
         duration = getattr(result, "duration_s", None)
         record = {
@@ -629,7 +209,7 @@ def _process_job(job: _Job, plugin_name: str) -> dict:
         }
         # The record goes first: every output in place is claimed by a record, so a run
         # killed between these renames is recognised as ours and finished next time.
-        _write_json_atomic(Path(job.record), record)
+        write_json(Path(job.record), record)
         for k, p in partials.items():
             os.replace(p, finals[k])
         row.update(status="done", duration_s=record["duration_s"], n_events=record["n_events"],
@@ -806,7 +386,7 @@ def run_batch(
             raise AudioWriteError(f"{what} {str(folder)!r} is a file, not a folder")
 
     inputs = find_audio_files(in_root, pattern=pattern,
-                              exclude=out_root if _is_relative_to(out_root, in_root) else None)
+                              exclude=out_root if is_relative_to(out_root, in_root) else None)
     plans = plan_outputs(in_root, out_root, inputs, filename=filename, removed=removed, labels=labels)
     if report_root is not None:
         prepare_folder(report_root, "report folder")
@@ -824,21 +404,21 @@ def run_batch(
     plain = progress is None and not show  # not a terminal: a plain line every few seconds
 
     rows: dict[str, dict] = {}
-    todo: list[tuple[_Job, float]] = []
+    todo: list[tuple[Job, float]] = []
     for plan in plans:
         rel = plan["rel"].as_posix()  # type: ignore[union-attr]
-        action, why = _classify(plan, shash, out_root, overwrite=overwrite)
+        action, why = classify(plan, shash, out_root, overwrite=overwrite)
         if action == "skip":
             rows[rel] = {"input": rel, "status": "skipped", "reason": why,
                          "outputs": {k: str(plan[k]) for k in ("cleaned", "removed", "labels") if plan[k]}}
             if report_root is not None:  # the index shows what the earlier run found
-                rec = _read_record(plan["record"]) or {}  # type: ignore[arg-type]
+                rec = read_record(plan["record"]) or {}  # type: ignore[arg-type]
                 rows[rel].update(duration_s=rec.get("duration_s"), n_events=rec.get("n_events"))
             continue
         if action == "blocked":
             rows[rel] = {"input": rel, "status": "failed", "reason": f"AudioWriteError: {why}"}
             continue
-        job = _Job(
+        job = Job(
             rel=rel, input=str(plan["input"]), cleaned=str(plan["cleaned"]),
             removed=str(plan["removed"]) if plan["removed"] else None,
             labels=str(plan["labels"]) if plan["labels"] else None,
@@ -895,7 +475,7 @@ def run_batch(
         summary["report_index"] = str(index_path)
     if index_error is not None:
         summary["report_index_error"] = index_error
-    _write_json_atomic(out_root / SUMMARY_NAME, summary)
+    write_json(out_root / SUMMARY_NAME, summary)
     return summary
 
 
@@ -925,7 +505,7 @@ def _write_report_index(report_root: Path, files: list[dict]) -> Path:
     return write_index(report_root, entries, title="cleantake batch report")
 
 
-def _execute(todo: list[tuple[_Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
+def _execute(todo: list[tuple[Job, float]], rows: dict[str, dict], *, run_id: str, cleaner: Any,
              clean_fn: CleanFn | None, jobs: int, scheduler: str | None,
              show: bool, cluster_info: dict, plain: bool = False) -> bool:
     """Run the jobs on Dask, filling ``rows``; True if interrupted by Ctrl-C.
