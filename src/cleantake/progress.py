@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from tqdm import tqdm
+
 __all__ = ["Progress", "LINE_EVERY_S", "format_duration"]
 
 #: Seconds between two plain progress lines when stderr is not a terminal (logs, nohup, CI).
@@ -54,8 +56,6 @@ class Progress:
         self.bar = None
         self.enabled = not quiet
         if self.enabled and self.stream.isatty():
-            from tqdm import tqdm
-
             self.bar = tqdm(total=100, desc=name, unit="%", leave=False, file=self.stream,
                             bar_format="{l_bar}{bar}| {elapsed} elapsed, {remaining} left")
 

@@ -11,6 +11,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..atomic import atomic_write
 
 __all__ = [
@@ -42,8 +44,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     try:
-        import numpy as np
-
         if isinstance(value, np.ndarray):
             arr = np.ascontiguousarray(value)
             digest = hashlib.sha256(arr.tobytes()).hexdigest()

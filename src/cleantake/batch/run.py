@@ -7,11 +7,15 @@ import functools
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Callable
+
+import soundfile as sf
+from tqdm.auto import tqdm
 
 from ..atomic import prepare_folder
 from ..errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
@@ -238,8 +242,6 @@ def _utc_now() -> str:
 
 def _audio_seconds(path: Path) -> float:
     try:
-        import soundfile as sf
-
         return float(sf.info(str(path)).duration)
     except Exception:  # unreadable: it will fail (and be reported) on the worker
         return 0.0
@@ -513,9 +515,6 @@ def _execute(todo: list[tuple[Job, float]], rows: dict[str, dict], *, run_id: st
     ``show``: progress bars (a terminal); ``plain``: a line every few seconds instead.
     """
     from distributed import as_completed
-    from tqdm.auto import tqdm
-
-    import threading
 
     total_audio = sum(s for _, s in todo)
     client, cluster = _start_client(scheduler, jobs)

@@ -7,14 +7,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import ParameterError
+import soxr
+
+from ..dictionaries import learn_dictionary, save_dictionary
+from ..errors import AudioWriteError, ParameterError
 from ..files import STREAM_BLOCK_S, clean_file, locate_file
+from ..io import read_audio
 from ..locate import Event
 from ..pipeline import Cleaner
+from ..progress import Progress
 from ..report import format_clock
+from ..spectral import StftConfig
 from .options import (add_interference_option, add_jobs_option, add_method_options, add_output_format_options,
                       add_overwrite_option, add_quiet_option)
-from ..progress import Progress
 
 __all__ = ["add_clean_parser", "add_inspect_parser", "add_learn_parser", "format_events_table", "run_clean",
            "run_inspect", "run_learn"]
@@ -123,13 +128,6 @@ def add_inspect_parser(sub) -> None:
 
 def run_learn(args: argparse.Namespace) -> int:
     """Run ``cleantake learn``."""
-    import soxr
-
-    from ..dictionaries import learn_dictionary, save_dictionary
-    from ..errors import AudioWriteError
-    from ..io import read_audio
-    from ..spectral import StftConfig
-
     out = Path(args.output)
     if out.suffix != ".npz":
         raise ParameterError(f"the dictionary file must end in .npz, got {out.name!r}")

@@ -6,6 +6,7 @@ beyond full scale (see :mod:`cleantake.io`)."""
 from __future__ import annotations
 
 import errno
+import io
 import math
 import os
 import tempfile
@@ -94,9 +95,7 @@ def _can_write_mp3() -> bool:
     global _MP3_WRITABLE
     if _MP3_WRITABLE is None:
         try:
-            import io as _pyio
-
-            buf = _pyio.BytesIO()
+            buf = io.BytesIO()
             with sf.SoundFile(buf, "w", 44100, 1, "MPEG_LAYER_III", format="MP3") as f:
                 f.write(np.zeros(1152))
             _MP3_WRITABLE = len(buf.getvalue()) > 0
