@@ -61,9 +61,9 @@ class Remover:
             progress(1.0)
         return CleanResult(x - removed, removed, ev, sr, {"seconds": {}})
 
-    def locate(self, audio, sr, *, keep=None):
+    def locate(self, audio, sr, *, progress=None, keep=None):
         self.calls.append({"n": audio.shape[0], "keep": keep})
-        return self.clean(audio, sr).events
+        return self.clean(audio, sr, progress=progress).events
 
 
 @pytest.fixture

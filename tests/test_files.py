@@ -51,7 +51,9 @@ def test_short_file_is_one_block_and_equals_the_method_in_memory(tmp_path, mixtu
 
 def test_locate_file_finds_what_clean_file_removes(tmp_path, mixture):
     c = cleantake.Cleaner("any")
-    located = locate_file(mixture, cleaner=c)
+    seen = []
+    located = locate_file(mixture, cleaner=c, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len([f for f in seen if 0 < f < 1]) > 2
     cleaned = clean_file(mixture, tmp_path / "o.wav", cleaner=c)
     assert located.events and located.output is None
     assert [(e.start_s, e.end_s) for e in located.events] == [(e.start_s, e.end_s) for e in cleaned.events]

@@ -379,8 +379,8 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
     pytest.importorskip("matplotlib")
 
     class Locator(LocalCleaner):
-        def locate(self, audio, sr):
-            return self.clean(audio, sr).events
+        def locate(self, audio, sr, *, progress=None):
+            return self.clean(audio, sr, progress=progress).events
 
     # Bursts inside blocks, across a block edge and in the middle of an overlap.
     x = _signal(25 * SR, channels=1, bursts=[(3.0, 0.2), (9.9, 0.3), (13.0, 0.1), (21.0, 0.4)])

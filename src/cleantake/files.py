@@ -352,7 +352,7 @@ def locate_file(
     ----------
     input_path : str or path-like
     cleaner : cleantake.Cleaner
-        Locates (``cleaner.locate(block, sr)``).
+        Locates (``cleaner.locate(block, sr, progress=...)``).
     labels_path, report_dir, report_name, overwrite, progress, block_s, overlap_s
         As :func:`clean_file`.
     keep : sequence of spans, optional

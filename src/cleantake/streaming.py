@@ -239,7 +239,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
         ``start`` in samples from the start of the recording, ``block`` of shape
         ``(n, n_channels)`` (e.g. :func:`file_blocks`, or ``[(0, audio)]``).
     cleaner : cleantake.Cleaner or alike
-        Locates in every block (``cleaner.locate(block, sr)``).
+        Locates in every block (``cleaner.locate(block, sr, progress=...)``).
     sr : int
         Sample rate in Hz.
     n_total : int
@@ -248,7 +248,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
         Spans in seconds of the recording to leave alone, passed on (cut to each block) as
         ``cleaner.locate(..., keep=...)``.
     progress : callable(float), optional
-        Called with the completed fraction (by samples, 0 to 1).
+        Called with the completed fraction (by samples, 0 to 1, non-decreasing).
 
     Returns
     -------
@@ -258,16 +258,22 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
     duration_s = n_total / sr
     events: list[Event] = []
     prev_end = None
+    report = progress or (lambda f: None)
     for start, block in blocks:
-        found = cleaner.locate(block, sr, **_span_kwargs("keep", keep, start, block.shape[0], sr))
+        done = 0 if prev_end is None else prev_end
+
+        def within(f: float, a: int = done, b: int = start + block.shape[0]) -> None:
+            report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
+
+        found = cleaner.locate(block, sr, progress=within,
+                               **_span_kwargs("keep", keep, start, block.shape[0], sr))
         ev = _shifted(found, start / sr, duration_s)
         if prev_end is None:
             events = ev
         else:
             events = merge_events(events, ev, join_s=(start + prev_end) / 2 / sr)
         prev_end = start + block.shape[0]
-        if progress is not None:
-            progress(prev_end / max(n_total, 1))
+        report(prev_end / max(n_total, 1))
     return events
 
 
