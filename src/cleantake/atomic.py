@@ -36,6 +36,8 @@ __all__ = [
     "StaleTempWarning",
     "make_temp",
     "commit",
+    "discard",
+    "discard_unfinished",
     "atomic_path",
     "atomic_file",
     "atomic_write",
@@ -141,6 +143,11 @@ def remove_stale_temp_files(path: str | os.PathLike, *, warn: bool = True) -> li
     return [p for p, _ in removed]
 
 
+# Temporary files made by this process and not yet committed or discarded: if an interrupt
+# lands between two statements of a writer, the command line still removes them.
+_unfinished: set[Path] = set()
+
+
 def make_temp(final: str | os.PathLike) -> Path:
     """Create the empty temporary file for ``final`` in its folder and return its path.
 
@@ -154,6 +161,7 @@ def make_temp(final: str | os.PathLike) -> Path:
     final = Path(final)
     remove_stale_temp_files(final)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), suffix=".part", dir=_folder(final))
+    _unfinished.add(Path(tmp))
     os.close(fd)
     return Path(tmp)
 
@@ -223,16 +231,36 @@ def commit(tmp: Path, final: str | os.PathLike, *, overwrite: bool = True) -> No
             os.replace(tmp, final)
         else:
             os.unlink(tmp)
+    _unfinished.discard(Path(tmp))
     _fsync_path(_folder(final), folder=True)
 
 
-def _discard(tmp: Path) -> None:
+def discard(tmp: str | os.PathLike) -> None:
+    """Remove a temporary file made by :func:`make_temp` (no error if it is gone)."""
     try:
         os.unlink(tmp)
     except FileNotFoundError:
         pass
     except OSError:  # pragma: no cover
         pass
+    _unfinished.discard(Path(tmp))
+
+
+def discard_unfinished() -> list[Path]:
+    """Remove every temporary file this process made and neither committed nor discarded.
+
+    The command line calls it after an interrupt (Ctrl-C, SIGTERM), which can land between
+    a temporary file's creation and the ``try`` that would remove it.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    left = sorted(_unfinished)
+    for tmp in left:
+        discard(tmp)
+    return left
 
 
 @contextlib.contextmanager
@@ -266,10 +294,10 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True,
         yield tmp
         commit(tmp, final, overwrite=overwrite)
     except OSError as exc:
-        _discard(tmp)
+        discard(tmp)
         raise error(f"cannot write {label}{str(final)!r}: {exc.strerror or exc}") from exc
     except BaseException:
-        _discard(tmp)
+        discard(tmp)
         raise
 
 

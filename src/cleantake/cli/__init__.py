@@ -14,6 +14,7 @@ import sys
 import warnings
 
 from .. import __version__, evaluate
+from ..atomic import discard_unfinished
 from ..errors import CleantakeError
 from .batch import add_batch_parser
 from .commands import add_clean_parser, add_inspect_parser, add_learn_parser
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cleantake: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        discard_unfinished()  # an interrupt between two statements of a writer
         print("cleantake: interrupted; no partial output was left", file=sys.stderr)
         return 130
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ..atomic import commit, make_temp
+from ..atomic import commit, discard, make_temp
 from ..errors import AudioWriteError, ParameterError
 from .formats import (BYTES_PER_SAMPLE, CLIP_POLICIES, EXTENSIONS, FLOAT_SUBTYPES, MP3_FRAME_TOLERANCE, PCM_BITS,
                       AudioInfo, first_nonfinite, write_channel_mask)
@@ -672,10 +672,7 @@ class AtomicAudioWriter:
                 pass
             self._sf = None
         if self._tmp is not None:
-            try:
-                os.unlink(self._tmp)
-            except FileNotFoundError:
-                pass
+            discard(self._tmp)
             self._tmp = None
 
 
