@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 import cleantake
-from cleantake.atomic import atomic_file, atomic_write, commit, discard_unfinished, make_temp, prepare_folder
+from cleantake.atomic import atomic_file, atomic_write, commit, discard, discard_unfinished, make_temp, prepare_folder
 from cleantake.errors import AudioWriteError, DictionaryError, MissingDependencyError, ParameterError
 from cleantake.files import clean_file, locate_file, preflight
 from cleantake.io import on_output_grid
@@ -95,6 +95,7 @@ def test_temp_files_are_hidden_beside_the_output_and_name_their_process(tmp_path
     t = make_temp(tmp_path / "take.wav")
     assert t.parent == tmp_path
     assert re.fullmatch(rf"\.take\.wav\.cleantake-{os.getpid()}-[a-z0-9_]{{8}}\.part", t.name)
+    discard(t)
 
 
 def test_temp_files_left_by_an_interrupt_are_removed_by_discard_unfinished(tmp_path):
