@@ -2,7 +2,7 @@
 
 For every selected ``stems`` mixture of the corpus the proposed method is run with the
 default settings and the ``any`` dictionary, and every true event (span from the recipe) is
-followed through the stages of the location in ``Cleaner._kam_stage``. An event is *lost at*
+followed through the stages of :func:`cleantake.locate.locate_events` (``Location.trace``). An event is *lost at*
 the first stage that leaves none of its frames:
 
 ``share``      the interference share of the joint NMF fit passes ``threshold`` (and the level floor);
@@ -34,7 +34,6 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -42,6 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cleantake  # noqa: E402
 from cleantake.evaluate import build_mixture, load_mixtures  # noqa: E402
+from cleantake.locate import locate_events  # noqa: E402
 from sweep import analyse, one_blas_thread, spans  # noqa: E402
 
 STAGES = ("share", "necessity", "edge", "novelty", "length", "confirm", "evidence")
@@ -52,11 +52,9 @@ def _trace(job: tuple[str, dict]) -> list[dict]:
     y, _, _, sr = build_mixture(corpus, entry)
     x = y.T
     cl = cleantake.Cleaner("any")
-    cfg, X, V, ana = analyse(cl, x, sr)
-    stats: dict = {"trace": {}}
-    cl._kam_stage(ana, X, V, cfg, x, sr, stats, lambda *a: None, True)
-    trace = stats["trace"]
-    t = cfg.frame_times(V.shape[1])
+    ana = analyse(cl, x, sr)
+    trace = locate_events(ana, settings=cl.settings, dictionary=cl.dictionary).trace
+    t = ana.cfg.frame_times(ana.n_frames)
     rows = []
     for a, b in spans(corpus, entry, sr):
         span = (t >= a) & (t <= b)

@@ -39,9 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import cleantake  # noqa: E402
-from cleantake import locate as _loc  # noqa: E402
+from cleantake.analysis import Analysis  # noqa: E402
 from cleantake.evaluate import build_mixture, load_mixtures  # noqa: E402
-from cleantake.spectral import stft  # noqa: E402
+from cleantake.locate import dilate, locate_events  # noqa: E402
+from cleantake.repair import repair  # noqa: E402
 
 
 def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
@@ -54,32 +55,31 @@ def spans(corpus: str, entry: dict, sr: int) -> list[tuple[float, float]]:
             for ev in entry["events"]]
 
 
-def analyse(cl: cleantake.Cleaner, x: np.ndarray, sr: int):
-    """STFT and NMF stage of the proposed method (what the grid points share).
-
-    Returns ``(cfg, X, V, ana)`` for ``Cleaner._kam_stage``; ``x`` is ``(channels, samples)``.
-    """
-    cfg = cl.settings.stft_config(sr)
-    X = stft(x, cfg)
-    V = np.abs(X).mean(axis=0)
-    _, P, Wb = cl._templates(cfg)
-    return cfg, X, V, cl._nmf_stage(V, P, Wb)
+def analyse(cl: cleantake.Cleaner, x: np.ndarray, sr: int) -> Analysis:
+    """Analysis stage of the proposed method (what the grid points share); ``x`` is
+    ``(channels, samples)``."""
+    return cl.analyse(x, sr)
 
 
-def _with_spans(cl, given, ana, X, V, cfg, x, sr):
-    """Removed signal when the location is replaced by the given spans (seconds)."""
-    t = cfg.frame_times(V.shape[1])
-    act = np.zeros(V.shape[1], bool)
+def removed_by(cl: cleantake.Cleaner, ana: Analysis) -> tuple[np.ndarray, list]:
+    """Location and repair with ``cl``'s settings on ``ana``: the removed signal
+    ``(channels, samples)`` and the events."""
+    loc = locate_events(ana, settings=cl.settings, dictionary=cl.dictionary)
+    if not loc.frames.any():
+        return np.zeros((ana.X.shape[0], ana.n_samples)), loc.events
+    return repair(ana, loc.frames, settings=cl.settings, exclude=loc.exclude, music=loc.music), loc.events
+
+
+def _with_spans(cl, given, ana):
+    """Removed signal when the location is replaced by the given spans (seconds): every frame
+    whose centre is inside one, padded by ``pad_ms`` like a located event, is repaired
+    (:func:`cleantake.repair.repair`). (Before the stages were public this ran the location
+    with every test off on the spans, which also let the hysteresis grow them.)"""
+    t = ana.cfg.frame_times(ana.n_frames)
+    act = np.zeros(ana.n_frames, bool)
     for a, b in given:
         act |= (t >= a) & (t <= b)
-    located = _loc.candidate_frames
-    _loc.candidate_frames = lambda *a, **k: act.copy()
-    try:
-        rem, _, _ = cl.with_settings(novelty=0.0, confirm=0.0, necessity=0.0, evidence=0.0)._kam_stage(
-            ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
-    finally:
-        _loc.candidate_frames = located
-    return rem
+    return repair(ana, dilate(act, cl.settings.counts(ana.cfg).pad), settings=cl.settings)
 
 
 def one_blas_thread() -> None:
@@ -102,10 +102,10 @@ def _work(job):
     out = []
     for rank in ranks:
         cl = cleantake.Cleaner("any", music_rank=rank)
-        cfg, X, V, ana = analyse(cl, x, sr)
+        ana = analyse(cl, x, sr)
         for c in combos:
             c_cl = cl.with_settings(**c)
-            rem, events, _ = c_cl._kam_stage(ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
+            rem, events = removed_by(c_cl, ana)
             est = (x - rem).T
             val = min(_sdr(m, est), 100.0) if entry["set"] == "clean" else _sdr(m, est) - _sdr(m, y)
             row = {"rank": rank, "params": c, "value": val, "events": len(events)}
@@ -119,7 +119,7 @@ def _work(job):
                 row["located"] = val
                 row["found"] = len(found) / max(len(true), 1)
                 for key, sp in (("value", true), ("found_oracle", found)):
-                    r = _with_spans(c_cl, sp, ana, X, V, cfg, x, sr)
+                    r = _with_spans(c_cl, sp, ana)
                     row[key] = _sdr(m, (x - r).T) - _sdr(m, y)
             out.append(row)
     return {"id": entry["id"], "set": entry["set"], "level_db": entry["level_db"], "results": out}

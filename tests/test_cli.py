@@ -144,8 +144,9 @@ def test_jobs_refused_alike_by_clean_and_batch(tmp_path, take, capsys):
 
 def test_modules_import_in_one_direction():
     """No import cycles: a module below never imports one above (checked on the sources)."""
-    order = ["errors", "atomic", "optional", "threads", "spectral", "nmf", "kam", "masking", "locate",
-             "dictionaries", "pipeline", "io", "labels", "streaming", "report", "files", "batch", "cli"]
+    order = ["errors", "atomic", "optional", "threads", "progress", "spectral", "nmf", "kam", "masking",
+             "settings", "dictionaries", "analysis", "repair", "locate", "baselines", "pipeline", "io",
+             "labels", "streaming", "report", "files", "corpus", "evaluate", "batch", "cli"]
     src = Path(cleantake.__file__).parent
     for i, name in enumerate(order):
         path = src / f"{name}.py" if (src / f"{name}.py").exists() else src / name / "__init__.py"
@@ -216,7 +217,7 @@ def test_given_events_and_kept_spans_reach_each_block_in_block_time(tmp_path):
     p = tmp_path / "long.wav"
     sf.write(p, x, SR, subtype="PCM_16")
     c = Remover()
-    spans = [(3.0, 4.0), (9.0, 13.0, 0.5), Event(20.0, 21.0, "door", 0.7)]
+    spans = [(3.0, 4.0), (9.0, 13.0, 0.5), Event(20.0, 21.0, "door", 0.7, 0.25)]
     clean_file(p, tmp_path / "o.wav", cleaner=c, events=spans, keep=[(0.5, 1.0)], block_s=10.0,
                overlap_s=2.0, workers=1)
     assert len(c.calls) == 3  # blocks start at 0, 8 and 15 s (the last one extended to a full block)
@@ -230,6 +231,7 @@ def test_given_events_and_kept_spans_reach_each_block_in_block_time(tmp_path):
         for e in call["events"]:  # the kind given is kept: a strength stays, an Event stays an Event
             assert isinstance(e, Event) or len(e) in (2, 3)
     assert np.allclose(c.calls[1]["events"][0], (1.0, 5.0, 0.5))
+    assert c.calls[2]["events"][-1] == Event(5.0, 6.0, "door", 0.7, 0.25)  # its strength kept
     assert c.calls[0]["keep"] == [(0.5, 1.0)] and c.calls[1]["keep"] == c.calls[2]["keep"] == []
 
 

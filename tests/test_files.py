@@ -53,7 +53,7 @@ def test_locate_file_finds_what_clean_file_removes(tmp_path, mixture):
     c = cleantake.Cleaner("any")
     seen = []
     located = locate_file(mixture, cleaner=c, progress=seen.append)
-    assert seen == sorted(seen) and seen[-1] == 1.0 and len([f for f in seen if 0 < f < 1]) > 2
+    assert seen == sorted(seen) and seen[-1] == 1.0 and any(0 < f < 1 for f in seen)
     cleaned = clean_file(mixture, tmp_path / "o.wav", cleaner=c)
     assert located.events and located.output is None
     assert [(e.start_s, e.end_s) for e in located.events] == [(e.start_s, e.end_s) for e in cleaned.events]

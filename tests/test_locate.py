@@ -6,7 +6,7 @@ import pytest
 
 import cleantake
 from cleantake.errors import ParameterError
-from cleantake.locate import evidence_ratio
+from cleantake.locate import evidence_ratio, evidence_threshold, necessity_contrast, necessity_threshold
 from cleantake.spectral import StftConfig, band_matrix, bands_to_bins
 
 
@@ -98,20 +98,23 @@ def test_guard_and_evidence_keep_the_sum():
 def test_evidence_threshold_scales_with_the_dictionary():
     full = cleantake.Cleaner("any")
     one = cleantake.Cleaner("cough")
-    assert full._evidence_threshold() == pytest.approx(full.settings.evidence)
-    assert one._evidence_threshold() == pytest.approx(full.settings.evidence * one.dictionary.rank / 60)
-    assert cleantake.Cleaner("cough", evidence=0.0)._evidence_threshold() == 0.0
+    assert evidence_threshold(full.settings, full.dictionary) == pytest.approx(full.settings.evidence)
+    assert evidence_threshold(one.settings, one.dictionary) == pytest.approx(
+        full.settings.evidence * one.dictionary.rank / 60)
+    assert evidence_threshold(cleantake.Settings(evidence=0.0), one.dictionary) == 0.0
 
 
 def test_necessity_floor_scales_with_the_square_root_of_the_dictionary():
     gain = np.zeros(500)  # a recording explained evenly well everywhere: the floor decides
-    full, one = cleantake.Cleaner("any"), cleantake.Cleaner("cough")
-    assert full._necessity_threshold(gain) == pytest.approx(full.settings.necessity_floor)
-    assert one._necessity_threshold(gain) == pytest.approx(
-        full.settings.necessity_floor * np.sqrt(one.dictionary.rank / 60))
+    s = cleantake.Settings()
+    full, one = cleantake.Cleaner("any").dictionary, cleantake.Cleaner("cough").dictionary
+    assert necessity_threshold(gain, settings=s, dictionary=full) == pytest.approx(s.necessity_floor)
+    assert necessity_threshold(gain, settings=s, dictionary=one) == pytest.approx(
+        s.necessity_floor * np.sqrt(one.rank / 60))
     # Spread gains still lift the threshold to the cap, whatever the dictionary.
     wide = np.random.default_rng(0).exponential(1.0, 500)
-    assert one._necessity_threshold(wide) == full._necessity_threshold(wide) == full.settings.necessity
+    assert (necessity_threshold(wide, settings=s, dictionary=one)
+            == necessity_threshold(wide, settings=s, dictionary=full) == s.necessity)
 
 
 def test_necessity_contrast_compares_with_similar_music():
@@ -130,7 +133,8 @@ def test_necessity_contrast_compares_with_similar_music():
     gain[thud] = 0.9
     test = np.zeros(n, bool)
     test[[thud, 200, 210]] = True
-    out = cleantake.Cleaner("any")._necessity_contrast(gain, test, F, context=2)
+    c = cleantake.Settings().necessity_contrast
+    out = necessity_contrast(gain, test, F, context=2, contrast=c)
     assert out[thud] and not out[200] and not out[210]
     assert not out[~test].any()
-    assert not cleantake.Cleaner("any")._necessity_contrast(gain, np.zeros(n, bool), F, 2).any()
+    assert not necessity_contrast(gain, np.zeros(n, bool), F, context=2, contrast=c).any()

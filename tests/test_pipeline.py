@@ -64,8 +64,10 @@ def test_burst_located(result, mixed):
 
 @pytest.mark.parametrize("name", ["cough", "door", "creak", "scream", "drop"])
 def test_single_class_dictionary_labels_its_events(name):
-    assert cleantake.Cleaner(name)._label() == name
-    assert cleantake.Cleaner("any")._label() == "interference"
+    from cleantake.locate import event_label
+
+    assert event_label(cleantake.Cleaner(name).dictionary) == name
+    assert event_label(cleantake.Cleaner("any").dictionary) == "interference"
 
 
 def test_cleaned_plus_removed_is_input(result, mixed):
@@ -211,17 +213,14 @@ def test_proposed_improves_each_core_class_and_beats_nmf():
 def test_location_trace_stages_narrow_and_end_in_the_events(mixed):
     """The diagnostic trace (benchmarks/misses.py) reports each stage's frames: every stage
     keeps a subset of the previous one, and what passes the last stage is what the events span."""
-    from cleantake.spectral import stft
+    from cleantake.analysis import analyse
+    from cleantake.locate import locate_events
 
     y = mixed[0][None, :]
     cl = cleantake.Cleaner("any")
-    cfg = cl.settings.stft_config(SR)
-    X = stft(y, cfg)
-    V = np.abs(X).mean(axis=0)
-    _, P, Wb = cl._templates(cfg)
-    stats = {"trace": {}}
-    _, events, _ = cl._kam_stage(cl._nmf_stage(V, P, Wb), X, V, cfg, y, SR, stats, lambda *a: None, True)
-    tr = stats["trace"]
+    ana = analyse(y, SR, dictionary=cl.dictionary, settings=cl.settings)
+    loc = locate_events(ana, settings=cl.settings, dictionary=cl.dictionary)
+    cfg, V, events, tr = ana.cfg, ana.V, loc.events, loc.trace
     assert events and tr["evidence"].any()
     for wider, narrower in [("share", "necessity"), ("necessity", "edge"), ("edge", "novelty"),
                             ("confirm", "evidence")]:

@@ -10,15 +10,33 @@ the recording's music templates (:func:`evidence_ratio`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .nmf import beta_divergence_frames, semi_nmf
+from . import kam as _kam
+from .analysis import Analysis
+from .nmf import beta_divergence_frames, interference_share, semi_nmf
+from .repair import MusicEstimate, music_estimate
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .dictionaries import Dictionary
 
 __all__ = [
     "Event", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
+    "Location", "locate_events", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
+    "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
+
+#: Size of the dictionary (templates) that Settings.evidence and Settings.necessity_floor were
+#: measured with (``any``); smaller dictionaries scale them (:func:`size_share`).
+EVIDENCE_RANK = 60
+#: Neighbours the necessity contrast compares a frame with (Settings.necessity_contrast).
+CONTRAST_NEIGHBOURS = 8
+#: Stages of :func:`locate_events`, in order, as recorded in ``Location.trace``.
+STAGES = ("share", "necessity", "edge", "novelty", "length", "confirm", "evidence", "grown")
 
 
 @dataclass(frozen=True)
@@ -33,33 +51,24 @@ class Event:
         Interference class (the dictionary atom group that explains it best), e.g. ``"cough"``.
     confidence : float in [0, 1]
         How sure the detector is.
+    strength : float in [0, 1]
+        How strongly the span is repaired, times the Cleaner's strength (for spans given to
+        ``Cleaner.clean(events=...)``; located events have 1).
     """
 
     start_s: float
     end_s: float
     label: str
     confidence: float
+    strength: float = 1.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def interference_share(L_i: np.ndarray, L_m: np.ndarray) -> np.ndarray:
-    """Per-frame share of the model explained by the interference part.
-
-    Parameters
-    ----------
-    L_i, L_m : np.ndarray [shape=(n_freq, n_frames)]
-        NMF models of interference (``W_i H_i``) and music (``W_m H_m``).
-
-    Returns
-    -------
-    r : np.ndarray [shape=(n_frames,)], float32 in [0, 1]
-    """
-    ei = L_i.sum(axis=0, dtype=np.float64)
-    em = L_m.sum(axis=0, dtype=np.float64)
-    tot = ei + em
-    return np.where(tot > 0, ei / np.where(tot > 0, tot, 1.0), 0.0).astype(np.float32)
+        """The fields as a dict; ``strength`` only when it is not 1 (as label files hold
+        located events, whose strength is always 1)."""
+        d = asdict(self)
+        if d["strength"] == 1.0:
+            del d["strength"]
+        return d
 
 
 def candidate_frames(
@@ -178,3 +187,305 @@ def segments_to_events(
         if t1 > t0:
             out.append(Event(round(t0, 6), round(t1, 6), lab, float(np.clip(conf, 0.0, 1.0))))
     return out
+
+
+# -- the location stage ------------------------------------------------------------------
+
+
+def size_share(dictionary: "Dictionary") -> float:
+    """The dictionary's size as a share of the one the thresholds were measured with:
+    ``min(1, n_templates / EVIDENCE_RANK)`` (1 for ``any``, 0.2 for a class preset)."""
+    return min(1.0, dictionary.rank / EVIDENCE_RANK)
+
+
+def event_label(dictionary: "Dictionary") -> str:
+    """Label of located events: the dictionary's class, or ``"interference"`` for a
+    dictionary of several classes (such as ``any``).
+
+    Telling the classes of ``any`` apart was measured and is not reliable: on the dev
+    corpus's quick-subset stems mixtures, the class with the most activation energy was
+    right for about a third of the located events (chance a fifth), and per-class refits or
+    spectral nearest neighbours did no better (BENCHMARKS.md). A guess shown as a class
+    would mislead; a single-class preset (``-i cough``) labels its events.
+    """
+    classes = dictionary.classes
+    return str(classes[0]) if len(classes) == 1 else "interference"
+
+
+def evidence_threshold(settings: Settings, dictionary: "Dictionary", ratio: float | None = None) -> float:
+    """The evidence threshold for this dictionary: ``ratio`` (default ``settings.evidence``)
+    scaled by its size.
+
+    ``evidence`` was measured with the bundled ``any`` dictionary (60 templates). Fewer
+    interference templates fit any sound less well, so the same ratio would reject true
+    events (BENCHMARKS.md). The threshold is therefore ``ratio * min(1, n_templates / 60)``.
+    """
+    ratio = settings.evidence if ratio is None else ratio
+    return float(ratio) * size_share(dictionary)
+
+
+def necessity_threshold(gain: np.ndarray, *, settings: Settings, dictionary: "Dictionary") -> float:
+    """Necessity threshold of one recording, relative to its own gains.
+
+    Parameters
+    ----------
+    gain : np.ndarray [shape=(n_frames,)]
+        Per-frame necessity gain (``Analysis.gain``).
+    settings : Settings
+    dictionary : Dictionary
+
+    Returns
+    -------
+    float
+        ``median + necessity_mads * 1.4826 * MAD`` of ``gain``, clipped to
+        ``[floor, necessity]`` (``necessity`` if the floor is above it), where ``floor`` is
+        ``necessity_floor * sqrt(min(1, n_templates / 60))``.
+
+    Notes
+    -----
+    The floor was measured with ``any`` (60 templates). A class preset's 12 templates
+    explain its own class less well than the 60 do, so the necessity gains of real
+    events are smaller. Scaled in proportion to the size the presets found about twice as
+    many events but put false ones on more clean clips; the square root kept most of the
+    gain with fewer (BENCHMARKS.md §2f). The necessity contrast still starts at the unscaled
+    ``necessity_floor``, which kept false events down.
+    """
+    s = settings
+    if gain.size == 0:
+        return float(s.necessity)
+    med = float(np.median(gain))
+    spread = 1.4826 * float(np.median(np.abs(gain - med)))
+    floor = s.necessity_floor * float(np.sqrt(size_share(dictionary)))
+    return float(min(s.necessity, max(floor, med + s.necessity_mads * spread)))
+
+
+def necessity_contrast(gain: np.ndarray, frames: np.ndarray, F: np.ndarray, *, context: int,
+                       contrast: float) -> np.ndarray:
+    """Which of ``frames`` are necessary against the frames of the most similar music.
+
+    Music the templates explain poorly everywhere (a drum kit's hits, a distorted guitar)
+    spreads the necessity gains of a recording, so its relative threshold reaches the cap
+    and a thud or a scream under it is missed. Compared with the
+    ``CONTRAST_NEIGHBOURS`` frames whose NMF music estimate (with context) is nearest,
+    such a frame stands out: the hits like it are explained as poorly as it is, the
+    interference is not.
+
+    Parameters
+    ----------
+    gain : np.ndarray [shape=(n_frames,)]
+        Per-frame necessity gain (``Analysis.gain``).
+    frames : np.ndarray [shape=(n_frames,)], bool
+        Frames to test.
+    F : np.ndarray [shape=(n_features, n_frames)]
+        Features of the kNN search (``Analysis.Fm``).
+    context : int
+        Frames of context on each side compared by the search; neighbours are at least
+        this far from the frame.
+    contrast : float
+        ``Settings.necessity_contrast``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], bool
+        True at the tested frames whose gain is more than ``contrast`` times the median gain
+        of their neighbours.
+    """
+    out = np.zeros(gain.shape, bool)
+    q = np.flatnonzero(frames)
+    if q.size == 0:
+        return out
+    idx = _kam.knn_frames(F, q, k=CONTRAST_NEIGHBOURS, context=context, min_separation=context)
+    ref = np.median(gain[idx], axis=1)
+    out[q] = gain[q] > contrast * np.maximum(ref, 0.0)
+    return out
+
+
+@dataclass
+class Location:
+    """What :func:`locate_events` found.
+
+    Attributes
+    ----------
+    frames : np.ndarray [shape=(T,)], bool
+        Frames of the kept events (after growth); the repair works on these.
+    segments : list of (int, int)
+        The kept events as frame ranges ``[a, b)``.
+    events : list of Event
+        The same in seconds.
+    trace : dict of str to np.ndarray [shape=(T,)], bool
+        Frames that pass each stage (keys :data:`STAGES`, in order; a stage not reached is
+        missing): what ``benchmarks/misses.py`` follows.
+    stats : dict
+        ``necessity`` (the recording's necessity threshold), ``candidate_frames`` (frames
+        past the edge stage), ``events_before_confirm`` (runs tested by the confirm stage).
+    music : MusicEstimate or None
+        KAM's music estimates the location made (reused by the repair).
+    exclude : np.ndarray [shape=(T,)], bool
+        Frames the repair must not use as neighbours where it makes new estimates.
+    """
+
+    frames: np.ndarray
+    segments: list
+    events: list
+    trace: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    music: MusicEstimate | None = None
+    exclude: np.ndarray | None = None
+
+
+def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary") -> Location:
+    """Find the frames with interference: candidates, necessity, edge, KAM novelty, length,
+    confirmation, evidence, growth (the stages are described by :class:`Settings`).
+
+    Parameters
+    ----------
+    ana : Analysis
+    settings : Settings
+    dictionary : Dictionary
+        The dictionary ``ana`` was made with (its size scales the thresholds; its classes
+        label the events).
+
+    Returns
+    -------
+    Location
+    """
+    s = settings
+    fc = s.counts(ana.cfg)
+    n_frames = ana.n_frames
+    V, share, gain = ana.V, ana.share, ana.gain
+    res = ana.nmf
+    trace: dict = {}
+    stats: dict = {}
+    label = event_label(dictionary)
+
+    def nothing(cand: np.ndarray) -> Location:
+        return Location(np.zeros(n_frames, bool), [], [], trace, stats, None, dilate(cand, fc.context))
+
+    cand = candidate_frames(share, ana.level_i, threshold=s.threshold, floor_db=s.floor_db, ref_level=ana.ref)
+    trace["share"] = cand.copy()
+    by_share = cand.copy()
+    ctx = fc.context
+    # Necessity relative to the recording (quiet interference passes where the music
+    # alone is explained evenly well), never above the absolute one; or relative to the
+    # frames of the most similar music (see necessity_contrast).
+    necessity = necessity_threshold(gain, settings=s, dictionary=dictionary)
+    necessary = gain > necessity
+    if s.necessity_contrast > 0:
+        below = cand & ana.inner & ~necessary & (gain > s.necessity_floor)
+        necessary |= below & necessity_contrast(gain, below, ana.Fm, context=ctx, contrast=s.necessity_contrast)
+    cand &= necessary
+    trace["necessity"] = cand.copy()
+    stats["necessity"] = float(necessity)
+    # Recordings often start or end in the middle of a sound (a cut), which looks like
+    # nothing else in the recording: frames within edge_ms of either end never start an
+    # event (padding may still reach them).
+    cand &= ana.inner
+    trace["edge"] = cand.copy()
+    stats["candidate_frames"] = int(cand.sum())
+    if not cand.any():
+        return nothing(cand)
+    # KAM on every candidate frame (and the margins an event may grow into): the music
+    # there is the median of the k frames whose NMF music estimate, with context, is
+    # nearest; candidate frames are not used as neighbours.
+    queries_mask = dilate(cand, fc.pad + fc.ramp + fc.max_gap)
+    q = np.flatnonzero(queries_mask)
+    est = music_estimate(ana, q, settings=s, exclude=dilate(cand, ctx))
+    Vq = V[:, q]
+    Mq = est.M
+    removed_e = ((Vq * (1 - Mq)) ** 2).sum(axis=0)
+    total_e = (Vq**2).sum(axis=0)
+    novelty = np.zeros(n_frames, np.float32)
+    novelty[q] = removed_e / np.maximum(total_e, 1e-20)
+    # A frame has interference if the NMF attributes it to the interference templates
+    # AND the music found elsewhere in the recording does not explain it (novelty).
+    score = share * novelty
+    act = cand & (score > s.novelty)
+    segs = segments(act, max_gap=fc.max_gap, min_len=fc.min_event)
+    active = np.zeros(n_frames, bool)
+    for a, b in segs:
+        active[a:b] = True
+    trace["novelty"] = act.copy()
+    trace["length"] = active.copy()
+    active = dilate(active, fc.pad)
+    pos = np.full(n_frames, -1)
+    pos[q] = np.arange(q.size)
+    kept_active = np.zeros(n_frames, bool)
+    confirmed = np.zeros(n_frames, bool)
+    ev_segs, confs = [], []
+    all_segs = segments(active)
+    for a, b in all_segs:
+        cols = pos[a:b]
+        frac = float(removed_e[cols].sum() / max(total_e[cols].sum(), 1e-20))
+        # A quiet event (-6 dB under the music is a fifth of the mixture's energy) can
+        # have less removed than confirm; it is kept only on stronger evidence.
+        quiet = frac < s.confirm
+        if frac < min(s.confirm, s.confirm_quiet) or (quiet and s.evidence <= 0):
+            continue
+        confirmed[a:b] = True
+        if s.evidence > 0:
+            # What KAM would remove must look like interference: explained much better by
+            # the interference templates than by the recording's own music templates.
+            res_b = ana.P @ (Vq[:, cols] * (1 - Mq[:, cols]))
+            need = evidence_threshold(s, dictionary, s.quiet_evidence if quiet else s.evidence)
+            if evidence_ratio(res_b, ana.Wb, res.W[:, res.n_fixed:], beta=ana.beta) < need:
+                continue
+        kept_active[a:b] = True
+        ev_segs.append((a, b))
+        confs.append(float(np.clip(np.sqrt(np.max(score[a:b]) / max(4 * s.novelty, 1e-6)), 0, 1)))
+    trace["confirm"] = confirmed
+    trace["evidence"] = kept_active.copy()
+    if s.hysteresis < 1 and ev_segs:
+        # A kept event takes in the frames around it (gaps up to max_gap bridged) that the
+        # interference templates explain and that pass a lower necessity threshold: the
+        # quieter burst of a cough, the tail of a creak.
+        weak = by_share & ana.inner & (gain > s.hysteresis * necessity)
+        weak = dilate(weak, fc.pad)
+        conf_at = np.zeros(n_frames, np.float32)
+        for (a, b), c in zip(ev_segs, confs):
+            conf_at[a:b] = c
+        grown = np.zeros(n_frames, bool)
+        ev_segs, confs = [], []
+        for a, b in segments(kept_active | weak, max_gap=fc.max_gap):
+            if kept_active[a:b].any():
+                grown[a:b] = True
+                ev_segs.append((a, b))
+                confs.append(float(conf_at[a:b].max()))
+        kept_active = grown
+    stats["events_before_confirm"] = len(all_segs)
+    trace["grown"] = kept_active.copy()
+    events = segments_to_events(
+        ev_segs, frame_times=ana.cfg.frame_times(n_frames), hop_s=ana.cfg.frame_seconds,
+        duration_s=ana.n_samples / ana.sr, labels=[label for _ in ev_segs], confidences=confs,
+    )
+    # Frames the repair estimates beyond those above (growth past the first KAM frames)
+    # exclude the kept events from their neighbours too.
+    return Location(kept_active, ev_segs, events, trace, stats, est, dilate(cand | kept_active, ctx))
+
+
+def events_from_share(ana_share: np.ndarray, level: np.ndarray, total: np.ndarray, *, settings: Settings,
+                      cfg, n_samples: int, label: str) -> list[Event]:
+    """Events of the NMF baseline: runs of candidate frames by interference share alone.
+
+    Parameters
+    ----------
+    ana_share, level, total : np.ndarray [shape=(T,)]
+        Interference share, interference level and total model level per frame.
+    settings : Settings
+    cfg : StftConfig
+    n_samples : int
+    label : str
+
+    Returns
+    -------
+    list of Event
+    """
+    s = settings
+    fc = s.counts(cfg)
+    cand = candidate_frames(ana_share, level, threshold=s.threshold, floor_db=s.floor_db,
+                            ref_level=float(np.percentile(total, 99)))
+    segs = segments(cand, max_gap=fc.max_gap, min_len=fc.min_event)
+    return segments_to_events(
+        segs, frame_times=cfg.frame_times(len(ana_share)), hop_s=cfg.frame_seconds,
+        duration_s=n_samples / cfg.sr, labels=[label for _ in segs],
+        confidences=[float(ana_share[a:b].mean()) for a, b in segs],
+    )

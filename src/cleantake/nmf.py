@@ -22,9 +22,27 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["beta_divergence", "beta_divergence_frames", "semi_nmf", "learn_nmf", "NMFResult"]
+__all__ = ["beta_divergence", "beta_divergence_frames", "interference_share", "semi_nmf", "learn_nmf", "NMFResult"]
 
 EPS = np.float32(1e-9)
+
+
+def interference_share(L_i: np.ndarray, L_m: np.ndarray) -> np.ndarray:
+    """Per-frame share of the model explained by the interference part.
+
+    Parameters
+    ----------
+    L_i, L_m : np.ndarray [shape=(n_freq, n_frames)]
+        NMF models of interference (``W_i H_i``) and music (``W_m H_m``).
+
+    Returns
+    -------
+    r : np.ndarray [shape=(n_frames,)], float32 in [0, 1]
+    """
+    ei = L_i.sum(axis=0, dtype=np.float64)
+    em = L_m.sum(axis=0, dtype=np.float64)
+    tot = ei + em
+    return np.where(tot > 0, ei / np.where(tot > 0, tot, 1.0), 0.0).astype(np.float32)
 
 
 def _gamma(beta: float) -> float:

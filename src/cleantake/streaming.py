@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import math
 import threading
 import time
@@ -109,8 +110,8 @@ def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> l
     -------
     list of Event
         Sorted by start; events that overlap (the same event seen by both blocks, each up
-        to its own edge) are merged into one spanning both, with the label of the more
-        confident one and the higher confidence.
+        to its own edge) are merged into one spanning both, with the label (and strength) of
+        the more confident one and the higher confidence.
     """
     kept = sorted([e for e in first if e.start_s < join_s] + [e for e in second if e.end_s > join_s],
                   key=lambda e: (e.start_s, e.end_s))
@@ -119,7 +120,8 @@ def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> l
         if out and e.start_s < out[-1].end_s:
             p = out[-1]
             best = p if p.confidence >= e.confidence else e
-            out[-1] = Event(p.start_s, max(p.end_s, e.end_s), best.label, max(p.confidence, e.confidence))
+            out[-1] = dataclasses.replace(best, start_s=p.start_s, end_s=max(p.end_s, e.end_s),
+                                          confidence=max(p.confidence, e.confidence))
         else:
             out.append(e)
     return out
@@ -131,7 +133,7 @@ def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
         s = round(e.start_s + offset_s, 6)
         t = round(min(e.end_s + offset_s, duration_s), 6)
         if t > s:
-            out.append(Event(s, t, e.label, e.confidence))
+            out.append(dataclasses.replace(e, start_s=s, end_s=t))
     return out
 
 
@@ -217,7 +219,7 @@ def spans_in_block(spans: Sequence[Span] | None, start_s: float, end_s: float) -
         a, b = max(float(a), start_s) - start_s, min(float(b), end_s) - start_s
         if b <= a:
             continue
-        out.append(Event(a, b, sp.label, sp.confidence) if rest is None else (a, b, *rest))
+        out.append(dataclasses.replace(sp, start_s=a, end_s=b) if rest is None else (a, b, *rest))
     return out
 
 

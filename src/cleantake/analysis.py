@@ -1,0 +1,243 @@
+"""The analysis of one recording: STFT, band-pooled semi-supervised NMF and what the later
+stages read from it (:func:`analyse`, :class:`Analysis`).
+
+Every channel shares one analysis: the mean magnitude over channels. The NMF works on
+log-frequency bands (``Settings.n_bands``); the masks of the repair use every bin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kam as _kam
+from .dictionaries import Dictionary
+from .nmf import NMFResult, beta_divergence_frames, interference_share, semi_nmf
+from .settings import Settings
+from .spectral import StftConfig, band_matrix, stft
+
+__all__ = ["BandTemplates", "band_templates", "spectrogram", "Analysis", "analyse"]
+
+
+@dataclass(frozen=True)
+class BandTemplates:
+    """A dictionary's templates on the grids of one STFT.
+
+    Attributes
+    ----------
+    W : np.ndarray [shape=(n_freq, rank)], float32
+        Templates on the STFT's bins (columns sum to one).
+    P : np.ndarray [shape=(n_bands, n_freq)], float32
+        Band pooling matrix (:func:`cleantake.spectral.band_matrix`).
+    Wb : np.ndarray [shape=(n_bands, rank)], float32
+        Templates pooled to bands, columns normalised to sum to one.
+    labels : tuple of str, length rank
+        Interference class of every template (``Dictionary.labels``), so that activations
+        can be summed per class.
+    """
+
+    W: np.ndarray
+    P: np.ndarray
+    Wb: np.ndarray
+    labels: tuple
+
+
+def band_templates(dictionary: Dictionary, cfg: StftConfig, n_bands: int) -> BandTemplates:
+    """The templates of ``dictionary`` for the STFT ``cfg`` with ``n_bands`` bands (at most
+    ``cfg.n_freq``)."""
+    W = dictionary.templates_for(cfg)
+    P = band_matrix(cfg, min(n_bands, cfg.n_freq))
+    Wb = P @ W
+    Wb /= np.maximum(Wb.sum(axis=0, keepdims=True), 1e-12)
+    return BandTemplates(W, P, Wb.astype(np.float32), tuple(dictionary.labels))
+
+
+def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """STFT of every channel and the mean magnitude over channels.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+    cfg : StftConfig
+    threads : int
+        FFT workers.
+
+    Returns
+    -------
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames)], complex
+    V : np.ndarray [shape=(n_freq, n_frames)], float
+    """
+    X = stft(x, cfg, workers=threads)
+    return X, np.abs(X).mean(axis=0)
+
+
+@dataclass
+class Analysis:
+    """Everything the location and the repair read about one recording.
+
+    Frames are the STFT's (``cfg.frame_times``); ``C`` channels, ``F`` bins, ``B`` bands,
+    ``T`` frames. Magnitudes are in the recording's own scale.
+
+    Attributes
+    ----------
+    sr : int
+        Sample rate in Hz.
+    n_samples : int
+        Length of the recording in samples.
+    cfg : StftConfig
+    X : np.ndarray [shape=(C, F, T)], complex
+        STFT of every channel.
+    V : np.ndarray [shape=(F, T)]
+        Mean magnitude over channels.
+    P : np.ndarray [shape=(B, F)], float32
+        Band pooling matrix.
+    Wb : np.ndarray [shape=(B, rank)], float32
+        Interference templates pooled to bands.
+    labels : tuple of str, length rank
+        Class of every interference template (the first ``rank`` rows of ``nmf.H``).
+    beta : float
+        β of the divergence of the NMF (the dictionary's).
+    Vb : np.ndarray [shape=(B, T)], float32
+        ``P @ V``: what the NMF models.
+    nmf : NMFResult
+        Joint fit of ``Vb``: the fixed interference templates first, then
+        ``Settings.music_rank`` music templates learned from the recording.
+    L_i, L_m : np.ndarray [shape=(B, T)], float32
+        NMF models of the interference and of the music.
+    gain : np.ndarray [shape=(T,)], float32
+        Necessity gain: how much worse (β-divergence per unit of magnitude) the music
+        templates alone explain each frame than the joint model.
+    share : np.ndarray [shape=(T,)], float32 in [0, 1]
+        Interference share of the model per frame (:func:`cleantake.nmf.interference_share`).
+    level_i : np.ndarray [shape=(T,)]
+        Interference model's magnitude summed over bands.
+    ref : float
+        99th percentile over frames of ``Vb`` summed over bands (the level reference of
+        ``Settings.floor_db``).
+    partial : np.ndarray [shape=(T,)], bool
+        Frames whose window reaches past either end of the recording.
+    inner : np.ndarray [shape=(T,)], bool
+        Frames whose window lies at least ``Settings.edge_ms`` inside both ends.
+    Fm : np.ndarray [shape=(B, T)], float32
+        Features of the kNN searches: compressed band magnitudes of the NMF music estimate
+        (:func:`cleantake.kam.context_features` of ``L_m``).
+    """
+
+    sr: int
+    n_samples: int
+    cfg: StftConfig
+    X: np.ndarray
+    V: np.ndarray
+    P: np.ndarray
+    Wb: np.ndarray
+    labels: tuple
+    beta: float
+    Vb: np.ndarray
+    nmf: NMFResult
+    L_i: np.ndarray
+    L_m: np.ndarray
+    gain: np.ndarray
+    share: np.ndarray
+    level_i: np.ndarray
+    ref: float
+    partial: np.ndarray
+    inner: np.ndarray
+    Fm: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.V.shape[1])
+
+    def class_activations(self) -> dict[str, np.ndarray]:
+        """Activation of the interference templates summed per class.
+
+        Returns
+        -------
+        dict of str to np.ndarray [shape=(T,)]
+            For every class of the dictionary, in column order, the sum over its templates of
+            their activations in the joint fit (templates sum to one, so this is the class's
+            modelled magnitude summed over bands).
+        """
+        H = self.nmf.H[: self.nmf.n_fixed]
+        labels = np.asarray(self.labels)
+        return {c: H[labels == c].sum(axis=0) for c in dict.fromkeys(self.labels)}
+
+
+def analyse(
+    x: np.ndarray,
+    sr: int,
+    *,
+    dictionary: Dictionary,
+    settings: Settings,
+    threads: int | None = None,
+    templates: BandTemplates | None = None,
+) -> Analysis:
+    """Analyse one recording: STFT, NMF with the interference templates, necessity gains.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+        The recording, channels first, at least one analysis window long.
+    sr : int
+        Sample rate in Hz.
+    dictionary : Dictionary
+        Interference templates.
+    settings : Settings
+    threads : int, optional
+        Threads of the FFTs and the NMF (default 1). The result does not depend on it; it
+        does depend (in the last bits) on BLAS's own threads, which :class:`Cleaner` limits
+        to one (``threadpoolctl.threadpool_limits(1, user_api="blas")`` to match it).
+    templates : BandTemplates, optional
+        ``band_templates(dictionary, cfg, settings.n_bands)``, if already computed.
+
+    Returns
+    -------
+    Analysis
+    """
+    s = settings
+    threads = 1 if threads is None else threads
+    cfg = s.stft_config(sr)
+    X, V = spectrogram(x, cfg, threads=threads)
+    t = templates if templates is not None else band_templates(dictionary, cfg, s.n_bands)
+    Vb = t.P @ V
+    res = semi_nmf(Vb, t.Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=dictionary.beta, threads=threads)
+    L_i, L_m = res.fixed_part, res.free_part
+    # How much worse is each frame explained without the interference templates? Refit
+    # the activations of the music templates alone and compare per-frame divergences:
+    # frames the music templates explain as well on their own are not interference,
+    # however much of them the joint fit happened to give to the interference templates.
+    alone = semi_nmf(Vb, res.W[:, res.n_fixed:], n_free=0, n_iter=max(10, s.n_iter // 3),
+                     beta=dictionary.beta, tol=0, threads=threads)
+    d_joint = beta_divergence_frames(Vb, L_i + L_m, dictionary.beta)
+    d_alone = beta_divergence_frames(Vb, alone.W @ alone.H, dictionary.beta)
+    gain = (d_alone - d_joint) / np.maximum(Vb.sum(axis=0, dtype=np.float64), 1e-12)
+    # Recordings often start or end in the middle of a sound (a cut), which looks like
+    # nothing else in the recording: frames whose window reaches past an end are partial
+    # (attenuated copies), frames within edge_ms of an end are not inner.
+    n_frames, n = V.shape[1], x.shape[1]
+    centres = (np.arange(n_frames) + cfg.first_frame) * cfg.hop_length
+    half = cfg.win_length // 2
+    edge = s.counts(cfg).edge
+    return Analysis(
+        sr=int(sr),
+        n_samples=n,
+        cfg=cfg,
+        X=X,
+        V=V,
+        P=t.P,
+        Wb=t.Wb,
+        labels=t.labels,
+        beta=float(dictionary.beta),
+        Vb=Vb,
+        nmf=res,
+        L_i=L_i,
+        L_m=L_m,
+        gain=gain.astype(np.float32),
+        share=interference_share(L_i, L_m),
+        level_i=L_i.sum(axis=0),
+        ref=float(np.percentile(Vb.sum(axis=0), 99)),
+        partial=(centres - half < 0) | (centres + half > n),
+        inner=(centres - half >= edge) & (centres + half <= n - edge),
+        Fm=_kam.context_features(L_m, context=0, compress=float(L_m.mean()) * 0.1 + 1e-12),
+    )

@@ -1,0 +1,224 @@
+"""Parameters of the method (:class:`Settings`) and their durations in frames (:class:`FrameCounts`).
+
+Durations are given in milliseconds; :meth:`Settings.counts` turns them into frames of one
+recording's STFT once, so every stage uses the same whole numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import ParameterError
+from .spectral import StftConfig
+
+__all__ = ["Settings", "FrameCounts", "check_names"]
+
+
+def check_names(params: dict) -> None:
+    """ParameterError if a key of ``params`` is not a field of :class:`Settings`."""
+    unknown = set(params) - set(Settings.__dataclass_fields__)
+    if unknown:
+        raise ParameterError(
+            f"unknown setting(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(Settings.__dataclass_fields__)}"
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parameters of the method. Defaults chosen by measurement (see BENCHMARKS.md).
+
+    Attributes
+    ----------
+    window_ms, hop_ms : float
+        STFT window and hop in milliseconds.
+    n_bands : int
+        Log-frequency bands the NMF and the kNN search work on (the masks use every bin).
+    music_rank : int
+        Number of music templates learned from the recording.
+    n_iter : int
+        NMF iterations.
+    threshold : float in (0, 1)
+        Interference share of the NMF model above which a frame is a candidate.
+    floor_db : float
+        Candidates quieter than this many dB below the loudest interference frame are ignored.
+    min_event_ms, max_gap_ms, pad_ms, ramp_ms : float
+        Shortest event kept (before padding); longest gap bridged inside an event; how far
+        each event is extended on both sides; length of the raised-cosine ramp around it.
+    k : int
+        Neighbours selected by the KAM kernel.
+    context_ms : float
+        Temporal context on each side of a frame compared by the kernel.
+    novelty : float in [0, 1]
+        A candidate frame is affected when its interference share times its novelty (the
+        fraction of its energy that its k nearest frames do not explain) passes this.
+    edge_ms : float
+        No event starts within this many ms of either end of the recording (or block): a
+        recording cut in the middle of a sound looks novel there.
+    necessity : float >= 0
+        A candidate frame must be explained worse without the interference templates: the
+        per-frame divergence of the music templates alone minus that of the joint model,
+        per unit of magnitude (the necessity gain), must exceed a threshold. This is the
+        highest the threshold gets.
+    necessity_floor : float >= 0
+        The lowest the threshold gets. Within these bounds the threshold of a recording is
+        ``median + necessity_mads * σ`` of its frames' necessity gains (σ = 1.4826 × median
+        absolute deviation): music the templates explain everywhere equally well (most
+        recordings) keeps a low threshold, so quiet thuds and screams are found; music whose
+        gain varies a lot (drums, noisy sounds) keeps ``necessity``. The value is for a
+        dictionary of 60 templates (``any``); a smaller dictionary explains any sound less
+        well, so its floor is this times the square root of its share of 60 (0.45 times it for
+        the 12-template class presets; see :func:`cleantake.locate.necessity_threshold`).
+    necessity_mads : float >= 0
+        See ``necessity_floor``.
+    necessity_contrast : float >= 0
+        A candidate frame under the recording's threshold (and above ``necessity_floor``)
+        is necessary all the same if its necessity gain is more than this many times the
+        median gain of the ``cleantake.locate.CONTRAST_NEIGHBOURS`` frames whose NMF music
+        estimate, with context, is most similar: a drum kit's hits are explained as poorly
+        as each other, a thud among them is not.
+        0 turns it off.
+    confirm : float in [0, 1]
+        An event is kept only if KAM removes at least this fraction of its energy
+        (music that repeats elsewhere in the recording is explained by its neighbours and so
+        not removed), or at least ``confirm_quiet`` on stronger evidence.
+    confirm_quiet : float in [0, 1]
+        An event that KAM removes less than ``confirm`` but at least this fraction of is
+        kept if its evidence ratio reaches ``quiet_evidence``: interference 6 dB under the
+        music is only a fifth of the mixture's energy there, so even its perfect removal
+        takes less than ``confirm``. ``confirm`` or more turns this off.
+    quiet_evidence : float >= 0
+        Evidence ratio such quiet events need (see ``evidence``; scaled like it by the
+        dictionary's size). Without the evidence test (``evidence`` 0) they are not kept.
+    hysteresis : float >= 0
+        A kept event takes in the frames around it (gaps up to ``max_gap_ms`` bridged) whose
+        interference share passes ``threshold`` and whose necessity gain passes this fraction
+        of the recording's threshold: the quieter first burst of a cough, the tail of a
+        creak. 1 (or more) turns it off.
+    evidence : float >= 0
+        An event is kept only if what KAM would remove there is explained this many times
+        better (in β-divergence) by the interference templates alone than by the
+        recording's music templates alone (:func:`cleantake.locate.evidence_ratio`): a
+        musical sound the neighbours failed to predict is explained by the music templates
+        too. The value is for a dictionary of 60 templates (``any``); smaller dictionaries use
+        it in proportion to their size. 0 turns the test off.
+    mask_power : float
+        Exponent of the soft masks.
+    nmf_guard : float >= 0
+        Inside events, KAM's estimate of the interference (mixture minus the neighbours'
+        median) is multiplied by the NMF interference share of each band raised to this
+        power before the mask is formed, so bands the interference templates do not explain
+        keep their music. 0 uses KAM alone.
+    strength : float in [0, 1]
+        0 = no change, 1 = full removal.
+    """
+
+    window_ms: float = 46.0
+    hop_ms: float = 11.5
+    n_bands: int = 128
+    music_rank: int = 80
+    n_iter: int = 60
+    threshold: float = 0.2
+    floor_db: float = 30.0
+    min_event_ms: float = 80.0
+    max_gap_ms: float = 250.0
+    pad_ms: float = 50.0
+    ramp_ms: float = 35.0
+    k: int = 4
+    context_ms: float = 46.0
+    confirm: float = 0.2
+    confirm_quiet: float = 0.1
+    quiet_evidence: float = 7.0
+    necessity: float = 1.0
+    necessity_floor: float = 0.35
+    necessity_mads: float = 20.0
+    evidence: float = 3.5
+    nmf_guard: float = 0.5
+    hysteresis: float = 0.5
+    necessity_contrast: float = 5.0
+    edge_ms: float = 250.0
+    novelty: float = 0.05
+    mask_power: float = 2.0
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("strength", 0.0 <= self.strength <= 1.0, "between 0 (no change) and 1 (full removal)"),
+            ("threshold", 0.0 < self.threshold < 1.0, "strictly between 0 and 1"),
+            ("confirm", 0.0 <= self.confirm <= 1.0, "between 0 and 1"),
+            ("confirm_quiet", 0.0 <= self.confirm_quiet <= 1.0, "between 0 and 1"),
+            ("novelty", 0.0 <= self.novelty <= 1.0, "between 0 and 1"),
+            ("k", 1 <= self.k <= 1000, "from 1 to 1000 frames"),
+            ("music_rank", 1 <= self.music_rank <= 500, "from 1 to 500"),
+            ("n_iter", 1 <= self.n_iter <= 10000, "from 1 to 10000"),
+            ("n_bands", 8 <= self.n_bands <= 4096, "from 8 to 4096"),
+            ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
+        for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
+                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis",
+                     "necessity_contrast", "quiet_evidence"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def stft_config(self, sr: int) -> StftConfig:
+        """The STFT of this recording's sample rate ``sr`` (Hz)."""
+        return StftConfig(int(sr), self.window_ms, self.hop_ms)
+
+    def frames(self, ms: float, cfg: StftConfig) -> int:
+        """Milliseconds to a whole number of hops."""
+        return int(round(ms / 1000.0 / cfg.frame_seconds))
+
+    def counts(self, cfg: StftConfig) -> "FrameCounts":
+        """The durations of these settings in frames (and samples) of ``cfg``."""
+        return FrameCounts.of(self, cfg)
+
+    def replace(self, **params) -> "Settings":
+        """A copy with some fields changed, checked like a new one.
+
+        Raises
+        ------
+        ParameterError
+            If a name is not a field of Settings, or a value is out of range.
+        """
+        check_names(params)
+        return dataclasses.replace(self, **params)
+
+
+@dataclass(frozen=True)
+class FrameCounts:
+    """The durations of :class:`Settings` for one STFT, in whole frames (hops) or samples.
+
+    Attributes
+    ----------
+    max_gap : int
+        ``max_gap_ms`` in frames.
+    min_event : int >= 1
+        ``min_event_ms`` in frames, at least 1.
+    pad, ramp, context : int
+        ``pad_ms``, ``ramp_ms``, ``context_ms`` in frames.
+    edge : int
+        ``edge_ms`` in samples.
+    """
+
+    max_gap: int
+    min_event: int
+    pad: int
+    ramp: int
+    context: int
+    edge: int
+
+    @classmethod
+    def of(cls, s: Settings, cfg: StftConfig) -> "FrameCounts":
+        """The counts of settings ``s`` for the STFT ``cfg``."""
+        return cls(
+            max_gap=s.frames(s.max_gap_ms, cfg),
+            min_event=max(1, s.frames(s.min_event_ms, cfg)),
+            pad=s.frames(s.pad_ms, cfg),
+            ramp=s.frames(s.ramp_ms, cfg),
+            context=s.frames(s.context_ms, cfg),
+            edge=int(round(s.edge_ms / 1000.0 * cfg.sr)),
+        )

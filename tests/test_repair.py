@@ -1,0 +1,149 @@
+"""The user's control of the repair: Cleaner.clean(events=..., keep=...), and the checks of
+its inputs (spans, array layout, sample rate)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cleantake
+from cleantake import Event
+from cleantake.errors import ParameterError
+
+from test_pipeline import SR, _mixture
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return _mixture()
+
+
+@pytest.fixture(scope="module")
+def cleaner():
+    return cleantake.Cleaner("any")
+
+
+def _outside(spans, n):
+    m = np.ones(n, bool)
+    for a, b, *_ in spans:
+        m[int(np.floor(a * SR)):int(np.ceil(b * SR))] = False
+    return m
+
+
+def test_marked_spans_only_are_repaired(mixed, cleaner):
+    y, x, (t0, t1) = mixed
+    spans = [(t0 - 0.05, t1 + 0.05), (1.0, 1.2, 0.5)]
+    res = cleaner.clean(y, SR, events=spans)
+    out = _outside(spans, y.size)
+    np.testing.assert_array_equal(res.cleaned[out], y[out])
+    assert not res.removed[out].any()
+    assert [(e.start_s, e.end_s, e.label, e.strength) for e in res.events] == [
+        (1.0, 1.2, "marked", 0.5), (t0 - 0.05, t1 + 0.05, "marked", 1.0)]
+    # The burst is removed: the output is closer to the music than the input was there.
+    a, b = int(t0 * SR), int(t1 * SR)
+    assert np.sum((res.cleaned[a:b] - x[a:b]) ** 2) < 0.5 * np.sum((y[a:b] - x[a:b]) ** 2)
+
+
+def test_marked_span_strength_zero_returns_the_input(mixed, cleaner):
+    y = mixed[0]
+    res = cleaner.clean(y, SR, events=[(2.0, 4.0, 0.0)])
+    np.testing.assert_array_equal(res.cleaned, y)
+    zero = cleantake.Cleaner("any", strength=0.0).clean(y, SR, events=[(2.0, 4.0)])
+    np.testing.assert_array_equal(zero.cleaned, y)
+
+
+def test_marked_events_keep_their_label_and_stereo(mixed, cleaner):
+    y, _, (t0, t1) = mixed
+    st2 = np.stack([y, 0.5 * y], axis=1)
+    ev = Event(t0, t1, "cough", 0.9)
+    res = cleaner.clean(st2, SR, events=[ev])
+    assert res.events == [ev] and res.cleaned.shape == st2.shape
+    np.testing.assert_allclose(res.removed[:, 1], 0.5 * res.removed[:, 0], atol=1e-9)
+
+
+def test_keep_span_is_untouched_and_drops_its_events(mixed, cleaner):
+    y, _, (t0, t1) = mixed
+    base = cleaner.clean(y, SR)
+    assert base.events
+    keep = [(t0 - 0.1, t1 + 0.1)]
+    res = cleaner.clean(y, SR, keep=keep)
+    inside = ~_outside(keep, y.size)
+    np.testing.assert_array_equal(res.cleaned[inside], y[inside])
+    assert not res.removed[inside].any()
+    assert not any(e.start_s < keep[0][1] and keep[0][0] < e.end_s for e in res.events)
+    assert len(res.events) < len(base.events)
+    assert cleaner.locate(y, SR, keep=keep) == res.events
+
+
+def test_keep_elsewhere_changes_nothing_far_from_it(mixed, cleaner):
+    y, _, _ = mixed
+    base = cleaner.clean(y, SR)
+    res = cleaner.clean(y, SR, keep=[(0.5, 0.8)])
+    assert res.events == base.events
+    far = np.ones(y.size, bool)
+    far[: int(1.0 * SR)] = False
+    np.testing.assert_array_equal(res.removed[far], base.removed[far])
+
+
+@pytest.mark.parametrize("spans, words", [
+    ([(5.0, 7.0)], "outside the recording"),
+    ([(-0.5, 1.0)], "outside the recording"),
+    ([(2.0, 1.0)], "reversed"),
+    ([(1.0, 1.0)], "empty"),
+    ([(1.0, 2.0), (1.5, 2.5)], "overlap"),
+    ([(1.0, 2.0, 1.5)], "strength"),
+    ([(1.0, 2.0, -0.1)], "strength"),
+    ([("a", 2.0)], "numbers"),
+    ([(1.0,)], "start_s, end_s"),
+    ([3.0], "start_s, end_s"),
+])
+def test_bad_spans_are_refused_in_seconds(mixed, cleaner, spans, words):
+    y = mixed[0][: 3 * SR]
+    with pytest.raises(ParameterError, match=words) as e:
+        cleaner.clean(y, SR, events=spans)
+    first = spans[0]
+    if isinstance(first, tuple) and isinstance(first[0], float) and len(first) > 1:
+        assert " s" in str(e.value)
+
+
+def test_bad_keep_is_refused(mixed, cleaner):
+    y = mixed[0][: 3 * SR]
+    with pytest.raises(ParameterError, match="keep"):
+        cleaner.clean(y, SR, keep=[(0.0, 9.0)])
+    with pytest.raises(ParameterError, match="keep"):
+        cleaner.clean(y, SR, keep=[(0.0, 1.0, 0.5)])
+
+
+def test_marked_spans_need_the_proposed_method(mixed):
+    with pytest.raises(ParameterError, match="proposed"):
+        cleantake.Cleaner(method="nmf").clean(mixed[0], SR, events=[(1.0, 2.0)])
+
+
+def test_channels_first_layout_is_refused_with_a_hint():
+    x = np.zeros((2, SR))
+    with pytest.raises(ParameterError, match=r"\.T"):
+        cleantake.clean(x, SR)
+    with pytest.raises(ParameterError, match="n_samples, n_channels"):
+        cleantake.clean(np.zeros((1000, 65)), SR)
+    assert cleantake.clean(x.T, SR).cleaned.shape == (SR, 2)
+
+
+@pytest.mark.parametrize("sr", [0, -44100, 44100.5, 800000, float("nan"), "44100", True])
+def test_bad_sample_rate_is_refused(sr):
+    with pytest.raises(ParameterError, match="sample rate"):
+        cleantake.clean(np.zeros(4096), sr)
+
+
+def test_whole_float_sample_rate_is_accepted():
+    assert cleantake.clean(np.zeros(4096), 22050.0).sr == 22050
+
+
+@settings(max_examples=15, deadline=None)
+@given(scale=st.floats(1e-3, 1e3), start=st.floats(0.0, 5.0), length=st.floats(0.01, 0.9))
+def test_cleaned_is_input_minus_removed_exactly(scale, start, length):
+    """``audio - removed == cleaned`` exactly; ``cleaned + removed`` is within one rounding."""
+    y = _mixture()[0] * scale
+    res = cleantake.Cleaner("any").clean(y, SR, events=[(start, start + length)])
+    np.testing.assert_array_equal(y - res.removed, res.cleaned)
+    err = np.abs(res.cleaned + res.removed - y)
+    assert np.all(err <= np.spacing(np.maximum(np.abs(y), np.abs(res.cleaned))))
