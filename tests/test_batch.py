@@ -461,6 +461,7 @@ def _clean_with_inner(input_path, output_path, *, cleaner, **kw):
     return clean_one(input_path, output_path, cleaner=cleaner.inner, **kw)
 
 
+@pytest.mark.slow
 def test_cleaner_is_sent_once_per_worker_and_nested_out_dir_is_not_searched(tree, cluster, cleaner):
     in_dir, _, _ = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -541,6 +542,7 @@ def test_run_killed_with_sigkill_resumes(tree, cluster, cleaner, reference):
     assert again["counts"]["skipped"] == total_good
 
 
+@pytest.mark.slow
 def test_unwritable_out_dir_and_vanished_input_are_reported(tree, cluster, cleaner, monkeypatch):
     from cleantake.errors import AudioWriteError
 
