@@ -142,6 +142,13 @@ def test_jobs_refused_alike_by_clean_and_batch(tmp_path, take, capsys):
     assert errs[0] == errs[1] and "1 to 256" in errs[0]
 
 
+def test_every_help_page_renders():
+    parser = cli.build_parser()
+    assert "clean" in parser.format_help()
+    for name, p in _subparsers(parser).items():
+        assert name in p.format_help()  # a stray % in a help text would raise here
+
+
 def test_modules_import_in_one_direction():
     """No import cycles: a module below never imports one above (checked on the sources)."""
     order = ["errors", "atomic", "optional", "threads", "progress", "spectral", "nmf", "kam", "masking",

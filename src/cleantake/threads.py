@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ __all__ = [
     "default_jobs",
     "check_jobs",
     "check_workers",
+    "parse_jobs",
     "recording_threads",
     "threads_for_recording",
     "single_threaded_blas",
@@ -63,6 +65,24 @@ def check_jobs(jobs, name: str = "jobs") -> int:
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or not 1 <= jobs <= MAX_JOBS:
         raise ParameterError(f"{name} must be a whole number from 1 to {MAX_JOBS}, got {jobs!r}")
     return int(jobs)
+
+
+def parse_jobs(text: str) -> int:
+    """``-j/--jobs N`` on a command line: :func:`check_jobs` as an argparse ``type``.
+
+    Every subcommand with ``-j`` (``clean``, ``batch``, ``evaluate``) uses it, so the option
+    is checked the same way everywhere.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number from 1 to :data:`MAX_JOBS` (argparse turns it into exit code 2).
+    """
+    try:
+        return check_jobs(int(text))
+    except (ValueError, ParameterError):
+        raise argparse.ArgumentTypeError(
+            f"jobs must be a whole number from 1 to {MAX_JOBS}, got {text!r}") from None
 
 
 def check_workers(workers) -> int:

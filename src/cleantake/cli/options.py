@@ -6,11 +6,10 @@ import argparse
 
 from ..io import CLIP_POLICIES
 from ..pipeline import METHODS
-from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS
+from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
 
 __all__ = [
     "strength",
-    "jobs",
     "add_interference_option",
     "add_method_options",
     "add_output_format_options",
@@ -28,17 +27,6 @@ def strength(text: str) -> float:
         raise argparse.ArgumentTypeError(f"strength must be a number from 0 to 1, got {text!r}") from None
     if not 0.0 <= v <= 1.0:
         raise argparse.ArgumentTypeError(f"strength must be from 0 (no change) to 1 (full removal), got {v:g}")
-    return v
-
-
-def jobs(text: str) -> int:
-    """argparse type of ``-j/--jobs``: a whole number from 1 to 256."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"jobs must be a whole number from 1 to {MAX_JOBS}, got {text!r}") from None
-    if not 1 <= v <= MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"jobs must be a whole number from 1 to {MAX_JOBS}, got {v}")
     return v
 
 
@@ -69,7 +57,7 @@ def add_output_format_options(p: argparse.ArgumentParser) -> None:
 
 def add_jobs_option(p: argparse.ArgumentParser, what: str) -> None:
     """``-j/--jobs N``: how many things at once; ``what`` says which things."""
-    p.add_argument("-j", "--jobs", type=jobs, default=None, metavar="N",
+    p.add_argument("-j", "--jobs", type=parse_jobs, default=None, metavar="N",
                    help=f"{what}, 1 to {MAX_JOBS} (default: the number of usable CPUs, at most "
                         f"{DEFAULT_MAX_JOBS}); the output does not depend on N")
 
