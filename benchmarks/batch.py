@@ -69,7 +69,7 @@ def build_mixtures(corpus: Path, out_dir: Path, n_files: int) -> list[dict]:
 
 
 def run_inprocess(files: list[dict], out_dir: Path, cleaner) -> float:
-    from cleantake.pipeline import clean_file
+    from cleantake.files import clean_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -8,13 +8,13 @@ event-to-music energy over the event's span, per the corpus README's level defin
 Then measures, in ONE run and on the same inputs, every case in a fresh Python process (so
 peak memory of one case cannot contaminate another; imports are not timed):
 
-* ``cleantake``: file to file with :func:`cleantake.streaming.clean_file_streaming` (60-s
+* ``cleantake``: file to file with :func:`cleantake.files.clean_file` (60-s
   blocks, 4-s overlap, blocks cleaned in parallel threads as ``cleantake clean`` does for
   long files), wall time per stage (``CleanResult.stats["seconds"]`` summed over blocks, so
   with parallel blocks the stages add up to more than the wall time, plus read/write/join)
   and peak RSS per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
 * ``cleantake_seq`` (10 min): the same with one block at a time (``workers=1``);
-* ``cleantake_report`` (10 and 60 min): :func:`cleantake.pipeline.clean_file` with an HTML
+* ``cleantake_report`` (10 and 60 min): :func:`cleantake.files.clean_file` with an HTML
   report, as ``cleantake clean --report`` (blocks, then the report drawn from the written
   files read back piece by piece), split into the blocks and the report;
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` on the whole recording in
@@ -215,7 +215,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
     import cleantake
     from cleantake import io as ctio
     from cleantake.spectral import StftConfig, istft, stft
-    from cleantake.streaming import clean_file_streaming, default_workers
+    from cleantake.files import clean_file
+    from cleantake.threads import default_jobs as default_workers
 
     # cleantake imports scipy.signal lazily, at its first transform; import it here so that no
     # case pays that import inside its timed part (imports are not timed, as for the peers).
@@ -237,10 +238,10 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         out["rss_before"] = _rss_bytes()
         with RssSampler() as sampler:
             t0 = time.perf_counter()
-            events, _ = clean_file_streaming(path, outdir / "cleaned.wav", cleaner=clock,
-                                             removed_path=outdir / "removed.wav", overwrite=True,
-                                             block_s=BLOCK_S, overlap_s=OVERLAP_S, stats=stats,
-                                             workers=workers)
+            res = clean_file(path, outdir / "cleaned.wav", cleaner=clock,
+                             removed_path=outdir / "removed.wav", overwrite=True,
+                             block_s=BLOCK_S, overlap_s=OVERLAP_S, workers=workers)
+            events, stats = res.events, res.stats
             wall = time.perf_counter() - t0
         stages = stats["seconds"]
         intervals = clock.intervals
@@ -250,8 +251,6 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
             f.unlink()
         outdir.rmdir()
     elif case == "cleantake_report":  # `cleantake clean --report`: blocks, then the report from the files
-        from cleantake.pipeline import clean_file
-
         cleaner = cleantake.Cleaner("any")
         outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
         outdir.mkdir(exist_ok=True)

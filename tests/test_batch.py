@@ -1,7 +1,7 @@
 """Batch processing on a real Dask LocalCluster (2 worker processes on loopback).
 
 One cluster serves the whole module. Files are 2-3 s long so the module runs in seconds.
-The per-file work is the real ``cleantake.pipeline.clean_file``; fault-injection tests pass
+The per-file work is the real ``cleantake.files.clean_file``; fault-injection tests pass
 their own per-file function (``clean_fn``) that wraps it.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -26,7 +27,7 @@ from distributed import LocalCluster  # noqa: E402
 import cleantake  # noqa: E402
 from cleantake import batch as B  # noqa: E402
 from cleantake.errors import ParameterError  # noqa: E402
-from cleantake.pipeline import clean_file  # noqa: E402
+from cleantake.files import clean_file  # noqa: E402
 
 # Functions defined here must reach worker processes, which cannot import this test module.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -223,6 +224,7 @@ def test_fingerprint_changes_with_settings(cleaner):
 # ------------------------------------------------------------------------------------------
 # on the cluster
 # ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, reference):
     in_dir, out_dir, made = tree
     summary = _run(in_dir, out_dir, cluster, cleaner, removed=True, labels=True)
@@ -247,12 +249,13 @@ def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, re
         assert row["duration_s"] == pytest.approx(sf.info(str(made[rel])).duration)
         assert row["n_events"] == len(ref_bytes[f"{stem}.txt"].decode().splitlines())
     # no temporary files left behind; nothing written for hidden or non-audio files
-    leftovers = [p for p in out_dir.rglob("*") if B._PARTIAL_MARK in p.name]
+    leftovers = [p for p in out_dir.rglob("*") if B.PARTIAL_MARK in p.name]
     assert leftovers == []
     assert not (out_dir / ".hidden.wav").exists() and not (out_dir / "notes.txt").exists()
     assert not (out_dir / "sub" / "broken.wav").exists()
 
 
+@pytest.mark.slow
 def test_second_run_skips_everything_and_settings_change_is_protected(tree, cluster, cleaner):
     in_dir, out_dir, _ = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -279,6 +282,7 @@ def test_second_run_skips_everything_and_settings_change_is_protected(tree, clus
     assert changed["counts"]["skipped"] == 3
 
 
+@pytest.mark.slow
 def test_moved_out_dir_still_skips_and_new_outputs_never_clobber(tree, cluster, cleaner):
     in_dir, out_dir, _ = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -301,6 +305,7 @@ def _warn_about_output(input_path, output_path, **kw):
     return clean_one(input_path, output_path, **kw)
 
 
+@pytest.mark.slow
 def test_foreign_output_is_never_replaced_and_warnings_are_kept(tree, cluster, cleaner):
     in_dir, out_dir, _ = tree
     (out_dir / "sub").mkdir(parents=True)
@@ -322,6 +327,7 @@ def _fail_some(input_path, output_path, **kw):
     return clean_one(input_path, output_path, **kw)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_with_only_missing_files(tree, cluster, cleaner, reference):
     in_dir, out_dir, made = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -335,9 +341,9 @@ def test_interrupted_run_resumes_with_only_missing_files(tree, cluster, cleaner,
     (out_dir / "b.flac").unlink()
     # and a stray partial from a killed worker
     (out_dir / "sub").mkdir(exist_ok=True)
-    stray = out_dir / "sub" / f".c{B._PARTIAL_MARK}deadbeef.wav"
+    stray = out_dir / "sub" / f".c{B.PARTIAL_MARK}deadbeef.wav"
     stray.write_bytes(b"x")
-    stray_writer_tmp = out_dir / "sub" / f"..c{B._PARTIAL_MARK}deadbeef.wav.k3j4.part"
+    stray_writer_tmp = out_dir / "sub" / f"..c{B.PARTIAL_MARK}deadbeef.wav.k3j4.part"
     stray_writer_tmp.write_bytes(b"x")
     unrelated = out_dir / "sub" / ".c.wav.notes"
     unrelated.write_bytes(b"keep me")
@@ -388,13 +394,13 @@ def test_dead_worker_is_retried_once(tree, cluster, cleaner):
     cluster.wait_for_workers(2, timeout=60)
 
 
+@pytest.mark.slow
 def test_cli_local_cluster_exit_codes(tree, capsys):
     """The subcommand end to end with its own LocalCluster (-j 2)."""
-    import argparse
+    from cleantake.cli import build_parser
 
     in_dir, out_dir, _ = tree
-    parser = argparse.ArgumentParser(prog="cleantake")
-    B.add_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["batch", str(in_dir), "-o", str(out_dir), "-j", "1", "--labels"])
     assert args.func(args) == 1  # the corrupt file failed
     out = capsys.readouterr()
@@ -409,6 +415,7 @@ def test_cli_local_cluster_exit_codes(tree, capsys):
     assert json.loads((out_dir / B.SUMMARY_NAME).read_text())["counts"]["skipped"] == 4
 
 
+@pytest.mark.slow
 def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capfd):
     in_dir, out_dir, _ = tree
     summary = _run(in_dir, out_dir, cluster, cleaner, progress=True)
@@ -420,6 +427,18 @@ def test_progress_bars_over_files_and_audio_seconds(tree, cluster, cleaner, capf
     quiet = tree[0].parent / "out2"
     _run(in_dir, quiet, cluster, cleaner, progress=False)
     assert "files:" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_plain_progress_lines_when_stderr_is_not_a_terminal(tree, cluster, cleaner, capfd, monkeypatch):
+    import cleantake.progress
+
+    monkeypatch.setattr(cleantake.progress, "LINE_EVERY_S", 0.0)  # every update, not every 10 s
+    in_dir, out_dir, _ = tree
+    _run(in_dir, out_dir, cluster, cleaner, progress=None)  # pytest's stderr is not a terminal
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("cleantake: 5 files:")]
+    assert lines and all(re.search(r"\d+% \(\d+:\d\d elapsed, (~\d+:\d\d left|time left unknown)\)$", ln)
+                         for ln in lines), lines
 
 
 class _CountingCleaner:
@@ -442,6 +461,7 @@ def _clean_with_inner(input_path, output_path, *, cleaner, **kw):
     return clean_one(input_path, output_path, cleaner=cleaner.inner, **kw)
 
 
+@pytest.mark.slow
 def test_cleaner_is_sent_once_per_worker_and_nested_out_dir_is_not_searched(tree, cluster, cleaner):
     in_dir, _, _ = tree
     (in_dir / "sub" / "broken.wav").unlink()
@@ -462,7 +482,7 @@ _KILLED_CLIENT = r"""
 import sys, time
 import cleantake
 from cleantake.batch import run_batch
-from cleantake.pipeline import clean_file
+from cleantake.files import clean_file
 
 def slow_clean_file(input_path, output_path, **kw):  # the real work, a little slower
     time.sleep(0.3)
@@ -522,6 +542,7 @@ def test_run_killed_with_sigkill_resumes(tree, cluster, cleaner, reference):
     assert again["counts"]["skipped"] == total_good
 
 
+@pytest.mark.slow
 def test_unwritable_out_dir_and_vanished_input_are_reported(tree, cluster, cleaner, monkeypatch):
     from cleantake.errors import AudioWriteError
 
@@ -538,7 +559,7 @@ def test_unwritable_out_dir_and_vanished_input_are_reported(tree, cluster, clean
         (in_dir / "b.flac").unlink()
         return found
 
-    monkeypatch.setattr(B, "find_audio_files", find_then_delete)
+    monkeypatch.setattr(B.run, "find_audio_files", find_then_delete)  # as run_batch looks it up
     summary = _run(in_dir, out_dir, cluster, cleaner)
     b = next(r for r in summary["files"] if r["input"] == "b.flac")
     assert b["status"] == "failed" and b["reason"].startswith("AudioReadError")
@@ -578,6 +599,7 @@ def _index_links(index: Path) -> dict[str, str]:
     return links
 
 
+@pytest.mark.slow
 def test_batch_report_one_page_per_file_and_index(tmp_path, cluster, cleaner):
     """Same base name in two folders → two reports; the index links both; failures listed."""
     in_dir, out_dir, rep = tmp_path / "in", tmp_path / "out", tmp_path / "rep"
@@ -625,6 +647,8 @@ def test_batch_report_one_page_per_file_and_index(tmp_path, cluster, cleaner):
 
 
 def test_default_clean_fn_cleans_blocks_one_at_a_time():
-    plugin = B._plugin_class()(None, None)
+    from cleantake.batch import run as batch_run
+
+    plugin = batch_run._plugin_class()(None, None)
     plugin.setup(None)
     assert plugin.clean_fn.func is clean_file and plugin.clean_fn.keywords == {"workers": 1}

@@ -8,7 +8,6 @@ and that nothing was written or modified.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import subprocess
@@ -19,13 +18,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import sha, two_tones
+
 cli = pytest.importorskip("cleantake.cli")
 
 SR = 22050
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -39,9 +36,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def music(seconds: float = 0.5, channels: int = 2) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    x = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t)
-    return np.round(np.repeat(x[:, None], channels, axis=1) * 32768) / 32768
+    return two_tones(seconds, SR, channels)
 
 
 @pytest.fixture
@@ -224,12 +219,12 @@ def test_output_folder_missing(tmp_path, good, capsys):
 
 
 def test_output_folder_unwritable(tmp_path, good, capsys, monkeypatch):
-    from cleantake import io as cio
+    import tempfile
 
     def deny(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(cio.tempfile, "mkstemp", deny)
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
     code, _, err = run(["clean", good, "-o", tmp_path / "o.wav"], capsys)
     assert_error(code, err, "not writable")
 

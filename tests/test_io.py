@@ -7,12 +7,12 @@ directly (not with the code under test) unless the test is about the writer.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import sys
 import textwrap
 import time
@@ -25,10 +25,10 @@ import pytest
 import soundfile as sf
 
 from cleantake import io as cio
+from conftest import grid16, sha
 from cleantake.errors import AudioReadError, AudioWriteError, CleantakeError, ParameterError
 
 REPO = Path(__file__).resolve().parents[1]
-RNG_SEED = 1234
 
 # Subprocesses import cleantake.io without running cleantake/__init__ (which loads the whole
 # pipeline and scipy): they start in a fraction of a second.
@@ -40,16 +40,6 @@ _FAST_IO_IMPORT = textwrap.dedent("""
     from cleantake import io as cio
     from cleantake.errors import AudioReadError, AudioWriteError
 """).format(src=str(REPO / "src" / "cleantake"))
-
-
-def grid16(n: int, channels: int, *, seed: int = RNG_SEED, amp: float = 0.9) -> np.ndarray:
-    """Random samples on the 16-bit grid (exactly representable in every PCM/float subtype)."""
-    rng = np.random.default_rng(seed)
-    return np.round(rng.uniform(-amp, amp, (n, channels)) * 32768) / 32768
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_fixture(path: Path, data: np.ndarray, sr: int = 44100, subtype: str | None = None,
@@ -190,7 +180,7 @@ def test_mp3_output_only_if_libsndfile_can_write_it(tmp_path):
 
 def test_wav_writer_switches_to_rf64_when_output_would_pass_4gb(tmp_path, monkeypatch):
     # Pretend the WAV limit is 10 kB so that the decision can be tested without 4 GB of disk.
-    monkeypatch.setattr(cio, "_WAV_LIMIT_BYTES", 10_000)
+    monkeypatch.setattr(cio.write, "WAV_LIMIT_BYTES", 10_000)
     x = grid16(4000, 2)  # 16 000 bytes of PCM_16
     cio.write_audio(tmp_path / "big.wav", x, 44100, subtype="PCM_16")
     assert sf.info(str(tmp_path / "big.wav")).format == "RF64"
@@ -200,7 +190,7 @@ def test_wav_writer_switches_to_rf64_when_output_would_pass_4gb(tmp_path, monkey
 
 
 def test_wav_writer_refuses_to_grow_past_4gb_with_a_wrong_length_hint(tmp_path, monkeypatch):
-    monkeypatch.setattr(cio, "_WAV_LIMIT_BYTES", 10_000)
+    monkeypatch.setattr(cio.write, "WAV_LIMIT_BYTES", 10_000)
     out = tmp_path / "o.wav"
     with pytest.raises(AudioWriteError, match="4 GB"):
         with cio.AtomicAudioWriter(out, samplerate=8000, channels=1, format="WAV",
@@ -744,7 +734,7 @@ def test_unwritable_folder_detected_by_trying(tmp_path, wav_in, monkeypatch):
     def deny(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(cio.tempfile, "mkstemp", deny)
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
     with pytest.raises(AudioWriteError, match="not writable"):
         cio.check_output(wav_in, tmp_path / "o.wav", overwrite=False)
     with pytest.raises(AudioWriteError, match="permission denied"):
@@ -845,7 +835,7 @@ def test_disk_full_simulated(tmp_path, monkeypatch, where):
     else:
         def full(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
-        monkeypatch.setattr(cio.os, "fsync", full)
+        monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(AudioWriteError) as ei:
         cio.write_audio(out, np.zeros((1000, 1)), 8000, overwrite=True)
     assert "disk full while writing" in str(ei.value) and "o.wav" in str(ei.value)
@@ -936,12 +926,14 @@ def test_sigkill_mid_write_leaves_no_partial_output(tmp_path, old):
     assert all(p.name.startswith(".out.wav.") for p in tmp_path.iterdir() if p != out)
 
 
-_INTERRUPT_SCRIPT = _FAST_IO_IMPORT + textwrap.dedent("""
+_INTERRUPT_SCRIPT = textwrap.dedent("""
     import sys, numpy as np
+    from cleantake import io as cio
+    from cleantake.cli.signals import termination_as_interrupt
     out = sys.argv[1]
     block = np.full((48000, 2), 0.25)
     try:
-        with cio.termination_as_interrupt():
+        with termination_as_interrupt():
             with cio.AtomicAudioWriter(out, samplerate=48000, channels=2, subtype="PCM_24",
                                        overwrite=True) as w:
                 w.write(block)
@@ -982,7 +974,9 @@ def only_files(folder: Path) -> list[str]:
 
 def test_termination_handler_restores_previous_handlers():
     before = signal.getsignal(signal.SIGTERM)
-    with cio.termination_as_interrupt():
+    from cleantake.cli.signals import termination_as_interrupt
+
+    with termination_as_interrupt():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
 

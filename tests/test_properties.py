@@ -249,7 +249,7 @@ def test_clean_refuses_non_finite_with_cleantake_error(x, sr, bad, where):
        fmt=st.sampled_from([("wav", "PCM_16"), ("flac", "PCM_24"), ("wav", "FLOAT")]))
 def test_clean_file_outputs_sum_to_the_input_file(tmp_path_factory, sig, fmt):
     """Through files: cleaned file + removed file == input file (same grid, same length)."""
-    from cleantake.pipeline import clean_file
+    from cleantake.files import clean_file
 
     x, sr = sig
     ext, subtype = fmt

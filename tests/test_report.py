@@ -1,8 +1,7 @@
-"""HTML reports: content, size bounds, the batch index, ``inspect``, and rendering in Chromium."""
+"""HTML reports: content, size bounds, the batch index, and rendering in Chromium."""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -22,7 +21,6 @@ import cleantake
 from chromium_cdp import Chromium, find_chromium
 from cleantake import report as R
 from cleantake.errors import AudioWriteError, CleantakeError, ParameterError
-from cleantake.labels import read_labels
 from cleantake.locate import Event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -379,6 +377,7 @@ def test_bad_run_info_is_refused_before_writing(tmp_path, info, match):
 def test_removed_as_input_minus_cleaned_reads_each_file_once(tmp_path, monkeypatch):
     """The pipeline's removed part of a long file, FileSamples(input, minus=cleaned), costs no extra reads."""
     import cleantake.io as cio
+    import cleantake.io.read as cio_read
 
     audio, music, bursts, events = synthetic_take(duration_s=20.0, onsets=(2.0, 9.0, 15.0))
     sf.write(tmp_path / "in.wav", audio, SR, subtype="FLOAT")
@@ -386,13 +385,13 @@ def test_removed_as_input_minus_cleaned_reads_each_file_once(tmp_path, monkeypat
     x, c = cio.FileSamples(tmp_path / "in.wav"), cio.FileSamples(tmp_path / "clean.wav")
     r = cio.FileSamples(tmp_path / "in.wav", minus=c)
     calls = []
-    real = cio.read_audio
+    real = cio_read.read_audio
 
     def counting(path, **kw):
         calls.append(Path(path).name)
         return real(path, **kw)
 
-    monkeypatch.setattr(cio, "read_audio", counting)
+    monkeypatch.setattr(cio_read, "read_audio", counting)
     path = R.write_report(tmp_path / "rep", x, SR, cleaned=c, removed=r, events=events, title="files")
     assert calls.count("in.wav") == calls.count("clean.wav") > 0
     # and the removed part shown and played is the difference
@@ -504,74 +503,7 @@ def test_index_links_reports_and_counts_events(tmp_path):
     assert "1:02:05.500" in text
 
 
-# ----------------------------------------------------------------------------- inspect
-
-
-def inspect_parser():
-    ap = argparse.ArgumentParser(prog="cleantake")
-    R.add_inspect_parser(ap.add_subparsers(dest="command", required=True))
-    return ap
-
-
-def test_inspect_prints_table_and_writes_labels_and_report(tmp_path, monkeypatch, capsys):
-    audio, _, _, events = synthetic_take()
-    wav = tmp_path / "take.wav"
-    sf.write(wav, audio, SR, subtype="PCM_16")
-    seen = {}
-
-    class FakeCleaner:  # the locator is the lead's; here we check what inspect does with its output
-        def __init__(self, interference="any", **kw):
-            seen["interference"] = interference
-
-        def locate(self, x, sr):
-            seen["shape"], seen["sr"] = x.shape, sr
-            return list(reversed(events))
-
-    monkeypatch.setattr(cleantake, "Cleaner", FakeCleaner)
-    args = inspect_parser().parse_args(
-        ["inspect", str(wav), "-i", "cough", "--labels", str(tmp_path / "ev.txt"), "--report", str(tmp_path / "rep")])
-    assert args.func(args) == 0
-    assert seen == {"interference": "cough", "shape": audio.shape, "sr": SR}
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    assert lines[0].split() == ["#", "start", "s", "end", "s", "dur", "s", "at", "class", "conf"]
-    assert [ln.split()[5] for ln in lines[1:4]] == [e.label for e in events]  # sorted by time
-    assert "3 events in take.wav" in out
-    assert [(e.start_s, e.label) for e in read_labels(tmp_path / "ev.txt")] == [(e.start_s, e.label) for e in events]
-    assert (tmp_path / "rep" / "take.html").is_file()
-    assert list(tmp_path.glob("*.wav")) == [wav]  # no audio written
-
-
-def test_inspect_refuses_bad_label_extension_before_reading(tmp_path):
-    args = inspect_parser().parse_args(["inspect", str(tmp_path / "missing.wav"), "--labels", "ev.doc"])
-    with pytest.raises(ParameterError, match=r"\.csv, \.json, \.labels, \.txt"):
-        args.func(args)
-
-
-def test_inspect_defaults():
-    args = inspect_parser().parse_args(["inspect", "x.wav"])
-    assert (args.interference, args.labels, args.report) == ("any", None, None)
-
-
-def test_inspect_end_to_end_with_the_real_locator(tmp_path, capsys):
-    """Real read_audio + Cleaner.locate: a loud noise burst in a tone is listed, labelled and reported."""
-    sr = 44100
-    t = np.arange(4 * sr) / sr
-    x = (0.2 * np.sin(2 * np.pi * 330 * t))[:, None]
-    x[2 * sr : 2 * sr + 4000, 0] += np.random.default_rng(0).normal(0, 0.3, 4000)
-    wav = tmp_path / "burst.wav"
-    sf.write(wav, np.clip(x, -1, 1), sr, subtype="PCM_24")
-    args = inspect_parser().parse_args(["inspect", str(wav), "--labels", str(tmp_path / "ev.csv"),
-                                        "--report", str(tmp_path / "rep")])
-    assert args.func(args) == 0
-    out = capsys.readouterr().out
-    labels = read_labels(tmp_path / "ev.csv")
-    n = len(labels)
-    assert f"{n} event{'s' if n != 1 else ''} in burst.wav" in out
-    assert any(e.start_s <= 2.09 and e.end_s >= 2.0 for e in labels), labels
-    text = (tmp_path / "rep" / "burst.html").read_text()
-    assert len(re.findall(r'<tr id="row-', text)) == n
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["burst.wav", "ev.csv", "rep"]
+# (``inspect`` is tested in test_cli.py)
 
 
 # ----------------------------------------------------------------------------- browser

@@ -1,5 +1,6 @@
-"""Block processing of long files: joins equal to whole-file processing, bounded memory,
-never truncated, ``cleaned + removed == input`` in the written files."""
+"""Block processing of long files (``cleantake.files.clean_file`` with short blocks): joins
+equal to whole-file processing, bounded memory, never truncated, ``cleaned + removed ==
+input`` in the written files."""
 
 import tracemalloc
 
@@ -9,10 +10,12 @@ import soundfile as sf
 
 import cleantake
 import cleantake.io
+from conftest import organ
 from cleantake.errors import ParameterError
 from cleantake.locate import Event
 from cleantake.pipeline import CleanResult
-from cleantake.streaming import clean_file_streaming, join_removed, merge_events
+from cleantake.files import clean_file, locate_file
+from cleantake.streaming import join_removed, merge_events
 
 SR = 8000
 
@@ -65,6 +68,14 @@ def _write(tmp_path, x, name="in.wav", subtype="PCM_16"):
     return p
 
 
+def _clean(input_path, output_path, *, stats=None, **kw):
+    """``clean_file`` (blocks as given); returns the events and the FileResult."""
+    res = clean_file(input_path, output_path, **kw)
+    if stats is not None:
+        stats.update(res.stats)
+    return res.events, res
+
+
 # -- joins: exact with a local cleaner ------------------------------------------------------
 
 BLOCK, OVERLAP = 8.0, 2.0  # blocks start every 6 s (the last one is moved to end at the end)
@@ -84,7 +95,7 @@ def test_local_cleaner_blocks_equal_whole_file(tmp_path, channels):
     whole = LocalCleaner().clean(xin, SR)
     c = LocalCleaner()
     stats = {}
-    events, info = clean_file_streaming(p, tmp_path / "out.wav", cleaner=c, removed_path=tmp_path / "rem.wav",
+    events, info = _clean(p, tmp_path / "out.wav", cleaner=c, removed_path=tmp_path / "rem.wav",
                                          block_s=BLOCK, overlap_s=OVERLAP, stats=stats)
     assert len(c.calls) == stats["blocks"] >= 4
     assert max(c.calls) == int(BLOCK * SR)  # never more than one block at a time
@@ -92,7 +103,7 @@ def test_local_cleaner_blocks_equal_whole_file(tmp_path, channels):
     assert stats["crossfaded_joins"] == 1
     y, _ = sf.read(tmp_path / "out.wav", always_2d=True)
     r, _ = sf.read(tmp_path / "rem.wav", always_2d=True)
-    assert y.shape == xin.shape and info.frames == xin.shape[0]
+    assert y.shape == xin.shape and round(info.duration_s * SR) == xin.shape[0]
     # Exact away from the cross-faded overlap; there the two blocks agree, so equal up to rounding
     # of the cross-fade arithmetic (far below the 16-bit step of 3e-5).
     np.testing.assert_allclose(y, whole.cleaned, rtol=0, atol=1e-9)
@@ -141,7 +152,7 @@ def test_length_kept_and_parts_sum_exactly(tmp_path, seconds, subtype):
     p = _write(tmp_path, x, subtype=subtype)
     xin, _ = sf.read(p, always_2d=True)
     fracs = []
-    events, info = clean_file_streaming(p, tmp_path / "out.flac", cleaner=LocalCleaner(),
+    events, info = _clean(p, tmp_path / "out.flac", cleaner=LocalCleaner(),
                                         removed_path=tmp_path / "rem.wav", block_s=BLOCK, overlap_s=OVERLAP,
                                         progress=fracs.append)
     y, _ = sf.read(tmp_path / "out.flac", always_2d=True)
@@ -162,7 +173,7 @@ def test_clipping_removed_part_is_what_the_file_lacks(tmp_path):
     p = _write(tmp_path, x, subtype="FLOAT")
     xin, _ = sf.read(p, always_2d=True)
     with pytest.warns(cleantake.io.ClippingWarning, match="100 sample"):
-        clean_file_streaming(p, tmp_path / "out.wav", cleaner=LocalCleaner(threshold=2.0),
+        _clean(p, tmp_path / "out.wav", cleaner=LocalCleaner(threshold=2.0),
                              removed_path=tmp_path / "rem.wav", subtype="PCM_16", block_s=BLOCK, overlap_s=OVERLAP)
     y, _ = sf.read(tmp_path / "out.wav", always_2d=True)
     r, _ = sf.read(tmp_path / "rem.wav", always_2d=True)
@@ -176,11 +187,11 @@ def test_outputs_checked_before_any_work(tmp_path):
     (tmp_path / "out.wav").write_bytes(b"keep me")
     c = LocalCleaner()
     with pytest.raises(cleantake.AudioWriteError, match="already exists"):
-        clean_file_streaming(p, tmp_path / "out.wav", cleaner=c, block_s=BLOCK, overlap_s=OVERLAP)
+        _clean(p, tmp_path / "out.wav", cleaner=c, block_s=BLOCK, overlap_s=OVERLAP)
     with pytest.raises(ParameterError, match="valid subtypes"):
-        clean_file_streaming(p, tmp_path / "o2.wav", cleaner=c, subtype="VORBIS", block_s=BLOCK, overlap_s=OVERLAP)
+        _clean(p, tmp_path / "o2.wav", cleaner=c, subtype="VORBIS", block_s=BLOCK, overlap_s=OVERLAP)
     with pytest.raises(ParameterError, match="overlap"):
-        clean_file_streaming(p, tmp_path / "o3.wav", cleaner=c, block_s=4.0, overlap_s=2.0)
+        _clean(p, tmp_path / "o3.wav", cleaner=c, block_s=4.0, overlap_s=2.0)
     assert c.calls == [] and (tmp_path / "out.wav").read_bytes() == b"keep me"
     assert sorted(f.name for f in tmp_path.iterdir()) == ["in.wav", "out.wav"]
 
@@ -195,7 +206,7 @@ def test_failure_in_a_late_block_leaves_no_output(tmp_path):
             return super().clean(audio, sr, progress=progress)
 
     with pytest.raises(KeyboardInterrupt):
-        clean_file_streaming(p, tmp_path / "out.wav", cleaner=Failing(), removed_path=tmp_path / "rem.wav",
+        _clean(p, tmp_path / "out.wav", cleaner=Failing(), removed_path=tmp_path / "rem.wav",
                              block_s=BLOCK, overlap_s=OVERLAP)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["in.wav"]
 
@@ -206,13 +217,14 @@ def _peak_bytes(tmp_path, seconds, cleaner, block_s, overlap_s, tag, workers=1):
     p = _write(tmp_path, _signal(int(seconds * SR), 2, [(2.0, 0.2)]), name=f"in{tag}.wav")
     tracemalloc.start()
     try:
-        clean_file_streaming(p, tmp_path / f"out{tag}.wav", cleaner=cleaner, removed_path=tmp_path / f"r{tag}.wav",
+        _clean(p, tmp_path / f"out{tag}.wav", cleaner=cleaner, removed_path=tmp_path / f"r{tag}.wav",
                              block_s=block_s, overlap_s=overlap_s, workers=workers)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_length(tmp_path):
     # 40 s and 400 s: the whole 400-s input alone (float64, stereo) would be 51 MB.
     whole_input = 400 * SR * 2 * 8
@@ -232,20 +244,6 @@ def test_memory_bounded_with_the_real_method(tmp_path):
 
 
 # -- the real method: joins as good as whole-file processing ---------------------------------
-
-def _organ(seconds, sr, seed=0):
-    """Repeating organ-like notes (period 2 s): every frame has similar frames in every block."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    x = np.zeros_like(t)
-    for i, start in enumerate(np.arange(0, seconds, 0.5)):
-        f = [220.0, 277.2, 329.6, 440.0][i % 4]
-        seg = (t >= start) & (t < start + 0.5)
-        env = np.minimum(1, (t[seg] - start) * 50) * np.exp(-(t[seg] - start) * 2)
-        for h in range(1, 6):
-            x[seg] += env * np.sin(2 * np.pi * f * h * t[seg]) / h
-    return 0.2 * x / np.abs(x).max() + 1e-4 * rng.standard_normal(t.size)
-
 
 def _sdr(ref, est):
     return 10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-30))
@@ -269,7 +267,7 @@ def test_real_method_joins_match_whole_file(tmp_path):
     and at least 6 dB below the method's own error (a quarter of it).
     """
     sr = 16000
-    music = _organ(20.5, sr)
+    music = organ(20.5, sr)
     x = music.copy()
     rng = np.random.default_rng(3)
     bursts = [6.5 + 1.4, 12.8, 16.3]  # across the end of block 0, mid second overlap, inside block 2
@@ -281,7 +279,7 @@ def test_real_method_joins_match_whole_file(tmp_path):
     xin, _ = sf.read(p)
     c = cleantake.Cleaner("any")
     whole = c.clean(xin, sr)
-    events, _ = clean_file_streaming(p, tmp_path / "out.wav", cleaner=c, removed_path=tmp_path / "rem.wav",
+    events, _ = _clean(p, tmp_path / "out.wav", cleaner=c, removed_path=tmp_path / "rem.wav",
                                      block_s=8.0, overlap_s=2.0, subtype="FLOAT")
     y, _ = sf.read(tmp_path / "out.wav", dtype="float64")
     r, _ = sf.read(tmp_path / "rem.wav", dtype="float64")
@@ -296,11 +294,12 @@ def test_real_method_joins_match_whole_file(tmp_path):
     assert join_error > max(30.0, method_error + 6), (join_error, method_error)
 
 
+@pytest.mark.slow
 def test_parallel_blocks_give_the_same_output(tmp_path):
     """Blocks cleaned in parallel threads are joined in order: the files are byte-identical to
     one-at-a-time cleaning (the method itself runs with single-threaded BLAS)."""
     sr = 16000
-    x = _organ(14.0, sr)
+    x = organ(14.0, sr)
     rng = np.random.default_rng(5)
     for t in (3.0, 7.2, 11.5):
         n = int(0.3 * sr)
@@ -311,7 +310,7 @@ def test_parallel_blocks_give_the_same_output(tmp_path):
     got = []
     for workers in (1, 3):
         fractions = []
-        events, _ = clean_file_streaming(p, tmp_path / f"out{workers}.wav", cleaner=c,
+        events, _ = _clean(p, tmp_path / f"out{workers}.wav", cleaner=c,
                                          removed_path=tmp_path / f"rem{workers}.wav", block_s=5.0, overlap_s=1.5,
                                          workers=workers, progress=fractions.append)
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -325,37 +324,33 @@ def test_parallel_blocks_give_the_same_output(tmp_path):
 def test_bad_worker_count_refused(tmp_path, workers):
     p = _write(tmp_path, _signal(int(20 * SR)))
     with pytest.raises(ParameterError, match="workers"):
-        clean_file_streaming(p, tmp_path / "out.wav", cleaner=LocalCleaner(), block_s=BLOCK, overlap_s=OVERLAP,
+        _clean(p, tmp_path / "out.wav", cleaner=LocalCleaner(), block_s=BLOCK, overlap_s=OVERLAP,
                              workers=workers)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["in.wav"]
 
 
 # -- reports of long files: drawn from the written files, read back piece by piece ----------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_removed", [False, True])
 def test_long_file_with_report_is_cleaned_in_blocks_and_reported_as_written(tmp_path, monkeypatch, with_removed):
     import re
 
-    import cleantake.streaming
-    from cleantake import pipeline
+    import cleantake.files
     from cleantake.report import write_report
 
     pytest.importorskip("matplotlib")
-    monkeypatch.setattr(pipeline, "STREAM_BLOCK_S", 10.0)  # 25 s is then "long"
-    streamed = []
-    real = cleantake.streaming.clean_file_streaming
-    monkeypatch.setattr(cleantake.streaming, "clean_file_streaming",
-                        lambda *a, **k: streamed.append(1) or real(*a, **k))
-
     x = _signal(25 * SR, channels=2, bursts=[(6.0, 0.3), (17.0, 0.2)])
     p = _write(tmp_path, x, "take.flac", subtype="PCM_16")
     seen = []
     rem = tmp_path / "rem.flac" if with_removed else None
     with monkeypatch.context() as m:
-        m.setattr(cleantake.io, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
-        res = pipeline.clean_file(p, tmp_path / "out.flac", cleaner=LocalCleaner(), removed_path=rem,
-                                  report_dir=tmp_path / "rep", progress=seen.append)
-    assert streamed and res.report_output is not None and len(res.events) == 2
+        for module in (cleantake.io, cleantake.files):
+            m.setattr(module, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
+        # 25 s is "long" for 10-s blocks
+        res = clean_file(p, tmp_path / "out.flac", cleaner=LocalCleaner(), removed_path=rem,
+                         report_dir=tmp_path / "rep", progress=seen.append, block_s=10.0)
+    assert res.stats["blocks"] > 1 and res.report_output is not None and len(res.events) == 2
     assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:]))
     # The same report drawn from the files held in memory.
     x_in = sf.read(p, always_2d=True)[0]
@@ -377,37 +372,28 @@ def _count_whole_reads(read_audio, n):
     return read
 
 
-def test_inspect_of_a_long_file_locates_in_blocks_as_the_whole_file(tmp_path, monkeypatch, capsys):
-    import argparse
-
-    from cleantake import pipeline
+def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch):
+    import cleantake.files
     from cleantake.labels import read_labels
-    from cleantake.report import add_inspect_parser
 
     pytest.importorskip("matplotlib")
-    monkeypatch.setattr(pipeline, "STREAM_BLOCK_S", 10.0)
 
     class Locator(LocalCleaner):
-        def __init__(self, interference="any", **kw):
-            super().__init__()
-
-        def locate(self, audio, sr):
-            return self.clean(audio, sr).events
+        def locate(self, audio, sr, *, progress=None):
+            return self.clean(audio, sr, progress=progress).events
 
     # Bursts inside blocks, across a block edge and in the middle of an overlap.
     x = _signal(25 * SR, channels=1, bursts=[(3.0, 0.2), (9.9, 0.3), (13.0, 0.1), (21.0, 0.4)])
     p = _write(tmp_path, x, "long.wav")
     whole = Locator().locate(x, SR)
-    monkeypatch.setattr(cleantake, "Cleaner", Locator)
-    monkeypatch.setattr(cleantake.io, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
-    sub = argparse.ArgumentParser().add_subparsers()
-    add_inspect_parser(sub)
-    args = sub.choices["inspect"].parse_args([str(p), "--labels", str(tmp_path / "ev.json"),
-                                              "--report", str(tmp_path / "rep")])
-    assert args.func(args) == 0
+    for module in (cleantake.io, cleantake.files):
+        monkeypatch.setattr(module, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
+    locator = Locator()
+    res = locate_file(p, cleaner=locator, labels_path=tmp_path / "ev.json", report_dir=tmp_path / "rep",
+                      block_s=10.0)
+    assert max(locator.calls) == 10 * SR
     got = read_labels(tmp_path / "ev.json")
     assert [t for e in got for t in (e.start_s, e.end_s)] == pytest.approx(
         [t for e in whole for t in (e.start_s, e.end_s)], abs=1e-5)
-    assert len(whole) == 4
-    assert f"{len(whole)} events in long.wav" in capsys.readouterr().out
-    assert (tmp_path / "rep" / "long.html").is_file()
+    assert len(whole) == 4 and len(res.events) == 4
+    assert res.report_output == tmp_path / "rep" / "long.html" and res.report_output.is_file()

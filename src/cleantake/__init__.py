@@ -3,7 +3,9 @@
 Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., ICASSP 2017).
 """
 
-from .errors import AudioReadError, AudioWriteError, CleantakeError, DictionaryError, ParameterError
+from .errors import (AudioReadError, AudioWriteError, CleantakeError, DictionaryError, MissingDependencyError,
+                     ParameterError)
+from .files import FileResult, clean_file, locate_file
 from .locate import Event
 from .pipeline import METHODS, CleanResult, Cleaner, Settings, clean
 
@@ -11,6 +13,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "clean",
+    "clean_file",
+    "locate_file",
+    "FileResult",
     "Cleaner",
     "CleanResult",
     "Settings",
@@ -21,5 +26,6 @@ __all__ = [
     "AudioReadError",
     "AudioWriteError",
     "DictionaryError",
+    "MissingDependencyError",
     "__version__",
 ]

@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .atomic import atomic_file
 from .errors import DictionaryError, ParameterError
 from .nmf import learn_nmf
 from .spectral import StftConfig, stft
@@ -122,14 +123,8 @@ def save_dictionary(d: Dictionary, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    tmp = path.with_name("." + path.name + ".part")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, W=d.W.astype(np.float32), meta=np.array(json.dumps(d.metadata())))
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DictionaryError(f"cannot write dictionary to {path}: {exc.strerror or exc}") from exc
+    with atomic_file(path, "wb", error=DictionaryError, what="dictionary") as fh:
+        np.savez_compressed(fh, W=d.W.astype(np.float32), meta=np.array(json.dumps(d.metadata())))
     return path
 
 

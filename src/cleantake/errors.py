@@ -12,6 +12,7 @@ __all__ = [
     "AudioReadError",
     "AudioWriteError",
     "DictionaryError",
+    "MissingDependencyError",
 ]
 
 
@@ -33,3 +34,7 @@ class AudioWriteError(CleantakeError):
 
 class DictionaryError(CleantakeError):
     """An interference dictionary is unknown, of the wrong kind or version, or mismatched."""
+
+
+class MissingDependencyError(CleantakeError):
+    """An optional part of cleantake is not installed (the message gives the ``pip`` line)."""

@@ -51,6 +51,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 from pathlib import Path
 
+from .atomic import atomic_write
 from .errors import AudioReadError, AudioWriteError, ParameterError
 from .locate import Event
 
@@ -227,14 +228,7 @@ def _write_text(path: Path, text: str) -> Path:
     """Write ``text`` through a temporary name, so a failed write never leaves a truncated file."""
     if not path.parent.is_dir():
         raise AudioWriteError(f"cannot write labels to {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AudioWriteError(f"cannot write labels to {str(path)!r}: {exc.strerror or exc}") from exc
-    return path
+    return atomic_write(path, text, what="labels", newline="")
 
 
 def _read_text(path: Path) -> str:

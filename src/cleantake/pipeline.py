@@ -8,18 +8,13 @@ where they were.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import warnings
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .analysis import Analysis, BandTemplates, analyse, band_templates, spectrogram
 from .baselines import kam_baseline, nmf_baseline
@@ -29,8 +24,10 @@ from .locate import Event, locate_events
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
+from .threads import single_threaded_blas as _single_threaded_blas
+from .threads import threads_for_recording as _recording_threads
 
-__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "clean_file", "FileResult", "METHODS"]
+__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "METHODS"]
 
 METHODS = ("proposed", "nmf", "kam")
 #: Size of the dictionary (templates) that Settings.evidence and Settings.necessity_floor were
@@ -38,59 +35,7 @@ METHODS = ("proposed", "nmf", "kam")
 EVIDENCE_RANK = 60
 #: Neighbours the necessity contrast compares a frame with (Settings.necessity_contrast).
 CONTRAST_NEIGHBOURS = 8
-#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
-STREAM_BLOCK_S = 60.0
 Progress = Callable[[float], None] | None
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-#: Threads the work on one recording may use (NMF blocks, FFTs; None: the usable CPUs, at
-#: most 4). Blocks of a long file cleaned in parallel set it to 1 for their own thread.
-recording_threads: ContextVar[int | None] = ContextVar("recording_threads", default=None)
-
-
-def _recording_threads() -> int:
-    n = recording_threads.get()
-    return min(4, usable_cpus()) if n is None else n
-
-
-def check_workers(workers) -> int:
-    """``workers`` (blocks cleaned at once) if it is a whole number from 1 to 256, else ParameterError."""
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 256:
-        raise ParameterError(f"workers must be a whole number from 1 to 256, got {workers!r}")
-    return int(workers)
-
-
-_blas_lock = threading.Lock()
-_blas_state: dict = {"users": 0, "limiter": None}
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Single-threaded BLAS while any thread runs the method (re-entrant, thread-safe).
-
-    threadpoolctl's limit is process-wide; blocks cleaned in parallel threads would otherwise
-    restore each other's limits in the wrong order.
-    """
-    with _blas_lock:
-        if _blas_state["users"] == 0:
-            _blas_state["limiter"] = threadpool_limits(1, user_api="blas")
-        _blas_state["users"] += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_state["users"] -= 1
-            if _blas_state["users"] == 0:
-                _blas_state["limiter"].restore_original_limits()
-                _blas_state["limiter"] = None
 
 
 @dataclass
@@ -527,179 +472,3 @@ def clean(
     """
     return Cleaner(interference, method=method, strength=strength, **params).clean(
         audio, sr, events=events, keep=keep, progress=progress)
-
-
-@dataclass
-class FileResult:
-    """Summary of :func:`clean_file`.
-
-    Attributes
-    ----------
-    events : list of Event
-    duration_s : float
-        Length of the input in seconds.
-    sr : int
-    channels : int
-    output, removed_output, labels_output, report_output : Path or None
-        Files written.
-    """
-
-    events: list
-    duration_s: float
-    sr: int
-    channels: int
-    output: Path | None = None
-    removed_output: Path | None = None
-    labels_output: Path | None = None
-    report_output: Path | None = None
-
-
-def _on_output_grid(cleaned: np.ndarray, subtype: str) -> np.ndarray:
-    """Round ``cleaned`` to the sample grid of an integer subtype so that the removed part,
-    computed as input minus this, sums back to the input exactly."""
-    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
-    if bits is None:
-        return cleaned
-    q = float(2 ** (bits - 1))
-    return np.round(cleaned * q) / q
-
-
-def _clean_long_file(input_path, output_path, *, cleaner, removed_path, labels_path, overwrite, subtype, clip,
-                     report_dir, report_name, progress, workers) -> FileResult:
-    """:func:`clean_file` for recordings longer than ``2 * STREAM_BLOCK_S``: in blocks.
-
-    The report, if asked for, is drawn from the files as written, read back piece by piece
-    (:class:`cleantake.io.FileSamples`), so memory stays bounded by the block length.
-    """
-    from . import io as _io
-    from .streaming import clean_file_streaming
-
-    stream_progress = progress if progress is None or report_dir is None else (lambda f: progress(0.9 * f))
-    events, info = clean_file_streaming(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
-                                        overwrite=overwrite, subtype=subtype, clip=clip, block_s=STREAM_BLOCK_S,
-                                        progress=stream_progress, workers=workers)
-    out = FileResult(events, info.duration_s, info.samplerate, info.channels, Path(output_path),
-                     Path(removed_path) if removed_path is not None else None)
-    if labels_path is not None:
-        from .labels import write_labels
-
-        write_labels(labels_path, events, duration_s=out.duration_s, source=input_path, sr=info.samplerate)
-        out.labels_output = Path(labels_path)
-    if report_dir is not None:
-        from .report import write_report
-
-        src = _io.FileSamples(input_path)
-        # A lossy output (MP3) may decode to a few samples more or less than the input.
-        cleaned = _io.FileSamples(output_path, length=src.shape[0])
-        removed = (_io.FileSamples(removed_path, length=src.shape[0]) if removed_path is not None
-                   else _io.FileSamples(input_path, minus=cleaned))
-        out.report_output = write_report(report_dir, src, info.samplerate, cleaned=cleaned, removed=removed,
-                                         events=events, title=Path(input_path).name, source_path=input_path,
-                                         filename=report_name)
-        if progress is not None:
-            progress(1.0)
-    return out
-
-
-def clean_file(
-    input_path: str | Path,
-    output_path: str | Path,
-    *,
-    cleaner: Cleaner,
-    removed_path: str | Path | None = None,
-    labels_path: str | Path | None = None,
-    overwrite: bool = False,
-    subtype: str | None = None,
-    clip: str = "clip",
-    report_dir: str | Path | None = None,
-    report_name: str | None = None,
-    progress: Progress = None,
-    workers: int | None = None,
-) -> FileResult:
-    """Clean one audio file into another, safely (what ``cleantake clean`` does).
-
-    The output keeps the input's sample rate, channel count, length and (unless ``subtype``
-    is given) sample format. Every output is written to a temporary file and renamed into
-    place; the input is never modified; existing outputs are kept unless ``overwrite``.
-
-    Parameters
-    ----------
-    input_path, output_path : str or Path
-    cleaner : Cleaner
-    removed_path : str or Path, optional
-        Also write the removed interference here (``cleaned + removed == input``).
-    labels_path : str or Path, optional
-        Write the located events (Audacity labels; ``.json`` / ``.csv`` by extension).
-    overwrite : bool
-    subtype : str, optional
-        Output sample format (soundfile subtype such as ``"PCM_24"``, ``"FLOAT"``).
-    clip : {"clip", "error", "float"}
-        What to do with samples beyond full scale (see :mod:`cleantake.io`).
-    report_dir : str or Path, optional
-        Write an HTML report there.
-    report_name : str, optional
-        File name of the report in ``report_dir`` (default: derived from the input's name;
-        see :func:`cleantake.report.report_filename`).
-    progress : callable(float), optional
-    workers : int, optional
-        Recordings longer than ``2 * STREAM_BLOCK_S`` are cleaned in blocks, this many at a
-        time (see :func:`cleantake.streaming.clean_file_streaming`; default: the CPUs, at
-        most 4). The output does not depend on it.
-
-    Returns
-    -------
-    FileResult
-    """
-    from . import io as _io
-
-    if workers is not None:
-        check_workers(workers)
-    outputs = [p for p in (output_path, removed_path) if p is not None]
-    for p in outputs:
-        _io.check_output(input_path, p, overwrite=overwrite)
-    if labels_path is not None:
-        _io.check_output(input_path, labels_path, overwrite=overwrite)
-    if len({str(Path(p).resolve()) for p in outputs + ([labels_path] if labels_path else [])}) != \
-            len(outputs) + (1 if labels_path else 0):
-        raise ParameterError("the output, removed and labels paths must all be different files")
-    # Every output option is checked before the (possibly long) work starts.
-    info = _io.probe(input_path)
-    fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
-    if removed_path is not None:
-        rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
-    if report_dir is not None:
-        from .report import _require_matplotlib
-
-        _require_matplotlib()  # fail before the (possibly long) work, not after it
-    if info.duration_s > 2 * STREAM_BLOCK_S:
-        # Long recordings: in overlapping blocks, memory bounded by the block length (the
-        # report then reads the written files back piece by piece).
-        return _clean_long_file(input_path, output_path, cleaner=cleaner, removed_path=removed_path,
-                                labels_path=labels_path, overwrite=overwrite, subtype=subtype, clip=clip,
-                                report_dir=report_dir, report_name=report_name, progress=progress, workers=workers)
-    audio, info = _io.read_audio(input_path)
-    report = progress or (lambda f: None)
-    res = cleaner.clean(audio, info.samplerate, progress=lambda f: report(0.9 * f))
-    cleaned = _on_output_grid(res.cleaned, st)
-    _io.write_audio(output_path, cleaned, info.samplerate, format=fmt, subtype=st, overwrite=overwrite, clip=clip)
-    out = FileResult(res.events, info.frames / info.samplerate, info.samplerate, info.channels, Path(output_path))
-    # What the cleaned file holds after any clipping: the removed file is the rest of the input.
-    rng = _io.full_scale_range(st)
-    written = cleaned if rng is None else np.clip(cleaned, *rng)
-    if removed_path is not None:
-        _io.write_audio(removed_path, audio - written, info.samplerate, format=rfmt, subtype=rst,
-                        overwrite=overwrite, clip=clip)
-        out.removed_output = Path(removed_path)
-    if labels_path is not None:
-        from .labels import write_labels
-
-        write_labels(labels_path, res.events, duration_s=out.duration_s, source=input_path, sr=info.samplerate)
-        out.labels_output = Path(labels_path)
-    if report_dir is not None:
-        from .report import write_report
-
-        out.report_output = write_report(report_dir, audio, info.samplerate, cleaned=written, removed=audio - written,
-                     events=res.events, title=Path(input_path).name, source_path=input_path,
-                     filename=report_name)
-    report(1.0)
-    return out

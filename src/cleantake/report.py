@@ -35,8 +35,6 @@ FLAC with 33 events, drawn from the files as ``clean --report`` does: 2.5 MB and
 CPU, where WAV excerpts and a figure drawn per excerpt took 33.7 MB and 13.7 s.
 
 A batch index (:func:`write_index`) links the reports of many files with their event counts.
-The ``inspect`` subcommand (:func:`add_inspect_parser`) locates events without writing audio
-and prints them, optionally writing labels and a report.
 
 matplotlib is needed (``pip install 'cleantake[report]'``); it is imported only when a
 report is drawn, and only through its object-oriented Agg API (no pyplot, no global backend
@@ -45,7 +43,6 @@ change), so reports can be drawn from worker threads.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as _dt
 import html
@@ -53,22 +50,21 @@ import io
 import math
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioWriteError, CleantakeError, ParameterError
+from .atomic import atomic_write, prepare_folder
+from .optional import require
+from .errors import ParameterError
 from .locate import Event
 
 __all__ = [
     "write_report",
     "write_index",
-    "add_inspect_parser",
-    "run_inspect",
     "report_filename",
-    "format_events_table",
+    "format_clock",
     "MAX_COLUMNS",
     "MAX_SNIPPETS",
     "MAX_SNIPPET_S",
@@ -102,16 +98,10 @@ _HZ_TICKS = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 
 
 def _require_matplotlib():
-    """Import matplotlib's OO API, or fail with a message that says how to install it."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise CleantakeError(
-            "HTML reports need matplotlib, which is not installed; install it with "
-            "pip install 'cleantake[report]'"
-        ) from None
-    return Figure, FigureCanvasAgg
+    """matplotlib's OO API (Figure, FigureCanvasAgg), or MissingDependencyError with the hint."""
+    figure = require("matplotlib.figure", extra="report")
+    agg = require("matplotlib.backends.backend_agg", extra="report")
+    return figure.Figure, agg.FigureCanvasAgg
 
 
 def _as_2d(x, name: str):
@@ -139,8 +129,8 @@ def _as_2d(x, name: str):
     return arr
 
 
-def _clock(t: float) -> str:
-    """Seconds as ``m:ss.sss`` or ``h:mm:ss.sss``."""
+def format_clock(t: float) -> str:
+    """Seconds as ``m:ss.sss`` or ``h:mm:ss.sss`` (e.g. ``75.5`` -> ``"1:15.500"``)."""
     t = max(0.0, float(t))
     ms = int(round(t * 1000))
     h, rem = divmod(ms, 3_600_000)
@@ -169,25 +159,8 @@ def report_filename(name: str | os.PathLike) -> str:
     return _slug("_".join(parts)) + ".html"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AudioWriteError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
-
-
 def _prepare_dir(out_dir) -> Path:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise AudioWriteError(f"report folder {str(out)!r} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioWriteError(f"cannot create report folder {str(out)!r}: {exc.strerror or exc}") from exc
-    return out
+    return prepare_folder(out_dir, "report folder")
 
 
 # ----------------------------------------------------------------------------- spectrogram
@@ -890,7 +863,7 @@ def write_report(
     meta = []
     if source_path is not None:
         meta.append(f"source <code>{html.escape(str(source_path))}</code>")
-    meta.append(f"duration {_clock(duration)} ({duration:.3f} s)")
+    meta.append(f"duration {format_clock(duration)} ({duration:.3f} s)")
     meta.append(f"{sr} Hz, {n_ch} channel{'s' if n_ch != 1 else ''}")
     meta.append(f"{len(evs)} event{'s' if len(evs) != 1 else ''}" + (f" ({_class_summary(evs)})" if evs else ""))
     if c is None:
@@ -942,7 +915,7 @@ def write_report(
                 f'data-label="{html.escape(label, quote=True)}">'
                 f'<td><input type="checkbox" class="accept" checked aria-label="accept event {i}"></td>'
                 f'<td>{i}</td><td>{ev.start_s:.3f}</td><td>{ev.end_s:.3f}</td>'
-                f"<td>{ev.end_s - ev.start_s:.3f}</td><td>{_clock(ev.start_s)}</td>"
+                f"<td>{ev.end_s - ev.start_s:.3f}</td><td>{format_clock(ev.start_s)}</td>"
                 f'<td class="l">{html.escape(ev.label)}</td>'
                 f'<td>{ev.confidence:.2f}<span class="bar" style="width:{40 * ev.confidence:.0f}px"></span></td>'
                 f'<td><input type="number" class="strength" min="0" max="1" step="0.05" value="{g0:.4g}" '
@@ -997,7 +970,7 @@ def write_report(
     parts.append(f"<footer>{_footer()}</footer>")
     if evs:
         parts.append(f"<script>\n{_REVIEW_JS}</script>")
-    _atomic_write(path, _page(f"cleantake report – {title}", "\n".join(parts)))
+    atomic_write(path, _page(f"cleantake report – {title}", "\n".join(parts)))
     return path
 
 
@@ -1040,8 +1013,10 @@ def write_index(
         n_ok += ok
         err = e.get("error")
         status_html = html.escape(status) + (f": {html.escape(str(err))}" if err else "")
+        # long error messages (paths, reasons) wrap inside the cell instead of widening the page
+        status_html = f'<span style="overflow-wrap:anywhere;white-space:normal">{status_html}</span>'
         rows.append(
-            f'<tr><td class="l">{link}</td><td>{"—" if dur is None else _clock(dur)}</td>'
+            f'<tr><td class="l">{link}</td><td>{"—" if dur is None else format_clock(dur)}</td>'
             f'<td>{"—" if n_ev is None else int(n_ev)}</td>'
             f'<td class="l {"ok" if ok else "bad"}">{status_html}</td></tr>'
         )
@@ -1056,90 +1031,5 @@ def write_index(
         f"<footer>{_footer()}</footer>",
     ]
     path = out / "index.html"
-    _atomic_write(path, _page(title, "\n".join(body)))
+    atomic_write(path, _page(title, "\n".join(body)))
     return path
-
-
-# ----------------------------------------------------------------------------- inspect
-
-
-def format_events_table(events: Sequence[Event]) -> str:
-    """Plain-text table of events for the terminal (one line per event, times in seconds)."""
-    if not events:
-        return "no interference located"
-    w = max(5, max(len(e.label) for e in events))
-    lines = [f"{'#':>4}  {'start s':>10}  {'end s':>10}  {'dur s':>7}  {'at':>12}  {'class':<{w}}  conf"]
-    for i, e in enumerate(events, 1):
-        lines.append(
-            f"{i:>4}  {e.start_s:>10.3f}  {e.end_s:>10.3f}  {e.end_s - e.start_s:>7.3f}  "
-            f"{_clock(e.start_s):>12}  {e.label:<{w}}  {e.confidence:.2f}"
-        )
-    return "\n".join(lines)
-
-
-def run_inspect(args: argparse.Namespace) -> int:
-    """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
-    from . import Cleaner
-    from .io import FileSamples, probe, read_audio
-    from .labels import LABEL_FORMATS, write_labels
-    from .pipeline import STREAM_BLOCK_S
-
-    src = Path(args.input)
-    if args.labels is not None:
-        lp = Path(args.labels)
-        if lp.suffix.lower() not in LABEL_FORMATS:
-            raise ParameterError(
-                f"--labels {str(lp)!r}: unknown extension; use one of {', '.join(sorted(LABEL_FORMATS))}"
-            )
-        if lp.exists() and src.exists() and lp.resolve() == src.resolve():
-            raise AudioWriteError(f"--labels {str(lp)!r} is the input file; refusing to overwrite it")
-    if args.report is not None:
-        _require_matplotlib()  # fail before the (long) locate step, not after
-    cleaner = Cleaner(interference=args.interference)
-    info = probe(src)
-    if info.duration_s > 2 * STREAM_BLOCK_S:
-        # Long recordings: located in blocks, and the report reads the file piece by piece.
-        from .streaming import locate_file_streaming
-
-        events, info = locate_file_streaming(src, cleaner=cleaner, block_s=STREAM_BLOCK_S)
-        audio = FileSamples(src)
-    else:
-        audio, info = read_audio(src)
-        events = cleaner.locate(audio, int(info.samplerate))
-    sr = int(info.samplerate)
-    events = sorted(events, key=lambda e: (e.start_s, e.end_s))
-    duration = audio.shape[0] / sr
-    print(format_events_table(events))
-    print(f"{len(events)} event{'s' if len(events) != 1 else ''} in {src.name} ({_clock(duration)})")
-    if args.labels is not None:
-        p = write_labels(args.labels, events, duration_s=duration, source=str(src), sr=sr)
-        print(f"labels: {p}")
-    if args.report is not None:
-        p = write_report(args.report, audio, sr, cleaned=None, removed=None, events=events,
-                         title=src.name, source_path=src)
-        print(f"report: {p}")
-    sys.stdout.flush()
-    return 0
-
-
-def add_inspect_parser(subparsers) -> None:
-    """Add the ``inspect`` subcommand to an argparse subparsers object (sets ``func``)."""
-    p = subparsers.add_parser(
-        "inspect",
-        help="locate interference and list it, without writing audio",
-        description=(
-            "Locate transient interference (coughs, door slams, creaks, ...) in a recording and list "
-            "each event with its time span, class and confidence. No audio is written: a quick first "
-            "look at a long recording. Optionally write the events as labels (.txt = Audacity label "
-            "track, .json, .csv) and an HTML report with spectrograms and audio excerpts."
-        ),
-    )
-    p.add_argument("input", metavar="INPUT", help="recording to inspect (WAV, FLAC, ...)")
-    p.add_argument(
-        "-i", "--interference", default="any", metavar="NAME|PATH",
-        help="interference to look for: a class name (e.g. cough, door, creak, scream, drop), "
-        "'any' (default) or a dictionary file",
-    )
-    p.add_argument("--labels", metavar="PATH", help="write events to PATH (.txt Audacity labels, .json or .csv)")
-    p.add_argument("--report", metavar="DIR", help="write an HTML report with spectrograms and excerpts into DIR")
-    p.set_defaults(func=run_inspect)

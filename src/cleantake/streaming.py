@@ -1,11 +1,13 @@
-"""Long recordings in blocks: bounded memory, whole-file-quality joins, never truncated.
+"""Recordings in blocks: bounded memory, whole-file-quality joins, for any cleaner.
 
-:func:`clean_file_streaming` reads a file in overlapping blocks (:func:`cleantake.io.iter_blocks`),
-cleans every block with a :class:`~cleantake.pipeline.Cleaner`, joins the *removed* parts
-of consecutive blocks in their overlap and writes ``cleaned = input - removed`` (and the
-removed part) progressively with :class:`~cleantake.io.AtomicAudioWriter`. Blocks are cleaned
-by ``workers`` threads at once and joined in order: at most ``workers + 1`` blocks are held in
-memory, whatever the length of the file.
+:func:`clean_blocks` cleans a sequence of overlapping blocks (such as :func:`file_blocks`
+reads from a file) with any cleaner that has the :class:`cleantake.Cleaner` interface
+(``clean(audio, sr, progress=...)`` returning ``removed`` and ``events``), joins the
+*removed* parts of consecutive blocks in their overlap and hands every finished stretch of
+samples, in order, to a callback (:mod:`cleantake.files` writes them). Blocks are cleaned
+by ``workers`` threads at once and joined in order: at most ``workers + 1`` blocks are held
+in memory, whatever the length of the recording. :func:`locate_blocks` does the same for
+``locate`` (events only). A recording short enough to be analysed whole is one block.
 
 How blocks are joined
     The method removes nothing away from the located events (the removed part is exactly
@@ -28,20 +30,31 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from . import io as _io
 from .errors import ParameterError
+from .io import block_sizes, iter_blocks
 from .locate import Event
+from .threads import check_workers, default_jobs, recording_threads
 
-__all__ = ["clean_file_streaming", "locate_file_streaming", "join_removed", "merge_events", "default_workers"]
+__all__ = [
+    "clean_blocks",
+    "locate_blocks",
+    "file_blocks",
+    "block_count",
+    "check_blocks",
+    "spans_in_block",
+    "join_removed",
+    "merge_events",
+]
 
 Progress = Callable[[float], None] | None
 
@@ -97,8 +110,8 @@ def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> l
     -------
     list of Event
         Sorted by start; events that overlap (the same event seen by both blocks, each up
-        to its own edge) are merged into one spanning both, with the label of the more
-        confident one and the higher confidence.
+        to its own edge) are merged into one spanning both, with the label (and strength) of
+        the more confident one and the higher confidence.
     """
     kept = sorted([e for e in first if e.start_s < join_s] + [e for e in second if e.end_s > join_s],
                   key=lambda e: (e.start_s, e.end_s))
@@ -107,7 +120,8 @@ def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> l
         if out and e.start_s < out[-1].end_s:
             p = out[-1]
             best = p if p.confidence >= e.confidence else e
-            out[-1] = Event(p.start_s, max(p.end_s, e.end_s), best.label, max(p.confidence, e.confidence))
+            out[-1] = dataclasses.replace(best, start_s=p.start_s, end_s=max(p.end_s, e.end_s),
+                                          confidence=max(p.confidence, e.confidence))
         else:
             out.append(e)
     return out
@@ -119,11 +133,12 @@ def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
         s = round(e.start_s + offset_s, 6)
         t = round(min(e.end_s + offset_s, duration_s), 6)
         if t > s:
-            out.append(Event(s, t, e.label, e.confidence))
+            out.append(dataclasses.replace(e, start_s=s, end_s=t))
     return out
 
 
-def _check_blocks(block_s: float, overlap_s: float) -> None:
+def check_blocks(block_s: float, overlap_s: float) -> None:
+    """Refuse block and overlap lengths (seconds) unless ``block_s > 2 * overlap_s > 0``."""
     for name, v in (("block_s", block_s), ("overlap_s", overlap_s)):
         if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
             raise ParameterError(f"{name} must be a finite number of seconds, got {v!r}")
@@ -132,14 +147,31 @@ def _check_blocks(block_s: float, overlap_s: float) -> None:
             f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
 
 
-def _full_blocks(input_path, block_s: float, overlap_s: float, sr: int):
-    """``(start, block)`` of a file (:func:`cleantake.io.iter_blocks`), the short last block
-    extended backwards to a full block with samples of the previous one (nothing is analysed
-    with less context than a block), but not before the end of the previous block's own
-    overlap, where the join before it may lie."""
-    block_n, overlap_n = _io.block_sizes(sr, block_s, overlap_s)
+def file_blocks(input_path: str | Path, block_s: float, overlap_s: float,
+                sr: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Overlapping blocks of a file, for :func:`clean_blocks` and :func:`locate_blocks`.
+
+    Parameters
+    ----------
+    input_path : str or Path
+    block_s, overlap_s : float
+        Block and overlap lengths in seconds (see :func:`cleantake.io.iter_blocks`).
+    sr : int
+        The file's sample rate in Hz.
+
+    Yields
+    ------
+    start : int
+        Index in samples of the block's first sample in the file.
+    block : np.ndarray [shape=(n, n_channels)], float64
+        The blocks of :func:`cleantake.io.iter_blocks`, except that the short last block is
+        extended backwards to a full block with samples of the previous one (nothing is
+        analysed with less context than a block), but not before the end of the previous
+        block's own overlap, where the join before it may lie.
+    """
+    block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
     prev = None
-    for start, block in _io.iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
+    for start, block in iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
         end = start + block.shape[0]
         if prev is not None and block.shape[0] < block_n:
             p_start, p_block = prev
@@ -151,109 +183,143 @@ def _full_blocks(input_path, block_s: float, overlap_s: float, sr: int):
         prev = (start, block)
 
 
-def locate_file_streaming(
-    input_path: str | Path,
-    *,
-    cleaner,
-    block_s: float = 60.0,
-    overlap_s: float = 4.0,
-    progress: Progress = None,
-) -> tuple[list[Event], _io.AudioInfo]:
-    """Locate the interference of a long file block by block (``cleantake inspect``), in
-    memory bounded by the block size; no audio is written.
 
-    Blocks are those of :func:`clean_file_streaming`. Consecutive blocks are joined in the
-    middle of their overlap: events starting before it come from the earlier block, the
-    others from the later one, and an event seen by both is merged into one
-    (:func:`merge_events`).
+def block_count(n_total: int, block_n: int, overlap_n: int) -> int:
+    """Number of blocks :func:`file_blocks` yields for ``n_total`` samples (at least 1)."""
+    return 1 + max(0, math.ceil((n_total - block_n) / (block_n - overlap_n)))
+
+
+Span = tuple | Event
+
+
+def spans_in_block(spans: Sequence[Span] | None, start_s: float, end_s: float) -> list | None:
+    """Spans in file time shifted to block time (``start_s`` becomes 0) and cut to the block.
 
     Parameters
     ----------
-    input_path : str or Path
-    cleaner : cleantake.Cleaner
-        Locates in every block (``cleaner.locate(block, sr)``).
-    block_s, overlap_s : float
-        As :func:`clean_file_streaming`.
-    progress : callable(float), optional
-        Called with the completed fraction (by samples, 0 to 1).
+    spans : sequence of (start_s, end_s), (start_s, end_s, strength) or Event, or None
+        Times in seconds from the start of the file.
+    start_s, end_s : float
+        The block's first and last instant in file time (seconds).
 
     Returns
     -------
-    events : list of Event
-        Times in seconds from the start of the file.
-    info : cleantake.io.AudioInfo
+    list or None
+        The spans that overlap the block, each of the same kind as given (tuples keep their
+        extra items, events their label and confidence); None when ``spans`` is None.
     """
-    _check_blocks(block_s, overlap_s)
-    info = _io.probe(input_path)
-    sr, n_total = info.samplerate, info.frames
+    if spans is None:
+        return None
+    out = []
+    for sp in spans:
+        if isinstance(sp, Event):
+            a, b, rest = sp.start_s, sp.end_s, None
+        else:
+            a, b, *rest = sp
+        a, b = max(float(a), start_s) - start_s, min(float(b), end_s) - start_s
+        if b <= a:
+            continue
+        out.append(dataclasses.replace(sp, start_s=a, end_s=b) if rest is None else (a, b, *rest))
+    return out
+
+
+def _span_kwargs(name: str, spans, start: int, n: int, sr: int) -> dict:
+    return {} if spans is None else {name: spans_in_block(spans, start / sr, (start + n) / sr)}
+
+
+def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int, n_total: int,
+                  keep: Sequence[Span] | None = None, progress: Progress = None) -> list[Event]:
+    """Locate the interference of a recording given in overlapping blocks.
+
+    Consecutive blocks are joined in the middle of their overlap: events starting before it
+    come from the earlier block, the others from the later one, and an event seen by both is
+    merged into one (:func:`merge_events`).
+
+    Parameters
+    ----------
+    blocks : iterable of (start, block)
+        ``start`` in samples from the start of the recording, ``block`` of shape
+        ``(n, n_channels)`` (e.g. :func:`file_blocks`, or ``[(0, audio)]``).
+    cleaner : cleantake.Cleaner or alike
+        Locates in every block (``cleaner.locate(block, sr, progress=...)``).
+    sr : int
+        Sample rate in Hz.
+    n_total : int
+        Length of the recording in samples.
+    keep : sequence of spans, optional
+        Spans in seconds of the recording to leave alone, passed on (cut to each block) as
+        ``cleaner.locate(..., keep=...)``.
+    progress : callable(float), optional
+        Called with the completed fraction (by samples, 0 to 1, non-decreasing).
+
+    Returns
+    -------
+    list of Event
+        Times in seconds from the start of the recording.
+    """
     duration_s = n_total / sr
     events: list[Event] = []
     prev_end = None
-    for start, block in _full_blocks(input_path, block_s, overlap_s, sr):
-        ev = _shifted(cleaner.locate(block, sr), start / sr, duration_s)
+    report = progress or (lambda f: None)
+    for start, block in blocks:
+        done = 0 if prev_end is None else prev_end
+
+        def within(f: float, a: int = done, b: int = start + block.shape[0]) -> None:
+            report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
+
+        found = cleaner.locate(block, sr, progress=within,
+                               **_span_kwargs("keep", keep, start, block.shape[0], sr))
+        ev = _shifted(found, start / sr, duration_s)
         if prev_end is None:
             events = ev
         else:
             events = merge_events(events, ev, join_s=(start + prev_end) / 2 / sr)
         prev_end = start + block.shape[0]
-        if progress is not None:
-            progress(prev_end / max(n_total, 1))
-    return events, info
+        report(prev_end / max(n_total, 1))
+    return events
 
 
-def default_workers() -> int:
-    """Blocks cleaned at once by default: the CPUs this process may use, at most 4."""
-    from .pipeline import usable_cpus
-
-    return min(4, usable_cpus())
-
-
-def clean_file_streaming(
-    input_path: str | Path,
-    output_path: str | Path,
+def clean_blocks(
+    blocks: Iterable[tuple[int, np.ndarray]],
     *,
     cleaner,
-    removed_path: str | Path | None = None,
-    overwrite: bool = False,
-    subtype: str | None = None,
-    clip: str = "clip",
-    block_s: float = 60.0,
-    overlap_s: float = 4.0,
+    sr: int,
+    n_total: int,
+    n_blocks: int,
+    emit: Callable[[np.ndarray, np.ndarray], None],
+    events: Sequence[Span] | None = None,
+    keep: Sequence[Span] | None = None,
     progress: Progress = None,
-    stats: dict | None = None,
     workers: int | None = None,
-) -> tuple[list[Event], _io.AudioInfo]:
-    """Clean a long audio file block by block, in memory bounded by the block size.
-
-    The outputs are what :func:`cleantake.pipeline.clean_file` writes for a whole file: same
-    sample rate, channels, length and (unless ``subtype``) sample format; written to a
-    temporary file and renamed into place only when complete; ``cleaned + removed == input``
-    sample-exactly for integer outputs (the cleaned part is rounded onto the output's sample
-    grid and clipped as the writer clips it; the removed part is the rest).
+    stats: dict | None = None,
+) -> list[Event]:
+    """Clean a recording given in overlapping blocks; hand the finished samples on in order.
 
     Parameters
     ----------
-    input_path, output_path : str or Path
-        Input recording and cleaned output.
-    cleaner : cleantake.Cleaner
-        Does the work on every block (``cleaner.clean(block, sr)``).
-    removed_path : str or Path, optional
-        Also write the removed part here.
-    overwrite : bool
-        Replace existing outputs.
-    subtype : str, optional
-        Output sample format (soundfile subtype such as ``"PCM_24"``); default: the input's.
-    clip : {"clip", "error", "float"}
-        Full-scale policy (see :mod:`cleantake.io`).
-    block_s : float
-        Block length in seconds (> 2 x ``overlap_s``); memory grows with it, not with the file.
-        Longer blocks give the method more music to compare each event with.
-    overlap_s : float
-        Overlap of consecutive blocks in seconds (> 0). Blocks are joined where neither
-        removed anything, so this should exceed the longest interference event (4 s covers
-        coughs, slams and drops).
+    blocks : iterable of (start, block)
+        ``start`` in samples from the start of the recording, ``block`` of shape
+        ``(n, n_channels)``; consecutive blocks overlap (e.g. :func:`file_blocks`). A single
+        block ``[(0, audio)]`` is the whole recording analysed at once.
+    cleaner : cleantake.Cleaner or alike
+        Does the work on every block (``cleaner.clean(block, sr, progress=...)``).
+    sr : int
+        Sample rate in Hz.
+    n_total : int
+        Length of the recording in samples.
+    n_blocks : int
+        Number of blocks (for progress and to know whether to use threads).
+    emit : callable(x, r)
+        Called, in order, with every finished stretch of input samples ``x`` and the part
+        ``r`` removed from them (both ``(n, n_channels)``); together the calls cover the
+        recording exactly once.
+    events, keep : sequence of spans, optional
+        Spans in seconds of the recording (``(start_s, end_s)``, ``(start_s, end_s,
+        strength)`` or Event) passed on, shifted and cut to each block, as
+        ``cleaner.clean(..., events=..., keep=...)``. None: not passed.
     progress : callable(float), optional
-        Called with the completed fraction (by samples, 0 to 1, non-decreasing).
+        Called with the completed fraction (by samples, non-decreasing, at most 0.97: the
+        caller says when it is done).
     workers : int, optional
         Blocks cleaned at the same time, in threads (default: the CPUs this process may use,
         at most 4). Memory grows with it (about 0.3 GB per minute-long stereo block at 44.1
@@ -264,41 +330,20 @@ def clean_file_streaming(
 
     Returns
     -------
-    events : list of Event
-        Located interference, times in seconds from the start of the file.
-    info : cleantake.io.AudioInfo
-        The input's description.
-
-    Raises
-    ------
-    ParameterError
-        For invalid block sizes or output options.
-    AudioReadError, AudioWriteError
-        As :func:`cleantake.pipeline.clean_file`; no partial output is ever left.
+    list of Event
+        Located interference, times in seconds from the start of the recording.
     """
-    _check_blocks(block_s, overlap_s)
-    from .pipeline import check_workers
-
-    n_workers = default_workers() if workers is None else check_workers(workers)
-    outputs = [p for p in (output_path, removed_path) if p is not None]
-    for p in outputs:
-        _io.check_output(input_path, p, overwrite=overwrite)
-    if len({str(Path(p).resolve()) for p in outputs}) != len(outputs):
-        raise ParameterError("the output and removed paths must be different files")
-    info = _io.probe(input_path)
-    fmt, st = _io.output_format(output_path, like=info, subtype=subtype, clip=clip)
-    if removed_path is not None:
-        rfmt, rst = _io.output_format(removed_path, like=info, subtype=subtype, clip=clip)
-    sr, n_total = info.samplerate, info.frames
+    n_workers = default_jobs() if workers is None else check_workers(workers)
     duration_s = n_total / sr
-    block_n, overlap_n = _io.block_sizes(sr, block_s, overlap_s)
-    rng = _io.full_scale_range(st)
-    from .pipeline import _on_output_grid, recording_threads
-
     seconds: dict[str, float] = {}
     counts = {"blocks": 0, "crossfaded_joins": 0}
     user_report = progress or (lambda f: None)
     done = {"f": 0.0}
+    # Several blocks: cleaned in ``n_workers`` pool threads (even one), each block's own work
+    # single-threaded when several run at once. One block: in this thread, with the
+    # recording's threads (Ctrl-C then stops the work at once).
+    pooled = n_blocks > 1
+    parallel = pooled and n_workers > 1
 
     def report(f: float) -> None:
         f = min(1.0, max(done["f"], f))
@@ -310,77 +355,72 @@ def clean_file_streaming(
         seconds[stage] = seconds.get(stage, 0.0) + now - t0
         return now
 
-    events: list[Event] = []
+    def timed_emit(x: np.ndarray, r: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        emit(x, r)
+        add_time("write", t0)
+
+    def timed_blocks():
+        t0 = time.perf_counter()
+        for start, block in blocks:
+            add_time("read", t0)
+            yield start, block
+            t0 = time.perf_counter()
+
+    # Progress: the completed fraction of every block, weighted by its length.
+    frac: dict[int, float] = {}
+    frac_lock = threading.Lock()
+    total_weight = {"n": None}
+
+    def block_progress(i: int, n: int) -> Callable[[float], None]:
+        if total_weight["n"] is None:  # every block is as long as the first (the last is extended)
+            total_weight["n"] = n_blocks * n
+        weight = 1.0 / total_weight["n"]
+
+        def cb(f: float) -> None:
+            with frac_lock:
+                frac[i] = f * n
+                report(0.97 * weight * sum(frac.values()))
+        return cb
+
+    def clean_block(i: int, start: int, block: np.ndarray):
+        kw = _span_kwargs("events", events, start, block.shape[0], sr)
+        kw.update(_span_kwargs("keep", keep, start, block.shape[0], sr))
+        # Parallelism is across blocks: one thread for each block's own NMF.
+        token = recording_threads.set(1 if parallel else None)
+        try:
+            return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]), **kw)
+        finally:
+            recording_threads.reset(token)
+
+    found: list[Event] = []
+    # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the GIL)
+    # and joined strictly in order. State carried from one block to the next: the previous
+    # block's samples and removed part from ``prev_start`` on (not yet emitted).
+    prev_start = 0
+    prev_x: np.ndarray | None = None
+    prev_r: np.ndarray | None = None
+    source = enumerate(timed_blocks())
+    pending: collections.deque = collections.deque()
     with contextlib.ExitStack() as stack:
-        w_clean = stack.enter_context(_io.AtomicAudioWriter(
-            output_path, samplerate=sr, channels=info.channels, format=fmt, subtype=st,
-            overwrite=overwrite, clip=clip, frames=n_total))
-        w_rem = None
-        if removed_path is not None:
-            w_rem = stack.enter_context(_io.AtomicAudioWriter(
-                removed_path, samplerate=sr, channels=info.channels, format=rfmt, subtype=rst,
-                overwrite=overwrite, clip=clip, frames=n_total))
-
-        def emit(x: np.ndarray, r: np.ndarray) -> None:
-            """Write the finished samples ``x`` (input) with removed part ``r``."""
-            t0 = time.perf_counter()
-            cleaned = _on_output_grid(x - r, st)
-            w_clean.write(cleaned)
-            if w_rem is not None:
-                written = cleaned if rng is None else np.clip(cleaned, *rng)
-                w_rem.write(x - written)
-            add_time("write", t0)
-
-        def blocks():
-            t0 = time.perf_counter()
-            for start, block in _full_blocks(input_path, block_s, overlap_s, sr):
-                add_time("read", t0)
-                yield start, block
-                t0 = time.perf_counter()
-
-        # Progress: the completed fraction of every block, weighted by its length.
-        n_blocks = 1 + max(0, math.ceil((n_total - block_n) / (block_n - overlap_n)))
-        weight = 1.0 / (n_blocks * block_n)
-        frac: dict[int, float] = {}
-        frac_lock = threading.Lock()
-
-        def block_progress(i: int, n: int) -> Callable[[float], None]:
-            def cb(f: float) -> None:
-                with frac_lock:
-                    frac[i] = f * n
-                    report(0.97 * weight * sum(frac.values()))
-            return cb
-
-        def clean_block(i: int, block: np.ndarray):
-            # Parallelism is across blocks: one thread for each block's own NMF.
-            token = recording_threads.set(1 if n_workers > 1 else None)
-            try:
-                return cleaner.clean(block, sr, progress=block_progress(i, block.shape[0]))
-            finally:
-                recording_threads.reset(token)
-
-        # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the
-        # GIL) and joined strictly in order. State carried from one block to the next: the
-        # previous block's samples and removed part from ``prev_start`` on (not yet written).
-        prev_start = 0
-        prev_x: np.ndarray | None = None
-        prev_r: np.ndarray | None = None
-        source = enumerate(blocks())
-        pending: collections.deque = collections.deque()
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="cleantake"))
-        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        if pooled:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="cleantake"))
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
 
         def submit_next() -> None:
             nxt = next(source, None)
             if nxt is not None:
                 i, (start, block) = nxt
-                pending.append((start, block, pool.submit(clean_block, i, block)))
+                if pooled:
+                    pending.append((start, block, pool.submit(clean_block, i, start, block)))
+                else:
+                    pending.append((start, block, clean_block(i, start, block)))
 
-        for _ in range(n_workers):
+        for _ in range(n_workers if pooled else 1):
             submit_next()
         while pending:
             start, block, fut = pending.popleft()
-            res = fut.result()
+            res = fut.result() if pooled else fut
             submit_next()
             for k, v in res.stats.get("seconds", {}).items():
                 seconds[k] = seconds.get(k, 0.0) + v
@@ -388,28 +428,27 @@ def clean_file_streaming(
             r = res.removed.reshape(block.shape)
             ev = _shifted(res.events, start / sr, duration_s)
             if prev_x is None:
-                events = ev
+                found = ev
             else:
-                # Overlap: [start, prev_end). Write the previous block up to the join, keep
+                # Overlap: [start, prev_end). Emit the previous block up to the join, keep
                 # the current block from the join on.
                 n_ov = prev_start + prev_x.shape[0] - start
                 off = start - prev_start
                 joined, cut, faded = join_removed(prev_r[off:], r[:n_ov])
                 counts["crossfaded_joins"] += int(faded)
-                emit(prev_x[:off], prev_r[:off])
-                emit(block[:cut], joined[:cut])
+                timed_emit(prev_x[:off], prev_r[:off])
+                timed_emit(block[:cut], joined[:cut])
                 r = r.copy()
                 r[:n_ov] = joined
-                # ``events`` holds the previous blocks' events; those at or after this join
+                # ``found`` holds the previous blocks' events; those at or after this join
                 # are replaced by this block's.
-                events = merge_events(events, ev, join_s=(start + cut) / sr)
+                found = merge_events(found, ev, join_s=(start + cut) / sr)
                 # From here on only the part of this block after the join is pending.
                 block, r, start = block[cut:], r[cut:], start + cut
             prev_start, prev_x, prev_r = start, block, r
         if prev_x is not None:
-            emit(prev_x, prev_r)
-    report(1.0)
+            timed_emit(prev_x, prev_r)
     if stats is not None:
         stats["seconds"] = seconds
         stats.update(counts)
-    return events, info
+    return found

@@ -1,0 +1,166 @@
+"""The ``clean``, ``inspect`` and ``learn`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import soxr
+
+from ..dictionaries import learn_dictionary, save_dictionary
+from ..errors import AudioWriteError, ParameterError
+from ..files import STREAM_BLOCK_S, clean_file, locate_file
+from ..io import read_audio
+from ..locate import Event
+from ..pipeline import Cleaner
+from ..progress import Progress
+from ..report import format_clock
+from ..spectral import StftConfig
+from .options import (add_interference_option, add_jobs_option, add_method_options, add_output_format_options,
+                      add_overwrite_option, add_quiet_option)
+
+__all__ = ["add_clean_parser", "add_inspect_parser", "add_learn_parser", "format_events_table", "run_clean",
+           "run_inspect", "run_learn"]
+
+
+def _events_summary(events: Sequence[Event]) -> str:
+    n = len(events)
+    return f"{n} interference event{'s' if n != 1 else ''}"
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    """Run ``cleantake clean``."""
+    cleaner = Cleaner(args.interference, method=args.method, strength=args.strength)
+    progress = Progress(Path(args.input).name, quiet=args.quiet)
+    try:
+        res = clean_file(args.input, args.output, cleaner=cleaner, removed_path=args.removed,
+                         labels_path=args.labels, overwrite=args.overwrite, subtype=args.subtype,
+                         clip=args.clip, report_dir=args.report, progress=progress, workers=args.jobs)
+    finally:
+        progress.close()
+    if not args.quiet:
+        print(f"{args.input}: {_events_summary(res.events)} removed -> {args.output}")
+        for ev in res.events:
+            print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:12s} confidence {ev.confidence:.2f}")
+        for what, path in (("removed", res.removed_output), ("labels", res.labels_output),
+                           ("report", res.report_output)):
+            if path is not None:
+                print(f"{what}: {path}")
+    return 0
+
+
+def add_clean_parser(sub) -> None:
+    """Add ``clean`` to an argparse subparsers object."""
+    p = sub.add_parser("clean", help="clean one recording", description="Clean one recording.")
+    p.add_argument("input", help="input audio file (WAV, FLAC, OGG, MP3, AIFF, ...)")
+    p.add_argument("-o", "--output", required=True, help="cleaned output file; its extension picks the format")
+    add_method_options(p)
+    p.add_argument("--removed", metavar="PATH", help="also write the removed interference (cleaned + removed = input)")
+    p.add_argument("--labels", metavar="PATH", help="write located events: Audacity labels (.txt), .json or .csv")
+    p.add_argument("--report", metavar="DIR", help="write an HTML report (spectrograms, events, audio players) "
+                   "into the folder DIR")
+    add_output_format_options(p)
+    add_jobs_option(p, f"recordings longer than {2 * STREAM_BLOCK_S / 60:g} minutes are cleaned in "
+                       f"{STREAM_BLOCK_S / 60:g}-minute blocks, N at a time (about 0.3 GB of memory each "
+                       f"for stereo 44.1 kHz)")
+    add_overwrite_option(p)
+    add_quiet_option(p)
+    p.set_defaults(func=run_clean)
+
+
+def format_events_table(events: Sequence[Event]) -> str:
+    """Plain-text table of events for the terminal (one line per event, times in seconds)."""
+    if not events:
+        return "no interference located"
+    w = max(5, max(len(e.label) for e in events))
+    lines = [f"{'#':>4}  {'start s':>10}  {'end s':>10}  {'dur s':>7}  {'at':>12}  {'class':<{w}}  conf"]
+    for i, e in enumerate(events, 1):
+        lines.append(
+            f"{i:>4}  {e.start_s:>10.3f}  {e.end_s:>10.3f}  {e.end_s - e.start_s:>7.3f}  "
+            f"{format_clock(e.start_s):>12}  {e.label:<{w}}  {e.confidence:.2f}"
+        )
+    return "\n".join(lines)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
+    src = Path(args.input)
+    cleaner = Cleaner(args.interference)
+    progress = Progress(src.name, quiet=args.quiet)
+    try:
+        res = locate_file(src, cleaner=cleaner, labels_path=args.labels, report_dir=args.report,
+                          overwrite=args.overwrite, progress=progress)
+    finally:
+        progress.close()
+    print(format_events_table(res.events))
+    n = len(res.events)
+    print(f"{n} event{'s' if n != 1 else ''} in {src.name} ({format_clock(res.duration_s)})")
+    if res.labels_output is not None:
+        print(f"labels: {res.labels_output}")
+    if res.report_output is not None:
+        print(f"report: {res.report_output}")
+    sys.stdout.flush()
+    return 0
+
+
+def add_inspect_parser(sub) -> None:
+    """Add ``inspect`` to an argparse subparsers object."""
+    p = sub.add_parser(
+        "inspect",
+        help="locate interference and list it, without writing audio",
+        description=(
+            "Locate transient interference (coughs, door slams, creaks, ...) in a recording and list "
+            "each event with its time span, class and confidence. No audio is written: a quick first "
+            "look at a long recording. Optionally write the events as labels (.txt = Audacity label "
+            "track, .json, .csv) and an HTML report with spectrograms and audio excerpts."
+        ),
+    )
+    p.add_argument("input", metavar="INPUT", help="recording to inspect (WAV, FLAC, ...)")
+    add_interference_option(p)
+    p.add_argument("--labels", metavar="PATH", help="write events to PATH (.txt Audacity labels, .json or .csv)")
+    p.add_argument("--report", metavar="DIR", help="write an HTML report with spectrograms and excerpts into DIR")
+    add_overwrite_option(p)
+    add_quiet_option(p, "no progress display (the table is still printed)")
+    p.set_defaults(func=run_inspect)
+
+
+def run_learn(args: argparse.Namespace) -> int:
+    """Run ``cleantake learn``."""
+    out = Path(args.output)
+    if out.suffix != ".npz":
+        raise ParameterError(f"the dictionary file must end in .npz, got {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise AudioWriteError(f"output {str(out)!r} already exists; use -y to overwrite it")
+    sigs, sr = [], None
+    for f in args.files:
+        x, info = read_audio(f)
+        if sr is None:
+            sr = info.samplerate
+        elif info.samplerate != sr:
+            x = soxr.resample(x, info.samplerate, sr)
+        sigs.append(x)
+    cfg = StftConfig(int(sr), args.window_ms, args.hop_ms)
+    d = learn_dictionary(sigs, int(sr), name=args.name, rank=args.rank, cfg=cfg,
+                         meta={"files": [Path(f).name for f in args.files]})
+    path = save_dictionary(d, out)
+    if not args.quiet:
+        print(f"learned {d.rank} templates of {args.name!r} from {d.meta['seconds_of_audio']:.2f} s -> {path}")
+    return 0
+
+
+def add_learn_parser(sub) -> None:
+    """Add ``learn`` to an argparse subparsers object."""
+    p = sub.add_parser("learn", help="learn an interference dictionary from example recordings",
+                       description="Learn an interference dictionary from example recordings of one class.")
+    p.add_argument("files", nargs="+", help="example recordings of the interference alone")
+    p.add_argument("-o", "--output", required=True, metavar="NAME.npz",
+                   help="dictionary file to write (.npz); use it with -i NAME.npz")
+    p.add_argument("--name", required=True, help="class name, used as the label of located events")
+    p.add_argument("--rank", type=int, default=12, help="number of templates (default 12)")
+    p.add_argument("--window-ms", type=float, default=46.0, help="STFT window in ms (default 46)")
+    p.add_argument("--hop-ms", type=float, default=11.5, help="STFT hop in ms (default 11.5)")
+    add_overwrite_option(p, "replace an existing dictionary file")
+    add_quiet_option(p, "no summary")
+    p.set_defaults(func=run_learn)

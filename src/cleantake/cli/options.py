@@ -1,0 +1,72 @@
+"""Options shared by several subcommands, each defined once so it means the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..io import CLIP_POLICIES
+from ..pipeline import METHODS
+from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
+
+__all__ = [
+    "strength",
+    "add_interference_option",
+    "add_method_options",
+    "add_output_format_options",
+    "add_jobs_option",
+    "add_overwrite_option",
+    "add_quiet_option",
+]
+
+
+def strength(text: str) -> float:
+    """argparse type of ``--strength``: a number from 0 to 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strength must be a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must be from 0 (no change) to 1 (full removal), got {v:g}")
+    return v
+
+
+def add_interference_option(p: argparse.ArgumentParser) -> None:
+    """``-i/--interference``: which dictionary to look for."""
+    p.add_argument("-i", "--interference", default="any", metavar="NAME|PATH",
+                   help="interference dictionary: any, cough, door, creak, scream, drop, or a file made by "
+                        "`cleantake learn` (default: any)")
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """``-i/--interference``, ``--method`` and ``--strength``: every command that cleans."""
+    add_interference_option(p)
+    p.add_argument("--method", default="proposed", choices=METHODS,
+                   help="proposed (default): NMF + KAM; nmf: semi-supervised NMF alone; kam: classic KAM")
+    p.add_argument("--strength", type=strength, default=1.0, metavar="X",
+                   help="0 = no change ... 1 = full removal (default 1)")
+
+
+def add_output_format_options(p: argparse.ArgumentParser) -> None:
+    """``--subtype`` and ``--clip``: the sample format of audio outputs."""
+    p.add_argument("--subtype", metavar="NAME", default=None,
+                   help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's; a lossy "
+                        "input such as MP3 gives PCM_16 in a WAV, FLAC or AIFF output)")
+    p.add_argument("--clip", choices=CLIP_POLICIES, default="clip",
+                   help="samples beyond full scale: clip (default, with a warning), error, or float output")
+
+
+def add_jobs_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``-j/--jobs N``: how many things at once; ``what`` says which things."""
+    p.add_argument("-j", "--jobs", type=parse_jobs, default=None, metavar="N",
+                   help=f"{what}, 1 to {MAX_JOBS} (default: the number of usable CPUs, at most "
+                        f"{DEFAULT_MAX_JOBS}); the output does not depend on N")
+
+
+def add_overwrite_option(p: argparse.ArgumentParser, what: str = "replace existing outputs") -> None:
+    """``-y/--overwrite`` (also ``--yes``): replace existing outputs."""
+    p.add_argument("-y", "--overwrite", "--yes", dest="overwrite", action="store_true", help=what)
+
+
+def add_quiet_option(p: argparse.ArgumentParser, what: str = "no progress display or summary") -> None:
+    """``-q/--quiet``."""
+    p.add_argument("-q", "--quiet", action="store_true", help=what)

@@ -1,0 +1,390 @@
+"""From a file to a file: what ``cleantake clean`` and ``cleantake inspect`` do.
+
+:func:`clean_file` and :func:`locate_file` share one path:
+
+1. **Pre-flight** (:func:`preflight`): every option and output is checked before the input
+   is read: the optional packages asked for (matplotlib for a report), the label format,
+   the report folder, every output path (not the input, not existing without
+   ``overwrite``, folder writable, all different), the output formats (a lossy input
+   subtype such as MP3 maps to the container's natural PCM, see :func:`cleantake.io.output_format`)
+   and the number of workers. Temporary files of an earlier killed run are removed then.
+   Nothing is written when something is refused.
+2. **One rule for long and short**: a recording longer than ``2 * block_s`` is read and
+   cleaned in overlapping blocks of ``block_s`` seconds (memory bounded by the block
+   length); a shorter one is one block. Both go through :func:`cleantake.streaming.clean_blocks`.
+3. **One writer**: the cleaned part is rounded onto the output's sample grid and clipped as
+   the writer clips it, and the removed part is the rest of the input, so ``cleaned +
+   removed == input`` sample-exactly for integer outputs. Outputs are written to hidden
+   temporary files and renamed into place only when complete.
+4. Labels, then the report (drawn from the arrays in memory for one block, from the files
+   as written, read back piece by piece, for blocks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import remove_stale_temp_files
+from .errors import AudioWriteError, ParameterError
+from .io import (AtomicAudioWriter, AudioInfo, FileSamples, block_sizes, check_output, full_scale_range,
+                 on_output_grid, output_format, probe, read_audio)
+from .labels import LABEL_FORMATS, write_labels
+from .optional import require
+from .report import write_report
+from .streaming import block_count, check_blocks, clean_blocks, file_blocks, locate_blocks
+from .threads import check_workers
+
+__all__ = [
+    "STREAM_BLOCK_S",
+    "STREAM_OVERLAP_S",
+    "FileResult",
+    "FilePlan",
+    "preflight",
+    "clean_file",
+    "locate_file",
+]
+
+#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
+STREAM_BLOCK_S = 60.0
+#: Overlap of consecutive blocks (seconds); more than the longest interference event.
+STREAM_OVERLAP_S = 4.0
+
+Progress = Callable[[float], None] | None
+
+
+@dataclass
+class FileResult:
+    """Summary of :func:`clean_file` / :func:`locate_file`.
+
+    Attributes
+    ----------
+    events : list of Event
+        Located (and, for :func:`clean_file`, removed) interference, seconds from the start.
+    duration_s : float
+        Length of the input in seconds.
+    sr : int
+        Sample rate in Hz.
+    channels : int
+    output, removed_output, labels_output, report_output : Path or None
+        Files written.
+    stats : dict
+        ``"blocks"``, ``"crossfaded_joins"`` and ``"seconds"`` (per stage, summed over
+        blocks, plus ``"read"`` and ``"write"``) for :func:`clean_file`.
+    """
+
+    events: list
+    duration_s: float
+    sr: int
+    channels: int
+    output: Path | None = None
+    removed_output: Path | None = None
+    labels_output: Path | None = None
+    report_output: Path | None = None
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What :func:`preflight` decided: the input and each output's container and subtype.
+
+    Attributes
+    ----------
+    info : AudioInfo
+        The input.
+    output_format, removed_format : tuple of (format, subtype) or None
+        libsndfile container and subtype of the cleaned and removed outputs.
+    workers : int or None
+        Blocks cleaned at once (checked).
+    """
+
+    info: AudioInfo
+    output_format: tuple[str, str] | None
+    removed_format: tuple[str, str] | None
+    workers: int | None
+
+
+def _check_labels_path(path) -> None:
+    ext = Path(path).suffix.lower()
+    if ext not in LABEL_FORMATS:
+        raise ParameterError(
+            f"labels {str(path)!r}: unknown extension {ext or '(none)'!r}; use one of "
+            f"{', '.join(sorted(LABEL_FORMATS))} (.txt = Audacity label track)")
+
+
+def _check_report_dir(path) -> None:
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise AudioWriteError(f"report folder {str(p)!r} is a file, not a folder")
+    parent = p.parent if str(p.parent) else Path(".")
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise AudioWriteError(f"report folder {str(p)!r}: {str(parent)!r} is a file, not a folder")
+
+
+def preflight(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike | None = None,
+    *,
+    removed_path: str | os.PathLike | None = None,
+    labels_path: str | os.PathLike | None = None,
+    report_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    subtype: str | None = None,
+    clip: str = "clip",
+    workers: int | None = None,
+) -> FilePlan:
+    """Check every option and output of :func:`clean_file` / :func:`locate_file` before work.
+
+    Parameters are those of :func:`clean_file` (``output_path`` None: only locating).
+
+    Returns
+    -------
+    FilePlan
+
+    Raises
+    ------
+    MissingDependencyError
+        A report is asked for and matplotlib is not installed.
+    ParameterError
+        Unknown label extension, bad subtype or clip policy, bad ``workers``, two outputs
+        naming the same file.
+    AudioWriteError
+        An output that is the input, exists without ``overwrite``, or lies in a missing or
+        unwritable folder; an unwritable format; a report folder that is a file.
+    AudioReadError
+        The input is missing, not audio, truncated or unsupported.
+    """
+    if workers is not None:
+        workers = check_workers(workers)
+    if report_dir is not None:
+        require("matplotlib.figure", extra="report")
+        _check_report_dir(report_dir)
+    if labels_path is not None:
+        _check_labels_path(labels_path)
+    outputs = [p for p in (output_path, removed_path, labels_path) if p is not None]
+    if len({os.path.realpath(p) for p in outputs}) != len(outputs):
+        raise ParameterError("the output, removed and labels paths must all be different files")
+    for p in outputs:
+        check_output(input_path, p, overwrite=overwrite)
+    info = probe(input_path)
+    fmt = rfmt = None
+    if output_path is not None:
+        fmt = output_format(output_path, like=info, subtype=subtype, clip=clip)
+    if removed_path is not None:
+        rfmt = output_format(removed_path, like=info, subtype=subtype, clip=clip)
+    for p in outputs:  # what a killed earlier run left beside these outputs
+        remove_stale_temp_files(p)
+    return FilePlan(info, fmt, rfmt, workers)
+
+
+def _in_blocks(info: AudioInfo, block_s: float) -> bool:
+    """The long/short rule: longer than two blocks -> in blocks, else as one block."""
+    return info.duration_s > 2 * block_s
+
+
+def clean_file(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    cleaner,
+    removed_path: str | os.PathLike | None = None,
+    labels_path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    subtype: str | None = None,
+    clip: str = "clip",
+    report_dir: str | os.PathLike | None = None,
+    report_name: str | None = None,
+    progress: Progress = None,
+    workers: int | None = None,
+    events: Sequence | None = None,
+    keep: Sequence | None = None,
+    block_s: float = STREAM_BLOCK_S,
+    overlap_s: float = STREAM_OVERLAP_S,
+) -> FileResult:
+    """Clean one audio file into another, safely (what ``cleantake clean`` does).
+
+    The output keeps the input's sample rate, channel count, channel layout, length and
+    (unless ``subtype`` is given) sample format. Every output is written to a temporary file
+    and renamed into place; the input is never modified; existing outputs are kept unless
+    ``overwrite``.
+
+    Parameters
+    ----------
+    input_path, output_path : str or path-like
+    cleaner : cleantake.Cleaner
+        Does the work (``cleaner.clean(block, sr, progress=...)``).
+    removed_path : str or path-like, optional
+        Also write the removed interference here (``cleaned + removed == input``).
+    labels_path : str or path-like, optional
+        Write the located events (Audacity labels ``.txt``; ``.json`` / ``.csv``).
+    overwrite : bool
+        Replace existing outputs.
+    subtype : str, optional
+        Output sample format (soundfile subtype such as ``"PCM_24"``, ``"FLOAT"``).
+    clip : {"clip", "error", "float"}
+        What to do with samples beyond full scale (see :mod:`cleantake.io`).
+    report_dir : str or path-like, optional
+        Write an HTML report there.
+    report_name : str, optional
+        File name of the report in ``report_dir`` (default: derived from the input's name;
+        see :func:`cleantake.report.report_filename`).
+    progress : callable(float), optional
+        Called with the completed fraction (0 to 1, non-decreasing, 1 at the end).
+    workers : int, optional
+        Blocks cleaned at a time (1 to 256; default: the CPUs, at most 4). The output does
+        not depend on it.
+    events : sequence of spans, optional
+        Spans in seconds to remove instead of locating: ``(start_s, end_s)``, ``(start_s,
+        end_s, strength)`` or Event; passed on (cut to each block) as
+        ``cleaner.clean(..., events=...)``.
+    keep : sequence of spans, optional
+        Spans in seconds never to touch, passed on as ``cleaner.clean(..., keep=...)``.
+    block_s, overlap_s : float
+        Recordings longer than ``2 * block_s`` seconds are cleaned in blocks of ``block_s``
+        seconds overlapping by ``overlap_s`` (``block_s > 2 * overlap_s > 0``; see
+        :mod:`cleantake.streaming`). Longer blocks give the method more music to compare each
+        event with; memory grows with them, not with the file.
+
+    Returns
+    -------
+    FileResult
+
+    Raises
+    ------
+    CleantakeError
+        Everything :func:`preflight` refuses (before the input is read), an unreadable
+        input, a failed write (no partial output is ever left).
+    """
+    check_blocks(block_s, overlap_s)
+    plan = preflight(input_path, output_path, removed_path=removed_path, labels_path=labels_path,
+                     report_dir=report_dir, overwrite=overwrite, subtype=subtype, clip=clip,
+                     workers=workers)
+    info = plan.info
+    sr, n_total = info.samplerate, info.frames
+    fmt, st = plan.output_format
+    rng = full_scale_range(st)
+    user_progress = progress or (lambda f: None)
+    clean_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
+    in_blocks = _in_blocks(info, block_s)
+    kept: dict[str, np.ndarray] = {}
+    out = FileResult([], info.duration_s, sr, info.channels)
+    with contextlib.ExitStack() as stack:
+        w_clean = stack.enter_context(AtomicAudioWriter(
+            output_path, samplerate=sr, channels=info.channels, format=fmt, subtype=st,
+            overwrite=overwrite, clip=clip, frames=n_total, like=info))
+        w_rem = None
+        if removed_path is not None:
+            rfmt, rst = plan.removed_format
+            w_rem = stack.enter_context(AtomicAudioWriter(
+                removed_path, samplerate=sr, channels=info.channels, format=rfmt, subtype=rst,
+                overwrite=overwrite, clip=clip, frames=n_total, like=info))
+
+        def emit(x: np.ndarray, r: np.ndarray) -> None:
+            """Write the finished samples ``x`` (input) with removed part ``r``."""
+            cleaned = on_output_grid(x - r, st)
+            w_clean.write(cleaned)
+            # What the cleaned file holds after any clipping: the removed file is the rest.
+            written = cleaned if rng is None else np.clip(cleaned, *rng)
+            if w_rem is not None:
+                w_rem.write(x - written)
+            if not in_blocks:  # one block, in memory anyway: the report is drawn from it
+                kept["audio"], kept["cleaned"] = x, written
+
+        if in_blocks:
+            block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
+            blocks = file_blocks(input_path, block_s, overlap_s, sr)
+            n_blocks = block_count(n_total, block_n, overlap_n)
+        else:
+            audio, info = read_audio(input_path)
+            blocks, n_blocks = [(0, audio)], 1
+        out.events = clean_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, n_blocks=n_blocks,
+                                  emit=emit, events=events, keep=keep, progress=clean_progress,
+                                  workers=plan.workers, stats=out.stats)
+    out.output = Path(output_path)
+    out.removed_output = Path(removed_path) if removed_path is not None else None
+    if labels_path is not None:
+        out.labels_output = write_labels(labels_path, out.events, duration_s=out.duration_s,
+                                         source=input_path, sr=sr)
+    if report_dir is not None:
+        if in_blocks:  # the files as written, read back piece by piece: bounded memory
+            src = FileSamples(input_path)
+            # A lossy output (MP3) may decode to a few samples more or less than the input.
+            cleaned = FileSamples(output_path, length=src.shape[0])
+            removed = (FileSamples(removed_path, length=src.shape[0]) if removed_path is not None
+                       else FileSamples(input_path, minus=cleaned))
+        else:
+            src, cleaned = kept["audio"], kept["cleaned"]
+            removed = src - cleaned
+        out.report_output = write_report(report_dir, src, sr, cleaned=cleaned, removed=removed,
+                                         events=out.events, title=Path(input_path).name,
+                                         source_path=input_path, filename=report_name)
+    user_progress(1.0)
+    return out
+
+
+def locate_file(
+    input_path: str | os.PathLike,
+    *,
+    cleaner,
+    labels_path: str | os.PathLike | None = None,
+    report_dir: str | os.PathLike | None = None,
+    report_name: str | None = None,
+    overwrite: bool = False,
+    keep: Sequence | None = None,
+    progress: Progress = None,
+    block_s: float = STREAM_BLOCK_S,
+    overlap_s: float = STREAM_OVERLAP_S,
+) -> FileResult:
+    """Locate the interference of a file without writing audio (``cleantake inspect``).
+
+    Same pre-flight and long/short rule as :func:`clean_file`: a recording longer than
+    ``2 * block_s`` is located block by block in bounded memory (events seen by two blocks
+    are merged, see :func:`cleantake.streaming.locate_blocks`).
+
+    Parameters
+    ----------
+    input_path : str or path-like
+    cleaner : cleantake.Cleaner
+        Locates (``cleaner.locate(block, sr, progress=...)``).
+    labels_path, report_dir, report_name, overwrite, progress, block_s, overlap_s
+        As :func:`clean_file`.
+    keep : sequence of spans, optional
+        Spans in seconds never to report, passed on as ``cleaner.locate(..., keep=...)``.
+
+    Returns
+    -------
+    FileResult
+        ``events`` sorted by start; ``output`` and ``removed_output`` are None.
+    """
+    check_blocks(block_s, overlap_s)
+    plan = preflight(input_path, labels_path=labels_path, report_dir=report_dir, overwrite=overwrite)
+    info = plan.info
+    sr, n_total = info.samplerate, info.frames
+    user_progress = progress or (lambda f: None)
+    locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
+    if _in_blocks(info, block_s):
+        blocks = file_blocks(input_path, block_s, overlap_s, sr)
+        audio = FileSamples(input_path)
+    else:
+        audio, info = read_audio(input_path)
+        blocks = [(0, audio)]
+    events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep,
+                           progress=locate_progress)
+    events = sorted(events, key=lambda e: (e.start_s, e.end_s))
+    out = FileResult(events, info.duration_s, sr, info.channels)
+    if labels_path is not None:
+        out.labels_output = write_labels(labels_path, events, duration_s=out.duration_s,
+                                         source=str(input_path), sr=sr)
+    if report_dir is not None:
+        out.report_output = write_report(report_dir, audio, sr, cleaned=None, removed=None, events=events,
+                                         title=Path(input_path).name, source_path=input_path,
+                                         filename=report_name)
+    user_progress(1.0)
+    return out

@@ -1,0 +1,170 @@
+"""What the reader and the writer share: limits, extensions, subtypes, :class:`AudioInfo`,
+and the channel mask of WAVE_FORMAT_EXTENSIBLE files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "MIN_SAMPLERATE",
+    "MAX_SAMPLERATE",
+    "MAX_CHANNELS",
+    "CLIP_POLICIES",
+    "READ_FORMATS_TEXT",
+    "EXTENSIONS",
+    "AUDIO_EXTENSIONS",
+    "FLOAT_SUBTYPES",
+    "PCM_BITS",
+    "BYTES_PER_SAMPLE",
+    "MP3_FRAME_TOLERANCE",
+    "AudioInfo",
+    "mask_offset",
+    "read_channel_mask",
+    "write_channel_mask",
+    "first_nonfinite",
+]
+
+#: Lowest and highest sample rate (Hz) cleantake accepts.
+MIN_SAMPLERATE = 8_000
+MAX_SAMPLERATE = 192_000
+#: Highest channel count cleantake accepts.
+MAX_CHANNELS = 8
+#: Valid values of the ``clip`` argument / ``--clip`` option.
+CLIP_POLICIES = ("clip", "error", "float")
+
+#: The formats cleantake reads, as said in messages.
+READ_FORMATS_TEXT = (
+    "WAV (PCM 8/16/24/32-bit, float 32/64), RF64, W64, FLAC, OGG/Vorbis, Opus, MP3, AIFF, CAF, AU"
+)
+
+#: Output extension -> libsndfile container.
+EXTENSIONS: dict[str, str] = {
+    ".wav": "WAV",
+    ".wave": "WAV",
+    ".rf64": "RF64",
+    ".w64": "W64",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".oga": "OGG",
+    ".opus": "OGG",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".aifc": "AIFF",
+    ".caf": "CAF",
+    ".au": "AU",
+    ".snd": "AU",
+    ".mp3": "MP3",
+}
+
+#: File-name extensions (lower case, with the dot) of the audio files cleantake reads and
+#: writes; ``cleantake batch`` picks up exactly these.
+AUDIO_EXTENSIONS: tuple[str, ...] = tuple(EXTENSIONS)
+
+#: Float subtypes (never clipped).
+FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+#: Bits of the integer PCM subtypes.
+PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+#: Bytes per sample of the uncompressed subtypes.
+BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                    "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
+#: MP3 frame counts in headers can be estimates; tolerate this many missing samples.
+MP3_FRAME_TOLERANCE = 2 * 1152
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What :func:`probe` found out about an audio file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file, as given (not resolved).
+    samplerate : int
+        Sample rate in Hz.
+    channels : int
+        Number of channels.
+    frames : int
+        Number of samples per channel.
+    format : str
+        libsndfile container name, e.g. ``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"MP3"``.
+    subtype : str
+        libsndfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``, ``"VORBIS"``.
+    channel_mask : int or None
+        The speaker positions of a WAVE_FORMAT_EXTENSIBLE file (``format == "WAVEX"``),
+        e.g. ``0x3F`` for 5.1; None for other files.
+    """
+
+    path: Path
+    samplerate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+    channel_mask: int | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds (``frames / samplerate``)."""
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+
+def mask_offset(head: bytes) -> int | None:
+    """Byte offset of the channel mask in a RIFF/RF64 WAVE_FORMAT_EXTENSIBLE header, or None."""
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    i = 12
+    while i + 8 <= len(head):
+        cid, size = head[i:i + 4], int.from_bytes(head[i + 4:i + 8], "little")
+        if cid == b"fmt ":
+            body = i + 8
+            if size >= 40 and int.from_bytes(head[body:body + 2], "little") == 0xFFFE:
+                return body + 20  # tag, channels, rate, bytes/s, align, bits, cbSize, valid bits
+            return None
+        i += 8 + size + (size & 1)
+    return None
+
+
+def read_channel_mask(path: str | os.PathLike[str]) -> int | None:
+    """The channel mask (speaker positions) of a WAVE_FORMAT_EXTENSIBLE file, or None.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A WAV/RF64 file.
+
+    Returns
+    -------
+    int or None
+        ``dwChannelMask`` of the ``fmt`` chunk, e.g. ``0x3F`` for 5.1 (FL FR FC LFE BL BR);
+        None when the file is not WAVE_FORMAT_EXTENSIBLE or cannot be read.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    off = mask_offset(head)
+    return None if off is None else int.from_bytes(head[off:off + 4], "little")
+
+
+def write_channel_mask(path: Path, mask: int) -> None:
+    """Set the channel mask of a WAVE_FORMAT_EXTENSIBLE file written by libsndfile (which
+    writes a default mask for the channel count)."""
+    with open(path, "r+b") as fh:
+        head = fh.read(4096)
+        off = mask_offset(head)
+        if off is not None:
+            fh.seek(off)
+            fh.write(int(mask).to_bytes(4, "little"))
+
+
+def first_nonfinite(block: np.ndarray) -> int | None:
+    """Index (row) of the first non-finite sample of a (n, C) block, or None."""
+    ok = np.isfinite(block)
+    if ok.all():
+        return None
+    return int(np.argmin(ok.all(axis=1)))

@@ -1,0 +1,502 @@
+"""The command line as one whole: options that mean the same in every subcommand, ``inspect``,
+and what a new user hit in the first hour (issue 18), each with the case that showed it."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import cleantake
+from cleantake import cli
+from cleantake.atomic import ABANDONED_AFTER_S, STALE_AFTER_S, StaleTempWarning, stale_temp_files
+from cleantake.cli import commands
+from cleantake.progress import Progress
+from cleantake.errors import AudioWriteError, MissingDependencyError, ParameterError
+from cleantake.files import clean_file, locate_file, preflight
+from cleantake.io import AtomicAudioWriter, probe, read_channel_mask
+from cleantake.labels import read_labels
+from cleantake.locate import Event
+from cleantake.pipeline import CleanResult
+from conftest import files_in, sha, two_tones
+
+SR = 16000
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    """Run the CLI as the console script does; argparse's own errors count as their exit code."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class Remover:
+    """Stand-in cleaner: removes every sample with ``|x| > 0.5`` (fast, exact, local)."""
+
+    def __init__(self, interference="any", **kw):
+        self.interference = interference
+        self.calls = []
+
+    def clean(self, audio, sr, *, progress=None, events=None, keep=None):
+        self.calls.append({"n": audio.shape[0], "events": events, "keep": keep})
+        x = np.asarray(audio, dtype=np.float64)
+        hot = np.abs(x.reshape(x.shape[0], -1)).max(axis=1) > 0.5
+        removed = np.where(hot.reshape((-1,) + (1,) * (x.ndim - 1)), x, 0.0)
+        idx = np.flatnonzero(hot)
+        ev = [Event(idx[0] / sr, (idx[-1] + 1) / sr, "burst", 0.9)] if idx.size else []
+        if progress:
+            progress(1.0)
+        return CleanResult(x - removed, removed, ev, sr, {"seconds": {}})
+
+    def locate(self, audio, sr, *, progress=None, keep=None):
+        self.calls.append({"n": audio.shape[0], "keep": keep})
+        return self.clean(audio, sr, progress=progress).events
+
+
+@pytest.fixture
+def take(tmp_path) -> Path:
+    x = two_tones(2.0, SR)
+    x[SR: SR + 400] = 0.8
+    p = tmp_path / "take.wav"
+    sf.write(p, x, SR, subtype="PCM_16")
+    return p
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """The CLI's cleaner replaced by :class:`Remover`; returns the instances made."""
+    made = []
+
+    def make(*a, **k):
+        made.append(Remover(*a, **k))
+        return made[-1]
+
+    monkeypatch.setattr(commands, "Cleaner", make)
+    return made
+
+
+def _must_not_clean(monkeypatch):
+    def boom(self, *a, **k):
+        raise AssertionError("the recording was processed before the options were checked")
+
+    monkeypatch.setattr(Remover, "clean", boom)
+    monkeypatch.setattr(cleantake.Cleaner, "clean", boom)
+
+
+# ------------------------------------------------------------------- one command line
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_option_of_every_subcommand_has_help():
+    for name, p in _subparsers(cli.build_parser()).items():
+        for a in p._actions:
+            if not isinstance(a, argparse._HelpAction):
+                assert a.help, f"cleantake {name} {'/'.join(a.option_strings) or a.dest} has no help"
+
+
+def test_shared_options_mean_the_same_everywhere():
+    subs = _subparsers(cli.build_parser())
+    for name in ("clean", "batch"):
+        p = subs[name]
+        for flag in ("-y", "--overwrite", "--yes"):  # both spellings, one meaning
+            assert getattr(p.parse_args(_minimal(name) + [flag]), "overwrite") is True
+        assert p.parse_args(_minimal(name)).jobs is None
+        with pytest.raises(SystemExit):
+            p.parse_args(_minimal(name) + ["-j", "0"])
+        with pytest.raises(SystemExit):
+            p.parse_args(_minimal(name) + ["-j", "257"])
+        helps = {a.dest: a.help for a in p._actions}
+        assert "at most 4" in helps["jobs"] and "1 to 256" in helps["jobs"]
+    for name in ("clean", "batch", "inspect"):
+        a = next(a for a in subs[name]._actions if a.dest == "interference")
+        assert a.option_strings == ["-i", "--interference"] and a.default == "any"
+
+
+def _minimal(name):
+    return {"clean": ["in.wav", "-o", "out.wav"], "batch": ["in", "-o", "out"]}[name]
+
+
+def test_jobs_refused_alike_by_clean_and_batch(tmp_path, take, capsys):
+    errs = []
+    for argv in (["clean", take, "-o", tmp_path / "o.wav", "-j", "0"], ["batch", tmp_path, "-o", tmp_path / "o", "-j", "0"]):
+        code, _, err = run(argv, capsys)
+        assert code == 2
+        errs.append(err.strip().splitlines()[-1].split("error: ")[-1])
+    assert errs[0] == errs[1] and "1 to 256" in errs[0]
+
+
+def test_every_help_page_renders():
+    parser = cli.build_parser()
+    assert "clean" in parser.format_help()
+    for name, p in _subparsers(parser).items():
+        assert name in p.format_help()  # a stray % in a help text would raise here
+
+
+def test_modules_import_in_one_direction():
+    """No import cycles: a module below never imports one above (checked on the sources)."""
+    order = ["errors", "atomic", "optional", "threads", "progress", "spectral", "nmf", "kam", "masking",
+             "settings", "dictionaries", "analysis", "repair", "locate", "baselines", "pipeline", "io",
+             "labels", "streaming", "report", "files", "corpus", "evaluate", "batch", "cli"]
+    src = Path(cleantake.__file__).parent
+    for i, name in enumerate(order):
+        path = src / f"{name}.py" if (src / f"{name}.py").exists() else src / name / "__init__.py"
+        paths = [path] if path.name != "__init__.py" else sorted(path.parent.glob("*.py"))
+        text = "\n".join(p.read_text() for p in paths)
+        imported = set(re.findall(r"^\s*from \.+(\w+) import", text, re.M))
+        above = imported & set(order[i + 1:])
+        assert not above, f"{name} imports {sorted(above)}, which are above it"
+
+
+# ------------------------------------------------------------------- inspect
+
+
+def test_inspect_prints_table_and_writes_labels_and_report(tmp_path, take, fake, capsys):
+    pytest.importorskip("matplotlib")
+    code, out, err = run(["inspect", take, "-i", "cough", "--labels", tmp_path / "ev.txt",
+                          "--report", tmp_path / "rep", "-q"], capsys)
+    assert code == 0, err
+    assert fake[0].interference == "cough" and fake[0].calls[0]["n"] == 2 * SR
+    lines = out.splitlines()
+    assert lines[0].split() == ["#", "start", "s", "end", "s", "dur", "s", "at", "class", "conf"]
+    assert "1 event in take.wav" in out
+    assert [(round(e.start_s, 3), e.label) for e in read_labels(tmp_path / "ev.txt")] == [(1.0, "burst")]
+    assert (tmp_path / "rep" / "take.html").is_file() and f"report: {tmp_path / 'rep' / 'take.html'}" in out
+    assert sorted(p.name for p in tmp_path.glob("*.wav")) == ["take.wav"]  # no audio written
+
+
+def test_inspect_refuses_bad_label_extension_before_reading(tmp_path, capsys):
+    code, _, err = run(["inspect", tmp_path / "missing.wav", "--labels", tmp_path / "ev.doc"], capsys)
+    assert code == 2 and re.search(r"\.csv, \.json, \.labels, \.txt", err), err
+
+
+def test_inspect_keeps_existing_labels_without_overwrite(tmp_path, take, fake, capsys):
+    (tmp_path / "ev.txt").write_text("mine")
+    code, _, err = run(["inspect", take, "--labels", tmp_path / "ev.txt"], capsys)
+    assert code == 2 and "already exists" in err and (tmp_path / "ev.txt").read_text() == "mine"
+    code, _, err = run(["inspect", take, "--labels", tmp_path / "ev.txt", "-y"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "ev.txt").read_text() != "mine"
+
+
+@pytest.mark.slow
+def test_inspect_end_to_end_with_the_real_locator(tmp_path, capsys):
+    """Real read_audio + Cleaner.locate: a loud noise burst in a tone is listed, labelled and reported."""
+    pytest.importorskip("matplotlib")
+    sr = 44100
+    t = np.arange(4 * sr) / sr
+    x = (0.2 * np.sin(2 * np.pi * 330 * t))[:, None]
+    x[2 * sr: 2 * sr + 4000, 0] += np.random.default_rng(0).normal(0, 0.3, 4000)
+    wav = tmp_path / "burst.wav"
+    sf.write(wav, np.clip(x, -1, 1), sr, subtype="PCM_24")
+    code, out, err = run(["inspect", wav, "--labels", tmp_path / "ev.csv", "--report", tmp_path / "rep"], capsys)
+    assert code == 0, err
+    labels = read_labels(tmp_path / "ev.csv")
+    n = len(labels)
+    assert f"{n} event{'s' if n != 1 else ''} in burst.wav" in out
+    assert any(e.start_s <= 2.09 and e.end_s >= 2.0 for e in labels), labels
+    text = (tmp_path / "rep" / "burst.html").read_text()
+    assert len(re.findall(r'<tr id="row-', text)) == n
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["burst.wav", "ev.csv", "rep"]
+
+
+# ------------------------------------------------------------------- spans in blocks
+
+
+def test_given_events_and_kept_spans_reach_each_block_in_block_time(tmp_path):
+    x = two_tones(25.0, SR, 1)
+    p = tmp_path / "long.wav"
+    sf.write(p, x, SR, subtype="PCM_16")
+    c = Remover()
+    spans = [(3.0, 4.0), (9.0, 13.0, 0.5), Event(20.0, 21.0, "door", 0.7, 0.25)]
+    clean_file(p, tmp_path / "o.wav", cleaner=c, events=spans, keep=[(0.5, 1.0)], block_s=10.0,
+               overlap_s=2.0, workers=1)
+    assert len(c.calls) == 3  # blocks start at 0, 8 and 15 s (the last one extended to a full block)
+    starts = [0.0, 8.0, 15.0]
+    for start, call in zip(starts, c.calls):
+        end = start + call["n"] / SR
+        want = [(max(a, start) - start, min(b, end) - start) for a, b, *_ in
+                [(s.start_s, s.end_s) if isinstance(s, Event) else s for s in spans] if a < end and b > start]
+        got = [(e.start_s, e.end_s) if isinstance(e, Event) else e[:2] for e in call["events"]]
+        assert np.allclose(got, want) and len(got) == len(want)
+        for e in call["events"]:  # the kind given is kept: a strength stays, an Event stays an Event
+            assert isinstance(e, Event) or len(e) in (2, 3)
+    assert np.allclose(c.calls[1]["events"][0], (1.0, 5.0, 0.5))
+    assert c.calls[2]["events"][-1] == Event(5.0, 6.0, "door", 0.7, 0.25)  # its strength kept
+    assert c.calls[0]["keep"] == [(0.5, 1.0)] and c.calls[1]["keep"] == c.calls[2]["keep"] == []
+
+
+def test_no_spans_means_nothing_passed(tmp_path, take):
+    c = Remover()
+    clean_file(take, tmp_path / "o.wav", cleaner=c)
+    assert c.calls[0]["events"] is None and c.calls[0]["keep"] is None
+
+
+def test_real_cleaner_takes_spans_through_clean_file(tmp_path, take):
+    import inspect
+
+    if "events" not in inspect.signature(cleantake.Cleaner.clean).parameters:
+        pytest.skip("Cleaner.clean has no events= yet (the method's branch adds it)")
+    clean_file(take, tmp_path / "o.wav", cleaner=cleantake.Cleaner("any"), events=[(0.9, 1.2)])
+    x, _ = sf.read(take, always_2d=True)
+    y, _ = sf.read(tmp_path / "o.wav", always_2d=True)
+    changed = np.flatnonzero(np.any(x != y, axis=1)) / SR
+    assert changed.size and changed.min() > 0.7 and changed.max() < 1.4  # only around the span given
+
+
+# ------------------------------------------------------------------- issue 18, 1: MP3 in
+
+
+@pytest.mark.parametrize("ext,container", [(".wav", "WAV"), (".flac", "FLAC"), (".aiff", "AIFF")])
+def test_mp3_in_lossless_out_is_pcm16(tmp_path, fake, capsys, ext, container):
+    mp3 = tmp_path / "take.mp3"
+    try:
+        sf.write(mp3, 0.3 * two_tones(1.0, 44100), 44100, format="MP3")
+    except (sf.SoundFileError, RuntimeError, TypeError):
+        pytest.skip("this libsndfile cannot write MP3")
+    out = tmp_path / f"take{ext}"
+    plan = preflight(mp3, out)
+    assert plan.output_format == (container, "PCM_16")  # decided before the work
+    code, _, err = run(["clean", mp3, "-o", out, "-q"], capsys)
+    assert code == 0, err
+    info = sf.info(out)
+    assert info.subtype == "PCM_16" and info.samplerate == 44100 and info.channels == 2
+
+
+def test_write_failure_never_names_the_hidden_temp_file(tmp_path):
+    out = tmp_path / "take.wav"
+    # libsndfile accepts this pair on paper and fails when opening the file
+    with pytest.raises(AudioWriteError) as err:
+        with AtomicAudioWriter(out, samplerate=44100, channels=2, format="WAV", subtype="MPEG_LAYER_III") as w:
+            w.write(np.zeros((10, 2)))
+    assert ".part" not in str(err.value) and "take.wav" in str(err.value)
+    assert files_in(tmp_path) == []
+
+
+# ------------------------------------------------------------------- 2: optional parts first
+
+
+def test_batch_without_dask_refused_before_anything_is_created(tmp_path, take, fake, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    out = tmp_path / "out"
+    code, _, err = run(["batch", tmp_path, "-o", out], capsys)
+    assert code == 2, err
+    assert "pip install 'cleantake[batch]'" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_report_without_matplotlib_refused_before_anything_is_written(tmp_path, take, fake, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    _must_not_clean(monkeypatch)
+    code, _, err = run(["clean", take, "-o", tmp_path / "o.wav", "--report", tmp_path / "rep"], capsys)
+    assert code == 2 and "pip install 'cleantake[report]'" in err
+    assert files_in(tmp_path) == ["take.wav"]
+    with pytest.raises(MissingDependencyError):
+        locate_file(take, cleaner=Remover(), report_dir=tmp_path / "rep")
+
+
+# ------------------------------------------------------------------- 3: outputs checked first
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--labels", "{d}/out.lab"], ".lab"),
+    (["--report", "{d}/take.wav"], "is a file, not a folder"),
+    (["--report", "{d}/take.wav/sub"], "is a file, not a folder"),
+    (["--removed", "{d}/o.wav"], "different files"),
+])
+def test_output_options_refused_before_the_input_is_read(tmp_path, take, fake, capsys, monkeypatch, extra, needle):
+    _must_not_clean(monkeypatch)
+    import cleantake.files
+
+    def no_read(*a, **k):
+        raise AssertionError("the input was read before the options were checked")
+
+    monkeypatch.setattr(cleantake.files, "read_audio", no_read)
+    before = sha(take)
+    code, _, err = run(["clean", take, "-o", tmp_path / "o.wav"] + [a.format(d=tmp_path) for a in extra], capsys)
+    assert code == 2 and needle in err, err
+    assert files_in(tmp_path) == ["take.wav"] and sha(take) == before
+
+
+def test_folder_that_is_a_file_is_the_same_error_everywhere(tmp_path, take):
+    from cleantake.batch import run_batch
+    from cleantake.report import write_index
+
+    pytest.importorskip("matplotlib")
+    f = tmp_path / "f"
+    f.write_text("x")
+    errors = []
+    for call in (lambda: clean_file(take, tmp_path / "o.wav", cleaner=Remover(), report_dir=f),
+                 lambda: write_index(f, []),
+                 lambda: run_batch(tmp_path, f, cleaner=Remover(), progress=False)):
+        with pytest.raises(AudioWriteError, match="is a file, not a folder") as e:
+            call()
+        errors.append(type(e.value))
+    assert len(set(errors)) == 1
+
+
+# ------------------------------------------------------------------- 4: channel layout
+
+
+def _wavex(path: Path, channels: int, subtype: str, mask: int | None) -> Path:
+    x = 0.1 * np.sin(np.outer(np.arange(SR), np.arange(1, channels + 1)) * 0.01)
+    sf.write(path, x, SR, format="WAVEX", subtype=subtype)
+    if mask is not None:  # set the mask by hand: fmt chunk at 12, mask 20 bytes into its body
+        raw = bytearray(path.read_bytes())
+        assert raw[12:16] == b"fmt " and raw[20:22] == b"\xfe\xff"
+        raw[40:44] = mask.to_bytes(4, "little")
+        path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("channels,subtype,mask", [(6, "PCM_16", 0x3F), (6, "PCM_24", 0x60F), (2, "PCM_24", None),
+                                                   (4, "PCM_16", 0x33)])
+def test_wavex_layout_kept(tmp_path, channels, subtype, mask):
+    src = _wavex(tmp_path / "in.wav", channels, subtype, mask)
+    want = read_channel_mask(src)
+    assert sf.info(src).format == "WAVEX" and want is not None
+    out = tmp_path / "out.wav"
+    clean_file(src, out, cleaner=Remover(), removed_path=tmp_path / "rem.wav")
+    for f in (out, tmp_path / "rem.wav"):
+        info = sf.info(f)
+        assert (info.format, info.subtype, info.channels) == ("WAVEX", subtype, channels)
+        head = f.read_bytes()[:64]
+        assert head[20:22] == b"\xfe\xff" and int.from_bytes(head[40:44], "little") == want
+    assert probe(out).channel_mask == want
+
+
+def test_plain_wav_stays_plain(tmp_path, take):
+    clean_file(take, tmp_path / "o.wav", cleaner=Remover())
+    assert sf.info(tmp_path / "o.wav").format == "WAV" and read_channel_mask(tmp_path / "o.wav") is None
+
+
+# ------------------------------------------------------------------- 7: progress
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+def test_progress_without_a_terminal_prints_a_line_every_ten_seconds():
+    now = [0.0]
+    s = _Stream(tty=False)
+    p = Progress("take.wav", stream=s, clock=lambda: now[0])
+    for t, f in [(1, 0.01), (5, 0.05), (10, 0.1), (15, 0.3), (21, 0.4), (25, 0.5), (31, 0.6), (32, 1.0)]:
+        now[0] = t
+        p(f)
+    p.close()
+    lines = s.getvalue().splitlines()
+    assert lines == ["cleantake: take.wav: 10% (0:10 elapsed, ~1:30 left)",
+                     "cleantake: take.wav: 40% (0:21 elapsed, ~0:31 left)",
+                     "cleantake: take.wav: 60% (0:31 elapsed, ~0:21 left)"]
+
+
+def test_progress_on_a_terminal_shows_the_time_left():
+    s = _Stream(tty=True)
+    p = Progress("take.wav", stream=s)
+    for f in (0.1, 0.2, 0.3):
+        time.sleep(0.15)  # tqdm redraws at most every 0.1 s
+        p(f)
+    text = s.getvalue()
+    p.close()
+    assert "take.wav" in text and "left" in text and re.search(r"\d\d:\d\d left", text), text
+
+
+def test_quiet_progress_prints_nothing():
+    s = _Stream(tty=False)
+    now = [0.0]
+    p = Progress("x", quiet=True, stream=s, clock=lambda: now[0])
+    now[0] = 100
+    p(0.5)
+    assert s.getvalue() == ""
+
+
+# ------------------------------------------------------------------- 8: stale temporary files
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temp_files_of_a_killed_run_are_removed_and_reported(tmp_path, take):
+    out = tmp_path / "o.wav"
+    old = time.time() - 2 * STALE_AFTER_S
+    dead, alive = _dead_pid(), os.getpid()
+    stale = tmp_path / f".o.wav.cleantake-{dead}-abcd1234.part"
+    running = tmp_path / f".o.wav.cleantake-{alive}-abcd1234.part"     # a live writer's
+    fresh = tmp_path / f".o.wav.cleantake-{dead}-fresh123.part"        # touched recently
+    abandoned = tmp_path / f".o.wav.cleantake-{alive}-zzzz9999.part"   # untouched for a day
+    other = tmp_path / ".o.wav.someone-else.part"                      # not ours
+    for f in (stale, running, fresh, abandoned, other):
+        f.write_bytes(b"x" * 1000)
+    for f in (stale, running, other):
+        os.utime(f, (old, old))
+    os.utime(abandoned, (time.time() - ABANDONED_AFTER_S - 60,) * 2)
+    assert stale_temp_files(out) == sorted([stale, abandoned])
+    with pytest.warns(StaleTempWarning, match="killed") as caught:
+        clean_file(take, out, cleaner=Remover())
+    text = " ".join(str(w.message) for w in caught)
+    assert "removed 2 temporary file(s)" in text and stale.name in text and abandoned.name in text
+    assert files_in(tmp_path) == sorted([".o.wav.someone-else.part", fresh.name, running.name, "o.wav", "take.wav"])
+
+
+@pytest.mark.slow
+def test_stale_temp_files_are_reported_by_the_command_line(tmp_path, take):
+    # In a real process: pytest would otherwise record the warning before the CLI prints it.
+    f = tmp_path / f".o.wav.cleantake-{_dead_pid()}-abcd1234.part"
+    f.write_bytes(b"")
+    os.utime(f, (time.time() - 2 * STALE_AFTER_S,) * 2)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    r = subprocess.run([sys.executable, "-m", "cleantake", "clean", str(take), "-o", str(tmp_path / "o.wav"),
+                        "-q", "--method", "kam"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("cleantake: warning: removed 1 temporary file(s)") and f.name in r.stderr
+    assert not f.exists()
+
+
+# ------------------------------------------------------------------- 10: small things
+
+
+def test_every_extension_io_reads_is_found_by_batch():
+    from cleantake import batch
+    from cleantake.io import AUDIO_EXTENSIONS
+
+    assert {e.lstrip(".") for e in AUDIO_EXTENSIONS} == set(batch.AUDIO_EXTENSIONS)
+    assert {"opus", "au", "aifc", "wave", "oga", "snd"} <= batch.AUDIO_EXTENSIONS
+
+
+def test_batch_index_wraps_long_error_messages(tmp_path):
+    from cleantake.report import write_index
+
+    long = "x" * 2000
+    page = write_index(tmp_path, [{"name": "a.wav", "status": "failed", "error": long}]).read_text()
+    cell = re.search(r'<td class="l bad">(.*?)</td>', page, re.S).group(1)
+    assert long in cell and "overflow-wrap:anywhere" in cell
+
+
+def test_ci_runs_the_readme_test_command():
+    text = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert ".venv/bin/python -m pytest -q -rs" in text
