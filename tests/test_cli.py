@@ -500,3 +500,62 @@ def test_batch_index_wraps_long_error_messages(tmp_path):
 def test_ci_runs_the_readme_test_command():
     text = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert ".venv/bin/python -m pytest -q -rs" in text
+
+
+# --------------------------------------------------------------------------------------------
+# The user marks the recording: --events and --keep (issue 16)
+# --------------------------------------------------------------------------------------------
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "organ_cough.flac"
+
+
+def _inside(spans, n, sr):
+    m = np.zeros(n, bool)
+    for s, e in spans:
+        m[int(np.floor(s * sr)):int(np.ceil(e * sr))] = True
+    return m
+
+
+def test_clean_events_repairs_exactly_the_spans_of_an_audacity_track(tmp_path, capsys):
+    # a label track as Audacity exports it: CRLF, a frequency-range line, a strength in a label
+    track = tmp_path / "marks.txt"
+    track.write_bytes(b"2.10\t2.75\tcough\r\n\\\t120.5\t4000\r\n7.30\t7.80\tcough strength=0.5\r\n")
+    code, out, err = run(["clean", EXAMPLE, "-o", tmp_path / "out.flac", "--events", track, "-q"], capsys)
+    assert code == 0, err
+    x, sr = sf.read(EXAMPLE)
+    y, _ = sf.read(tmp_path / "out.flac")
+    inside = _inside([(2.10, 2.75), (7.30, 7.80)], len(x), sr)
+    assert np.array_equal(x[~inside], y[~inside])
+    weak = _inside([(7.30, 7.80)], len(x), sr)
+    assert np.abs(x - y)[inside & ~weak].max() > np.abs(x - y)[weak].max() > 0
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--events", "7.5-9.5"], "after the end of the recording"),
+    (["--events", "3-2"], "reversed"),
+    (["--events", "1-2", "--events", "1.5-3"], "overlap"),
+    (["--events", "1-2", "--method", "nmf"], "proposed method only"),
+    (["--keep", "nonsense"], "START-END"),
+])
+def test_bad_spans_are_refused_in_seconds_and_nothing_is_written(tmp_path, capsys, args, match):
+    code, out, err = run(["clean", EXAMPLE, "-o", tmp_path / "out.flac", *args], capsys)
+    assert code == 2
+    assert re.search(match, err), err
+    assert files_in(tmp_path) == []
+
+
+def test_keep_leaves_a_located_event_untouched(tmp_path, capsys):
+    code, out, err = run(["inspect", EXAMPLE, "--labels", tmp_path / "found.json", "-q"], capsys)
+    assert code == 0, err
+    found = read_labels(tmp_path / "found.json")
+    assert len(found) >= 2  # the example's two coughs
+    first = found[0]
+    code, out, err = run(["clean", EXAMPLE, "-o", tmp_path / "out.flac", "-q",
+                          "--keep", f"{first.start_s:.3f}-{first.end_s:.3f}"], capsys)
+    assert code == 0, err
+    x, sr = sf.read(EXAMPLE)
+    y, _ = sf.read(tmp_path / "out.flac")
+    kept = _inside([(first.start_s, first.end_s)], len(x), sr)
+    assert np.array_equal(x[kept], y[kept])
+    assert not np.array_equal(x[~kept], y[~kept])  # the other cough is still removed
+    code, out, err = run(["inspect", EXAMPLE, "--keep", f"{first.start_s:.3f}-{first.end_s:.3f}", "-q"], capsys)
+    assert code == 0 and f"{len(found) - 1} event" in out

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from .atomic import remove_stale_temp_files
 from .errors import AudioWriteError, ParameterError
 from .io import (AtomicAudioWriter, AudioInfo, FileSamples, block_sizes, check_output, full_scale_range,
                  on_output_grid, output_format, probe, read_audio)
-from .labels import LABEL_FORMATS, write_labels
+from .labels import LABEL_FORMATS, check_spans, write_labels
 from .optional import require
 from .report import write_report
 from .streaming import block_count, check_blocks, clean_blocks, file_blocks, locate_blocks
@@ -184,6 +185,39 @@ def preflight(
     return FilePlan(info, fmt, rfmt, workers)
 
 
+def _checked_spans(spans: Sequence | None, info: AudioInfo, name: str) -> list | None:
+    """Spans of ``events``/``keep`` checked against the recording (seconds), before any work.
+
+    Events and their strengths pass through unchanged (checking keeps their type); a span
+    outside the recording, reversed, empty, with a strength outside 0..1 or overlapping
+    another is refused with a message in seconds.
+    """
+    if spans is None:
+        return None
+    spans = list(spans)
+    checked = check_spans(spans, duration_s=info.duration_s, name=name)
+    if name == "keep":  # music to keep has no strength: plain (start_s, end_s)
+        return [(sp.start_s, sp.end_s) for sp in checked]
+    return spans
+
+
+def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
+    """What the report records of the run (see :func:`cleantake.report.write_report`)."""
+    settings = getattr(cleaner, "settings", None)
+    dictionary = getattr(cleaner, "dictionary", None)
+    info = {"input": str(input_path), "outputs": [str(p) for p in outputs if p is not None]}
+    if getattr(cleaner, "method", None) is not None:
+        info["method"] = cleaner.method
+    if dictionary is not None:
+        info["interference"] = getattr(dictionary, "name", str(dictionary))
+    if settings is not None and dataclasses.is_dataclass(settings):
+        info["strength"] = float(settings.strength)
+        info["settings"] = {k: v for k, v in dataclasses.asdict(settings).items() if k != "strength"}
+    if events_from is not None:
+        info["events_from"] = events_from
+    return info
+
+
 def _in_blocks(info: AudioInfo, block_s: float) -> bool:
     """The long/short rule: longer than two blocks -> in blocks, else as one block."""
     return info.duration_s > 2 * block_s
@@ -267,6 +301,10 @@ def clean_file(
                      report_dir=report_dir, overwrite=overwrite, subtype=subtype, clip=clip,
                      workers=workers)
     info = plan.info
+    events = _checked_spans(events, info, "events")
+    keep = _checked_spans(keep, info, "keep")
+    if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
+        raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
     sr, n_total = info.samplerate, info.frames
     fmt, st = plan.output_format
     rng = full_scale_range(st)
@@ -322,9 +360,11 @@ def clean_file(
         else:
             src, cleaned = kept["audio"], kept["cleaned"]
             removed = src - cleaned
+        run_info = _run_info(cleaner, input_path, [output_path, removed_path, labels_path],
+                             events_from=None if events is None else "the given spans")
         out.report_output = write_report(report_dir, src, sr, cleaned=cleaned, removed=removed,
                                          events=out.events, title=Path(input_path).name,
-                                         source_path=input_path, filename=report_name)
+                                         source_path=input_path, filename=report_name, run_info=run_info)
     user_progress(1.0)
     return out
 
@@ -366,6 +406,7 @@ def locate_file(
     check_blocks(block_s, overlap_s)
     plan = preflight(input_path, labels_path=labels_path, report_dir=report_dir, overwrite=overwrite)
     info = plan.info
+    keep = _checked_spans(keep, info, "keep")
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
@@ -385,6 +426,7 @@ def locate_file(
     if report_dir is not None:
         out.report_output = write_report(report_dir, audio, sr, cleaned=None, removed=None, events=events,
                                          title=Path(input_path).name, source_path=input_path,
-                                         filename=report_name)
+                                         filename=report_name,
+                                         run_info=_run_info(cleaner, input_path, [labels_path], events_from=None))
     user_progress(1.0)
     return out

@@ -19,7 +19,7 @@ from ..progress import Progress
 from ..report import format_clock
 from ..spectral import StftConfig
 from .options import (add_interference_option, add_jobs_option, add_method_options, add_output_format_options,
-                      add_overwrite_option, add_quiet_option)
+                      add_overwrite_option, add_quiet_option, add_span_options, joined_spans)
 
 __all__ = ["add_clean_parser", "add_inspect_parser", "add_learn_parser", "format_events_table", "run_clean",
            "run_inspect", "run_learn"]
@@ -37,11 +37,15 @@ def run_clean(args: argparse.Namespace) -> int:
     try:
         res = clean_file(args.input, args.output, cleaner=cleaner, removed_path=args.removed,
                          labels_path=args.labels, overwrite=args.overwrite, subtype=args.subtype,
-                         clip=args.clip, report_dir=args.report, progress=progress, workers=args.jobs)
+                         clip=args.clip, report_dir=args.report, progress=progress, workers=args.jobs,
+                         events=joined_spans(args.events), keep=joined_spans(args.keep))
     finally:
         progress.close()
     if not args.quiet:
-        print(f"{args.input}: {_events_summary(res.events)} removed -> {args.output}")
+        if args.method != "proposed":
+            print(f"{args.input}: the whole recording was processed by method {args.method} -> {args.output}")
+        else:
+            print(f"{args.input}: {_events_summary(res.events)} removed -> {args.output}")
         for ev in res.events:
             print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:12s} confidence {ev.confidence:.2f}")
         for what, path in (("removed", res.removed_output), ("labels", res.labels_output),
@@ -60,7 +64,9 @@ def add_clean_parser(sub) -> None:
     p.add_argument("--removed", metavar="PATH", help="also write the removed interference (cleaned + removed = input)")
     p.add_argument("--labels", metavar="PATH", help="write located events: Audacity labels (.txt), .json or .csv")
     p.add_argument("--report", metavar="DIR", help="write an HTML report (spectrograms, events, audio players) "
-                   "into the folder DIR")
+                   "into the folder DIR; tick and set the strength of each event there and download them "
+                   "as a label file for --events")
+    add_span_options(p, events=True)
     add_output_format_options(p)
     add_jobs_option(p, f"recordings longer than {2 * STREAM_BLOCK_S / 60:g} minutes are cleaned in "
                        f"{STREAM_BLOCK_S / 60:g}-minute blocks, N at a time (about 0.3 GB of memory each "
@@ -91,7 +97,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     progress = Progress(src.name, quiet=args.quiet)
     try:
         res = locate_file(src, cleaner=cleaner, labels_path=args.labels, report_dir=args.report,
-                          overwrite=args.overwrite, progress=progress)
+                          overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep))
     finally:
         progress.close()
     print(format_events_table(res.events))
@@ -121,6 +127,7 @@ def add_inspect_parser(sub) -> None:
     add_interference_option(p)
     p.add_argument("--labels", metavar="PATH", help="write events to PATH (.txt Audacity labels, .json or .csv)")
     p.add_argument("--report", metavar="DIR", help="write an HTML report with spectrograms and excerpts into DIR")
+    add_span_options(p, events=False)
     add_overwrite_option(p)
     add_quiet_option(p, "no progress display (the table is still printed)")
     p.set_defaults(func=run_inspect)

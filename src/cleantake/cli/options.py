@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ParameterError
 from ..io import CLIP_POLICIES
+from ..labels import SPAN_FORMS, spans_from_arg
 from ..pipeline import METHODS
 from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
 
@@ -16,6 +18,9 @@ __all__ = [
     "add_jobs_option",
     "add_overwrite_option",
     "add_quiet_option",
+    "add_span_options",
+    "spans",
+    "joined_spans",
 ]
 
 
@@ -70,3 +75,34 @@ def add_overwrite_option(p: argparse.ArgumentParser, what: str = "replace existi
 def add_quiet_option(p: argparse.ArgumentParser, what: str = "no progress display or summary") -> None:
     """``-q/--quiet``."""
     p.add_argument("-q", "--quiet", action="store_true", help=what)
+
+
+def spans(text: str) -> list:
+    """argparse type of ``--events``/``--keep``: one span (``12.30-12.95``, ``1:02.5-1:03.1``)
+    or a label file (Audacity ``.txt``, ``.json``, ``.csv``), read now so a bad value is refused
+    before any work; whether the spans lie inside the recording is checked once it is probed."""
+    try:
+        return spans_from_arg(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def joined_spans(values: list | None) -> list | None:
+    """The spans of a repeatable span option, in one list (None when the option was not given)."""
+    if values is None:
+        return None
+    return [sp for v in values for sp in v]
+
+
+def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
+    """``--keep SPAN`` (and, for ``clean``, ``--events LABELS``): the user marks the recording."""
+    if events:
+        p.add_argument("--events", type=spans, action="append", metavar="LABELS",
+                       help="repair exactly these spans, no automatic location: a label file (an Audacity "
+                            "label track .txt as `--labels` or Audacity writes it, .json or .csv; a strength "
+                            "per span as `strength=0.5` in the label or a strength column) or a span "
+                            f"({SPAN_FORMS}); repeatable")
+    p.add_argument("--keep", type=spans, action="append", metavar="SPAN",
+                   help="music that must not be touched (a snare hit taken for a drop): events overlapping "
+                        f"it are dropped and the output equals the input there; a span ({SPAN_FORMS}) or a "
+                        "label file; repeatable")
