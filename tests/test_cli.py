@@ -559,3 +559,16 @@ def test_keep_leaves_a_located_event_untouched(tmp_path, capsys):
     assert not np.array_equal(x[~kept], y[~kept])  # the other cough is still removed
     code, out, err = run(["inspect", EXAMPLE, "--keep", f"{first.start_s:.3f}-{first.end_s:.3f}", "-q"], capsys)
     assert code == 0 and f"{len(found) - 1} event" in out
+
+
+def test_clean_report_records_the_run_and_the_given_spans(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    code, out, err = run(["clean", EXAMPLE, "-o", tmp_path / "out.flac", "--events", "2.1-2.7",
+                          "--strength", "0.5", "--report", tmp_path / "rep"], capsys)
+    assert code == 0, err
+    report = next((tmp_path / "rep").glob("*.html"))
+    assert f"report: {report}" in out  # says where the report went
+    run_table = re.search(r'<section id="run">.*?</section>', report.read_text(), flags=re.S).group(0)
+    for needle in ("proposed", "<code>any</code>", "0.5 (partial removal)", "out.flac", "the given spans",
+                   "mask_power"):
+        assert needle in run_table, needle
