@@ -46,7 +46,7 @@ from .errors import AudioReadError, ParameterError
 
 __all__ = [
     "CORE_CLASSES", "EXTRA_CLASSES", "SourceFile", "corpus_files", "assign_folds", "cv_recipes",
-    "fold_summary", "load_mixtures", "build_mixture",
+    "fold_summary", "load_mixtures", "build_mixture", "event_spans",
 ]
 
 CORE_CLASSES = ("cough", "door", "creak", "scream", "drop")
@@ -450,3 +450,28 @@ def build_mixture(corpus_dir: str | os.PathLike, entry: dict) -> tuple[np.ndarra
             raise AudioReadError(f"mixture {entry['id']}: pan {list(w)} does not match {n_ch} music channel(s)")
         mixture[n0 : n0 + e.size] += float(ev["gain"]) * np.outer(e, w)
     return mixture, music, mixture - music, sr
+
+
+def event_spans(corpus_dir: str | os.PathLike, entry: dict) -> list[tuple[float, float]]:
+    """True spans of the events of a mixture recipe, in seconds, in recipe order.
+
+    Parameters
+    ----------
+    corpus_dir : path
+        Corpus folder (paths in ``entry`` are relative to it).
+    entry : dict
+        A mixture recipe (``mixtures.json`` entry or :func:`cv_recipes` entry).
+
+    Returns
+    -------
+    list of (start_s, end_s)
+        ``start_s`` is the onset as built by :func:`build_mixture` (rounded to a sample), the
+        length that of the event's file.
+    """
+    root = Path(corpus_dir)
+    out = []
+    for ev in entry["events"]:
+        e, sr = _read_event(str(root / ev["path"]))
+        n0 = int(round(float(ev["onset_s"]) * sr))
+        out.append((n0 / sr, (n0 + e.size) / sr))
+    return out

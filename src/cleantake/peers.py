@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import CleantakeError, ParameterError
 
-__all__ = ["Method", "METHODS", "check_methods"]
+__all__ = ["Method", "METHODS", "check_methods", "cleantake_method", "given_events_supported", "clean_given_spans"]
 
 Method = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, "list | None"]]
 
@@ -23,23 +23,111 @@ def _identity(mixture: np.ndarray, sr: int):
     return mixture.copy(), np.zeros_like(mixture), []
 
 
-_CLEANERS: dict[str, object] = {}
+_CLEANERS: dict[tuple, object] = {}
 
 
-def _cleantake_method(name: str) -> Method:
+def _cleaner(method: str, interference):
+    """One Cleaner per (method, dictionary) and process (dictionaries are loaded once)."""
+    key = (method, str(interference))
+    if key not in _CLEANERS:
+        import cleantake
+
+        _CLEANERS[key] = cleantake.Cleaner(interference=interference, method=method)
+    return _CLEANERS[key]
+
+
+def cleantake_method(method: str = "proposed", interference="any") -> Method:
+    """cleantake's own method as a :data:`Method`.
+
+    Parameters
+    ----------
+    method : {"proposed", "nmf", "kam"}
+    interference : str or path
+        A bundled preset name or a dictionary file (as ``Cleaner`` takes it).
+
+    Returns
+    -------
+    Method
+        ``(mixture (n_samples, n_channels), sr) -> (cleaned, removed, events)``.
+    """
     def run_method(mixture: np.ndarray, sr: int):
-        if name not in _CLEANERS:  # dictionaries loaded once per process
-            import cleantake
-
-            _CLEANERS[name] = cleantake.Cleaner(interference="any", method=name)
         audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
-        res = _CLEANERS[name].clean(audio, sr)
+        res = _cleaner(method, interference).clean(audio, sr)
         cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
         return cleaned, mixture - cleaned, list(res.events)
 
-    run_method.__name__ = f"cleantake_{name}"
-    run_method.__doc__ = f"cleantake.Cleaner(method={name!r}).clean"
+    run_method.__name__ = f"cleantake_{method}"
+    run_method.__doc__ = f"cleantake.Cleaner({interference!r}, method={method!r}).clean"
     return run_method
+
+
+def given_events_supported() -> bool:
+    """Whether ``Cleaner.clean`` takes ``events=`` (the public way to repair given spans)."""
+    import inspect
+
+    import cleantake
+
+    return "events" in inspect.signature(cleantake.Cleaner.clean).parameters
+
+
+def clean_given_spans(
+    mixture: np.ndarray, sr: int, spans, *, interference="any"
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """The proposed method's repair of the given spans, with no location (its ceiling).
+
+    Parameters
+    ----------
+    mixture : np.ndarray [shape=(n_samples, n_channels)]
+    sr : int
+        Sample rate in Hz.
+    spans : sequence of (start_s, end_s)
+        The regions to repair, in seconds.
+    interference : str or path
+        Dictionary of the NMF music estimate the repair starts from.
+
+    Returns
+    -------
+    cleaned, removed : np.ndarray [shape=(n_samples, n_channels)]
+    events : list of Event
+        What the repair reports as repaired.
+
+    Notes
+    -----
+    Uses ``Cleaner.clean(events=...)`` when it exists. Until then the location is replaced by
+    the frames whose centre lies in a span, with every later gate of the location off
+    (``novelty``, ``confirm``, ``necessity``, ``evidence`` = 0), as ``benchmarks/sweep.py
+    --oracle`` does; this fallback reaches into the Cleaner's private stages and goes when
+    the public keyword lands.
+    """
+    spans = [(float(a), float(b)) for a, b in spans]
+    cl = _cleaner("proposed", interference)
+    audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
+    if given_events_supported():
+        res = cl.clean(audio, sr, events=spans)
+        cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
+        return cleaned, mixture - cleaned, list(res.events)
+    from . import locate
+    from .spectral import stft
+
+    x = np.ascontiguousarray(mixture.T)
+    cfg = cl.settings.stft_config(sr)
+    X = stft(x, cfg)
+    V = np.abs(X).mean(axis=0)
+    _, P, Wb = cl._templates(cfg)
+    ana = cl._nmf_stage(V, P, Wb)
+    t = cfg.frame_times(V.shape[1])
+    act = np.zeros(V.shape[1], bool)
+    for a, b in spans:
+        act |= (t >= a) & (t <= b)
+    located = locate.candidate_frames
+    locate.candidate_frames = lambda *a, **k: act.copy()
+    try:
+        rem, events, _ = cl.with_settings(novelty=0.0, confirm=0.0, necessity=0.0, evidence=0.0)._kam_stage(
+            ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
+    finally:
+        locate.candidate_frames = located
+    removed = np.ascontiguousarray(rem.T).reshape(mixture.shape)
+    return mixture - removed, removed, list(events)
 
 
 def _need(module: str, method: str):
@@ -85,9 +173,9 @@ def _noisereduce(mixture: np.ndarray, sr: int):
 
 
 METHODS: dict[str, Method] = {
-    "proposed": _cleantake_method("proposed"),
-    "nmf": _cleantake_method("nmf"),
-    "kam": _cleantake_method("kam"),
+    "proposed": cleantake_method("proposed"),
+    "nmf": cleantake_method("nmf"),
+    "kam": cleantake_method("kam"),
     "repet-sim": _repet_sim,
     "noisereduce": _noisereduce,
     "identity": _identity,
