@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import build_mixture, load_mixtures
+from .corpus import build_mixture, event_spans, load_mixtures
 from .errors import AudioReadError, ParameterError
-from .peers import METHODS, check_methods
+from .peers import METHODS, check_methods, clean_given_spans
 from .scores import DB_CAP, FILTER_LENGTH, bss_scores, require_backend, score, score_many
 
 __all__ = [
@@ -57,16 +57,21 @@ def _level_key(level) -> str | None:
     return None if level is None else str(int(round(float(level))))
 
 
-def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str]) -> list[dict]:
+def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: str = "none") -> list[dict]:
     """Build one mixture, run every method on it and score the results (one row per method)."""
     mixture, music, _, sr = build_mixture(corpus_dir, entry)
     outputs, rows = [], []
     for name in methods:
         row = {"id": entry["id"], "set": entry["set"], "class": entry.get("class"),
                "level_db": entry.get("level_db"), "method": name}
+        if given != "none":
+            row["given"] = given
         t0 = time.perf_counter()
         try:
-            cleaned, _removed, events = METHODS[name](mixture, sr)
+            if given == "spans" and name == "proposed":
+                cleaned, _removed, events = clean_given_spans(mixture, sr, event_spans(corpus_dir, entry))
+            else:
+                cleaned, _removed, events = METHODS[name](mixture, sr)
             row["seconds"] = time.perf_counter() - t0
             cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)
             if not np.all(np.isfinite(cleaned)):
@@ -141,6 +146,7 @@ def run(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     every: int = 1,
+    given: str = "none",
 ) -> dict:
     """Evaluate methods on the mixtures of a corpus.
 
@@ -167,6 +173,13 @@ def run(
     every : int >= 1
         Take every n-th selected mixture (in the order of mixtures.json): a deterministic sample
         of the set, for slow methods.
+    given : {"none", "spans", "first"}
+        What the method is told about the interference. ``none``: nothing, it locates the
+        events itself (the default). ``spans``: the true span of every event, no location (the
+        ceiling of the repair; methods ``proposed`` and ``identity`` only). ``first``: only the
+        first event's span of each mixture with two or more events, as an example to learn
+        from (``like=``, with no bundled dictionary); not available until ``Cleaner.clean``
+        takes ``like``.
 
     Returns
     -------
@@ -182,7 +195,8 @@ def run(
     Raises
     ------
     ParameterError
-        For an unknown subset, set or method, or jobs < 1.
+        For an unknown subset, set, method or ``given``, a method that ``given`` does not run,
+        ``given="first"`` (not available yet), or jobs < 1.
     CleantakeError
         If a method's package is not installed.
     AudioReadError
@@ -200,6 +214,7 @@ def run(
     if not (isinstance(every, (int, np.integer)) and every >= 1):
         raise ParameterError(f"every must be a whole number >= 1, got {every!r}")
     methods = list(dict.fromkeys(methods))
+    _check_given(given, methods)
     check_methods(methods)
     require_backend()
     corpus_dir = str(Path(corpus_dir).resolve())
@@ -209,7 +224,7 @@ def run(
     per_entry: list[list[dict] | None] = [None] * len(entries)
     log = None
     if checkpoint is not None:
-        previous = _read_checkpoint(checkpoint, methods) if resume else {}
+        previous = _read_checkpoint(checkpoint, methods, given) if resume else {}
         for i, e in enumerate(entries):
             per_entry[i] = previous.get(json.dumps(e, sort_keys=True))
         log = _open_checkpoint(checkpoint, append=resume)
@@ -220,7 +235,8 @@ def run(
         nonlocal done
         per_entry[i] = rows
         if log is not None:
-            log.write(json.dumps({"entry": entries[i], "methods": methods, "rows": rows}, allow_nan=False) + "\n")
+            log.write(json.dumps({"entry": entries[i], "methods": methods, "given": given, "rows": rows},
+                                 allow_nan=False) + "\n")
             log.flush()
         done += 1
         if progress is not None:
@@ -229,11 +245,11 @@ def run(
     try:
         if jobs == 1 or len(todo) <= 1:
             for i in todo:
-                finished(i, _evaluate_one(corpus_dir, entries[i], methods))
+                finished(i, _evaluate_one(corpus_dir, entries[i], methods, given))
         else:
             pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)))
             try:
-                futures = {pool.submit(_evaluate_one, corpus_dir, entries[i], methods): i for i in todo}
+                futures = {pool.submit(_evaluate_one, corpus_dir, entries[i], methods, given): i for i in todo}
                 for fut in as_completed(futures):
                     finished(futures[fut], fut.result())
             except BaseException:
@@ -251,6 +267,7 @@ def run(
             "subset": subset,
             "sets": list(sets),
             "methods": methods,
+            "given": given,
             "jobs": int(jobs),
             "n_mixtures": len(entries),
             "every": int(every),
@@ -267,7 +284,33 @@ def run(
     }
 
 
-def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str]) -> dict[str, list[dict]]:
+GIVEN = ("none", "spans", "first")
+"""What ``--given`` may tell the methods about the interference (see :func:`run`)."""
+
+
+def _check_given(given: str, methods: Sequence[str]) -> None:
+    if given not in GIVEN:
+        raise ParameterError(f"unknown --given {given!r}; choose from {', '.join(GIVEN)}")
+    if given == "none":
+        return
+    other = [m for m in methods if m not in ("proposed", "identity")]
+    if other:
+        raise ParameterError(f"--given {given} runs only the methods proposed and identity, "
+                             f"not {', '.join(other)}")
+    if given == "first":
+        import inspect
+
+        import cleantake
+
+        if "like" not in inspect.signature(cleantake.Cleaner.clean).parameters:
+            raise ParameterError("--given first is not available yet: it learns from the first event through "
+                                 "Cleaner.clean(like=...), which this version of cleantake does not have; "
+                                 "use --given spans or none")
+        raise ParameterError("--given first is not implemented in evaluate yet (Cleaner.clean takes like=, "
+                             "but evaluate does not pass it); use --given spans or none")
+
+
+def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str], given: str = "none") -> dict[str, list[dict]]:
     """Rows per mixture recipe (JSON text) from a checkpoint file; unreadable lines are ignored."""
     out: dict[str, list[dict]] = {}
     try:
@@ -279,7 +322,7 @@ def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str]) -> dict[st
     for line in lines:
         try:
             rec = json.loads(line)
-            if rec["methods"] == list(methods):
+            if rec["methods"] == list(methods) and rec.get("given", "none") == given:
                 out[json.dumps(rec["entry"], sort_keys=True)] = rec["rows"]
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by an interrupted run
@@ -430,9 +473,10 @@ def _main(args: argparse.Namespace) -> int:
 
     checkpoint = out.with_name(out.name + ".partial.jsonl")
     try:
-        results = run(args.corpus, subset=args.subset, sets=args.sets, methods=args.methods,
+        methods = args.methods or (DEFAULT_METHODS if args.given == "none" else ("proposed", "identity"))
+        results = run(args.corpus, subset=args.subset, sets=args.sets, methods=methods,
                       jobs=args.jobs, progress=progress, checkpoint=checkpoint, resume=args.resume,
-                      every=args.every)
+                      every=args.every, given=args.given)
     except KeyboardInterrupt:
         print(f"cleantake evaluate: interrupted; the mixtures done are kept in {checkpoint}: "
               f"run the same command with --resume to go on", file=sys.stderr)
@@ -443,8 +487,9 @@ def _main(args: argparse.Namespace) -> int:
     write_results(results, out)
     checkpoint.unlink(missing_ok=True)
     meta = results["meta"]
+    given = {"none": "", "spans": ", the true spans given (no location)"}.get(meta["given"], "")
     print(f"cleantake evaluate: {meta['n_mixtures']} mixtures ({meta['subset']} subset), "
-          f"methods {', '.join(meta['methods'])}, {meta['wall_seconds']:.0f} s, {meta['date_utc']}")
+          f"methods {', '.join(meta['methods'])}{given}, {meta['wall_seconds']:.0f} s, {meta['date_utc']}")
     print(meta["metric"])
     print()
     print(format_table(results), end="")
@@ -472,11 +517,17 @@ def add_parser(subparsers) -> None:
                    help="quick: the ~10%% quick subset (default); full: every mixture")
     p.add_argument("--sets", type=_csv("set", SETS), default=list(SETS),
                    help=f"comma-separated sets (default: {','.join(SETS)})")
-    p.add_argument("--methods", type=_csv("method", tuple(METHODS)), default=list(DEFAULT_METHODS),
-                   help=f"comma-separated methods from {','.join(METHODS)} (default: all)")
+    p.add_argument("--methods", type=_csv("method", tuple(METHODS)), default=None,
+                   help=f"comma-separated methods from {','.join(METHODS)} (default: all; with --given "
+                   "spans: proposed,identity)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--every", type=int, default=1, metavar="N",
                    help="take every N-th selected mixture: a deterministic sample for slow methods (default 1)")
+    p.add_argument("--given", choices=GIVEN, default="none",
+                   help="none: each method locates the events itself (default); spans: the proposed repair is "
+                   "given the true span of every event, no location (its ceiling; methods proposed and "
+                   "identity only); first: only the first event of each mixture with two or more, through "
+                   "like= (not available yet)")
     p.add_argument("--resume", action="store_true",
                    help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
                    "deleted when it completes) and evaluate only the rest")
