@@ -369,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the recipes")
     ap.add_argument("--smoke", action="store_true", help="a quick check: fold 0, every 50th recipe")
     ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse the mixtures already done in OUT.partial.jsonl (written as the run goes)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cv.json"))
     args = ap.parse_args(argv)
     if args.every < 1 or args.offset < 0 or args.jobs < 1:
@@ -391,21 +393,48 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"fold {k}: no training file left for {', '.join(info[k]['absent'])}: "
                       f"absent from its dictionary")
     t_dicts = time.perf_counter() - t_start
-    jobs = []
+    per_fold = []
     for k in folds:
         recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
-        jobs += [(args.corpus, e, runs, dicts[k]) for e in recipes[args.offset::args.every]]
+        per_fold.append([(args.corpus, e, runs, dicts[k]) for e in recipes[args.offset::args.every]])
+    # folds interleaved, so that a run stopped early still covers every fold about evenly
+    jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
     print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
           f"dictionary {args.dictionary} ({t_dicts:.0f} s for dictionaries)", flush=True)
-    rows: list[dict] = []
-    if args.jobs == 1 or len(jobs) <= 1:
-        _one_blas_thread()
-        for j in jobs:
-            rows += _work(j)
-    else:
-        with ProcessPoolExecutor(min(args.jobs, len(jobs)), initializer=_one_blas_thread) as ex:
-            for rs in ex.map(_work, jobs, chunksize=1):
-                rows += rs
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial.jsonl")
+    key = lambda j: json.dumps([j[1], j[2], args.dictionary], sort_keys=True)  # noqa: E731
+    done: dict[str, list[dict]] = {}
+    if args.resume and partial.is_file():
+        for line in partial.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                done[rec["key"]] = rec["rows"]
+            except (ValueError, KeyError):
+                continue  # a line cut short
+    todo = [j for j in jobs if key(j) not in done]
+    print(f"{len(jobs) - len(todo)} mixtures reused from {partial}" if args.resume else "", end="", flush=True)
+    t_run = time.perf_counter()
+    with open(partial, "a" if args.resume else "w") as log:
+        def finished(j, rs, n):
+            done[key(j)] = rs
+            log.write(json.dumps({"key": key(j), "rows": rs}, allow_nan=False) + "\n")
+            log.flush()
+            if n % 10 == 0 or n == len(todo):
+                el = time.perf_counter() - t_run
+                print(f"  {n}/{len(todo)} mixtures, {el:.0f} s, about {el / n * (len(todo) - n):.0f} s left",
+                      file=sys.stderr, flush=True)
+
+        if args.jobs == 1 or len(todo) <= 1:
+            _one_blas_thread()
+            for n, j in enumerate(todo, 1):
+                finished(j, _work(j), n)
+        else:
+            with ProcessPoolExecutor(min(args.jobs, len(todo)), initializer=_one_blas_thread) as ex:
+                for n, (j, rs) in enumerate(zip(todo, ex.map(_work, todo, chunksize=1)), 1):
+                    finished(j, rs, n)
+    rows = [r for j in jobs for r in done[key(j)]]
     agg = aggregate(rows)
     label = ("per fold, learned from the other folds' interference" if args.dictionary == "cv"
              else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
@@ -427,11 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         "aggregate": agg,
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
     os.replace(tmp, out)
+    partial.unlink(missing_ok=True)
     print(f"results written to {out}")
     return 1 if failed else 0
 

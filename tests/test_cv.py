@@ -64,6 +64,7 @@ def test_main_writes_rows_and_headline(tmp_path, capsys):
                   "--methods", "proposed", "--given", "none,spans", "--dictionary", "bundled", "-j", "1",
                   "--out", str(out)])
     assert rc == 0
+    assert not (tmp_path / "cv.json.partial.jsonl").exists()  # the rows written as it went go when it completes
     res = json.loads(out.read_text())
     rows = res["rows"]
     assert {(r["set"], r["given"]) for r in rows} == {("stems", "none"), ("stems", "spans"),
