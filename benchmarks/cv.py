@@ -364,8 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
                     "shipped presets (contaminated: learned from files in test folds)")
-    ap.add_argument("--every", type=int, default=1, help="take every N-th recipe of each fold")
+    ap.add_argument("--every", type=int, default=1, metavar="N",
+                    help="take every N-th mixture with interference of each fold (recipe order)")
     ap.add_argument("--offset", type=int, default=0, help="starting at this one")
+    ap.add_argument("--clean-every", type=int, default=None, metavar="N",
+                    help="take every N-th clean recording of each fold (default: as --every)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the recipes")
     ap.add_argument("--smoke", action="store_true", help="a quick check: fold 0, every 50th recipe")
     ap.add_argument("-j", "--jobs", type=int, default=2)
@@ -373,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse the mixtures already done in OUT.partial.jsonl (written as the run goes)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cv.json"))
     args = ap.parse_args(argv)
-    if args.every < 1 or args.offset < 0 or args.jobs < 1:
+    if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):
         ap.error(f"--every and -j must be >= 1 and --offset >= 0, got {args.every}, {args.jobs}, {args.offset}")
     if args.smoke:
         args.folds, args.every = ["0"], 50
@@ -396,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     per_fold = []
     for k in folds:
         recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
-        per_fold.append([(args.corpus, e, runs, dicts[k]) for e in recipes[args.offset::args.every]])
+        noisy = [e for e in recipes if e["set"] != "clean"][args.offset::args.every]
+        clean = [e for e in recipes if e["set"] == "clean"][args.offset::args.clean_every or args.every]
+        per_fold.append([(args.corpus, e, runs, dicts[k]) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
     print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
@@ -448,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "given_events_public": peers.given_events_supported(),
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
