@@ -340,6 +340,39 @@ def format_tables(agg: dict, label: str) -> str:
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
+def _aggregate_files(paths: list[str], out: Path, dictionary: str) -> int:
+    rows, metas = [], []
+    for p in paths:
+        text = Path(p).read_text()
+        if p.endswith(".jsonl"):
+            for line in text.splitlines():
+                try:
+                    rows += json.loads(line)["rows"]
+                except (ValueError, KeyError):
+                    continue  # a line cut short
+        else:
+            doc = json.loads(text)
+            rows += doc["rows"]
+            metas.append(doc["meta"])
+            dictionary = doc["meta"]["dictionary"]
+    seen, unique = set(), []
+    for r in rows:  # a mixture and run measured twice counts once
+        k = (r["id"], r["method"], r["given"])
+        if k not in seen:
+            seen.add(k)
+            unique.append(r)
+    agg = aggregate(unique)
+    label = ("per fold, learned from the other folds' interference" if dictionary == "cv"
+             else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
+    print(f"{len({r['id'] for r in unique})} mixtures from {', '.join(paths)}")
+    print(format_tables(agg, label))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": {"aggregated_from": paths, "metas": metas, "dictionary": dictionary},
+                               "aggregate": agg, "rows": unique}, indent=1, allow_nan=False) + "\n")
+    print(f"results written to {out}")
+    return 0
+
+
 def _csv(choices):
     def parse(text: str) -> list[str]:
         items = [t.strip() for t in text.split(",") if t.strip()]
@@ -375,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true",
                     help="reuse the mixtures already done in OUT.partial.jsonl (written as the run goes)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cv.json"))
+    ap.add_argument("--aggregate", nargs="+", metavar="FILE",
+                    help="run nothing: aggregate the rows of earlier results (JSON, or a .partial.jsonl of a "
+                    "run in progress), e.g. two halves of a run made with different --offset, and write --out")
     args = ap.parse_args(argv)
+    if args.aggregate:
+        return _aggregate_files(args.aggregate, Path(args.out), args.dictionary)
     if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):
         ap.error(f"--every and -j must be >= 1 and --offset >= 0, got {args.every}, {args.jobs}, {args.offset}")
     if args.smoke:

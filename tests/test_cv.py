@@ -86,6 +86,10 @@ def test_main_writes_rows_and_headline(tmp_path, capsys):
     assert head["clean identical %"]["mean"] == 100.0
     assert "stems NSDR +0" in head and res["meta"]["dictionary"] == "bundled"
     assert "contaminated" in capsys.readouterr().out
+    # the rows alone give the same aggregate again (later work re-aggregates from them)
+    again = tmp_path / "again.json"
+    assert cv.main(["--aggregate", str(out), "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["aggregate"] == res["aggregate"]
 
 
 @pytest.mark.slow
