@@ -373,6 +373,28 @@ def _aggregate_files(paths: list[str], out: Path, dictionary: str) -> int:
     return 0
 
 
+def subsample(recipes: list[dict], every: int, offset: int = 0) -> list[dict]:
+    """Every ``every``-th recipe of each (set, class, level) stratum, rotated by stratum.
+
+    A plain stride over the recipe list (music x class x level) would, for some counts of
+    classes and levels, keep one level only or tie each class to one level; within each stratum
+    the stride keeps every class at every level, and rotating its start by the stratum's index
+    spreads the music files over the strata. Recipe order is kept; ``offset`` in
+    ``range(every)`` picks a disjoint part (the parts of all offsets make up the whole).
+    """
+    strata: dict = {}
+    count: dict = defaultdict(int)
+    out = []
+    for e in recipes:
+        key = (e["set"], e["class"], e["level_db"])
+        s = strata.setdefault(key, len(strata))
+        i = count[key]
+        count[key] += 1
+        if (i + s) % every == offset % every:
+            out.append(e)
+    return out
+
+
 def _csv(choices):
     def parse(text: str) -> list[str]:
         items = [t.strip() for t in text.split(",") if t.strip()]
@@ -398,8 +420,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
                     "shipped presets (contaminated: learned from files in test folds)")
     ap.add_argument("--every", type=int, default=1, metavar="N",
-                    help="take every N-th mixture with interference of each fold (recipe order)")
-    ap.add_argument("--offset", type=int, default=0, help="starting at this one")
+                    help="take every N-th mixture with interference of each fold and each (set, class, "
+                    "level), so every cell keeps 1/N of its music")
+    ap.add_argument("--offset", type=int, default=0,
+                    help="which of the --every disjoint parts to take (0 to N-1; default 0)")
     ap.add_argument("--clean-every", type=int, default=None, metavar="N",
                     help="take every N-th clean recording of each fold (default: as --every)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the recipes")
@@ -437,8 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     per_fold = []
     for k in folds:
         recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
-        noisy = [e for e in recipes if e["set"] != "clean"][args.offset::args.every]
-        clean = [e for e in recipes if e["set"] == "clean"][args.offset::args.clean_every or args.every]
+        noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
+        clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         per_fold.append([(args.corpus, e, runs, dicts[k]) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]

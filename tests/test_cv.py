@@ -104,3 +104,16 @@ def test_given_spans_change_the_audio_only_near_the_true_spans():
         near[max(0, int((a - 0.5) * sr)):int((b + 0.5) * sr)] = True
         assert np.any(removed[int(a * sr):int(b * sr)])  # every given span is repaired
     assert not np.any(removed[~near])
+
+
+def test_subsample_keeps_every_cell_and_its_parts_make_the_whole():
+    cv = _cv()
+    recipes = [{"id": f"{m}-{c}-{lv}", "set": "stems", "class": c, "level_db": lv}
+               for m in range(9) for c in ("cough", "door", "drop", "scream") for lv in (0, -3, -6)]
+    parts = [cv.subsample(recipes, 4, o) for o in range(4)]
+    ids = [[r["id"] for r in p] for p in parts]
+    assert sorted(sum(ids, [])) == sorted(r["id"] for r in recipes)  # disjoint, and together the whole
+    for p in parts:  # every class at every level, whatever the stride
+        assert {(r["class"], r["level_db"]) for r in p} == {(c, lv) for c in ("cough", "door", "drop", "scream")
+                                                            for lv in (0, -3, -6)}
+    assert len({r["id"].split("-")[0] for r in parts[0]}) > 3  # music spread over the cells
