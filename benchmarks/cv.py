@@ -340,7 +340,7 @@ def format_tables(agg: dict, label: str) -> str:
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
-def _aggregate_files(paths: list[str], out: Path, dictionary: str) -> int:
+def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures: bool = False) -> int:
     rows, metas = [], []
     for p in paths:
         text = Path(p).read_text()
@@ -352,22 +352,36 @@ def _aggregate_files(paths: list[str], out: Path, dictionary: str) -> int:
                     continue  # a line cut short
         else:
             doc = json.loads(text)
+            bundled = doc["meta"]["dictionary"] == "bundled"
+            if bundled and len(paths) > 1:  # beside runs with the fold dictionaries: a run of its own
+                for r in doc["rows"]:
+                    r["method"] = r["method"].split(" ")[0] + " [bundled]"
             rows += doc["rows"]
             metas.append(doc["meta"])
-            dictionary = doc["meta"]["dictionary"]
     seen, unique = set(), []
     for r in rows:  # a mixture and run measured twice counts once
         k = (r["id"], r["method"], r["given"])
         if k not in seen:
             seen.add(k)
             unique.append(r)
+    if same_mixtures:  # only the mixtures every run measured, for a like-for-like comparison
+        runs = {_run_key(r) for r in unique}
+        by_id: dict = defaultdict(set)
+        for r in unique:
+            by_id[r["id"]].add(_run_key(r))
+        unique = [r for r in unique if by_id[r["id"]] == runs]
     agg = aggregate(unique)
-    label = ("per fold, learned from the other folds' interference" if dictionary == "cv"
-             else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
+    dicts = {m["dictionary"] for m in metas} or {dictionary}
+    label = ("per fold, learned from the other folds' interference" if dicts == {"cv"}
+             else "BUNDLED presets (contaminated: learned from files that sit in test folds)" if dicts == {"bundled"}
+             else "per fold (runs marked [bundled]: the BUNDLED presets, contaminated)")
+    if same_mixtures:
+        label += "; only the mixtures every run measured"
     print(f"{len({r['id'] for r in unique})} mixtures from {', '.join(paths)}")
     print(format_tables(agg, label))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": {"aggregated_from": paths, "metas": metas, "dictionary": dictionary},
+    out.write_text(json.dumps({"meta": {"aggregated_from": paths, "metas": metas, "dictionary": "+".join(sorted(dicts)),
+                                        "same_mixtures": same_mixtures},
                                "aggregate": agg, "rows": unique}, indent=1, allow_nan=False) + "\n")
     print(f"results written to {out}")
     return 0
@@ -435,9 +449,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--aggregate", nargs="+", metavar="FILE",
                     help="run nothing: aggregate the rows of earlier results (JSON, or a .partial.jsonl of a "
                     "run in progress), e.g. two halves of a run made with different --offset, and write --out")
+    ap.add_argument("--same-mixtures", action="store_true",
+                    help="with --aggregate: keep only the mixtures that every run measured")
     args = ap.parse_args(argv)
     if args.aggregate:
-        return _aggregate_files(args.aggregate, Path(args.out), args.dictionary)
+        return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures)
     if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):
         ap.error(f"--every and -j must be >= 1 and --offset >= 0, got {args.every}, {args.jobs}, {args.offset}")
     if args.smoke:
