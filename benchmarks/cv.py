@@ -34,8 +34,13 @@ bit-identical to the input.
 Examples::
 
     PYTHONPATH=src python benchmarks/cv.py --smoke                      # under a minute
-    PYTHONPATH=src nice -n 5 python benchmarks/cv.py -j 2 --every 2 --methods proposed,nmf \\
-        --given none,spans --out benchmarks/results/cv.json
+    # the tables of benchmarks/CV.md
+    PYTHONPATH=src python benchmarks/cv.py -j 2 --every 4 --clean-every 1 --methods proposed \\
+        --given none,spans --out benchmarks/results/cv_A_proposed_every4.json
+    PYTHONPATH=src python benchmarks/cv.py -j 2 --every 16 --clean-every 4 --methods nmf \\
+        --out benchmarks/results/cv_B_nmf_every16.json
+    PYTHONPATH=src python benchmarks/cv.py --aggregate benchmarks/results/cv_A_proposed_every4.json \\
+        benchmarks/results/cv_B_nmf_every16.json --same-mixtures --out benchmarks/results/cv_AB_same.json
 """
 
 from __future__ import annotations
