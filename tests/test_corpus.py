@@ -8,7 +8,7 @@ import soundfile as sf
 
 from cleantake import corpus as C
 from cleantake.errors import ParameterError
-from cleantake.evaluate import build_mixture
+from cleantake.corpus import build_mixture
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "metadata.csv").is_file(), reason=f"corpus absent at {CORPUS}")

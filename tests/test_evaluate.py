@@ -336,3 +336,39 @@ def test_cleantake_command_line_runs_evaluate(tiny_corpus, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["evaluate", "--corpus", str(tmp_path / "nowhere"), "--out", str(out), "--methods", "identity"]) == 2
     assert "cleantake: error: no corpus" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# --given: what the method is told about the interference
+# --------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_given_spans_repairs_the_true_spans(tiny_corpus, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(out), "--sets", "stems,clean",
+                 "--given", "spans"]) == 0  # default methods with spans: proposed, identity
+    res = json.loads(out.read_text())
+    assert res["meta"]["given"] == "spans" and res["meta"]["methods"] == ["proposed", "identity"]
+    rows = {(r["id"], r["method"]): r for r in res["rows"]}
+    for level in ("+0", "-6"):
+        given = rows[(f"stem_001__door__{level}dB", "proposed")]
+        assert given["given"] == "spans" and given["events"] >= 1
+        assert given["nsdr"] > 3 and given["nsir"] > 3  # the repaired span really loses the burst
+        assert rows[(f"stem_001__door__{level}dB", "identity")]["nsdr"] == 0.0
+    clean = rows[("stem_001__clean", "proposed")]  # no span given: nothing changes
+    assert clean["sdr"] == ev.DB_CAP and clean["false_events"] == 0
+    assert "true spans given" in capsys.readouterr().out
+
+
+def test_given_modes_refuse_what_they_cannot_run(tiny_corpus, tmp_path, capsys):
+    plain = ev.run(tiny_corpus, sets=["stems"], methods=["identity"])
+    assert plain["meta"]["given"] == "none" and "given" not in plain["rows"][0]
+    with pytest.raises(ParameterError, match="only the methods proposed and identity"):
+        ev.run(tiny_corpus, methods=["proposed", "nmf"], given="spans")
+    with pytest.raises(ParameterError, match="--given first"):
+        ev.run(tiny_corpus, methods=["proposed"], given="first")
+    with pytest.raises(ParameterError, match="choose from"):
+        ev.run(tiny_corpus, methods=["proposed"], given="all")
+    with pytest.raises(SystemExit) as exc:
+        _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "r.json"), "--given", "some"])
+    assert exc.value.code == 2
+    assert not (tmp_path / "r.json").exists()

@@ -19,7 +19,7 @@ interference) and each kind of music (chorale parts, MIDI channels, drum kits, r
 stems, stereo mixes).
 
 :func:`cv_recipes` then writes mixture recipes for one fold, in the format of the corpus's
-``mixtures.json`` entries (so :func:`cleantake.evaluate.build_mixture` builds them): the
+``mixtures.json`` entries (so :func:`build_mixture` builds them): the
 ``test`` part mixes only the fold's music with only the fold's interference, the ``train`` part
 only the other folds' music with the other folds' interference. Recipes follow the corpus's
 own rules (1-3 non-overlapping events of one class, >= 1 s from the edges, >= 0.25 s apart,
@@ -30,6 +30,7 @@ for stereo music) and are a pure function of the corpus, the fold and the seed.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import zlib
@@ -45,7 +46,7 @@ from .errors import AudioReadError, ParameterError
 
 __all__ = [
     "CORE_CLASSES", "EXTRA_CLASSES", "SourceFile", "corpus_files", "assign_folds", "cv_recipes",
-    "fold_summary",
+    "fold_summary", "load_mixtures", "build_mixture", "event_spans",
 ]
 
 CORE_CLASSES = ("cough", "door", "creak", "scream", "drop")
@@ -349,4 +350,128 @@ def cv_recipes(
     if "clean" in sets:
         for m in stems + stereo:
             out.append(_recipe(root, m, "clean", None, None, [], seed, fold, part))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# mixtures
+# --------------------------------------------------------------------------------------------
+def load_mixtures(corpus_dir: str | os.PathLike) -> list[dict]:
+    """Read the mixture recipes of a corpus.
+
+    Parameters
+    ----------
+    corpus_dir : path
+        Corpus folder holding ``mixtures.json``.
+
+    Returns
+    -------
+    list of dict
+        The entries of ``mixtures.json["mixtures"]`` in file order.
+
+    Raises
+    ------
+    AudioReadError
+        If the folder or ``mixtures.json`` is missing or not in the corpus format.
+    """
+    path = Path(corpus_dir) / "mixtures.json"
+    if not path.is_file():
+        raise AudioReadError(f"no corpus at {corpus_dir}: {path} does not exist")
+    try:
+        doc = json.loads(path.read_text())
+        entries = doc["mixtures"]
+        for e in entries:
+            e["id"], e["set"], e["music"], e["events"]  # noqa: B018 - presence check
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AudioReadError(f"{path} is not a corpus mixture list ({type(exc).__name__}: {exc})") from exc
+    return entries
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        x, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError, OSError)
+        raise AudioReadError(f"cannot read corpus file {path}: {exc}") from exc
+    return x, int(sr)
+
+
+@lru_cache(maxsize=256)
+def _read_event(path: str) -> tuple[np.ndarray, int]:
+    x, sr = _read(Path(path))
+    if x.shape[1] != 1:
+        raise AudioReadError(f"interference file {path} has {x.shape[1]} channels; the corpus format says mono")
+    x = x[:, 0]
+    x.setflags(write=False)
+    return x, sr
+
+
+def build_mixture(corpus_dir: str | os.PathLike, entry: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Build one mixture exactly by the corpus rules ("How to build a mixture" in its README).
+
+    Parameters
+    ----------
+    corpus_dir : path
+        Corpus folder (paths in ``entry`` are relative to it).
+    entry : dict
+        One element of ``mixtures.json["mixtures"]``.
+
+    Returns
+    -------
+    mixture : np.ndarray [shape=(n_samples, n_channels)], float64
+        Music plus scaled events, not clipped.
+    music : np.ndarray [shape=(n_samples, n_channels)], float64
+        The clean music (the reference).
+    interference : np.ndarray [shape=(n_samples, n_channels)], float64
+        ``mixture - music`` (all zero for the ``clean`` set).
+    sr : int
+        Sample rate in Hz.
+
+    Raises
+    ------
+    AudioReadError
+        If a file is missing or unreadable, sample rates differ, or an event falls outside the clip.
+    """
+    root = Path(corpus_dir)
+    music, sr = _read(root / entry["music"])
+    mixture = music.copy()
+    n, n_ch = music.shape
+    for ev in entry["events"]:
+        e, sr_e = _read_event(str(root / ev["path"]))
+        if sr_e != sr:
+            raise AudioReadError(f"{ev['path']} is at {sr_e} Hz but the music {entry['music']} at {sr} Hz")
+        n0 = int(round(float(ev["onset_s"]) * sr))
+        if n0 < 0 or n0 + e.size > n:
+            raise AudioReadError(
+                f"mixture {entry['id']}: event {ev['path']} at {ev['onset_s']} s "
+                f"({e.size / sr:.3f} s long) does not fit in the {n / sr:.3f} s clip"
+            )
+        w = np.asarray(ev.get("pan", [1.0] * n_ch), dtype=np.float64)
+        if w.size != n_ch:
+            raise AudioReadError(f"mixture {entry['id']}: pan {list(w)} does not match {n_ch} music channel(s)")
+        mixture[n0 : n0 + e.size] += float(ev["gain"]) * np.outer(e, w)
+    return mixture, music, mixture - music, sr
+
+
+def event_spans(corpus_dir: str | os.PathLike, entry: dict) -> list[tuple[float, float]]:
+    """True spans of the events of a mixture recipe, in seconds, in recipe order.
+
+    Parameters
+    ----------
+    corpus_dir : path
+        Corpus folder (paths in ``entry`` are relative to it).
+    entry : dict
+        A mixture recipe (``mixtures.json`` entry or :func:`cv_recipes` entry).
+
+    Returns
+    -------
+    list of (start_s, end_s)
+        ``start_s`` is the onset as built by :func:`build_mixture` (rounded to a sample), the
+        length that of the event's file.
+    """
+    root = Path(corpus_dir)
+    out = []
+    for ev in entry["events"]:
+        e, sr = _read_event(str(root / ev["path"]))
+        n0 = int(round(float(ev["onset_s"]) * sr))
+        out.append((n0 / sr, (n0 + e.size) / sr))
     return out

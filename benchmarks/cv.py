@@ -1,0 +1,556 @@
+"""Grouped cross-validation of the method on the dev corpus (the honest yardstick, issue 15).
+
+Protocol
+--------
+The corpus is split into 5 folds grouped by source (:func:`cleantake.corpus.assign_folds`:
+interference by package and voice, music by piece or soundtrack package). For each fold k the
+method runs on every **test** recipe of fold k (:func:`cleantake.corpus.cv_recipes`: only fold
+k's music mixed with only fold k's interference; sets ``stems`` at 0/-3/-6 dB, ``mixes`` at
+0/-6 dB with panned events, ``stems_extra`` at 0 dB, and ``clean`` music alone).
+
+The interference dictionary must not have heard fold k's interference: with ``--dictionary cv``
+(the default) it is learned for each fold exactly as ``scripts/build_presets.py`` learns the
+bundled presets (rank 12 per class, the default analysis, ``learn_dictionary``'s defaults,
+the core classes stacked into ``any``), but from the interference files (``train/`` and
+``eval/`` alike) of the five core classes that lie in the other folds. A class with no file
+left is absent from that fold's dictionary (printed). Dictionaries are cached under
+``benchmarks/results/cv_dicts/`` (keyed by the files they were learned from; learning is
+deterministic). ``--dictionary bundled`` uses the shipped presets instead: they were learned
+from corpus files that sit in test folds, so those numbers are **contaminated** and only show
+the size of the contamination.
+
+Runs (each a method and a mode, all scored on the same mixtures): ``--methods proposed,nmf``
+with automatic location (``--given none``), and ``--given spans``: the proposed repair with
+the true spans given and no location (the ceiling of the repair stage; for ``proposed`` only).
+``identity`` scores 0 by definition and is not run.
+
+Metrics per mixture: BSS Eval NSDR and NSIR exactly as ``cleantake evaluate`` computes them
+(:func:`cleantake.scores.score_many`); events found (a true event is found when the located
+events cover >= 30 % of its span); false events (located events overlapping no true span);
+when events carry class labels, whether a found event's label (of the located event that
+covers most of it) is its true class; for clean music, false events and whether the output is
+bit-identical to the input.
+
+Examples::
+
+    PYTHONPATH=src python benchmarks/cv.py --smoke                      # under a minute
+    # the tables of benchmarks/CV.md
+    PYTHONPATH=src python benchmarks/cv.py -j 2 --every 4 --clean-every 1 --methods proposed \\
+        --given none,spans --out benchmarks/results/cv_A_proposed_every4.json
+    PYTHONPATH=src python benchmarks/cv.py -j 2 --every 16 --clean-every 4 --methods nmf \\
+        --out benchmarks/results/cv_B_nmf_every16.json
+    PYTHONPATH=src python benchmarks/cv.py --aggregate benchmarks/results/cv_A_proposed_every4.json \\
+        benchmarks/results/cv_B_nmf_every16.json --same-mixtures --out benchmarks/results/cv_AB_same.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from cleantake import corpus as C  # noqa: E402
+from cleantake import peers  # noqa: E402
+from cleantake.scores import score_many  # noqa: E402
+
+N_FOLDS = 5
+RANK = 12  # templates per class, as scripts/build_presets.py
+FOUND_COVER = 0.30
+SETS = ("stems", "mixes", "stems_extra", "clean")
+METHODS = ("proposed", "nmf")
+GIVEN = ("none", "spans")
+DICT_DIR = ROOT / "benchmarks" / "results" / "cv_dicts"
+HEADLINE = (("stems", 0), ("stems", -3), ("stems", -6), ("mixes", 0), ("mixes", -6))
+
+
+# --------------------------------------------------------------------------------------------
+# per-fold dictionaries
+# --------------------------------------------------------------------------------------------
+def training_files(corpus: str | os.PathLike, fold: int) -> dict[str, list[str]]:
+    """Interference files a fold's dictionary learns from: ``{core class: [paths]}``.
+
+    Every file of the five core classes, ``train/`` and ``eval/`` alike, whose fold is not
+    ``fold``; a class with none left maps to an empty list.
+    """
+    folds = C.assign_folds(corpus, N_FOLDS)
+    return {cls: sorted(f.path for f in C.corpus_files(corpus)
+                        if f.kind == "interference" and f.label == cls and folds[f.path] != fold)
+            for cls in C.CORE_CLASSES}
+
+
+def fold_dictionary(corpus: str | os.PathLike, fold: int, *, cache: Path = DICT_DIR, log=print) -> tuple[Path, dict]:
+    """The ``any`` dictionary of fold ``fold``: learned from the core-class interference of the other folds.
+
+    Returns
+    -------
+    path : Path
+        The ``.npz`` of the combined dictionary (cached; rebuilt only if the files change).
+    info : dict
+        ``{"classes": {class: [files]}, "absent": [classes with no file left]}``.
+    """
+    import soundfile as sf
+
+    from cleantake.dictionaries import combine, learn_dictionary, save_dictionary
+    from cleantake.spectral import StftConfig
+
+    files = training_files(corpus, fold)
+    info = {"classes": {c: v for c, v in files.items() if v}, "absent": [c for c, v in files.items() if not v]}
+    key = hashlib.sha1(json.dumps({"files": files, "rank": RANK}, sort_keys=True).encode()).hexdigest()[:12]
+    path = cache / f"fold{fold}_any_{key}.npz"
+    if path.is_file():
+        return path, info
+    cache.mkdir(parents=True, exist_ok=True)
+    sr = 44100
+    cfg = StftConfig(sr)
+    parts = []
+    for cls, paths in info["classes"].items():
+        sigs = []
+        for p in paths:
+            x, fs = sf.read(str(Path(corpus) / p), dtype="float64")
+            if fs != sr:
+                import soxr
+
+                x = soxr.resample(x, fs, sr)
+            sigs.append(x)
+        d = learn_dictionary(sigs, sr, name=cls, rank=RANK, cfg=cfg,
+                             meta={"source": f"corpus interference (folds != {fold}) of class {cls}",
+                                   "files": paths})
+        parts.append(d)
+        log(f"  fold {fold}: {cls:7s} {len(paths):3d} files {d.meta['seconds_of_audio']:7.2f} s -> rank {d.rank}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    save_dictionary(combine(parts, "any"), tmp)
+    os.replace(tmp, path)
+    return path, info
+
+
+# --------------------------------------------------------------------------------------------
+# one mixture
+# --------------------------------------------------------------------------------------------
+def _one_blas_thread() -> None:
+    """Worker initializer: one BLAS thread per process (as benchmarks/sweep.py, for the same reason)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def event_metrics(true: list[tuple[float, float]], located: list, true_class: str | None) -> dict:
+    """Found, false and correctly labelled events of one mixture.
+
+    Parameters
+    ----------
+    true : list of (start_s, end_s)
+        True spans.
+    located : list of Event (``start_s``, ``end_s``, ``label``)
+    true_class : str or None
+        The mixture's interference class.
+
+    Returns
+    -------
+    dict
+        ``n_true``, ``found`` (true events covered >= 30 % by the union of located events),
+        ``false_events`` (located events overlapping no true span), ``n_located`` and
+        ``label_right`` (found events whose best-covering located event has the true class;
+        None unless the labels are classes).
+    """
+    spans = sorted((e.start_s, e.end_s) for e in located)
+    merged: list[list[float]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    found, label_right = 0, 0
+    labelled = bool(located) and all(e.label in C.CORE_CLASSES + C.EXTRA_CLASSES + ("unknown",) for e in located)
+    for t in true:
+        cover = sum(_overlap(t, (a, b)) for a, b in merged)
+        if cover >= FOUND_COVER * (t[1] - t[0]):
+            found += 1
+            best = max(located, key=lambda e: _overlap(t, (e.start_s, e.end_s)))
+            label_right += int(best.label == true_class)
+    false = sum(1 for e in located if not any(_overlap((e.start_s, e.end_s), t) > 0 for t in true))
+    return {"n_true": len(true), "found": found, "false_events": false, "n_located": len(located),
+            "label_right": label_right if labelled else None}
+
+
+def _work(job: tuple) -> list[dict]:
+    corpus, entry, runs, dictionary = job
+    mixture, music, _, sr = C.build_mixture(corpus, entry)
+    true = C.event_spans(corpus, entry)
+    outputs, rows = [], []
+    for method, given in runs:
+        row = {"id": entry["id"], "fold": entry["fold"], "set": entry["set"], "class": entry["class"],
+               "level_db": entry["level_db"], "method": method, "given": given, "true_spans": true}
+        t0 = time.perf_counter()
+        try:
+            if given == "spans":
+                cleaned, _, events = peers.clean_given_spans(mixture, sr, true, interference=dictionary)
+            else:
+                cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
+            cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)
+        except Exception as exc:  # one run failing on one mixture must not end the benchmark
+            row.update(seconds=time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
+            rows.append(row)
+            outputs.append(None)
+            continue
+        row["seconds"] = time.perf_counter() - t0
+        row["events"] = [[e.start_s, e.end_s, e.label, e.confidence] for e in events]
+        row.update(event_metrics(true, events, entry["class"]))
+        if entry["set"] == "clean":
+            row["identical"] = bool(np.array_equal(cleaned, mixture))
+        rows.append(row)
+        outputs.append(cleaned)
+    ok = [i for i, o in enumerate(outputs) if o is not None]
+    if ok:
+        for i, s in zip(ok, score_many([outputs[i] for i in ok], music, mixture)):
+            rows[i].update(s)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# aggregation
+# --------------------------------------------------------------------------------------------
+def _mean(v) -> float | None:
+    v = [x for x in v if x is not None]
+    return float(np.mean(v)) if v else None
+
+
+def cell(rows: list[dict]) -> dict:
+    """Aggregate of mixture rows: mean NSDR/NSIR, events found %, false events per recording,
+    label right % (of found events, when labelled), and for clean music: recordings with any
+    false event % and bit-identical %."""
+    ok = [r for r in rows if "error" not in r]
+    out = {"n": len(ok), "errors": len(rows) - len(ok)}
+    noisy = [r for r in ok if r["set"] != "clean"]
+    clean = [r for r in ok if r["set"] == "clean"]
+    if noisy:
+        n_true = sum(r["n_true"] for r in noisy)
+        found = sum(r["found"] for r in noisy)
+        lab = [r for r in noisy if r["label_right"] is not None]
+        out.update(nsdr=_mean(r["nsdr"] for r in noisy), nsir=_mean(r["nsir"] for r in noisy),
+                   found_pct=100.0 * found / max(n_true, 1),
+                   false_per_rec=float(np.mean([r["false_events"] for r in noisy])),
+                   label_right_pct=(100.0 * sum(r["label_right"] for r in lab) / max(sum(r["found"] for r in lab), 1)
+                                    if lab else None))
+    if clean:
+        out.update(clean_false_pct=100.0 * np.mean([r["false_events"] > 0 for r in clean]),
+                   clean_identical_pct=100.0 * np.mean([r["identical"] for r in clean]),
+                   clean_n=len(clean))
+    return out
+
+
+def _run_key(r: dict) -> str:
+    return r["method"] if r["given"] == "none" else f"{r['method']} (given {r['given']})"
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Cells by run, then by fold / set / class / level, and the headline over folds.
+
+    Returns
+    -------
+    dict
+        ``{run: {"by_fold_set_level": {...}, "by_set_class_level": {...}, "headline": {...}}}``;
+        headline entries hold the mean over folds and the min and max over folds of each
+        headline figure (folds with no such mixture are left out of that figure).
+    """
+    out: dict = {}
+    by_run: dict = defaultdict(list)
+    for r in rows:
+        by_run[_run_key(r)].append(r)
+    for run, rs in by_run.items():
+        g_fsl: dict = defaultdict(list)
+        g_scl: dict = defaultdict(list)
+        for r in rs:
+            lv = "clean" if r["level_db"] is None else f"{r['level_db']:+g}"
+            g_fsl[(r["fold"], r["set"], lv)].append(r)
+            g_scl[(r["set"], r["class"] or "clean", lv)].append(r)
+        fsl = {f"{f}|{s}|{lv}": cell(v) for (f, s, lv), v in sorted(g_fsl.items())}
+        scl = {f"{s}|{c}|{lv}": cell(v) for (s, c, lv), v in sorted(g_scl.items())}
+        folds = sorted({r["fold"] for r in rs})
+        head: dict = {}
+
+        def spread(name: str, select, field: str) -> None:
+            vals = [cell([r for r in rs if r["fold"] == f and select(r)]).get(field) for f in folds]
+            vals = [v for v in vals if v is not None]
+            head[name] = {"mean": _mean(vals), "min": min(vals) if vals else None,
+                          "max": max(vals) if vals else None, "n_folds": len(vals)}
+
+        for s, lv in HEADLINE:
+            spread(f"{s} NSDR {lv:+d}", lambda r, s=s, lv=lv: r["set"] == s and r["level_db"] == lv, "nsdr")
+        spread("events found %", lambda r: r["set"] in ("stems", "mixes"), "found_pct")
+        spread("extra found %", lambda r: r["set"] == "stems_extra", "found_pct")
+        spread("false ev./rec.", lambda r: r["set"] in ("stems", "mixes"), "false_per_rec")
+        spread("label right %", lambda r: r["set"] in ("stems", "mixes"), "label_right_pct")
+        spread("clean w/ false %", lambda r: r["set"] == "clean", "clean_false_pct")
+        spread("clean identical %", lambda r: r["set"] == "clean", "clean_identical_pct")
+        out[run] = {"headline": head, "by_fold_set_level": fsl, "by_set_class_level": scl}
+    return out
+
+
+def _f(x, w: int = 6, p: int = 2) -> str:
+    return f"{'-':>{w}}" if x is None else f"{x:>{w}.{p}f}"
+
+
+def format_tables(agg: dict, label: str) -> str:
+    """Headline table (mean over folds [min, max]) and per-fold / per-class tables."""
+    lines = [f"Cross-validated, 5 folds grouped by source; dictionary: {label}",
+             "mean over folds [min .. max over folds]", ""]
+    names = list(next(iter(agg.values()))["headline"]) if agg else []
+    w = max(len(k) for k in agg) + 2 if agg else 10
+    lines.append(f"{'':{w}}" + "".join(f"{n:>24}" for n in names[:5]))
+    for run, a in agg.items():
+        h = a["headline"]
+        lines.append(f"{run:{w}}" + "".join(
+            f"{_f(h[n]['mean'], 6)} [{_f(h[n]['min'], 5, 1)} ..{_f(h[n]['max'], 5, 1)}]".rjust(24) for n in names[:5]))
+    lines.append("")
+    lines.append(f"{'':{w}}" + "".join(f"{n:>24}" for n in names[5:]))
+    for run, a in agg.items():
+        h = a["headline"]
+        lines.append(f"{run:{w}}" + "".join(
+            f"{_f(h[n]['mean'], 6, 1)} [{_f(h[n]['min'], 5, 1)} ..{_f(h[n]['max'], 5, 1)}]".rjust(24)
+            for n in names[5:]))
+    lines.append("")
+    for run, a in agg.items():
+        lines.append(f"{run}: per fold / set / level")
+        lines.append(f"  {'fold|set|level':26s} {'n':>4} {'NSDR':>6} {'NSIR':>6} {'found%':>7} {'false/rec':>9} "
+                     f"{'label%':>7} {'clean FP%':>9} {'ident%':>7}")
+        for k, c in a["by_fold_set_level"].items():
+            lines.append(f"  {k:26s} {c['n']:>4} {_f(c.get('nsdr'))} {_f(c.get('nsir'))} {_f(c.get('found_pct'), 7, 1)} "
+                         f"{_f(c.get('false_per_rec'), 9)} {_f(c.get('label_right_pct'), 7, 1)} "
+                         f"{_f(c.get('clean_false_pct'), 9, 1)} {_f(c.get('clean_identical_pct'), 7, 1)}")
+        lines.append(f"{run}: per set / class / level (all folds)")
+        for k, c in a["by_set_class_level"].items():
+            lines.append(f"  {k:26s} {c['n']:>4} {_f(c.get('nsdr'))} {_f(c.get('nsir'))} {_f(c.get('found_pct'), 7, 1)} "
+                         f"{_f(c.get('false_per_rec'), 9)} {_f(c.get('label_right_pct'), 7, 1)} "
+                         f"{_f(c.get('clean_false_pct'), 9, 1)} {_f(c.get('clean_identical_pct'), 7, 1)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures: bool = False) -> int:
+    rows, metas = [], []
+    for p in paths:
+        text = Path(p).read_text()
+        if p.endswith(".jsonl"):
+            for line in text.splitlines():
+                try:
+                    rows += json.loads(line)["rows"]
+                except (ValueError, KeyError):
+                    continue  # a line cut short
+        else:
+            doc = json.loads(text)
+            bundled = doc["meta"]["dictionary"] == "bundled"
+            if bundled and len(paths) > 1:  # beside runs with the fold dictionaries: a run of its own
+                for r in doc["rows"]:
+                    r["method"] = r["method"].split(" ")[0] + " [bundled]"
+            rows += doc["rows"]
+            metas.append(doc["meta"])
+    seen, unique = set(), []
+    for r in rows:  # a mixture and run measured twice counts once
+        k = (r["id"], r["method"], r["given"])
+        if k not in seen:
+            seen.add(k)
+            unique.append(r)
+    if same_mixtures:  # only the mixtures every run measured, for a like-for-like comparison
+        runs = {_run_key(r) for r in unique}
+        by_id: dict = defaultdict(set)
+        for r in unique:
+            by_id[r["id"]].add(_run_key(r))
+        unique = [r for r in unique if by_id[r["id"]] == runs]
+    agg = aggregate(unique)
+    dicts = {m["dictionary"] for m in metas} or {dictionary}
+    label = ("per fold, learned from the other folds' interference" if dicts == {"cv"}
+             else "BUNDLED presets (contaminated: learned from files that sit in test folds)" if dicts == {"bundled"}
+             else "per fold (runs marked [bundled]: the BUNDLED presets, contaminated)")
+    if same_mixtures:
+        label += "; only the mixtures every run measured"
+    print(f"{len({r['id'] for r in unique})} mixtures from {', '.join(paths)}")
+    print(format_tables(agg, label))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": {"aggregated_from": paths, "metas": metas, "dictionary": "+".join(sorted(dicts)),
+                                        "same_mixtures": same_mixtures},
+                               "aggregate": agg, "rows": unique}, indent=1, allow_nan=False) + "\n")
+    print(f"results written to {out}")
+    return 0
+
+
+def subsample(recipes: list[dict], every: int, offset: int = 0) -> list[dict]:
+    """Every ``every``-th recipe of each (set, class, level) stratum, rotated by stratum.
+
+    A plain stride over the recipe list (music x class x level) would, for some counts of
+    classes and levels, keep one level only or tie each class to one level; within each stratum
+    the stride keeps every class at every level, and rotating its start by the stratum's index
+    spreads the music files over the strata. Recipe order is kept; ``offset`` in
+    ``range(every)`` picks a disjoint part (the parts of all offsets make up the whole).
+    """
+    strata: dict = {}
+    count: dict = defaultdict(int)
+    out = []
+    for e in recipes:
+        key = (e["set"], e["class"], e["level_db"])
+        s = strata.setdefault(key, len(strata))
+        i = count[key]
+        count[key] += 1
+        if (i + s) % every == offset % every:
+            out.append(e)
+    return out
+
+
+def _csv(choices):
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(bad) or '(none)'}; choose from {', '.join(choices)}")
+        return items
+    return parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
+    ap.add_argument("--folds", type=_csv([str(k) for k in range(N_FOLDS)]), default=[str(k) for k in range(N_FOLDS)],
+                    help="comma-separated folds (default all five)")
+    ap.add_argument("--sets", type=_csv(SETS), default=list(SETS))
+    ap.add_argument("--methods", type=_csv(METHODS), default=["proposed"],
+                    help="comma-separated: proposed, nmf (the paper's baseline)")
+    ap.add_argument("--given", type=_csv(GIVEN), default=["none"],
+                    help="none: automatic location (default); spans: the true spans given to the proposed "
+                    "repair (its ceiling); both: none,spans")
+    ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
+                    help="cv: learned per fold from the other folds' interference (default); bundled: the "
+                    "shipped presets (contaminated: learned from files in test folds)")
+    ap.add_argument("--every", type=int, default=1, metavar="N",
+                    help="take every N-th mixture with interference of each fold and each (set, class, "
+                    "level), so every cell keeps 1/N of its music")
+    ap.add_argument("--offset", type=int, default=0,
+                    help="which of the --every disjoint parts to take (0 to N-1; default 0)")
+    ap.add_argument("--clean-every", type=int, default=None, metavar="N",
+                    help="take every N-th clean recording of each fold (default: as --every)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the recipes")
+    ap.add_argument("--smoke", action="store_true", help="a quick check: fold 0, every 50th recipe")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse the mixtures already done in OUT.partial.jsonl (written as the run goes)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cv.json"))
+    ap.add_argument("--aggregate", nargs="+", metavar="FILE",
+                    help="run nothing: aggregate the rows of earlier results (JSON, or a .partial.jsonl of a "
+                    "run in progress), e.g. two halves of a run made with different --offset, and write --out")
+    ap.add_argument("--same-mixtures", action="store_true",
+                    help="with --aggregate: keep only the mixtures that every run measured")
+    args = ap.parse_args(argv)
+    if args.aggregate:
+        return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures)
+    if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):
+        ap.error(f"--every and -j must be >= 1 and --offset >= 0, got {args.every}, {args.jobs}, {args.offset}")
+    if args.smoke:
+        args.folds, args.every = ["0"], 50
+    folds = [int(k) for k in args.folds]
+    runs = [(m, "none") for m in args.methods] if "none" in args.given else []
+    if "spans" in args.given:
+        runs.append(("proposed", "spans"))
+    t_start = time.perf_counter()
+    dicts, info = {}, {}
+    for k in folds:
+        if args.dictionary == "bundled":
+            dicts[k], info[k] = "any", {"bundled": True}
+        else:
+            dicts[k], info[k] = fold_dictionary(args.corpus, k)
+            dicts[k] = str(dicts[k])
+            if info[k]["absent"]:
+                print(f"fold {k}: no training file left for {', '.join(info[k]['absent'])}: "
+                      f"absent from its dictionary")
+    t_dicts = time.perf_counter() - t_start
+    per_fold = []
+    for k in folds:
+        recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
+        noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
+        clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
+        per_fold.append([(args.corpus, e, runs, dicts[k]) for e in noisy + clean])
+    # folds interleaved, so that a run stopped early still covers every fold about evenly
+    jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
+    print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
+          f"dictionary {args.dictionary} ({t_dicts:.0f} s for dictionaries)", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial.jsonl")
+    key = lambda j: json.dumps([j[1], j[2], args.dictionary], sort_keys=True)  # noqa: E731
+    done: dict[str, list[dict]] = {}
+    if args.resume and partial.is_file():
+        for line in partial.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                done[rec["key"]] = rec["rows"]
+            except (ValueError, KeyError):
+                continue  # a line cut short
+    todo = [j for j in jobs if key(j) not in done]
+    print(f"{len(jobs) - len(todo)} mixtures reused from {partial}" if args.resume else "", end="", flush=True)
+    t_run = time.perf_counter()
+    with open(partial, "a" if args.resume else "w") as log:
+        def finished(j, rs, n):
+            done[key(j)] = rs
+            log.write(json.dumps({"key": key(j), "rows": rs}, allow_nan=False) + "\n")
+            log.flush()
+            if n % 10 == 0 or n == len(todo):
+                el = time.perf_counter() - t_run
+                print(f"  {n}/{len(todo)} mixtures, {el:.0f} s, about {el / n * (len(todo) - n):.0f} s left",
+                      file=sys.stderr, flush=True)
+
+        if args.jobs == 1 or len(todo) <= 1:
+            _one_blas_thread()
+            for n, j in enumerate(todo, 1):
+                finished(j, _work(j), n)
+        else:
+            with ProcessPoolExecutor(min(args.jobs, len(todo)), initializer=_one_blas_thread) as ex:
+                for n, (j, rs) in enumerate(zip(todo, ex.map(_work, todo, chunksize=1)), 1):
+                    finished(j, rs, n)
+    rows = [r for j in jobs for r in done[key(j)]]
+    agg = aggregate(rows)
+    label = ("per fold, learned from the other folds' interference" if args.dictionary == "cv"
+             else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
+    wall = time.perf_counter() - t_start
+    print(format_tables(agg, label))
+    print(f"wall time {wall:.0f} s")
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        print(f"{len(failed)} run(s) failed; first: {failed[0]['id']}: {failed[0]['error']}", file=sys.stderr)
+    result = {
+        "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
+                 "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
+                 "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
+                 "clean_every": args.clean_every or args.every, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "given_events_public": peers.given_events_supported(),
+                 "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
+                 "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
+        "aggregate": agg,
+        "rows": rows,
+    }
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, out)
+    partial.unlink(missing_ok=True)
+    print(f"results written to {out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
