@@ -537,7 +537,6 @@ def main(argv: list[str] | None = None) -> int:
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
                  "clean_every": args.clean_every or args.every, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
-                 "given_events_public": peers.given_events_supported(),
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import CleantakeError, ParameterError
 
-__all__ = ["Method", "METHODS", "check_methods", "cleantake_method", "given_events_supported", "clean_given_spans"]
+__all__ = ["Method", "METHODS", "check_methods", "cleantake_method", "clean_given_spans"]
 
 Method = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, "list | None"]]
 
@@ -61,15 +61,6 @@ def cleantake_method(method: str = "proposed", interference="any") -> Method:
     return run_method
 
 
-def given_events_supported() -> bool:
-    """Whether ``Cleaner.clean`` takes ``events=`` (the public way to repair given spans)."""
-    import inspect
-
-    import cleantake
-
-    return "events" in inspect.signature(cleantake.Cleaner.clean).parameters
-
-
 def clean_given_spans(
     mixture: np.ndarray, sr: int, spans, *, interference="any"
 ) -> tuple[np.ndarray, np.ndarray, list]:
@@ -93,41 +84,15 @@ def clean_given_spans(
 
     Notes
     -----
-    Uses ``Cleaner.clean(events=...)`` when it exists. Until then the location is replaced by
-    the frames whose centre lies in a span, with every later gate of the location off
-    (``novelty``, ``confirm``, ``necessity``, ``evidence`` = 0), as ``benchmarks/sweep.py
-    --oracle`` does; this fallback reaches into the Cleaner's private stages and goes when
-    the public keyword lands.
+    ``Cleaner.clean(audio, sr, events=spans)``: exactly the spans are repaired, the output
+    equals the input outside them.
     """
     spans = [(float(a), float(b)) for a, b in spans]
     cl = _cleaner("proposed", interference)
     audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
-    if given_events_supported():
-        res = cl.clean(audio, sr, events=spans)
-        cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
-        return cleaned, mixture - cleaned, list(res.events)
-    from . import locate
-    from .spectral import stft
-
-    x = np.ascontiguousarray(mixture.T)
-    cfg = cl.settings.stft_config(sr)
-    X = stft(x, cfg)
-    V = np.abs(X).mean(axis=0)
-    _, P, Wb = cl._templates(cfg)
-    ana = cl._nmf_stage(V, P, Wb)
-    t = cfg.frame_times(V.shape[1])
-    act = np.zeros(V.shape[1], bool)
-    for a, b in spans:
-        act |= (t >= a) & (t <= b)
-    located = locate.candidate_frames
-    locate.candidate_frames = lambda *a, **k: act.copy()
-    try:
-        rem, events, _ = cl.with_settings(novelty=0.0, confirm=0.0, necessity=0.0, evidence=0.0)._kam_stage(
-            ana, X, V, cfg, x, sr, {}, lambda *a: None, False)
-    finally:
-        locate.candidate_frames = located
-    removed = np.ascontiguousarray(rem.T).reshape(mixture.shape)
-    return mixture - removed, removed, list(events)
+    res = cl.clean(audio, sr, events=spans)
+    cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
+    return cleaned, mixture - cleaned, list(res.events)
 
 
 def _need(module: str, method: str):
