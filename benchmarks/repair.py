@@ -1,0 +1,376 @@
+"""Quality of the repair when the regions are known (issue 16 item 3).
+
+For grouped cross-validation recipes (:func:`cleantake.corpus.cv_recipes`) every mixture is
+repaired at its true event spans (each event's onset to onset + its file's length), exactly
+what ``Cleaner("any").clean(mixture, sr, events=true_spans)`` does, by several variants of the
+repair stage. The analysis (STFT + NMF) is computed once per mixture and shared by every
+variant; the spans become frames and the removed signal is faded and cut to the spans as
+``Cleaner.clean`` does (``--check`` verifies on the first mixture of every worker that the
+``today`` variant equals ``Cleaner.clean`` bit for bit).
+
+Scores:
+
+* plain SDR improvement (for speed, while choosing): ``NSDR = SDR(music, output) -
+  SDR(music, mixture)`` with ``SDR(m, e) = 10 log10(Σ m² / Σ (m - e)²)`` over the whole clip;
+* with ``--bss``, BSS Eval NSDR (:func:`cleantake.evaluate.score_many`) for the final table.
+
+Rows ``irm`` (and ``irm-nofade``) are the ceiling: the ideal soft mask
+``|M|² / (|M|² + |I|²)`` from the true music and interference STFT magnitudes (mean over
+channels, like the method's), applied at the same frames with the same weights (and, for
+``irm``, the same fade inside the span edges).
+
+Variants are named in :data:`VARIANTS`: each is the default :class:`cleantake.Settings` with
+some fields replaced (``{"settings": {...}}``) and, for ideas not in the library, options of
+:func:`variant_removed` (an experimental copy of :func:`cleantake.repair.repair`).
+
+Examples::
+
+    PYTHONPATH=src nice -n 10 python benchmarks/repair.py --part train --folds 0 2 --every 8 \\
+        --variants today k8 power1 --out benchmarks/results/repair_train.json
+    PYTHONPATH=src nice -n 10 python benchmarks/repair.py --part test --folds 0 1 2 3 4 --every 2 \\
+        --variants today chosen --bss --out benchmarks/results/repair_test.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import cleantake  # noqa: E402
+from cleantake import kam  # noqa: E402
+from cleantake.analysis import Analysis  # noqa: E402
+from cleantake.corpus import cv_recipes  # noqa: E402
+from cleantake.evaluate import build_mixture, score_many  # noqa: E402
+from cleantake.masking import frame_weights, soft_mask  # noqa: E402
+from cleantake.repair import repair, synthesize  # noqa: E402
+from cleantake.settings import Settings  # noqa: E402
+from cleantake.spectral import bands_to_bins, stft  # noqa: E402
+
+#: Named variants: ``settings`` replaces fields of the default Settings, the other keys are
+#: options of :func:`variant_removed` (None of them: the library's own repair).
+VARIANTS: dict[str, dict] = {
+    "today": {},
+    "exp": {"feat": "Fm"},  # the experimental copy with today's options (must equal today)
+    "nofade": {"fade": "none"},
+    "fade5ms": {"fade": 0.005},
+    "guard0": {"settings": {"nmf_guard": 0.0}},
+    "guard1": {"settings": {"nmf_guard": 1.0}},
+    "power1": {"settings": {"mask_power": 1.0}},
+    "power3": {"settings": {"mask_power": 3.0}},
+    "k2": {"settings": {"k": 2}},
+    "k8": {"settings": {"k": 8}},
+    "k16": {"settings": {"k": 16}},
+    "ctx0": {"settings": {"context_ms": 0.0}},
+    "ctx92": {"settings": {"context_ms": 92.0}},
+    "ctx184": {"settings": {"context_ms": 184.0}},
+    "q25": {"stat": 0.25},
+    "q40": {"stat": 0.4},
+    "mean": {"stat": "mean"},
+    "logmean": {"stat": "logmean"},
+    "featVb": {"feat": "Vb"},
+    "hyb": {"feat": "hyb"},
+    "Fm_c0.01": {"feat": "Fm_c0.01"},
+    "Fm_c1": {"feat": "Fm_c1"},
+    "Fm_lin": {"feat": "Fm_lin"},
+    "Fm_b2": {"feat": "Fm_b2"},
+    "Fm_b4": {"feat": "Fm_b4"},
+    "excl0": {"exclude_ctx": 0.0},
+    "excl3": {"exclude_ctx": 3.0},
+    "fmed": {"interf": "fmed"},
+    "inmf": {"interf": "nmf"},
+    "imax": {"interf": "max"},
+    "iter1": {"iters": 1},
+    "iter3": {"iters": 3},
+}
+
+
+def one_blas_thread() -> None:
+    """Worker initializer: one BLAS thread per worker process (see benchmarks/sweep.py)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
+def true_spans(corpus: str, entry: dict, sr: int) -> list[tuple[float, float]]:
+    """True event spans of a recipe in seconds: onset to onset + the event file's length."""
+    return [(ev["onset_s"], ev["onset_s"] + sf.info(str(Path(corpus) / ev["path"])).frames / sr)
+            for ev in entry["events"]]
+
+
+def span_frames(spans, cfg, n_frames: int) -> np.ndarray:
+    """Frames repaired for given spans (as ``Cleaner.clean(events=...)``): centre inside a
+    span, plus the frame nearest each span's middle."""
+    t = cfg.frame_times(n_frames)
+    out = np.zeros(n_frames, bool)
+    for a, b in spans:
+        out |= (t >= a) & (t < b)
+        out[int(np.argmin(np.abs(t - 0.5 * (a + b))))] = True
+    return out
+
+
+def span_mask(spans, n: int, sr: int, fade: int) -> np.ndarray:
+    """Sample weights of ``Cleaner.clean(events=...)``: 1 inside each span with raised-cosine
+    fades of ``fade`` samples inside its edges, 0 outside."""
+    m = np.zeros(n)
+    for s0, s1 in spans:
+        a, b = int(np.floor(s0 * sr)), min(n, int(np.ceil(s1 * sr)))
+        w = np.ones(b - a)
+        f = min(fade, (b - a) // 2)
+        if f > 0:
+            r = 0.5 * (1 - np.cos(np.pi * (np.arange(f) + 1) / (f + 1)))
+            w[:f], w[b - a - f:] = r, r[::-1]
+        m[a:b] = w
+    return m
+
+
+def _stat(V: np.ndarray, idx: np.ndarray, stat) -> np.ndarray:
+    """Robust statistic of ``V[:, idx]`` over the neighbours: ``"median"``, ``"mean"``, a
+    quantile (float) or ``"geomedian"`` (geometric mean of the lower half... see code)."""
+    if stat == "median":
+        return kam.median_over(V, idx)
+    G = V[:, idx]  # (F, q, k)
+    if stat == "mean":
+        return G.mean(axis=2).astype(np.float32)
+    if stat == "logmean":  # geometric mean
+        return np.exp(np.log(G + 1e-9).mean(axis=2)).astype(np.float32)
+    return np.quantile(G, float(stat), axis=2).astype(np.float32)
+
+
+def _features(ana: Analysis, kind: str, marked: np.ndarray, ctx: int) -> np.ndarray:
+    """Per-frame kNN features (``(B, T)``) of a variant."""
+    if kind == "Fm":
+        return ana.Fm
+    if kind.startswith("Fm_c"):  # compression level other than 0.1 x mean
+        c = float(kind[4:])
+        return kam.context_features(ana.L_m, context=0, compress=float(ana.L_m.mean()) * c + 1e-12)
+    if kind == "Fm_lin":
+        return (ana.L_m / float(ana.L_m.mean())).astype(np.float32)
+    if kind == "Vb":  # classic KAM: the mixture itself
+        return kam.context_features(ana.Vb, context=0, compress=float(ana.Vb.mean()) * 0.1 + 1e-12)
+    if kind == "hyb":  # the mixture outside the marked frames, the NMF music estimate inside
+        cmp = float(ana.Vb.mean()) * 0.1 + 1e-12
+        F = kam.context_features(ana.Vb, context=0, compress=cmp)
+        G = kam.context_features(ana.L_m, context=0, compress=cmp)
+        F = F.copy()
+        F[:, marked] = G[:, marked]
+        return F
+    if kind.startswith("Fm_b"):  # coarser bands: sum groups of adjacent bands
+        g = int(kind[4:])
+        L = ana.L_m
+        B = L.shape[0] // g * g
+        Lg = L[:B].reshape(B // g, g, -1).sum(axis=1)
+        return kam.context_features(Lg, context=0, compress=float(Lg.mean()) * 0.1 + 1e-12)
+    raise ValueError(kind)
+
+
+def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str = "Fm", stat="median",
+                    exclude_ctx: float = 1.0, interf: str = "shortfall", iters: int = 0,
+                    guard_min: bool = False) -> np.ndarray:
+    """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
+
+    Parameters
+    ----------
+    feat : str
+        kNN features (see :func:`_features`).
+    stat : "median", "mean", "logmean" or float quantile
+    exclude_ctx : float
+        Marked frames are excluded from the neighbours with this many times the context on
+        both sides.
+    interf : str
+        Interference estimate before the mask: ``shortfall`` (V - S, today), ``nmf`` (the NMF
+        interference model spread to bins, scaled to the shortfall's total), ``fmed``
+        (shortfall median-filtered along frequency).
+    iters : int
+        Extra KAM iterations: the music of marked frames is re-estimated with every frame as a
+        candidate neighbour, the marked ones through their current music estimate.
+    """
+    from scipy.ndimage import median_filter
+
+    fc = s.counts(ana.cfg)
+    ctx = fc.context
+    w = frame_weights(frames, ramp=fc.ramp)
+    q = np.flatnonzero(w > 0)
+    ex_w = int(round(exclude_ctx * ctx))
+    exclude = np.convolve(frames, np.ones(2 * ex_w + 1), mode="same") > 0 if ex_w else frames.copy()
+    exclude |= ana.partial
+    F = _features(ana, feat, frames, ctx)
+    idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=exclude, min_separation=ctx)
+    V = ana.V
+    Vq = V[:, q]
+    S = np.minimum(_stat(V, idx, stat), Vq)
+    res = ana.nmf
+    L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, q]
+    r_b = L_i / np.maximum(L_i + ana.L_m[:, q], 1e-12)
+    guard = bands_to_bins(r_b, ana.P) ** s.nmf_guard if s.nmf_guard > 0 else 1.0
+
+    def mask_of(S):
+        R = Vq - S
+        if interf == "nmf":
+            Li = bands_to_bins(L_i, ana.P) * 1.0
+            Li *= R.sum(axis=0, keepdims=True) / np.maximum(Li.sum(axis=0, keepdims=True), 1e-12)
+            R = Li
+        elif interf == "fmed":
+            R = median_filter(R, size=(9, 1), mode="nearest")
+        elif interf == "max":
+            Li = bands_to_bins(L_i, ana.P)
+            R = np.minimum(R, Li * 4)
+        return soft_mask(S, R * guard, power=s.mask_power)
+
+    M = mask_of(S)
+    for _ in range(iters):
+        U = V.copy()
+        U[:, q] = M * Vq  # current music estimate at the repaired frames
+        idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=ana.partial, min_separation=ctx)
+        S = np.minimum(_stat(U, idx, stat), Vq)
+        M = mask_of(S)
+    return synthesize(ana.X, M, q, w[q], ana.cfg, ana.n_samples, strength=s.strength)
+
+
+def irm_removed(ana: Analysis, frames: np.ndarray, s: Settings, music: np.ndarray, interference: np.ndarray):
+    """The ideal soft mask at the repaired frames (same weights as the repair)."""
+    fc = s.counts(ana.cfg)
+    w = frame_weights(frames, ramp=fc.ramp)
+    q = np.flatnonzero(w > 0)
+    Am = np.abs(stft(music, ana.cfg, workers=1)[:, :, q]).mean(axis=0)
+    Ai = np.abs(stft(interference, ana.cfg, workers=1)[:, :, q]).mean(axis=0)
+    return synthesize(ana.X, soft_mask(Am, Ai, power=2.0), q, w[q], ana.cfg, ana.n_samples, strength=1.0)
+
+
+def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-20)))
+
+
+_CHECKED = {"done": False}
+
+
+def _work(job):
+    corpus, entry, names, bss, check, cache = job
+    y, m, d, sr = build_mixture(corpus, entry)
+    x = y.T
+    spans = true_spans(corpus, entry, sr)
+    cl = cleantake.Cleaner("any")
+    t0 = time.perf_counter()
+    path = None if cache is None else Path(cache) / f"{entry['id']}.pkl"
+    if path is not None and path.exists():
+        with open(path, "rb") as fh:
+            ana = pickle.load(fh)
+    else:
+        ana = cl.analyse(x, sr)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as fh:
+                pickle.dump(ana, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    t_ana = time.perf_counter() - t0
+    s0 = cl.settings
+    frames = span_frames(spans, ana.cfg, ana.n_frames)
+    fade = max(1, s0.counts(ana.cfg).ramp) * ana.cfg.hop_length
+    smask = span_mask(spans, ana.n_samples, sr, fade)
+    hard = span_mask(spans, ana.n_samples, sr, 0)
+    outs, secs = {}, {}
+    for name in names:
+        t1 = time.perf_counter()
+        if name in ("irm", "irm-nofade"):
+            rem = irm_removed(ana, frames, s0, m.T, d.T) * (smask if name == "irm" else hard)[None]
+        else:
+            v = VARIANTS[name]
+            s = s0.replace(**v.get("settings", {}))
+            opts = {k: val for k, val in v.items() if k not in ("settings", "fade")}
+            rem = (variant_removed(ana, frames, s, **opts) if opts else repair(ana, frames, settings=s))
+            f = v.get("fade", "ramp")
+            sm = smask if f == "ramp" else hard if f == "none" else span_mask(spans, ana.n_samples, sr, int(f * sr))
+            rem = rem * sm[None]
+        secs[name] = time.perf_counter() - t1
+        outs[name] = (x - rem).T
+    if check and not _CHECKED["done"] and "today" in outs:
+        _CHECKED["done"] = True
+        ref = cl.clean(y[:, 0] if y.shape[1] == 1 else y, sr, events=spans).cleaned.reshape(y.shape)
+        if not np.array_equal(ref, outs["today"]):
+            raise AssertionError(f"{entry['id']}: 'today' differs from Cleaner.clean(events=...)")
+    base = _sdr(m, y)
+    row = {k: entry.get(k) for k in ("id", "set", "class", "level_db", "fold", "part")}
+    row.update(seconds_analysis=t_ana, seconds=secs, nsdr={n: _sdr(m, o) - base for n, o in outs.items()})
+    if bss:
+        sc = score_many([outs[n] for n in names], m, y)
+        row["bss_nsdr"] = {n: r["nsdr"] for n, r in zip(names, sc)}
+    return row
+
+
+def _table(rows: list[dict], names: list[str], key: str, by: str) -> list[str]:
+    """Mean of ``key`` per variant (rows) and level (columns), for groups ``by``."""
+    groups = sorted({(r[by] if by else "all") for r in rows}, key=str)
+    lines = []
+    levels = sorted({r["level_db"] for r in rows}, reverse=True)
+    for g in groups:
+        sel = [r for r in rows if (r[by] if by else "all") == g]
+        head = f"{(by or 'all') + '=' + str(g):28s}" + "".join(f"{lv:>+8g}" for lv in levels) + f"{'mean':>8s}   n"
+        lines.append(head)
+        for n in names:
+            vals = [np.mean([r[key][n] for r in sel if r["level_db"] == lv] or [np.nan]) for lv in levels]
+            allv = np.mean([r[key][n] for r in sel])
+            cnt = [sum(1 for r in sel if r["level_db"] == lv) for lv in levels]
+            lines.append(f"  {n:26s}" + "".join(f"{v:8.2f}" for v in vals) + f"{allv:8.2f}   {'/'.join(map(str, cnt))}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
+    ap.add_argument("--part", choices=["train", "test"], default="train")
+    ap.add_argument("--folds", type=int, nargs="+", default=[0, 2])
+    ap.add_argument("--sets", nargs="+", default=["stems"], choices=["stems", "mixes"])
+    ap.add_argument("--every", type=int, default=4, help="take every n-th recipe of each fold")
+    ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument("--variants", nargs="+", default=["today"], help=f"irm, irm-nofade, {', '.join(VARIANTS)}")
+    ap.add_argument("--bss", action="store_true", help="also BSS Eval NSDR (slower)")
+    ap.add_argument("--check", action="store_true", help="check 'today' against Cleaner.clean(events=...)")
+    ap.add_argument("--cache", help="folder to keep the analyses in (pickles, by recipe id) for later runs")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "repair.json"))
+    args = ap.parse_args(argv)
+    for n in args.variants:
+        if n not in VARIANTS and n not in ("irm", "irm-nofade"):
+            ap.error(f"unknown variant {n!r}")
+    entries = []
+    for f in args.folds:
+        rec = cv_recipes(args.corpus, f, part=args.part, sets=tuple(args.sets))
+        entries += rec[args.offset::args.every]
+    t0 = time.perf_counter()
+    jobs = [(args.corpus, e, args.variants, args.bss, args.check, args.cache) for e in entries]
+    with ProcessPoolExecutor(args.jobs, initializer=one_blas_thread) as ex:
+        rows = list(ex.map(_work, jobs))
+    wall = time.perf_counter() - t0
+    names = args.variants
+    lines = [f"{len(rows)} mixtures ({args.part} part of folds {args.folds}, sets {args.sets}, every "
+             f"{args.every} from {args.offset}), {wall:.0f} s wall, analysis "
+             f"{np.mean([r['seconds_analysis'] for r in rows]):.1f} s/mixture"]
+    keys = [("nsdr", "plain NSDR (dB)")] + ([("bss_nsdr", "BSS Eval NSDR (dB)")] if args.bss else [])
+    for key, title in keys:
+        lines.append(f"\n== {title}")
+        for by in ("", "set", "class", "fold"):
+            lines += _table(rows, names, key, by)
+    lines.append("\nrepair seconds per mixture: " + ", ".join(
+        f"{n} {np.mean([r['seconds'][n] for r in rows]):.2f}" for n in names))
+    text = "\n".join(lines)
+    print(text)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump({"args": vars(args), "variants": {n: VARIANTS.get(n, {}) for n in names}, "table": text,
+                   "rows": rows}, fh, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
