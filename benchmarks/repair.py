@@ -94,6 +94,31 @@ VARIANTS: dict[str, dict] = {
     "imax": {"interf": "max"},
     "iter1": {"iters": 1},
     "iter3": {"iters": 3},
+    "fade2ms": {"fade": 0.002},
+    "guard.25": {"settings": {"nmf_guard": 0.25}},
+    "guard.75": {"settings": {"nmf_guard": 0.75}},
+    "Fm_c10": {"feat": "Fm_c10"},
+    "k8mean": {"settings": {"k": 8}, "stat": "mean"},
+    "c1": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "fade": "none"},
+    "c2": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
+    "c3": {"settings": {"context_ms": 92.0}, "feat": "Fm_lin", "fade": "none"},
+    "fine23": {"fine": (23.0, 5.75), "fade": "none"},
+    "fine12": {"fine": (12.0, 3.0), "fade": "none"},
+    "c2lr1": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none", "interf": "lr1"},
+    "c2lr3": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none", "interf": "lr3"},
+    "c2lr6": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none", "interf": "lr6"},
+    "c2sm3": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none", "smooth_s": 3},
+    "c2g0lr3": {"settings": {"context_ms": 92.0, "nmf_guard": 0.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none",
+                "interf": "lr3"},
+    "c2fine": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none", "fine": (23.0, 5.75)},
+    "c2pow": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none", "mask": "powsub"},
+    "c2p1.5": {"settings": {"context_ms": 92.0, "mask_power": 1.5}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
+    "c2k6": {"settings": {"context_ms": 92.0, "k": 6}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
+    "c2ctx46": {"feat": "Fm_c1", "stat": "mean", "fade": "none"},
+    "c2ctx69": {"settings": {"context_ms": 69.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
+    "c2med": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "fade": "none"},
+    "d1": {"feat": "Fm_c1", "fade": "none"},
+    "c4": {"settings": {"context_ms": 92.0, "k": 8}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
 }
 
 
@@ -178,7 +203,7 @@ def _features(ana: Analysis, kind: str, marked: np.ndarray, ctx: int) -> np.ndar
 
 def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str = "Fm", stat="median",
                     exclude_ctx: float = 1.0, interf: str = "shortfall", iters: int = 0,
-                    guard_min: bool = False) -> np.ndarray:
+                    fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft", x: np.ndarray | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
@@ -196,6 +221,11 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     iters : int
         Extra KAM iterations: the music of marked frames is re-estimated with every frame as a
         candidate neighbour, the marked ones through their current music estimate.
+    fine : (window_ms, hop_ms), optional
+        Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
+        estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
+        median ratio of the two spectrograms' magnitudes on unmarked frames) and the mask
+        formed there.
     """
     from scipy.ndimage import median_filter
 
@@ -224,11 +254,20 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
             R = Li
         elif interf == "fmed":
             R = median_filter(R, size=(9, 1), mode="nearest")
+        elif interf.startswith("lr"):  # low-rank NMF (KL) of the shortfall per run of frames
+            r = int(interf[2])
+            R = _low_rank(R, q, r)
         elif interf == "max":
             Li = bands_to_bins(L_i, ana.P)
             R = np.minimum(R, Li * 4)
+        if mask == "powsub":  # Wiener gain with the interference power V^2 - S^2 (after the guard)
+            return np.clip(S**2 / np.maximum(S**2 + (Vq**2 - S**2) * guard**2, 1e-20), 0, 1).astype(np.float32)
         return soft_mask(S, R * guard, power=s.mask_power)
 
+    if smooth_s > 1:
+        from scipy.ndimage import uniform_filter1d
+
+        S = np.minimum(uniform_filter1d(S, smooth_s, axis=1, mode="nearest"), Vq)
     M = mask_of(S)
     for _ in range(iters):
         U = V.copy()
@@ -236,7 +275,63 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=ana.partial, min_separation=ctx)
         S = np.minimum(_stat(U, idx, stat), Vq)
         M = mask_of(S)
-    return synthesize(ana.X, M, q, w[q], ana.cfg, ana.n_samples, strength=s.strength)
+    if fine is None:
+        return synthesize(ana.X, M, q, w[q], ana.cfg, ana.n_samples, strength=s.strength)
+    from cleantake.spectral import StftConfig
+
+    cfg2 = StftConfig(ana.cfg.sr, *fine)
+    X2 = stft(x, cfg2, workers=1)
+    V2 = np.abs(X2).mean(axis=0)
+    t1, t2 = ana.cfg.frame_times(ana.n_frames), cfg2.frame_times(V2.shape[1])
+    w2 = np.interp(t2, t1, w).astype(np.float32)
+    q2 = np.flatnonzero(w2 > 0)
+    ic = np.clip(np.round(cfg2.freqs() / (ana.cfg.sr / ana.cfg.n_fft)).astype(int), 0, V.shape[0] - 1)
+    U = V.copy()
+    U[:, q] = S
+    Gd = np.ones_like(V)
+    if s.nmf_guard > 0:
+        Gd[:, q] = guard
+    lo, hi = max(0, q[0] - 50), min(ana.n_frames, q[-1] + 51)
+
+    def to_fine(A):
+        A = A[ic, lo:hi]
+        tt = t1[lo:hi]
+        j = np.clip(np.searchsorted(tt, t2[q2]) - 1, 0, tt.size - 2)
+        a = np.clip((t2[q2] - tt[j]) / (tt[j + 1] - tt[j]), 0, 1)
+        return A[:, j] * (1 - a) + A[:, j + 1] * a
+
+    Vm = to_fine(V)
+    un = w2[q2] == 0  # never: q2 are weighted frames; use frames outside instead
+    out2 = np.flatnonzero((w2 == 0) & (t2 >= t1[lo]) & (t2 <= t1[hi - 1]))
+    q2_all = q2
+    q2 = out2
+    Vm_out = to_fine(V)
+    q2 = q2_all
+    rho = np.median(V2[:, out2] / np.maximum(Vm_out, 1e-9), axis=1)[:, None] if out2.size else 1.0
+    S2 = np.minimum(to_fine(U) * rho, V2[:, q2])
+    M2 = soft_mask(S2, (V2[:, q2] - S2) * to_fine(Gd), power=s.mask_power)
+    del un, Vm
+    return synthesize(X2, M2, q2, w2[q2], cfg2, ana.n_samples, strength=s.strength)
+
+
+def _low_rank(R: np.ndarray, q: np.ndarray, r: int, n_iter: int = 50) -> np.ndarray:
+    """Rank-``r`` KL-NMF fit of ``R`` (``(F, len(q))``, clipped at 0), separately for every
+    run of consecutive frames ``q``."""
+    R = np.maximum(R, 0).astype(np.float64) + 1e-9
+    out = np.empty_like(R)
+    breaks = np.flatnonzero(np.diff(q) != 1) + 1
+    rng = np.random.default_rng(0)
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, q.size]):
+        Y = R[:, a:b]
+        W = Y.mean(axis=1, keepdims=True) * (0.5 + rng.random((Y.shape[0], r)))
+        H = Y.mean(axis=0, keepdims=True) * (0.5 + rng.random((r, Y.shape[1]))) / max(Y.mean(), 1e-12)
+        for _ in range(n_iter):
+            WH = W @ H
+            H *= (W.T @ (Y / WH)) / np.maximum(W.sum(axis=0)[:, None], 1e-12)
+            WH = W @ H
+            W *= ((Y / WH) @ H.T) / np.maximum(H.sum(axis=1)[None, :], 1e-12)
+        out[:, a:b] = W @ H
+    return out.astype(np.float32)
 
 
 def irm_removed(ana: Analysis, frames: np.ndarray, s: Settings, music: np.ndarray, interference: np.ndarray):
@@ -288,6 +383,8 @@ def _work(job):
             v = VARIANTS[name]
             s = s0.replace(**v.get("settings", {}))
             opts = {k: val for k, val in v.items() if k not in ("settings", "fade")}
+            if "fine" in opts:
+                opts["x"] = x
             rem = (variant_removed(ana, frames, s, **opts) if opts else repair(ana, frames, settings=s))
             f = v.get("fade", "ramp")
             sm = smask if f == "ramp" else hard if f == "none" else span_mask(spans, ana.n_samples, sr, int(f * sr))
