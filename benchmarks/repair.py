@@ -6,7 +6,8 @@ what ``Cleaner("any").clean(mixture, sr, events=true_spans)`` does, by several v
 repair stage. The analysis (STFT + NMF) is computed once per mixture and shared by every
 variant; the spans become frames and the removed signal is faded and cut to the spans as
 ``Cleaner.clean`` does (``--check`` verifies on the first mixture of every worker that the
-``today`` variant equals ``Cleaner.clean`` bit for bit).
+``new`` variant equals ``Cleaner("any").clean`` and ``today`` equals it with the settings of
+before, :data:`OLD` and a 35-ms fade, bit for bit).
 
 Scores:
 
@@ -61,8 +62,11 @@ from cleantake.spectral import bands_to_bins, stft  # noqa: E402
 
 #: Named variants: ``settings`` replaces fields of the default Settings, the other keys are
 #: options of :func:`variant_removed` (None of them: the library's own repair).
+#: The repair's settings before this benchmark (the base of every variant without ``"base": "new"``).
+OLD = {"repair_compress": 0.1, "repair_statistic": "median"}
 VARIANTS: dict[str, dict] = {
     "today": {},
+    "new": {"base": "new"},  # the library's defaults (fade: span_fade_ms)
     "exp": {"feat": "Fm"},  # the experimental copy with today's options (must equal today)
     "nofade": {"fade": "none"},
     "fade5ms": {"fade": 0.005},
@@ -381,21 +385,27 @@ def _work(job):
             rem = irm_removed(ana, frames, s0, m.T, d.T) * (smask if name == "irm" else hard)[None]
         else:
             v = VARIANTS[name]
-            s = s0.replace(**v.get("settings", {}))
-            opts = {k: val for k, val in v.items() if k not in ("settings", "fade")}
+            new = v.get("base") == "new"
+            s = s0.replace(**{**({} if new else OLD), **v.get("settings", {})})
+            opts = {k: val for k, val in v.items() if k not in ("settings", "fade", "base")}
             if "fine" in opts:
                 opts["x"] = x
             rem = (variant_removed(ana, frames, s, **opts) if opts else repair(ana, frames, settings=s))
-            f = v.get("fade", "ramp")
-            sm = smask if f == "ramp" else hard if f == "none" else span_mask(spans, ana.n_samples, sr, int(f * sr))
+            f = v.get("fade", "settings" if new else "ramp")
+            sm = (smask if f == "ramp" else hard if f == "none" else
+                  span_mask(spans, ana.n_samples, sr, s.counts(ana.cfg).span_fade) if f == "settings" else
+                  span_mask(spans, ana.n_samples, sr, int(f * sr)))
             rem = rem * sm[None]
         secs[name] = time.perf_counter() - t1
         outs[name] = (x - rem).T
-    if check and not _CHECKED["done"] and "today" in outs:
+    if check and not _CHECKED["done"]:
         _CHECKED["done"] = True
-        ref = cl.clean(y[:, 0] if y.shape[1] == 1 else y, sr, events=spans).cleaned.reshape(y.shape)
-        if not np.array_equal(ref, outs["today"]):
-            raise AssertionError(f"{entry['id']}: 'today' differs from Cleaner.clean(events=...)")
+        old = cl.with_settings(**OLD, span_fade_ms=1000.0 * fade / sr)
+        for name, c in (("new", cl), ("today", old)):
+            if name in outs:
+                ref = c.clean(y[:, 0] if y.shape[1] == 1 else y, sr, events=spans).cleaned.reshape(y.shape)
+                if not np.array_equal(ref, outs[name]):
+                    raise AssertionError(f"{entry['id']}: {name!r} differs from Cleaner.clean(events=...)")
     base = _sdr(m, y)
     row = {k: entry.get(k) for k in ("id", "set", "class", "level_db", "fold", "part")}
     row.update(seconds_analysis=t_ana, seconds=secs, nsdr={n: _sdr(m, o) - base for n, o in outs.items()})
