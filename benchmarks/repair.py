@@ -415,6 +415,44 @@ def _work(job):
     return row
 
 
+def _work_auto(job):
+    """The automatic path (location, then repair) with the repair settings of before (:data:`OLD`)
+    and the library's: one analysis and one location, two repairs."""
+    from cleantake.locate import locate_events
+
+    corpus, entry, bss, check = job
+    y, m, d, sr = build_mixture(corpus, entry)
+    x = y.T
+    cl = cleantake.Cleaner("any")
+    old = cl.with_settings(**OLD)
+    ana = cl.analyse(x, sr)
+    loc = locate_events(ana, settings=cl.settings, dictionary=cl.dictionary)
+    outs = {}
+    for name, c in (("today", old), ("new", cl)):
+        rem = (repair(ana, loc.frames, settings=c.settings, exclude=loc.exclude, music=loc.music)
+               if loc.frames.any() else np.zeros_like(x))
+        outs[name] = (x - rem).T
+    if check and not _CHECKED["done"]:
+        _CHECKED["done"] = True
+        audio = y[:, 0] if y.shape[1] == 1 else y
+        for name, c in (("new", cl), ("today", old)):
+            r = c.clean(audio, sr)
+            if r.events != loc.events or not np.array_equal(r.cleaned.reshape(y.shape), outs[name]):
+                raise AssertionError(f"{entry['id']}: {name!r} differs from Cleaner.clean")
+    row = {k: entry.get(k) for k in ("id", "set", "class", "level_db", "fold", "part")}
+    row["events"] = len(loc.events)
+    if entry["set"] == "clean":
+        row["level_db"] = "clean"
+        row["nsdr"] = {n: min(_sdr(m, o), 100.0) for n, o in outs.items()}  # SDR against the input
+        return row
+    base = _sdr(m, y)
+    row["nsdr"] = {n: _sdr(m, o) - base for n, o in outs.items()}
+    if bss:
+        sc = score_many([outs[n] for n in ("today", "new")], m, y)
+        row["bss_nsdr"] = {n: r["nsdr"] for n, r in zip(("today", "new"), sc)}
+    return row
+
+
 def _table(rows: list[dict], names: list[str], key: str, by: str) -> list[str]:
     """Mean of ``key`` per variant (rows) and level (columns), for groups ``by``."""
     groups = sorted({(r[by] if by else "all") for r in rows}, key=str)
@@ -437,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
     ap.add_argument("--part", choices=["train", "test"], default="train")
     ap.add_argument("--folds", type=int, nargs="+", default=[0, 2])
-    ap.add_argument("--sets", nargs="+", default=["stems"], choices=["stems", "mixes"])
+    ap.add_argument("--sets", nargs="+", default=["stems"], choices=["stems", "mixes", "clean"])
+    ap.add_argument("--auto", action="store_true",
+                    help="the automatic path (no spans given): the repair of before against the new one")
     ap.add_argument("--every", type=int, default=4, help="take every n-th recipe of each fold")
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--variants", nargs="+", default=["today"], help=f"irm, irm-nofade, {', '.join(VARIANTS)}")
@@ -455,21 +495,38 @@ def main(argv: list[str] | None = None) -> int:
         rec = cv_recipes(args.corpus, f, part=args.part, sets=tuple(args.sets))
         entries += rec[args.offset::args.every]
     t0 = time.perf_counter()
-    jobs = [(args.corpus, e, args.variants, args.bss, args.check, args.cache) for e in entries]
+    if args.auto:
+        names = ["today", "new"]
+        jobs = [(args.corpus, e, args.bss, args.check) for e in entries]
+        work = _work_auto
+    else:
+        names = args.variants
+        jobs = [(args.corpus, e, args.variants, args.bss, args.check, args.cache) for e in entries]
+        work = _work
     with ProcessPoolExecutor(args.jobs, initializer=one_blas_thread) as ex:
-        rows = list(ex.map(_work, jobs))
+        rows = list(ex.map(work, jobs))
     wall = time.perf_counter() - t0
-    names = args.variants
     lines = [f"{len(rows)} mixtures ({args.part} part of folds {args.folds}, sets {args.sets}, every "
-             f"{args.every} from {args.offset}), {wall:.0f} s wall, analysis "
-             f"{np.mean([r['seconds_analysis'] for r in rows]):.1f} s/mixture"]
+             f"{args.every} from {args.offset}){' automatic path' if args.auto else ''}, {wall:.0f} s wall"]
+    if not args.auto:
+        lines[0] += f", analysis {np.mean([r['seconds_analysis'] for r in rows]):.1f} s/mixture"
+    mixed = [r for r in rows if r["set"] != "clean"]
     keys = [("nsdr", "plain NSDR (dB)")] + ([("bss_nsdr", "BSS Eval NSDR (dB)")] if args.bss else [])
     for key, title in keys:
         lines.append(f"\n== {title}")
         for by in ("", "set", "class", "fold"):
-            lines += _table(rows, names, key, by)
-    lines.append("\nrepair seconds per mixture: " + ", ".join(
-        f"{n} {np.mean([r['seconds'][n] for r in rows]):.2f}" for n in names))
+            lines += _table(mixed, names, key, by)
+    if args.auto:
+        clean = [r for r in rows if r["set"] == "clean"]
+        if clean:
+            lines.append(f"\nclean set: {len(clean)} clips, {sum(r['events'] > 0 for r in clean)} with an event; "
+                         "SDR of the output against the input (dB, 100 = unchanged): " + ", ".join(
+                             f"{n} {np.mean([r['nsdr'][n] for r in clean]):.2f}" for n in names))
+        lines.append(f"events located: {sum(r['events'] for r in mixed)} in {len(mixed)} mixtures "
+                     "(the same for both: one location)")
+    else:
+        lines.append("\nrepair seconds per mixture: " + ", ".join(
+            f"{n} {np.mean([r['seconds'][n] for r in rows]):.2f}" for n in names))
     text = "\n".join(lines)
     print(text)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
