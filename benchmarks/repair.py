@@ -166,8 +166,8 @@ def span_mask(spans, n: int, sr: int, fade: int) -> np.ndarray:
 
 
 def _stat(V: np.ndarray, idx: np.ndarray, stat) -> np.ndarray:
-    """Robust statistic of ``V[:, idx]`` over the neighbours: ``"median"``, ``"mean"``, a
-    quantile (float) or ``"geomedian"`` (geometric mean of the lower half... see code)."""
+    """Statistic of ``V[:, idx]`` over the neighbours: ``"median"``, ``"mean"``, ``"logmean"``
+    (geometric mean) or a quantile (float)."""
     if stat == "median":
         return kam.median_over(V, idx)
     G = V[:, idx]  # (F, q, k)
@@ -225,6 +225,11 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     iters : int
         Extra KAM iterations: the music of marked frames is re-estimated with every frame as a
         candidate neighbour, the marked ones through their current music estimate.
+    smooth_s : int
+        If > 1, the music estimate is averaged over this many consecutive repaired frames.
+    mask : "soft" or "powsub"
+        ``soft_mask(S, R)`` (today), or the Wiener gain with the interference power
+        ``V² - S²`` (times the guard squared).
     fine : (window_ms, hop_ms), optional
         Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
         estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
@@ -297,24 +302,18 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         Gd[:, q] = guard
     lo, hi = max(0, q[0] - 50), min(ana.n_frames, q[-1] + 51)
 
-    def to_fine(A):
-        A = A[ic, lo:hi]
-        tt = t1[lo:hi]
-        j = np.clip(np.searchsorted(tt, t2[q2]) - 1, 0, tt.size - 2)
-        a = np.clip((t2[q2] - tt[j]) / (tt[j + 1] - tt[j]), 0, 1)
+    def to_fine(A, cols):
+        """``A`` (coarse bins x frames) at the fine frames ``cols``: nearest bin, linear in time."""
+        A, tt = A[ic, lo:hi], t1[lo:hi]
+        j = np.clip(np.searchsorted(tt, t2[cols]) - 1, 0, tt.size - 2)
+        a = np.clip((t2[cols] - tt[j]) / (tt[j + 1] - tt[j]), 0, 1)
         return A[:, j] * (1 - a) + A[:, j + 1] * a
 
-    Vm = to_fine(V)
-    un = w2[q2] == 0  # never: q2 are weighted frames; use frames outside instead
+    # Per-bin scale between the two spectrograms, from fine frames near the spans left alone.
     out2 = np.flatnonzero((w2 == 0) & (t2 >= t1[lo]) & (t2 <= t1[hi - 1]))
-    q2_all = q2
-    q2 = out2
-    Vm_out = to_fine(V)
-    q2 = q2_all
-    rho = np.median(V2[:, out2] / np.maximum(Vm_out, 1e-9), axis=1)[:, None] if out2.size else 1.0
-    S2 = np.minimum(to_fine(U) * rho, V2[:, q2])
-    M2 = soft_mask(S2, (V2[:, q2] - S2) * to_fine(Gd), power=s.mask_power)
-    del un, Vm
+    rho = np.median(V2[:, out2] / np.maximum(to_fine(V, out2), 1e-9), axis=1)[:, None] if out2.size else 1.0
+    S2 = np.minimum(to_fine(U, q2) * rho, V2[:, q2])
+    M2 = soft_mask(S2, (V2[:, q2] - S2) * to_fine(Gd, q2), power=s.mask_power)
     return synthesize(X2, M2, q2, w2[q2], cfg2, ana.n_samples, strength=s.strength)
 
 
