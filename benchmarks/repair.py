@@ -122,6 +122,12 @@ VARIANTS: dict[str, dict] = {
     "c2ctx69": {"settings": {"context_ms": 69.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
     "c2med": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "fade": "none"},
     "d1": {"feat": "Fm_c1", "fade": "none"},
+    "new-k8": {"base": "new", "settings": {"k": 8}},
+    "new-ctx92": {"base": "new", "settings": {"context_ms": 92.0}},
+    "new-guard.25": {"base": "new", "settings": {"nmf_guard": 0.25}},
+    "new-guard.75": {"base": "new", "settings": {"nmf_guard": 0.75}},
+    "new-p3": {"base": "new", "settings": {"mask_power": 3.0}},
+    "new-c3": {"base": "new", "settings": {"repair_compress": 3.0}},
     "c4": {"settings": {"context_ms": 92.0, "k": 8}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
 }
 
