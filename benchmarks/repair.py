@@ -213,7 +213,8 @@ def _features(ana: Analysis, kind: str, marked: np.ndarray, ctx: int) -> np.ndar
 
 def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str = "Fm", stat="median",
                     exclude_ctx: float = 1.0, interf: str = "shortfall", iters: int = 0,
-                    fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft", x: np.ndarray | None = None) -> np.ndarray:
+                    fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft",
+                    x: np.ndarray | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
