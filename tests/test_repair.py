@@ -147,3 +147,111 @@ def test_cleaned_is_input_minus_removed_exactly(scale, start, length):
     np.testing.assert_array_equal(y - res.removed, res.cleaned)
     err = np.abs(res.cleaned + res.removed - y)
     assert np.all(err <= np.spacing(np.maximum(np.abs(y), np.abs(res.cleaned))))
+
+
+# -- the repair's own kernel, statistic and span fade (benchmarks/REPAIR.md) ----------------
+@pytest.fixture(scope="module")
+def analysed(mixed, cleaner):
+    y = mixed[0]
+    return cleaner.analyse(y[None, :], SR)
+
+
+@settings(max_examples=20, deadline=None)
+@given(start=st.integers(0, 400), length=st.integers(1, 60), k=st.integers(1, 12),
+       compress=st.sampled_from([0.1, 0.3, 1.0, 10.0]), statistic=st.sampled_from(["median", "mean"]),
+       power=st.sampled_from([1.0, 2.0, 3.0]))
+def test_music_estimate_stays_under_the_mixture_and_masks_in_unit_range(analysed, start, length, k, compress,
+                                                                        statistic, power):
+    from cleantake.repair import music_estimate, repair_features
+
+    ana = analysed
+    s = cleantake.Settings(k=k, repair_compress=compress, repair_statistic=statistic, mask_power=power)
+    frames = np.arange(start, min(start + length, ana.n_frames))
+    est = music_estimate(ana, frames, settings=s, features=repair_features(ana, s), statistic=statistic)
+    assert est.S.shape == est.M.shape == (ana.V.shape[0], frames.size)
+    assert np.all(est.S >= 0) and np.all(est.S <= ana.V[:, frames])
+    assert np.all((est.M >= 0) & (est.M <= 1))
+
+
+def test_repair_features_are_the_analysis_features_at_its_compression(analysed):
+    from cleantake.repair import repair_features
+
+    assert repair_features(analysed, cleantake.Settings(repair_compress=0.1)) is analysed.Fm
+    F = repair_features(analysed, cleantake.Settings(repair_compress=1.0))
+    assert F.shape == analysed.Fm.shape and not np.array_equal(F, analysed.Fm)
+
+
+def test_statistics_over_neighbours():
+    from cleantake.kam import mean_over, median_over, statistic_over
+
+    rng = np.random.default_rng(0)
+    S = rng.random((2, 5, 30)).astype(np.float32)
+    idx = rng.integers(0, 30, size=(7, 4))
+    np.testing.assert_allclose(mean_over(S, idx), S[..., idx].mean(axis=-1), rtol=1e-6)
+    np.testing.assert_array_equal(statistic_over(S, idx, "median"), median_over(S, idx))
+    with pytest.raises(ParameterError, match="median, mean"):
+        statistic_over(S, idx, "mode")
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"repair_statistic": "mode"}, "repair_statistic"),
+    ({"repair_compress": 0.0}, "repair_compress"),
+    ({"span_fade_ms": -1.0}, "span_fade_ms"),
+])
+def test_bad_repair_settings_are_refused(params, words):
+    with pytest.raises(ParameterError, match=words):
+        cleantake.Cleaner("any", **params)
+
+
+def test_location_does_not_depend_on_the_repair_settings(mixed, cleaner):
+    """The repair's kernel and statistic change what is removed, never which events are found."""
+    y = mixed[0]
+    old = cleaner.with_settings(repair_compress=0.1, repair_statistic="median")
+    a, b = cleaner.clean(y, SR), old.clean(y, SR)
+    assert a.events == b.events and a.events
+    outside = np.ones(y.size, bool)
+    for e in a.events:
+        outside[max(0, int((e.start_s - 0.1) * SR)):int((e.end_s + 0.1) * SR)] = False
+    assert not a.removed[outside].any() and not b.removed[outside].any()
+
+
+def test_old_repair_settings_reuse_the_location_estimates(mixed, cleaner, analysed):
+    """With the location's kernel and median the repair reuses its estimates: the same removed
+    signal as estimating every frame anew with the location's exclusion."""
+    from cleantake.locate import locate_events
+    from cleantake.repair import repair
+
+    s = cleaner.settings.replace(repair_compress=0.1, repair_statistic="median")
+    loc = locate_events(analysed, settings=s, dictionary=cleaner.dictionary)
+    assert loc.frames.any()
+    with_music = repair(analysed, loc.frames, settings=s, exclude=loc.exclude, music=loc.music)
+    # New settings: the location's estimates are not used (they are not the ones they make).
+    s_new = cleaner.settings
+    r1 = repair(analysed, loc.frames, settings=s_new, exclude=loc.exclude, music=loc.music)
+    r2 = repair(analysed, loc.frames, settings=s_new, exclude=loc.exclude)
+    np.testing.assert_array_equal(r1, r2)
+    assert not np.array_equal(r1, with_music)
+
+
+@settings(max_examples=8, deadline=None)
+@given(fade_ms=st.floats(0.0, 30.0))
+def test_span_fade_only_changes_the_edges_of_each_span(mixed, fade_ms):
+    """A given span's removed part fades in and out over span_fade_ms inside its edges: outside
+    those edges it is the same whatever the fade, and inside them never larger."""
+    y, _, (t0, t1) = mixed
+    span = (t0, t1)
+    a = _removed_with_fade(y, span, 60.0)
+    b = _removed_with_fade(y, span, fade_ms)
+    i0, i1 = int(np.floor(t0 * SR)), int(np.ceil(t1 * SR))
+    f = int(round(0.060 * SR))
+    np.testing.assert_array_equal(a[i0 + f:i1 - f], b[i0 + f:i1 - f])
+    assert not a[:i0].any() and not b[:i0].any() and not b[i1:].any()
+    assert np.all(np.abs(b[i0:i1]) >= np.abs(a[i0:i1]) - 1e-12)
+    # Most of what is removed right at the start survives a short fade.
+    head = slice(i0, i0 + int(0.03 * SR))
+    if fade_ms <= 5.0:
+        assert np.sum(b[head] ** 2) > np.sum(a[head] ** 2)
+
+
+def _removed_with_fade(y, span, fade_ms):
+    return cleantake.Cleaner("any", span_fade_ms=fade_ms).clean(y, SR, events=[span]).removed

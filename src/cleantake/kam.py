@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["context_features", "knn_frames", "median_over", "kam_estimate"]
+__all__ = ["context_features", "knn_frames", "median_over", "mean_over", "STATISTICS", "statistic_over", "kam_estimate"]
 
 
 def context_features(S: np.ndarray, *, context: int, compress: float | None = None) -> np.ndarray:
@@ -201,6 +201,42 @@ def median_over(S: np.ndarray, idx: np.ndarray, *, chunk: int = 256) -> np.ndarr
     for s in range(0, idx.shape[0], chunk):
         out[s : s + chunk] = np.median(St[idx[s : s + chunk]], axis=1)
     return np.moveaxis(out, 0, -1)
+
+
+def mean_over(S: np.ndarray, idx: np.ndarray, *, chunk: int = 256) -> np.ndarray:
+    """Mean over selected frames (same shapes as :func:`median_over`).
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(..., n_freq, n_frames)]
+        Magnitude spectrogram(s).
+    idx : np.ndarray [shape=(n_queries, k)], int
+        Selected frames for each query.
+
+    Returns
+    -------
+    M : np.ndarray [shape=(..., n_freq, n_queries)], float32
+    """
+    S = np.asarray(S, dtype=np.float32)
+    idx = np.asarray(idx)
+    St = np.ascontiguousarray(np.moveaxis(S, -1, 0))
+    out = np.empty((idx.shape[0],) + St.shape[1:], np.float32)
+    for s in range(0, idx.shape[0], chunk):
+        out[s : s + chunk] = St[idx[s : s + chunk]].mean(axis=1)
+    return np.moveaxis(out, 0, -1)
+
+
+#: Statistics over the selected frames that :func:`statistic_over` knows.
+STATISTICS = ("median", "mean")
+
+
+def statistic_over(S: np.ndarray, idx: np.ndarray, statistic: str = "median") -> np.ndarray:
+    """:func:`median_over` or :func:`mean_over`, by name (one of :data:`STATISTICS`)."""
+    if statistic == "median":
+        return median_over(S, idx)
+    if statistic == "mean":
+        return mean_over(S, idx)
+    raise ParameterError(f"unknown statistic {statistic!r}: use one of {', '.join(STATISTICS)}")
 
 
 def kam_estimate(

@@ -271,7 +271,7 @@ class Cleaner:
             inside the recording, not overlapping. Exactly these are repaired (by
             :func:`cleantake.repair.repair`), each at its strength times the Cleaner's;
             outside them the output equals the input sample for sample (what is removed is
-            faded in and out over ``ramp_ms`` inside each span's edges). Only with the
+            faded in and out over ``span_fade_ms`` inside each span's edges). Only with the
             ``proposed`` method.
         keep : sequence of (start_s, end_s), optional
             Spans of music that must not be touched: located events overlapping one are
@@ -374,7 +374,7 @@ class Cleaner:
             removed = repair(ana, frames, settings=s)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
-            removed *= _span_mask(marked, n, sr, _ramp_samples(fc, cfg), strength=True)[None]
+            removed *= _span_mask(marked, n, sr, fc.span_fade, strength=True)[None]
             report(1.0)
             return self._outside_keep(removed, kept, sr, cfg), list(marked), stats
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)

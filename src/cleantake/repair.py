@@ -1,9 +1,13 @@
 """The repair: at given frames, KAM's music estimate, a soft mask, and the removed signal.
 
-The music at a frame is the median of the mixture's magnitudes over the ``k`` frames whose
-NMF music estimate (with ``context_ms`` of context on both sides) is nearest
-(:func:`music_estimate`). The automatic path (:func:`cleantake.locate.locate_events`) and
-spans marked by the user go through the same :func:`repair`.
+The music at a frame is a robust statistic (``Settings.repair_statistic``) of the mixture's
+magnitudes over the ``k`` frames whose NMF music estimate (with ``context_ms`` of context on
+both sides) is nearest (:func:`music_estimate`); the kernel compares log-compressed NMF music
+estimates (:func:`repair_features`, compression from ``Settings.repair_compress``). The
+automatic path (:func:`cleantake.locate.locate_events`) and spans marked by the user go through
+the same :func:`repair`. The location makes its own estimates with the analysis's features
+(``Analysis.Fm``) and the median; the repair reuses them only where its settings make the same
+ones (see ``benchmarks/REPAIR.md`` for why they differ).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .masking import apply_strength, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import StftConfig, bands_to_bins, istft, istft_columns
 
-__all__ = ["MusicEstimate", "music_estimate", "synthesize", "repair"]
+__all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "repair"]
 
 
 @dataclass
@@ -47,8 +51,24 @@ class MusicEstimate:
                              np.concatenate([self.M, other.M], axis=1)[:, order])
 
 
+def repair_features(ana: Analysis, settings: Settings) -> np.ndarray:
+    """Features the repair's kernel compares: ``log1p(L_m / c)`` with ``c`` =
+    ``Settings.repair_compress`` times the mean of the NMF music estimate ``ana.L_m``.
+
+    Returns
+    -------
+    np.ndarray [shape=(B, T)], float32
+        ``ana.Fm`` itself when ``repair_compress`` is 0.1 (the analysis's compression).
+    """
+    c = float(settings.repair_compress)
+    if c == 0.1:
+        return ana.Fm
+    return _kam.context_features(ana.L_m, context=0, compress=float(ana.L_m.mean()) * c + 1e-12)
+
+
 def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
-                   exclude: np.ndarray | None = None) -> MusicEstimate:
+                   exclude: np.ndarray | None = None, features: np.ndarray | None = None,
+                   statistic: str = "median") -> MusicEstimate:
     """KAM's music estimate at ``frames``.
 
     Parameters
@@ -61,6 +81,12 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     exclude : np.ndarray [shape=(T,)], bool, optional
         Frames never used as neighbours (besides the partial frames at the ends,
         ``ana.partial``, which never are).
+    features : np.ndarray [shape=(B, T)], optional
+        What the kernel compares (default ``ana.Fm``, the location's; the repair passes
+        :func:`repair_features`).
+    statistic : {"median", "mean"}
+        Of the mixture's magnitudes over the selected frames
+        (:func:`cleantake.kam.statistic_over`).
 
     Returns
     -------
@@ -70,8 +96,9 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     ctx = s.counts(ana.cfg).context
     ex = ana.partial if exclude is None else (np.asarray(exclude, bool) | ana.partial)
     frames = np.asarray(frames, dtype=np.intp)
-    est, _ = _kam.kam_estimate(ana.V, ana.Fm, frames, k=s.k, context=ctx, exclude=ex, min_separation=ctx)
-    S = np.minimum(est, ana.V[:, frames])
+    F = ana.Fm if features is None else features
+    idx = _kam.knn_frames(F, frames, k=s.k, context=ctx, exclude=ex, min_separation=ctx)
+    S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
     return MusicEstimate(frames, S, soft_mask(S, ana.V[:, frames] - S, power=s.mask_power))
 
 
@@ -118,7 +145,8 @@ def repair(
     """What to remove at ``frames``: KAM's estimate of the interference, synthesised.
 
     At every frame to repair (``frames`` and the ``ramp_ms`` ramps around them) the music is
-    KAM's median of the nearest frames (:func:`music_estimate`); what the mixture has beyond
+    KAM's statistic (``repair_statistic``) of the mixture over the nearest frames in the
+    features :func:`repair_features` (:func:`music_estimate`); what the mixture has beyond
     it is taken for interference only as far as the NMF model gives each band to the
     interference templates (``Settings.nmf_guard``); a soft mask of power ``mask_power``,
     blended by ``Settings.strength`` and weighted per frame, is applied to the STFT and the
@@ -137,8 +165,10 @@ def repair(
     exclude : np.ndarray [shape=(T,)], bool, optional
         Frames never used as neighbours (default: ``frames`` and ``context_ms`` around them).
     music : MusicEstimate, optional
-        Estimates already made (by the location); used at the frames they cover, in place of
-        new ones with ``exclude``.
+        Estimates already made (by the location, with ``Analysis.Fm`` and the median); used
+        at the frames they cover, in place of new ones with ``exclude``, if the settings'
+        ``repair_compress`` (0.1) and ``repair_statistic`` ("median") make the same ones;
+        otherwise every frame is estimated anew with ``exclude``.
 
     Returns
     -------
@@ -154,8 +184,12 @@ def repair(
         return np.zeros((C, ana.n_samples))
     if exclude is None:  # the frames and their context on both sides
         exclude = np.convolve(frames, np.ones(2 * fc.context + 1), mode="same") > 0
+    F = repair_features(ana, s)
+    if music is not None and not (F is ana.Fm and s.repair_statistic == "median"):
+        music = None  # the location's estimates are not the ones these settings make
     if music is None:
-        est = music_estimate(ana, np.flatnonzero(w > 0), settings=s, exclude=exclude)
+        est = music_estimate(ana, np.flatnonzero(w > 0), settings=s, exclude=exclude, features=F,
+                             statistic=s.repair_statistic)
     else:
         covered = np.zeros(w.shape, bool)
         covered[music.frames] = True

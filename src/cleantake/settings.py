@@ -112,6 +112,19 @@ class Settings:
         keep their music. 0 uses KAM alone.
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
+    repair_compress : float > 0
+        The repair's kernel compares ``log1p(L_m / c)`` of the NMF music estimate ``L_m``,
+        with ``c`` this times the recording's mean ``L_m`` (:func:`cleantake.repair.repair_features`);
+        the location's kernel uses 0.1 (``Analysis.Fm``). Larger: closer to comparing
+        magnitudes, so the loud partials decide which frames are neighbours. This, the
+        statistic and the fade below were chosen on grouped cross-validation (benchmarks/REPAIR.md).
+    repair_statistic : {"median", "mean"}
+        Statistic of the mixture's magnitudes over the ``k`` selected frames that is the
+        repair's music estimate (the location always takes the median).
+    span_fade_ms : float >= 0
+        Given spans (``events=``): what is removed fades in and out over this long inside
+        each span's edges (at least one sample), so nothing changes outside a span and its
+        edges do not click; the interference at a span's very start is removed.
     """
 
     window_ms: float = 46.0
@@ -141,6 +154,9 @@ class Settings:
     novelty: float = 0.05
     mask_power: float = 2.0
     strength: float = 1.0
+    repair_compress: float = 1.0
+    repair_statistic: str = "mean"
+    span_fade_ms: float = 2.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -154,13 +170,15 @@ class Settings:
             ("n_iter", 1 <= self.n_iter <= 10000, "from 1 to 10000"),
             ("n_bands", 8 <= self.n_bands <= 4096, "from 8 to 4096"),
             ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
+            ("repair_compress", 0.0 < self.repair_compress <= 1000.0, "in (0, 1000]"),
+            ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
         ]
         for name, ok, allowed in checks:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
                      "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis",
-                     "necessity_contrast", "quiet_evidence"):
+                     "necessity_contrast", "quiet_evidence", "span_fade_ms"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -202,6 +220,8 @@ class FrameCounts:
         ``pad_ms``, ``ramp_ms``, ``context_ms`` in frames.
     edge : int
         ``edge_ms`` in samples.
+    span_fade : int >= 1
+        ``span_fade_ms`` in samples, at least 1.
     """
 
     max_gap: int
@@ -210,6 +230,7 @@ class FrameCounts:
     ramp: int
     context: int
     edge: int
+    span_fade: int = 1
 
     @classmethod
     def of(cls, s: Settings, cfg: StftConfig) -> "FrameCounts":
@@ -221,4 +242,5 @@ class FrameCounts:
             ramp=s.frames(s.ramp_ms, cfg),
             context=s.frames(s.context_ms, cfg),
             edge=int(round(s.edge_ms / 1000.0 * cfg.sr)),
+            span_fade=max(1, int(round(s.span_fade_ms / 1000.0 * cfg.sr))),
         )
