@@ -364,11 +364,14 @@ def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every:
 
 
 def test_subset(corpus: Path, k: int, every: int) -> list[dict]:
+    """Every clean recording and every ``every``-th of the others of fold ``k``'s test part,
+    the sets interleaved (so that any prefix holds some of each)."""
     rec = cv_recipes(corpus, k, part="test")
-    out = [e for e in rec if e["set"] == "clean"]
-    for s in ("stems", "mixes", "stems_extra"):
-        out += [e for e in rec if e["set"] == s][::every]
-    return out
+    keyed = []
+    for s in ("clean", "stems", "mixes", "stems_extra"):
+        sel = [e for e in rec if e["set"] == s][:: 1 if s == "clean" else every]
+        keyed += [((i + 0.5) / len(sel), e) for i, e in enumerate(sel)]
+    return [e for _, e in sorted(keyed, key=lambda t: t[0])]
 
 
 def load_items(paths: list[Path]) -> list[dict]:
@@ -448,7 +451,7 @@ def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0):
 def _model(mean, scale, det_layers, cls_layers, calib=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), extra=None):
     from cleantake.detector import FEATURE_NAMES, DetectorModel
 
-    st = dict(EVENT_SETTINGS, threshold=0.0, unknown=0.0, **(extra or {}))
+    st = {**EVENT_SETTINGS, "threshold": 0.0, "unknown": 0.0, **(extra or {})}
     return DetectorModel(np.asarray(mean, np.float64), np.asarray(scale, np.float64), det_layers, cls_layers,
                          ALL_CLASSES, calib[0], calib[1], st, FEATURE_NAMES)
 
@@ -806,8 +809,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dictionaries ready ({time.perf_counter() - t0:.0f} s)", flush=True)
         jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed)
         todo = [j for j in jobs if not Path(j["out"]).is_file()]
-        # Interleaved (results do not depend on the order), so that a partial run is usable.
-        todo = [todo[i] for i in np.random.default_rng(0).permutation(len(todo))]
+        # Interleaved (results do not depend on the order): every group of jobs (each fold's
+        # test recordings, each fold's training mixtures, the final ones) advances at the same
+        # pace, so that a run cut short has a usable prefix of each.
+        groups = defaultdict(list)
+        for j in todo:
+            groups[(j["kind"], j["fold"])].append(j)
+        todo = sorted(todo, key=lambda j: (groups[(j["kind"], j["fold"])].index(j) + 0.5)
+                      / len(groups[(j["kind"], j["fold"])]))
         print(f"{len(jobs)} analyses, {len(todo)} to do", flush=True)
         if args.jobs > 1:
             from multiprocessing import Pool
