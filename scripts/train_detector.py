@@ -345,7 +345,8 @@ def run_job(job: dict) -> str:
     return str(out)
 
 
-def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seed: int) -> list[dict]:
+def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seed: int,
+              fraction: float = 1.0) -> list[dict]:
     jobs = []
     base = {"corpus": str(corpus), "cache": str(cache), "seed": seed}
     for k in range(N_FOLDS):
@@ -360,6 +361,11 @@ def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every:
         if i < n_final:
             jobs.append({**base, "kind": "train", "fold": None, "dict_fold": None, "i": i,
                          "out": str(cache / "train" / "final" / f"{i:04d}.npz")})
+    if fraction < 1.0:  # the first part of each group (each fold's test, each fold's training, final)
+        groups = defaultdict(list)
+        for j in jobs:
+            groups[(j["kind"], j["fold"])].append(j)
+        jobs = [j for g in groups.values() for j in g[: int(np.ceil(fraction * len(g)))]]
     return jobs
 
 
@@ -392,12 +398,20 @@ EVENT_SETTINGS = {"smooth": 2, "low": 0.3, "high": 0.5, "min_len": 4, "max_gap":
 FOUND_COVER = 0.3
 
 
-def frame_xy(items: list[dict]):
+#: Negative frames kept per fit (all positive frames are kept; the event confidence is
+#: calibrated afterwards, so the frame prior does not matter).
+MAX_NEGATIVES = 40000
+
+
+def frame_xy(items: list[dict], seed: int = 0):
     """Features, binary target and class target of the labelled frames of ``items``."""
     Xs, ys, cs = [], [], []
+    n_neg = sum(int((it["ratio"] < NEG_RATIO).sum()) for it in items)
+    rate = min(1.0, MAX_NEGATIVES / max(n_neg, 1))
+    rng = np.random.default_rng(seed)
     for it in items:
         r = it["ratio"]
-        keep = (r >= POS_RATIO) | (r < NEG_RATIO)
+        keep = (r >= POS_RATIO) | ((r < NEG_RATIO) & (rng.random(r.size) < rate))
         Xs.append(it["F"][keep])
         ys.append((r[keep] >= POS_RATIO).astype(np.int8))
         cs.append(it["cls"][keep])
@@ -409,7 +423,7 @@ def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0):
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    X, y, c = frame_xy(items)
+    X, y, c = frame_xy(items, seed)
     mean = X.mean(axis=0)
     scale = X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
@@ -683,14 +697,28 @@ def frame_ap(model, items, hgb=None) -> float:
     return float(average_precision_score(np.concatenate(ys), np.concatenate(ps)))
 
 
-def fit_all(args) -> None:
+def fit_all(args, jobs: list[dict]) -> None:
     t0 = time.perf_counter()
-    cache = args.cache
-    train = {k: load_items(sorted((cache / "train" / f"f{k}").glob("[0-9]*.npz"))) for k in range(N_FOLDS)}
-    test = {k: load_items(sorted((cache / "test" / f"f{k}").glob("*.npz"))) for k in range(N_FOLDS)}
-    final = load_items(sorted((cache / "train" / "final").glob("[0-9]*.npz")))
+    missing = [j["out"] for j in jobs if not Path(j["out"]).is_file()]
+    if missing:
+        raise SystemExit(f"{len(missing)} analyses missing (run --stage features first), e.g. {missing[0]}")
+
+    def items(kind, fold):
+        return load_items([Path(j["out"]) for j in jobs if j["kind"] == kind and j["fold"] == fold])
+
+    train = {k: items("train", k) for k in range(N_FOLDS)}
+    test = {k: items("test", k) for k in range(N_FOLDS)}
+    final = items("train", None)
     print(f"training mixtures per fold: {[len(train[k]) for k in range(N_FOLDS)]}, final: {len(final)}; "
           f"test recordings per fold: {[len(test[k]) for k in range(N_FOLDS)]}")
+    if args.cross_train:
+        # The held-out recordings of the other folds train fold k's model too: none of their
+        # sources is in fold k, and their features were computed with a dictionary that had
+        # not seen their interference (as fold k's test recordings with fold k's dictionary).
+        train = {k: train[k] + [it for j in range(N_FOLDS) if j != k for it in test[j]] for k in range(N_FOLDS)}
+        final = final + [it for j in range(N_FOLDS) for it in test[j]]
+        print(f"with the other folds' test recordings: {[len(train[k]) for k in range(N_FOLDS)]}, "
+              f"final: {len(final)}")
     kinds = args.models.split(",")
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
     print("\n### Frame average precision on the held-out fold (frames >= 15 % interference vs < 1 %)")
@@ -759,7 +787,7 @@ def loco(train, test, kd, args) -> None:
     for c in args.loco.split(","):
         f = n = unk = other = 0
         for k in range(N_FOLDS):
-            items = [it for it in train[k] if c not in it["meta"].get("classes", [])]
+            items = [it for it in train[k] if c not in it["meta"].get("classes", [it["meta"].get("class")])]
             mean, scale, det, cls = fit_models(items, kd, args.seed)
             model = _model(mean, scale, det, cls)
             others_rows = []
@@ -790,14 +818,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-final", type=int, default=120, help="training mixtures of the shipped model")
     ap.add_argument("--test-every", type=int, default=4, help="every n-th test recipe (clean: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fraction", type=float, default=1.0,
+                    help="use only this first part of every group of analyses (a smaller run)")
     ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")
     ap.add_argument("--models", default="mlp,logreg,hgb",
                     help="models compared (the first is shipped): mlp, logreg, hgb")
+    ap.add_argument("--no-cross-train", dest="cross_train", action="store_false",
+                    help="train fold k's model on its augmented mixtures only (not also on the other "
+                         "folds' test recordings)")
     ap.add_argument("--loco", default="cough,scream,door,speech,laugh",
                     help="classes of the leave-one-class-out check ('' for none)")
     args = ap.parse_args(argv)
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
+    jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction)
     if args.stage in ("all", "features"):
         if args.jobs > 1:
             from multiprocessing import Pool
@@ -807,7 +841,6 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(N_FOLDS):
             fold_dictionary(corpus, k, args.cache)
         print(f"dictionaries ready ({time.perf_counter() - t0:.0f} s)", flush=True)
-        jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed)
         todo = [j for j in jobs if not Path(j["out"]).is_file()]
         # Interleaved (results do not depend on the order): every group of jobs (each fold's
         # test recordings, each fold's training mixtures, the final ones) advances at the same
@@ -832,7 +865,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {n}/{len(todo)} ({time.perf_counter() - t0:.0f} s)", flush=True)
         print(f"features ready ({time.perf_counter() - t0:.0f} s)", flush=True)
     if args.stage in ("all", "fit"):
-        fit_all(args)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # BLAS threads only slow small fits down on a shared machine
+            fit_all(args, jobs)
     return 0
 
 
