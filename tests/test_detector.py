@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cleantake import detector
+from cleantake.errors import ParameterError
 from cleantake.detector import (
     CLASSES, FEATURE_NAMES, DetectedEvent, detect_events, frame_features, frame_probabilities, load_model,
 )
@@ -91,7 +91,7 @@ def test_threshold_trades_events(model, ana_music):
     many = detect_events(ana_music, model=model, threshold=0.0)
     few = detect_events(ana_music, model=model, threshold=1.0)
     assert len(few) <= len(many)
-    with pytest.raises(detector.ParameterError):
+    with pytest.raises(ParameterError):
         detect_events(ana_music, model=model, threshold=1.5)
 
 

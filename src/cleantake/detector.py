@@ -35,7 +35,7 @@ from .kam import kam_estimate
 
 __all__ = [
     "CLASSES", "FEATURE_NAMES", "DetectorModel", "DetectedEvent", "load_model", "frame_features",
-    "frame_probabilities", "detect_events", "events_from_probabilities",
+    "frame_probabilities", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 
 #: Interference classes the model knows (the corpus's core and extra classes).
