@@ -24,8 +24,11 @@ def _analyse(x: np.ndarray, sr: int = SR):
     """Analysis of ``x`` [shape=(n_channels, n_samples)] with the bundled ``any`` dictionary."""
     try:
         from cleantake.analysis import analyse
-        from cleantake.pipeline import Settings
 
+        try:
+            from cleantake.settings import Settings
+        except ImportError:
+            from cleantake.pipeline import Settings
         return analyse(x, sr, dictionary=resolve_dictionary("any"), settings=Settings())
     except ImportError:  # before the analysis stage is public: the training script's adapter
         spec = importlib.util.spec_from_file_location("train_detector", ROOT / "scripts" / "train_detector.py")
