@@ -1,0 +1,888 @@
+"""Train the interference detector (``cleantake.detector``) from the corpus, with grouped CV.
+
+Usage::
+
+    python scripts/train_detector.py [--corpus ../shared/corpus] [--jobs 2] [--n-train 40]
+        [--n-final 60] [--test-every 8] [--fraction 0.21] [--cache .cache/detector]
+        [--out src/cleantake/presets/detector.npz] [--stage all|features|fit]
+
+The defaults rebuild the shipped model from 111 analyses (measured on a 2-core machine shared
+with other jobs, load 10-17: 44 s of wall time per analysis, 83 worker-minutes in all; an
+analysis of a 10-s excerpt takes about 2 s on a free core).
+
+What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the numbers):
+
+1. **Dictionaries per fold** (:func:`fold_dictionary`): for fold ``k``, one 12-template
+   dictionary per core class learned from that class's interference files (``train/`` and
+   ``eval/``) outside fold ``k``, stacked into ``any`` (as ``scripts/build_presets.py``).
+2. **Augmented training mixtures** (:func:`training_recipe`): 10-s music excerpts (stems,
+   mixes, training mixes) outside fold ``k`` with 0-3 interference events of every class
+   (core and extra) outside fold ``k``, each pitch-shifted (resampled), EQ-tilted, sometimes
+   reverberated (exponentially decaying noise), at -12 to +6 dB (the corpus's level
+   definition) and panned for stereo; a quarter of the excerpts are clean. The shipped model
+   is trained on such mixtures drawn from every fold, with the bundled ``any`` dictionary.
+3. **Features** (:func:`cleantake.detector.frame_features`) of every mixture, with the fold's
+   dictionary, and frame labels from the true interference (positive where its energy is at
+   least 15 % of the mixture's, negative where below 1 %, ignored in between).
+4. **Held-out test**: ``cleantake.corpus.cv_recipes(corpus, k, part="test")`` of every fold
+   (every clean recording, every ``--test-every``-th of the others), analysed with the fold's
+   dictionary; also today's threshold stack (``Cleaner._kam_stage``) on the same analysis.
+5. **Models** compared by leave-fold-out numbers; event settings; isotonic calibration of
+   event confidence fitted on the other folds' held-out events; the final model trained on
+   everything and written to ``--out``.
+
+Training needs scikit-learn (the ``train`` extra); the shipped model is numpy arrays only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import types
+import zlib
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from cleantake import kam as _kam  # noqa: E402
+from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes  # noqa: E402
+from cleantake.detector import FMIN_HZ, frame_features  # noqa: E402
+from cleantake.dictionaries import (  # noqa: E402
+    combine, learn_dictionary, load_dictionary, resolve_dictionary, save_dictionary,
+)
+from cleantake.evaluate import build_mixture  # noqa: E402
+from cleantake.pipeline import Cleaner  # noqa: E402
+from cleantake.spectral import StftConfig, stft  # noqa: E402
+
+SR = 44100
+N_FOLDS = 5
+ALL_CLASSES = CORE_CLASSES + EXTRA_CLASSES
+EXCERPT_S = 10.0
+POS_RATIO = 0.15  # frame positive: true interference energy >= this share of the mixture's
+NEG_RATIO = 0.01  # frame negative: below this share
+
+
+# --------------------------------------------------------------------------------------------
+# the analysis (ONE adapter: swap for cleantake.analysis.analyse at merge)
+# --------------------------------------------------------------------------------------------
+def analysis_of(x: np.ndarray, sr: int, cleaner: Cleaner) -> tuple[types.SimpleNamespace, dict]:
+    """The NMF analysis of ``x`` [shape=(n_channels, n_samples)] as today's pipeline does it.
+
+    Returns the analysis (attributes as ``cleantake.analysis.Analysis``) and the pipeline's own
+    dict (for running today's location stack, ``Cleaner._kam_stage``, on the same analysis).
+    """
+    s = cleaner.settings
+    cfg = s.stft_config(sr)
+    X = stft(x, cfg, workers=1)
+    V = np.abs(X).mean(axis=0)
+    W, P, Wb = cleaner._templates(cfg)
+    d = cleaner._nmf_stage(V, P, Wb)
+    res = d["res"]
+    n_frames, n = V.shape[1], x.shape[1]
+    centres = (np.arange(n_frames) + cfg.first_frame) * cfg.hop_length
+    half = cfg.win_length // 2
+    edge = int(round(s.edge_ms / 1000.0 * sr))
+    L_m = d["L_m"]
+    ana = types.SimpleNamespace(
+        sr=int(sr), n_samples=n, cfg=cfg, X=X, V=V, P=P, Wb=Wb, labels=tuple(cleaner.dictionary.labels),
+        beta=float(cleaner.dictionary.beta), Vb=P @ V, nmf=res, L_i=res.fixed_part, L_m=L_m, gain=d["gain"],
+        share=d["share"], level_i=d["level_i"], ref=d["ref"],
+        partial=(centres - half < 0) | (centres + half > n),
+        inner=(centres - half >= edge) & (centres + half <= n - edge),
+        Fm=_kam.context_features(L_m, context=0, compress=float(L_m.mean()) * 0.1 + 1e-12),
+    )
+    return ana, d
+
+
+def baseline_segments(cleaner: Cleaner, ana, d: dict, x: np.ndarray) -> list[tuple[int, int]]:
+    """Today's threshold stack on the same analysis: its events as frame spans."""
+    stats: dict = {}
+    _, events, _ = cleaner._kam_stage(d, ana.X, ana.V, ana.cfg, x, ana.sr, stats,
+                                      lambda f, stage=None: None, True)
+    t = ana.cfg.frame_times(ana.V.shape[1])
+    out = []
+    for ev in events:
+        idx = np.flatnonzero((t >= ev.start_s) & (t <= ev.end_s))
+        if idx.size:
+            out.append((int(idx[0]), int(idx[-1]) + 1))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# dictionaries per fold
+# --------------------------------------------------------------------------------------------
+def fold_dictionary(corpus: Path, k: int | None, cache: Path):
+    """The ``any`` dictionary learned without fold ``k``'s interference (None: the bundled one).
+
+    For each core class, ``learn_dictionary(rank=12)`` on the class's interference files
+    (``train/`` and ``eval/``) whose fold is not ``k``, stacked with ``combine(parts, "any")``
+    (as ``scripts/build_presets.py`` does with ``train/`` only). Cached in ``cache``.
+    """
+    if k is None:
+        return resolve_dictionary("any")
+    path = cache / f"dict_fold{k}.npz"
+    if path.is_file():
+        return load_dictionary(path)
+    folds = assign_folds(corpus, N_FOLDS)
+    parts = []
+    for cls in CORE_CLASSES:
+        files = sorted(f.path for f in corpus_files(corpus)
+                       if f.kind == "interference" and f.label == cls and folds[f.path] != k)
+        sigs = [sf.read(corpus / p, dtype="float64")[0] for p in files]
+        parts.append(learn_dictionary(sigs, SR, name=cls, rank=12, cfg=StftConfig(SR),
+                                      meta={"source": f"corpus interference outside fold {k}", "files": files}))
+    d = combine(parts, "any")
+    cache.mkdir(parents=True, exist_ok=True)
+    save_dictionary(d, path)
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# augmented training mixtures
+# --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=256)
+def _read(path: str) -> np.ndarray:
+    x, sr = sf.read(path, dtype="float64", always_2d=True)
+    assert sr == SR, path
+    x.setflags(write=False)
+    return x
+
+
+def _seed(*parts) -> int:
+    return zlib.crc32("|".join(str(p) for p in parts).encode())
+
+
+def augment(e: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pitch shift (resampling, which also changes the length), EQ tilt, room reverb."""
+    import soxr
+
+    if rng.random() < 0.7:
+        semis = rng.uniform(-3.0, 3.0)
+        e = soxr.resample(e, SR, SR / 2 ** (semis / 12.0))
+    if rng.random() < 0.6:
+        tilt = rng.uniform(-4.0, 4.0)  # dB per octave around 1 kHz
+        E = np.fft.rfft(e)
+        f = np.fft.rfftfreq(e.size, 1 / SR)
+        g = 10 ** (tilt * np.log2(np.maximum(f, 50.0) / 1000.0) / 20.0)
+        e = np.fft.irfft(E * g, n=e.size)
+    if rng.random() < 0.4:
+        rt60 = rng.uniform(0.2, 1.0)
+        n_ir = int(rt60 * SR)
+        t = np.arange(n_ir) / SR
+        ir = rng.standard_normal(n_ir) * np.exp(-6.9 * t / rt60)
+        ir[: int(0.005 * SR)] = 0.0  # pre-delay
+        ir /= np.sqrt(np.sum(ir**2)) + 1e-12
+        wet = np.convolve(e, ir)[: e.size + n_ir // 2]
+        dry = np.concatenate([e, np.zeros(wet.size - e.size)])
+        mix = rng.uniform(0.2, 0.7)
+        e = dry * np.sqrt(1 - mix) + wet * np.sqrt(mix) * np.sqrt(np.sum(e**2) / (np.sum(wet**2) + 1e-20))
+    e = e[: int(4.5 * SR)]
+    return e / (np.max(np.abs(e)) + 1e-12) * 0.89
+
+
+def _pools(corpus: Path, k: int | None):
+    folds = assign_folds(corpus, N_FOLDS)
+    files = corpus_files(corpus)
+    out = lambda p: k is None or folds[p] != k  # noqa: E731
+    inter = defaultdict(list)
+    for f in files:
+        if f.kind == "interference" and out(f.path):
+            inter[f.label].append(f.path)
+    music = {"stem": [], "drums": [], "stereo": []}
+    for f in files:
+        if f.kind in ("stem", "mix", "train_mix") and out(f.path):
+            key = "stereo" if f.kind != "stem" else ("drums" if f.label == "drums" else "stem")
+            music[key].append(f.path)
+    return {c: sorted(v) for c, v in inter.items()}, {c: sorted(v) for c, v in music.items()}, folds
+
+
+def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_CLASSES):
+    """Build training mixture ``i`` for the model of fold ``k`` (None: the shipped model).
+
+    Returns
+    -------
+    mixture : np.ndarray [shape=(n_channels, n_samples)]
+    events : list of (onset_sample, signal [shape=(n_channels, L)], class)
+    meta : dict (music path, event paths, their folds)
+    """
+    inter, music, folds = _pools(corpus, k)
+    rng = np.random.default_rng(_seed(seed, k, i))
+    u = rng.random()
+    kind = "stereo" if u < 0.3 else ("drums" if u < 0.45 else "stem")
+    if not music[kind]:
+        kind = "stem"
+    mpath = music[kind][int(rng.integers(len(music[kind])))]
+    m = _read(str(corpus / mpath))
+    L = int(EXCERPT_S * SR)
+    n0 = int(rng.integers(0, m.shape[0] - L + 1))
+    m = m[n0:n0 + L].T.copy()  # (C, L)
+    n_ch = m.shape[0]
+    clean = rng.random() < 0.25
+    n_events = 0 if clean else int(rng.integers(1, 4))
+    mix = m.copy()
+    events, paths = [], []
+    clip_rms = float(np.sqrt(np.mean(m**2)) + 1e-20)
+    taken: list[tuple[int, int]] = []
+    avail = [c for c in classes if inter.get(c)]
+    for _ in range(n_events):
+        cls = avail[int(rng.integers(len(avail)))]
+        p = inter[cls][int(rng.integers(len(inter[cls])))]
+        e = augment(_read(str(corpus / p))[:, 0], rng)
+        if e.size > L - SR:
+            e = e[: L - SR]
+        for _try in range(50):
+            a = int(rng.integers(int(0.5 * SR), L - int(0.5 * SR) - e.size))
+            b = a + e.size
+            if any(not (b + SR // 4 <= s0 or s1 + SR // 4 <= a) for s0, s1 in taken):
+                continue
+            if np.sqrt(np.mean(m[:, a:b] ** 2)) < clip_rms * 0.1:
+                continue
+            break
+        else:
+            continue
+        if n_ch == 2:
+            t = rng.uniform(np.pi / 8, 3 * np.pi / 8)
+            w = np.sqrt(2.0) * np.array([np.cos(t), np.sin(t)])
+        else:
+            w = np.ones(1)
+        level = rng.uniform(-12.0, 6.0)
+        es = np.outer(w, e)
+        gain = np.sqrt(10 ** (level / 10) * np.sum(m[:, a:b] ** 2) / max(np.sum(es**2), 1e-20))
+        es = gain * es
+        mix[:, a:b] += es
+        taken.append((a, b))
+        events.append((a, es, cls))
+        paths.append(p)
+    meta = {"music": mpath, "music_fold": folds[mpath], "events": paths,
+            "event_folds": [folds[p] for p in paths], "classes": [c for _, _, c in events]}
+    return mix, events, meta
+
+
+# --------------------------------------------------------------------------------------------
+# ground truth per frame
+# --------------------------------------------------------------------------------------------
+def frame_truth(mix: np.ndarray, events: list, cfg: StftConfig, V: np.ndarray):
+    """Per frame: true interference energy over the mixture's, dominant class; event spans.
+
+    Returns
+    -------
+    ratio : np.ndarray [shape=(T,)]
+    cls : np.ndarray [shape=(T,)], int (index in ALL_CLASSES, -1 where no interference)
+    spans : list of (start_frame, end_frame, class_index) of each event's own span
+    """
+    lo = cfg.freqs() >= FMIN_HZ
+    T = V.shape[1]
+    e_mix = (V[lo].astype(np.float64) ** 2).sum(axis=0)
+    energies = []
+    spans = []
+    times = cfg.frame_times(T)
+    for a, es, c in events:
+        sig = np.zeros_like(mix)
+        sig[:, a:a + es.shape[1]] = es
+        Ei = np.abs(stft(sig, cfg, workers=1)).mean(axis=0)
+        energies.append((Ei[lo].astype(np.float64) ** 2).sum(axis=0))
+        idx = np.flatnonzero((times >= a / SR) & (times <= (a + es.shape[1]) / SR))
+        if idx.size:
+            spans.append((int(idx[0]), int(idx[-1]) + 1, ALL_CLASSES.index(c)))
+    if not energies:
+        return np.zeros(T), np.full(T, -1), spans
+    E = np.stack(energies)
+    ratio = E.sum(axis=0) / np.maximum(e_mix, 1e-20)
+    cls = np.array([ALL_CLASSES.index(c) for _, _, c in events])[np.argmax(E, axis=0)]
+    cls = np.where(ratio > NEG_RATIO, cls, -1)
+    return ratio, cls, spans
+
+
+# --------------------------------------------------------------------------------------------
+# jobs (one mixture analysed with one dictionary -> features + truth, cached as .npz)
+# --------------------------------------------------------------------------------------------
+_cleaners: dict = {}
+
+
+def _cleaner(corpus: Path, k, cache: Path) -> Cleaner:
+    if k not in _cleaners:
+        _cleaners[k] = Cleaner(fold_dictionary(corpus, k, cache))
+    return _cleaners[k]
+
+
+def run_job(job: dict) -> str:
+    out = Path(job["out"])
+    if out.is_file():
+        return str(out)
+    corpus, cache, k = Path(job["corpus"]), Path(job["cache"]), job["dict_fold"]
+    cleaner = _cleaner(corpus, k, cache)
+    if job["kind"] == "train":
+        mix, events, meta = training_recipe(corpus, job["fold"], job["i"], job["seed"])
+    else:
+        entry = job["entry"]
+        mixture, _, _, sr = build_mixture(corpus, entry)
+        mix = mixture.T.copy()
+        events = []
+        for ev in entry["events"]:
+            e = _read(str(corpus / ev["path"]))[:, 0]
+            w = np.asarray(ev.get("pan", [1.0] * mix.shape[0]))
+            a = int(round(float(ev["onset_s"]) * SR))
+            events.append((a, float(ev["gain"]) * np.outer(w, e), entry["class"]))
+        meta = {"id": entry["id"], "set": entry["set"], "class": entry["class"], "level_db": entry["level_db"],
+                "music": entry["music"]}
+    t0 = time.perf_counter()
+    ana, d = analysis_of(mix, SR, cleaner)
+    F = frame_features(ana)
+    ratio, cls, spans = frame_truth(mix, events, ana.cfg, ana.V)
+    base = baseline_segments(cleaner, ana, d, mix) if job["kind"] == "test" else []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, F=F, ratio=ratio.astype(np.float32), cls=cls.astype(np.int8),
+                        inner=ana.inner, spans=np.array(spans, np.int32).reshape(-1, 3),
+                        base=np.array(base, np.int32).reshape(-1, 2), meta=json.dumps(meta),
+                        seconds=time.perf_counter() - t0)
+    os.replace(tmp, out)
+    return str(out)
+
+
+def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seed: int,
+              fraction: float = 1.0) -> list[dict]:
+    jobs = []
+    base = {"corpus": str(corpus), "cache": str(cache), "seed": seed}
+    for k in range(N_FOLDS):
+        for e in test_subset(corpus, k, test_every):
+            jobs.append({**base, "kind": "test", "fold": k, "dict_fold": k, "entry": e,
+                         "out": str(cache / "test" / f"f{k}" / f"{e['id']}.npz")})
+    for i in range(max(n_train, n_final)):
+        for k in range(N_FOLDS):
+            if i < n_train:
+                jobs.append({**base, "kind": "train", "fold": k, "dict_fold": k, "i": i,
+                             "out": str(cache / "train" / f"f{k}" / f"{i:04d}.npz")})
+        if i < n_final:
+            jobs.append({**base, "kind": "train", "fold": None, "dict_fold": None, "i": i,
+                         "out": str(cache / "train" / "final" / f"{i:04d}.npz")})
+    if fraction < 1.0:  # the first part of each group (each fold's test, each fold's training, final)
+        groups = defaultdict(list)
+        for j in jobs:
+            groups[(j["kind"], j["fold"])].append(j)
+        jobs = [j for g in groups.values() for j in g[: int(np.ceil(fraction * len(g)))]]
+    return jobs
+
+
+def test_subset(corpus: Path, k: int, every: int) -> list[dict]:
+    """Every clean recording and every ``every``-th of the others of fold ``k``'s test part,
+    the sets interleaved (so that any prefix holds some of each)."""
+    rec = cv_recipes(corpus, k, part="test")
+    keyed = []
+    for s in ("clean", "stems", "mixes", "stems_extra"):
+        sel = [e for e in rec if e["set"] == s][:: 1 if s == "clean" else every]
+        keyed += [((i + 0.5) / len(sel), e) for i, e in enumerate(sel)]
+    return [e for _, e in sorted(keyed, key=lambda t: t[0])]
+
+
+def load_items(paths: list[Path]) -> list[dict]:
+    items = []
+    for p in paths:
+        with np.load(p, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        d["meta"] = json.loads(str(d["meta"]))
+        items.append(d)
+    return items
+
+
+# --------------------------------------------------------------------------------------------
+# fitting, events, calibration, cross-validated report
+# --------------------------------------------------------------------------------------------
+#: Event settings (frames of 11.5 ms), fixed before looking at held-out numbers.
+EVENT_SETTINGS = {"smooth": 2, "low": 0.3, "high": 0.5, "min_len": 4, "max_gap": 8, "pad": 4}
+FOUND_COVER = 0.3
+
+
+#: Negative frames kept per fit (all positive frames are kept; the event confidence is
+#: calibrated afterwards, so the frame prior does not matter).
+MAX_NEGATIVES = 40000
+
+
+def frame_xy(items: list[dict], seed: int = 0):
+    """Features, binary target and class target of the labelled frames of ``items``."""
+    Xs, ys, cs = [], [], []
+    n_neg = sum(int((it["ratio"] < NEG_RATIO).sum()) for it in items)
+    rate = min(1.0, MAX_NEGATIVES / max(n_neg, 1))
+    rng = np.random.default_rng(seed)
+    for it in items:
+        r = it["ratio"]
+        keep = (r >= POS_RATIO) | ((r < NEG_RATIO) & (rng.random(r.size) < rate))
+        Xs.append(it["F"][keep])
+        ys.append((r[keep] >= POS_RATIO).astype(np.int8))
+        cs.append(it["cls"][keep])
+    return np.concatenate(Xs), np.concatenate(ys), np.concatenate(cs)
+
+
+def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0):
+    """Detector and class model on ``items`` -> (scaler mean, scale, det layers, cls layers)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, c = frame_xy(items, seed)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0) + 1e-6
+    Z = (X - mean) / scale
+    if kind == "logreg":
+        det = LogisticRegression(C=1.0, max_iter=500)
+        det.fit(Z, y)
+        det_layers = ((det.coef_.T.astype(np.float32), det.intercept_.astype(np.float32)),)
+    elif kind == "mlp":
+        det = MLPClassifier(hidden_layer_sizes=(48, 24), alpha=1e-3, batch_size=512, learning_rate_init=1e-3,
+                            max_iter=40, early_stopping=False, random_state=seed)
+        det.fit(Z, y)
+        det_layers = tuple(zip(det.coefs_, det.intercepts_))
+    elif kind == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        det = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31, random_state=seed)
+        det.fit(Z, y)
+        det_layers = det  # not exportable as layers; for comparison only
+    else:
+        raise ValueError(kind)
+    pos = y == 1
+    # Class model: multinomial logistic regression, strongly regularised. Held-out frame
+    # accuracy on the other folds' held-out recordings (fraction 0.21 run): MLP 48 hidden
+    # 27 %, MLP 24 hidden alpha 1 25 %, logistic C=0.1 25 %, logistic C=0.01 32 % (chance 10 %).
+    clf = LogisticRegression(C=0.01, max_iter=300)
+    clf.fit(Z[pos], c[pos])
+    present = clf.classes_
+    W_out = np.zeros((Z.shape[1], len(ALL_CLASSES)), np.float32)
+    b_out = np.full(len(ALL_CLASSES), -30.0, np.float32)  # classes absent from training
+    if len(present) == 2:  # binary: one logit for the second class
+        W_out[:, present[1]] = clf.coef_[0]
+        b_out[present[1]] = clf.intercept_[0]
+        b_out[present[0]] = 0.0
+    else:
+        W_out[:, present] = clf.coef_.T
+        b_out[present] = clf.intercept_
+    cls_layers = ((W_out, b_out),)
+    return mean, scale, det_layers, cls_layers
+
+
+def _model(mean, scale, det_layers, cls_layers, calib=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), extra=None):
+    from cleantake.detector import FEATURE_NAMES, DetectorModel
+
+    st = {**EVENT_SETTINGS, "threshold": 0.0, "unknown": 0.0, **(extra or {})}
+    return DetectorModel(np.asarray(mean, np.float64), np.asarray(scale, np.float64), det_layers, cls_layers,
+                         ALL_CLASSES, calib[0], calib[1], st, FEATURE_NAMES)
+
+
+def predict(model, it: dict, hgb=None):
+    from cleantake.detector import frame_probabilities
+
+    p, cp = frame_probabilities(it["F"], model)
+    if hgb is not None:
+        p = hgb.predict_proba((it["F"] - model.mean) / model.scale)[:, 1]
+    return p, cp
+
+
+def item_events(model, it: dict, hgb=None) -> list:
+    """Uncalibrated events (threshold 0) of a test item with its own truth attached."""
+    from cleantake.detector import events_from_probabilities
+
+    p, cp = predict(model, it, hgb)
+    evs = events_from_probabilities(p, cp, model, threshold=0.0, inner=it["inner"])
+    return [(e.start_frame, e.end_frame, e.score, e.class_probs) for e in evs]
+
+
+def score_item(it: dict, segs: list[tuple[int, int]]) -> dict:
+    """Found true events (>= 30 % of the span covered) and real/false detected events."""
+    T = it["F"].shape[0]
+    det = np.zeros(T, bool)
+    for a, b in segs:
+        det[a:b] = True
+    truth = np.zeros(T, bool)
+    for a, b, _ in it["spans"]:
+        truth[a:b] = True
+    found = [bool(det[a:b].mean() >= FOUND_COVER) for a, b, _ in it["spans"]]
+    real = [bool(truth[a:b].any()) for a, b in segs]
+    return {"found": found, "real": real}
+
+
+def isotonic(scores: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Isotonic calibration as interpolation knots (x, y)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    if scores.size < 2:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+    ir = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, real.astype(float))
+    x = np.asarray(ir.X_thresholds_, np.float64)
+    y = np.asarray(ir.y_thresholds_, np.float64)
+    return x, y
+
+
+def choose_threshold(rows: list[dict], target_clean: float = 0.02) -> float:
+    """Lowest confidence threshold at which <= target_clean of clean recordings get an event."""
+    clean = [r for r in rows if r["set"] == "clean"]
+    for t in np.round(np.arange(0.05, 1.0001, 0.05), 2):
+        bad = sum(any(c >= t for c in r["conf"]) for r in clean)
+        if bad <= target_clean * max(len(clean), 1):
+            return float(t)
+    return 1.0
+
+
+def choose_unknown(rows: list[dict]) -> float:
+    """Class probability under which an event is labelled unknown: maximises right minus wrong labels."""
+    pairs = [(p, ok) for r in rows for p, ok in r["label_pairs"]]
+    best, best_u = -1e9, 0.0
+    for u in np.round(np.arange(0.0, 0.951, 0.05), 2):
+        v = sum((1 if ok else -1) for p, ok in pairs if p >= u)
+        if v > best:
+            best, best_u = v, float(u)
+    return best_u
+
+
+def oof_rows(model, items: list[dict], hgb=None) -> list[dict]:
+    """Per test item: its uncalibrated events, their truth and class right/wrong."""
+    rows = []
+    for it in items:
+        evs = item_events(model, it, hgb)
+        sc = score_item(it, [(a, b) for a, b, _, _ in evs])
+        true_cls = it["meta"]["class"]
+        pairs = []
+        for (a, b, s, cp), real in zip(evs, sc["real"]):
+            if real and true_cls:
+                j = max(cp, key=cp.get)
+                pairs.append((cp[j], j == true_cls))
+        rows.append({"set": it["meta"]["set"], "class": true_cls, "scores": [e[2] for e in evs],
+                     "real": sc["real"], "evs": evs, "n_true": len(it["spans"]), "item": it,
+                     "label_pairs": pairs})
+    return rows
+
+
+def apply_conf(rows: list[dict], calib) -> None:
+    for r in rows:
+        r["conf"] = [float(np.interp(s, calib[0], calib[1])) for s in r["scores"]]
+
+
+def summarise(rows: list[dict], threshold: float, unknown: float) -> dict:
+    """Found/false/class numbers of rows (confidences already set) at a threshold."""
+    out = defaultdict(lambda: [0, 0])
+    clean_any = clean_n = false_clean = 0
+    right = found_total = labelled_unknown = 0
+    for r in rows:
+        keep = [i for i, c in enumerate(r["conf"]) if c >= threshold]
+        segs = [(r["evs"][i][0], r["evs"][i][1]) for i in keep]
+        sc = score_item(r["item"], segs)
+        if r["set"] == "clean":
+            clean_n += 1
+            clean_any += bool(keep)
+            false_clean += len(keep)
+            continue
+        key = (r["set"], r["class"])
+        out[key][0] += sum(sc["found"])
+        out[key][1] += len(sc["found"])
+        # Class of each found true event: the detected event covering most of it.
+        for (a, b, _), f in zip(r["item"]["spans"], sc["found"]):
+            if not f:
+                continue
+            found_total += 1
+            best = max(keep, key=lambda i: min(b, r["evs"][i][1]) - max(a, r["evs"][i][0]))
+            cp = r["evs"][best][3]
+            j = max(cp, key=cp.get)
+            if cp[j] < unknown:
+                labelled_unknown += 1
+            elif j == r["class"]:
+                right += 1
+    return {"by": dict(out), "clean_n": clean_n, "clean_any": clean_any, "false_clean": false_clean,
+            "right": right, "found_total": found_total, "unknown": labelled_unknown}
+
+
+def baseline_summary(items: list[dict]) -> dict:
+    out = defaultdict(lambda: [0, 0])
+    clean_any = clean_n = false_clean = 0
+    for it in items:
+        segs = [tuple(s) for s in it["base"]]
+        sc = score_item(it, segs)
+        if it["meta"]["set"] == "clean":
+            clean_n += 1
+            clean_any += bool(segs)
+            false_clean += len(segs)
+            continue
+        key = (it["meta"]["set"], it["meta"]["class"])
+        out[key][0] += sum(sc["found"])
+        out[key][1] += len(sc["found"])
+    return {"by": dict(out), "clean_n": clean_n, "clean_any": clean_any, "false_clean": false_clean}
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{100 * a / b:5.1f} %" if b else "    -  "
+
+
+def _found(s: dict, sets: tuple, classes=None) -> tuple[int, int]:
+    a = b = 0
+    for (st, c), (f, n) in s["by"].items():
+        if st in sets and (classes is None or c in classes):
+            a, b = a + f, b + n
+    return a, b
+
+
+def print_tables(per_fold: dict[int, dict], base: dict[int, dict], label: str) -> None:
+    print(f"\n### {label}: events found (>= 30 % of the span covered), false events on clean recordings")
+    print("| fold | stems found | mixes found | stems_extra found | clean recordings with a false event | "
+          "false events per clean recording | class right (of found) | unknown (of found) |")
+    print("|---|---|---|---|---|---|---|---|")
+    tot = defaultdict(list)
+    for k in sorted(per_fold):
+        s = per_fold[k]
+        cells = []
+        for sets in (("stems",), ("mixes",), ("stems_extra",)):
+            f, n = _found(s, sets)
+            cells.append(f"{_pct(f, n)} ({f}/{n})")
+            tot[sets].append(f / n if n else np.nan)
+        ca = f"{_pct(s['clean_any'], s['clean_n'])} ({s['clean_any']}/{s['clean_n']})"
+        tot["clean"].append(s["clean_any"] / max(s["clean_n"], 1))
+        fpr = s["false_clean"] / max(s["clean_n"], 1)
+        tot["fpr"].append(fpr)
+        if "right" in s:
+            cr = f"{_pct(s['right'], s['found_total'])} ({s['right']}/{s['found_total']})"
+            un = _pct(s["unknown"], s["found_total"])
+            tot["right"].append(s["right"] / max(s["found_total"], 1))
+        else:
+            cr = un = "-"
+        print(f"| {k} | " + " | ".join(cells) + f" | {ca} | {fpr:.2f} | {cr} | {un} |")
+    def m(key):
+        v = np.array(tot[key], float)
+        return f"{100 * np.nanmean(v):5.1f} % (sd {100 * np.nanstd(v):4.1f})" if v.size else "-"
+    print(f"| mean | {m(('stems',))} | {m(('mixes',))} | {m(('stems_extra',))} | {m('clean')} | "
+          f"{np.mean(tot['fpr']):.2f} | {m('right') if tot['right'] else '-'} | |")
+    print(f"\n{label}: found per class (all folds pooled, stems + mixes + stems_extra)")
+    print("| class | found |")
+    print("|---|---|")
+    for c in ALL_CLASSES:
+        f = n = 0
+        for s in per_fold.values():
+            a, b = _found(s, ("stems", "mixes", "stems_extra"), (c,))
+            f, n = f + a, n + b
+        print(f"| {c} | {_pct(f, n)} ({f}/{n}) |")
+
+
+def reliability(rows_by_fold: dict[int, list[dict]]) -> None:
+    print("\n### Reliability of the event confidence (calibration fitted on the other folds)")
+    print("| fold | events with confidence >= 0.9 | of them real | events 0.5-0.9 | of them real | "
+          "events < 0.5 | of them real |")
+    print("|---|---|---|---|---|---|---|")
+    allc, allr = [], []
+    for k, rows in sorted(rows_by_fold.items()):
+        c = np.array([x for r in rows for x in r["conf"]])
+        rl = np.array([x for r in rows for x in r["real"]], bool)
+        allc.append(c)
+        allr.append(rl)
+        cells = []
+        for lo, hi in ((0.9, 1.01), (0.5, 0.9), (0.0, 0.5)):
+            sel = (c >= lo) & (c < hi)
+            cells += [str(int(sel.sum())), _pct(int(rl[sel].sum()), int(sel.sum()))]
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    c, rl = np.concatenate(allc), np.concatenate(allr)
+    print("\n| confidence bin | events | real | mean confidence |")
+    print("|---|---|---|---|")
+    for lo in np.arange(0.0, 1.0, 0.1):
+        sel = (c >= lo) & (c < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        mc = f"{c[sel].mean():.2f}" if sel.any() else "-"
+        print(f"| {lo:.1f}-{lo + 0.1:.1f} | {int(sel.sum())} | {_pct(int(rl[sel].sum()), int(sel.sum()))} | {mc} |")
+
+
+def frame_ap(model, items, hgb=None) -> float:
+    from sklearn.metrics import average_precision_score
+
+    ps, ys = [], []
+    for it in items:
+        r = it["ratio"]
+        keep = (r >= POS_RATIO) | (r < NEG_RATIO)
+        ps.append(predict(model, it, hgb)[0][keep])
+        ys.append(r[keep] >= POS_RATIO)
+    return float(average_precision_score(np.concatenate(ys), np.concatenate(ps)))
+
+
+def fit_all(args, jobs: list[dict]) -> None:
+    t0 = time.perf_counter()
+    missing = [j["out"] for j in jobs if not Path(j["out"]).is_file()]
+    if missing:
+        raise SystemExit(f"{len(missing)} analyses missing (run --stage features first), e.g. {missing[0]}")
+
+    def items(kind, fold):
+        return load_items([Path(j["out"]) for j in jobs if j["kind"] == kind and j["fold"] == fold])
+
+    train = {k: items("train", k) for k in range(N_FOLDS)}
+    test = {k: items("test", k) for k in range(N_FOLDS)}
+    final = items("train", None)
+    print(f"training mixtures per fold: {[len(train[k]) for k in range(N_FOLDS)]}, final: {len(final)}; "
+          f"test recordings per fold: {[len(test[k]) for k in range(N_FOLDS)]}")
+    if args.cross_train:
+        # The held-out recordings of the other folds train fold k's model too: none of their
+        # sources is in fold k, and their features were computed with a dictionary that had
+        # not seen their interference (as fold k's test recordings with fold k's dictionary).
+        train = {k: train[k] + [it for j in range(N_FOLDS) if j != k for it in test[j]] for k in range(N_FOLDS)}
+        final = final + [it for j in range(N_FOLDS) for it in test[j]]
+        print(f"with the other folds' test recordings: {[len(train[k]) for k in range(N_FOLDS)]}, "
+              f"final: {len(final)}")
+    kinds = args.models.split(",")
+    rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
+    print("\n### Frame average precision on the held-out fold (frames >= 15 % interference vs < 1 %)")
+    print("| model | " + " | ".join(f"fold {k}" for k in range(N_FOLDS)) + " | mean |")
+    print("|---|" + "---|" * (N_FOLDS + 1))
+    for kd in kinds:
+        aps = []
+        for k in range(N_FOLDS):
+            mean, scale, det, cls = fit_models(train[k], kd, args.seed)
+            hgb = det if kd == "hgb" else None
+            if hgb is not None:
+                det = ((np.zeros((len(mean), 1), np.float32), np.zeros(1, np.float32)),)
+            model = _model(mean, scale, det, cls)
+            aps.append(frame_ap(model, test[k], hgb))
+            rows[kd][k] = oof_rows(model, test[k], hgb)
+        print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    base = {k: baseline_summary(test[k]) for k in range(N_FOLDS)}
+    print_tables(base, base, "Today's threshold stack (Cleaner, fold dictionary), same recordings")
+    chosen = {}
+    for kd in kinds:
+        per_fold, thr = {}, {}
+        for k in range(N_FOLDS):
+            others = [r for j in range(N_FOLDS) if j != k for r in rows[kd][j]]
+            calib = isotonic(np.array([s for r in others for s in r["scores"]]),
+                             np.array([x for r in others for x in r["real"]], bool))
+            apply_conf(others, calib)
+            thr[k] = args.threshold if args.threshold >= 0 else choose_threshold(others)
+            unk = choose_unknown(others)
+            apply_conf(rows[kd][k], calib)
+            per_fold[k] = summarise(rows[kd][k], thr[k], unk)
+        print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
+        chosen[kd] = per_fold
+        if kd == kinds[0]:
+            reliability(rows[kd])
+            print("\n### Trade-off: confidence threshold vs found / clean with a false event (all folds pooled)")
+            print("| threshold | stems found | mixes found | stems_extra found | clean with a false event |")
+            print("|---|---|---|---|---|")
+            for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
+                s = summarise([r for k in range(N_FOLDS) for r in rows[kd][k]], t, 0.0)
+                cells = [f"{_pct(*_found(s, (st,)))}" for st in ("stems", "mixes", "stems_extra")]
+                print(f"| {t} | " + " | ".join(cells) + f" | {_pct(s['clean_any'], s['clean_n'])} |")
+    kd = kinds[0]
+    if args.loco:
+        loco(train, test, kd, args)
+    # Shipped model: trained on the final mixtures (bundled dictionary); calibration,
+    # threshold and unknown level from every fold's held-out events.
+    allrows = [r for k in range(N_FOLDS) for r in rows[kd][k]]
+    calib = isotonic(np.array([s for r in allrows for s in r["scores"]]),
+                     np.array([x for r in allrows for x in r["real"]], bool))
+    apply_conf(allrows, calib)
+    thr = args.threshold if args.threshold >= 0 else choose_threshold(allrows)
+    unk = choose_unknown(allrows)
+    mean, scale, det, cls = fit_models(final, kd, args.seed)
+    model = _model(mean, scale, det, cls, calib, {"threshold": thr, "unknown": unk})
+    from cleantake.detector import save_model
+
+    save_model(model, args.out)
+    print(f"\nshipped: {kd}, threshold {thr}, unknown below {unk}, {len(calib[0])} calibration knots -> "
+          f"{args.out} ({args.out.stat().st_size / 1e3:.0f} kB); total {time.perf_counter() - t0:.0f} s")
+
+
+def loco(train, test, kd, args) -> None:
+    print("\n### Leave one class out: the class absent from training (and its mixtures dropped)")
+    print("| class | found (held-out folds) | labelled unknown (of found) | labelled as another class |")
+    print("|---|---|---|---|")
+    for c in args.loco.split(","):
+        f = n = unk = other = 0
+        for k in range(N_FOLDS):
+            items = [it for it in train[k] if c not in it["meta"].get("classes", [it["meta"].get("class")])]
+            mean, scale, det, cls = fit_models(items, kd, args.seed)
+            model = _model(mean, scale, det, cls)
+            others_rows = []
+            for j in range(N_FOLDS):
+                if j != k:
+                    others_rows += oof_rows(model, [it for it in test[j] if it["meta"]["class"] != c])
+            calib = isotonic(np.array([s for r in others_rows for s in r["scores"]]),
+                             np.array([x for r in others_rows for x in r["real"]], bool))
+            apply_conf(others_rows, calib)
+            thr = args.threshold if args.threshold >= 0 else choose_threshold(others_rows)
+            u = choose_unknown(others_rows)
+            rows = oof_rows(model, [it for it in test[k] if it["meta"]["class"] == c])
+            apply_conf(rows, calib)
+            s = summarise(rows, thr, u)
+            a, b = _found(s, ("stems", "mixes", "stems_extra"))
+            f, n = f + a, n + b
+            unk += s["unknown"]
+            other += s["found_total"] - s["unknown"]
+        print(f"| {c} | {_pct(f, n)} ({f}/{n}) | {_pct(unk, f)} | {_pct(other, f)} |", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "detector")
+    ap.add_argument("--out", type=Path, default=ROOT / "src" / "cleantake" / "presets" / "detector.npz")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--n-train", type=int, default=40, help="training mixtures per fold")
+    ap.add_argument("--n-final", type=int, default=60, help="training mixtures of the shipped model")
+    ap.add_argument("--test-every", type=int, default=8, help="every n-th test recipe (clean: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fraction", type=float, default=0.21,
+                    help="use only this first part of every group of analyses (a smaller run)")
+    ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")
+    ap.add_argument("--models", default="mlp,logreg,hgb",
+                    help="models compared (the first is shipped): mlp, logreg, hgb")
+    ap.add_argument("--threshold", type=float, default=0.5,
+                    help="default confidence threshold of the model (an event at least as likely "
+                         "real as not); negative: the lowest that leaves <= 2 %% of the other folds' "
+                         "clean recordings with an event")
+    ap.add_argument("--no-cross-train", dest="cross_train", action="store_false",
+                    help="train fold k's model on its augmented mixtures only (not also on the other "
+                         "folds' test recordings)")
+    ap.add_argument("--loco", default="cough,scream,door,speech,laugh",
+                    help="classes of the leave-one-class-out check ('' for none)")
+    args = ap.parse_args(argv)
+    corpus = args.corpus.resolve()
+    t0 = time.perf_counter()
+    jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction)
+    if args.stage in ("all", "features"):
+        if args.jobs > 1:
+            from multiprocessing import Pool
+
+            with Pool(args.jobs) as pool:
+                pool.starmap(fold_dictionary, [(corpus, k, args.cache) for k in range(N_FOLDS)], chunksize=1)
+        for k in range(N_FOLDS):
+            fold_dictionary(corpus, k, args.cache)
+        print(f"dictionaries ready ({time.perf_counter() - t0:.0f} s)", flush=True)
+        todo = [j for j in jobs if not Path(j["out"]).is_file()]
+        # Interleaved (results do not depend on the order): every group of jobs (each fold's
+        # test recordings, each fold's training mixtures, the final ones) advances at the same
+        # pace, so that a run cut short has a usable prefix of each.
+        groups = defaultdict(list)
+        for j in todo:
+            groups[(j["kind"], j["fold"])].append(j)
+        todo = sorted(todo, key=lambda j: (groups[(j["kind"], j["fold"])].index(j) + 0.5)
+                      / len(groups[(j["kind"], j["fold"])]))
+        print(f"{len(jobs)} analyses, {len(todo)} to do", flush=True)
+        if args.jobs > 1:
+            from multiprocessing import Pool
+
+            with Pool(args.jobs) as pool:
+                for n, _ in enumerate(pool.imap_unordered(run_job, todo, chunksize=1), 1):
+                    if n % 25 == 0:
+                        print(f"  {n}/{len(todo)} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        else:
+            for n, j in enumerate(todo, 1):
+                run_job(j)
+                if n % 25 == 0:
+                    print(f"  {n}/{len(todo)} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(f"features ready ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if args.stage in ("all", "fit"):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # BLAS threads only slow small fits down on a shared machine
+            fit_all(args, jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,445 @@
+"""Interference detection learned from data: per-frame features -> probabilities -> events.
+
+The location stage used to be a stack of hand-tuned thresholds on what the NMF analysis
+computes. This module replaces it by a small model trained on augmented corpus mixtures
+(``scripts/train_detector.py``, chosen by grouped cross-validation; see
+``benchmarks/DETECTOR.md``):
+
+1. :func:`frame_features` turns the analysis of one recording into per-frame features that
+   are comparable across recordings (each relative to the recording's own distribution), with
+   temporal context;
+2. a multilayer perceptron (stored as arrays in ``presets/detector.npz`` and evaluated here
+   in numpy) gives each frame the probability that it holds interference, and a second one
+   the probability of each interference class;
+3. :func:`detect_events` smooths the probabilities, cuts events with hysteresis, and gives
+   each event a calibrated confidence (isotonic calibration fitted on held-out folds) and a
+   class label (``"unknown"`` when no class is likely enough).
+
+Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, T),
+``P`` (B, F), ``Vb`` (B, T), ``Wb`` (B, n_fixed), ``nmf`` (with ``W``, ``H``, ``n_fixed``),
+``labels`` (class of every interference template), ``L_i``, ``L_m`` (B, T), ``gain``,
+``share``, ``level_i`` (T,), ``ref``, ``partial``, ``inner`` (T,) and ``Fm`` (kNN features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CleantakeError, ParameterError
+from .kam import kam_estimate
+
+__all__ = [
+    "CLASSES", "FEATURE_NAMES", "DetectorModel", "DetectedEvent", "load_model", "frame_features",
+    "frame_probabilities", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
+]
+
+#: Interference classes the model knows (the corpus's core and extra classes).
+CLASSES = ("cough", "door", "creak", "scream", "drop", "clap", "footsteps", "phone", "laugh", "speech")
+#: Classes whose NMF activation share is a feature (those of the bundled dictionaries).
+ACTIVATION_CLASSES = ("cough", "door", "creak", "scream", "drop")
+#: Lowest frequency (Hz) any feature looks at: DC and sub-audio content never drive a feature
+#: (the Hann window's main lobe spreads a DC offset over the first two bins, 0 and 21.5 Hz at
+#: 44.1 kHz with 46-ms windows, so the limit sits above them).
+FMIN_HZ = 50.0
+#: Coarse bands (log-spaced) of the spectral profile of what KAM would remove.
+N_PROFILE = 8
+#: KAM settings of the novelty feature (as the method's defaults: k = 4, 46 ms of context).
+KAM_K = 4
+KAM_CONTEXT = 4
+#: Half-widths (frames) of the temporal context windows.
+CONTEXT_SHORT = 3
+CONTEXT_LONG = 8
+
+_BASE = (
+    "share", "share_z", "gain", "gain_z", "novelty", "novelty_z", "score", "level", "level_i", "flux_z",
+    "flatness", "flatness_d", "centroid_d", "residual_fit", "residual_level",
+) + tuple(f"act_{c}" for c in ACTIVATION_CLASSES)
+_PROFILE = tuple(f"profile_{j}" for j in range(N_PROFILE))
+#: Names of the columns of :func:`frame_features`, in order.
+FEATURE_NAMES = (
+    _BASE
+    + tuple(f"{n}_max{CONTEXT_SHORT}" for n in _BASE)
+    + tuple(f"{n}_mean{CONTEXT_LONG}" for n in _BASE)
+    + tuple(f"{n}_delta" for n in _BASE)
+    + _PROFILE
+)
+
+
+class DetectorError(CleantakeError):
+    """The detector model file is missing or does not fit this version."""
+
+
+# ------------------------------------------------------------------------------------------
+# features
+# ------------------------------------------------------------------------------------------
+def _robust_z(v: np.ndarray) -> np.ndarray:
+    """(v - median) / (1.4826 MAD), compressed with asinh so that no value dominates."""
+    med = float(np.median(v))
+    mad = 1.4826 * float(np.median(np.abs(v - med)))
+    scale = max(mad, 1e-3 * (abs(med) + 1e-6), 1e-9)
+    return np.arcsinh((v - med) / scale)
+
+
+def _running(v: np.ndarray, half: int, how: str) -> np.ndarray:
+    """Max or mean of ``v`` over ``t - half .. t + half`` (edges repeat the end values)."""
+    p = np.pad(v, half, mode="edge")
+    win = np.lib.stride_tricks.sliding_window_view(p, 2 * half + 1)
+    return win.max(axis=1) if how == "max" else win.mean(axis=1)
+
+
+def _delta(v: np.ndarray, lag: int = 2) -> np.ndarray:
+    p = np.pad(v, lag, mode="edge")
+    return p[2 * lag:] - p[:-2 * lag]
+
+
+def _profile_bands(freqs: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
+    f = freqs[lo]
+    edges = np.geomspace(max(FMIN_HZ, float(f[0])), float(f[-1]) + 1.0, N_PROFILE + 1)
+    return [np.flatnonzero(lo)[(f >= a) & (f < b)] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def frame_features(ana) -> np.ndarray:
+    """Per-frame features of one analysed recording.
+
+    Every feature is either bounded (shares, fractions) or taken relative to the recording's
+    own distribution (minus its median, over its MAD; levels in dB re. its median), so that
+    they compare across recordings; bins below :data:`FMIN_HZ` are never used.
+
+    Parameters
+    ----------
+    ana : Analysis
+        The NMF analysis of the recording (see the module docstring for the attributes read).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, len(FEATURE_NAMES))], float32
+        Columns in the order of :data:`FEATURE_NAMES`: 20 base features (interference share,
+        necessity gain, KAM novelty, their product, mixture and interference level, spectral
+        flux, flatness and centroid change, how much better the interference templates than
+        the music templates fit what KAM would remove, its level, and the activation share
+        of each core class), their maximum over +-3 frames, their mean over +-8 frames, their
+        change over 4 frames, and the log spectral profile (8 bands) of what KAM would remove.
+        No NaN or infinity.
+    """
+    V = np.asarray(ana.V, dtype=np.float32)
+    n_frames = V.shape[1]
+    if n_frames == 0:
+        return np.zeros((0, len(FEATURE_NAMES)), np.float32)
+    eps = 1e-12
+    freqs = ana.cfg.freqs()
+    lo = freqs >= FMIN_HZ
+    Vl = V[lo]
+    e_mix = (Vl.astype(np.float64) ** 2).sum(axis=0)
+    tiny = 1e-10 * max(float(e_mix.max()), 1e-30)
+    level_db = 10 * np.log10(e_mix + tiny)
+    level = (level_db - np.median(level_db)) / 10.0
+
+    share = np.asarray(ana.share, np.float64)
+    gain = np.asarray(ana.gain, np.float64)
+    Lb = np.asarray(ana.L_i, np.float64).sum(axis=0) + np.asarray(ana.L_m, np.float64).sum(axis=0)
+    level_i = np.log10(np.asarray(ana.level_i, np.float64) / max(float(ana.ref), eps) + 1e-6) / 2.0
+
+    # KAM novelty: the share of each frame's energy that its k nearest frames (searched on the
+    # NMF music estimate, with context) do not explain.
+    q = np.arange(n_frames)
+    exclude = np.asarray(ana.partial, bool)
+    if (~exclude).sum() > 2 * KAM_CONTEXT + KAM_K + 1:
+        est, _ = kam_estimate(V, np.asarray(ana.Fm), q, k=KAM_K, context=KAM_CONTEXT, exclude=exclude,
+                              min_separation=KAM_CONTEXT)
+        S = np.minimum(est, V)
+    else:
+        S = V.copy()
+    S2 = S.astype(np.float64) ** 2
+    R2 = np.maximum(V.astype(np.float64) ** 2 - S2, 0.0)  # energy KAM would remove (Wiener sense)
+    M = S2 / np.maximum(S2 + R2, eps)
+    removed = (V.astype(np.float64) * (1 - M)) ** 2
+    novelty = removed[lo].sum(axis=0) / np.maximum(e_mix, eps)
+    residual_level = (10 * np.log10(removed[lo].sum(axis=0) + tiny) - np.median(level_db)) / 10.0
+
+    # Does the interference model or the music model fit the shape of what would be removed?
+    # Best cosine similarity of its band profile with any interference template minus with any
+    # music template.
+    Rmag = np.sqrt(R2).astype(np.float32)
+    Rb = np.asarray(ana.P, np.float32) @ Rmag
+    Rn = Rb / np.maximum(np.linalg.norm(Rb, axis=0, keepdims=True), eps)
+    W = np.asarray(ana.nmf.W, np.float32)
+    n_fixed = int(ana.nmf.n_fixed)
+    Wn = W / np.maximum(np.linalg.norm(W, axis=0, keepdims=True), eps)
+    cos_i = (Wn[:, :n_fixed].T @ Rn).max(axis=0) if n_fixed else np.zeros(n_frames)
+    cos_m = (Wn[:, n_fixed:].T @ Rn).max(axis=0) if W.shape[1] > n_fixed else np.zeros(n_frames)
+    residual_fit = cos_i - cos_m
+
+    # Spectral flux, flatness and centroid of the mixture (bins >= FMIN_HZ).
+    logV = np.log(Vl.astype(np.float64) + 1e-3 * float(Vl.mean()) + eps)
+    flux = np.concatenate([[0.0], np.maximum(np.diff(logV, axis=1), 0).mean(axis=0)])
+    flat = np.exp(logV.mean(axis=0)) / np.maximum(np.exp(logV).mean(axis=0), eps)
+    fl = freqs[lo]
+    cen = np.log2((Vl * fl[:, None]).sum(axis=0) / np.maximum(Vl.sum(axis=0), eps) + 1.0)
+
+    # Activation share of each core class (templates are normalised per band column, so the
+    # class's modelled magnitude is its templates' column sums times their activations).
+    H = np.asarray(ana.nmf.H, np.float64)[:n_fixed]
+    colsum = np.asarray(ana.Wb, np.float64).sum(axis=0)[:n_fixed]
+    labels = np.asarray(list(ana.labels)[:n_fixed])
+    acts = []
+    for c in ACTIVATION_CLASSES:
+        sel = labels == c
+        m = (colsum[sel] @ H[sel]) if sel.any() else np.zeros(n_frames)
+        acts.append(m / np.maximum(Lb, eps))
+
+    base = [
+        share, _robust_z(share), np.arcsinh(gain * 10.0), _robust_z(gain), novelty, _robust_z(novelty),
+        share * novelty, level, level_i, _robust_z(flux), flat, flat - np.median(flat), cen - np.median(cen),
+        residual_fit, residual_level, *acts,
+    ]
+    base = np.stack([np.asarray(b, np.float64) for b in base], axis=1)  # (T, n_base)
+    cols = [base]
+    cols.append(np.stack([_running(base[:, j], CONTEXT_SHORT, "max") for j in range(base.shape[1])], axis=1))
+    cols.append(np.stack([_running(base[:, j], CONTEXT_LONG, "mean") for j in range(base.shape[1])], axis=1))
+    cols.append(np.stack([_delta(base[:, j]) for j in range(base.shape[1])], axis=1))
+    # Spectral profile of what would be removed, smoothed over +-3 frames, as log shares.
+    prof = np.stack([removed[b].sum(axis=0) if b.size else np.zeros(n_frames)
+                     for b in _profile_bands(freqs, lo)], axis=1)
+    prof = np.stack([_running(prof[:, j], CONTEXT_SHORT, "mean") for j in range(N_PROFILE)], axis=1)
+    prof = np.log10(prof / np.maximum(prof.sum(axis=1, keepdims=True), eps) + 1e-4)
+    cols.append(prof)
+    out = np.concatenate(cols, axis=1)
+    out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(out, -1e3, 1e3).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------
+# model
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DetectorModel:
+    """A trained detector (see ``scripts/train_detector.py``).
+
+    Attributes
+    ----------
+    mean, scale : np.ndarray [shape=(n_features,)]
+        Standardisation of the features.
+    det_layers : tuple of (W, b)
+        MLP of the frame detector (ReLU hidden layers, one logistic output).
+    cls_layers : tuple of (W, b)
+        MLP of the class (ReLU hidden layers, softmax over ``classes``).
+    classes : tuple of str
+    calib_x, calib_y : np.ndarray
+        Isotonic calibration of event scores: confidence = interp(score, calib_x, calib_y).
+    settings : dict
+        Event settings: ``high``/``low`` hysteresis thresholds on the smoothed frame
+        probability, ``smooth`` (frames), ``min_len``, ``pad`` and ``max_gap`` (frames at
+        11.5 ms hops), ``threshold`` (default confidence an event needs), ``unknown`` (class
+        probability under which the label is ``"unknown"``).
+    feature_names : tuple of str
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    det_layers: tuple
+    cls_layers: tuple
+    classes: tuple
+    calib_x: np.ndarray
+    calib_y: np.ndarray
+    settings: dict = field(default_factory=dict)
+    feature_names: tuple = FEATURE_NAMES
+
+
+def _default_path() -> Path:
+    return Path(str(resources.files("cleantake") / "presets" / "detector.npz"))
+
+
+def save_model(model: DetectorModel, path: str | Path) -> Path:
+    """Write ``model`` to an ``.npz`` file (arrays only; no pickle)."""
+    arrays = {"mean": model.mean, "scale": model.scale, "calib_x": model.calib_x, "calib_y": model.calib_y,
+              "classes": np.array(model.classes), "feature_names": np.array(model.feature_names),
+              "settings_keys": np.array(sorted(model.settings)),
+              "settings_values": np.array([float(model.settings[k]) for k in sorted(model.settings)])}
+    for name, layers in (("det", model.det_layers), ("cls", model.cls_layers)):
+        arrays[f"{name}_n"] = np.array(len(layers))
+        for i, (W, b) in enumerate(layers):
+            arrays[f"{name}_W{i}"] = np.asarray(W, np.float32)
+            arrays[f"{name}_b{i}"] = np.asarray(b, np.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return path
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> DetectorModel:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise DetectorError(f"cannot read the detector model {path}: {exc}") from exc
+    names = tuple(str(n) for n in d["feature_names"])
+    if names != FEATURE_NAMES:
+        raise DetectorError(f"the detector model {path} was trained on other features; retrain it "
+                            "with scripts/train_detector.py")
+
+    def layers(name: str) -> tuple:
+        return tuple((d[f"{name}_W{i}"], d[f"{name}_b{i}"]) for i in range(int(d[f"{name}_n"])))
+
+    settings = {str(k): float(v) for k, v in zip(d["settings_keys"], d["settings_values"])}
+    return DetectorModel(d["mean"], d["scale"], layers("det"), layers("cls"), tuple(str(c) for c in d["classes"]),
+                         d["calib_x"], d["calib_y"], settings, names)
+
+
+def load_model(path: str | Path | None = None) -> DetectorModel:
+    """The detector model at ``path`` (default: the one shipped in ``cleantake/presets``)."""
+    return _load(str(Path(path) if path is not None else _default_path()))
+
+
+def _mlp(Z: np.ndarray, layers: tuple) -> np.ndarray:
+    h = Z
+    for i, (W, b) in enumerate(layers):
+        h = h @ W + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def frame_probabilities(features: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
+    """Frame probabilities of interference and of each class.
+
+    Parameters
+    ----------
+    features : np.ndarray [shape=(n_frames, n_features)]
+        From :func:`frame_features`.
+    model : DetectorModel
+
+    Returns
+    -------
+    p : np.ndarray [shape=(n_frames,)], float64 in [0, 1]
+        Probability that the frame holds interference.
+    class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
+        Probability of each class if it does.
+    """
+    Z = (np.asarray(features, np.float64) - model.mean) / model.scale
+    logit = _mlp(Z, model.det_layers)[:, 0]
+    p = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+    s = _mlp(Z, model.cls_layers)
+    s = np.exp(s - s.max(axis=1, keepdims=True))
+    return p, s / s.sum(axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------------------------------
+# events
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DetectedEvent:
+    """One detected event.
+
+    Attributes
+    ----------
+    start_frame, end_frame : int
+        Frames ``start_frame <= t < end_frame`` (padding included).
+    confidence : float in [0, 1]
+        Calibrated probability that the event is real interference.
+    label : str
+        Most likely class, or ``"unknown"`` when no class is likely enough.
+    class_probs : dict of str to float
+        Probability of each class (summing to 1).
+    score : float
+        Uncalibrated event score (mean of the two highest smoothed frame probabilities).
+    """
+
+    start_frame: int
+    end_frame: int
+    confidence: float
+    label: str
+    class_probs: dict
+    score: float
+
+
+def _segments(active: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+    a = np.asarray(active, bool)
+    if not a.any():
+        return []
+    d = np.diff(np.concatenate([[0], a.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    out: list[list[int]] = []
+    for s, e in zip(starts, stops):
+        if out and s - out[-1][1] <= max_gap:
+            out[-1][1] = int(e)
+        else:
+            out.append([int(s), int(e)])
+    return [(s, e) for s, e in out]
+
+
+def event_score(p: np.ndarray) -> float:
+    """Score of an event from its smoothed frame probabilities (mean of the top two)."""
+    top = np.sort(p)[-2:]
+    return float(top.mean())
+
+
+def events_from_probabilities(
+    p: np.ndarray,
+    class_probs: np.ndarray,
+    model: DetectorModel,
+    *,
+    threshold: float | None = None,
+    inner: np.ndarray | None = None,
+) -> list[DetectedEvent]:
+    """Frame probabilities -> events (see :func:`detect_events`)."""
+    st = model.settings
+    threshold = st.get("threshold", 0.5) if threshold is None else float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise ParameterError(f"threshold must be a probability from 0 to 1, got {threshold}")
+    n = p.size
+    half = int(st.get("smooth", 1))
+    ps = _running(p, half, "mean") if half > 0 and n else p
+    high, low = st.get("high", 0.5), st.get("low", 0.3)
+    ok = ps > low
+    if inner is not None:
+        ok &= np.asarray(inner, bool)
+    out = []
+    pad, min_len = int(st.get("pad", 4)), int(st.get("min_len", 4))
+    for a, b in _segments(ok, int(st.get("max_gap", 4))):
+        if b - a < min_len or ps[a:b].max() <= high:
+            continue
+        score = event_score(ps[a:b])
+        conf = float(np.clip(np.interp(score, model.calib_x, model.calib_y), 0.0, 1.0))
+        if conf < threshold:
+            continue
+        w = p[a:b]
+        cp = (class_probs[a:b] * w[:, None]).sum(axis=0) / max(float(w.sum()), 1e-12)
+        j = int(np.argmax(cp))
+        label = model.classes[j] if cp[j] >= st.get("unknown", 0.0) else "unknown"
+        out.append(DetectedEvent(max(0, a - pad), min(n, b + pad), conf, label,
+                                 {c: float(v) for c, v in zip(model.classes, cp)}, score))
+    return out
+
+
+def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
+                  threshold: float | None = None) -> list[DetectedEvent]:
+    """Find interference events in an analysed recording.
+
+    Parameters
+    ----------
+    ana : Analysis
+        The NMF analysis of the recording (see the module docstring).
+    model : DetectorModel or path, optional
+        Default: the shipped model (``cleantake/presets/detector.npz``), trained with the
+        bundled ``any`` dictionary.
+    threshold : float in [0, 1], optional
+        Confidence (calibrated probability that an event is real) an event needs to be
+        returned; lower finds more events and more false ones. Default: the model's.
+
+    Returns
+    -------
+    list of DetectedEvent
+        In time order; frames are those of ``ana`` (``ana.cfg.frame_times``).
+    """
+    if not isinstance(model, DetectorModel):
+        model = load_model(model)
+    F = frame_features(ana)
+    p, cp = frame_probabilities(F, model)
+    return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None))
