@@ -41,7 +41,6 @@ import json
 import os
 import sys
 import time
-import types
 import zlib
 from collections import defaultdict
 from functools import lru_cache
@@ -53,13 +52,14 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from cleantake import kam as _kam  # noqa: E402
+from cleantake.analysis import analyse  # noqa: E402
 from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes  # noqa: E402
 from cleantake.detector import FMIN_HZ, frame_features  # noqa: E402
 from cleantake.dictionaries import (  # noqa: E402
     combine, learn_dictionary, load_dictionary, resolve_dictionary, save_dictionary,
 )
 from cleantake.evaluate import build_mixture  # noqa: E402
+from cleantake.locate import locate_events  # noqa: E402
 from cleantake.pipeline import Cleaner  # noqa: E402
 from cleantake.spectral import StftConfig, stft  # noqa: E402
 
@@ -72,49 +72,18 @@ NEG_RATIO = 0.01  # frame negative: below this share
 
 
 # --------------------------------------------------------------------------------------------
-# the analysis (ONE adapter: swap for cleantake.analysis.analyse at merge)
+# the analysis and today's threshold stack, through the public stages
 # --------------------------------------------------------------------------------------------
-def analysis_of(x: np.ndarray, sr: int, cleaner: Cleaner) -> tuple[types.SimpleNamespace, dict]:
-    """The NMF analysis of ``x`` [shape=(n_channels, n_samples)] as today's pipeline does it.
-
-    Returns the analysis (attributes as ``cleantake.analysis.Analysis``) and the pipeline's own
-    dict (for running today's location stack, ``Cleaner._kam_stage``, on the same analysis).
-    """
-    s = cleaner.settings
-    cfg = s.stft_config(sr)
-    X = stft(x, cfg, workers=1)
-    V = np.abs(X).mean(axis=0)
-    W, P, Wb = cleaner._templates(cfg)
-    d = cleaner._nmf_stage(V, P, Wb)
-    res = d["res"]
-    n_frames, n = V.shape[1], x.shape[1]
-    centres = (np.arange(n_frames) + cfg.first_frame) * cfg.hop_length
-    half = cfg.win_length // 2
-    edge = int(round(s.edge_ms / 1000.0 * sr))
-    L_m = d["L_m"]
-    ana = types.SimpleNamespace(
-        sr=int(sr), n_samples=n, cfg=cfg, X=X, V=V, P=P, Wb=Wb, labels=tuple(cleaner.dictionary.labels),
-        beta=float(cleaner.dictionary.beta), Vb=P @ V, nmf=res, L_i=res.fixed_part, L_m=L_m, gain=d["gain"],
-        share=d["share"], level_i=d["level_i"], ref=d["ref"],
-        partial=(centres - half < 0) | (centres + half > n),
-        inner=(centres - half >= edge) & (centres + half <= n - edge),
-        Fm=_kam.context_features(L_m, context=0, compress=float(L_m.mean()) * 0.1 + 1e-12),
-    )
-    return ana, d
+def analysis_of(x: np.ndarray, sr: int, cleaner: Cleaner):
+    """The method's analysis of ``x`` [shape=(n_channels, n_samples)] (:func:`cleantake.analysis.analyse`)."""
+    return analyse(x, sr, dictionary=cleaner.dictionary, settings=cleaner.settings, threads=1)
 
 
-def baseline_segments(cleaner: Cleaner, ana, d: dict, x: np.ndarray) -> list[tuple[int, int]]:
-    """Today's threshold stack on the same analysis: its events as frame spans."""
-    stats: dict = {}
-    _, events, _ = cleaner._kam_stage(d, ana.X, ana.V, ana.cfg, x, ana.sr, stats,
-                                      lambda f, stage=None: None, True)
-    t = ana.cfg.frame_times(ana.V.shape[1])
-    out = []
-    for ev in events:
-        idx = np.flatnonzero((t >= ev.start_s) & (t <= ev.end_s))
-        if idx.size:
-            out.append((int(idx[0]), int(idx[-1]) + 1))
-    return out
+def baseline_segments(cleaner: Cleaner, ana) -> list[tuple[int, int]]:
+    """Today's threshold stack (:func:`cleantake.locate.locate_events`) on the same analysis:
+    its events as frame spans."""
+    loc = locate_events(ana, settings=cleaner.settings, dictionary=cleaner.dictionary)
+    return [(int(a), int(b)) for a, b in loc.segments]
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,10 +304,10 @@ def run_job(job: dict) -> str:
         meta = {"id": entry["id"], "set": entry["set"], "class": entry["class"], "level_db": entry["level_db"],
                 "music": entry["music"]}
     t0 = time.perf_counter()
-    ana, d = analysis_of(mix, SR, cleaner)
+    ana = analysis_of(mix, SR, cleaner)
     F = frame_features(ana)
     ratio, cls, spans = frame_truth(mix, events, ana.cfg, ana.V)
-    base = baseline_segments(cleaner, ana, d, mix) if job["kind"] == "test" else []
+    base = baseline_segments(cleaner, ana) if job["kind"] == "test" else []
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, F=F, ratio=ratio.astype(np.float32), cls=cls.astype(np.int8),

@@ -141,3 +141,33 @@ def test_cough_in_a_stem_is_found_and_labelled(model):
     assert hit, f"cough at {on:.2f} s not found; events {[(t[ev.start_frame], ev.label) for ev in events]}"
     assert isinstance(hit[0], DetectedEvent) and hit[0].label == "cough"
     assert 0 <= hit[0].confidence <= 1
+
+
+# -- the learned detector as the method's locator (Settings.locator) --------------------------
+def test_learned_locator_cleans_the_example_and_leaves_the_rest_untouched():
+    import soundfile as sf
+
+    import cleantake
+    from cleantake.detector import CLASSES
+
+    x, sr = sf.read(Path(__file__).resolve().parents[1] / "examples" / "organ_cough.flac")
+    res = cleantake.clean(x, sr, locator="learned")
+    assert len(res.events) >= 1
+    assert all(e.label in CLASSES + ("unknown",) and 0.0 <= e.confidence <= 1.0 for e in res.events)
+    touched = np.zeros(len(x), bool)
+    for e in res.events:
+        # the repair fades in and out over ramp_ms (35 ms) around an event, plus half a window
+        touched[int(e.start_s * sr) - 4096:int(e.end_s * sr) + 4096] = True
+    assert np.array_equal(res.cleaned[~touched], x[~touched])
+    assert np.array_equal(x - res.removed, res.cleaned)
+    # a stricter sensitivity never finds more
+    assert len(cleantake.clean(x, sr, locator="learned", sensitivity=0.99).events) <= len(res.events)
+
+
+@pytest.mark.parametrize("params,match", [({"locator": "magic"}, "locator"), ({"sensitivity": 1.5}, "sensitivity")])
+def test_locator_settings_are_checked(params, match):
+    import cleantake
+    from cleantake.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=match):
+        cleantake.Cleaner("any", **params)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
+from .detector import detect_events
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
 from .settings import Settings
@@ -333,6 +334,38 @@ class Location:
     exclude: np.ndarray | None = None
 
 
+def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Location:
+    """The location by the learned detector (``Settings.locator == "learned"``).
+
+    Parameters
+    ----------
+    ana : Analysis
+        Made with the dictionary the detector was trained with (the bundled ``any``).
+    settings : Settings
+        ``sensitivity`` is the confidence an event needs.
+    model : DetectorModel or path, optional
+        Default: the shipped model (see :func:`cleantake.detector.detect_events`).
+
+    Returns
+    -------
+    Location
+        Events labelled with their most likely class or ``unknown``, their confidence a
+        calibrated probability; ``trace["learned"]`` holds the kept frames.
+    """
+    fc = settings.counts(ana.cfg)
+    found = detect_events(ana, model=model, threshold=settings.sensitivity)
+    frames = np.zeros(ana.n_frames, bool)
+    segs = []
+    for d in found:
+        frames[d.start_frame:d.end_frame] = True
+        segs.append((int(d.start_frame), int(d.end_frame)))
+    events = segments_to_events(segs, frame_times=ana.cfg.frame_times(ana.n_frames), hop_s=ana.cfg.frame_seconds,
+                                duration_s=ana.n_samples / ana.sr, labels=[d.label for d in found],
+                                confidences=[d.confidence for d in found])
+    return Location(frames, segs, events, {"learned": frames.copy()}, {"detector_events": len(found)}, None,
+                    dilate(frames, fc.context))
+
+
 def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary") -> Location:
     """Find the frames with interference: candidates, necessity, edge, KAM novelty, length,
     confirmation, evidence, growth (the stages are described by :class:`Settings`).
@@ -349,6 +382,8 @@ def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary"
     -------
     Location
     """
+    if settings.locator == "learned":
+        return learned_location(ana, settings=settings)
     s = settings
     fc = s.counts(ana.cfg)
     n_frames = ana.n_frames

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from .errors import ParameterError
 from .spectral import StftConfig
 
-__all__ = ["Settings", "FrameCounts", "check_names"]
+__all__ = ["Settings", "FrameCounts", "check_names", "LOCATORS"]
+
+#: Ways to locate interference (:attr:`Settings.locator`).
+LOCATORS = ("stack", "learned")
 
 
 def check_names(params: dict) -> None:
@@ -125,6 +128,14 @@ class Settings:
         Given spans (``events=``): what is removed fades in and out over this long inside
         each span's edges (at least one sample), so nothing changes outside a span and its
         edges do not click; the interference at a span's very start is removed.
+    locator : {"stack", "learned"}
+        How the interference is located: ``stack``, the thresholds above (the default);
+        ``learned``, the detector learned from the corpus (:mod:`cleantake.detector`: a small
+        network on per-frame features of the analysis, with a calibrated confidence and a
+        class label or ``unknown`` per event). The thresholds of the stack are then unused.
+    sensitivity : float in [0, 1]
+        With ``locator="learned"``: the confidence (calibrated probability that an event is
+        real) an event needs to be kept. Lower finds more events and more false ones.
     """
 
     window_ms: float = 46.0
@@ -157,6 +168,8 @@ class Settings:
     repair_compress: float = 1.0
     repair_statistic: str = "mean"
     span_fade_ms: float = 2.0
+    locator: str = "stack"
+    sensitivity: float = 0.5
 
     def __post_init__(self) -> None:
         checks = [
@@ -172,6 +185,8 @@ class Settings:
             ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
             ("repair_compress", 0.0 < self.repair_compress <= 1000.0, "in (0, 1000]"),
             ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
+            ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
+            ("sensitivity", 0.0 <= self.sensitivity <= 1.0, "between 0 and 1 (a confidence)"),
         ]
         for name, ok, allowed in checks:
             if not ok:

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..batch import DEFAULT_TEMPLATE, SUMMARY_NAME, run_batch
-from ..pipeline import Cleaner
-from .options import add_jobs_option, add_method_options, add_output_format_options, add_overwrite_option, add_quiet_option
+from .options import (add_jobs_option, add_method_options, add_output_format_options, add_overwrite_option,
+                      add_quiet_option, cleaner_from_args)
 
 __all__ = ["add_batch_parser", "run_from_args"]
 
@@ -68,7 +68,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     int
         0 if every file is done or skipped, 1 if any file failed, 130 after Ctrl-C.
     """
-    cleaner = Cleaner(args.interference, method=args.method, strength=args.strength)
+    cleaner = cleaner_from_args(args)
     summary = run_batch(
         args.in_dir, args.out_dir, cleaner=cleaner, pattern=args.pattern, jobs=args.jobs,
         scheduler=args.scheduler, filename=args.filename, removed=args.removed,

@@ -14,12 +14,11 @@ from ..errors import AudioWriteError, ParameterError
 from ..files import STREAM_BLOCK_S, clean_file, locate_file
 from ..io import read_audio
 from ..locate import Event
-from ..pipeline import Cleaner
 from ..progress import Progress
 from ..report import format_clock
 from ..spectral import StftConfig
-from .options import (add_interference_option, add_jobs_option, add_method_options, add_output_format_options,
-                      add_overwrite_option, add_quiet_option, add_span_options, joined_spans)
+from .options import (add_jobs_option, add_location_options, add_method_options, add_output_format_options,
+                      add_overwrite_option, add_quiet_option, add_span_options, cleaner_from_args, joined_spans)
 
 __all__ = ["add_clean_parser", "add_inspect_parser", "add_learn_parser", "format_events_table", "run_clean",
            "run_inspect", "run_learn"]
@@ -32,7 +31,7 @@ def _events_summary(events: Sequence[Event]) -> str:
 
 def run_clean(args: argparse.Namespace) -> int:
     """Run ``cleantake clean``."""
-    cleaner = Cleaner(args.interference, method=args.method, strength=args.strength)
+    cleaner = cleaner_from_args(args)
     progress = Progress(Path(args.input).name, quiet=args.quiet)
     try:
         res = clean_file(args.input, args.output, cleaner=cleaner, removed_path=args.removed,
@@ -93,7 +92,7 @@ def format_events_table(events: Sequence[Event]) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
     src = Path(args.input)
-    cleaner = Cleaner(args.interference)
+    cleaner = cleaner_from_args(args)
     progress = Progress(src.name, quiet=args.quiet)
     try:
         res = locate_file(src, cleaner=cleaner, labels_path=args.labels, report_dir=args.report,
@@ -124,7 +123,7 @@ def add_inspect_parser(sub) -> None:
         ),
     )
     p.add_argument("input", metavar="INPUT", help="recording to inspect (WAV, FLAC, ...)")
-    add_interference_option(p)
+    add_location_options(p)
     p.add_argument("--labels", metavar="PATH", help="write events to PATH (.txt Audacity labels, .json or .csv)")
     p.add_argument("--report", metavar="DIR", help="write an HTML report with spectrograms and excerpts into DIR")
     add_span_options(p, events=False)

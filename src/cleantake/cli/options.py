@@ -7,7 +7,8 @@ import argparse
 from ..errors import ParameterError
 from ..io import CLIP_POLICIES
 from ..labels import SPAN_FORMS, spans_from_arg
-from ..pipeline import METHODS
+from ..pipeline import METHODS, Cleaner
+from ..settings import LOCATORS
 from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "add_overwrite_option",
     "add_quiet_option",
     "add_span_options",
+    "add_location_options",
+    "cleaner_from_args",
     "spans",
     "joined_spans",
 ]
@@ -42,9 +45,38 @@ def add_interference_option(p: argparse.ArgumentParser) -> None:
                         "`cleantake learn` (default: any)")
 
 
-def add_method_options(p: argparse.ArgumentParser) -> None:
-    """``-i/--interference``, ``--method`` and ``--strength``: every command that cleans."""
+def confidence(text: str) -> float:
+    """argparse type of ``--sensitivity``: a confidence from 0 to 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sensitivity must be a confidence from 0 to 1, got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"sensitivity must be a confidence from 0 to 1, got {v:g}")
+    return v
+
+
+def add_location_options(p: argparse.ArgumentParser) -> None:
+    """``-i/--interference``, ``--locator`` and ``--sensitivity``: every command that locates."""
     add_interference_option(p)
+    p.add_argument("--locator", choices=LOCATORS, default="stack",
+                   help="how interference is found: stack (default), the tuned thresholds; learned, the "
+                        "detector learned from examples (events labelled with their class or unknown, with "
+                        "a calibrated confidence; BENCHMARKS.md)")
+    p.add_argument("--sensitivity", type=confidence, default=0.5, metavar="P",
+                   help="with --locator learned: the confidence (probability that an event is real) an event "
+                        "needs; lower finds more events and more false ones (default 0.5)")
+
+
+def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
+    """The Cleaner the location and method options of ``args`` describe."""
+    return Cleaner(args.interference, method=getattr(args, "method", "proposed"),
+                   strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity)
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """``-i``, ``--locator``, ``--sensitivity``, ``--method`` and ``--strength``: every command that cleans."""
+    add_location_options(p)
     p.add_argument("--method", default="proposed", choices=METHODS,
                    help="proposed (default): NMF + KAM; nmf: semi-supervised NMF alone; kam: classic KAM")
     p.add_argument("--strength", type=strength, default=1.0, metavar="X",
