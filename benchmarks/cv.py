@@ -69,7 +69,11 @@ N_FOLDS = 5
 RANK = 12  # templates per class, as scripts/build_presets.py
 FOUND_COVER = 0.30
 SETS = ("stems", "mixes", "stems_extra", "clean")
-METHODS = ("proposed", "nmf")
+METHODS = ("proposed", "nmf", "learned")
+#: ``learned``: the proposed method with the learned detector as its locator
+#: (``Settings.locator="learned"``); fold k uses ``DETECTOR_DIR/foldK.npz``, a model trained
+#: without fold k (``scripts/train_detector.py --fold-models DIR``), or the shipped model
+#: (contaminated: it has seen every fold) when no --detector-dir is given.
 GIVEN = ("none", "spans")
 DICT_DIR = ROOT / "benchmarks" / "results" / "cv_dicts"
 HEADLINE = (("stems", 0), ("stems", -3), ("stems", -6), ("mixes", 0), ("mixes", -6))
@@ -188,8 +192,21 @@ def event_metrics(true: list[tuple[float, float]], located: list, true_class: st
             "label_right": label_right if labelled else None}
 
 
+_LEARNED: dict = {}
+
+
+def _learned(dictionary: str, detector: str | None):
+    """The proposed method with the learned locator, one Cleaner per (dictionary, model) and process."""
+    key = (dictionary, detector)
+    if key not in _LEARNED:
+        from cleantake import Cleaner
+
+        _LEARNED[key] = Cleaner(dictionary, locator="learned", detector=detector)
+    return _LEARNED[key]
+
+
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary = job
+    corpus, entry, runs, dictionary, detector = job
     mixture, music, _, sr = C.build_mixture(corpus, entry)
     true = C.event_spans(corpus, entry)
     outputs, rows = [], []
@@ -200,6 +217,9 @@ def _work(job: tuple) -> list[dict]:
         try:
             if given == "spans":
                 cleaned, _, events = peers.clean_given_spans(mixture, sr, true, interference=dictionary)
+            elif method == "learned":
+                res = _learned(dictionary, detector).clean(mixture[:, 0] if mixture.shape[1] == 1 else mixture, sr)
+                cleaned, events = res.cleaned, list(res.events)
             else:
                 cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
             cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)
@@ -431,13 +451,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated folds (default all five)")
     ap.add_argument("--sets", type=_csv(SETS), default=list(SETS))
     ap.add_argument("--methods", type=_csv(METHODS), default=["proposed"],
-                    help="comma-separated: proposed, nmf (the paper's baseline)")
+                    help="comma-separated: proposed, nmf (the paper's baseline), learned (proposed with the learned locator)")
     ap.add_argument("--given", type=_csv(GIVEN), default=["none"],
                     help="none: automatic location (default); spans: the true spans given to the proposed "
                     "repair (its ceiling); both: none,spans")
     ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
                     "shipped presets (contaminated: learned from files in test folds)")
+    ap.add_argument("--detector-dir", default=None, metavar="DIR",
+                    help="with --methods learned: fold k uses DIR/foldK.npz, a detector trained without fold k "
+                    "(scripts/train_detector.py --fold-models DIR); default: the shipped model (contaminated)")
     ap.add_argument("--every", type=int, default=1, metavar="N",
                     help="take every N-th mixture with interference of each fold and each (set, class, "
                     "level), so every cell keeps 1/N of its music")
@@ -484,7 +507,10 @@ def main(argv: list[str] | None = None) -> int:
         recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
-        per_fold.append([(args.corpus, e, runs, dicts[k]) for e in noisy + clean])
+        detector = None if args.detector_dir is None else str(Path(args.detector_dir) / f"fold{k}.npz")
+        if detector is not None and not Path(detector).is_file():
+            ap.error(f"--detector-dir: {detector} does not exist (make it with scripts/train_detector.py --fold-models)")
+        per_fold.append([(args.corpus, e, runs, dicts[k], detector) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
     print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
@@ -492,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial.jsonl")
-    key = lambda j: json.dumps([j[1], j[2], args.dictionary], sort_keys=True)  # noqa: E731
+    key = lambda j: json.dumps([j[1], j[2], args.dictionary, j[4]], sort_keys=True)  # noqa: E731
     done: dict[str, list[dict]] = {}
     if args.resume and partial.is_file():
         for line in partial.read_text().splitlines():

@@ -696,6 +696,7 @@ def fit_all(args, jobs: list[dict]) -> None:
               f"final: {len(final)}")
     kinds = args.models.split(",")
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
+    fitted: dict[str, dict[int, tuple]] = {kd: {} for kd in kinds}
     print("\n### Frame average precision on the held-out fold (frames >= 15 % interference vs < 1 %)")
     print("| model | " + " | ".join(f"fold {k}" for k in range(N_FOLDS)) + " | mean |")
     print("|---|" + "---|" * (N_FOLDS + 1))
@@ -703,6 +704,7 @@ def fit_all(args, jobs: list[dict]) -> None:
         aps = []
         for k in range(N_FOLDS):
             mean, scale, det, cls = fit_models(train[k], kd, args.seed)
+            fitted[kd][k] = (mean, scale, det, cls)
             hgb = det if kd == "hgb" else None
             if hgb is not None:
                 det = ((np.zeros((len(mean), 1), np.float32), np.zeros(1, np.float32)),)
@@ -725,6 +727,14 @@ def fit_all(args, jobs: list[dict]) -> None:
             unk = choose_unknown(others)
             apply_conf(rows[kd][k], calib)
             per_fold[k] = summarise(rows[kd][k], thr[k], unk)
+            if args.fold_models is not None and kd == kinds[0] and kd != "hgb":
+                # fold k's model with its calibration, threshold and unknown level from the
+                # other folds only: what benchmarks/cv.py --methods learned judges fold k with
+                from cleantake.detector import save_model
+
+                args.fold_models.mkdir(parents=True, exist_ok=True)
+                save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
+                           args.fold_models / f"fold{k}.npz")
         print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
         chosen[kd] = per_fold
         if kd == kinds[0]:
@@ -798,6 +808,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fraction", type=float, default=0.21,
                     help="use only this first part of every group of analyses (a smaller run)")
     ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")
+    ap.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
+                    help="also save each fold's model (trained without the fold; calibrated on the other "
+                         "folds) as DIR/foldK.npz, for benchmarks/cv.py --methods learned --detector-dir DIR")
     ap.add_argument("--models", default="mlp,logreg,hgb",
                     help="models compared (the first is shipped): mlp, logreg, hgb")
     ap.add_argument("--threshold", type=float, default=0.5,

@@ -383,7 +383,7 @@ def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary"
     Location
     """
     if settings.locator == "learned":
-        return learned_location(ana, settings=settings)
+        return learned_location(ana, settings=settings, model=settings.detector)
     s = settings
     fc = s.counts(ana.cfg)
     n_frames = ana.n_frames

@@ -136,6 +136,10 @@ class Settings:
     sensitivity : float in [0, 1]
         With ``locator="learned"``: the confidence (calibrated probability that an event is
         real) an event needs to be kept. Lower finds more events and more false ones.
+    detector : str or None
+        With ``locator="learned"``: a model file made by ``scripts/train_detector.py``
+        (None: the shipped one, trained with the bundled ``any`` dictionary; a model is only
+        meaningful with the dictionary it was trained with).
     """
 
     window_ms: float = 46.0
@@ -170,6 +174,7 @@ class Settings:
     span_fade_ms: float = 2.0
     locator: str = "stack"
     sensitivity: float = 0.5
+    detector: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
