@@ -39,9 +39,9 @@ from cleantake.locate import Event, dilate, segments
 from cleantake.repair import repair
 
 GRID = {
-    "similarity": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-    "novelty": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
-    "min_event_ms": (40.0, 80.0, 160.0),
+    "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9),
+    "novelty": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+    "min_event_ms": (80.0, 160.0, 320.0),
 }
 COVER = 0.3  # an event counts as found if this share of its span is covered
 
@@ -76,7 +76,14 @@ def frames_to_spans(frames: np.ndarray, times: np.ndarray, hop: float) -> list[t
 
 def prepare(args):
     """Scores of one mixture (and, with ``params``, its NSDR with them)."""
+    from threadpoolctl import threadpool_limits
+
     corpus, entry, params = args
+    with threadpool_limits(1, user_api="blas"):  # as Cleaner.clean runs (2 shared cores)
+        return _prepare(corpus, entry, params)
+
+
+def _prepare(corpus, entry, params):
     t0 = time.perf_counter()
     y, m, _, sr = build_mixture(corpus, entry)
     truth = true_spans(corpus, entry, sr)
@@ -88,7 +95,7 @@ def prepare(args):
     marked = span_frames([first], ana1.cfg, ana1.n_frames)
     p = params or LikeParams()
     learned, ana, _ = learn_from_spans(x, sr, marked, first=ana1, base=c.dictionary, settings=s, params=p)
-    sim, nov, elig, ref = like_scores(ana, learned.rank, marked, settings=s, context_ms=p.context_ms)
+    sim, nov, elig, ref = like_scores(ana, marked, settings=s, context_ms=p.context_ms)
     out = {"id": entry["id"], "set": entry["set"], "class": entry["class"], "truth": truth, "first": first,
            "times": ana.cfg.frame_times(ana.n_frames), "hop": ana.cfg.frame_seconds, "sim": sim, "nov": nov,
            "elig": elig, "marked": marked}
@@ -113,11 +120,9 @@ def grid_points():
 def evaluate_point(rows, point) -> dict:
     s = Cleaner("none").settings
     n_other = n_hit = n_false = 0
+    cfg = s.stft_config(44100)  # the corpus's rate
+    p = LikeParams(**point)
     for r in rows:
-        from cleantake.spectral import StftConfig
-
-        cfg = s.stft_config(44100)
-        p = LikeParams(**point)
         found = like_frames(r["sim"], r["nov"], r["elig"], counts=s.counts(cfg),
                             min_event=s.frames(p.min_event_ms, cfg), params=p)
         o, h, f = detection(frames_to_spans(found, r["times"], r["hop"]), r["truth"], r["first"])

@@ -6,9 +6,11 @@ estimate at the marked frames, whose neighbours come from the recording's other 
 (:func:`example_residual`). A few NMF templates learned on that residual, in the STFT's full
 resolution like :func:`cleantake.dictionaries.learn_dictionary`, form a
 :class:`~cleantake.dictionaries.Dictionary` (:func:`learn_like`). The recording is analysed
-again with those templates fixed (alone, or added to the bundled dictionary), and every
-stretch where they take a share of the model close to the share they take at the example,
-and where KAM removes a real part of the energy, is another event (:func:`find_like`).
+again with those templates fixed (alone, or added to the bundled dictionary), so that its
+NMF music estimate, on which KAM chooses neighbours, holds little of the interference. Every
+stretch where the music estimate leaves a real part of the energy and what it leaves looks
+like what it leaves in the marked spans (similar spectrum) is another event
+(:func:`find_like`); all of them, the marked ones included, are repaired.
 
 The thresholds (:class:`LikeParams`) were chosen by grouped cross-validation on the
 development corpus (``benchmarks/like.py``, ``benchmarks/LIKE.md``).
@@ -20,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kam as _kam
 from .analysis import Analysis, analyse
-from .dictionaries import Dictionary, combine
+from .dictionaries import Dictionary, combine, empty_dictionary
 from .errors import ParameterError
 from .locate import Event, dilate, segments, segments_to_events
 from .nmf import learn_nmf
@@ -31,8 +34,8 @@ from .spectral import StftConfig
 
 __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
-    "with_like", "like_similarity", "like_scores", "like_frames", "find_like", "learn_from_spans",
-    "locate_like", "SCORE_FLOOR",
+    "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
+    "spans_analysis",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -48,12 +51,12 @@ class LikeParams:
     rank : int >= 1
         Templates learned from the marked spans' residual (fewer if they hold fewer frames).
     similarity : float in (0, 1]
-        A frame is a candidate where the share of the model taken by the learned templates,
-        averaged over ``context_ms`` on both sides, is at least this fraction of its median
-        over the marked frames.
+        A frame is part of an event where what the music does not explain there looks like
+        what it does not explain in the marked spans: the cosine of their spectra
+        (:func:`like_scores`), averaged over ``context_ms`` on both sides, is at least this...
     novelty : float in [0, 1]
-        ... and where KAM's music estimate (neighbours from the rest of the recording) leaves
-        at least this fraction of the mixture's energy unexplained.
+        ... and where the music estimate leaves at least this fraction of the frame's energy
+        (averaged likewise).
     context_ms : float >= 0
         Temporal context of the similarity on each side, in milliseconds.
     min_event_ms : float >= 0
@@ -107,12 +110,10 @@ class LikeResult:
     events : list of Event
         The marked spans and the events found, in time order (found events only where they
         do not overlap a marked span).
-    similarity : np.ndarray [shape=(T,)], float32
-        :func:`like_similarity` per frame (1 is the marked frames' median).
-    novelty : np.ndarray [shape=(T,)], float32
-        Fraction of each frame's energy that KAM's music estimate leaves (0 where not computed).
+    similarity, novelty : np.ndarray [shape=(T,)], float32
+        :func:`like_scores` per frame.
     stats : dict
-        ``like_reference`` (median share of the learned templates over the marked frames),
+        ``like_reference`` (median similarity of the marked frames to their own mean),
         ``like_residual`` (fraction of the marked frames' energy the music does not explain),
         ``like_found`` (events found besides the marked ones).
     """
@@ -242,84 +243,67 @@ def with_like(learned: Dictionary, base: Dictionary) -> Dictionary:
     return combine([learned, b], f"{LIKE_LABEL}+{base.name}")
 
 
-def like_similarity(ana: Analysis, n_learned: int, marked: np.ndarray, *, context: int) -> tuple[np.ndarray, float]:
-    """Share of the model taken by the learned templates, relative to the example's own.
-
-    Parameters
-    ----------
-    ana : Analysis
-        Analysed with the learned templates as its first ``n_learned`` fixed templates.
-    n_learned : int
-    marked : np.ndarray [shape=(T,)], bool
-    context : int
-        Frames on each side the share is averaged over.
-
-    Returns
-    -------
-    similarity : np.ndarray [shape=(T,)], float32
-        The averaged share divided by its median over the marked frames.
-    reference : float
-        That median.
-    """
-    H = ana.nmf.H
-    like = H[:n_learned].sum(axis=0)  # the learned templates sum to one over bands
-    total = np.maximum((ana.L_i + ana.L_m).sum(axis=0), 1e-12)
-    share = like / total
-    if context > 0:
-        w = np.ones(2 * context + 1) / (2 * context + 1)
-        share = np.convolve(np.pad(share, context, mode="edge"), w, mode="valid")
-    q = marked & ~ana.partial
-    ref = float(np.median(share[q if q.any() else marked]))
-    return (share / max(ref, 1e-12)).astype(np.float32), ref
-
-
-#: Frames whose similarity is under this get no novelty (KAM is not run there): below every
-#: threshold :class:`LikeParams` may take.
-SCORE_FLOOR = 0.2
-
-
-def like_scores(ana: Analysis, n_learned: int, marked: np.ndarray, *, settings: Settings,
+def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings,
                 context_ms: float = 46.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """What the finder decides on, per frame.
+    """What the finder decides on, per frame: how much of the frame the music does not
+    explain (novelty) and how much that part looks like the example's (similarity).
+
+    The music at every frame is KAM's median of the mixture over the ``k`` frames whose NMF
+    music estimate, with context, is nearest, among frames at least as far away as the
+    longest marked run (and 0.5 s): a sustained sound (a ring, a phrase, applause) is not
+    explained by its own other frames. What is left, in log-compressed bands, is compared
+    with the example's by the cosine of their spectra, both averaged over ``context_ms`` on
+    each side.
 
     Parameters
     ----------
     ana : Analysis
-        Analysed with the learned templates first (:func:`locate_like`).
-    n_learned : int
+        Analysed with the learned templates fixed (:func:`learn_from_spans`), so that the NMF
+        music estimate the neighbours are chosen on holds little of the interference.
     marked : np.ndarray [shape=(T,)], bool
     settings : Settings
         ``floor_db``, ``pad_ms``, ``ramp_ms``, ``k`` and ``context_ms`` are used.
     context_ms : float
-        Context of the similarity (``LikeParams.context_ms``).
+        Context of both scores (``LikeParams.context_ms``).
 
     Returns
     -------
-    similarity : np.ndarray [shape=(T,)], float32
-        :func:`like_similarity`.
-    novelty : np.ndarray [shape=(T,)], float32
-        Fraction of the frame's energy that KAM's music estimate (neighbours away from
-        the marked frames and from the other frames scored) leaves, at the frames that may
-        become events (similarity at least :data:`SCORE_FLOOR`, loud enough, inside the
-        recording's edges, away from the marked spans); 0 elsewhere.
+    similarity : np.ndarray [shape=(T,)], float32 in [0, 1]
+        Cosine between the frame's residual spectrum (log-compressed bands) and the mean of
+        the marked frames'.
+    novelty : np.ndarray [shape=(T,)], float32 in [0, 1]
+        Fraction of the frame's energy the music estimate leaves.
     eligible : np.ndarray [shape=(T,)], bool
-        Those frames.
+        Frames that may become events: inside the recording's edges, away from the marked
+        spans (by ``pad_ms + ramp_ms``), and not negligibly quiet (``floor_db``).
     reference : float
-        Median share of the learned templates at the marked frames.
+        Median similarity of the marked frames themselves.
     """
     s = settings
     fc = s.counts(ana.cfg)
-    sim, ref = like_similarity(ana, n_learned, marked, context=s.frames(context_ms, ana.cfg))
-    level = ana.nmf.H[:n_learned].sum(axis=0)
-    loud = level > ana.ref * 10.0 ** (-s.floor_db / 20.0)
-    eligible = (sim >= SCORE_FLOOR) & loud & ana.inner & ~dilate(marked, fc.pad + fc.ramp)
-    novelty = np.zeros(ana.n_frames, np.float32)
-    if eligible.any():
-        q = np.flatnonzero(eligible)
-        est = music_estimate(ana, q, settings=s, exclude=dilate(eligible | marked, fc.context))
-        Vq = ana.V[:, q]
-        novelty[q] = ((Vq - est.S) ** 2).sum(axis=0) / np.maximum((Vq**2).sum(axis=0), 1e-20)
-    return sim, novelty, eligible, ref
+    T = ana.n_frames
+    runs = segments(marked)
+    sep = max(max((b - a for a, b in runs), default=1), s.frames(500.0, ana.cfg), fc.context)
+    sep = min(sep, max(fc.context, T // 4))
+    S, _ = _kam.kam_estimate(ana.V, ana.Fm, np.arange(T), k=s.k, context=fc.context,
+                             exclude=ana.partial | dilate(marked, fc.context), min_separation=sep)
+    S = np.minimum(S, ana.V)
+    D = ana.V - S
+    novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
+    Rb = ana.P @ D
+    q = marked & ~ana.partial
+    q = q if q.any() else marked
+    L = np.log1p(Rb / (float(Rb[:, q].mean()) * 0.1 + 1e-12))
+    ex = L[:, q].mean(axis=1)
+    sim = (ex @ L) / np.maximum(np.linalg.norm(L, axis=0) * np.linalg.norm(ex), 1e-12)
+    ctx = s.frames(context_ms, ana.cfg)
+    if ctx > 0:
+        w = np.ones(2 * ctx + 1) / (2 * ctx + 1)
+        sim = np.convolve(np.pad(sim, ctx, mode="edge"), w, mode="valid")
+        novelty = np.convolve(np.pad(novelty, ctx, mode="edge"), w, mode="valid")
+    loud = Rb.sum(axis=0) > ana.ref * 10.0 ** (-s.floor_db / 20.0)
+    eligible = loud & ana.inner & ~dilate(marked, fc.pad + fc.ramp)
+    return (sim.astype(np.float32), novelty.astype(np.float32), eligible, float(np.median(sim[q])))
 
 
 def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, counts: FrameCounts,
@@ -339,15 +323,14 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     return dilate(found, counts.pad)
 
 
-def find_like(ana: Analysis, n_learned: int, marked: np.ndarray, *, settings: Settings,
+def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
               params: LikeParams | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Frames like the marked ones: similar share of the learned templates, and not music.
 
     Parameters
     ----------
     ana : Analysis
-        Analysed with the learned templates first (:func:`locate_like`).
-    n_learned : int
+        Analysed with the learned templates fixed (:func:`learn_from_spans`).
     marked : np.ndarray [shape=(T,)], bool
     settings : Settings
     params : LikeParams, optional
@@ -361,7 +344,7 @@ def find_like(ana: Analysis, n_learned: int, marked: np.ndarray, *, settings: Se
     reference : float
     """
     p = params or LikeParams()
-    sim, nov, eligible, ref = like_scores(ana, n_learned, marked, settings=settings, context_ms=p.context_ms)
+    sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms)
     found = like_frames(sim, nov, eligible, counts=settings.counts(ana.cfg),
                         min_event=settings.frames(p.min_event_ms, ana.cfg), params=p)
     return found, sim, nov, ref
@@ -410,6 +393,36 @@ def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analy
     return learned, ana, resid
 
 
+def spans_analysis(x: np.ndarray, sr: int, frames: np.ndarray, *, first: Analysis, settings: Settings,
+                   threads: int = 1) -> Analysis:
+    """The analysis the repair of given spans uses with the empty dictionary (``none``):
+    the recording analysed with templates learned from the spans' frames
+    (:func:`learn_from_spans`), or ``first`` if the spans hold nothing the music does not
+    explain (then the repair's NMF guard removes nothing).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+    sr : int
+    frames : np.ndarray [shape=(T,)], bool
+        The spans' frames.
+    first : Analysis
+        The recording analysed with the empty dictionary.
+    settings : Settings
+    threads : int
+
+    Returns
+    -------
+    Analysis
+    """
+    try:
+        _, ana, _ = learn_from_spans(x, sr, frames, first=first, base=empty_dictionary(first.cfg),
+            settings=settings, params=LikeParams(min_residual=0.0), threads=threads)
+    except ParameterError:
+        return first
+    return ana
+
+
 def locate_like(
     x: np.ndarray,
     sr: int,
@@ -454,7 +467,7 @@ def locate_like(
     marked = span_frames(spans, cfg, first.n_frames)
     learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
                                            threads=threads, spans=spans)
-    found, sim, nov, ref = find_like(ana, learned.rank, marked, settings=settings, params=p)
+    found, sim, nov, ref = find_like(ana, marked, settings=settings, params=p)
     frames = found | marked
     n_frames = ana.n_frames
     segs = segments(found)

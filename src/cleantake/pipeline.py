@@ -25,7 +25,7 @@ from .analysis import Analysis, BandTemplates, analyse, band_templates, spectrog
 from .baselines import kam_baseline, nmf_baseline
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
-from .like import check_like, locate_like
+from .like import check_like, locate_like, spans_analysis
 from .locate import Event, dilate, locate_events
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
@@ -458,8 +458,10 @@ class Cleaner:
         fc = s.counts(cfg)
         if marked is not None:
             frames = _span_frames(marked, cfg, ana.n_frames)
-            # Without interference templates (``none``) KAM alone decides what is removed.
-            removed = repair(ana, frames, settings=s if self.dictionary.rank else s.replace(nmf_guard=0.0))
+            if not self.dictionary.rank:
+                # ``none``: the templates are learned from the spans themselves (as for like=).
+                ana = spans_analysis(x, sr, frames, first=ana, settings=s, threads=_recording_threads())
+            removed = repair(ana, frames, settings=s)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
             removed *= _span_mask(marked, n, sr, _ramp_samples(fc, cfg), strength=True)[None]
