@@ -50,7 +50,7 @@ class LikeParams:
     ----------
     rank : int >= 1
         Templates learned from the marked spans' residual (fewer if they hold fewer frames).
-    similarity : float in (0, 1]
+    similarity : float in (0, 2]
         A frame is part of an event where what the music does not explain there looks like
         what it does not explain in the marked spans: the cosine of their spectra
         (:func:`like_scores`), averaged over ``context_ms`` on both sides, is at least this...
@@ -66,6 +66,9 @@ class LikeParams:
         carries less than this fraction of their energy.
     passes : int >= 1
         Rounds of learning (:func:`learn_from_spans`).
+    relative : bool
+        Thresholds on the similarity relative to the marked frames' own and on the novelty
+        above the recording's median (:func:`like_frames`), rather than on their values.
     """
 
     rank: int = 4
@@ -75,12 +78,13 @@ class LikeParams:
     min_event_ms: float = 80.0
     min_residual: float = 0.01
     passes: int = 2
+    relative: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:
             raise ParameterError(f"rank must be from 1 to 64 templates, got {self.rank}")
-        if not 0.0 < self.similarity <= 1.0:
-            raise ParameterError(f"similarity must be in (0, 1], got {self.similarity}")
+        if not 0.0 < self.similarity <= 2.0:
+            raise ParameterError(f"similarity must be in (0, 2], got {self.similarity}")
         if not 0.0 <= self.novelty <= 1.0:
             raise ParameterError(f"novelty must be between 0 and 1, got {self.novelty}")
         if not 1 <= self.passes <= 10:
@@ -306,17 +310,34 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings,
     return (sim.astype(np.float32), novelty.astype(np.float32), eligible, float(np.median(sim[q])))
 
 
-def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, counts: FrameCounts,
-                min_event: int, params: LikeParams) -> np.ndarray:
+def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, reference: float,
+                counts: FrameCounts, min_event: int, params: LikeParams) -> np.ndarray:
     """The finder's decision: runs of eligible frames whose similarity and novelty pass the
     thresholds of ``params`` (gaps up to ``counts.max_gap`` bridged, at least ``min_event``
     frames), padded by ``counts.pad``.
+
+    Parameters
+    ----------
+    similarity, novelty, eligible : np.ndarray [shape=(T,)]
+        :func:`like_scores`.
+    reference : float
+        The marked frames' median similarity (:func:`like_scores`).
+    counts : FrameCounts
+    min_event : int
+        Shortest run in frames.
+    params : LikeParams
+        With ``relative``, similarity is divided by ``reference`` and novelty is taken above
+        its median over the eligible frames before the thresholds are applied.
 
     Returns
     -------
     np.ndarray [shape=(T,)], bool
     """
-    act = eligible & (similarity >= params.similarity) & (novelty >= params.novelty)
+    sim, nov = similarity, novelty
+    if params.relative:
+        sim = sim / max(reference, 1e-6)
+        nov = nov - (float(np.median(nov[eligible])) if eligible.any() else 0.0)
+    act = eligible & (sim >= params.similarity) & (nov >= params.novelty)
     found = np.zeros(act.shape, bool)
     for a, b in segments(act, max_gap=counts.max_gap, min_len=max(1, min_event)):
         found[a:b] = True
@@ -345,7 +366,7 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
     """
     p = params or LikeParams()
     sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms)
-    found = like_frames(sim, nov, eligible, counts=settings.counts(ana.cfg),
+    found = like_frames(sim, nov, eligible, reference=ref, counts=settings.counts(ana.cfg),
                         min_event=settings.frames(p.min_event_ms, ana.cfg), params=p)
     return found, sim, nov, ref
 
