@@ -46,6 +46,10 @@ LIKE_LABEL = "like"
 class LikeParams:
     """Parameters of learning from marked spans and of the finder.
 
+    The defaults of ``similarity``, ``novelty``, ``min_event_ms`` and ``relative`` are the
+    choice of ``benchmarks/like.py`` on the train parts of all five grouped folds pooled
+    (the held-out measurement of that procedure is in ``benchmarks/LIKE.md``).
+
     Attributes
     ----------
     rank : int >= 1
@@ -72,13 +76,13 @@ class LikeParams:
     """
 
     rank: int = 4
-    similarity: float = 0.5
+    similarity: float = 0.9
     novelty: float = 0.3
     context_ms: float = 46.0
     min_event_ms: float = 80.0
     min_residual: float = 0.01
     passes: int = 2
-    relative: bool = False
+    relative: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:

@@ -246,7 +246,8 @@ class Cleaner:
     ----------
     interference : str, Path or Dictionary
         A bundled preset (``"any"``, ``"cough"``, ``"door"``, ``"creak"``, ``"scream"``,
-        ``"drop"``), a dictionary file made by ``cleantake learn``, or a Dictionary.
+        ``"drop"``), ``"none"`` (no templates: :meth:`clean` then needs ``like=`` or
+        ``events=``), a dictionary file made by ``cleantake learn``, or a Dictionary.
     method : {"proposed", "nmf", "kam"}
         ``proposed``: NMF + location + KAM on the NMF music estimate (the default);
         ``nmf``: semi-supervised NMF with a soft mask on every frame (the paper's baseline);
