@@ -70,6 +70,8 @@ class LikeParams:
         carries less than this fraction of their energy.
     passes : int >= 1
         Rounds of learning (:func:`learn_from_spans`).
+    prototype : {"mean", "nearest"}
+        What the similarity compares a frame with (:func:`like_scores`).
     relative : bool
         Thresholds on the similarity relative to the marked frames' own and on the novelty
         above the recording's median (:func:`like_frames`), rather than on their values.
@@ -83,6 +85,7 @@ class LikeParams:
     min_residual: float = 0.01
     passes: int = 2
     relative: bool = True
+    prototype: str = "mean"
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:
@@ -91,6 +94,8 @@ class LikeParams:
             raise ParameterError(f"similarity must be in (0, 2], got {self.similarity}")
         if not 0.0 <= self.novelty <= 1.0:
             raise ParameterError(f"novelty must be between 0 and 1, got {self.novelty}")
+        if self.prototype not in ("mean", "nearest"):
+            raise ParameterError(f"prototype must be 'mean' or 'nearest', got {self.prototype!r}")
         if not 1 <= self.passes <= 10:
             raise ParameterError(f"passes must be from 1 to 10, got {self.passes}")
         if not 0.0 <= self.min_residual < 1.0:
@@ -251,8 +256,8 @@ def with_like(learned: Dictionary, base: Dictionary) -> Dictionary:
     return combine([learned, b], f"{LIKE_LABEL}+{base.name}")
 
 
-def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings,
-                context_ms: float = 46.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float = 46.0,
+                prototype: str = "mean") -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """What the finder decides on, per frame: how much of the frame the music does not
     explain (novelty) and how much that part looks like the example's (similarity).
 
@@ -273,6 +278,9 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings,
         ``floor_db``, ``pad_ms``, ``ramp_ms``, ``k`` and ``context_ms`` are used.
     context_ms : float
         Context of both scores (``LikeParams.context_ms``).
+    prototype : {"mean", "nearest"}
+        Compare each frame with the mean of the marked frames' spectra, or take its highest
+        cosine with any single marked frame (``LikeParams.prototype``).
 
     Returns
     -------
@@ -302,8 +310,13 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings,
     q = marked & ~ana.partial
     q = q if q.any() else marked
     L = np.log1p(Rb / (float(Rb[:, q].mean()) * 0.1 + 1e-12))
-    ex = L[:, q].mean(axis=1)
-    sim = (ex @ L) / np.maximum(np.linalg.norm(L, axis=0) * np.linalg.norm(ex), 1e-12)
+    norms = np.maximum(np.linalg.norm(L, axis=0), 1e-12)
+    if prototype == "nearest":
+        E = L[:, q] / norms[q]
+        sim = (E.T @ (L / norms)).max(axis=0)
+    else:
+        ex = L[:, q].mean(axis=1)
+        sim = (ex @ L) / (norms * max(float(np.linalg.norm(ex)), 1e-12))
     ctx = s.frames(context_ms, ana.cfg)
     if ctx > 0:
         w = np.ones(2 * ctx + 1) / (2 * ctx + 1)
@@ -369,7 +382,8 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
     reference : float
     """
     p = params or LikeParams()
-    sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms)
+    sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
+                                          prototype=p.prototype)
     found = like_frames(sim, nov, eligible, reference=ref, counts=settings.counts(ana.cfg),
                         min_event=settings.frames(p.min_event_ms, ana.cfg), params=p)
     return found, sim, nov, ref
