@@ -20,7 +20,7 @@ import soundfile as sf
 import cleantake
 from cleantake import cli
 from cleantake.atomic import ABANDONED_AFTER_S, STALE_AFTER_S, StaleTempWarning, stale_temp_files
-from cleantake.cli import commands
+from cleantake.cli import commands, options
 from cleantake.progress import Progress
 from cleantake.errors import AudioWriteError, MissingDependencyError, ParameterError
 from cleantake.files import clean_file, locate_file, preflight
@@ -84,7 +84,7 @@ def fake(monkeypatch):
         made.append(Remover(*a, **k))
         return made[-1]
 
-    monkeypatch.setattr(commands, "Cleaner", make)
+    monkeypatch.setattr(options, "Cleaner", make)
     return made
 
 

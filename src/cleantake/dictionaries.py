@@ -29,11 +29,16 @@ __all__ = [
     "save_dictionary",
     "resolve_dictionary",
     "combine",
+    "NONE",
+    "empty_dictionary",
 ]
 
 FORMAT = "cleantake-dictionary"
 VERSION = 1
 PRESETS = ("any", "cough", "door", "creak", "scream", "drop")
+#: Name of the empty dictionary: no bundled templates, only what the user marks
+#: (``like=`` spans) or the spans given to ``events=``.
+NONE = "none"
 
 
 @dataclass
@@ -190,6 +195,18 @@ def combine(dicts: Sequence[Dictionary], name: str) -> Dictionary:
     )
 
 
+def empty_dictionary(cfg: StftConfig | None = None) -> Dictionary:
+    """The dictionary :data:`NONE`: no templates (``W`` of shape ``(n_freq, 0)``).
+
+    With it the method knows no interference of its own: it repairs the spans given to
+    ``events=`` or learns from the spans given to ``like=`` (:mod:`cleantake.like`), and
+    refuses to run without either.
+    """
+    cfg = cfg or StftConfig(44100)
+    return Dictionary(W=np.zeros((cfg.n_freq, 0), np.float32), labels=[], name=NONE, stft=cfg, beta=1.0,
+                      meta={"empty": True})
+
+
 def _preset_path(name: str) -> Path:
     return Path(str(resources.files("cleantake") / "presets" / f"{name}.npz"))
 
@@ -200,7 +217,8 @@ def resolve_dictionary(spec: str | Path | Dictionary) -> Dictionary:
     Parameters
     ----------
     spec : str, Path or Dictionary
-        One of :data:`PRESETS`, a path to an ``.npz`` file, or a dictionary.
+        One of :data:`PRESETS`, :data:`NONE` (the empty dictionary, :func:`empty_dictionary`),
+        a path to an ``.npz`` file, or a dictionary.
 
     Raises
     ------
@@ -210,6 +228,8 @@ def resolve_dictionary(spec: str | Path | Dictionary) -> Dictionary:
     if isinstance(spec, Dictionary):
         return spec
     s = str(spec)
+    if s == NONE and not isinstance(spec, Path):
+        return empty_dictionary()
     if s in PRESETS:
         p = _preset_path(s)
         if not p.is_file():
@@ -219,7 +239,8 @@ def resolve_dictionary(spec: str | Path | Dictionary) -> Dictionary:
     if p.suffix == ".npz" or p.exists():
         return load_dictionary(p)
     raise DictionaryError(
-        f"unknown interference dictionary {s!r}: use one of {', '.join(PRESETS)} or a path to an .npz "
+        f"unknown interference dictionary {s!r}: use one of {', '.join(PRESETS)}, {NONE} (only what like= "
+        "or events= marks) or a path to an .npz "
         "file made by `cleantake learn`"
     )
 

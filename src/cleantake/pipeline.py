@@ -20,7 +20,8 @@ from .analysis import Analysis, BandTemplates, analyse, band_templates, spectrog
 from .baselines import kam_baseline, nmf_baseline
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
-from .locate import Event, locate_events
+from .like import check_like, locate_like, spans_analysis
+from .locate import Event, dilate, locate_events
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
@@ -190,7 +191,8 @@ class Cleaner:
     ----------
     interference : str, Path or Dictionary
         A bundled preset (``"any"``, ``"cough"``, ``"door"``, ``"creak"``, ``"scream"``,
-        ``"drop"``), a dictionary file made by ``cleantake learn``, or a Dictionary.
+        ``"drop"``), ``"none"`` (no templates: :meth:`clean` then needs ``like=`` or
+        ``events=``), a dictionary file made by ``cleantake learn``, or a Dictionary.
     method : {"proposed", "nmf", "kam"}
         ``proposed``: NMF + location + KAM on the NMF music estimate (the default);
         ``nmf``: semi-supervised NMF with a soft mask on every frame (the paper's baseline);
@@ -255,7 +257,8 @@ class Cleaner:
                        templates=self.templates(cfg))
 
     # -- public ----------------------------------------------------------------------------
-    def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, progress: Progress = None) -> CleanResult:
+    def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, like=None,
+              progress: Progress = None) -> CleanResult:
         """Remove the interference from ``audio``.
 
         Parameters
@@ -278,6 +281,15 @@ class Cleaner:
             dropped, and nothing is removed inside them (the output equals the input there;
             what is removed next to them is faded out over ``ramp_ms`` outside them). Their
             frames still serve as neighbours of KAM: they are known to be music.
+        like : sequence of (start_s, end_s) or Event, optional
+            Example(s) of the interference in this recording, at least one analysis window
+            long each, not silent, not overlapping each other or a ``keep`` span: templates
+            are learned from what the rest of the recording does not explain there, and
+            every event like them is found and removed, the marked ones included
+            (:func:`cleantake.like.locate_like`). With the ``"none"`` dictionary only what
+            was marked is used; with another the learned templates are added to it and its
+            own located events are removed too. Not with ``events=``; only with the
+            ``proposed`` method.
         progress : callable(float), optional
             Called with the completed fraction (0 to 1).
 
@@ -307,6 +319,7 @@ class Cleaner:
         if marked is not None and self.method != "proposed":
             raise ParameterError(f"events= works with the proposed method only, not {self.method!r}")
         cfg = self.settings.stft_config(sr)
+        examples = self._check_like(like, x, sr, cfg, kept, marked=marked)
         if n < cfg.win_length:
             warnings.warn(
                 f"recording is {n / sr:.3f} s long, shorter than one analysis window "
@@ -315,21 +328,41 @@ class Cleaner:
             )
             return self._result(x, np.zeros_like(x), [] if marked is None else marked, sr, mono, {})
         with _single_threaded_blas():
-            removed, found, stats = self._process(x, sr, cfg, progress, marked=marked, kept=kept)
+            removed, found, stats = self._process(x, sr, cfg, progress, marked=marked, kept=kept, like=examples)
         return self._result(x, removed, found, sr, mono, stats)
 
-    def locate(self, audio: np.ndarray, sr: int, *, keep=None, progress: Progress = None) -> list:
-        """Only locate the interference: a list of events, no audio (``keep`` as in
-        :meth:`clean`; the ``proposed`` method's location whatever ``method`` is)."""
+    def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, progress: Progress = None) -> list:
+        """Only locate the interference: a list of events, no audio (``keep`` and ``like``
+        as in :meth:`clean`; the ``proposed`` method's location whatever ``method`` is)."""
         x, _ = _as_channels_first(audio)
         sr = check_sr(sr)
         kept = [] if keep is None else _spans(keep, x.shape[1], sr, "keep", with_strength=False)
         cfg = self.settings.stft_config(sr)
+        m = self if self.method == "proposed" else self.with_settings(method="proposed")
+        examples = m._check_like(like, x, sr, cfg, kept)
         if x.shape[1] < cfg.win_length:
             return []
-        m = self if self.method == "proposed" else self.with_settings(method="proposed")
         with _single_threaded_blas():
-            return m._process(x, sr, cfg, progress, kept=kept, locate_only=True)[1]
+            return m._process(x, sr, cfg, progress, kept=kept, like=examples, locate_only=True)[1]
+
+    def _check_like(self, like, x: np.ndarray, sr: int, cfg: StftConfig, kept: list, *, marked=None):
+        """The ``like`` spans as checked Events (None if not given); refuses the empty
+        dictionary without ``like`` or ``events``."""
+        if like is None:
+            if self.dictionary.rank == 0 and marked is None:
+                raise ParameterError(
+                    f"the interference dictionary {self.dictionary.name!r} has no templates: it needs spans, like= "
+                    "(examples to learn from) or events= (regions to repair) (-i none needs --like or --events)")
+            return None
+        if marked is not None:
+            raise ParameterError("give like= (examples to learn from) or events= (regions to repair), not both")
+        if self.method != "proposed":
+            raise ParameterError(f"like= works with the proposed method only, not {self.method!r}")
+        examples = _spans(like, x.shape[1], sr, "like", with_strength=False)
+        if not examples:
+            raise ParameterError("like= holds no span: give at least one (start_s, end_s) example")
+        check_like(examples, x, sr, cfg, keep=kept)
+        return examples
 
     def _result(self, x, removed, events, sr, mono, stats) -> CleanResult:
         cleaned = x - removed
@@ -338,7 +371,7 @@ class Cleaner:
         return CleanResult(cleaned.T.copy(), removed.T.copy(), events, int(sr), stats)
 
     def _process(self, x: np.ndarray, sr: int, cfg: StftConfig, progress: Progress, *, marked=None, kept=(),
-                 locate_only: bool = False):
+                 like=None, locate_only: bool = False):
         s = self.settings
         user_report = progress or (lambda f: None)
         clock = {"t": time.perf_counter()}
@@ -371,12 +404,17 @@ class Cleaner:
         fc = s.counts(cfg)
         if marked is not None:
             frames = _span_frames(marked, cfg, ana.n_frames)
+            if not self.dictionary.rank:
+                # ``none``: the templates are learned from the spans themselves (as for like=).
+                ana = spans_analysis(x, sr, frames, first=ana, settings=s, threads=_recording_threads())
             removed = repair(ana, frames, settings=s)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
             removed *= _span_mask(marked, n, sr, fc.span_fade, strength=True)[None]
             report(1.0)
             return self._outside_keep(removed, kept, sr, cfg), list(marked), stats
+        if like is not None:
+            return self._process_like(x, sr, ana, like, kept, stats, report, locate_only)
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
@@ -397,6 +435,35 @@ class Cleaner:
         removed = repair(ana, frames, settings=s, exclude=loc.exclude, music=loc.music)
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
+
+    def _process_like(self, x, sr, ana, like, kept, stats, report, locate_only):
+        """Learn from the ``like`` spans, find the events like them (and, with a non-empty
+        dictionary, locate its own), and repair them all."""
+        s = self.settings
+        lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, threads=_recording_threads())
+        stats.update(lk.stats)
+        frames, found = lk.frames.copy(), list(lk.events)
+        exclude = dilate(frames, s.counts(ana.cfg).context)
+        if self.dictionary.rank:  # the union with the dictionary's own location
+            loc = locate_events(ana, settings=s, dictionary=self.dictionary)
+            stats.update(loc.stats)
+            frames |= loc.frames
+            exclude |= loc.exclude
+            found += [e for e in loc.events if not any(e.start_s < f.end_s and f.start_s < e.end_s for f in found)]
+            found.sort(key=lambda e: e.start_s)
+        if kept:
+            keep_frames = _span_frames(kept, ana.cfg, ana.n_frames)
+            for a, b in _runs(frames):
+                if keep_frames[a:b].any():
+                    frames[a:b] = False
+            found = [e for e in found if not any(e.start_s < k.end_s and k.start_s < e.end_s for k in kept)]
+        report(0.8, "location")
+        if locate_only or not frames.any():
+            report(1.0)
+            return np.zeros_like(x), found, stats
+        removed = repair(lk.analysis, frames, settings=s, exclude=exclude)
+        report(1.0, "repair")
+        return self._outside_keep(removed, kept, sr, ana.cfg), found, stats
 
     def _outside_keep(self, removed: np.ndarray, kept: list, sr: int, cfg: StftConfig) -> np.ndarray:
         """``removed``, exactly 0 inside the keep spans and faded out over ``ramp_ms`` outside them."""
@@ -419,6 +486,12 @@ class Cleaner:
         return removed * (1.0 - m)[None]
 
 
+def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of True in ``frames`` as ``(start, stop)`` pairs."""
+    d = np.diff(np.concatenate([[0], np.asarray(frames, np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
 def _ramp_samples(fc: FrameCounts, cfg: StftConfig) -> int:
     """The ramp of the settings in samples (at least one hop)."""
     return max(1, fc.ramp) * cfg.hop_length
@@ -438,6 +511,7 @@ def clean(
     strength: float = 1.0,
     events=None,
     keep=None,
+    like=None,
     progress: Progress = None,
     **params,
 ) -> CleanResult:
@@ -450,14 +524,18 @@ def clean(
     sr : int
         Sample rate in Hz.
     interference : str, Path or Dictionary
-        Preset name (``"any"``, ``"cough"``, ``"door"``, ``"creak"``, ``"scream"``, ``"drop"``)
-        or a dictionary file.
+        Preset name (``"any"``, ``"cough"``, ``"door"``, ``"creak"``, ``"scream"``, ``"drop"``),
+        ``"none"`` (no templates: only what ``like=`` marks, or the ``events=`` spans) or a
+        dictionary file.
     method : {"proposed", "nmf", "kam"}
     strength : float in [0, 1]
     events : sequence of spans, optional
         Repair exactly these instead of locating (see :meth:`Cleaner.clean`).
     keep : sequence of (start_s, end_s), optional
         Spans left untouched (see :meth:`Cleaner.clean`).
+    like : sequence of (start_s, end_s), optional
+        Examples of the interference to learn from; every event like them is removed (see
+        :meth:`Cleaner.clean`). ``interference="none"`` uses only these.
     progress : callable(float), optional
     **params
         Fields of :class:`Settings`.
@@ -471,4 +549,4 @@ def clean(
     Cleaner : the same, for many recordings with the dictionaries loaded once.
     """
     return Cleaner(interference, method=method, strength=strength, **params).clean(
-        audio, sr, events=events, keep=keep, progress=progress)
+        audio, sr, events=events, keep=keep, like=like, progress=progress)

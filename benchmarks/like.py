@@ -1,0 +1,250 @@
+"""Learn from one example (issue 16 item 2; item 5 ``--given first``), cross-validated.
+
+For every mixture with two or more events, only the FIRST event's true span (the earliest)
+is passed as ``like`` with ``interference="none"``. The finder's thresholds
+(:class:`cleantake.like.LikeParams`: ``similarity``, ``novelty``, ``min_event_ms``) are chosen
+on each fold's ``train`` part (``cv_recipes(part="train", sets=("stems_extra", "stems"))``,
+every ``--train-every``-th mixture with >= 2 events) by detection alone: the most other events
+found (>= 30 % of the span covered) among the grid points with at most ``--max-false`` false
+events per recording (an event overlapping no true span). They are then judged on the fold's
+``test`` part (``sets=("stems_extra",)``, every ``--test-every``-th such mixture), with BSS
+Eval NSDR (:func:`cleantake.evaluate.score`), the share of other events found and false
+events per recording, per fold and overall.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=src nice -n 10 python benchmarks/like.py /path/to/corpus --jobs 2
+
+Writes ``benchmarks/results/like.json`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import pickle
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+from cleantake import Cleaner
+from cleantake.corpus import cv_recipes
+from cleantake.evaluate import build_mixture, score
+from cleantake.like import LikeParams, learn_from_spans, like_frames, like_scores, span_frames
+from cleantake.locate import Event, dilate, segments
+from cleantake.repair import repair
+
+GRID = {
+    "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+    "novelty": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+    "min_event_ms": (80.0, 160.0, 320.0),
+    "relative": (False, True),
+    "prototype": ("mean", "nearest"),
+}
+COVER = 0.3  # an event counts as found if this share of its span is covered
+
+
+def true_spans(corpus: str, entry: dict, sr: int) -> list[tuple[float, float]]:
+    import soundfile as sf
+
+    out = []
+    for ev in entry["events"]:
+        n = sf.info(str(Path(corpus) / ev["path"])).frames
+        a = int(round(float(ev["onset_s"]) * sr)) / sr
+        out.append((a, a + n / sr))
+    return sorted(out)
+
+
+def detection(found_spans, truth, first) -> tuple[int, int, int]:
+    """(other events, other events found, false events) for one recording."""
+    others = [t for t in truth if t != first]
+    hit = 0
+    for a, b in others:
+        cov = 0.0
+        for c, d in found_spans:
+            cov += max(0.0, min(b, d) - max(a, c))
+        hit += cov >= COVER * (b - a)
+    false = sum(1 for c, d in found_spans if not any(c < b and a < d for a, b in truth))
+    return len(others), hit, false
+
+
+def frames_to_spans(frames: np.ndarray, times: np.ndarray, hop: float) -> list[tuple[float, float]]:
+    return [(float(times[a]) - hop / 2, float(times[b - 1]) + hop / 2) for a, b in segments(frames)]
+
+
+def prepare(args):
+    """Scores of one mixture (and, with ``params``, its NSDR with them)."""
+    from threadpoolctl import threadpool_limits
+
+    corpus, entry, params = args
+    with threadpool_limits(1, user_api="blas"):  # as Cleaner.clean runs (2 shared cores)
+        return _prepare(corpus, entry, params)
+
+
+def _prepare(corpus, entry, params):
+    t0 = time.perf_counter()
+    y, m, _, sr = build_mixture(corpus, entry)
+    truth = true_spans(corpus, entry, sr)
+    first = truth[0]
+    c = Cleaner("none")
+    s = c.settings
+    x = y.T.copy()
+    ana1 = c.analyse(x, sr)
+    marked = span_frames([first], ana1.cfg, ana1.n_frames)
+    p = params or LikeParams()
+    learned, ana, _ = learn_from_spans(x, sr, marked, first=ana1, base=c.dictionary, settings=s, params=p)
+    scores = {pr: like_scores(ana, marked, settings=s, context_ms=p.context_ms, prototype=pr)
+              for pr in GRID["prototype"]}
+    sim, nov, elig, ref = scores[p.prototype]
+    out = {"id": entry["id"], "set": entry["set"], "class": entry["class"], "truth": truth, "first": first,
+           "times": ana.cfg.frame_times(ana.n_frames), "hop": ana.cfg.frame_seconds, "scores": scores}
+    if params is not None:
+        fc = s.counts(ana.cfg)
+        found = like_frames(sim, nov, elig, reference=ref, counts=fc, min_event=s.frames(p.min_event_ms, ana.cfg),
+                            params=p)
+        frames = found | marked
+        removed = repair(ana, frames, settings=s, exclude=dilate(frames, fc.context))
+        cleaned = y - removed.T
+        out["score"] = score(cleaned, m, y)
+        out["found_spans"] = frames_to_spans(found, out["times"], out["hop"])
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def bounds(args):
+    """NSDR of one test mixture when ``-i none`` repairs given spans: the first event's only
+    (what ``like`` gives if it finds nothing) and every event's (if it found all, exactly)."""
+    from threadpoolctl import threadpool_limits
+
+    corpus, entry = args
+    y, m, _, sr = build_mixture(corpus, entry)
+    truth = true_spans(corpus, entry, sr)
+    with threadpool_limits(1, user_api="blas"):
+        c = Cleaner("none")
+        first = c.clean(y, sr, events=[truth[0]]).cleaned
+        every = c.clean(y, sr, events=truth).cleaned
+    return {"id": entry["id"], "first_only": score(first, m, y)["nsdr"], "all_spans": score(every, m, y)["nsdr"]}
+
+
+def grid_points():
+    keys = list(GRID)
+    for vals in itertools.product(*(GRID[k] for k in keys)):
+        yield dict(zip(keys, vals))
+
+
+def row_detection(r, point) -> tuple[int, int, int]:
+    """(other events, found, false) of one scored mixture with the thresholds ``point``."""
+    s = Cleaner("none").settings
+    cfg = s.stft_config(44100)  # the corpus's rate
+    p = LikeParams(**point)
+    sim, nov, elig, ref = r["scores"][p.prototype]
+    found = like_frames(sim, nov, elig, reference=ref, counts=s.counts(cfg),
+                        min_event=s.frames(p.min_event_ms, cfg), params=p)
+    return detection(frames_to_spans(found, r["times"], r["hop"]), r["truth"], r["first"])
+
+
+def detection_table(rows: dict) -> tuple[list[dict], dict]:
+    """Every grid point's detection on every scored mixture: (points, {id: array (points, 3)})."""
+    points = list(grid_points())
+    return points, {i: np.array([row_detection(r, pt) for pt in points]) for i, r in rows.items()}
+
+
+def choose(points, table, ids, max_false: float) -> tuple[dict, dict]:
+    """The grid point with the most other events found among those with at most ``max_false``
+    false events per recording (or the fewest false events if none has), on mixtures ``ids``."""
+    tot = sum(table[i] for i in ids)
+    found = tot[:, 1] / np.maximum(tot[:, 0], 1)
+    false = tot[:, 2] / max(len(ids), 1)
+    ok = np.flatnonzero(false <= max_false)
+    j = int(ok[np.lexsort((false[ok], -found[ok]))[0]]) if ok.size else int(np.argmin(false))
+    return points[j], {"found": float(found[j]), "false_per_rec": float(false[j]), "n": len(ids)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpus")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--train-every", type=int, default=16)
+    ap.add_argument("--test-every", type=int, default=2)
+    ap.add_argument("--max-false", type=float, default=0.1)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", default="benchmarks/results/like.json")
+    ap.add_argument("--cache", default="benchmarks/results/like_train.pkl",
+                    help="per-frame scores of the train mixtures (written; read back with --reuse)")
+    ap.add_argument("--reuse", action="store_true", help="read the train scores from --cache")
+    ap.add_argument("--bounds", action="store_true",
+                    help="only the NSDR of repairing the first span alone and all true spans (-i none, events=)")
+    a = ap.parse_args()
+    t_start = time.time()
+    train, test = {}, {}
+    for k in range(a.folds):
+        tr = [e for e in cv_recipes(a.corpus, k, part="train", sets=("stems_extra", "stems")) if len(e["events"]) >= 2]
+        te = [e for e in cv_recipes(a.corpus, k, part="test", sets=("stems_extra",)) if len(e["events"]) >= 2]
+        train[k], test[k] = tr[::a.train_every], te[::a.test_every]
+    if a.bounds:
+        with Pool(a.jobs) as pool:
+            res = pool.map(bounds, [(a.corpus, e) for k in range(a.folds) for e in test[k]], chunksize=1)
+        print(f"{len(res)} test mixtures, -i none, events= given: first span only NSDR "
+              f"{np.mean([r['first_only'] for r in res]):.2f} dB, all true spans "
+              f"{np.mean([r['all_spans'] for r in res]):.2f} dB; took {time.time() - t_start:.0f} s")
+        return 0
+    with Pool(a.jobs) as pool:
+        if a.reuse:
+            with open(a.cache, "rb") as fh:
+                by_id = pickle.load(fh)
+        else:
+            jobs = [(a.corpus, e, None) for k in range(a.folds) for e in train[k]]
+            by_id = {r["id"]: r for r in pool.map(prepare, jobs, chunksize=1)}
+            Path(a.cache).parent.mkdir(parents=True, exist_ok=True)
+            with open(a.cache, "wb") as fh:
+                pickle.dump(by_id, fh)
+        chosen = {}
+        points, table = detection_table(by_id)
+        for k in range(a.folds):
+            point, ev = choose(points, table, [e["id"] for e in train[k]], a.max_false)
+            chosen[k] = {"params": point, "train": ev}
+            print(f"fold {k}: chose {point} on {ev['n']} train mixtures: found {ev['found']:.2f}, "
+                  f"false/rec {ev['false_per_rec']:.2f}", flush=True)
+        point, ev = choose(points, table, list(by_id), a.max_false)
+        chosen["all"] = {"params": point, "train": ev}
+        print(f"all train parts pooled (the library's default): {point} on {ev['n']} mixtures: found "
+              f"{ev['found']:.2f}, false/rec {ev['false_per_rec']:.2f}", flush=True)
+        jobs = [(a.corpus, e, LikeParams(**chosen[k]["params"])) for k in range(a.folds) for e in test[k]]
+        fold_of = [k for k in range(a.folds) for _ in test[k]]
+        results = pool.map(prepare, jobs, chunksize=1)
+    rows = []
+    for k, r in zip(fold_of, results):
+        o, h, f = detection(r["found_spans"], r["truth"], r["first"])
+        rows.append({"fold": k, "id": r["id"], "class": r["class"], "nsdr": r["score"]["nsdr"], "others": o,
+                     "found": h, "false": f, "seconds": r["seconds"]})
+
+    def line(name, rs):
+        o = sum(r["others"] for r in rs)
+        return (f"{name:<10}{len(rs):>5}{np.mean([r['nsdr'] for r in rs]):>9.2f}"
+                f"{100 * sum(r['found'] for r in rs) / max(o, 1):>10.1f}{sum(r['false'] for r in rs) / len(rs):>10.2f}")
+
+    head = f"{'':<10}{'n':>5}{'NSDR dB':>9}{'found %':>10}{'false/rec':>10}"
+    lines = ["held-out test parts, stems_extra, >= 2 events, first event's span as like, -i none", head]
+    for k in range(a.folds):
+        lines.append(line(f"fold {k}", [r for r in rows if r["fold"] == k]))
+    for c in sorted({r["class"] for r in rows}):
+        lines.append(line(c, [r for r in rows if r["class"] == c]))
+    lines.append(line("all", rows))
+    fold_means = [np.mean([r["nsdr"] for r in rows if r["fold"] == k]) for k in range(a.folds)]
+    lines.append(f"mean of fold means: NSDR {np.mean(fold_means):.2f} dB")
+    print("\n".join(lines))
+    took = time.time() - t_start
+    print(f"took {took:.0f} s")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(a.out, "w") as fh:
+        json.dump({"args": vars(a), "chosen": {str(k): v for k, v in chosen.items()}, "rows": rows,
+                   "table": lines, "seconds": took, "grid": GRID}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

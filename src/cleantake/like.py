@@ -1,0 +1,521 @@
+"""Learn the interference from an example marked in the recording, and find the rest of it.
+
+The user marks one or more spans (``like=``) holding an example of the interference. What
+is there that the music does not explain is the mixture's magnitude minus KAM's music
+estimate at the marked frames, whose neighbours come from the recording's other frames
+(:func:`example_residual`). A few NMF templates learned on that residual, in the STFT's full
+resolution like :func:`cleantake.dictionaries.learn_dictionary`, form a
+:class:`~cleantake.dictionaries.Dictionary` (:func:`learn_like`). The recording is analysed
+again with those templates fixed (alone, or added to the bundled dictionary), so that its
+NMF music estimate, on which KAM chooses neighbours, holds little of the interference. Every
+stretch where the music estimate leaves a real part of the energy and what it leaves looks
+like what it leaves in the marked spans (similar spectrum) is another event
+(:func:`find_like`); all of them, the marked ones included, are repaired.
+
+The thresholds (:class:`LikeParams`) were chosen by grouped cross-validation on the
+development corpus (``benchmarks/like.py``, ``benchmarks/LIKE.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kam as _kam
+from .analysis import Analysis, analyse
+from .dictionaries import Dictionary, combine, empty_dictionary
+from .errors import ParameterError
+from .locate import Event, dilate, segments, segments_to_events
+from .nmf import learn_nmf
+from .repair import music_estimate
+from .settings import FrameCounts, Settings
+from .spectral import StftConfig
+
+__all__ = [
+    "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
+    "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
+    "spans_analysis",
+]
+
+#: Label of the templates learned from the marked spans and of the events they find.
+LIKE_LABEL = "like"
+
+
+@dataclass(frozen=True)
+class LikeParams:
+    """Parameters of learning from marked spans and of the finder.
+
+    The defaults of ``similarity``, ``novelty``, ``min_event_ms`` and ``relative`` are the
+    choice of ``benchmarks/like.py`` on the train parts of all five grouped folds pooled
+    (the held-out measurement of that procedure is in ``benchmarks/LIKE.md``).
+
+    Attributes
+    ----------
+    rank : int >= 1
+        Templates learned from the marked spans' residual (fewer if they hold fewer frames).
+    similarity : float in (0, 2]
+        A frame is part of an event where what the music does not explain there looks like
+        what it does not explain in the marked spans: the cosine of their spectra
+        (:func:`like_scores`), averaged over ``context_ms`` on both sides, is at least this...
+    novelty : float in [0, 1]
+        ... and where the music estimate leaves at least this fraction of the frame's energy
+        (averaged likewise).
+    context_ms : float >= 0
+        Temporal context of the similarity on each side, in milliseconds.
+    min_event_ms : float >= 0
+        Shortest run of matching frames kept as an event (before padding).
+    min_residual : float in [0, 1)
+        The marked spans are refused as an example if what the music does not explain there
+        carries less than this fraction of their energy.
+    passes : int >= 1
+        Rounds of learning (:func:`learn_from_spans`).
+    prototype : {"mean", "nearest"}
+        What the similarity compares a frame with (:func:`like_scores`).
+    relative : bool
+        Thresholds on the similarity relative to the marked frames' own and on the novelty
+        above the recording's median (:func:`like_frames`), rather than on their values.
+    """
+
+    rank: int = 4
+    similarity: float = 0.9
+    novelty: float = 0.3
+    context_ms: float = 46.0
+    min_event_ms: float = 80.0
+    min_residual: float = 0.01
+    passes: int = 2
+    relative: bool = True
+    prototype: str = "mean"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rank <= 64:
+            raise ParameterError(f"rank must be from 1 to 64 templates, got {self.rank}")
+        if not 0.0 < self.similarity <= 2.0:
+            raise ParameterError(f"similarity must be in (0, 2], got {self.similarity}")
+        if not 0.0 <= self.novelty <= 1.0:
+            raise ParameterError(f"novelty must be between 0 and 1, got {self.novelty}")
+        if self.prototype not in ("mean", "nearest"):
+            raise ParameterError(f"prototype must be 'mean' or 'nearest', got {self.prototype!r}")
+        if not 1 <= self.passes <= 10:
+            raise ParameterError(f"passes must be from 1 to 10, got {self.passes}")
+        if not 0.0 <= self.min_residual < 1.0:
+            raise ParameterError(f"min_residual must be in [0, 1), got {self.min_residual}")
+        for name in ("context_ms", "min_event_ms"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class LikeResult:
+    """What :func:`locate_like` found.
+
+    Attributes
+    ----------
+    analysis : Analysis
+        The recording analysed with the learned templates fixed (first ``learned.rank``
+        interference templates), and the base dictionary's after them.
+    learned : Dictionary
+        Templates learned from the marked spans (label :data:`LIKE_LABEL`).
+    frames : np.ndarray [shape=(T,)], bool
+        Frames to repair: the marked spans' frames and those of every event found.
+    found : np.ndarray [shape=(T,)], bool
+        Frames of the events found outside the marked spans.
+    events : list of Event
+        The marked spans and the events found, in time order (found events only where they
+        do not overlap a marked span).
+    similarity, novelty : np.ndarray [shape=(T,)], float32
+        :func:`like_scores` per frame.
+    stats : dict
+        ``like_reference`` (median similarity of the marked frames to their own mean),
+        ``like_residual`` (fraction of the marked frames' energy the music does not explain),
+        ``like_found`` (events found besides the marked ones).
+    """
+
+    analysis: Analysis
+    learned: Dictionary
+    frames: np.ndarray
+    found: np.ndarray
+    events: list
+    similarity: np.ndarray
+    novelty: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+
+def span_frames(spans, cfg: StftConfig, n_frames: int) -> np.ndarray:
+    """Frames whose centre lies in one of ``spans`` (Events or ``(start_s, end_s)``), plus the
+    frame nearest each span's middle.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], bool
+    """
+    t = cfg.frame_times(n_frames)
+    out = np.zeros(n_frames, bool)
+    for e in spans:
+        a, b = (e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1]))
+        out |= (t >= a) & (t < b)
+        out[int(np.argmin(np.abs(t - 0.5 * (a + b))))] = True
+    return out
+
+
+def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, keep=()) -> None:
+    """Refuse marked spans there is nothing to learn from (ParameterError, in seconds).
+
+    Parameters
+    ----------
+    spans : list of Event
+        The marked spans, already checked to lie inside the recording, in order, not
+        overlapping.
+    x : np.ndarray [shape=(n_channels, n_samples)]
+    sr : int
+    cfg : StftConfig
+    keep : sequence of Event
+        Spans of music to keep: a marked span may not overlap one.
+    """
+    win_s = cfg.win_length / sr
+    level = float(np.mean(x**2)) if x.size else 0.0
+    for i, e in enumerate(spans):
+        if e.end_s - e.start_s < win_s:
+            raise ParameterError(
+                f"like[{i}] ({e.start_s} s to {e.end_s} s) is {e.end_s - e.start_s:.3f} s long: an example to "
+                f"learn from must be at least one analysis window, {win_s:.3f} s")
+        for k in keep:
+            if e.start_s < k.end_s and k.start_s < e.end_s:
+                raise ParameterError(
+                    f"like[{i}] ({e.start_s} s to {e.end_s} s) overlaps the keep span {k.start_s} s to {k.end_s} s: "
+                    "a region cannot be both an example of interference and music to keep")
+        a, b = int(np.floor(e.start_s * sr)), int(np.ceil(e.end_s * sr))
+        seg = x[:, a:b]
+        if not np.any(seg) or float(np.mean(seg**2)) < 1e-8 * level:
+            raise ParameterError(
+                f"like[{i}] ({e.start_s} s to {e.end_s} s) is silent: there is nothing to learn from; mark a "
+                "region where the interference sounds")
+
+
+def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings) -> np.ndarray:
+    """What the music does not explain at the marked frames.
+
+    Parameters
+    ----------
+    ana : Analysis
+    marked : np.ndarray [shape=(T,)], bool
+        The marked frames.
+    settings : Settings
+
+    Returns
+    -------
+    np.ndarray [shape=(F, n)], float32
+        ``max(V - S, 0)`` at the ``n`` marked frames (in order) that are not partial, ``S``
+        being KAM's music estimate with neighbours at least ``context_ms`` from any marked
+        frame.
+    """
+    q = np.flatnonzero(marked & ~ana.partial)
+    if q.size == 0:
+        q = np.flatnonzero(marked)
+    ctx = settings.counts(ana.cfg).context
+    est = music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx))
+    return np.maximum(ana.V[:, q] - est.S, 0.0).astype(np.float32)
+
+
+def learn_like(residual: np.ndarray, cfg: StftConfig, *, rank: int = 4, beta: float = 1.0,
+               random_state: int = 0) -> Dictionary:
+    """NMF templates of an example's residual, as a Dictionary.
+
+    Parameters
+    ----------
+    residual : np.ndarray [shape=(cfg.n_freq, n)]
+        :func:`example_residual`.
+    cfg : StftConfig
+        The recording's STFT (the dictionary's grid).
+    rank : int
+        Templates to learn (at most the number of frames that carry sound).
+    beta, random_state : see :func:`cleantake.nmf.semi_nmf`.
+
+    Returns
+    -------
+    Dictionary
+        ``min(rank, frames)`` templates labelled :data:`LIKE_LABEL`.
+    """
+    e = residual.sum(axis=0)
+    R = residual[:, e > 1e-3 * max(float(e.max()), 1e-30)] if e.size else residual
+    r = int(min(rank, R.shape[1]))
+    if r < 1:
+        raise ParameterError("the marked spans hold no sound that the music does not explain")
+    W = learn_nmf(R, r, beta=beta, n_iter=200, random_state=random_state)
+    return Dictionary(W=W, labels=[LIKE_LABEL] * r, name=LIKE_LABEL, stft=cfg, beta=beta,
+                      meta={"frames": int(R.shape[1])})
+
+
+def with_like(learned: Dictionary, base: Dictionary) -> Dictionary:
+    """The learned templates first, then ``base``'s resampled to the learned grid (``base``
+    may be empty: then only the learned ones)."""
+    if base.rank == 0:
+        return learned
+    b = Dictionary(W=base.templates_for(learned.stft), labels=list(base.labels), name=base.name,
+                   stft=learned.stft, beta=learned.beta, meta=dict(base.meta))
+    return combine([learned, b], f"{LIKE_LABEL}+{base.name}")
+
+
+def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float = 46.0,
+                prototype: str = "mean") -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """What the finder decides on, per frame: how much of the frame the music does not
+    explain (novelty) and how much that part looks like the example's (similarity).
+
+    The music at every frame is KAM's median of the mixture over the ``k`` frames whose NMF
+    music estimate, with context, is nearest, among frames at least as far away as the
+    longest marked run (and 0.5 s): a sustained sound (a ring, a phrase, applause) is not
+    explained by its own other frames. What is left, in log-compressed bands, is compared
+    with the example's by the cosine of their spectra, both averaged over ``context_ms`` on
+    each side.
+
+    Parameters
+    ----------
+    ana : Analysis
+        Analysed with the learned templates fixed (:func:`learn_from_spans`), so that the NMF
+        music estimate the neighbours are chosen on holds little of the interference.
+    marked : np.ndarray [shape=(T,)], bool
+    settings : Settings
+        ``floor_db``, ``pad_ms``, ``ramp_ms``, ``k`` and ``context_ms`` are used.
+    context_ms : float
+        Context of both scores (``LikeParams.context_ms``).
+    prototype : {"mean", "nearest"}
+        Compare each frame with the mean of the marked frames' spectra, or take its highest
+        cosine with any single marked frame (``LikeParams.prototype``).
+
+    Returns
+    -------
+    similarity : np.ndarray [shape=(T,)], float32 in [0, 1]
+        Cosine between the frame's residual spectrum (log-compressed bands) and the mean of
+        the marked frames'.
+    novelty : np.ndarray [shape=(T,)], float32 in [0, 1]
+        Fraction of the frame's energy the music estimate leaves.
+    eligible : np.ndarray [shape=(T,)], bool
+        Frames that may become events: inside the recording's edges, away from the marked
+        spans (by ``pad_ms + ramp_ms``), and not negligibly quiet (``floor_db``).
+    reference : float
+        Median similarity of the marked frames themselves.
+    """
+    s = settings
+    fc = s.counts(ana.cfg)
+    T = ana.n_frames
+    runs = segments(marked)
+    sep = max(max((b - a for a, b in runs), default=1), s.frames(500.0, ana.cfg), fc.context)
+    sep = min(sep, max(fc.context, T // 4))
+    S, _ = _kam.kam_estimate(ana.V, ana.Fm, np.arange(T), k=s.k, context=fc.context,
+                             exclude=ana.partial | dilate(marked, fc.context), min_separation=sep)
+    S = np.minimum(S, ana.V)
+    D = ana.V - S
+    novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
+    Rb = ana.P @ D
+    q = marked & ~ana.partial
+    q = q if q.any() else marked
+    L = np.log1p(Rb / (float(Rb[:, q].mean()) * 0.1 + 1e-12))
+    norms = np.maximum(np.linalg.norm(L, axis=0), 1e-12)
+    if prototype == "nearest":
+        E = L[:, q] / norms[q]
+        sim = (E.T @ (L / norms)).max(axis=0)
+    else:
+        ex = L[:, q].mean(axis=1)
+        sim = (ex @ L) / (norms * max(float(np.linalg.norm(ex)), 1e-12))
+    ctx = s.frames(context_ms, ana.cfg)
+    if ctx > 0:
+        w = np.ones(2 * ctx + 1) / (2 * ctx + 1)
+        sim = np.convolve(np.pad(sim, ctx, mode="edge"), w, mode="valid")
+        novelty = np.convolve(np.pad(novelty, ctx, mode="edge"), w, mode="valid")
+    loud = Rb.sum(axis=0) > ana.ref * 10.0 ** (-s.floor_db / 20.0)
+    eligible = loud & ana.inner & ~dilate(marked, fc.pad + fc.ramp)
+    return (sim.astype(np.float32), novelty.astype(np.float32), eligible, float(np.median(sim[q])))
+
+
+def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, reference: float,
+                counts: FrameCounts, min_event: int, params: LikeParams) -> np.ndarray:
+    """The finder's decision: runs of eligible frames whose similarity and novelty pass the
+    thresholds of ``params`` (gaps up to ``counts.max_gap`` bridged, at least ``min_event``
+    frames), padded by ``counts.pad``.
+
+    Parameters
+    ----------
+    similarity, novelty, eligible : np.ndarray [shape=(T,)]
+        :func:`like_scores`.
+    reference : float
+        The marked frames' median similarity (:func:`like_scores`).
+    counts : FrameCounts
+    min_event : int
+        Shortest run in frames.
+    params : LikeParams
+        With ``relative``, similarity is divided by ``reference`` and novelty is taken above
+        its median over the eligible frames before the thresholds are applied.
+
+    Returns
+    -------
+    np.ndarray [shape=(T,)], bool
+    """
+    sim, nov = similarity, novelty
+    if params.relative:
+        sim = sim / max(reference, 1e-6)
+        nov = nov - (float(np.median(nov[eligible])) if eligible.any() else 0.0)
+    act = eligible & (sim >= params.similarity) & (nov >= params.novelty)
+    found = np.zeros(act.shape, bool)
+    for a, b in segments(act, max_gap=counts.max_gap, min_len=max(1, min_event)):
+        found[a:b] = True
+    return dilate(found, counts.pad)
+
+
+def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
+              params: LikeParams | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Frames like the marked ones: similar share of the learned templates, and not music.
+
+    Parameters
+    ----------
+    ana : Analysis
+        Analysed with the learned templates fixed (:func:`learn_from_spans`).
+    marked : np.ndarray [shape=(T,)], bool
+    settings : Settings
+    params : LikeParams, optional
+
+    Returns
+    -------
+    found : np.ndarray [shape=(T,)], bool
+        Frames of the events found (padded by ``pad_ms``), away from the marked spans.
+    similarity, novelty : np.ndarray [shape=(T,)], float32
+        :func:`like_scores`.
+    reference : float
+    """
+    p = params or LikeParams()
+    sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
+                                          prototype=p.prototype)
+    found = like_frames(sim, nov, eligible, reference=ref, counts=settings.counts(ana.cfg),
+                        min_event=settings.frames(p.min_event_ms, ana.cfg), params=p)
+    return found, sim, nov, ref
+
+
+def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analysis, base: Dictionary,
+                     settings: Settings, params: LikeParams | None = None, threads: int = 1,
+                     spans=()) -> tuple[Dictionary, Analysis, float]:
+    """Learn templates from the marked frames' residual, in ``params.passes`` rounds.
+
+    Each round takes the residual under the music estimate of the latest analysis
+    (:func:`example_residual`), learns templates from it (:func:`learn_like`) and analyses
+    the recording again with them fixed before ``base``'s: the NMF music estimate, on which
+    KAM chooses neighbours, then holds less of the interference, so the next residual holds
+    more of it.
+
+    Returns
+    -------
+    learned : Dictionary
+    analysis : Analysis
+        The last analysis (with ``learned``).
+    residual_share : float
+        Fraction of the marked frames' energy in the first residual.
+
+    Raises
+    ------
+    ParameterError
+        If the first residual carries less than ``params.min_residual`` of the energy.
+    """
+    p = params or LikeParams()
+    ana = first
+    q = marked & ~first.partial
+    total = float((first.V[:, q if q.any() else marked] ** 2).sum())
+    resid = 0.0
+    for i in range(p.passes):
+        R = example_residual(ana, marked, settings=settings)
+        if i == 0:
+            resid = float((R**2).sum()) / max(total, 1e-30)
+            if resid < p.min_residual:
+                where = ", ".join(f"{e.start_s} s to {e.end_s} s" for e in spans) or "marked"
+                raise ParameterError(
+                    f"nothing to learn from in the like span(s) {where}: the rest of the recording explains "
+                    f"{100 * (1 - resid):.1f} % of their energy; mark a region where the interference sounds")
+        learned = learn_like(R, first.cfg, rank=p.rank, beta=first.beta)
+        ana = analyse(x, sr, dictionary=with_like(learned, base), settings=settings, threads=threads)
+    return learned, ana, resid
+
+
+def spans_analysis(x: np.ndarray, sr: int, frames: np.ndarray, *, first: Analysis, settings: Settings,
+                   threads: int = 1) -> Analysis:
+    """The analysis the repair of given spans uses with the empty dictionary (``none``):
+    the recording analysed with templates learned from the spans' frames
+    (:func:`learn_from_spans`), or ``first`` if the spans hold nothing the music does not
+    explain (then the repair's NMF guard removes nothing).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+    sr : int
+    frames : np.ndarray [shape=(T,)], bool
+        The spans' frames.
+    first : Analysis
+        The recording analysed with the empty dictionary.
+    settings : Settings
+    threads : int
+
+    Returns
+    -------
+    Analysis
+    """
+    try:
+        _, ana, _ = learn_from_spans(x, sr, frames, first=first, base=empty_dictionary(first.cfg),
+            settings=settings, params=LikeParams(min_residual=0.0), threads=threads)
+    except ParameterError:
+        return first
+    return ana
+
+
+def locate_like(
+    x: np.ndarray,
+    sr: int,
+    spans: list[Event],
+    *,
+    first: Analysis,
+    base: Dictionary,
+    settings: Settings,
+    params: LikeParams | None = None,
+    threads: int = 1,
+) -> LikeResult:
+    """Learn the interference from the marked spans and find every event like it.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+    sr : int
+    spans : list of Event
+        The marked spans (checked by the caller: inside the recording, in order, not
+        overlapping; :func:`check_like`).
+    first : Analysis
+        The recording analysed with ``base`` (its music estimate at the marked frames gives
+        the residual learned from).
+    base : Dictionary
+        The Cleaner's dictionary (empty for ``"none"``); its templates stay in the second
+        analysis after the learned ones.
+    settings : Settings
+    params : LikeParams, optional
+    threads : int
+
+    Returns
+    -------
+    LikeResult
+
+    Raises
+    ------
+    ParameterError
+        If the music explains (nearly) everything in the marked spans.
+    """
+    p = params or LikeParams()
+    cfg = first.cfg
+    marked = span_frames(spans, cfg, first.n_frames)
+    learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
+                                           threads=threads, spans=spans)
+    found, sim, nov, ref = find_like(ana, marked, settings=settings, params=p)
+    frames = found | marked
+    n_frames = ana.n_frames
+    segs = segments(found)
+    found_events = segments_to_events(
+        segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds, duration_s=x.shape[1] / sr,
+        labels=[LIKE_LABEL] * len(segs), confidences=[float(np.clip(sim[a:b].max(), 0, 1)) for a, b in segs])
+    marked_events = [Event(e.start_s, e.end_s, LIKE_LABEL, 1.0) for e in spans]
+    found_events = [e for e in found_events
+                    if not any(e.start_s < m.end_s and m.start_s < e.end_s for m in marked_events)]
+    events = sorted(marked_events + found_events, key=lambda e: e.start_s)
+    stats = {"like_reference": ref, "like_residual": resid, "like_found": len(found_events)}
+    return LikeResult(ana, learned, frames, found, events, sim, nov, stats)

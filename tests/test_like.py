@@ -1,0 +1,208 @@
+"""Learning the interference from one marked example (``like=``) and ``interference="none"``."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cleantake
+from cleantake.dictionaries import resolve_dictionary
+from cleantake.errors import ParameterError
+
+SR = 22050
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def _music(seconds=10.0, sr=SR):
+    """Repeating organ-like notes: every frame has similar frames elsewhere."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    notes = [220.0, 277.2, 329.6, 440.0]
+    x = np.zeros_like(t)
+    for i, start in enumerate(np.arange(0, seconds, 0.5)):
+        f = notes[i % 4]
+        seg = (t >= start) & (t < start + 0.5)
+        env = np.minimum(1, (t[seg] - start) * 50) * np.exp(-(t[seg] - start) * 2)
+        for h in range(1, 6):
+            x[seg] += env * np.sin(2 * np.pi * f * h * t[seg]) / h
+    return 0.2 * x / np.abs(x).max() + 1e-4 * rng.standard_normal(t.size)
+
+
+def _ring(seed, sr=SR, length=0.4):
+    """A bell-like interference: inharmonic partials far from the music's, with noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(length * sr)) / sr
+    env = np.exp(-t / 0.15) * np.minimum(1, t * 400)
+    x = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28)) for f in (1870.0, 2730.0, 3810.0))
+    return 0.15 * env * (x + 0.3 * rng.standard_normal(t.size))
+
+
+ONSETS = (2.1, 7.3)
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    x = _music()
+    y = x.copy()
+    spans = []
+    for i, t0 in enumerate(ONSETS):
+        b = _ring(i)
+        n0 = int(t0 * SR)
+        y[n0:n0 + b.size] += b
+        spans.append((n0 / SR, (n0 + b.size) / SR))
+    return y, x, spans
+
+
+@pytest.fixture(scope="module")
+def result(mixed):
+    y, _, spans = mixed
+    return cleantake.clean(y, SR, interference="none", like=[spans[0]])
+
+
+def _energy(a, t0, t1):
+    return float(np.sum(a[int(t0 * SR):int(t1 * SR)] ** 2))
+
+
+def test_marked_example_is_removed(result, mixed):
+    y, x, spans = mixed
+    a, b = spans[0]
+    before = _energy(y - x, a, b)
+    after = _energy(result.cleaned - x, a, b)
+    assert after < 0.25 * before  # at least 6 dB less error than the mixture in the marked span
+
+
+def test_the_other_copy_is_found_and_removed(result, mixed):
+    y, x, spans = mixed
+    a, b = spans[1]
+    assert any(e.start_s < b and a < e.end_s for e in result.events)
+    assert _energy(result.cleaned - x, a, b) < 0.25 * _energy(y - x, a, b)
+
+
+def test_nothing_else_is_found(result, mixed):
+    _, _, spans = mixed
+    for e in result.events:
+        assert any(e.start_s < b and a < e.end_s for a, b in spans), e
+
+
+def test_clean_stretch_far_from_anything_similar_is_bit_identical(result, mixed):
+    y, _, _ = mixed
+    a, b = int(4.0 * SR), int(6.0 * SR)
+    assert np.array_equal(result.cleaned[a:b], y[a:b])
+    assert not np.any(result.removed[a:b])
+
+
+def test_deterministic(result, mixed):
+    y, _, spans = mixed
+    again = cleantake.Cleaner("none").clean(y, SR, like=[spans[0]])
+    assert np.array_equal(again.cleaned, result.cleaned)
+    assert again.events == result.events
+
+
+def test_locate_with_like_gives_the_events_of_clean(result, mixed):
+    y, _, spans = mixed
+    assert cleantake.Cleaner("none").locate(y, SR, like=[spans[0]]) == result.events
+
+
+def test_any_with_like_keeps_the_automatic_events(mixed):
+    """``any`` + like: the events are the union of the automatic location and the matches."""
+    y, _, spans = mixed
+    c = cleantake.Cleaner("any")
+    auto = c.locate(y, SR)
+    both = c.locate(y, SR, like=[spans[0]])
+    for e in auto:
+        assert any(f.start_s < e.end_s and e.start_s < f.end_s for f in both)
+    assert any(f.start_s < spans[0][1] and spans[0][0] < f.end_s for f in both)
+
+
+def test_none_is_an_empty_dictionary():
+    d = resolve_dictionary("none")
+    assert d.rank == 0 and d.name == "none"
+
+
+def test_none_without_spans_is_refused():
+    y = _music(2.0)
+    with pytest.raises(ParameterError, match="-i none needs --like or --events"):
+        cleantake.clean(y, SR, interference="none")
+    with pytest.raises(ParameterError, match="-i none needs --like or --events"):
+        cleantake.Cleaner("none").locate(y, SR)
+
+
+def test_none_with_events_repairs_them(mixed):
+    y, x, spans = mixed
+    res = cleantake.clean(y, SR, interference="none", events=[spans[0]])
+    a, b = spans[0]
+    assert _energy(res.cleaned - x, a, b) < 0.5 * _energy(y - x, a, b)
+    outside = np.ones(y.size, bool)
+    outside[int(a * SR):int(np.ceil(b * SR))] = False
+    assert np.array_equal(res.cleaned[outside], y[outside])
+
+
+@pytest.mark.parametrize("span, words", [
+    ((3.0, 2.0), "reversed"),
+    ((2.0, 2.0), "empty"),
+    ((9.0, 12.0), "outside the recording"),
+    ((-1.0, 0.5), "outside the recording"),
+    ((2.1, 2.11), "at least one analysis window"),
+])
+def test_bad_like_spans_are_refused_in_seconds(mixed, span, words):
+    y = mixed[0][: int(10.0 * SR)]
+    with pytest.raises(ParameterError, match=words) as info:
+        cleantake.clean(y, SR, interference="none", like=[span])
+    assert " s" in str(info.value)
+
+
+def test_short_span_message_gives_the_minimum_in_seconds(mixed):
+    cfg = cleantake.Settings().stft_config(SR)
+    with pytest.raises(ParameterError, match=f"{cfg.win_length / SR:.3f} s"):
+        cleantake.clean(mixed[0], SR, interference="none", like=[(2.1, 2.11)])
+
+
+def test_silent_like_span_is_refused(mixed):
+    y = mixed[0].copy()
+    y[int(5.0 * SR):int(6.0 * SR)] = 0.0
+    with pytest.raises(ParameterError, match="silent.*nothing to learn|nothing to learn"):
+        cleantake.clean(y, SR, interference="none", like=[(5.2, 5.8)])
+
+
+def test_like_overlapping_keep_is_refused(mixed):
+    y, _, spans = mixed
+    a, b = spans[0]
+    with pytest.raises(ParameterError, match="keep"):
+        cleantake.clean(y, SR, interference="none", like=[(a, b)], keep=[(a + 0.1, b + 1.0)])
+
+
+def test_like_and_events_together_are_refused(mixed):
+    y, _, spans = mixed
+    with pytest.raises(ParameterError, match="not both"):
+        cleantake.clean(y, SR, interference="none", like=[spans[0]], events=[spans[1]])
+
+
+def test_keep_drops_a_found_event(mixed):
+    y, _, spans = mixed
+    a, b = spans[1]
+    res = cleantake.clean(y, SR, interference="none", like=[spans[0]], keep=[(a - 0.2, b + 0.2)])
+    assert not any(e.start_s < b and a < e.end_s for e in res.events)
+    assert np.array_equal(res.cleaned[int((a - 0.2) * SR):int((b + 0.2) * SR)],
+                          y[int((a - 0.2) * SR):int((b + 0.2) * SR)])
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "mixtures.json").is_file(), reason="corpus not available")
+def test_corpus_copies_of_one_interference_are_found():
+    """One corpus interference file at two places in a corpus stem: marking one finds the other."""
+    from cleantake.evaluate import build_mixture
+
+    import soundfile as sf
+
+    path = "interference/eval/phone/" + sorted(p.name for p in (CORPUS / "interference/eval/phone").iterdir())[0]
+    n = sf.info(str(CORPUS / path)).frames
+    entry = {"id": "like-test", "music": "music/stems/stem_001.flac",
+             "events": [{"path": path, "onset_s": 3.0, "gain": 0.3}, {"path": path, "onset_s": 12.0, "gain": 0.3}]}
+    y, m, _, sr = build_mixture(CORPUS, entry)
+    res = cleantake.clean(y, sr, interference="none", like=[(3.0, 3.0 + n / sr)])
+    assert any(e.start_s < 12.0 + n / sr and 12.0 < e.end_s for e in res.events)
+    copy = slice(int(12.0 * sr), int(12.0 * sr) + n)
+    assert np.any(res.removed[copy])  # the copy is repaired (how well is the repair's matter)
+    far = slice(int(7.0 * sr), int(11.0 * sr))  # nothing like it there
+    assert np.array_equal(res.cleaned[far], y[far])
