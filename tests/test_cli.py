@@ -572,3 +572,29 @@ def test_clean_report_records_the_run_and_the_given_spans(tmp_path, capsys):
     for needle in ("proposed", "<code>any</code>", "0.5 (partial removal)", "out.flac", "the given spans",
                    "mask_power"):
         assert needle in run_table, needle
+
+
+def test_like_with_none_removes_the_marked_example_and_none_alone_is_refused(tmp_path, capsys):
+    code, out, err = run(["clean", EXAMPLE, "-o", tmp_path / "out.flac", "-i", "none", "--like", "2.11-2.73",
+                          "--labels", tmp_path / "ev.json", "-q"], capsys)
+    assert code == 0, err
+    x, sr = sf.read(EXAMPLE)
+    y, _ = sf.read(tmp_path / "out.flac")
+    found = read_labels(tmp_path / "ev.json")
+    assert any(e.start_s <= 2.2 and e.end_s >= 2.6 for e in found)  # the marked cough itself
+    touched = np.zeros(len(x), bool)
+    for e in found:
+        touched[max(0, int(e.start_s * sr) - 4096):int(e.end_s * sr) + 4096] = True
+    assert np.array_equal(x[~touched], y[~touched]) and not np.array_equal(x, y)
+    code, out, err = run(["clean", EXAMPLE, "-o", tmp_path / "none.flac", "-i", "none"], capsys)
+    assert code == 2 and "-i none needs --like or --events" in err
+    assert not (tmp_path / "none.flac").exists()
+
+
+def test_like_on_a_recording_cleaned_in_blocks_is_refused_before_reading(tmp_path, capsys, monkeypatch):
+    long = tmp_path / "long.wav"
+    sf.write(long, np.zeros((8000 * 125, 1)), 8000, subtype="PCM_16")  # 125 s: more than two 60-s blocks
+    _must_not_clean(monkeypatch)
+    code, out, err = run(["clean", long, "-o", tmp_path / "out.wav", "--like", "10-11"], capsys)
+    assert code == 2 and "at most 120 s" in err
+    assert files_in(tmp_path) == ["long.wav"]

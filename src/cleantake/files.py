@@ -196,9 +196,18 @@ def _checked_spans(spans: Sequence | None, info: AudioInfo, name: str) -> list |
         return None
     spans = list(spans)
     checked = check_spans(spans, duration_s=info.duration_s, name=name)
-    if name == "keep":  # music to keep has no strength: plain (start_s, end_s)
+    if name in ("keep", "like"):  # music to keep, examples to learn from: plain (start_s, end_s)
         return [(sp.start_s, sp.end_s) for sp in checked]
     return spans
+
+
+def _like_fits(like: list | None, info: AudioInfo, block_s: float) -> None:
+    """``like`` learns from the recording as a whole: refused for recordings cleaned in blocks."""
+    if like is not None and _in_blocks(info, block_s):
+        raise ParameterError(
+            f"like: learning from a marked example works on recordings of at most {2 * block_s:g} s for now; "
+            f"this one is {info.duration_s:.1f} s long. Cut the part with the interference out, or mark "
+            "every event with --events")
 
 
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
@@ -239,6 +248,7 @@ def clean_file(
     workers: int | None = None,
     events: Sequence | None = None,
     keep: Sequence | None = None,
+    like: Sequence | None = None,
     block_s: float = STREAM_BLOCK_S,
     overlap_s: float = STREAM_OVERLAP_S,
 ) -> FileResult:
@@ -280,6 +290,10 @@ def clean_file(
         ``cleaner.clean(..., events=...)``.
     keep : sequence of spans, optional
         Spans in seconds never to touch, passed on as ``cleaner.clean(..., keep=...)``.
+    like : sequence of spans, optional
+        Spans in seconds that hold examples of the interference: it is learned from them and
+        every similar event is removed (``cleaner.clean(..., like=...)``). Only for
+        recordings of at most ``2 * block_s`` seconds (one block).
     block_s, overlap_s : float
         Recordings longer than ``2 * block_s`` seconds are cleaned in blocks of ``block_s``
         seconds overlapping by ``overlap_s`` (``block_s > 2 * overlap_s > 0``; see
@@ -303,6 +317,8 @@ def clean_file(
     info = plan.info
     events = _checked_spans(events, info, "events")
     keep = _checked_spans(keep, info, "keep")
+    like = _checked_spans(like, info, "like")
+    _like_fits(like, info, block_s)
     if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
         raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
     sr, n_total = info.samplerate, info.frames
@@ -343,7 +359,7 @@ def clean_file(
             audio, info = read_audio(input_path)
             blocks, n_blocks = [(0, audio)], 1
         out.events = clean_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, n_blocks=n_blocks,
-                                  emit=emit, events=events, keep=keep, progress=clean_progress,
+                                  emit=emit, events=events, keep=keep, like=like, progress=clean_progress,
                                   workers=plan.workers, stats=out.stats)
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
@@ -362,6 +378,8 @@ def clean_file(
             removed = src - cleaned
         run_info = _run_info(cleaner, input_path, [output_path, removed_path, labels_path],
                              events_from=None if events is None else "the given spans")
+        if like is not None:
+            run_info["command"] = "like " + ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in like)
         out.report_output = write_report(report_dir, src, sr, cleaned=cleaned, removed=removed,
                                          events=out.events, title=Path(input_path).name,
                                          source_path=input_path, filename=report_name, run_info=run_info)
@@ -378,6 +396,7 @@ def locate_file(
     report_name: str | None = None,
     overwrite: bool = False,
     keep: Sequence | None = None,
+    like: Sequence | None = None,
     progress: Progress = None,
     block_s: float = STREAM_BLOCK_S,
     overlap_s: float = STREAM_OVERLAP_S,
@@ -397,6 +416,8 @@ def locate_file(
         As :func:`clean_file`.
     keep : sequence of spans, optional
         Spans in seconds never to report, passed on as ``cleaner.locate(..., keep=...)``.
+    like : sequence of spans, optional
+        As :func:`clean_file`: what ``clean`` would find from these examples.
 
     Returns
     -------
@@ -407,6 +428,8 @@ def locate_file(
     plan = preflight(input_path, labels_path=labels_path, report_dir=report_dir, overwrite=overwrite)
     info = plan.info
     keep = _checked_spans(keep, info, "keep")
+    like = _checked_spans(like, info, "like")
+    _like_fits(like, info, block_s)
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
@@ -416,7 +439,7 @@ def locate_file(
     else:
         audio, info = read_audio(input_path)
         blocks = [(0, audio)]
-    events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep,
+    events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep, like=like,
                            progress=locate_progress)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
     out = FileResult(events, info.duration_s, sr, info.channels)

@@ -228,7 +228,8 @@ def _span_kwargs(name: str, spans, start: int, n: int, sr: int) -> dict:
 
 
 def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int, n_total: int,
-                  keep: Sequence[Span] | None = None, progress: Progress = None) -> list[Event]:
+                  keep: Sequence[Span] | None = None, like: Sequence[Span] | None = None,
+                  progress: Progress = None) -> list[Event]:
     """Locate the interference of a recording given in overlapping blocks.
 
     Consecutive blocks are joined in the middle of their overlap: events starting before it
@@ -268,7 +269,8 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
             report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
 
         found = cleaner.locate(block, sr, progress=within,
-                               **_span_kwargs("keep", keep, start, block.shape[0], sr))
+                               **_span_kwargs("keep", keep, start, block.shape[0], sr),
+                               **_span_kwargs("like", like, start, block.shape[0], sr))
         ev = _shifted(found, start / sr, duration_s)
         if prev_end is None:
             events = ev
@@ -289,6 +291,7 @@ def clean_blocks(
     emit: Callable[[np.ndarray, np.ndarray], None],
     events: Sequence[Span] | None = None,
     keep: Sequence[Span] | None = None,
+    like: Sequence[Span] | None = None,
     progress: Progress = None,
     workers: int | None = None,
     stats: dict | None = None,
@@ -317,6 +320,10 @@ def clean_blocks(
         Spans in seconds of the recording (``(start_s, end_s)``, ``(start_s, end_s,
         strength)`` or Event) passed on, shifted and cut to each block, as
         ``cleaner.clean(..., events=..., keep=...)``. None: not passed.
+    like : sequence of spans, optional
+        Examples of the interference (seconds in file time), passed on cut to each block as
+        ``cleaner.clean(..., like=...)``; a block without an example learns nothing from them,
+        so :func:`cleantake.files.clean_file` takes ``like`` only for one-block recordings.
     progress : callable(float), optional
         Called with the completed fraction (by samples, non-decreasing, at most 0.97: the
         caller says when it is done).
@@ -386,6 +393,7 @@ def clean_blocks(
     def clean_block(i: int, start: int, block: np.ndarray):
         kw = _span_kwargs("events", events, start, block.shape[0], sr)
         kw.update(_span_kwargs("keep", keep, start, block.shape[0], sr))
+        kw.update(_span_kwargs("like", like, start, block.shape[0], sr))
         # Parallelism is across blocks: one thread for each block's own NMF.
         token = recording_threads.set(1 if parallel else None)
         try:

@@ -37,7 +37,8 @@ def run_clean(args: argparse.Namespace) -> int:
         res = clean_file(args.input, args.output, cleaner=cleaner, removed_path=args.removed,
                          labels_path=args.labels, overwrite=args.overwrite, subtype=args.subtype,
                          clip=args.clip, report_dir=args.report, progress=progress, workers=args.jobs,
-                         events=joined_spans(args.events), keep=joined_spans(args.keep))
+                         events=joined_spans(args.events), keep=joined_spans(args.keep),
+                         like=joined_spans(args.like))
     finally:
         progress.close()
     if not args.quiet:
@@ -96,7 +97,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     progress = Progress(src.name, quiet=args.quiet)
     try:
         res = locate_file(src, cleaner=cleaner, labels_path=args.labels, report_dir=args.report,
-                          overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep))
+                          overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep),
+                          like=joined_spans(args.like))
     finally:
         progress.close()
     print(format_events_table(res.events))

@@ -41,8 +41,8 @@ def strength(text: str) -> float:
 def add_interference_option(p: argparse.ArgumentParser) -> None:
     """``-i/--interference``: which dictionary to look for."""
     p.add_argument("-i", "--interference", default="any", metavar="NAME|PATH",
-                   help="interference dictionary: any, cough, door, creak, scream, drop, or a file made by "
-                        "`cleantake learn` (default: any)")
+                   help="interference dictionary: any, cough, door, creak, scream, drop, none (only what "
+                        "--like marks), or a file made by `cleantake learn` (default: any)")
 
 
 def confidence(text: str) -> float:
@@ -127,13 +127,18 @@ def joined_spans(values: list | None) -> list | None:
 
 
 def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
-    """``--keep SPAN`` (and, for ``clean``, ``--events LABELS``): the user marks the recording."""
+    """``--like SPAN``, ``--keep SPAN`` (and, for ``clean``, ``--events LABELS``): the user marks the recording."""
     if events:
         p.add_argument("--events", type=spans, action="append", metavar="LABELS",
                        help="repair exactly these spans, no automatic location: a label file (an Audacity "
                             "label track .txt as `--labels` or Audacity writes it, .json or .csv; a strength "
                             "per span as `strength=0.5` in the label or a strength column) or a span "
                             f"({SPAN_FORMS}); repeatable")
+    p.add_argument("--like", type=spans, action="append", metavar="SPAN",
+                   help="an example of the interference in this recording (a cough you hear): what is there "
+                        "that the music does not explain is learned and every similar event is found and "
+                        "removed; with -i none only what was marked is looked for; "
+                        f"a span ({SPAN_FORMS}) or a label file; repeatable; recordings up to 2 minutes")
     p.add_argument("--keep", type=spans, action="append", metavar="SPAN",
                    help="music that must not be touched (a snare hit taken for a drop): events overlapping "
                         f"it are dropped and the output equals the input there; a span ({SPAN_FORMS}) or a "
