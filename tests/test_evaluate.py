@@ -364,11 +364,26 @@ def test_given_modes_refuse_what_they_cannot_run(tiny_corpus, tmp_path, capsys):
     assert plain["meta"]["given"] == "none" and "given" not in plain["rows"][0]
     with pytest.raises(ParameterError, match="only the methods proposed and identity"):
         ev.run(tiny_corpus, methods=["proposed", "nmf"], given="spans")
-    with pytest.raises(ParameterError, match="--given first"):
-        ev.run(tiny_corpus, methods=["proposed"], given="first")
+    with pytest.raises(ParameterError, match="only the methods proposed and identity"):
+        ev.run(tiny_corpus, methods=["nmf"], given="first")
     with pytest.raises(ParameterError, match="choose from"):
         ev.run(tiny_corpus, methods=["proposed"], given="all")
     with pytest.raises(SystemExit) as exc:
         _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "r.json"), "--given", "some"])
     assert exc.value.code == 2
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_given_first_learns_from_the_first_event_and_reports_the_others():
+    if not (CORPUS / "mixtures.json").is_file():
+        pytest.skip(f"corpus absent at {CORPUS}")
+    res = ev.run(CORPUS, subset="quick", sets=["stems_extra"], methods=["proposed"], given="first", every=12)
+    rows = res["rows"]
+    assert rows and all(len(next(e for e in ev.load_mixtures(CORPUS) if e["id"] == r["id"])["events"]) >= 2
+                        for r in rows)
+    for r in rows:
+        assert "error" not in r, r.get("error")
+        assert 0.0 <= r["others_found"] <= 1.0 and r["false_events_given"] >= 0 and r["events"] >= 1
+    cell = res["summary"]["stems_extra"]["proposed"]["0"]
+    assert cell["others_found"] is not None and cell["false_events_per_recording"] is not None

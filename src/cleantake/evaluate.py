@@ -70,6 +70,13 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
         try:
             if given == "spans" and name == "proposed":
                 cleaned, _removed, events = clean_given_spans(mixture, sr, event_spans(corpus_dir, entry))
+            elif given == "first" and name == "proposed":
+                true = sorted(event_spans(corpus_dir, entry))
+                cleaned, _removed, events = clean_like_first(mixture, sr, true)
+                others = true[1:]
+                row["others_found"] = _share_found(others, events)
+                row["false_events_given"] = sum(
+                    1 for e in events if not any(min(e.end_s, b) > max(e.start_s, a) for a, b in true))
             else:
                 cleaned, _removed, events = METHODS[name](mixture, sr)
             row["seconds"] = time.perf_counter() - t0
@@ -97,6 +104,30 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
         for k in ("sdr", "sir", "sar", "nsdr", "nsir"):
             row.setdefault(k, None)
     return rows
+
+
+def clean_like_first(mixture: np.ndarray, sr: int, true: Sequence[tuple[float, float]]):
+    """``--given first``: only the first event's span, as an example (``like=``, ``-i none``).
+
+    Returns ``(cleaned, removed, events)`` with ``mixture``'s shape.
+    """
+    import cleantake
+
+    audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
+    res = cleantake.Cleaner("none").clean(audio, sr, like=[true[0]])
+    cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
+    return cleaned, mixture - cleaned, list(res.events)
+
+
+def _share_found(spans: Sequence[tuple[float, float]], events) -> float | None:
+    """Share of ``spans`` covered >= 30 % by ``events`` (None when there are none)."""
+    if not spans:
+        return None
+    found = 0
+    for a, b in spans:
+        cover = sum(max(0.0, min(b, e.end_s) - max(a, e.start_s)) for e in events)
+        found += cover >= 0.3 * (b - a)
+    return found / len(spans)
 
 
 def _mean(values) -> float | None:
@@ -128,6 +159,9 @@ def _summarise(rows: list[dict], methods: Sequence[str]) -> tuple[dict, dict]:
             cell.update(nsdr=_mean(r["nsdr"] for r in ok), nsir=_mean(r["nsir"] for r in ok),
                         sdr=_mean(r["sdr"] for r in ok), sir=_mean(r["sir"] for r in ok),
                         sar=_mean(r["sar"] for r in ok))
+            if any("others_found" in r for r in ok):  # --given first
+                cell.update(others_found=_mean(r.get("others_found") for r in ok),
+                            false_events_per_recording=_mean(r.get("false_events_given") for r in ok))
         if cls is None:
             summary.setdefault(set_, {}).setdefault(method, {})[key] = cell
         else:
@@ -178,8 +212,9 @@ def run(
         events itself (the default). ``spans``: the true span of every event, no location (the
         ceiling of the repair; methods ``proposed`` and ``identity`` only). ``first``: only the
         first event's span of each mixture with two or more events, as an example to learn
-        from (``like=``, with no bundled dictionary); not available until ``Cleaner.clean``
-        takes ``like``.
+        from (``like=``, with no bundled dictionary); only mixtures with two or more events
+        are run, and each cell also gives ``others_found`` (share of the other events found,
+        >= 30 % of their span covered) and ``false_events_per_recording``.
 
     Returns
     -------
@@ -196,7 +231,7 @@ def run(
     ------
     ParameterError
         For an unknown subset, set, method or ``given``, a method that ``given`` does not run,
-        ``given="first"`` (not available yet), or jobs < 1.
+        or jobs < 1.
     CleantakeError
         If a method's package is not installed.
     AudioReadError
@@ -219,7 +254,8 @@ def run(
     require_backend()
     corpus_dir = str(Path(corpus_dir).resolve())
     entries = [e for e in load_mixtures(corpus_dir)
-               if e["set"] in sets and (subset == "full" or e.get("subset") == "quick")][::every]
+               if e["set"] in sets and (subset == "full" or e.get("subset") == "quick")
+               and (given != "first" or len(e["events"]) >= 2)][::every]
     t_start = time.perf_counter()
     per_entry: list[list[dict] | None] = [None] * len(entries)
     log = None
@@ -297,17 +333,6 @@ def _check_given(given: str, methods: Sequence[str]) -> None:
     if other:
         raise ParameterError(f"--given {given} runs only the methods proposed and identity, "
                              f"not {', '.join(other)}")
-    if given == "first":
-        import inspect
-
-        import cleantake
-
-        if "like" not in inspect.signature(cleantake.Cleaner.clean).parameters:
-            raise ParameterError("--given first is not available yet: it learns from the first event through "
-                                 "Cleaner.clean(like=...), which this version of cleantake does not have; "
-                                 "use --given spans or none")
-        raise ParameterError("--given first is not implemented in evaluate yet (Cleaner.clean takes like=, "
-                             "but evaluate does not pass it); use --given spans or none")
 
 
 def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str], given: str = "none") -> dict[str, list[dict]]:
@@ -526,8 +551,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--given", choices=GIVEN, default="none",
                    help="none: each method locates the events itself (default); spans: the proposed repair is "
                    "given the true span of every event, no location (its ceiling; methods proposed and "
-                   "identity only); first: only the first event of each mixture with two or more, through "
-                   "like= (not available yet)")
+                   "identity only); first: only the first event of each mixture with two or more is given, as an "
+                   "example to learn from (like=, -i none), and the share of the other events found is reported")
     p.add_argument("--resume", action="store_true",
                    help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
                    "deleted when it completes) and evaluate only the rest")
