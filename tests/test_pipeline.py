@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import organ
 
 import cleantake
 from cleantake.errors import ParameterError
@@ -15,18 +16,8 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def _music(seconds=6.0, sr=SR, seed=0):
-    """Repeating organ-like notes: every frame has similar frames elsewhere."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    notes = [220.0, 277.2, 329.6, 440.0]
-    x = np.zeros_like(t)
-    for i, start in enumerate(np.arange(0, seconds, 0.5)):
-        f = notes[i % 4]
-        seg = (t >= start) & (t < start + 0.5)
-        env = np.minimum(1, (t[seg] - start) * 50) * np.exp(-(t[seg] - start) * 2)
-        for h in range(1, 6):
-            x[seg] += env * np.sin(2 * np.pi * f * h * t[seg]) / h
-    return 0.2 * x / np.abs(x).max() + 1e-4 * rng.standard_normal(t.size)
+    """Repeating organ-like notes (:func:`conftest.organ`): every frame has similar frames elsewhere."""
+    return organ(seconds, sr, seed)
 
 
 def _burst(sr=SR, seed=1, length=0.3):
