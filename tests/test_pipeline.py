@@ -270,3 +270,17 @@ def test_class_preset_finds_a_cough_its_small_dictionary_explains_less_well():
     np.testing.assert_allclose(res.cleaned + res.removed, y, rtol=0, atol=1e-12)
     unscaled = cleantake.Cleaner("cough", necessity_floor=0.35 / np.sqrt(12 / 60))
     assert not hits(unscaled.locate(y, sr))
+
+
+def test_no_given_span_returns_the_input_without_analysis(monkeypatch):
+    """events=[] (a block of a long file with no given span): nothing repaired, nothing analysed."""
+    import cleantake.pipeline as P
+
+    x = _music(3.0)
+
+    def no_analysis(*a, **k):
+        raise AssertionError("analysed a recording with nothing to repair")
+
+    monkeypatch.setattr(P, "analyse", no_analysis)
+    res = cleantake.Cleaner("any").clean(x, SR, events=[])
+    assert res.events == [] and np.array_equal(res.cleaned, x) and not res.removed.any()

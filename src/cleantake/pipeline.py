@@ -320,6 +320,12 @@ class Cleaner:
             raise ParameterError(f"events= works with the proposed method only, not {self.method!r}")
         cfg = self.settings.stft_config(sr)
         examples = self._check_like(like, x, sr, cfg, kept, marked=marked)
+        if marked is not None and not marked and not examples:
+            # Nothing to repair (e.g. a block of a long file with no given span): the output is
+            # the input, and no analysis is needed to know it.
+            if progress is not None:
+                progress(1.0)
+            return self._result(x, np.zeros_like(x), [], sr, mono, {"seconds": {}})
         if n < cfg.win_length:
             warnings.warn(
                 f"recording is {n / sr:.3f} s long, shorter than one analysis window "
