@@ -27,15 +27,25 @@ __all__ = [
 ]
 
 
-def strength(text: str) -> float:
-    """argparse type of ``--strength``: a number from 0 to 1."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"strength must be a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be from 0 (no change) to 1 (full removal), got {v:g}")
-    return v
+def _unit_interval(name: str, meaning: str):
+    """An argparse type for a number from 0 to 1 (``meaning`` says what its ends mean)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            v = float("nan")
+        if not 0.0 <= v <= 1.0:
+            raise argparse.ArgumentTypeError(f"{name} must be {meaning}, got {text!r}")
+        return v
+
+    parse.__name__ = name
+    return parse
+
+
+#: argparse type of ``--strength``: a number from 0 to 1.
+strength = _unit_interval("strength", "a number from 0 (no change) to 1 (full removal)")
+#: argparse type of ``--sensitivity``: a confidence from 0 to 1.
+confidence = _unit_interval("sensitivity", "a confidence from 0 to 1")
 
 
 def add_interference_option(p: argparse.ArgumentParser) -> None:
@@ -43,17 +53,6 @@ def add_interference_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--interference", default="any", metavar="NAME|PATH",
                    help="interference dictionary: any, cough, door, creak, scream, drop, none (only what "
                         "--like marks), or a file made by `cleantake learn` (default: any)")
-
-
-def confidence(text: str) -> float:
-    """argparse type of ``--sensitivity``: a confidence from 0 to 1."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sensitivity must be a confidence from 0 to 1, got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"sensitivity must be a confidence from 0 to 1, got {v:g}")
-    return v
 
 
 def add_location_options(p: argparse.ArgumentParser) -> None:
