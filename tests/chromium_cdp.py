@@ -226,3 +226,4 @@ class Chromium:
 
     def __exit__(self, *exc):
         self.close()
+

@@ -83,3 +83,16 @@ def two_tones(seconds: float, sr: int, channels: int = 2) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     x = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t)
     return np.round(np.repeat(x[:, None], channels, axis=1) * 32768) / 32768
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium driven over the DevTools protocol (``chromium_cdp``); the test is
+    skipped when Chromium is not installed."""
+    from chromium_cdp import Chromium, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with Chromium(exe) as c:
+        yield c

@@ -529,14 +529,6 @@ CHECK_PAGE_JS = """
 """
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    exe = find_chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with Chromium(exe) as c:
-        yield c
-
 
 def test_report_renders_in_headless_chromium(chromium, full_report, tmp_path):
     path, _, _, _, events = full_report

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import cleantake
-from chromium_cdp import Chromium, find_chromium
 from cleantake import report as R
 from cleantake.labels import Span, read_labels, read_spans
 from cleantake.locate import Event
@@ -119,14 +118,6 @@ def test_no_events_no_review_controls(tmp_path):
 
 # ----------------------------------------------------------------------------- in the browser
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    exe = find_chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with Chromium(exe) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

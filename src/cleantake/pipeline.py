@@ -31,11 +31,6 @@ from .threads import threads_for_recording as _recording_threads
 __all__ = ["Settings", "CleanResult", "Cleaner", "clean", "METHODS"]
 
 METHODS = ("proposed", "nmf", "kam")
-#: Size of the dictionary (templates) that Settings.evidence and Settings.necessity_floor were
-#: measured with (``any``); smaller dictionaries scale them (Cleaner._size_share).
-EVIDENCE_RANK = 60
-#: Neighbours the necessity contrast compares a frame with (Settings.necessity_contrast).
-CONTRAST_NEIGHBOURS = 8
 Progress = Callable[[float], None] | None
 
 
