@@ -26,7 +26,7 @@ What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the n
    least 15 % of the mixture's, negative where below 1 %, ignored in between).
 4. **Held-out test**: ``cleantake.corpus.cv_recipes(corpus, k, part="test")`` of every fold
    (every clean recording, every ``--test-every``-th of the others), analysed with the fold's
-   dictionary; also today's threshold stack (``Cleaner._kam_stage``) on the same analysis.
+   dictionary; also today's threshold stack (``cleantake.locate.locate_events``) on the same analysis.
 5. **Models** compared by leave-fold-out numbers; event settings; isotonic calibration of
    event confidence fitted on the other folds' held-out events; the final model trained on
    everything and written to ``--out``.
