@@ -391,7 +391,7 @@ def frame_xy(items: list[dict], seed: int = 0):
     return np.concatenate(Xs), np.concatenate(ys), np.concatenate(cs)
 
 
-def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0):
+def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0, class_model: str = "logreg"):
     """Detector and class model on ``items`` -> (scaler mean, scale, det layers, cls layers)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -414,13 +414,23 @@ def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0):
 
         det = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31, random_state=seed)
         det.fit(Z, y)
-        det_layers = det  # not exportable as layers; for comparison only
+        det_layers = export_trees(det)  # evaluated in numpy by cleantake.detector
     else:
         raise ValueError(kind)
     pos = y == 1
     # Class model: multinomial logistic regression, strongly regularised. Held-out frame
     # accuracy on the other folds' held-out recordings (fraction 0.21 run): MLP 48 hidden
     # 27 %, MLP 24 hidden alpha 1 25 %, logistic C=0.1 25 %, logistic C=0.01 32 % (chance 10 %).
+    if class_model == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        clf = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, max_leaf_nodes=15,
+                                             l2_regularization=1.0, random_state=seed)
+        clf.fit(Z[pos], c[pos])
+        if len(clf.classes_) < 3:
+            raise ValueError("the tree class model needs training frames of at least three classes")
+        cls_layers = export_trees(clf, len(ALL_CLASSES), [int(v) for v in clf.classes_])
+        return mean, scale, det_layers, cls_layers
     clf = LogisticRegression(C=0.01, max_iter=300)
     clf.fit(Z[pos], c[pos])
     present = clf.classes_
@@ -437,6 +447,42 @@ def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0):
     return mean, scale, det_layers, cls_layers
 
 
+def export_trees(h, n_outputs: int | None = None, columns=None):
+    """A fitted ``HistGradientBoostingClassifier`` -> ``cleantake.detector.TreeEnsemble``.
+
+    Binary: one output (the logit of class 1). Multiclass: tree j of an iteration adds to
+    column ``columns[j]`` of ``n_outputs`` (classes absent from training keep logit -30).
+    """
+    from cleantake.detector import TreeEnsemble
+
+    feats, thrs, lefts, rights, vals, roots, outs = [], [], [], [], [], [], []
+    offset, depth = 0, 0
+    k = h.n_trees_per_iteration_
+    columns = list(range(k)) if columns is None else list(columns)
+    n_outputs = k if n_outputs is None else n_outputs
+    for it in h._predictors:
+        for j, pred in enumerate(it):
+            nd = pred.nodes
+            if nd["is_categorical"].any():
+                raise ValueError("categorical splits are not exported")
+            n = len(nd)
+            leaf = nd["is_leaf"].astype(bool)
+            own = np.arange(n)
+            feats.append(np.where(leaf, -1, nd["feature_idx"]).astype(np.int32))
+            thrs.append(np.where(leaf, 0.0, nd["num_threshold"]).astype(np.float64))
+            lefts.append((np.where(leaf, own, nd["left"]) + offset).astype(np.int32))
+            rights.append((np.where(leaf, own, nd["right"]) + offset).astype(np.int32))
+            vals.append(np.where(leaf, nd["value"], 0.0).astype(np.float64))
+            roots.append(offset)
+            outs.append(columns[j])
+            depth = max(depth, int(nd["depth"].max()))
+            offset += n
+    base = np.full(n_outputs, -30.0)
+    base[columns] = np.ravel(h._baseline_prediction)
+    return TreeEnsemble(np.concatenate(feats), np.concatenate(thrs), np.concatenate(lefts), np.concatenate(rights),
+                        np.concatenate(vals), np.array(roots, np.int32), np.array(outs, np.int32), base, depth)
+
+
 def _model(mean, scale, det_layers, cls_layers, calib=(np.array([0.0, 1.0]), np.array([0.0, 1.0])), extra=None):
     from cleantake.detector import FEATURE_NAMES, DetectorModel
 
@@ -445,20 +491,17 @@ def _model(mean, scale, det_layers, cls_layers, calib=(np.array([0.0, 1.0]), np.
                          ALL_CLASSES, calib[0], calib[1], st, FEATURE_NAMES)
 
 
-def predict(model, it: dict, hgb=None):
+def predict(model, it: dict):
     from cleantake.detector import frame_probabilities
 
-    p, cp = frame_probabilities(it["F"], model)
-    if hgb is not None:
-        p = hgb.predict_proba((it["F"] - model.mean) / model.scale)[:, 1]
-    return p, cp
+    return frame_probabilities(it["F"], model)
 
 
-def item_events(model, it: dict, hgb=None) -> list:
+def item_events(model, it: dict) -> list:
     """Uncalibrated events (threshold 0) of a test item with its own truth attached."""
     from cleantake.detector import events_from_probabilities
 
-    p, cp = predict(model, it, hgb)
+    p, cp = predict(model, it)
     evs = events_from_probabilities(p, cp, model, threshold=0.0, inner=it["inner"])
     return [(e.start_frame, e.end_frame, e.score, e.class_probs) for e in evs]
 
@@ -510,11 +553,11 @@ def choose_unknown(rows: list[dict]) -> float:
     return best_u
 
 
-def oof_rows(model, items: list[dict], hgb=None) -> list[dict]:
+def oof_rows(model, items: list[dict]) -> list[dict]:
     """Per test item: its uncalibrated events, their truth and class right/wrong."""
     rows = []
     for it in items:
-        evs = item_events(model, it, hgb)
+        evs = item_events(model, it)
         sc = score_item(it, [(a, b) for a, b, _, _ in evs])
         true_cls = it["meta"]["class"]
         pairs = []
@@ -660,14 +703,14 @@ def reliability(rows_by_fold: dict[int, list[dict]]) -> None:
         print(f"| {lo:.1f}-{lo + 0.1:.1f} | {int(sel.sum())} | {_pct(int(rl[sel].sum()), int(sel.sum()))} | {mc} |")
 
 
-def frame_ap(model, items, hgb=None) -> float:
+def frame_ap(model, items) -> float:
     from sklearn.metrics import average_precision_score
 
     ps, ys = [], []
     for it in items:
         r = it["ratio"]
         keep = (r >= POS_RATIO) | (r < NEG_RATIO)
-        ps.append(predict(model, it, hgb)[0][keep])
+        ps.append(predict(model, it)[0][keep])
         ys.append(r[keep] >= POS_RATIO)
     return float(average_precision_score(np.concatenate(ys), np.concatenate(ps)))
 
@@ -703,14 +746,11 @@ def fit_all(args, jobs: list[dict]) -> None:
     for kd in kinds:
         aps = []
         for k in range(N_FOLDS):
-            mean, scale, det, cls = fit_models(train[k], kd, args.seed)
+            mean, scale, det, cls = fit_models(train[k], kd, args.seed, args.class_model)
             fitted[kd][k] = (mean, scale, det, cls)
-            hgb = det if kd == "hgb" else None
-            if hgb is not None:
-                det = ((np.zeros((len(mean), 1), np.float32), np.zeros(1, np.float32)),)
             model = _model(mean, scale, det, cls)
-            aps.append(frame_ap(model, test[k], hgb))
-            rows[kd][k] = oof_rows(model, test[k], hgb)
+            aps.append(frame_ap(model, test[k]))
+            rows[kd][k] = oof_rows(model, test[k])
         print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
     print(f"({time.perf_counter() - t0:.0f} s)")
     base = {k: baseline_summary(test[k]) for k in range(N_FOLDS)}
@@ -727,14 +767,16 @@ def fit_all(args, jobs: list[dict]) -> None:
             unk = choose_unknown(others)
             apply_conf(rows[kd][k], calib)
             per_fold[k] = summarise(rows[kd][k], thr[k], unk)
-            if args.fold_models is not None and kd == kinds[0] and kd != "hgb":
+            if args.fold_models is not None:
                 # fold k's model with its calibration, threshold and unknown level from the
                 # other folds only: what benchmarks/cv.py --methods learned judges fold k with
+                # (the first model in DIR, every model also in DIR/<model>)
                 from cleantake.detector import save_model
 
-                args.fold_models.mkdir(parents=True, exist_ok=True)
-                save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
-                           args.fold_models / f"fold{k}.npz")
+                for d in ([args.fold_models] if kd == kinds[0] else []) + [args.fold_models / kd]:
+                    d.mkdir(parents=True, exist_ok=True)
+                    save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
+                               d / f"fold{k}.npz")
         print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
         chosen[kd] = per_fold
         if kd == kinds[0]:
@@ -757,7 +799,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     apply_conf(allrows, calib)
     thr = args.threshold if args.threshold >= 0 else choose_threshold(allrows)
     unk = choose_unknown(allrows)
-    mean, scale, det, cls = fit_models(final, kd, args.seed)
+    mean, scale, det, cls = fit_models(final, kd, args.seed, args.class_model)
     model = _model(mean, scale, det, cls, calib, {"threshold": thr, "unknown": unk})
     from cleantake.detector import save_model
 
@@ -774,7 +816,7 @@ def loco(train, test, kd, args) -> None:
         f = n = unk = other = 0
         for k in range(N_FOLDS):
             items = [it for it in train[k] if c not in it["meta"].get("classes", [it["meta"].get("class")])]
-            mean, scale, det, cls = fit_models(items, kd, args.seed)
+            mean, scale, det, cls = fit_models(items, kd, args.seed, args.class_model)
             model = _model(mean, scale, det, cls)
             others_rows = []
             for j in range(N_FOLDS):
@@ -811,6 +853,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
                     help="also save each fold's model (trained without the fold; calibrated on the other "
                          "folds) as DIR/foldK.npz, for benchmarks/cv.py --methods learned --detector-dir DIR")
+    ap.add_argument("--class-model", choices=("logreg", "hgb"), default="logreg",
+                    help="class model: multinomial logistic regression or gradient-boosted trees")
     ap.add_argument("--models", default="mlp,logreg,hgb",
                     help="models compared (the first is shipped): mlp, logreg, hgb")
     ap.add_argument("--threshold", type=float, default=0.5,

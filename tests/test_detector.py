@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cleantake.analysis import analyse
 from cleantake.errors import ParameterError
 from cleantake.detector import (
-    CLASSES, FEATURE_NAMES, DetectedEvent, detect_events, frame_features, frame_probabilities, load_model,
+    CLASSES, FEATURE_NAMES, DetectedEvent, DetectorModel, TreeEnsemble, detect_events, frame_features,
+    frame_probabilities, load_model, save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
+from cleantake.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("CLEANTAKE_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -22,21 +24,7 @@ SR = 44100
 
 def _analyse(x: np.ndarray, sr: int = SR):
     """Analysis of ``x`` [shape=(n_channels, n_samples)] with the bundled ``any`` dictionary."""
-    try:
-        from cleantake.analysis import analyse
-
-        try:
-            from cleantake.settings import Settings
-        except ImportError:
-            from cleantake.pipeline import Settings
-        return analyse(x, sr, dictionary=resolve_dictionary("any"), settings=Settings())
-    except ImportError:  # before the analysis stage is public: the training script's adapter
-        spec = importlib.util.spec_from_file_location("train_detector", ROOT / "scripts" / "train_detector.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        from cleantake.pipeline import Cleaner
-
-        return mod.analysis_of(x, sr, Cleaner("any"))[0]
+    return analyse(x, sr, dictionary=resolve_dictionary("any"), settings=Settings())
 
 
 def _music(seconds: float = 8.0, seed: int = 0) -> np.ndarray:
@@ -67,6 +55,43 @@ def test_model_loads_and_fits_features(model):
     assert model.mean.shape == model.scale.shape == (len(FEATURE_NAMES),)
     assert np.all(np.diff(model.calib_y) >= 0) and 0 <= model.calib_y.min() <= model.calib_y.max() <= 1
     assert 0 <= model.settings["threshold"] <= 1
+
+
+def _stumps(n_outputs: int = 1) -> TreeEnsemble:
+    """Two trees: x0 <= 0.5 ? -1 : +2 into column 0, then x1 <= -1 ? 0.25 : (x2 <= 0 ? 3 : 5) into the last."""
+    #           tree 1: 0 -> (1, 2)        tree 2: 3 -> (4, 5), 5 -> (6, 7)
+    feature = np.array([0, -1, -1, 1, -1, 2, -1, -1], np.int32)
+    threshold = np.array([0.5, 0, 0, -1.0, 0, 0.0, 0, 0])
+    left = np.array([1, 1, 2, 4, 4, 6, 6, 7], np.int32)
+    right = np.array([2, 1, 2, 5, 4, 7, 6, 7], np.int32)
+    value = np.array([0, -1.0, 2.0, 0, 0.25, 0, 3.0, 5.0])
+    return TreeEnsemble(feature, threshold, left, right, value, np.array([0, 3], np.int32),
+                        np.array([0, n_outputs - 1], np.int32), np.full(n_outputs, 0.1), depth=2)
+
+
+def test_tree_ensemble_adds_the_leaf_of_every_tree():
+    Z = np.array([[0.0, -2.0, 0.0], [0.5, 0.0, 0.0], [0.51, 0.0, 0.01], [1.0, -1.0, 9.0]])
+    got = _stumps(1).logits(Z, chunk=3)  # two chunks
+    np.testing.assert_allclose(got[:, 0], 0.1 + np.array([-1 + 0.25, -1 + 3, 2 + 5, 2 + 0.25]))
+    two = _stumps(2).logits(Z)
+    np.testing.assert_allclose(two[:, 0], 0.1 + np.array([-1, -1, 2, 2]))
+    np.testing.assert_allclose(two[:, 1], 0.1 + np.array([0.25, 3, 5, 0.25]))
+
+
+def test_tree_model_round_trips_through_its_file(tmp_path, model):
+    n = len(FEATURE_NAMES)
+    trees = TreeEnsemble(**{**_stumps(1).__dict__, "feature": np.array([0, -1, -1, 1, -1, n - 1, -1, -1], np.int32)})
+    cls = TreeEnsemble(**{**_stumps(len(CLASSES)).__dict__, "baseline": np.linspace(-1, 1, len(CLASSES))})
+    m = DetectorModel(np.zeros(n), np.ones(n), trees, cls, CLASSES, model.calib_x, model.calib_y,
+                      dict(model.settings))
+    F = np.random.default_rng(0).standard_normal((50, n)).astype(np.float32)
+    p, cp = frame_probabilities(F, m)
+    back = load_model(save_model(m, tmp_path / "trees.npz"))
+    assert isinstance(back.det_layers, TreeEnsemble) and isinstance(back.cls_layers, TreeEnsemble)
+    p2, cp2 = frame_probabilities(F, back)
+    np.testing.assert_array_equal(p, p2)
+    np.testing.assert_array_equal(cp, cp2)
+    assert np.all((p > 0) & (p < 1)) and np.allclose(cp.sum(axis=1), 1.0)
 
 
 def test_features_shape_and_finite(ana_music):

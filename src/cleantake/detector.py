@@ -8,9 +8,10 @@ computes. This module replaces it by a small model trained on augmented corpus m
 1. :func:`frame_features` turns the analysis of one recording into per-frame features that
    are comparable across recordings (each relative to the recording's own distribution), with
    temporal context;
-2. a multilayer perceptron (stored as arrays in ``presets/detector.npz`` and evaluated here
-   in numpy) gives each frame the probability that it holds interference, and a second one
-   the probability of each interference class;
+2. a model stored as arrays in ``presets/detector.npz`` and evaluated here in numpy (a
+   multilayer perceptron, or an ensemble of gradient-boosted trees exported from
+   scikit-learn: :class:`TreeEnsemble`) gives each frame the probability that it holds
+   interference, and a second one the probability of each interference class;
 3. :func:`detect_events` smooths the probabilities, cuts events with hysteresis, and gives
    each event a calibrated confidence (isotonic calibration fitted on held-out folds) and a
    class label (``"unknown"`` when no class is likely enough).
@@ -34,7 +35,7 @@ from .errors import CleantakeError, ParameterError
 from .kam import kam_estimate
 
 __all__ = [
-    "CLASSES", "FEATURE_NAMES", "DetectorModel", "DetectedEvent", "load_model", "frame_features",
+    "CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
     "frame_probabilities", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 
@@ -217,6 +218,70 @@ def frame_features(ana) -> np.ndarray:
 # model
 # ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class TreeEnsemble:
+    """Additive ensemble of binary decision trees (gradient boosting), as flat node arrays.
+
+    Every tree adds the value of the leaf a frame reaches to one output column (its logit);
+    a frame goes to ``left`` where ``x[feature] <= threshold``, to ``right`` otherwise.
+
+    Attributes
+    ----------
+    feature : np.ndarray [shape=(n_nodes,)], int32
+        Feature tested at each node (-1 at leaves).
+    threshold : np.ndarray [shape=(n_nodes,)], float64
+        Split value (in standardised feature units).
+    left, right : np.ndarray [shape=(n_nodes,)], int32
+        Children, as indices into the node arrays (a leaf points to itself).
+    value : np.ndarray [shape=(n_nodes,)], float64
+        Leaf values (0 at inner nodes).
+    roots : np.ndarray [shape=(n_trees,)], int32
+        First node of each tree.
+    output : np.ndarray [shape=(n_trees,)], int32
+        Output column each tree adds to.
+    baseline : np.ndarray [shape=(n_outputs,)], float64
+        Logits before any tree.
+    depth : int
+        Longest root-to-leaf path (number of splits).
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    output: np.ndarray
+    baseline: np.ndarray
+    depth: int
+
+    _ARRAYS = ("feature", "threshold", "left", "right", "value", "roots", "output", "baseline")
+
+    def logits(self, Z: np.ndarray, chunk: int = 16384) -> np.ndarray:
+        """Raw scores of ``Z`` [shape=(n_frames, n_features)] -> [shape=(n_frames, n_outputs)].
+
+        Frames are walked through all trees at once, ``chunk`` frames at a time (memory:
+        about ``chunk * n_trees * 20`` bytes).
+        """
+        Z = np.asarray(Z, np.float64)
+        out = np.tile(self.baseline, (Z.shape[0], 1))
+        for a in range(0, Z.shape[0], chunk):
+            z = Z[a:a + chunk]
+            rows = np.arange(z.shape[0])[:, None]
+            node = np.broadcast_to(self.roots, (z.shape[0], self.roots.size)).copy()
+            for _ in range(self.depth):
+                f = self.feature[node]
+                inner = f >= 0
+                if not inner.any():
+                    break
+                go_left = z[rows, np.where(inner, f, 0)] <= self.threshold[node]
+                node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
+            leaf = self.value[node]
+            for o in range(self.baseline.size):
+                out[a:a + z.shape[0], o] += leaf[:, self.output == o].sum(axis=1)
+        return out
+
+
+@dataclass(frozen=True)
 class DetectorModel:
     """A trained detector (see ``scripts/train_detector.py``).
 
@@ -224,10 +289,11 @@ class DetectorModel:
     ----------
     mean, scale : np.ndarray [shape=(n_features,)]
         Standardisation of the features.
-    det_layers : tuple of (W, b)
-        MLP of the frame detector (ReLU hidden layers, one logistic output).
-    cls_layers : tuple of (W, b)
-        MLP of the class (ReLU hidden layers, softmax over ``classes``).
+    det_layers : tuple of (W, b), or TreeEnsemble
+        Frame detector: an MLP (ReLU hidden layers) or a tree ensemble, with one logistic
+        output.
+    cls_layers : tuple of (W, b), or TreeEnsemble
+        Class model (softmax over ``classes``), an MLP or a tree ensemble.
     classes : tuple of str
     calib_x, calib_y : np.ndarray
         Isotonic calibration of event scores: confidence = interp(score, calib_x, calib_y).
@@ -261,6 +327,11 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
               "settings_keys": np.array(sorted(model.settings)),
               "settings_values": np.array([float(model.settings[k]) for k in sorted(model.settings)])}
     for name, layers in (("det", model.det_layers), ("cls", model.cls_layers)):
+        if isinstance(layers, TreeEnsemble):
+            arrays[f"{name}_trees_depth"] = np.array(layers.depth)
+            for a in TreeEnsemble._ARRAYS:
+                arrays[f"{name}_trees_{a}"] = getattr(layers, a)
+            continue
         arrays[f"{name}_n"] = np.array(len(layers))
         for i, (W, b) in enumerate(layers):
             arrays[f"{name}_W{i}"] = np.asarray(W, np.float32)
@@ -284,7 +355,10 @@ def _load(path: str) -> DetectorModel:
         raise DetectorError(f"the detector model {path} was trained on other features; retrain it "
                             "with scripts/train_detector.py")
 
-    def layers(name: str) -> tuple:
+    def layers(name: str) -> tuple | TreeEnsemble:
+        if f"{name}_trees_depth" in d:
+            return TreeEnsemble(**{a: d[f"{name}_trees_{a}"] for a in TreeEnsemble._ARRAYS},
+                                depth=int(d[f"{name}_trees_depth"]))
         return tuple((d[f"{name}_W{i}"], d[f"{name}_b{i}"]) for i in range(int(d[f"{name}_n"])))
 
     settings = {str(k): float(v) for k, v in zip(d["settings_keys"], d["settings_values"])}
@@ -297,7 +371,9 @@ def load_model(path: str | Path | None = None) -> DetectorModel:
     return _load(str(Path(path) if path is not None else _default_path()))
 
 
-def _mlp(Z: np.ndarray, layers: tuple) -> np.ndarray:
+def _mlp(Z: np.ndarray, layers: tuple | TreeEnsemble) -> np.ndarray:
+    if isinstance(layers, TreeEnsemble):
+        return layers.logits(Z)
     h = Z
     for i, (W, b) in enumerate(layers):
         h = h @ W + b
