@@ -82,18 +82,6 @@ HEADLINE = (("stems", 0), ("stems", -3), ("stems", -6), ("mixes", 0), ("mixes", 
 # --------------------------------------------------------------------------------------------
 # per-fold dictionaries
 # --------------------------------------------------------------------------------------------
-def training_files(corpus: str | os.PathLike, fold: int) -> dict[str, list[str]]:
-    """Interference files a fold's dictionary learns from: ``{core class: [paths]}``.
-
-    Every file of the five core classes, ``train/`` and ``eval/`` alike, whose fold is not
-    ``fold``; a class with none left maps to an empty list.
-    """
-    folds = C.assign_folds(corpus, N_FOLDS)
-    return {cls: sorted(f.path for f in C.corpus_files(corpus)
-                        if f.kind == "interference" and f.label == cls and folds[f.path] != fold)
-            for cls in C.CORE_CLASSES}
-
-
 def fold_dictionary(corpus: str | os.PathLike, fold: int, *, cache: Path = DICT_DIR, log=print) -> tuple[Path, dict]:
     """The ``any`` dictionary of fold ``fold``: learned from the core-class interference of the other folds.
 
@@ -104,37 +92,18 @@ def fold_dictionary(corpus: str | os.PathLike, fold: int, *, cache: Path = DICT_
     info : dict
         ``{"classes": {class: [files]}, "absent": [classes with no file left]}``.
     """
-    import soundfile as sf
+    from cleantake.dictionaries import save_dictionary
 
-    from cleantake.dictionaries import combine, learn_dictionary, save_dictionary
-    from cleantake.spectral import StftConfig
-
-    files = training_files(corpus, fold)
+    files = C.fold_training_files(corpus, fold, N_FOLDS)
     info = {"classes": {c: v for c, v in files.items() if v}, "absent": [c for c, v in files.items() if not v]}
     key = hashlib.sha1(json.dumps({"files": files, "rank": RANK}, sort_keys=True).encode()).hexdigest()[:12]
     path = cache / f"fold{fold}_any_{key}.npz"
     if path.is_file():
         return path, info
     cache.mkdir(parents=True, exist_ok=True)
-    sr = 44100
-    cfg = StftConfig(sr)
-    parts = []
-    for cls, paths in info["classes"].items():
-        sigs = []
-        for p in paths:
-            x, fs = sf.read(str(Path(corpus) / p), dtype="float64")
-            if fs != sr:
-                import soxr
-
-                x = soxr.resample(x, fs, sr)
-            sigs.append(x)
-        d = learn_dictionary(sigs, sr, name=cls, rank=RANK, cfg=cfg,
-                             meta={"source": f"corpus interference (folds != {fold}) of class {cls}",
-                                   "files": paths})
-        parts.append(d)
-        log(f"  fold {fold}: {cls:7s} {len(paths):3d} files {d.meta['seconds_of_audio']:7.2f} s -> rank {d.rank}")
+    d = C.fold_dictionary(corpus, fold, N_FOLDS, rank=RANK, log=log)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    save_dictionary(combine(parts, "any"), tmp)
+    save_dictionary(d, tmp)
     os.replace(tmp, path)
     return path, info
 

@@ -54,10 +54,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from cleantake.analysis import analyse  # noqa: E402
 from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes  # noqa: E402
+from cleantake.corpus import fold_dictionary as corpus_fold_dictionary  # noqa: E402
 from cleantake.detector import FMIN_HZ, frame_features  # noqa: E402
-from cleantake.dictionaries import (  # noqa: E402
-    combine, learn_dictionary, load_dictionary, resolve_dictionary, save_dictionary,
-)
+from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
 from cleantake.evaluate import build_mixture  # noqa: E402
 from cleantake.locate import locate_events  # noqa: E402
 from cleantake.pipeline import Cleaner  # noqa: E402
@@ -101,15 +100,7 @@ def fold_dictionary(corpus: Path, k: int | None, cache: Path):
     path = cache / f"dict_fold{k}.npz"
     if path.is_file():
         return load_dictionary(path)
-    folds = assign_folds(corpus, N_FOLDS)
-    parts = []
-    for cls in CORE_CLASSES:
-        files = sorted(f.path for f in corpus_files(corpus)
-                       if f.kind == "interference" and f.label == cls and folds[f.path] != k)
-        sigs = [sf.read(corpus / p, dtype="float64")[0] for p in files]
-        parts.append(learn_dictionary(sigs, SR, name=cls, rank=12, cfg=StftConfig(SR),
-                                      meta={"source": f"corpus interference outside fold {k}", "files": files}))
-    d = combine(parts, "any")
+    d = corpus_fold_dictionary(corpus, k, N_FOLDS, rank=12)
     cache.mkdir(parents=True, exist_ok=True)
     save_dictionary(d, path)
     return d

@@ -152,9 +152,12 @@ def test_every_help_page_renders():
 def test_modules_import_in_one_direction():
     """No import cycles: a module below never imports one above (checked on the sources)."""
     order = ["errors", "atomic", "optional", "threads", "progress", "spectral", "nmf", "kam", "masking",
-             "settings", "dictionaries", "analysis", "repair", "locate", "baselines", "pipeline", "io",
-             "labels", "streaming", "report", "files", "corpus", "evaluate", "batch", "cli"]
+             "settings", "dictionaries", "analysis", "detector", "repair", "locate", "like", "baselines",
+             "pipeline", "io", "labels", "streaming", "report", "files", "corpus", "scores", "peers", "evaluate",
+             "batch", "cli"]
     src = Path(cleantake.__file__).parent
+    modules = {p.stem for p in src.glob("*.py")} | {p.parent.name for p in src.glob("*/__init__.py")}
+    assert modules - {"__init__", "__main__"} <= set(order), f"not placed: {sorted(modules - set(order))}"
     for i, name in enumerate(order):
         path = src / f"{name}.py" if (src / f"{name}.py").exists() else src / name / "__init__.py"
         paths = [path] if path.name != "__init__.py" else sorted(path.parent.glob("*.py"))

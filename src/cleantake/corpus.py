@@ -46,7 +46,7 @@ from .errors import AudioReadError, ParameterError
 
 __all__ = [
     "CORE_CLASSES", "EXTRA_CLASSES", "SourceFile", "corpus_files", "assign_folds", "cv_recipes",
-    "fold_summary", "load_mixtures", "build_mixture", "event_spans",
+    "fold_summary", "fold_training_files", "fold_dictionary", "load_mixtures", "build_mixture", "event_spans",
 ]
 
 CORE_CLASSES = ("cough", "door", "creak", "scream", "drop")
@@ -194,6 +194,57 @@ def fold_summary(corpus_dir: str | os.PathLike, n_folds: int = 5) -> dict[int, d
 
 
 @lru_cache(maxsize=128)
+def fold_training_files(corpus_dir: str | os.PathLike, fold: int | None,
+                        n_folds: int = 5) -> dict[str, list[str]]:
+    """Interference files a fold's dictionary learns from: ``{core class: [paths]}``.
+
+    Every file of the five core classes, ``train/`` and ``eval/`` alike, whose fold is not
+    ``fold`` (``None``: every file); a class with none left maps to an empty list. Paths are
+    relative to ``corpus_dir``, sorted.
+    """
+    folds = assign_folds(corpus_dir, n_folds)
+    return {cls: sorted(f.path for f in corpus_files(corpus_dir)
+                        if f.kind == "interference" and f.label == cls and folds[f.path] != fold)
+            for cls in CORE_CLASSES}
+
+
+def fold_dictionary(corpus_dir: str | os.PathLike, fold: int | None, n_folds: int = 5, rank: int = 12,
+                    log=None):
+    """The ``any`` dictionary of fold ``fold``, learned without that fold's interference.
+
+    For each core class with files left (:func:`fold_training_files`),
+    ``learn_dictionary(rank=rank)`` on them at 44.1 kHz (resampled with soxr if needed),
+    stacked with ``combine(parts, "any")``, as ``scripts/build_presets.py`` builds the
+    bundled presets. Deterministic; takes a minute or two, so callers cache it.
+
+    Returns
+    -------
+    cleantake.dictionaries.Dictionary
+    """
+    from .dictionaries import combine, learn_dictionary
+    from .spectral import StftConfig
+
+    sr = 44100
+    parts = []
+    for cls, paths in fold_training_files(corpus_dir, fold, n_folds).items():
+        if not paths:
+            continue
+        sigs = []
+        for p in paths:
+            x, fs = sf.read(str(Path(corpus_dir) / p), dtype="float64")
+            if fs != sr:
+                import soxr
+
+                x = soxr.resample(x, fs, sr)
+            sigs.append(x)
+        d = learn_dictionary(sigs, sr, name=cls, rank=rank, cfg=StftConfig(sr),
+                             meta={"source": f"corpus interference (folds != {fold}) of class {cls}", "files": paths})
+        if log is not None:
+            log(f"  fold {fold}: {cls:7s} {len(paths):3d} files {d.meta['seconds_of_audio']:7.2f} s -> rank {d.rank}")
+        parts.append(d)
+    return combine(parts, "any")
+
+
 def _music(path: str) -> tuple[np.ndarray, int]:
     x, sr = sf.read(path, dtype="float64", always_2d=True)
     x.setflags(write=False)
