@@ -26,11 +26,10 @@ def _cv():
 
 
 def test_fold_dictionary_never_hears_the_fold():
-    cv = _cv()
     folds = C.assign_folds(CORPUS)
     core = [f for f in C.corpus_files(CORPUS) if f.kind == "interference" and f.label in C.CORE_CLASSES]
     for k in range(5):
-        files = cv.training_files(CORPUS, k)
+        files = C.fold_training_files(CORPUS, k)
         used = {p for ps in files.values() for p in ps}
         assert all(folds[p] != k for p in used)
         # and it hears everything else of the core classes, train/ and eval/ alike
