@@ -430,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector-dir", default=None, metavar="DIR",
                     help="with --methods learned: fold k uses DIR/foldK.npz, a detector trained without fold k "
                     "(scripts/train_detector.py --fold-models DIR); default: the shipped model (contaminated)")
+    ap.add_argument("--tag", default=None,
+                    help="append ' [TAG]' to the method names of this run's rows (e.g. the detector compared), so "
+                    "runs of one method with other settings stay apart in --aggregate")
     ap.add_argument("--every", type=int, default=1, metavar="N",
                     help="take every N-th mixture with interference of each fold and each (set, class, "
                     "level), so every cell keeps 1/N of its music")
@@ -518,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
                 for n, (j, rs) in enumerate(zip(todo, ex.map(_work, todo, chunksize=1)), 1):
                     finished(j, rs, n)
     rows = [r for j in jobs for r in done[key(j)]]
+    if args.tag:
+        rows = [{**r, "method": f"{r['method']} [{args.tag}]"} for r in rows]
     agg = aggregate(rows)
     label = ("per fold, learned from the other folds' interference" if args.dictionary == "cv"
              else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
@@ -531,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
