@@ -15,7 +15,7 @@ from . import kam as _kam
 from .dictionaries import Dictionary
 from .nmf import NMFResult, beta_divergence_frames, interference_share, semi_nmf
 from .settings import Settings
-from .spectral import StftConfig, band_matrix, stft
+from .spectral import StftConfig, band_matrix, remove_frame_dc, stft
 
 __all__ = ["BandTemplates", "band_templates", "spectrogram", "Analysis", "analyse"]
 
@@ -54,7 +54,11 @@ def band_templates(dictionary: Dictionary, cfg: StftConfig, n_bands: int) -> Ban
 
 
 def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """STFT of every channel and the mean magnitude over channels.
+    """STFT of every channel, each frame's mean taken out, and the mean magnitude over channels.
+
+    The frame means (:func:`cleantake.spectral.remove_frame_dc`) are taken out so that a DC
+    offset or a slow drift never reaches the analysis, the location or what is removed
+    (``cleaned = input - removed`` keeps the offset).
 
     Parameters
     ----------
@@ -68,7 +72,7 @@ def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np
     X : np.ndarray [shape=(n_channels, n_freq, n_frames)], complex
     V : np.ndarray [shape=(n_freq, n_frames)], float
     """
-    X = stft(x, cfg, workers=threads)
+    X = remove_frame_dc(stft(x, cfg, workers=threads), cfg)
     return X, np.abs(X).mean(axis=0)
 
 
