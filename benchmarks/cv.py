@@ -19,8 +19,9 @@ deterministic). ``--dictionary bundled`` uses the shipped presets instead: they 
 from corpus files that sit in test folds, so those numbers are **contaminated** and only show
 the size of the contamination.
 
-Runs (each a method and a mode, all scored on the same mixtures): ``--methods proposed,nmf``
-with automatic location (``--given none``), and ``--given spans``: the proposed repair with
+Runs (each a method and a mode, all scored on the same mixtures): ``--methods proposed,stack,nmf``
+with automatic location (``--given none``; ``proposed`` locates with fold k's detector, trained
+without fold k: ``--detector-dir``), and ``--given spans``: the proposed repair with
 the true spans given and no location (the ceiling of the repair stage; for ``proposed`` only).
 ``identity`` scores 0 by definition and is not run.
 
@@ -69,11 +70,13 @@ N_FOLDS = 5
 RANK = 12  # templates per class, as scripts/build_presets.py
 FOUND_COVER = 0.30
 SETS = ("stems", "mixes", "stems_extra", "clean")
-METHODS = ("proposed", "nmf", "learned")
-#: ``learned``: the proposed method with the learned detector as its locator
-#: (``Settings.locator="learned"``); fold k uses ``DETECTOR_DIR/foldK.npz``, a model trained
-#: without fold k (``scripts/train_detector.py --fold-models DIR``), or the shipped model
-#: (contaminated: it has seen every fold) when no --detector-dir is given.
+METHODS = ("proposed", "stack", "nmf")
+#: ``proposed``: the default Cleaner; with a fold dictionary (all five core classes) its
+#: locator is the learned detector, and fold k uses ``DETECTOR_DIR/foldK.npz``, a model
+#: trained without fold k (``scripts/train_detector.py --fold-models DIR``). ``stack``: the
+#: same with ``locator="stack"``, the thresholds that were the default before session 8.
+#: ``nmf``: semi-supervised NMF alone (the paper's baseline).
+DETECTOR_DIR = ROOT / "benchmarks" / "results" / "detector_folds"
 GIVEN = ("none", "spans")
 DICT_DIR = ROOT / "benchmarks" / "results" / "cv_dicts"
 HEADLINE = (("stems", 0), ("stems", -3), ("stems", -6), ("mixes", 0), ("mixes", -6))
@@ -161,17 +164,18 @@ def event_metrics(true: list[tuple[float, float]], located: list, true_class: st
             "label_right": label_right if labelled else None}
 
 
-_LEARNED: dict = {}
+_CLEANERS: dict = {}
 
 
-def _learned(dictionary: str, detector: str | None):
-    """The proposed method with the learned locator, one Cleaner per (dictionary, model) and process."""
-    key = (dictionary, detector)
-    if key not in _LEARNED:
+def _cleaner(method: str, dictionary: str, detector: str | None):
+    """The Cleaner of ``proposed`` (fold k's detector) or ``stack``, one per process."""
+    key = (method, dictionary, detector)
+    if key not in _CLEANERS:
         from cleantake import Cleaner
 
-        _LEARNED[key] = Cleaner(dictionary, locator="learned", detector=detector)
-    return _LEARNED[key]
+        _CLEANERS[key] = (Cleaner(dictionary, detector=detector) if method == "proposed"
+                          else Cleaner(dictionary, locator="stack"))
+    return _CLEANERS[key]
 
 
 def _work(job: tuple) -> list[dict]:
@@ -186,8 +190,8 @@ def _work(job: tuple) -> list[dict]:
         try:
             if given == "spans":
                 cleaned, _, events = peers.clean_given_spans(mixture, sr, true, interference=dictionary)
-            elif method == "learned":
-                res = _learned(dictionary, detector).clean(mixture[:, 0] if mixture.shape[1] == 1 else mixture, sr)
+            elif method in ("proposed", "stack"):
+                res = _cleaner(method, dictionary, detector).clean(mixture[:, 0] if mixture.shape[1] == 1 else mixture, sr)
                 cleaned, events = res.cleaned, list(res.events)
             else:
                 cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
@@ -420,16 +424,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated folds (default all five)")
     ap.add_argument("--sets", type=_csv(SETS), default=list(SETS))
     ap.add_argument("--methods", type=_csv(METHODS), default=["proposed"],
-                    help="comma-separated: proposed, nmf (the paper's baseline), learned (proposed with the learned locator)")
+                    help="comma-separated: proposed (the default Cleaner: the learned locator, fold k's "
+                    "detector), stack (the threshold stack), nmf (the paper's baseline)")
     ap.add_argument("--given", type=_csv(GIVEN), default=["none"],
                     help="none: automatic location (default); spans: the true spans given to the proposed "
                     "repair (its ceiling); both: none,spans")
     ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
                     "shipped presets (contaminated: learned from files in test folds)")
-    ap.add_argument("--detector-dir", default=None, metavar="DIR",
-                    help="with --methods learned: fold k uses DIR/foldK.npz, a detector trained without fold k "
-                    "(scripts/train_detector.py --fold-models DIR); default: the shipped model (contaminated)")
+    ap.add_argument("--detector-dir", default=str(DETECTOR_DIR), metavar="DIR",
+                    help="proposed: fold k uses DIR/foldK.npz, a detector trained without fold k "
+                    "(scripts/train_detector.py writes them; default benchmarks/results/detector_folds)")
     ap.add_argument("--tag", default=None,
                     help="append ' [TAG]' to the method names of this run's rows (e.g. the detector compared), so "
                     "runs of one method with other settings stay apart in --aggregate")
@@ -479,9 +484,11 @@ def main(argv: list[str] | None = None) -> int:
         recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
-        detector = None if args.detector_dir is None else str(Path(args.detector_dir) / f"fold{k}.npz")
-        if detector is not None and not Path(detector).is_file():
-            ap.error(f"--detector-dir: {detector} does not exist (make it with scripts/train_detector.py --fold-models)")
+        detector = str(Path(args.detector_dir) / f"fold{k}.npz")
+        if "proposed" in args.methods and not Path(detector).is_file():
+            ap.error(f"--detector-dir: {detector} does not exist; make the fold detectors with "
+                     f"scripts/train_detector.py --fold-models {args.detector_dir} (the shipped detector has "
+                     "seen every fold)")
         per_fold.append([(args.corpus, e, runs, dicts[k], detector) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]

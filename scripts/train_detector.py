@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/train_detector.py [--corpus ../shared/corpus] [--jobs 2] [--n-train 40]
-        [--n-final 60] [--test-every 8] [--fraction 0.21] [--cache .cache/detector]
+        [--n-final 60] [--test-every 8] [--fraction 1] [--cache .cache/detector]
         [--out src/cleantake/presets/detector.npz] [--stage all|features|fit]
 
 The defaults rebuild the shipped model from 111 analyses (measured on a 2-core machine shared
@@ -838,16 +838,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-final", type=int, default=60, help="training mixtures of the shipped model")
     ap.add_argument("--test-every", type=int, default=8, help="every n-th test recipe (clean: all)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fraction", type=float, default=0.21,
+    ap.add_argument("--fraction", type=float, default=1.0,
                     help="use only this first part of every group of analyses (a smaller run)")
     ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")
-    ap.add_argument("--fold-models", type=Path, default=None, metavar="DIR",
-                    help="also save each fold's model (trained without the fold; calibrated on the other "
-                         "folds) as DIR/foldK.npz, for benchmarks/cv.py --methods learned --detector-dir DIR")
+    ap.add_argument("--fold-models", type=Path, default=ROOT / "benchmarks" / "results" / "detector_folds",
+                    metavar="DIR",
+                    help="where each fold's model goes (trained without the fold; calibrated on the other "
+                         "folds): DIR/foldK.npz, what benchmarks/cv.py judges fold k with (default "
+                         "benchmarks/results/detector_folds, git-ignored)")
     ap.add_argument("--class-model", choices=("logreg", "hgb"), default="logreg",
                     help="class model: multinomial logistic regression or gradient-boosted trees")
-    ap.add_argument("--models", default="mlp,logreg,hgb",
-                    help="models compared (the first is shipped): mlp, logreg, hgb")
+    ap.add_argument("--models", default="hgb,mlp",
+                    help="models compared (the first is shipped): hgb (gradient-boosted trees), mlp, logreg")
     ap.add_argument("--threshold", type=float, default=0.5,
                     help="default confidence threshold of the model (an event at least as likely "
                          "real as not); negative: the lowest that leaves <= 2 %% of the other folds' "

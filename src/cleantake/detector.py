@@ -35,7 +35,7 @@ from .errors import CleantakeError, ParameterError
 from .kam import kam_estimate
 
 __all__ = [
-    "CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
+    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
     "frame_probabilities", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
-from .detector import detect_events
+from .detector import ACTIVATION_CLASSES, detect_events
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
 from .settings import Settings
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Event", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
-    "Location", "locate_events", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
+    "Location", "locate_events", "chosen_locator", "learned_location", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
     "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
 
@@ -334,6 +334,20 @@ class Location:
     exclude: np.ndarray | None = None
 
 
+def chosen_locator(settings: Settings, dictionary: "Dictionary") -> str:
+    """The locator ``settings.locator`` means with ``dictionary``: ``"learned"`` or ``"stack"``.
+
+    ``"auto"`` is ``"learned"`` when the dictionary holds templates of every class whose
+    activations the detector reads (:data:`cleantake.detector.ACTIVATION_CLASSES`, the five
+    core classes, as the bundled ``any`` does), and ``"stack"`` otherwise: the detector was
+    trained on analyses made with such a dictionary, and a single-class preset must keep
+    only events of its class, which the stack's evidence test does.
+    """
+    if settings.locator != "auto":
+        return settings.locator
+    return "learned" if set(ACTIVATION_CLASSES) <= set(dictionary.labels) else "stack"
+
+
 def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Location:
     """The location by the learned detector (``Settings.locator == "learned"``).
 
@@ -382,7 +396,7 @@ def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary"
     -------
     Location
     """
-    if settings.locator == "learned":
+    if chosen_locator(settings, dictionary) == "learned":
         return learned_location(ana, settings=settings, model=settings.detector)
     s = settings
     fc = s.counts(ana.cfg)

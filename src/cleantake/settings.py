@@ -15,7 +15,7 @@ from .spectral import StftConfig
 __all__ = ["Settings", "FrameCounts", "check_names", "LOCATORS"]
 
 #: Ways to locate interference (:attr:`Settings.locator`).
-LOCATORS = ("stack", "learned")
+LOCATORS = ("auto", "learned", "stack")
 
 
 def check_names(params: dict) -> None:
@@ -128,13 +128,17 @@ class Settings:
         Given spans (``events=``): what is removed fades in and out over this long inside
         each span's edges (at least one sample), so nothing changes outside a span and its
         edges do not click; the interference at a span's very start is removed.
-    locator : {"stack", "learned"}
-        How the interference is located: ``stack``, the thresholds above (the default);
-        ``learned``, the detector learned from the corpus (:mod:`cleantake.detector`: a small
-        network on per-frame features of the analysis, with a calibrated confidence and a
-        class label or ``unknown`` per event). The thresholds of the stack are then unused.
+    locator : {"auto", "learned", "stack"}
+        How the interference is located: ``learned``, the detector learned from the corpus
+        (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
+        analysis, with a calibrated confidence and a class label or ``unknown`` per event;
+        the thresholds above are then unused); ``stack``, the thresholds above; ``auto``
+        (the default), ``learned`` when the dictionary holds templates of all five core
+        classes (as the bundled ``any``, which the detector was trained with, does), else
+        ``stack`` (a single-class preset, a learned or marked-example dictionary). Chosen by
+        grouped cross-validation (BENCHMARKS.md section 0).
     sensitivity : float in [0, 1]
-        With ``locator="learned"``: the confidence (calibrated probability that an event is
+        With the learned locator: the confidence (calibrated probability that an event is
         real) an event needs to be kept. Lower finds more events and more false ones.
     detector : str or None
         With ``locator="learned"``: a model file made by ``scripts/train_detector.py``
@@ -172,7 +176,7 @@ class Settings:
     repair_compress: float = 1.0
     repair_statistic: str = "mean"
     span_fade_ms: float = 2.0
-    locator: str = "stack"
+    locator: str = "auto"
     sensitivity: float = 0.5
     detector: str | None = None
 

@@ -58,12 +58,13 @@ def add_interference_option(p: argparse.ArgumentParser) -> None:
 def add_location_options(p: argparse.ArgumentParser) -> None:
     """``-i/--interference``, ``--locator`` and ``--sensitivity``: every command that locates."""
     add_interference_option(p)
-    p.add_argument("--locator", choices=LOCATORS, default="stack",
-                   help="how interference is found: stack (default), the tuned thresholds; learned, the "
-                        "detector learned from examples (events labelled with their class or unknown, with "
-                        "a calibrated confidence; BENCHMARKS.md)")
+    p.add_argument("--locator", choices=LOCATORS, default="auto",
+                   help="how interference is found: learned, the detector learned from examples (events "
+                        "labelled with their class or unknown, with a calibrated confidence; BENCHMARKS.md); "
+                        "stack, the older tuned thresholds; auto (default): learned with a dictionary of all "
+                        "five core classes (-i any), stack with a single class, a learned file or -i none")
     p.add_argument("--sensitivity", type=confidence, default=0.5, metavar="P",
-                   help="with --locator learned: the confidence (probability that an event is real) an event "
+                   help="with the learned locator: the confidence (probability that an event is real) an event "
                         "needs; lower finds more events and more false ones (default 0.5)")
 
 
