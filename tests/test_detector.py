@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +81,8 @@ def test_tree_ensemble_adds_the_leaf_of_every_tree():
 
 def test_tree_model_round_trips_through_its_file(tmp_path, model):
     n = len(FEATURE_NAMES)
-    trees = TreeEnsemble(**{**_stumps(1).__dict__, "feature": np.array([0, -1, -1, 1, -1, n - 1, -1, -1], np.int32)})
-    cls = TreeEnsemble(**{**_stumps(len(CLASSES)).__dict__, "baseline": np.linspace(-1, 1, len(CLASSES))})
+    trees = replace(_stumps(1), feature=np.array([0, -1, -1, 1, -1, n - 1, -1, -1], np.int32))
+    cls = replace(_stumps(len(CLASSES)), baseline=np.linspace(-1, 1, len(CLASSES)))
     m = DetectorModel(np.zeros(n), np.ones(n), trees, cls, CLASSES, model.calib_x, model.calib_y,
                       dict(model.settings))
     F = np.random.default_rng(0).standard_normal((50, n)).astype(np.float32)
