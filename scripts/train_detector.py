@@ -79,9 +79,9 @@ def analysis_of(x: np.ndarray, sr: int, cleaner: Cleaner):
 
 
 def baseline_segments(cleaner: Cleaner, ana) -> list[tuple[int, int]]:
-    """Today's threshold stack (:func:`cleantake.locate.locate_events`) on the same analysis:
-    its events as frame spans."""
-    loc = locate_events(ana, settings=cleaner.settings, dictionary=cleaner.dictionary)
+    """The threshold stack (:func:`cleantake.locate.locate_events` with ``locator="stack"``,
+    the default before the detector) on the same analysis: its events as frame spans."""
+    loc = locate_events(ana, settings=cleaner.settings.replace(locator="stack"), dictionary=cleaner.dictionary)
     return [(int(a), int(b)) for a, b in loc.segments]
 
 
@@ -745,7 +745,7 @@ def fit_all(args, jobs: list[dict]) -> None:
         print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
     print(f"({time.perf_counter() - t0:.0f} s)")
     base = {k: baseline_summary(test[k]) for k in range(N_FOLDS)}
-    print_tables(base, base, "Today's threshold stack (Cleaner, fold dictionary), same recordings")
+    print_tables(base, base, "The threshold stack (locator='stack', fold dictionary), same recordings")
     chosen = {}
     for kd in kinds:
         per_fold, thr = {}, {}
