@@ -107,6 +107,23 @@ def test_with_settings_checks_like_a_new_cleaner():
     assert cl.settings.k == Settings().k and cl.method == "proposed"
 
 
+def test_a_dc_offset_does_not_reach_the_spectrogram():
+    from cleantake.analysis import dc_offset, spectrogram
+    from cleantake.spectral import StftConfig
+
+    cfg = StftConfig(SR)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 2 * SR)) * 0.05
+    x[0, 20000:20300] += 0.8  # a brief lopsided thump is no offset
+    X, V = spectrogram(x, cfg)
+    for off in (0.1, -0.15):
+        np.testing.assert_allclose(dc_offset(x + off, cfg), dc_offset(x, cfg) + off, rtol=0, atol=1e-12)
+        X2, V2 = spectrogram(x + off, cfg)
+        np.testing.assert_allclose(X2, X, rtol=0, atol=1e-5 * np.abs(X).max())
+        np.testing.assert_allclose(V2, V, rtol=0, atol=1e-5 * V.max())
+    assert abs(dc_offset(x, cfg)[0]) < 0.01
+
+
 def test_dc_offset_on_clean_synthetic_music_makes_no_event():
     from test_pipeline import _music
 

@@ -68,21 +68,3 @@ def test_istft_columns_equals_istft_of_sparse_spectrogram(sr, hop_ms):
     assert gap.size and not gap.any()
     empty = istft_columns(X[..., :0], np.arange(0), cfg, x.shape[-1])
     assert empty.shape == full.shape and not empty.any()
-
-
-def test_frame_dc_removal_makes_an_offset_vanish_and_leaves_the_rest():
-    from cleantake.spectral import remove_frame_dc
-
-    cfg = StftConfig(44100)
-    x = np.random.default_rng(3).standard_normal(3 * 44100) * 0.1
-    X = stft(x, cfg)
-    A = remove_frame_dc(X, cfg)
-    full = slice(cfg.win_length // cfg.hop_length + 1, -(cfg.win_length // cfg.hop_length + 1))
-    for off in (0.2, -0.5):
-        X_off = stft(x + off, cfg)
-        assert np.abs(X_off - X)[:2, full].min() > 10.0  # the offset is in bins 0 and 1 ...
-        B = remove_frame_dc(X_off, cfg)
-        np.testing.assert_allclose(B[:, full], A[:, full], rtol=0, atol=1e-4 * np.abs(A).max())  # ... and gone
-    assert np.allclose(A[:, full][0], 0, atol=1e-3)  # no 0-Hz component left
-    np.testing.assert_array_equal(A[200:], X[200:])  # far from 0 Hz nothing changes
-    assert A.dtype == X.dtype and X is not A

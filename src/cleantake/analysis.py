@@ -15,9 +15,9 @@ from . import kam as _kam
 from .dictionaries import Dictionary
 from .nmf import NMFResult, beta_divergence_frames, interference_share, semi_nmf
 from .settings import Settings
-from .spectral import StftConfig, band_matrix, remove_frame_dc, stft
+from .spectral import StftConfig, band_matrix, stft
 
-__all__ = ["BandTemplates", "band_templates", "spectrogram", "Analysis", "analyse"]
+__all__ = ["BandTemplates", "band_templates", "spectrogram", "dc_offset", "Analysis", "analyse"]
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,14 @@ def band_templates(dictionary: Dictionary, cfg: StftConfig, n_bands: int) -> Ban
 
 
 def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """STFT of every channel, each frame's mean taken out, and the mean magnitude over channels.
+    """STFT of every channel minus its DC offset, and the mean magnitude over channels.
 
-    The frame means (:func:`cleantake.spectral.remove_frame_dc`) are taken out so that a DC
-    offset or a slow drift never reaches the analysis, the location or what is removed
-    (``cleaned = input - removed`` keeps the offset).
+    Each channel's constant offset (:func:`dc_offset`) is taken out before the transform, so
+    that it never reaches the analysis, the location or what is removed (``cleaned = input -
+    removed`` keeps it). A drift much slower than a window is not taken out. (Taking each
+    frame's windowed mean out of the magnitudes instead was tried: it also took the music's
+    content below about 40 Hz out of what the masks are computed from, and the repair of given
+    spans lost 1.5 dB; BENCHMARKS.md section 0.)
 
     Parameters
     ----------
@@ -70,10 +73,34 @@ def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np
     Returns
     -------
     X : np.ndarray [shape=(n_channels, n_freq, n_frames)], complex
+        STFT of ``x`` minus its offset.
     V : np.ndarray [shape=(n_freq, n_frames)], float
+        Mean over channels of ``|X|``.
     """
-    X = remove_frame_dc(stft(x, cfg, workers=threads), cfg)
+    x = np.asarray(x, np.float64)
+    X = stft(x - dc_offset(x, cfg)[:, None], cfg, workers=threads)
     return X, np.abs(X).mean(axis=0)
+
+
+def dc_offset(x: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """Constant offset of each channel: the median of the means of hop-long stretches.
+
+    The median, so that a brief lopsided sound (a door's thump) does not count as offset.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)]
+    cfg : StftConfig
+
+    Returns
+    -------
+    np.ndarray [shape=(n_channels,)], float64
+    """
+    hop = cfg.hop_length
+    n = (x.shape[-1] // hop) * hop
+    if n == 0:
+        return np.zeros(x.shape[0]) if x.shape[-1] == 0 else x.mean(axis=-1)
+    return np.median(x[:, :n].reshape(x.shape[0], -1, hop).mean(axis=-1), axis=-1)
 
 
 @dataclass

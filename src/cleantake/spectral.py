@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 from .errors import ParameterError
 
-__all__ = ["StftConfig", "stft", "remove_frame_dc", "istft", "istft_columns", "band_matrix"]
+__all__ = ["StftConfig", "stft", "istft", "istft_columns", "band_matrix"]
 
 
 @dataclass(frozen=True)
@@ -151,47 +151,6 @@ def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
     np.multiply(frames[..., :mid], w[:mid], out=buf[..., N - mid:])
     X = sp_fft.rfft(buf, axis=-1, workers=workers, overwrite_x=True)
     return np.swapaxes(X, -1, -2).astype(np.complex64, copy=False)
-
-
-@lru_cache(maxsize=16)
-def _window_spectrum_cached(sr: int, win_length: int, hop_length: int, n_fft: int) -> np.ndarray:
-    sft = _stft_object(sr, win_length, hop_length, n_fft)
-    w, mid, N = sft.win, sft.m_num_mid, sft.mfft
-    buf = np.zeros(N)
-    buf[: w.size - mid] = w[mid:]  # as stft() places a frame: its centre at phase zero
-    buf[N - mid:] = w[:mid]
-    W = sp_fft.rfft(buf)
-    keep = np.abs(W) > 1e-7 * abs(W[0])  # the window's spectrum dies out after a few bins
-    return W[: int(np.flatnonzero(keep).max()) + 1]
-
-
-def remove_frame_dc(X: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """Take each frame's windowed mean (its 0-Hz component) out of an STFT.
-
-    A constant ``c`` under a frame adds ``c * W(k)`` to its bins, ``W`` being the spectrum
-    of the window (bin 0 and, through the window's main lobe, bin 1 and a little of bin 2).
-    Each frame's mean is estimated as ``X[0] / W(0)`` and its spectrum subtracted, which is
-    what subtracting the windowed mean from the frame before the FFT would give: a DC offset
-    or a drift much slower than a window then leaves no trace in any bin (full frames; the
-    partial frames at the ends keep a small part).
-
-    Parameters
-    ----------
-    X : np.ndarray [shape=(..., n_freq, n_frames)], complex
-        From :func:`stft` with ``cfg``.
-    cfg : StftConfig
-
-    Returns
-    -------
-    np.ndarray
-        A new array of ``X``'s shape and dtype.
-    """
-    W = _window_spectrum_cached(int(cfg.sr), cfg.win_length, cfg.hop_length, cfg.n_fft)
-    out = np.array(X, copy=True)
-    mean = out[..., 0, :].real / W[0].real
-    k = min(W.size, out.shape[-2])
-    out[..., :k, :] -= (W[:k, None] * mean[..., None, :]).astype(out.dtype, copy=False)
-    return out
 
 
 @lru_cache(maxsize=16)
