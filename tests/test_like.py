@@ -197,3 +197,27 @@ def test_corpus_copies_of_one_interference_are_found():
     assert np.any(res.removed[copy])  # the copy is repaired (how well is the repair's matter)
     far = slice(int(7.0 * sr), int(11.0 * sr))  # nothing like it there
     assert np.array_equal(res.cleaned[far], y[far])
+
+
+def test_finder_with_the_detector_needs_both_likeness_and_probability():
+    from cleantake.like import LikeParams, like_frames
+    from cleantake.settings import Settings
+
+    cfg = Settings().stft_config(SR)
+    counts = Settings().counts(cfg)
+    T = 400
+    sim = np.zeros(T, np.float32)
+    sim[100:130] = 1.0  # like the example, and likely interference -> found
+    sim[250:280] = 1.0  # like the example, but the detector says music -> not found
+    nov = np.full(T, 0.9, np.float32)  # novelty no longer decides
+    prob = np.zeros(T)
+    prob[100:130] = 0.8
+    prob[300:330] = 0.9  # likely interference, unlike the example -> not found
+    elig = np.ones(T, bool)
+    params = LikeParams(similarity=0.9, detector=0.5, relative=False)
+    found = like_frames(sim, nov, elig, reference=1.0, counts=counts, min_event=4, params=params, probability=prob)
+    assert found[100:130].all() and not found[250:280].any() and not found[300:330].any()
+    with pytest.raises(ParameterError, match="detector"):
+        like_frames(sim, nov, elig, reference=1.0, counts=counts, min_event=4, params=params)
+    with pytest.raises(ParameterError, match="probability from 0 to 1"):
+        LikeParams(detector=1.5)

@@ -36,7 +36,7 @@ from .kam import kam_estimate
 
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
-    "frame_probabilities", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
+    "frame_probabilities", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 
 #: Interference classes the model knows (the corpus's core and extra classes).
@@ -473,6 +473,13 @@ def _segments(active: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
     return [(s, e) for s, e in out]
 
 
+def smoothed_probability(p: np.ndarray, model: DetectorModel) -> np.ndarray:
+    """Frame probabilities averaged over the model's ``smooth`` frames on each side, as
+    events are cut from them (:func:`events_from_probabilities`)."""
+    half = int(model.settings.get("smooth", 1))
+    return _running(p, half, "mean") if half > 0 and p.size else p
+
+
 def event_score(p: np.ndarray) -> float:
     """Score of an event from its smoothed frame probabilities (mean of the top two)."""
     top = np.sort(p)[-2:]
@@ -493,8 +500,7 @@ def events_from_probabilities(
     if not 0.0 <= threshold <= 1.0:
         raise ParameterError(f"threshold must be a probability from 0 to 1, got {threshold}")
     n = p.size
-    half = int(st.get("smooth", 1))
-    ps = _running(p, half, "mean") if half > 0 and n else p
+    ps = smoothed_probability(p, model)
     high, low = st.get("high", 0.5), st.get("low", 0.3)
     ok = ps > low
     if inner is not None:

@@ -24,7 +24,8 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis, analyse
-from .dictionaries import Dictionary, combine, empty_dictionary
+from .detector import ACTIVATION_CLASSES, frame_features, frame_probabilities, load_model, smoothed_probability
+from .dictionaries import Dictionary, combine, empty_dictionary, resolve_dictionary
 from .errors import ParameterError
 from .locate import Event, dilate, segments, segments_to_events
 from .nmf import learn_nmf
@@ -35,7 +36,7 @@ from .spectral import StftConfig
 __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
     "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
-    "spans_analysis",
+    "spans_analysis", "detector_probability",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -75,6 +76,11 @@ class LikeParams:
     relative : bool
         Thresholds on the similarity relative to the marked frames' own and on the novelty
         above the recording's median (:func:`like_frames`), rather than on their values.
+    detector : float in [0, 1] or None
+        If set, a frame must also be likely interference by the learned detector (its frame
+        probability, smoothed, at least this; :func:`detector_probability`) instead of
+        passing the novelty test: the detector says what does not belong to the music, the
+        similarity says it is like the example.
     """
 
     rank: int = 4
@@ -86,6 +92,7 @@ class LikeParams:
     passes: int = 2
     relative: bool = True
     prototype: str = "mean"
+    detector: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:
@@ -98,6 +105,8 @@ class LikeParams:
             raise ParameterError(f"prototype must be 'mean' or 'nearest', got {self.prototype!r}")
         if not 1 <= self.passes <= 10:
             raise ParameterError(f"passes must be from 1 to 10, got {self.passes}")
+        if self.detector is not None and not 0.0 <= self.detector <= 1.0:
+            raise ParameterError(f"detector must be a probability from 0 to 1 or None, got {self.detector}")
         if not 0.0 <= self.min_residual < 1.0:
             raise ParameterError(f"min_residual must be in [0, 1), got {self.min_residual}")
         for name in ("context_ms", "min_event_ms"):
@@ -328,7 +337,8 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
 
 
 def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, reference: float,
-                counts: FrameCounts, min_event: int, params: LikeParams) -> np.ndarray:
+                counts: FrameCounts, min_event: int, params: LikeParams,
+                probability: np.ndarray | None = None) -> np.ndarray:
     """The finder's decision: runs of eligible frames whose similarity and novelty pass the
     thresholds of ``params`` (gaps up to ``counts.max_gap`` bridged, at least ``min_event``
     frames), padded by ``counts.pad``.
@@ -345,6 +355,9 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     params : LikeParams
         With ``relative``, similarity is divided by ``reference`` and novelty is taken above
         its median over the eligible frames before the thresholds are applied.
+    probability : np.ndarray [shape=(T,)], optional
+        The detector's smoothed frame probability (:func:`detector_probability`); needed
+        when ``params.detector`` is set, which then replaces the novelty test.
 
     Returns
     -------
@@ -354,15 +367,20 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     if params.relative:
         sim = sim / max(reference, 1e-6)
         nov = nov - (float(np.median(nov[eligible])) if eligible.any() else 0.0)
-    act = eligible & (sim >= params.similarity) & (nov >= params.novelty)
+    if params.detector is not None:
+        if probability is None:
+            raise ParameterError("LikeParams.detector is set but no detector probability was given")
+        act = eligible & (sim >= params.similarity) & (np.asarray(probability) >= params.detector)
+    else:
+        act = eligible & (sim >= params.similarity) & (nov >= params.novelty)
     found = np.zeros(act.shape, bool)
     for a, b in segments(act, max_gap=counts.max_gap, min_len=max(1, min_event)):
         found[a:b] = True
     return dilate(found, counts.pad)
 
 
-def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
-              params: LikeParams | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: LikeParams | None = None,
+              probability: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Frames like the marked ones: similar share of the learned templates, and not music.
 
     Parameters
@@ -372,6 +390,8 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
     marked : np.ndarray [shape=(T,)], bool
     settings : Settings
     params : LikeParams, optional
+    probability : np.ndarray [shape=(T,)], optional
+        With ``params.detector``: :func:`detector_probability`.
 
     Returns
     -------
@@ -385,8 +405,43 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings,
     sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
                                           prototype=p.prototype)
     found = like_frames(sim, nov, eligible, reference=ref, counts=settings.counts(ana.cfg),
-                        min_event=settings.frames(p.min_event_ms, ana.cfg), params=p)
+                        min_event=settings.frames(p.min_event_ms, ana.cfg), params=p, probability=probability)
     return found, sim, nov, ref
+
+
+def detector_probability(x: np.ndarray, sr: int, *, first: Analysis, base: Dictionary, settings: Settings,
+                         threads: int = 1, model=None, dictionary: Dictionary | None = None) -> np.ndarray:
+    """The learned detector's frame probability of interference, smoothed as its events are.
+
+    The detector reads an analysis made with a dictionary of all five core classes (the
+    bundled ``any``, which it was trained with): ``first`` if ``base`` is one, else the
+    recording analysed again with ``dictionary`` (default: the bundled ``any``).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+    sr : int
+    first : Analysis
+        The recording analysed with ``base``.
+    base : Dictionary
+    settings : Settings
+    threads : int
+    model : DetectorModel or path, optional
+        Default: ``settings.detector`` or the shipped model.
+    dictionary : Dictionary, optional
+        The dictionary the model was trained with (default: the bundled ``any``).
+
+    Returns
+    -------
+    np.ndarray [shape=(T,)], float64 in [0, 1]
+    """
+    if set(ACTIVATION_CLASSES) <= set(base.labels):
+        ana = first
+    else:
+        ana = analyse(x, sr, dictionary=dictionary if dictionary is not None else resolve_dictionary("any"),
+                      settings=settings, threads=threads)
+    model = load_model(model if model is not None else settings.detector)
+    return smoothed_probability(frame_probabilities(frame_features(ana), model)[0], model)
 
 
 def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analysis, base: Dictionary,
@@ -472,6 +527,7 @@ def locate_like(
     settings: Settings,
     params: LikeParams | None = None,
     threads: int = 1,
+    probability: np.ndarray | None = None,
 ) -> LikeResult:
     """Learn the interference from the marked spans and find every event like it.
 
@@ -491,6 +547,9 @@ def locate_like(
     settings : Settings
     params : LikeParams, optional
     threads : int
+    probability : np.ndarray [shape=(T,)], optional
+        With ``params.detector``: the detector's frame probability (computed here with the
+        bundled ``any`` dictionary if not given; :func:`detector_probability`).
 
     Returns
     -------
@@ -506,7 +565,9 @@ def locate_like(
     marked = span_frames(spans, cfg, first.n_frames)
     learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
                                            threads=threads, spans=spans)
-    found, sim, nov, ref = find_like(ana, marked, settings=settings, params=p)
+    if p.detector is not None and probability is None:
+        probability = detector_probability(x, sr, first=first, base=base, settings=settings, threads=threads)
+    found, sim, nov, ref = find_like(ana, marked, settings=settings, params=p, probability=probability)
     frames = found | marked
     n_frames = ana.n_frames
     segs = segments(found)
