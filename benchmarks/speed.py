@@ -14,6 +14,8 @@ peak memory of one case cannot contaminate another; imports are not timed):
   with parallel blocks the stages add up to more than the wall time, plus read/write/join)
   and peak RSS per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
 * ``cleantake_seq`` (10 min): the same with one block at a time (``workers=1``);
+* ``cleantake_stack`` (60 min): the same with ``locator="stack"``, the threshold stack that
+  located before the learned detector became the default (session 8);
 * ``cleantake_report`` (10 and 60 min): :func:`cleantake.files.clean_file` with an HTML
   report, as ``cleantake clean --report`` (blocks, then the report drawn from the written
   files read back piece by piece), split into the blocks and the report;
@@ -231,13 +233,17 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         case, workers = "cleantake", 1
         out["case"] = "cleantake_seq"
     given = None
+    locator = "auto"
+    if case == "cleantake_stack":  # the same with the threshold stack, the default before session 8
+        case, locator = "cleantake", "stack"
+        out["case"] = "cleantake_stack"
     if case == "cleantake_given":  # `clean --events`: the recording's first 100 events given, no location
         case = "cleantake"
         out["case"] = "cleantake_given"
         given = [(t, min(t + 0.8, rec["seconds"])) for t, _ in rec["events"][:100]]
         out["n_given"] = len(given)
     if case == "cleantake":
-        clock = StageClock(cleantake.Cleaner("any"))
+        clock = StageClock(cleantake.Cleaner("any", locator=locator))
         outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
         outdir.mkdir(exist_ok=True)
         stats: dict = {}
@@ -365,7 +371,7 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
     "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report"],
-    "60m_stereo": ["floor", "cleantake", "cleantake_report", "cleantake_given"],
+    "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given"],
 }
 
 
