@@ -200,9 +200,13 @@ def main() -> int:
     ap.add_argument("--cache", default="benchmarks/results/like_train_v2.pkl",
                     help="per-frame scores of the train mixtures (written; read back with --reuse)")
     ap.add_argument("--reuse", action="store_true", help="read the train scores from --cache")
+    ap.add_argument("--no-detector", action="store_true",
+                    help="leave the detector out of the grid (the finder of session 7: similarity and novelty)")
     ap.add_argument("--bounds", action="store_true",
                     help="only the NSDR of repairing the first span alone and all true spans (-i none, events=)")
     a = ap.parse_args()
+    if a.no_detector:
+        GRID["detector"] = (None,)
     t_start = time.time()
     train, test = {}, {}
     for k in range(a.folds):
