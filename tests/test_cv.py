@@ -116,3 +116,14 @@ def test_subsample_keeps_every_cell_and_its_parts_make_the_whole():
         assert {(r["class"], r["level_db"]) for r in p} == {(c, lv) for c in ("cough", "door", "drop", "scream")
                                                             for lv in (0, -3, -6)}
     assert len({r["id"].split("-")[0] for r in parts[0]}) > 3  # music spread over the cells
+
+
+def test_proposed_with_fold_dictionaries_needs_the_fold_detectors(tmp_path, capsys):
+    cv = _cv()
+    with pytest.raises(SystemExit) as exc:
+        cv.main(["--corpus", str(CORPUS), "--folds", "0", "--methods", "proposed", "--detector-dir", str(tmp_path),
+                 "--out", str(tmp_path / "cv.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "fold0.npz does not exist" in err and "train_detector.py" in err
+    assert not (tmp_path / "cv.json").exists()
