@@ -6,9 +6,9 @@ Usage::
         [--n-final 60] [--test-every 8] [--fraction 1] [--cache .cache/detector]
         [--out src/cleantake/presets/detector.npz] [--stage all|features|fit]
 
-The defaults rebuild the shipped model from 111 analyses (measured on a 2-core machine shared
-with other jobs, load 10-17: 44 s of wall time per analysis, 83 worker-minutes in all; an
-analysis of a 10-s excerpt takes about 2 s on a free core).
+The defaults rebuild the shipped model from 499 analyses (10 minutes on 2 free cores of the
+development machine, then 1 minute of fitting; session 8) and write each fold's model to
+``benchmarks/results/detector_folds/`` for ``benchmarks/cv.py``.
 
 What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the numbers):
 
@@ -26,8 +26,10 @@ What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the n
    least 15 % of the mixture's, negative where below 1 %, ignored in between).
 4. **Held-out test**: ``cleantake.corpus.cv_recipes(corpus, k, part="test")`` of every fold
    (every clean recording, every ``--test-every``-th of the others), analysed with the fold's
-   dictionary; also today's threshold stack (``cleantake.locate.locate_events``) on the same analysis.
-5. **Models** compared by leave-fold-out numbers; event settings; isotonic calibration of
+   dictionary; also the threshold stack (``locate_events`` with ``locator="stack"``) on the
+   same analysis.
+5. **Models** compared by leave-fold-out numbers (boosted trees, shipped, exported with
+   :func:`export_trees`; MLP; logistic regression); event settings; isotonic calibration of
    event confidence fitted on the other folds' held-out events; the final model trained on
    everything and written to ``--out``.
 
