@@ -51,7 +51,7 @@ def _trace(job: tuple[str, dict]) -> list[dict]:
     corpus, entry = job
     y, _, _, sr = build_mixture(corpus, entry)
     x = y.T
-    cl = cleantake.Cleaner("any")
+    cl = cleantake.Cleaner("any", locator="stack")  # the stages traced are the stack's
     ana = analyse(cl, x, sr)
     trace = locate_events(ana, settings=cl.settings, dictionary=cl.dictionary).trace
     t = ana.cfg.frame_times(ana.n_frames)

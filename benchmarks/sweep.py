@@ -13,7 +13,11 @@ ceiling of the KAM and mask stage alone; it also prints the NSDR as located and 
 spans of only the events the location found (>= 10 % of the span covered), which splits the gap
 to the ceiling into missed events and the rest (located spans, false events).
 
-Example (the sweeps recorded in BENCHMARKS.md)::
+The default locator is the learned detector (session 8): the threshold stack's parameters
+(``necessity``, ``threshold``, ``evidence``, ...) act only with ``"locator": ["stack"]`` in the
+grid.
+
+Example (the sweeps recorded in BENCHMARKS.md, made when the stack was the default)::
 
     PYTHONPATH=src python benchmarks/sweep.py --grid '{"necessity":[1.0,1.5,2.2],"threshold":[0.2,0.3]}' \\
         --ranks 80 120 --every 2 --out benchmarks/results/sweep.json
