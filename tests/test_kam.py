@@ -74,3 +74,14 @@ def test_bad_parameters_refused():
         kam.knn_frames(A, np.array([1]), k=0)
     with pytest.raises(ParameterError, match="context"):
         kam.knn_frames(A, np.array([1]), k=1, context=-1)
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 5])
+def test_median_over_is_numpys_median_bit_for_bit(k):
+    rng = np.random.default_rng(k)
+    S = rng.gamma(0.5, size=(2, 65, 300)).astype(np.float32)
+    S[..., 7] = S[..., 8]  # tied values
+    idx = rng.integers(0, 300, (300, k))
+    idx[:, -1] = idx[:, 0]  # a frame selected twice
+    want = np.moveaxis(np.median(np.moveaxis(S, -1, 0)[idx], axis=1), 0, -1)
+    np.testing.assert_array_equal(kam.median_over(S, idx, chunk=64), want)

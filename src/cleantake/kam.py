@@ -198,8 +198,16 @@ def median_over(S: np.ndarray, idx: np.ndarray, *, chunk: int = 256) -> np.ndarr
     # however many frames are affected.
     St = np.ascontiguousarray(np.moveaxis(S, -1, 0))  # (n_frames, ..., n_freq)
     out = np.empty((idx.shape[0],) + St.shape[1:], np.float32)
+    k = idx.shape[1] if idx.ndim == 2 else 0
     for s in range(0, idx.shape[0], chunk):
-        out[s : s + chunk] = np.median(St[idx[s : s + chunk]], axis=1)
+        rows = idx[s : s + chunk]
+        if k == 4:  # the detector's novelty: a sorting network, equal to np.median bit for bit
+            a, b, c, d = (St[rows[:, j]] for j in range(4))
+            lo = np.maximum(np.minimum(a, b), np.minimum(c, d))  # the 2nd smallest of the four
+            hi = np.minimum(np.maximum(a, b), np.maximum(c, d))  # the 3rd smallest
+            out[s : s + chunk] = (lo + hi) / np.float32(2)
+        else:
+            out[s : s + chunk] = np.median(St[rows], axis=1)
     return np.moveaxis(out, 0, -1)
 
 
