@@ -33,6 +33,7 @@ import numpy as np
 
 from .errors import CleantakeError, ParameterError
 from .kam import kam_estimate
+from .masking import segments
 
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
@@ -458,21 +459,6 @@ class DetectedEvent:
     score: float
 
 
-def _segments(active: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
-    a = np.asarray(active, bool)
-    if not a.any():
-        return []
-    d = np.diff(np.concatenate([[0], a.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    out: list[list[int]] = []
-    for s, e in zip(starts, stops):
-        if out and s - out[-1][1] <= max_gap:
-            out[-1][1] = int(e)
-        else:
-            out.append([int(s), int(e)])
-    return [(s, e) for s, e in out]
-
-
 def smoothed_probability(p: np.ndarray, model: DetectorModel) -> np.ndarray:
     """Frame probabilities averaged over the model's ``smooth`` frames on each side, as
     events are cut from them (:func:`events_from_probabilities`)."""
@@ -507,7 +493,7 @@ def events_from_probabilities(
         ok &= np.asarray(inner, bool)
     out = []
     pad, min_len = int(st.get("pad", 4)), int(st.get("min_len", 4))
-    for a, b in _segments(ok, int(st.get("max_gap", 4))):
+    for a, b in segments(ok, max_gap=int(st.get("max_gap", 4))):
         if b - a < min_len or ps[a:b].max() <= high:
             continue
         score = event_score(ps[a:b])

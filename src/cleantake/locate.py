@@ -18,6 +18,7 @@ import numpy as np
 from . import kam as _kam
 from .analysis import Analysis
 from .detector import ACTIVATION_CLASSES, detect_events
+from .masking import segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
 from .settings import Settings
@@ -136,27 +137,6 @@ def evidence_ratio(R: np.ndarray, W_interference: np.ndarray, W_music: np.ndarra
         fit = semi_nmf(Rb, W, n_free=0, n_iter=n_iter, beta=beta, tol=0)
         d.append(float(beta_divergence_frames(Rb, fit.W @ fit.H, beta).sum()))
     return d[1] / max(d[0], 1e-20)
-
-
-def segments(active: np.ndarray, *, max_gap: int = 0, min_len: int = 1) -> list[tuple[int, int]]:
-    """Runs of active frames as ``(start, stop)`` pairs (stop exclusive).
-
-    Runs separated by at most ``max_gap`` inactive frames are merged; runs shorter than
-    ``min_len`` frames are dropped.
-    """
-    a = np.asarray(active, dtype=bool)
-    if not a.any():
-        return []
-    d = np.diff(np.concatenate([[0], a.astype(np.int8), [0]]))
-    starts = np.flatnonzero(d == 1)
-    stops = np.flatnonzero(d == -1)
-    merged: list[list[int]] = []
-    for s, e in zip(starts, stops):
-        if merged and s - merged[-1][1] <= max_gap:
-            merged[-1][1] = int(e)
-        else:
-            merged.append([int(s), int(e)])
-    return [(s, e) for s, e in merged if e - s >= min_len]
 
 
 def dilate(active: np.ndarray, before: int, after: int | None = None) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["soft_mask", "frame_weights", "apply_strength"]
+__all__ = ["soft_mask", "frame_weights", "apply_strength", "segments"]
 
 
 def soft_mask(target: np.ndarray, other: np.ndarray, *, power: float = 2.0) -> np.ndarray:
@@ -81,3 +81,24 @@ def apply_strength(mask: np.ndarray, strength: float) -> np.ndarray:
     if not 0.0 <= strength <= 1.0:
         raise ParameterError(f"strength must be between 0 (no change) and 1 (full removal), got {strength}")
     return (1.0 - np.float32(strength) * (1.0 - mask)).astype(np.float32)
+
+
+def segments(active: np.ndarray, *, max_gap: int = 0, min_len: int = 1) -> list[tuple[int, int]]:
+    """Runs of active frames as ``(start, stop)`` pairs (stop exclusive).
+
+    Runs separated by at most ``max_gap`` inactive frames are merged; runs shorter than
+    ``min_len`` frames are dropped.
+    """
+    a = np.asarray(active, dtype=bool)
+    if not a.any():
+        return []
+    d = np.diff(np.concatenate([[0], a.astype(np.int8), [0]]))
+    starts = np.flatnonzero(d == 1)
+    stops = np.flatnonzero(d == -1)
+    merged: list[list[int]] = []
+    for s, e in zip(starts, stops):
+        if merged and s - merged[-1][1] <= max_gap:
+            merged[-1][1] = int(e)
+        else:
+            merged.append([int(s), int(e)])
+    return [(s, e) for s, e in merged if e - s >= min_len]
