@@ -760,16 +760,15 @@ def fit_all(args, jobs: list[dict]) -> None:
             unk = choose_unknown(others)
             apply_conf(rows[kd][k], calib)
             per_fold[k] = summarise(rows[kd][k], thr[k], unk)
-            if args.fold_models is not None:
-                # fold k's model with its calibration, threshold and unknown level from the
-                # other folds only: what benchmarks/cv.py --methods learned judges fold k with
-                # (the first model in DIR, every model also in DIR/<model>)
-                from cleantake.detector import save_model
+            # fold k's model with its calibration, threshold and unknown level from the other
+            # folds only: what benchmarks/cv.py's proposed method judges fold k with (the first
+            # model in DIR, every model also in DIR/<model>)
+            from cleantake.detector import save_model
 
-                for d in ([args.fold_models] if kd == kinds[0] else []) + [args.fold_models / kd]:
-                    d.mkdir(parents=True, exist_ok=True)
-                    save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
-                               d / f"fold{k}.npz")
+            for d in ([args.fold_models] if kd == kinds[0] else []) + [args.fold_models / kd]:
+                d.mkdir(parents=True, exist_ok=True)
+                save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
+                           d / f"fold{k}.npz")
         print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
         chosen[kd] = per_fold
         if kd == kinds[0]:
