@@ -221,3 +221,33 @@ def test_finder_with_the_detector_needs_both_likeness_and_probability():
         like_frames(sim, nov, elig, reference=1.0, counts=counts, min_event=4, params=params)
     with pytest.raises(ParameterError, match="probability from 0 to 1"):
         LikeParams(detector=1.5)
+
+
+def test_finder_detector_slope_and_peak():
+    from cleantake.like import LikeParams, like_frames
+    from cleantake.settings import Settings
+
+    cfg = Settings().stft_config(SR)
+    counts = Settings().counts(cfg)
+    T = 400
+    sim = np.zeros(T, np.float32)
+    sim[100:130] = 0.8  # sure detector: found even with the slope
+    sim[250:280] = 0.8  # unsure detector: the slope asks 0.6 + 1.0 * 0.4 = 1.0 of it -> not found
+    nov = np.zeros(T, np.float32)
+    prob = np.zeros(T)
+    prob[100:130] = 0.95
+    prob[250:280] = 0.6
+    elig = np.ones(T, bool)
+    kw = dict(reference=1.0, counts=counts, min_event=4, probability=prob)
+    plain = like_frames(sim, nov, elig, params=LikeParams(similarity=0.6, detector=0.5, relative=False), **kw)
+    assert plain[100:130].all() and plain[250:280].all()
+    sloped = like_frames(sim, nov, elig, params=LikeParams(similarity=0.6, detector=0.5, relative=False,
+                                                           detector_slope=1.0), **kw)
+    assert sloped[100:130].all() and not sloped[250:280].any()
+    peaked = like_frames(sim, nov, elig, params=LikeParams(similarity=0.6, detector=0.5, relative=False,
+                                                           detector_peak=0.9), **kw)
+    assert peaked[100:130].all() and not peaked[250:280].any()  # that run never reaches 0.9
+    with pytest.raises(ParameterError, match="detector_peak"):
+        LikeParams(detector_peak=1.5)
+    with pytest.raises(ParameterError, match="detector_slope"):
+        LikeParams(detector_slope=-0.1)

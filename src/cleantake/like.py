@@ -82,6 +82,13 @@ class LikeParams:
         probability, smoothed, at least this; :func:`detector_probability`) instead of
         passing the novelty test: the detector says what does not belong to the music, the
         similarity says it is like the example.
+    detector_slope : float >= 0
+        With ``detector``: the similarity a frame needs rises where the detector is less sure,
+        to ``similarity + detector_slope * (1 - probability)``.
+    detector_peak : float in [0, 1] or None
+        With ``detector``: a run of matching frames is kept only if the detector's probability
+        reaches at least this somewhere in it (``detector`` then admits the run's frames, this
+        admits the run).
     """
 
     rank: int = 4
@@ -94,6 +101,8 @@ class LikeParams:
     relative: bool = False
     prototype: str = "nearest"
     detector: float | None = 0.7
+    detector_slope: float = 0.0
+    detector_peak: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:
@@ -108,6 +117,10 @@ class LikeParams:
             raise ParameterError(f"passes must be from 1 to 10, got {self.passes}")
         if self.detector is not None and not 0.0 <= self.detector <= 1.0:
             raise ParameterError(f"detector must be a probability from 0 to 1 or None, got {self.detector}")
+        if self.detector_peak is not None and not 0.0 <= self.detector_peak <= 1.0:
+            raise ParameterError(f"detector_peak must be a probability from 0 to 1 or None, got {self.detector_peak}")
+        if self.detector_slope < 0:
+            raise ParameterError(f"detector_slope must be >= 0, got {self.detector_slope}")
         if not 0.0 <= self.min_residual < 1.0:
             raise ParameterError(f"min_residual must be in [0, 1), got {self.min_residual}")
         for name in ("context_ms", "min_event_ms"):
@@ -358,7 +371,8 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         its median over the eligible frames before the thresholds are applied.
     probability : np.ndarray [shape=(T,)], optional
         The detector's smoothed frame probability (:func:`detector_probability`); needed
-        when ``params.detector`` is set, which then replaces the novelty test.
+        when ``params.detector`` is set, which then replaces the novelty test (with
+        ``params.detector_slope`` and ``params.detector_peak``, see :class:`LikeParams`).
 
     Returns
     -------
@@ -371,11 +385,16 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     if params.detector is not None:
         if probability is None:
             raise ParameterError("LikeParams.detector is set but no detector probability was given")
-        act = eligible & (sim >= params.similarity) & (np.asarray(probability) >= params.detector)
+        prob = np.asarray(probability)
+        act = (eligible & (sim >= params.similarity + params.detector_slope * (1.0 - prob))
+               & (prob >= params.detector))
     else:
+        prob = None
         act = eligible & (sim >= params.similarity) & (nov >= params.novelty)
     found = np.zeros(act.shape, bool)
     for a, b in segments(act, max_gap=counts.max_gap, min_len=max(1, min_event)):
+        if prob is not None and params.detector_peak is not None and prob[a:b].max() < params.detector_peak:
+            continue
         found[a:b] = True
     return dilate(found, counts.pad)
 
