@@ -1,21 +1,34 @@
 """Learn from one example (issue 16 item 2; item 5 ``--given first``), cross-validated.
 
 For every mixture with two or more events, only the FIRST event's true span (the earliest)
-is passed as ``like`` with ``interference="none"``. The finder's thresholds
-(:class:`cleantake.like.LikeParams`: ``similarity``, ``novelty``, ``min_event_ms``) are chosen
-on each fold's ``train`` part (``cv_recipes(part="train", sets=("stems_extra", "stems"))``,
-every ``--train-every``-th mixture with >= 2 events) by detection alone: the most other events
-found (>= 30 % of the span covered) among the grid points with at most ``--max-false`` false
-events per recording (an event overlapping no true span). They are then judged on the fold's
-``test`` part (``sets=("stems_extra",)``, every ``--test-every``-th such mixture), with BSS
-Eval NSDR (:func:`cleantake.evaluate.score`), the share of other events found and false
-events per recording, per fold and overall.
+is passed as ``like`` with ``interference="none"``. The finder's parameters
+(:class:`cleantake.like.LikeParams`: the keys of :data:`GRID`) are chosen by detection alone:
+the most other events found (>= 30 % of the span covered) among the grid points with at most
+``--max-false`` false events per recording (an event overlapping no true span). Fold k is then
+judged on its ``test`` part (``sets=("stems_extra",)``, every ``--test-every``-th mixture with
+>= 2 events) with the parameters chosen for it, by BSS Eval NSDR
+(:func:`cleantake.evaluate.score`), the share of other events found and false events per
+recording, per fold and overall.
+
+Where the parameters of fold k are chosen (``--protocol``):
+
+``crossfit`` (the default)
+    On the test parts of the OTHER folds (``--tune-sets``, every ``--tune-every``-th mixture
+    with >= 2 events). Every recording's detector probabilities come from its own fold's
+    detector (``benchmarks/results/detector_folds/foldJ.npz``), which never heard it, exactly
+    as fold k's judged recordings are scored; no recording of fold k takes part in fold k's
+    choice. The library's default is the choice on all folds' tuning recordings pooled.
+``train`` (session 8, optimistic)
+    On fold k's own ``train`` part (``sets=("stems_extra", "stems")``, every
+    ``--train-every``-th). Their probabilities come from fold k's detector, which was trained
+    on those recordings' sources, so it is surer of them than of unheard recordings.
 
 Usage (from the repository root)::
 
     PYTHONPATH=src nice -n 10 python benchmarks/like.py /path/to/corpus --jobs 2
 
-Writes ``benchmarks/results/like.json`` (git-ignored).
+Writes ``benchmarks/results/like.json`` and the per-frame scores of the tuning recordings
+(``--cache``; all git-ignored).
 """
 
 from __future__ import annotations
@@ -46,6 +59,10 @@ GRID = {
     "prototype": ("mean", "nearest"),
     # None: the novelty test; a number: the detector's smoothed frame probability instead
     "detector": (None, 0.1, 0.2, 0.3, 0.5, 0.7),
+    # with the detector only: the similarity needed rises by slope * (1 - probability); a run
+    # needs a frame of at least this probability (None: no such test)
+    "detector_slope": (0.0,),
+    "detector_peak": (None,),
 }
 COVER = 0.3  # an event counts as found if this share of its span is covered
 
@@ -112,12 +129,13 @@ def _prepare(corpus, entry, params):
     marked = span_frames([first], ana1.cfg, ana1.n_frames)
     p = params or LikeParams()
     learned, ana, _ = learn_from_spans(x, sr, marked, first=ana1, base=c.dictionary, settings=s, params=p)
-    scores = {pr: like_scores(ana, marked, settings=s, context_ms=p.context_ms, prototype=pr)
-              for pr in GRID["prototype"]}
+    # both prototypes for the tuning cache (any grid can be chosen from it); the judged run needs one
+    protos = ("mean", "nearest") if params is None else (p.prototype,)
+    scores = {pr: like_scores(ana, marked, settings=s, context_ms=p.context_ms, prototype=pr) for pr in protos}
     sim, nov, elig, ref = scores[p.prototype]
-    # The detector of the fold the recipe belongs to (for a train part: a detector that may
-    # have seen its sources, so the thresholds chosen there are optimistic; the test part is
-    # judged with a detector that never saw the fold).
+    # The detector of the fold the recipe belongs to: for a test part, a detector that never
+    # heard the fold's sources (how every judged and, with --protocol crossfit, every tuning
+    # recording is scored); for a train part, one trained on its sources (optimistic).
     model, fold_dict = _fold_detector(corpus, int(entry["fold"]))
     prob = detector_probability(x, sr, first=ana1, base=c.dictionary, settings=s, model=model, dictionary=fold_dict)
     out = {"id": entry["id"], "set": entry["set"], "class": entry["class"], "truth": truth, "first": first,
@@ -157,12 +175,21 @@ def grid_points():
         point = dict(zip(keys, vals))
         if point["detector"] is not None and point["novelty"] != GRID["novelty"][0]:
             continue  # the detector replaces the novelty test: one novelty value is enough
+        if point["detector"] is None and (point["detector_slope"] != GRID["detector_slope"][0]
+                                          or point["detector_peak"] != GRID["detector_peak"][0]):
+            continue  # both act only with the detector
+        if point["detector_peak"] is not None and point["detector"] is not None \
+                and point["detector_peak"] <= point["detector"]:
+            continue  # a peak at or under the frame threshold tests nothing
         yield point
+
+
+SETTINGS = Cleaner("none").settings
 
 
 def row_detection(r, point) -> tuple[int, int, int]:
     """(other events, found, false) of one scored mixture with the thresholds ``point``."""
-    s = Cleaner("none").settings
+    s = SETTINGS
     cfg = s.stft_config(44100)  # the corpus's rate
     p = LikeParams(**point)
     sim, nov, elig, ref = r["scores"][p.prototype]
@@ -192,27 +219,59 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--train-every", type=int, default=16)
+    ap.add_argument("--protocol", choices=("crossfit", "train"), default="crossfit",
+                    help="where fold k's parameters are chosen: the other folds' test parts (each scored by "
+                         "its own held-out detector) or fold k's train part (session 8, optimistic)")
+    ap.add_argument("--tune-every", type=int, default=1, help="crossfit: every n-th tuning mixture")
+    ap.add_argument("--tune-sets", default="stems_extra",
+                    help="crossfit: comma-separated sets of the test parts chosen on")
+    ap.add_argument("--train-every", type=int, default=16, help="train protocol: every n-th train mixture")
     ap.add_argument("--test-every", type=int, default=2)
     ap.add_argument("--max-false", type=float, default=0.1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--grid", default=None,
+                    help="JSON object replacing some of GRID's value lists, e.g. '{\"detector\": [0.6, 0.7]}'")
     ap.add_argument("--out", default="benchmarks/results/like.json")
-    ap.add_argument("--cache", default="benchmarks/results/like_train_v2.pkl",
-                    help="per-frame scores of the train mixtures (written; read back with --reuse)")
-    ap.add_argument("--reuse", action="store_true", help="read the train scores from --cache")
+    ap.add_argument("--cache", default=None,
+                    help="per-frame scores of the tuning mixtures (written; read back with --reuse); default "
+                         "benchmarks/results/like_crossfit.pkl or like_train_v2.pkl by protocol")
+    ap.add_argument("--reuse", action="store_true", help="read the tuning scores from --cache")
+    ap.add_argument("--choose-only", action="store_true",
+                    help="only choose (from --cache) and print the choices and their tuning detection")
     ap.add_argument("--no-detector", action="store_true",
                     help="leave the detector out of the grid (the finder of session 7: similarity and novelty)")
     ap.add_argument("--bounds", action="store_true",
                     help="only the NSDR of repairing the first span alone and all true spans (-i none, events=)")
     a = ap.parse_args()
+    if a.grid:
+        for key, vals in json.loads(a.grid).items():
+            if key not in GRID:
+                raise SystemExit(f"--grid: unknown key {key!r} (known: {', '.join(GRID)})")
+            GRID[key] = tuple(vals)
     if a.no_detector:
         GRID["detector"] = (None,)
+    if a.cache is None:
+        a.cache = f"benchmarks/results/like_{'crossfit' if a.protocol == 'crossfit' else 'train_v2'}.pkl"
     t_start = time.time()
-    train, test = {}, {}
+    tune, test = {}, {}
     for k in range(a.folds):
-        tr = [e for e in cv_recipes(a.corpus, k, part="train", sets=("stems_extra", "stems")) if len(e["events"]) >= 2]
         te = [e for e in cv_recipes(a.corpus, k, part="test", sets=("stems_extra",)) if len(e["events"]) >= 2]
-        train[k], test[k] = tr[::a.train_every], te[::a.test_every]
+        test[k] = te[::a.test_every]
+        if a.protocol == "crossfit":
+            sets = tuple(x.strip() for x in a.tune_sets.split(","))
+            tu = [e for e in cv_recipes(a.corpus, k, part="test", sets=sets) if len(e["events"]) >= 2]
+            tune[k] = tu[::a.tune_every]
+        else:
+            tr = [e for e in cv_recipes(a.corpus, k, part="train", sets=("stems_extra", "stems"))
+                  if len(e["events"]) >= 2]
+            tune[k] = tr[::a.train_every]
+    if a.protocol == "crossfit":
+        # fold k chooses on every other fold's tuning recordings, never on its own
+        choose_on = {k: [e["id"] for j in range(a.folds) if j != k for e in tune[j]] for k in range(a.folds)}
+        where = "tuning mixtures of the other folds' test parts"
+    else:
+        choose_on = {k: [e["id"] for e in tune[k]] for k in range(a.folds)}
+        where = "train mixtures"
     if a.bounds:
         with Pool(a.jobs) as pool:
             res = pool.map(bounds, [(a.corpus, e) for k in range(a.folds) for e in test[k]], chunksize=1)
@@ -221,26 +280,35 @@ def main() -> int:
               f"{np.mean([r['all_spans'] for r in res]):.2f} dB; took {time.time() - t_start:.0f} s")
         return 0
     with Pool(a.jobs) as pool:
-        if a.reuse:
+        if a.reuse or a.choose_only:
             with open(a.cache, "rb") as fh:
                 by_id = pickle.load(fh)
+            missing = {e["id"] for k in range(a.folds) for e in tune[k]} - set(by_id)
+            if missing:
+                raise SystemExit(f"{a.cache} lacks {len(missing)} tuning mixtures (other --tune-every/--tune-sets?)")
         else:
-            jobs = [(a.corpus, e, None) for k in range(a.folds) for e in train[k]]
+            jobs = [(a.corpus, e, None) for k in range(a.folds) for e in tune[k]]
             by_id = {r["id"]: r for r in pool.map(prepare, jobs, chunksize=1)}
             Path(a.cache).parent.mkdir(parents=True, exist_ok=True)
             with open(a.cache, "wb") as fh:
                 pickle.dump(by_id, fh)
+        print(f"scores of {len(by_id)} tuning mixtures after {time.time() - t_start:.0f} s", flush=True)
         chosen = {}
-        points, table = detection_table(by_id)
+        all_tune = [e["id"] for k in range(a.folds) for e in tune[k]]
+        points, table = detection_table({i: by_id[i] for i in all_tune})
+        print(f"{len(points)} grid points judged after {time.time() - t_start:.0f} s", flush=True)
         for k in range(a.folds):
-            point, ev = choose(points, table, [e["id"] for e in train[k]], a.max_false)
-            chosen[k] = {"params": point, "train": ev}
-            print(f"fold {k}: chose {point} on {ev['n']} train mixtures: found {ev['found']:.2f}, "
+            point, ev = choose(points, table, choose_on[k], a.max_false)
+            chosen[k] = {"params": point, "tune": ev}
+            print(f"fold {k}: chose {point} on {ev['n']} {where}: found {ev['found']:.2f}, "
                   f"false/rec {ev['false_per_rec']:.2f}", flush=True)
-        point, ev = choose(points, table, list(by_id), a.max_false)
-        chosen["all"] = {"params": point, "train": ev}
-        print(f"all train parts pooled (the library's default): {point} on {ev['n']} mixtures: found "
+        point, ev = choose(points, table, all_tune, a.max_false)
+        chosen["all"] = {"params": point, "tune": ev}
+        print(f"all folds pooled (the library's default): {point} on {ev['n']} mixtures: found "
               f"{ev['found']:.2f}, false/rec {ev['false_per_rec']:.2f}", flush=True)
+        if a.choose_only:
+            return 0
+        # each fold judged with ITS OWN choice
         jobs = [(a.corpus, e, LikeParams(**chosen[k]["params"])) for k in range(a.folds) for e in test[k]]
         fold_of = [k for k in range(a.folds) for _ in test[k]]
         results = pool.map(prepare, jobs, chunksize=1)
