@@ -169,14 +169,31 @@ def bounds(args):
     return {"id": entry["id"], "first_only": score(first, m, y)["nsdr"], "all_spans": score(every, m, y)["nsdr"]}
 
 
-def grid_points():
-    keys = list(GRID)
-    for vals in itertools.product(*(GRID[k] for k in keys)):
+# Grids the nested choice (--variants all) chooses among, each replacing some of GRID's lists
+# (declared before any of them was judged with this protocol; LIKE.md item 7).
+_SIM = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+VARIANTS = {
+    "s8": {},  # session 8's grid
+    "fine": {"detector": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
+             "similarity": (0.3, 0.35, 0.4, 0.45) + GRID["similarity"],
+             "min_event_ms": (40.0, 80.0, 120.0, 160.0, 240.0, 320.0, 480.0)},
+    "peak": {"detector": (0.3, 0.5, 0.7, 0.8, 0.9), "detector_peak": (None, 0.8, 0.9, 0.95, 0.98),
+             "similarity": _SIM, "min_event_ms": (40.0, 80.0, 120.0, 160.0, 240.0, 320.0, 480.0)},
+    "slope": {"detector": (0.3, 0.5, 0.7, 0.8, 0.9), "detector_slope": (0.0, 0.5, 1.0, 2.0, 4.0),
+              "similarity": _SIM, "min_event_ms": (40.0, 80.0, 120.0, 160.0, 240.0, 320.0, 480.0)},
+}
+
+
+def grid_points(grid: dict | None = None):
+    """The points of ``grid`` (default :data:`GRID`), without combinations that test the same."""
+    grid = GRID if grid is None else grid
+    keys = list(grid)
+    for vals in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, vals))
-        if point["detector"] is not None and point["novelty"] != GRID["novelty"][0]:
+        if point["detector"] is not None and point["novelty"] != grid["novelty"][0]:
             continue  # the detector replaces the novelty test: one novelty value is enough
-        if point["detector"] is None and (point["detector_slope"] != GRID["detector_slope"][0]
-                                          or point["detector_peak"] != GRID["detector_peak"][0]):
+        if point["detector"] is None and (point["detector_slope"] != grid["detector_slope"][0]
+                                          or point["detector_peak"] != grid["detector_peak"][0]):
             continue  # both act only with the detector
         if point["detector_peak"] is not None and point["detector"] is not None \
                 and point["detector_peak"] <= point["detector"]:
@@ -198,21 +215,98 @@ def row_detection(r, point) -> tuple[int, int, int]:
     return detection(frames_to_spans(found, r["times"], r["hop"]), r["truth"], r["first"])
 
 
-def detection_table(rows: dict) -> tuple[list[dict], dict]:
-    """Every grid point's detection on every scored mixture: (points, {id: array (points, 3)})."""
-    points = list(grid_points())
-    return points, {i: np.array([row_detection(r, pt) for pt in points]) for i, r in rows.items()}
+def detection_table(rows: dict, grids: dict | None = None) -> tuple[list[dict], dict, dict]:
+    """Every grid point's detection on every scored mixture.
+
+    Parameters
+    ----------
+    rows : dict
+        ``{id: scored mixture}`` (:func:`prepare` without parameters).
+    grids : dict, optional
+        ``{name: grid}``; default ``{"grid": GRID}``.
+
+    Returns
+    -------
+    points : list of dict
+        The union of the grids' points.
+    table : dict
+        ``{id: array (points, 3)}`` of (other events, found, false).
+    members : dict
+        ``{name: indices into points}`` of each grid's points.
+    """
+    grids = {"grid": GRID} if grids is None else grids
+    points, index, members = [], {}, {}
+    for name, grid in grids.items():
+        idx = []
+        for pt in grid_points(grid):
+            key = tuple(sorted(pt.items(), key=lambda kv: kv[0]))
+            if key not in index:
+                index[key] = len(points)
+                points.append(pt)
+            idx.append(index[key])
+        members[name] = np.array(idx)
+    return points, {i: np.array([row_detection(r, pt) for pt in points]) for i, r in rows.items()}, members
 
 
-def choose(points, table, ids, max_false: float) -> tuple[dict, dict]:
+def choose(points, table, ids, max_false: float, allowed=None) -> tuple[dict, dict]:
     """The grid point with the most other events found among those with at most ``max_false``
-    false events per recording (or the fewest false events if none has), on mixtures ``ids``."""
+    false events per recording (or the fewest false events if none has), on mixtures ``ids``;
+    only among ``points[allowed]`` if given (ties: fewer false events, then the earlier point)."""
     tot = sum(table[i] for i in ids)
     found = tot[:, 1] / np.maximum(tot[:, 0], 1)
     false = tot[:, 2] / max(len(ids), 1)
-    ok = np.flatnonzero(false <= max_false)
-    j = int(ok[np.lexsort((false[ok], -found[ok]))[0]]) if ok.size else int(np.argmin(false))
-    return points[j], {"found": float(found[j]), "false_per_rec": float(false[j]), "n": len(ids)}
+    allowed = np.arange(len(points)) if allowed is None else np.asarray(allowed)
+    ok = allowed[false[allowed] <= max_false]
+    j = int(ok[np.lexsort((ok, false[ok], -found[ok]))[0]]) if ok.size else int(allowed[np.argmin(false[allowed])])
+    return points[j], {"found": float(found[j]), "false_per_rec": float(false[j]), "n": len(ids), "index": j}
+
+
+def choose_nested(points, table, groups: dict, max_false: float, candidates: list) -> tuple[dict, dict]:
+    """:func:`choose` on all of ``groups``' mixtures, with the grid and the tuning limit on
+    false events chosen among ``candidates`` by leave-one-group-out inside ``groups``.
+
+    A point chosen as the best of many shows fewer false events on the mixtures it was chosen
+    on than on others (it was picked partly for its luck there), the more so the larger the
+    grid. So each candidate (a grid and a limit) is tried inside ``groups``: for every group,
+    the point is chosen on the other groups and judged on the group; among the candidates
+    whose pooled inner held-out false events per recording are at most ``max_false`` the one
+    finding the largest share of events decides (the fewest false events if none is). With a
+    single candidate this is :func:`choose` with its limit.
+
+    Parameters
+    ----------
+    points, table : :func:`detection_table`
+    groups : dict
+        ``{fold: [mixture id, ...]}``: the folds the choice may use.
+    max_false : float
+        False events per recording allowed on recordings the point was not chosen on.
+    candidates : list of (str, np.ndarray, float)
+        (name, indices into ``points``, limit on the tuning false events per recording).
+
+    Returns
+    -------
+    point : dict
+    ev : dict
+        :func:`choose`'s, plus the ``candidate`` chosen (name and limit) and its inner
+        held-out ``inner_found`` and ``inner_false_per_rec`` (None with one candidate).
+    """
+    inner = []
+    if len(candidates) > 1:
+        for c, (name, allowed, lim) in enumerate(candidates):
+            o = h = f = n = 0
+            for g, ids in groups.items():
+                rest = [i for j, o_ids in groups.items() if j != g for i in o_ids]
+                _, ev = choose(points, table, rest, lim, allowed)
+                d = sum(table[i][ev["index"]] for i in ids)
+                o, h, f, n = o + d[0], h + d[1], f + d[2], n + len(ids)
+            inner.append((c, h / max(o, 1), f / max(n, 1)))
+        ok = [t for t in inner if t[2] <= max_false]
+        c, found, false = max(ok, key=lambda t: (t[1], -t[2], -t[0])) if ok else min(inner, key=lambda t: (t[2], t[0]))
+    else:
+        c, found, false = 0, None, None
+    name, allowed, lim = candidates[c]
+    point, ev = choose(points, table, [i for ids in groups.values() for i in ids], lim, allowed)
+    return point, dict(ev, candidate=f"{name}@{lim:g}", inner_found=found, inner_false_per_rec=false)
 
 
 def main() -> int:
@@ -224,10 +318,19 @@ def main() -> int:
                          "its own held-out detector) or fold k's train part (session 8, optimistic)")
     ap.add_argument("--tune-every", type=int, default=1, help="crossfit: every n-th tuning mixture")
     ap.add_argument("--tune-sets", default="stems_extra",
-                    help="crossfit: comma-separated sets of the test parts chosen on")
+                    help="crossfit: comma-separated sets of the test parts chosen on, each optionally with its "
+                         "own step (set:n, e.g. stems_extra,stems:2; default --tune-every)")
     ap.add_argument("--train-every", type=int, default=16, help="train protocol: every n-th train mixture")
     ap.add_argument("--test-every", type=int, default=2)
-    ap.add_argument("--max-false", type=float, default=0.1)
+    ap.add_argument("--max-false", type=float, default=0.1,
+                    help="false events per recording allowed (on the tuning recordings; with more than one "
+                         "candidate, on the inner held-out ones)")
+    ap.add_argument("--variants", default=None,
+                    help="comma-separated names of VARIANTS (or 'all') to choose among by nested "
+                         "leave-one-fold-out inside each fold's tuning folds; default: GRID alone")
+    ap.add_argument("--limits", default=None,
+                    help="comma-separated limits on the tuning false events per recording to choose among "
+                         "likewise (default: --max-false alone)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--grid", default=None,
                     help="JSON object replacing some of GRID's value lists, e.g. '{\"detector\": [0.6, 0.7]}'")
@@ -258,20 +361,18 @@ def main() -> int:
         te = [e for e in cv_recipes(a.corpus, k, part="test", sets=("stems_extra",)) if len(e["events"]) >= 2]
         test[k] = te[::a.test_every]
         if a.protocol == "crossfit":
-            sets = tuple(x.strip() for x in a.tune_sets.split(","))
-            tu = [e for e in cv_recipes(a.corpus, k, part="test", sets=sets) if len(e["events"]) >= 2]
-            tune[k] = tu[::a.tune_every]
+            tune[k] = []
+            for item in a.tune_sets.split(","):
+                name, _, step = item.strip().partition(":")
+                tu = [e for e in cv_recipes(a.corpus, k, part="test", sets=(name,)) if len(e["events"]) >= 2]
+                tune[k] += tu[::int(step) if step else a.tune_every]
         else:
             tr = [e for e in cv_recipes(a.corpus, k, part="train", sets=("stems_extra", "stems"))
                   if len(e["events"]) >= 2]
             tune[k] = tr[::a.train_every]
-    if a.protocol == "crossfit":
-        # fold k chooses on every other fold's tuning recordings, never on its own
-        choose_on = {k: [e["id"] for j in range(a.folds) if j != k for e in tune[j]] for k in range(a.folds)}
-        where = "tuning mixtures of the other folds' test parts"
-    else:
-        choose_on = {k: [e["id"] for e in tune[k]] for k in range(a.folds)}
-        where = "train mixtures"
+    # fold k chooses on every other fold's tuning recordings (crossfit) or on its own train part
+    choose_on = {k: [e["id"] for e in tune[k]] for k in range(a.folds)}
+    where = "tuning mixtures of the other folds' test parts" if a.protocol == "crossfit" else "train mixtures"
     if a.bounds:
         with Pool(a.jobs) as pool:
             res = pool.map(bounds, [(a.corpus, e) for k in range(a.folds) for e in test[k]], chunksize=1)
@@ -280,32 +381,47 @@ def main() -> int:
               f"{np.mean([r['all_spans'] for r in res]):.2f} dB; took {time.time() - t_start:.0f} s")
         return 0
     with Pool(a.jobs) as pool:
+        by_id = {}
         if a.reuse or a.choose_only:
             with open(a.cache, "rb") as fh:
                 by_id = pickle.load(fh)
-            missing = {e["id"] for k in range(a.folds) for e in tune[k]} - set(by_id)
-            if missing:
-                raise SystemExit(f"{a.cache} lacks {len(missing)} tuning mixtures (other --tune-every/--tune-sets?)")
-        else:
-            jobs = [(a.corpus, e, None) for k in range(a.folds) for e in tune[k]]
-            by_id = {r["id"]: r for r in pool.map(prepare, jobs, chunksize=1)}
+        jobs = [(a.corpus, e, None) for k in range(a.folds) for e in tune[k] if e["id"] not in by_id]
+        if jobs and a.choose_only:
+            raise SystemExit(f"{a.cache} lacks {len(jobs)} tuning mixtures (other --tune-every/--tune-sets?)")
+        if jobs:  # score what the cache lacks (all without --reuse) and write it back
+            by_id.update({r["id"]: r for r in pool.map(prepare, jobs, chunksize=1)})
             Path(a.cache).parent.mkdir(parents=True, exist_ok=True)
             with open(a.cache, "wb") as fh:
                 pickle.dump(by_id, fh)
         print(f"scores of {len(by_id)} tuning mixtures after {time.time() - t_start:.0f} s", flush=True)
         chosen = {}
         all_tune = [e["id"] for k in range(a.folds) for e in tune[k]]
-        points, table = detection_table({i: by_id[i] for i in all_tune})
+        names = [] if not a.variants else list(VARIANTS) if a.variants == "all" else a.variants.split(",")
+        grids = {n: dict(GRID, **VARIANTS[n]) for n in names} or {"grid": GRID}
+        limits = [float(x) for x in a.limits.split(",")] if a.limits else [a.max_false]
+        points, table, members = detection_table({i: by_id[i] for i in all_tune}, grids)
+        candidates = [(n, members[n], lim) for n in grids for lim in limits]
         print(f"{len(points)} grid points judged after {time.time() - t_start:.0f} s", flush=True)
+
+        def groups_of(k):
+            """What fold k (None: the pooled default) chooses on, by group for the nested choice."""
+            if a.protocol == "crossfit":
+                return {j: [e["id"] for e in tune[j]] for j in range(a.folds) if j != k}
+            return {0: choose_on[k] if k is not None else list(by_id)}  # one group: no nesting
+
         for k in range(a.folds):
-            point, ev = choose(points, table, choose_on[k], a.max_false)
+            point, ev = choose_nested(points, table, groups_of(k), a.max_false, candidates)
             chosen[k] = {"params": point, "tune": ev}
-            print(f"fold {k}: chose {point} on {ev['n']} {where}: found {ev['found']:.2f}, "
-                  f"false/rec {ev['false_per_rec']:.2f}", flush=True)
-        point, ev = choose(points, table, all_tune, a.max_false)
+            print(f"fold {k}: chose {point} ({ev['candidate']}) on {ev['n']} {where}: found {ev['found']:.2f}, "
+                  f"false/rec {ev['false_per_rec']:.2f}" + ("" if ev["inner_found"] is None else
+                  f"; nested inner held out: found {ev['inner_found']:.2f}, false/rec "
+                  f"{ev['inner_false_per_rec']:.2f}"), flush=True)
+        point, ev = choose_nested(points, table, groups_of(None), a.max_false, candidates)
         chosen["all"] = {"params": point, "tune": ev}
-        print(f"all folds pooled (the library's default): {point} on {ev['n']} mixtures: found "
-              f"{ev['found']:.2f}, false/rec {ev['false_per_rec']:.2f}", flush=True)
+        print(f"all folds pooled (the library's default): {point} ({ev['candidate']}) on {ev['n']} mixtures: found "
+              f"{ev['found']:.2f}, false/rec {ev['false_per_rec']:.2f}" + ("" if ev["inner_found"] is None else
+              f"; nested inner held out: found {ev['inner_found']:.2f}, false/rec {ev['inner_false_per_rec']:.2f}"),
+              flush=True)
         if a.choose_only:
             return 0
         # each fold judged with ITS OWN choice
