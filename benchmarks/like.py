@@ -340,7 +340,8 @@ def main() -> int:
                          "benchmarks/results/like_crossfit.pkl or like_train_v2.pkl by protocol")
     ap.add_argument("--reuse", action="store_true", help="read the tuning scores from --cache")
     ap.add_argument("--choose-only", action="store_true",
-                    help="only choose (from --cache) and print the choices and their tuning detection")
+                    help="only choose (from --cache) and print the choices, their tuning detection and, if the "
+                         "cache holds the judged mixtures, their held-out detection (no repair, no NSDR)")
     ap.add_argument("--no-detector", action="store_true",
                     help="leave the detector out of the grid (the finder of session 7: similarity and novelty)")
     ap.add_argument("--bounds", action="store_true",
@@ -423,6 +424,13 @@ def main() -> int:
               f"; nested inner held out: found {ev['inner_found']:.2f}, false/rec {ev['inner_false_per_rec']:.2f}"),
               flush=True)
         if a.choose_only:
+            # held-out detection without the repair: fold k's judged mixtures (if the cache holds
+            # them) with fold k's choice
+            judged = [(k, e["id"]) for k in range(a.folds) for e in test[k] if e["id"] in by_id]
+            if len(judged) == sum(len(test[k]) for k in range(a.folds)):
+                d = np.sum([row_detection(by_id[i], chosen[k]["params"]) for k, i in judged], axis=0)
+                print(f"held out (detection only, {len(judged)} judged mixtures): found "
+                      f"{100 * d[1] / max(d[0], 1):.1f} %, false/rec {d[2] / len(judged):.2f}")
             return 0
         # each fold judged with ITS OWN choice
         jobs = [(a.corpus, e, LikeParams(**chosen[k]["params"])) for k in range(a.folds) for e in test[k]]
