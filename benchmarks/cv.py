@@ -167,19 +167,20 @@ def event_metrics(true: list[tuple[float, float]], located: list, true_class: st
 _CLEANERS: dict = {}
 
 
-def _cleaner(method: str, dictionary: str, detector: str | None):
-    """The Cleaner of ``proposed`` (fold k's detector) or ``stack``, one per process."""
-    key = (method, dictionary, detector)
+def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tuple = ()):
+    """The Cleaner of ``proposed`` (fold k's detector) or ``stack``, one per process, with the
+    Settings ``overrides`` (``((name, value), ...)``, from ``--set``)."""
+    key = (method, dictionary, detector, overrides)
     if key not in _CLEANERS:
         from cleantake import Cleaner
 
-        _CLEANERS[key] = (Cleaner(dictionary, detector=detector) if method == "proposed"
-                          else Cleaner(dictionary, locator="stack"))
+        _CLEANERS[key] = (Cleaner(dictionary, detector=detector, **dict(overrides)) if method == "proposed"
+                          else Cleaner(dictionary, locator="stack", **dict(overrides)))
     return _CLEANERS[key]
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector = job
+    corpus, entry, runs, dictionary, detector, overrides = job
     mixture, music, _, sr = C.build_mixture(corpus, entry)
     true = C.event_spans(corpus, entry)
     outputs, rows = [], []
@@ -191,7 +192,7 @@ def _work(job: tuple) -> list[dict]:
             if given == "spans":
                 cleaned, _, events = peers.clean_given_spans(mixture, sr, true, interference=dictionary)
             elif method in ("proposed", "stack"):
-                res = _cleaner(method, dictionary, detector).clean(mixture[:, 0] if mixture.shape[1] == 1 else mixture, sr)
+                res = _cleaner(method, dictionary, detector, overrides).clean(mixture[:, 0] if mixture.shape[1] == 1 else mixture, sr)
                 cleaned, events = res.cleaned, list(res.events)
             else:
                 cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
@@ -245,6 +246,29 @@ def cell(rows: list[dict]) -> dict:
                    clean_identical_pct=100.0 * np.mean([r["identical"] for r in clean]),
                    clean_n=len(clean))
     return out
+
+
+def _overrides(ap, items: list[str]) -> tuple:
+    """``--set NAME=VALUE`` items as ``((name, value), ...)``, checked against :class:`cleantake.Settings`."""
+    import dataclasses
+
+    from cleantake import Settings
+    from cleantake.errors import ParameterError
+
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    out = []
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in fields or not text:
+            ap.error(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
+        default = getattr(Settings(), name)
+        try:
+            value = type(default)(text) if default is not None else float(text)
+            Settings(**{name: value})
+        except (ValueError, ParameterError) as exc:
+            ap.error(f"--set {item!r}: {exc}")
+        out.append((name, value))
+    return tuple(sorted(out))
 
 
 def _run_key(r: dict) -> str:
@@ -439,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default=None,
                     help="append ' [TAG]' to the method names of this run's rows (e.g. the detector compared), so "
                     "runs of one method with other settings stay apart in --aggregate")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                    help="a cleantake.Settings field for proposed and stack (repeatable), e.g. sensitivity=0.3; "
+                    "use with --tag")
     ap.add_argument("--every", type=int, default=1, metavar="N",
                     help="take every N-th mixture with interference of each fold and each (set, class, "
                     "level), so every cell keeps 1/N of its music")
@@ -465,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.folds, args.every = ["0"], 50
     folds = [int(k) for k in args.folds]
+    overrides = _overrides(ap, args.overrides)
     runs = [(m, "none") for m in args.methods] if "none" in args.given else []
     if "spans" in args.given:
         runs.append(("proposed", "spans"))
@@ -494,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
-        per_fold.append([(args.corpus, e, runs, dicts[k], detector) for e in noisy + clean])
+        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
     print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
@@ -502,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial.jsonl")
-    key = lambda j: json.dumps([j[1], j[2], args.dictionary, j[4]], sort_keys=True)  # noqa: E731
+    key = lambda j: json.dumps([j[1], j[2], args.dictionary, j[4]] + ([list(j[5])] if j[5] else []),  # noqa: E731
+                               sort_keys=True)
     done: dict[str, list[dict]] = {}
     if args.resume and partial.is_file():
         for line in partial.read_text().splitlines():
@@ -548,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "tag": args.tag, "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
