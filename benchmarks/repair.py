@@ -128,6 +128,21 @@ VARIANTS: dict[str, dict] = {
     "new-guard.75": {"base": "new", "settings": {"nmf_guard": 0.75}},
     "new-p3": {"base": "new", "settings": {"mask_power": 3.0}},
     "new-c3": {"base": "new", "settings": {"repair_compress": 3.0}},
+    "nx": {"base": "new", "feat": "Fm_c1", "stat": "mean"},  # "new" through the experimental copy
+    "nx-bf": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 1, "tpen": 1e-9},  # brute force, same kernel
+    "nx-t0.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "tpen": 0.1},
+    "nx-t0.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "tpen": 0.3},
+    "nx-t1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "tpen": 1.0},
+    "nx-s2": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 2},
+    "nx-s4": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 4},
+    "nx-s8": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 8},
+    "nx-oracle": {"base": "new", "feat": "Fm_c1", "stat": "mean", "oracle": True},  # diagnosis, not a method
+    "nx-mdV.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.1)},
+    "nx-mdV.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.3)},
+    "nx-mdV.5": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.5)},
+    "nx-mdL.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Lm", 0.1)},
+    "nx-mdL.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Lm", 0.3)},
+    "nx-mdL2": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Lm", 2.0)},
     "c4": {"settings": {"context_ms": 92.0, "k": 8}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
 }
 
@@ -214,7 +229,9 @@ def _features(ana: Analysis, kind: str, marked: np.ndarray, ctx: int) -> np.ndar
 def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str = "Fm", stat="median",
                     exclude_ctx: float = 1.0, interf: str = "shortfall", iters: int = 0,
                     fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft",
-                    x: np.ndarray | None = None) -> np.ndarray:
+                    x: np.ndarray | None = None, tpen: float = 0.0, split: int = 1,
+                    missing: tuple | None = None, oracle: bool = False,
+                    music: np.ndarray | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
@@ -237,6 +254,21 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     mask : "soft" or "powsub"
         ``soft_mask(S, R)`` (today), or the Wiener gain with the interference power
         ``V² - S²`` (times the guard squared).
+    tpen : float
+        Time penalty of the kernel: a candidate ``d`` seconds from the query has its distance
+        multiplied by ``1 + tpen * min(d, 10)`` (0: none, the library's kernel).
+    split : int
+        Neighbours chosen separately for this many contiguous groups of bands (each group's
+        bins estimated from its own neighbours; 1: one set for the whole spectrum).
+    missing : (features, theta), optional
+        Missing-data kernel: distances compare only the bands of the query's window where
+        the NMF interference model's share is below ``theta``; ``features`` is ``"Vb"`` (the
+        mixture's bands, compressed as the repair's features) or ``"Lm"`` (the NMF music
+        estimate's).
+    oracle : bool
+        Diagnosis: the kernel compares the TRUE music's band magnitudes (``music``, the clean
+        music ``(C, n)``, compressed as ``Fm_c1``) instead of the NMF estimate: the best any
+        choice of neighbours can do with this statistic.
     fine : (window_ms, hop_ms), optional
         Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
         estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
@@ -253,10 +285,18 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     exclude = np.convolve(frames, np.ones(2 * ex_w + 1), mode="same") > 0 if ex_w else frames.copy()
     exclude |= ana.partial
     F = _features(ana, feat, frames, ctx)
-    idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=exclude, min_separation=ctx)
+    if oracle:
+        Mb = ana.P @ np.abs(stft(music, ana.cfg, workers=1)).mean(axis=0)
+        F = kam.context_features(Mb, context=0, compress=float(Mb.mean()) + 1e-12)
     V = ana.V
     Vq = V[:, q]
-    S = np.minimum(_stat(V, idx, stat), Vq)
+    if missing is not None:
+        S = np.minimum(_missing_estimate(ana, q, s.k, ctx, exclude, stat, *missing), Vq)
+    elif tpen or split > 1:
+        S = np.minimum(_grouped_estimate(ana, F, q, s.k, ctx, exclude, stat, tpen, split), Vq)
+    else:
+        idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=exclude, min_separation=ctx)
+        S = np.minimum(_stat(V, idx, stat), Vq)
     res = ana.nmf
     L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, q]
     r_b = L_i / np.maximum(L_i + ana.L_m[:, q], 1e-12)
@@ -322,6 +362,54 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     S2 = np.minimum(to_fine(U, q2) * rho, V2[:, q2])
     M2 = soft_mask(S2, (V2[:, q2] - S2) * to_fine(Gd, q2), power=s.mask_power)
     return synthesize(X2, M2, q2, w2[q2], cfg2, ana.n_samples, strength=s.strength)
+
+
+def _grouped_estimate(ana: Analysis, F: np.ndarray, q: np.ndarray, k: int, ctx: int, exclude: np.ndarray,
+                      stat, tpen: float, split: int) -> np.ndarray:
+    """Music estimate at frames ``q`` with a brute-force kernel: a time penalty and/or
+    neighbours chosen per group of bands (see :func:`variant_removed`)."""
+    B, T = F.shape
+    V = ana.V
+    edges = np.linspace(0, B, split + 1).round().astype(int)
+    band_of_bin = np.argmax(np.asarray(ana.P), axis=0)  # (F,)
+    t = np.arange(T)
+    dt = np.abs(t[None, :] - q[:, None]) * ana.cfg.frame_seconds
+    mult = 1.0 + tpen * np.minimum(dt, 10.0)
+    bad = exclude[None, :] | (np.abs(t[None, :] - q[:, None]) <= ctx)
+    S = np.empty((V.shape[0], q.size), np.float32)
+    for a, b in zip(edges[:-1], edges[1:]):
+        G = kam.context_features(F[a:b], context=ctx)
+        nrm = np.einsum("ij,ij->j", G, G)
+        D = nrm[q][:, None] + nrm[None, :] - 2.0 * (G[:, q].T @ G)
+        D = np.maximum(D, 0) * mult
+        D[bad] = np.inf
+        idx = np.argpartition(D, k - 1, axis=1)[:, :k]
+        rows = (band_of_bin >= a) & (band_of_bin < b)
+        S[rows] = _stat(V[rows], idx, stat)
+    return S
+
+
+def _missing_estimate(ana: Analysis, q: np.ndarray, k: int, ctx: int, exclude: np.ndarray, stat,
+                      features: str, theta: float) -> np.ndarray:
+    """Music estimate at ``q`` with the missing-data kernel of :func:`variant_removed`."""
+    res = ana.nmf
+    L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed]
+    r_b = L_i / np.maximum(L_i + ana.L_m, 1e-12)  # (B, T)
+    A = ana.Vb if features == "Vb" else ana.L_m
+    F = np.log1p(A / (float(A.mean()) + 1e-12)).astype(np.float32)
+    B, T = F.shape
+    P = np.pad(F, ((0, 0), (ctx, ctx)), mode="edge")
+    R = np.pad(r_b, ((0, 0), (ctx, ctx)), mode="edge")
+    D = np.zeros((q.size, T), np.float64)
+    for j in range(2 * ctx + 1):
+        Ft = P[:, j:j + T]  # frame t + j - ctx of every candidate t
+        Fq = P[:, q + j]
+        Wq = (R[:, q + j] < theta).astype(np.float32)
+        D += ((Wq * Fq * Fq).sum(axis=0))[:, None] - 2.0 * ((Wq * Fq).T @ Ft) + Wq.T @ (Ft * Ft)
+    t = np.arange(T)
+    D[exclude[None, :] | (np.abs(t[None, :] - q[:, None]) <= ctx)] = np.inf
+    idx = np.argpartition(D, k - 1, axis=1)[:, :k]
+    return _stat(ana.V, idx, stat)
 
 
 def _low_rank(R: np.ndarray, q: np.ndarray, r: int, n_iter: int = 50) -> np.ndarray:
@@ -396,6 +484,8 @@ def _work(job):
             opts = {k: val for k, val in v.items() if k not in ("settings", "fade", "base")}
             if "fine" in opts:
                 opts["x"] = x
+            if opts.get("oracle"):
+                opts["music"] = m.T
             rem = (variant_removed(ana, frames, s, **opts) if opts else repair(ana, frames, settings=s))
             f = v.get("fade", "settings" if new else "ramp")
             sm = (smask if f == "ramp" else hard if f == "none" else
