@@ -63,6 +63,9 @@ GRID = {
     # needs a frame of at least this probability (None: no such test)
     "detector_slope": (0.0,),
     "detector_peak": (None,),
+    # runs found grow over adjacent frames this similar (None: no growing) and this probable
+    "grow_similarity": (None,),
+    "grow_detector": (0.0,),
 }
 COVER = 0.3  # an event counts as found if this share of its span is covered
 
@@ -170,7 +173,7 @@ def bounds(args):
 
 
 # Grids the nested choice (--variants all) chooses among, each replacing some of GRID's lists
-# (declared before any of them was judged with this protocol; LIKE.md item 7).
+# (LIKE.md item 7: tries A, B and C, declared after their held-out detection had been seen).
 _SIM = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 VARIANTS = {
     "s8": {},  # session 8's grid
@@ -198,6 +201,10 @@ def grid_points(grid: dict | None = None):
         if point["detector_peak"] is not None and point["detector"] is not None \
                 and point["detector_peak"] <= point["detector"]:
             continue  # a peak at or under the frame threshold tests nothing
+        if point["grow_similarity"] is None and point["grow_detector"] != grid["grow_detector"][0]:
+            continue  # no growing: its probability tests nothing
+        if point["detector"] is None and point["grow_detector"] != grid["grow_detector"][0]:
+            continue  # acts only with the detector
         yield point
 
 

@@ -251,3 +251,29 @@ def test_finder_detector_slope_and_peak():
         LikeParams(detector_peak=1.5)
     with pytest.raises(ParameterError, match="detector_slope"):
         LikeParams(detector_slope=-0.1)
+
+
+def test_finder_grows_found_runs_over_similar_frames_but_finds_no_new_event():
+    from cleantake.like import LikeParams, like_frames
+    from cleantake.settings import Settings
+
+    cfg = Settings().stft_config(SR)
+    counts = Settings().counts(cfg)
+    T = 400
+    sim = np.zeros(T, np.float32)
+    sim[100:160] = 0.7  # like the example throughout; the detector sure only of its onset
+    sim[250:280] = 0.7  # like the example, the detector never sure -> no event, grown or not
+    nov = np.zeros(T, np.float32)
+    prob = np.zeros(T)
+    prob[100:110] = 0.9
+    elig = np.ones(T, bool)
+    kw = dict(reference=1.0, counts=counts, min_event=4, probability=prob)
+    base = dict(similarity=0.6, detector=0.5, relative=False)
+    plain = like_frames(sim, nov, elig, params=LikeParams(**base), **kw)
+    grown = like_frames(sim, nov, elig, params=LikeParams(**base, grow_similarity=0.5), **kw)
+    held = like_frames(sim, nov, elig, params=LikeParams(**base, grow_similarity=0.5, grow_detector=0.5), **kw)
+    assert plain[100:110].all() and not plain[140:160].any()
+    assert grown[100:160].all() and not grown[250:280].any()
+    assert np.array_equal(held, plain)  # no frame past the onset is probable enough to join
+    with pytest.raises(ParameterError, match="grow_similarity"):
+        LikeParams(grow_similarity=0.0)

@@ -89,6 +89,14 @@ class LikeParams:
         With ``detector``: a run of matching frames is kept only if the detector's probability
         reaches at least this somewhere in it (``detector`` then admits the run's frames, this
         admits the run).
+    grow_similarity : float in (0, 2] or None
+        If set, each run found grows over the adjacent eligible frames (gaps up to
+        ``max_gap_ms`` bridged) whose similarity is at least this and, with ``detector``,
+        whose probability is at least ``grow_detector``: an event the detector is sure of only
+        in part (a ring's onsets) is covered where it stays like the example. Growing adds no
+        new event.
+    grow_detector : float in [0, 1]
+        The probability a frame needs to join a growing run (with ``detector`` only).
     """
 
     rank: int = 4
@@ -103,6 +111,8 @@ class LikeParams:
     detector: float | None = 0.7
     detector_slope: float = 0.0
     detector_peak: float | None = None
+    grow_similarity: float | None = None
+    grow_detector: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:
@@ -119,6 +129,10 @@ class LikeParams:
             raise ParameterError(f"detector must be a probability from 0 to 1 or None, got {self.detector}")
         if self.detector_peak is not None and not 0.0 <= self.detector_peak <= 1.0:
             raise ParameterError(f"detector_peak must be a probability from 0 to 1 or None, got {self.detector_peak}")
+        if self.grow_similarity is not None and not 0.0 < self.grow_similarity <= 2.0:
+            raise ParameterError(f"grow_similarity must be in (0, 2] or None, got {self.grow_similarity}")
+        if not 0.0 <= self.grow_detector <= 1.0:
+            raise ParameterError(f"grow_detector must be a probability from 0 to 1, got {self.grow_detector}")
         if self.detector_slope < 0:
             raise ParameterError(f"detector_slope must be >= 0, got {self.detector_slope}")
         if not 0.0 <= self.min_residual < 1.0:
@@ -372,7 +386,8 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     probability : np.ndarray [shape=(T,)], optional
         The detector's smoothed frame probability (:func:`detector_probability`); needed
         when ``params.detector`` is set, which then replaces the novelty test (with
-        ``params.detector_slope`` and ``params.detector_peak``, see :class:`LikeParams`).
+        ``params.detector_slope``, ``params.detector_peak`` and ``params.grow_detector``, see
+        :class:`LikeParams`).
 
     Returns
     -------
@@ -396,6 +411,13 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         if prob is not None and params.detector_peak is not None and prob[a:b].max() < params.detector_peak:
             continue
         found[a:b] = True
+    if params.grow_similarity is not None and found.any():
+        weak = eligible & (sim >= params.grow_similarity)
+        if prob is not None:
+            weak &= prob >= params.grow_detector
+        for a, b in segments(weak | found, max_gap=counts.max_gap):
+            if found[a:b].any():
+                found[a:b] = True
     return dilate(found, counts.pad)
 
 
