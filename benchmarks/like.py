@@ -13,8 +13,8 @@ recording, per fold and overall.
 Where the parameters of fold k are chosen (``--protocol``):
 
 ``crossfit`` (the default)
-    On the test parts of the OTHER folds (``--tune-sets``, every ``--tune-every``-th mixture
-    with >= 2 events). Every recording's detector probabilities come from its own fold's
+    On the test parts of the OTHER folds (``--tune-sets``: by default every ``stems_extra``
+    mixture and every 2nd ``stems`` mixture with >= 2 events). Every recording's detector probabilities come from its own fold's
     detector (``benchmarks/results/detector_folds/foldJ.npz``), which never heard it, exactly
     as fold k's judged recordings are scored; no recording of fold k takes part in fold k's
     choice. The library's default is the choice on all folds' tuning recordings pooled.
@@ -324,7 +324,7 @@ def main() -> int:
                     help="where fold k's parameters are chosen: the other folds' test parts (each scored by "
                          "its own held-out detector) or fold k's train part (session 8, optimistic)")
     ap.add_argument("--tune-every", type=int, default=1, help="crossfit: every n-th tuning mixture")
-    ap.add_argument("--tune-sets", default="stems_extra",
+    ap.add_argument("--tune-sets", default="stems_extra,stems:2",
                     help="crossfit: comma-separated sets of the test parts chosen on, each optionally with its "
                          "own step (set:n, e.g. stems_extra,stems:2; default --tune-every)")
     ap.add_argument("--train-every", type=int, default=16, help="train protocol: every n-th train mixture")

@@ -47,10 +47,13 @@ LIKE_LABEL = "like"
 class LikeParams:
     """Parameters of learning from marked spans and of the finder.
 
-    The defaults of ``similarity``, ``min_event_ms``, ``relative``, ``prototype`` and
-    ``detector`` are the choice of ``benchmarks/like.py`` on the train parts of all five
-    grouped folds pooled (session 8; the held-out measurement of that procedure is in
-    ``benchmarks/LIKE.md``); ``novelty`` (used only with ``detector=None``) is session 7's.
+    The defaults of ``similarity``, ``min_event_ms``, ``relative``, ``prototype``,
+    ``detector``, ``detector_slope`` and ``detector_peak`` are the choice of
+    ``benchmarks/like.py`` (cross-fitted protocol) on the test parts of all five grouped folds
+    pooled, each recording scored by a detector that never heard it (the held-out
+    measurement of that procedure, each fold choosing on the other folds only, is in
+    ``benchmarks/LIKE.md`` item 7); ``novelty`` (used only with ``detector=None``) is
+    session 7's.
 
     Attributes
     ----------
@@ -103,7 +106,7 @@ class LikeParams:
     similarity: float = 0.5
     novelty: float = 0.3
     context_ms: float = 46.0
-    min_event_ms: float = 160.0
+    min_event_ms: float = 320.0
     min_residual: float = 0.01
     passes: int = 2
     relative: bool = False
