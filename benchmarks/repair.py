@@ -40,7 +40,6 @@ import os
 import pickle
 import sys
 import time
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
