@@ -135,6 +135,7 @@ VARIANTS: dict[str, dict] = {
     "nx-s2": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 2},
     "nx-s4": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 4},
     "nx-s8": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 8},
+    "nx-perch": {"base": "new", "feat": "Fm_c1", "stat": "mean", "perch": True},
     "nx-oracle": {"base": "new", "feat": "Fm_c1", "stat": "mean", "oracle": True},  # diagnosis, not a method
     "nx-mdV.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.1)},
     "nx-mdV.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.3)},
@@ -229,7 +230,7 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
                     exclude_ctx: float = 1.0, interf: str = "shortfall", iters: int = 0,
                     fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft",
                     x: np.ndarray | None = None, tpen: float = 0.0, split: int = 1,
-                    missing: tuple | None = None, oracle: bool = False,
+                    missing: tuple | None = None, oracle: bool = False, perch: bool = False,
                     music: np.ndarray | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
@@ -264,6 +265,10 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         the NMF interference model's share is below ``theta``; ``features`` is ``"Vb"`` (the
         mixture's bands, compressed as the repair's features) or ``"Lm"`` (the NMF music
         estimate's).
+    perch : bool
+        Stereo: the same neighbours for every channel, but each channel's music estimate is
+        the statistic of its own magnitudes and gets its own mask (a panned event is taken
+        out of the channel it is in).
     oracle : bool
         Diagnosis: the kernel compares the TRUE music's band magnitudes (``music``, the clean
         music ``(C, n)``, compressed as ``Fm_c1``) instead of the NMF estimate: the best any
@@ -330,6 +335,15 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=ana.partial, min_separation=ctx)
         S = np.minimum(_stat(U, idx, stat), Vq)
         M = mask_of(S)
+    if perch and ana.X.shape[0] > 1:
+        outs = []
+        for c in range(ana.X.shape[0]):
+            A = np.abs(ana.X[c]).astype(np.float32)
+            Aq = A[:, q]
+            Sc = np.minimum(_stat(A, idx, stat), Aq)
+            Mc = soft_mask(Sc, (Aq - Sc) * guard, power=s.mask_power)
+            outs.append(synthesize(ana.X[c:c + 1], Mc, q, w[q], ana.cfg, ana.n_samples, strength=s.strength))
+        return np.concatenate(outs, axis=0)
     if fine is None:
         return synthesize(ana.X, M, q, w[q], ana.cfg, ana.n_samples, strength=s.strength)
     from cleantake.spectral import StftConfig
