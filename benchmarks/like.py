@@ -14,10 +14,11 @@ Where the parameters of fold k are chosen (``--protocol``):
 
 ``crossfit`` (the default)
     On the test parts of the OTHER folds (``--tune-sets``: by default every ``stems_extra``
-    mixture and every 2nd ``stems`` mixture with >= 2 events). Every recording's detector probabilities come from its own fold's
-    detector (``benchmarks/results/detector_folds/foldJ.npz``), which never heard it, exactly
-    as fold k's judged recordings are scored; no recording of fold k takes part in fold k's
-    choice. The library's default is the choice on all folds' tuning recordings pooled.
+    mixture and every 2nd ``stems`` mixture with >= 2 events). Every recording's detector
+    probabilities come from its own fold's detector
+    (``benchmarks/results/detector_folds/foldJ.npz``), which never heard it, exactly as fold
+    k's judged recordings are scored; no recording of fold k takes part in fold k's choice.
+    The library's default is the choice on all folds' tuning recordings pooled.
 ``train`` (session 8, optimistic)
     On fold k's own ``train`` part (``sets=("stems_extra", "stems")``, every
     ``--train-every``-th). Their probabilities come from fold k's detector, which was trained
@@ -47,7 +48,8 @@ import numpy as np
 from cleantake import Cleaner
 from cleantake.corpus import cv_recipes
 from cleantake.evaluate import build_mixture, score
-from cleantake.like import LikeParams, detector_probability, learn_from_spans, like_frames, like_scores, span_frames
+from cleantake.like import (LikeParams, detector_probability, learn_from_spans, like_frames, like_scores,
+                            longest_run, span_frames)
 from cleantake.locate import dilate, segments
 from cleantake.repair import repair
 
@@ -64,7 +66,7 @@ GRID = {
     "detector_slope": (0.0,),
     "detector_peak": (None,),
     # runs found grow over adjacent frames this similar (None: no growing) and this probable
-    "grow_similarity": (None,),
+    "grow_similarity": (None, 0.4, 0.5, 0.6, 0.7),
     "grow_detector": (0.0,),
 }
 COVER = 0.3  # an event counts as found if this share of its span is covered
@@ -147,7 +149,7 @@ def _prepare(corpus, entry, params):
     if params is not None:
         fc = s.counts(ana.cfg)
         found = like_frames(sim, nov, elig, reference=ref, counts=fc, min_event=s.frames(p.min_event_ms, ana.cfg),
-                            params=p, probability=prob)
+                            params=p, probability=prob, max_grow=longest_run(marked))
         frames = found | marked
         removed = repair(ana, frames, settings=s, exclude=dilate(frames, fc.context))
         cleaned = y - removed.T
@@ -217,8 +219,10 @@ def row_detection(r, point) -> tuple[int, int, int]:
     cfg = s.stft_config(44100)  # the corpus's rate
     p = LikeParams(**point)
     sim, nov, elig, ref = r["scores"][p.prototype]
+    marked = span_frames([r["first"]], cfg, len(r["times"]))
     found = like_frames(sim, nov, elig, reference=ref, counts=s.counts(cfg),
-                        min_event=s.frames(p.min_event_ms, cfg), params=p, probability=r["prob"])
+                        min_event=s.frames(p.min_event_ms, cfg), params=p, probability=r["prob"],
+                        max_grow=longest_run(marked))
     return detection(frames_to_spans(found, r["times"], r["hop"]), r["truth"], r["first"])
 
 

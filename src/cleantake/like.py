@@ -8,9 +8,11 @@ resolution like :func:`cleantake.dictionaries.learn_dictionary`, form a
 :class:`~cleantake.dictionaries.Dictionary` (:func:`learn_like`). The recording is analysed
 again with those templates fixed (alone, or added to the bundled dictionary), so that its
 NMF music estimate, on which KAM chooses neighbours, holds little of the interference. Every
-stretch where the music estimate leaves a real part of the energy and what it leaves looks
-like what it leaves in the marked spans (similar spectrum) is another event
-(:func:`find_like`); all of them, the marked ones included, are repaired.
+stretch where the learned detector says interference (or, without it, the music estimate
+leaves a real part of the energy) and what the music estimate leaves looks like what it
+leaves in the marked spans (similar spectrum) is another event, grown over the adjacent
+frames that stay similar (:func:`find_like`); all of them, the marked ones included, are
+repaired.
 
 The thresholds (:class:`LikeParams`) were chosen by grouped cross-validation on the
 development corpus (``benchmarks/like.py``, ``benchmarks/LIKE.md``).
@@ -36,7 +38,7 @@ from .spectral import StftConfig
 __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
     "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
-    "spans_analysis", "detector_probability",
+    "spans_analysis", "detector_probability", "longest_run",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -48,7 +50,8 @@ class LikeParams:
     """Parameters of learning from marked spans and of the finder.
 
     The defaults of ``similarity``, ``min_event_ms``, ``relative``, ``prototype``,
-    ``detector``, ``detector_slope`` and ``detector_peak`` are the choice of
+    ``detector``, ``detector_slope``, ``detector_peak``, ``grow_similarity`` and
+    ``grow_detector`` are the choice of
     ``benchmarks/like.py`` (cross-fitted protocol) on the test parts of all five grouped folds
     pooled, each recording scored by a detector that never heard it (the held-out
     measurement of that procedure, each fold choosing on the other folds only, is in
@@ -95,26 +98,26 @@ class LikeParams:
     grow_similarity : float in (0, 2] or None
         If set, each run found grows over the adjacent eligible frames (gaps up to
         ``max_gap_ms`` bridged) whose similarity is at least this and, with ``detector``,
-        whose probability is at least ``grow_detector``: an event the detector is sure of only
-        in part (a ring's onsets) is covered where it stays like the example. Growing adds no
-        new event.
+        whose probability is at least ``grow_detector``, by at most the longest marked span's
+        length on each side: an event the detector is sure of only in part (a ring's onsets)
+        is covered where it stays like the example. Growing adds no new event.
     grow_detector : float in [0, 1]
         The probability a frame needs to join a growing run (with ``detector`` only).
     """
 
     rank: int = 4
-    similarity: float = 0.5
+    similarity: float = 0.65
     novelty: float = 0.3
     context_ms: float = 46.0
-    min_event_ms: float = 320.0
+    min_event_ms: float = 160.0
     min_residual: float = 0.01
     passes: int = 2
     relative: bool = False
-    prototype: str = "nearest"
+    prototype: str = "mean"
     detector: float | None = 0.7
     detector_slope: float = 0.0
     detector_peak: float | None = None
-    grow_similarity: float | None = None
+    grow_similarity: float | None = 0.4
     grow_detector: float = 0.0
 
     def __post_init__(self) -> None:
@@ -369,7 +372,7 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
 
 def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, reference: float,
                 counts: FrameCounts, min_event: int, params: LikeParams,
-                probability: np.ndarray | None = None) -> np.ndarray:
+                probability: np.ndarray | None = None, max_grow: int | None = None) -> np.ndarray:
     """The finder's decision: runs of eligible frames whose similarity and novelty pass the
     thresholds of ``params`` (gaps up to ``counts.max_gap`` bridged, at least ``min_event``
     frames), padded by ``counts.pad``.
@@ -391,6 +394,10 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         when ``params.detector`` is set, which then replaces the novelty test (with
         ``params.detector_slope``, ``params.detector_peak`` and ``params.grow_detector``, see
         :class:`LikeParams`).
+    max_grow : int, optional
+        With ``params.grow_similarity``: frames a run may grow by on each side (:func:`find_like`
+        passes the longest marked run: an event grows by at most the example's length);
+        default unlimited.
 
     Returns
     -------
@@ -418,9 +425,10 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         weak = eligible & (sim >= params.grow_similarity)
         if prob is not None:
             weak &= prob >= params.grow_detector
+        reach = dilate(found, max_grow) if max_grow is not None else np.ones_like(found)
         for a, b in segments(weak | found, max_gap=counts.max_gap):
             if found[a:b].any():
-                found[a:b] = True
+                found[a:b] |= reach[a:b]
     return dilate(found, counts.pad)
 
 
@@ -450,8 +458,14 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: 
     sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
                                           prototype=p.prototype)
     found = like_frames(sim, nov, eligible, reference=ref, counts=settings.counts(ana.cfg),
-                        min_event=settings.frames(p.min_event_ms, ana.cfg), params=p, probability=probability)
+                        min_event=settings.frames(p.min_event_ms, ana.cfg), params=p, probability=probability,
+                        max_grow=longest_run(marked))
     return found, sim, nov, ref
+
+
+def longest_run(frames: np.ndarray) -> int:
+    """Length in frames of the longest run of ``frames`` (0 if none)."""
+    return max((b - a for a, b in segments(frames)), default=0)
 
 
 def detector_probability(x: np.ndarray, sr: int, *, first: Analysis, base: Dictionary, settings: Settings,
