@@ -431,7 +431,7 @@ def main(argv=None) -> int:
     by = {(r["recording"], r["case"]): r for r in results if "error" not in r}
     lines = []
     hdr = (f"| recording | case | wall s | s per audio min | x floor | CPU s | peak RSS MB | "
-           f"stages: wall s (peak RSS MB) |")
+           "stages: wall s (peak RSS MB) |")
     lines += [hdr, "|" + "---|" * 8]
     for r in results:
         if "error" in r:

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,9 @@ import soundfile as sf
 import cleantake
 from cleantake import cli
 from cleantake.atomic import ABANDONED_AFTER_S, STALE_AFTER_S, StaleTempWarning, stale_temp_files
-from cleantake.cli import commands, options
+from cleantake.cli import options
 from cleantake.progress import Progress
-from cleantake.errors import AudioWriteError, MissingDependencyError, ParameterError
+from cleantake.errors import AudioWriteError, MissingDependencyError
 from cleantake.files import clean_file, locate_file, preflight
 from cleantake.io import AtomicAudioWriter, probe, read_channel_mask
 from cleantake.labels import read_labels
