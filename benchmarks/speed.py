@@ -430,7 +430,7 @@ def main(argv=None) -> int:
     # Table with ratios measured in this run.
     by = {(r["recording"], r["case"]): r for r in results if "error" not in r}
     lines = []
-    hdr = (f"| recording | case | wall s | s per audio min | x floor | CPU s | peak RSS MB | "
+    hdr = ("| recording | case | wall s | s per audio min | x floor | CPU s | peak RSS MB | "
            "stages: wall s (peak RSS MB) |")
     lines += [hdr, "|" + "---|" * 8]
     for r in results:
