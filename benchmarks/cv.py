@@ -263,7 +263,7 @@ def _overrides(ap, items: list[str]) -> tuple:
             ap.error(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
         default = getattr(Settings(), name)
         try:
-            value = type(default)(text) if default is not None else float(text)
+            value = text if default is None else type(default)(text)  # None: the detector's path
             Settings(**{name: value})
         except (ValueError, ParameterError) as exc:
             ap.error(f"--set {item!r}: {exc}")
