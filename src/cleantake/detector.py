@@ -105,6 +105,76 @@ def _profile_bands(freqs: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(lo)[(f >= a) & (f < b)] for a, b in zip(edges[:-1], edges[1:])]
 
 
+
+def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndarray, P: np.ndarray,
+                    chunk: int = 256) -> dict[str, np.ndarray]:
+    """Per-frame sums over the spectrogram that :func:`frame_features` needs, a few hundred
+    frames at a time, so that no temporary as large as the spectrogram is ever made (they
+    cost more in memory traffic than in arithmetic).
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(n_freq, n_frames)], float32
+        Mixture magnitudes.
+    S : np.ndarray [shape=(n_freq, n_frames)], float32, S <= V
+        KAM's estimate of the music (``V`` itself where there is none).
+    lo : np.ndarray [shape=(n_freq,)], bool
+        Bins at or above :data:`FMIN_HZ` (a contiguous run up to the last bin).
+    freqs : np.ndarray [shape=(n_freq,)]
+        Bin frequencies in Hz.
+    P : np.ndarray [shape=(n_bands, n_freq)], float32
+        Band pooling of the analysis.
+
+    Returns
+    -------
+    dict of np.ndarray
+        ``e_mix`` (energy), ``removed_lo`` (energy of the Wiener estimate of what KAM would
+        remove), ``log_mean`` and ``mean`` (of the floored log magnitude and of the floored
+        magnitude), ``flux`` (mean positive change of the log magnitude from the previous
+        frame, 0 at the first), ``centroid_num`` and ``centroid_den``: shape (n_frames,),
+        bins >= FMIN_HZ only; ``profile`` (n_frames, N_PROFILE) the removed energy per coarse
+        band; ``removed_bands`` (n_bands, n_frames), float32, the band-pooled magnitude
+        KAM would remove.
+    """
+    eps = 1e-12
+    n_frames = V.shape[1]
+    i0 = int(np.flatnonzero(lo)[0])
+    if not lo[i0:].all():
+        raise ParameterError("the bins at or above FMIN_HZ must be the last ones")
+    floor = 1e-3 * float(V[i0:].mean()) + eps
+    fl = freqs[i0:, None]
+    bands = _profile_bands(freqs, lo)
+    out = {k: np.empty(n_frames) for k in ("e_mix", "removed_lo", "log_mean", "mean", "flux", "centroid_num",
+                                            "centroid_den")}
+    out["profile"] = np.zeros((n_frames, N_PROFILE))
+    out["removed_bands"] = np.empty((P.shape[0], n_frames), np.float32)
+    prev_log = None
+    for a in range(0, n_frames, chunk):
+        b = min(n_frames, a + chunk)
+        Vd = V[:, a:b].astype(np.float64)
+        V2 = Vd ** 2
+        S2 = S[:, a:b].astype(np.float64) ** 2
+        R2 = np.maximum(V2 - S2, 0.0)  # energy KAM would remove (Wiener sense)
+        removed = (Vd * (1 - S2 / np.maximum(S2 + R2, eps))) ** 2
+        out["e_mix"][a:b] = V2[i0:].sum(axis=0)
+        out["removed_lo"][a:b] = removed[i0:].sum(axis=0)
+        out["removed_bands"][:, a:b] = P @ np.sqrt(R2).astype(np.float32)
+        for j, band in enumerate(bands):
+            if band.size:
+                out["profile"][a:b, j] = removed[band].sum(axis=0)
+        Vl = Vd[i0:]
+        logV = np.log(Vl + floor)
+        out["log_mean"][a:b] = logV.mean(axis=0)
+        out["mean"][a:b] = (Vl + floor).mean(axis=0)
+        steps = np.diff(logV if prev_log is None else np.concatenate([prev_log, logV], axis=1), axis=1)
+        out["flux"][a + (prev_log is None):b] = np.maximum(steps, 0).mean(axis=0)
+        prev_log = logV[:, -1:]
+        out["centroid_num"][a:b] = (Vl * fl).sum(axis=0)
+        out["centroid_den"][a:b] = Vl.sum(axis=0)
+    out["flux"][0] = 0.0
+    return out
+
+
 def frame_features(ana) -> np.ndarray:
     """Per-frame features of one analysed recording.
 
@@ -135,11 +205,6 @@ def frame_features(ana) -> np.ndarray:
     eps = 1e-12
     freqs = ana.cfg.freqs()
     lo = freqs >= FMIN_HZ
-    Vl = V[lo]
-    e_mix = (Vl.astype(np.float64) ** 2).sum(axis=0)
-    tiny = 1e-10 * max(float(e_mix.max()), 1e-30)
-    level_db = 10 * np.log10(e_mix + tiny)
-    level = (level_db - np.median(level_db)) / 10.0
 
     share = np.asarray(ana.share, np.float64)
     gain = np.asarray(ana.gain, np.float64)
@@ -155,19 +220,19 @@ def frame_features(ana) -> np.ndarray:
                               min_separation=KAM_CONTEXT)
         S = np.minimum(est, V)
     else:
-        S = V.copy()
-    S2 = S.astype(np.float64) ** 2
-    R2 = np.maximum(V.astype(np.float64) ** 2 - S2, 0.0)  # energy KAM would remove (Wiener sense)
-    M = S2 / np.maximum(S2 + R2, eps)
-    removed = (V.astype(np.float64) * (1 - M)) ** 2
-    novelty = removed[lo].sum(axis=0) / np.maximum(e_mix, eps)
-    residual_level = (10 * np.log10(removed[lo].sum(axis=0) + tiny) - np.median(level_db)) / 10.0
+        S = V
+    st = _spectral_stats(V, S, lo, freqs, np.asarray(ana.P, np.float32))
+    e_mix = st["e_mix"]
+    tiny = 1e-10 * max(float(e_mix.max()), 1e-30)
+    level_db = 10 * np.log10(e_mix + tiny)
+    level = (level_db - np.median(level_db)) / 10.0
+    novelty = st["removed_lo"] / np.maximum(e_mix, eps)
+    residual_level = (10 * np.log10(st["removed_lo"] + tiny) - np.median(level_db)) / 10.0
 
     # Does the interference model or the music model fit the shape of what would be removed?
     # Best cosine similarity of its band profile with any interference template minus with any
     # music template.
-    Rmag = np.sqrt(R2).astype(np.float32)
-    Rb = np.asarray(ana.P, np.float32) @ Rmag
+    Rb = st["removed_bands"]
     Rn = Rb / np.maximum(np.linalg.norm(Rb, axis=0, keepdims=True), eps)
     W = np.asarray(ana.nmf.W, np.float32)
     n_fixed = int(ana.nmf.n_fixed)
@@ -177,11 +242,9 @@ def frame_features(ana) -> np.ndarray:
     residual_fit = cos_i - cos_m
 
     # Spectral flux, flatness and centroid of the mixture (bins >= FMIN_HZ).
-    logV = np.log(Vl.astype(np.float64) + 1e-3 * float(Vl.mean()) + eps)
-    flux = np.concatenate([[0.0], np.maximum(np.diff(logV, axis=1), 0).mean(axis=0)])
-    flat = np.exp(logV.mean(axis=0)) / np.maximum(np.exp(logV).mean(axis=0), eps)
-    fl = freqs[lo]
-    cen = np.log2((Vl * fl[:, None]).sum(axis=0) / np.maximum(Vl.sum(axis=0), eps) + 1.0)
+    flux = st["flux"]
+    flat = np.exp(st["log_mean"]) / np.maximum(st["mean"], eps)
+    cen = np.log2(st["centroid_num"] / np.maximum(st["centroid_den"], eps) + 1.0)
 
     # Activation share of each core class (templates are normalised per band column, so the
     # class's modelled magnitude is its templates' column sums times their activations).
@@ -205,8 +268,7 @@ def frame_features(ana) -> np.ndarray:
     cols.append(np.stack([_running(base[:, j], CONTEXT_LONG, "mean") for j in range(base.shape[1])], axis=1))
     cols.append(np.stack([_delta(base[:, j]) for j in range(base.shape[1])], axis=1))
     # Spectral profile of what would be removed, smoothed over +-3 frames, as log shares.
-    prof = np.stack([removed[b].sum(axis=0) if b.size else np.zeros(n_frames)
-                     for b in _profile_bands(freqs, lo)], axis=1)
+    prof = st["profile"]
     prof = np.stack([_running(prof[:, j], CONTEXT_SHORT, "mean") for j in range(N_PROFILE)], axis=1)
     prof = np.log10(prof / np.maximum(prof.sum(axis=1, keepdims=True), eps) + 1e-4)
     cols.append(prof)

@@ -89,7 +89,7 @@ def knn_frames(
     context: int = 0,
     exclude: np.ndarray | None = None,
     min_separation: int = 0,
-    max_block_bytes: int = 128 * 2**20,
+    max_block_bytes: int = 16 * 2**20,
 ) -> np.ndarray:
     """Indices of the ``k`` frames nearest to each query frame (squared Euclidean distance).
 
