@@ -151,8 +151,8 @@ def test_every_help_page_renders():
 def test_modules_import_in_one_direction():
     """No import cycles: a module below never imports one above (checked on the sources)."""
     order = ["errors", "atomic", "optional", "threads", "progress", "spectral", "nmf", "kam", "masking",
-             "settings", "dictionaries", "analysis", "detector", "repair", "locate", "like", "baselines",
-             "pipeline", "io", "labels", "streaming", "report", "files", "corpus", "scores", "peers", "evaluate",
+             "settings", "dictionaries", "analysis", "detector", "repair", "locate", "labels", "like",
+             "baselines", "pipeline", "io", "streaming", "report", "files", "corpus", "scores", "peers", "evaluate",
              "batch", "cli"]
     src = Path(cleantake.__file__).parent
     modules = {p.stem for p in src.glob("*.py")} | {p.parent.name for p in src.glob("*/__init__.py")}

@@ -130,9 +130,9 @@ def test_none_with_events_repairs_them(mixed):
 
 @pytest.mark.parametrize("span, words", [
     ((3.0, 2.0), "reversed"),
-    ((2.0, 2.0), "empty"),
-    ((9.0, 12.0), "outside the recording"),
-    ((-1.0, 0.5), "outside the recording"),
+    ((2.0, 2.0), "no length"),
+    ((9.0, 12.0), "after the end of the recording"),
+    ((-1.0, 0.5), "before the start of the recording"),
     ((2.1, 2.11), "at least one analysis window"),
 ])
 def test_bad_like_spans_are_refused_in_seconds(mixed, span, words):

@@ -408,7 +408,7 @@ def _checked_span(where: str, start, end, strength, duration_s: float | None, po
         raise ParameterError(f"{where}: starts at {s:.3f} s, before the start of the recording (0 s)")
     if e == s:
         raise ParameterError(
-            f"{where}: a point at {s:.3f} s has no length to repair; give it a length (start < end)" + point_hint)
+            f"{where}: a point at {s:.3f} s has no length; give it a length (start < end)" + point_hint)
     if e < s:
         raise ParameterError(f"{where}: reversed span {s:.3f} s to {e:.3f} s; the end must come after the start")
     if not (0.0 <= g <= 1.0):

@@ -20,6 +20,7 @@ from .analysis import Analysis, BandTemplates, analyse, band_templates, spectrog
 from .baselines import kam_baseline, nmf_baseline
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
+from .labels import check_spans
 from .like import check_like, locate_like, spans_analysis
 from .locate import Event, dilate, locate_events
 from .repair import repair
@@ -103,41 +104,21 @@ def check_sr(sr) -> int:
 
 
 def _spans(spans, n_samples: int, sr: int, what: str, *, with_strength: bool) -> list[Event]:
-    """User spans (``(start_s, end_s)``, ``(start_s, end_s, strength)`` or Event) as Events,
-    checked, in time order."""
-    duration = n_samples / sr
-    out = []
-    for i, sp in enumerate(spans):
-        if isinstance(sp, Event):
-            ev = sp
-        else:
-            try:
-                vals = tuple(sp)
-            except TypeError:
-                raise ParameterError(f"{what}[{i}] must be (start_s, end_s) or (start_s, end_s, strength), "
-                                     f"got {sp!r}") from None
-            if len(vals) not in ((2, 3) if with_strength else (2,)):
-                form = "(start_s, end_s) or (start_s, end_s, strength)" if with_strength else "(start_s, end_s)"
-                raise ParameterError(f"{what}[{i}] must be {form} in seconds, got {sp!r}")
-            if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                       for v in vals):
-                raise ParameterError(f"{what}[{i}] must hold numbers (seconds), got {sp!r}")
-            ev = Event(float(vals[0]), float(vals[1]), "marked", 1.0, float(vals[2]) if len(vals) == 3 else 1.0)
-        a, b, st = ev.start_s, ev.end_s, ev.strength
-        if not (np.isfinite(a) and np.isfinite(b)):
-            raise ParameterError(f"{what}[{i}] must have finite times, got {a} s to {b} s")
-        if not a < b:
-            raise ParameterError(f"{what}[{i}] is empty or reversed: {a} s to {b} s (start must be before end)")
-        if a < 0 or b > duration + 1e-9:
-            raise ParameterError(f"{what}[{i}] ({a} s to {b} s) is outside the recording (0 s to {duration:.6f} s)")
-        if with_strength and not (np.isfinite(st) and 0.0 <= st <= 1.0):
-            raise ParameterError(f"{what}[{i}] has strength {st}: it must be between 0 and 1")
-        out.append(ev)
-    out.sort(key=lambda e: e.start_s)
-    for p, e in zip(out, out[1:]):
-        if e.start_s < p.end_s:
-            raise ParameterError(f"{what} overlap: {p.start_s} s to {p.end_s} s and {e.start_s} s to {e.end_s} s")
-    return out
+    """User spans (``(start_s, end_s)``, ``(start_s, end_s, strength)``, Span or Event) as
+    Events in time order, checked by :func:`cleantake.labels.check_spans` (Events given keep
+    their label and confidence; the others are labelled ``"marked"``). ``keep`` and ``like``
+    spans (``with_strength=False``) take no strength."""
+    spans = list(spans)
+    if not with_strength:
+        for i, sp in enumerate(spans, 1):
+            if isinstance(sp, Event) or not isinstance(sp, (tuple, list)):
+                continue
+            if len(sp) == 3 and sp[2] != 1.0:
+                raise ParameterError(f"{what} {i}: a {what} span is (start_s, end_s) in seconds, with no "
+                                     f"strength; got {sp!r}")
+    given = {(ev.start_s, ev.end_s): ev for ev in spans if isinstance(ev, Event)}
+    return [given.get((sp.start_s, sp.end_s)) or Event(sp.start_s, sp.end_s, "marked", 1.0, sp.strength)
+            for sp in check_spans(spans, duration_s=n_samples / sr, name=what)]
 
 
 def _span_mask(spans: list[Event], n_samples: int, sr: int, fade: int, *, strength: bool) -> np.ndarray:
