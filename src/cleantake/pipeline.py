@@ -283,8 +283,8 @@ class Cleaner:
 
         Notes
         -----
-        The whole recording is analysed at once: peak memory grows by about 0.27 GB per
-        minute of 44.1-kHz stereo (measured on 1 and 3 minutes). For files longer than a few
+        The whole recording is analysed at once: peak memory grows by about 0.25 GB per
+        minute of 44.1-kHz stereo (measured on 1, 3 and 5 minutes). For files longer than a few
         minutes use :func:`clean_file`, which works in blocks in bounded memory.
         """
         x, mono = _as_channels_first(audio)
