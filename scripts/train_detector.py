@@ -359,10 +359,9 @@ def load_items(paths: list[Path]) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # fitting, events, calibration, cross-validated report
 # --------------------------------------------------------------------------------------------
-#: Event settings (frames of 11.5 ms), fixed in session 7 before looking at held-out numbers,
-#: except ``low`` (0.3 until session 10): 0.2, which cross-fitting over the folds chose for every
-#: fold (BENCHMARKS.md section 0f).
-EVENT_SETTINGS = {"smooth": 2, "low": 0.2, "high": 0.5, "min_len": 4, "max_gap": 8, "pad": 4}
+#: Event settings (frames of 11.5 ms), fixed in session 7 before looking at held-out numbers
+#: (``low`` 0.2 with its calibration refitted was tried in session 10 and lost: BENCHMARKS.md 0f).
+EVENT_SETTINGS = {"smooth": 2, "low": 0.3, "high": 0.5, "min_len": 4, "max_gap": 8, "pad": 4}
 FOUND_COVER = 0.3
 
 
