@@ -86,10 +86,10 @@ def test_keep_elsewhere_changes_nothing_far_from_it(mixed, cleaner):
 
 
 @pytest.mark.parametrize("spans, words", [
-    ([(5.0, 7.0)], "outside the recording"),
-    ([(-0.5, 1.0)], "outside the recording"),
+    ([(5.0, 7.0)], "after the end of the recording"),
+    ([(-0.5, 1.0)], "before the start of the recording"),
     ([(2.0, 1.0)], "reversed"),
-    ([(1.0, 1.0)], "empty"),
+    ([(1.0, 1.0)], "no length"),
     ([(1.0, 2.0), (1.5, 2.5)], "overlap"),
     ([(1.0, 2.0, 1.5)], "strength"),
     ([(1.0, 2.0, -0.1)], "strength"),
