@@ -8,6 +8,14 @@ automatic path (:func:`cleantake.locate.locate_events`) and spans marked by the 
 the same :func:`repair`. The location makes its own estimates with the analysis's features
 (``Analysis.Fm``) and the median; the repair reuses them only where its settings make the same
 ones (see ``benchmarks/REPAIR.md`` for why they differ).
+
+With two or more channels (``Settings.stereo_model = "spatial"``, the default) the removed part
+is a multichannel Wiener estimate (:func:`spatial_interference`): the music at a repaired frame
+has the recording's own spatial covariance in each frequency bin, scaled by KAM's power there,
+and each event's interference comes from one direction (a steering vector per event), so a
+cough panned left is taken from where it is and the music elsewhere in the image stays. With
+``"mask"``, or one channel, one soft mask from the channels' mean magnitude is applied to every
+channel.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from .masking import apply_strength, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import StftConfig, bands_to_bins, istft, istft_columns
 
-__all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "repair"]
+__all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "spatial_interference", "repair"]
 
 
 @dataclass
@@ -37,18 +45,25 @@ class MusicEstimate:
         Music magnitude at them (never above the mixture's ``V``).
     M : np.ndarray [shape=(F, n)], float32 in [0, 1]
         Soft music mask ``soft_mask(S, V - S)``.
+    power : np.ndarray [shape=(F, n)], float32, optional
+        Mean over the same neighbours of the mixture's power summed over channels (made when
+        asked for: the spatial repair's music power).
     """
 
     frames: np.ndarray
     S: np.ndarray
     M: np.ndarray
+    power: np.ndarray | None = None
 
     def merge(self, other: "MusicEstimate") -> "MusicEstimate":
-        """Both estimates, in frame order (``other`` must not repeat a frame of this one)."""
+        """Both estimates, in frame order (``other`` must not repeat a frame of this one;
+        ``power`` is kept only when both have it)."""
         q = np.concatenate([self.frames, other.frames])
         order = np.argsort(q, kind="stable")
+        power = (np.concatenate([self.power, other.power], axis=1)[:, order]
+                 if self.power is not None and other.power is not None else None)
         return MusicEstimate(q[order], np.concatenate([self.S, other.S], axis=1)[:, order],
-                             np.concatenate([self.M, other.M], axis=1)[:, order])
+                             np.concatenate([self.M, other.M], axis=1)[:, order], power)
 
 
 def repair_features(ana: Analysis, settings: Settings) -> np.ndarray:
@@ -68,7 +83,7 @@ def repair_features(ana: Analysis, settings: Settings) -> np.ndarray:
 
 def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
                    exclude: np.ndarray | None = None, features: np.ndarray | None = None,
-                   statistic: str = "median") -> MusicEstimate:
+                   statistic: str = "median", with_power: bool = False) -> MusicEstimate:
     """KAM's music estimate at ``frames``.
 
     Parameters
@@ -87,6 +102,9 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     statistic : {"median", "mean"}
         Of the mixture's magnitudes over the selected frames
         (:func:`cleantake.kam.statistic_over`).
+    with_power : bool
+        Also the mean over the same frames of the power summed over channels
+        (``MusicEstimate.power``).
 
     Returns
     -------
@@ -99,7 +117,10 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     F = ana.Fm if features is None else features
     idx = _kam.knn_frames(F, frames, k=s.k, context=ctx, exclude=ex, min_separation=ctx)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
-    return MusicEstimate(frames, S, soft_mask(S, ana.V[:, frames] - S, power=s.mask_power))
+    power = None
+    if with_power:
+        power = _kam.mean_over((np.abs(ana.X) ** 2).sum(axis=0), idx)
+    return MusicEstimate(frames, S, soft_mask(S, ana.V[:, frames] - S, power=s.mask_power), power)
 
 
 def synthesize(X: np.ndarray, M: np.ndarray, cols: np.ndarray, w: np.ndarray, cfg: StftConfig, n_samples: int,
@@ -131,6 +152,100 @@ def synthesize(X: np.ndarray, M: np.ndarray, cols: np.ndarray, w: np.ndarray, cf
         R[:, :, cols] = X[:, :, cols] * R_mask[None]
         return istft(R, cfg, n_samples)
     return istft_columns(X[:, :, cols] * R_mask[None], cols, cfg, n_samples)
+
+
+def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive values of increasing ``frames`` as (start, stop) index pairs."""
+    breaks = np.flatnonzero(np.diff(frames) != 1) + 1
+    return list(zip(np.r_[0, breaks].tolist(), np.r_[breaks, frames.size].tolist()))
+
+
+def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
+                         reference: np.ndarray, *, loading: float = 1e-3, chunk: int = 4096) -> np.ndarray:
+    """Multichannel Wiener estimate of the interference at some frames (local Gaussian model).
+
+    In each bin ``f`` of frame ``t`` the channels' STFT ``x`` is music plus interference, each
+    zero-mean Gaussian with covariance ``v_m(f, t) R(f)`` (``R``: the recording's own spatial
+    covariance in that bin over the ``reference`` frames, trace 1; ``v_m``: the music's
+    power, at most the mixture's) and ``v_i(f, t) d d^H`` (``d``: one unit steering vector per
+    run of consecutive frames, an event, the principal direction of what the mixture has
+    beyond the music there). The interference estimate is ``v_i d d^H (v_m R + v_i d d^H +
+    delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(C, F, T)], complex
+        STFT of the recording, ``C >= 1`` channels.
+    frames : np.ndarray [shape=(n,)], int, increasing
+        Frames to estimate.
+    music_power : np.ndarray [shape=(F, n)]
+        Music power at them, summed over channels (KAM: the neighbours' mean).
+    interference : np.ndarray [shape=(F, n)]
+        Interference magnitude at them in the channels' mean magnitude (KAM's shortfall,
+        as the single-mask repair uses it).
+    reference : np.ndarray [shape=(T,)], bool
+        Frames that hold music only, whose spatial covariance is the music's (all frames
+        if none is).
+    loading : float >= 0
+        Diagonal loading of the covariance, relative to its mean power per channel.
+    chunk : int
+        Reference frames per step of the spatial covariance (memory does not grow with ``T``).
+
+    Returns
+    -------
+    np.ndarray [shape=(C, F, n)], complex64
+        The interference's STFT at ``frames`` (nothing outside them).
+    """
+    C, n_freq, T = X.shape
+    frames = np.asarray(frames, np.intp)
+    ref = np.asarray(reference, bool)
+    if not ref.any():
+        ref = np.ones(T, bool)
+    # The music's spatial covariance per bin, trace 1.
+    R = np.zeros((n_freq, C, C), np.complex128)
+    cols = np.flatnonzero(ref)
+    for a in range(0, cols.size, chunk):
+        Xr = X[:, :, cols[a:a + chunk]]
+        R += np.einsum("cft,dft->fcd", Xr, np.conj(Xr))
+    tr = np.real(np.trace(R, axis1=1, axis2=2))
+    silent = tr <= 1e-30
+    R[~silent] /= tr[~silent, None, None]
+    R[silent] = np.eye(C) / C
+    lam, U = np.linalg.eigh(R)  # (F, C), (F, C, C)
+    lam = np.maximum(lam, 0.0)
+
+    x = X[:, :, frames].astype(np.complex128)  # (C, F, n)
+    obs = (np.abs(x) ** 2).sum(axis=0)
+    vm = np.minimum(np.asarray(music_power, np.float64), obs)  # never more music than mixture
+    I = np.asarray(interference, np.float64)
+    Rdiag = np.real(np.einsum("fcc->fc", R))  # (F, C)
+    d = np.zeros((C, frames.size), np.complex128)
+    for a, b in _runs(frames):
+        # What the mixture has beyond the music, weighted by the share KAM gives the
+        # interference; its principal direction is the event's.
+        xs, vs = x[:, :, a:b], vm[:, a:b]
+        wt = I[:, a:b] ** 2 / np.maximum(obs[:, a:b], 1e-30)
+        om = np.einsum("ft,cft,dft->cd", wt, xs, np.conj(xs)) - np.einsum("ft,fcd->cd", wt * vs, R)
+        diag = np.maximum(np.abs(xs) ** 2 - vs[None] * Rdiag.T[:, :, None], 0.0)
+        om[np.diag_indices(C)] = (wt[None] * diag).sum(axis=(1, 2))
+        if np.real(np.trace(om)) > 0:
+            _, vec = np.linalg.eigh(om)
+            dv = vec[:, -1]
+            dv = dv * np.exp(-1j * np.angle(dv[np.argmax(np.abs(dv))]))
+        else:
+            dv = np.full(C, 1.0 / np.sqrt(C))
+        d[:, a:b] = dv[:, None]
+    # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c|.
+    vi = (I / np.maximum(np.abs(d).mean(axis=0), 1e-3)[None, :]) ** 2
+    delta = loading * (vm + vi) / C + 1e-30
+    Uh = np.conj(U)  # (F, C, C): Uh[f, c, k] = conj(U[f, c, k])
+    xt = np.einsum("fck,cfn->kfn", Uh, x)  # U^H x
+    dt = np.einsum("fck,cn->kfn", Uh, d)  # U^H d
+    den = vm[None] * lam.T[:, :, None] + delta[None]  # (C, F, n)
+    num = (np.conj(dt) * xt / den).sum(axis=0)
+    quad = (np.abs(dt) ** 2 / den).sum(axis=0)
+    coef = vi * num / (1.0 + vi * quad)
+    return (d[:, None, :] * coef[None]).astype(np.complex64)
 
 
 def repair(
@@ -185,11 +300,12 @@ def repair(
     if exclude is None:  # the frames and their context on both sides
         exclude = np.convolve(frames, np.ones(2 * fc.context + 1), mode="same") > 0
     F = repair_features(ana, s)
-    if music is not None and not (F is ana.Fm and s.repair_statistic == "median"):
+    spatial = C > 1 and s.stereo_model == "spatial"
+    if music is not None and (spatial or not (F is ana.Fm and s.repair_statistic == "median")):
         music = None  # the location's estimates are not the ones these settings make
     if music is None:
         est = music_estimate(ana, np.flatnonzero(w > 0), settings=s, exclude=exclude, features=F,
-                             statistic=s.repair_statistic)
+                             statistic=s.repair_statistic, with_power=spatial)
     else:
         covered = np.zeros(w.shape, bool)
         covered[music.frames] = True
@@ -199,16 +315,20 @@ def repair(
         est = music.merge(music_estimate(ana, more, settings=s, exclude=exclude)) if more.size else music
     q = est.frames
     keep = w[q] > 0  # estimated frames inside a repaired span or its ramp
-    if s.nmf_guard <= 0:
-        Mk = est.M[:, keep]
-    else:
-        # KAM's shortfall (mixture minus the neighbours' median) is taken for interference
+    qk = q[keep]
+    Sk = est.S[:, keep]
+    shortfall = ana.V[:, qk] - Sk
+    if s.nmf_guard > 0:
+        # KAM's shortfall (mixture minus the neighbours' statistic) is taken for interference
         # only as far as the NMF model gives that band to the interference templates:
         # a note the neighbours lack, where the music templates explain the sound, stays.
         res = ana.nmf
-        qk = q[keep]
         L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, qk]
         r_b = L_i / np.maximum(L_i + ana.L_m[:, qk], 1e-12)
-        Sk = est.S[:, keep]
-        Mk = soft_mask(Sk, (ana.V[:, qk] - Sk) * bands_to_bins(r_b, ana.P) ** s.nmf_guard, power=s.mask_power)
-    return synthesize(ana.X, Mk, q[keep], w[q[keep]], ana.cfg, ana.n_samples, strength=s.strength)
+        shortfall = shortfall * bands_to_bins(r_b, ana.P) ** s.nmf_guard
+    if spatial:
+        Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial))
+        Xi *= (np.float32(s.strength) * w[qk].astype(np.float32))[None, None, :]
+        return istft_columns(Xi, qk, ana.cfg, ana.n_samples)
+    Mk = est.M[:, keep] if s.nmf_guard <= 0 else soft_mask(Sk, shortfall, power=s.mask_power)
+    return synthesize(ana.X, Mk, qk, w[qk], ana.cfg, ana.n_samples, strength=s.strength)

@@ -124,6 +124,13 @@ class Settings:
     repair_statistic : {"median", "mean"}
         Statistic of the mixture's magnitudes over the ``k`` selected frames that is the
         repair's music estimate (the location always takes the median).
+    stereo_model : {"spatial", "mask"}
+        With two or more channels: ``spatial`` (default) removes a multichannel Wiener
+        estimate of the interference (the music with the recording's own spatial covariance per
+        bin, each event's interference from one direction,
+        :func:`cleantake.repair.spatial_interference`); ``mask`` applies one soft mask from the
+        channels' mean magnitude to every channel. Chosen on the train part of the grouped
+        folds (benchmarks/REPAIR.md, session 10). One channel: always the mask.
     span_fade_ms : float >= 0
         Given spans (``events=``): what is removed fades in and out over this long inside
         each span's edges (at least one sample), so nothing changes outside a span and its
@@ -175,6 +182,7 @@ class Settings:
     strength: float = 1.0
     repair_compress: float = 1.0
     repair_statistic: str = "mean"
+    stereo_model: str = "spatial"
     span_fade_ms: float = 2.0
     locator: str = "auto"
     sensitivity: float = 0.5
@@ -194,6 +202,7 @@ class Settings:
             ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
             ("repair_compress", 0.0 < self.repair_compress <= 1000.0, "in (0, 1000]"),
             ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
+            ("stereo_model", self.stereo_model in ("spatial", "mask"), "'spatial' or 'mask'"),
             ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
             ("sensitivity", 0.0 <= self.sensitivity <= 1.0, "between 0 and 1 (a confidence)"),
         ]
