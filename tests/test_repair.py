@@ -255,3 +255,26 @@ def test_span_fade_only_changes_the_edges_of_each_span(mixed, fade_ms):
 
 def _removed_with_fade(y, span, fade_ms):
     return cleantake.Cleaner("any", span_fade_ms=fade_ms).clean(y, SR, events=[span]).removed
+
+
+def test_spatial_repair_takes_a_panned_burst_from_its_side(mixed):
+    """Stereo music (the right channel at 0.7 of the left) with a burst in the left channel
+    only: the spatial repair (the default) leaves the right channel nearly as it is and cleans the
+    left closer to the music than one mask for both channels does."""
+    y, x, (t0, t1) = mixed
+    stereo = np.stack([y, 0.7 * x], axis=1)
+    music = np.stack([x, 0.7 * x], axis=1)
+    span = [(t0 - 0.02, t1 + 0.02)]
+    a, b = int(span[0][0] * SR), int(span[0][1] * SR)
+    spatial = cleantake.Cleaner("any").clean(stereo, SR, events=span)
+    mask = cleantake.Cleaner("any", stereo_model="mask").clean(stereo, SR, events=span)
+    err = lambda res: np.sum((res.cleaned[a:b] - music[a:b]) ** 2, axis=0)  # noqa: E731
+    assert np.sum(spatial.removed[:, 1] ** 2) < 0.05 * np.sum(mask.removed[:, 1] ** 2)
+    assert err(spatial)[0] < 0.5 * err(mask)[0]
+    assert err(spatial)[0] < 0.01 * np.sum((y[a:b] - x[a:b]) ** 2)
+    np.testing.assert_allclose(spatial.cleaned + spatial.removed, stereo, atol=1e-12)
+
+
+def test_stereo_model_is_checked():
+    with pytest.raises(ParameterError, match="stereo_model must be 'spatial' or 'mask'"):
+        cleantake.Cleaner("any", stereo_model="wiener")
