@@ -5,8 +5,10 @@ For every ``--every``-th recipe of the ``mixes`` set of each fold's ``--part`` (
 choose, ``test`` to judge; `cleantake.corpus.cv_recipes`), the mixture is cleaned with its true
 spans given (``Cleaner(fold dictionary, stereo_model=...).clean(mixture, sr, events=spans)``,
 the fold's dictionary learned from the other folds' interference, as ``benchmarks/cv.py``) and
-scored with BSS Eval NSDR (`cleantake.scores.score_many`). Prints the mean over folds per level
-and the per-mixture differences; writes the rows as JSON.
+scored with BSS Eval NSDR (`cleantake.scores.score_many`). With ``--delays-ms`` the events reach
+the second channel that much later (as a spaced microphone pair hears them; the corpus pans by
+level only), one run per delay. Prints the mean over folds per level and the per-mixture
+differences; writes the rows as JSON.
 
     PYTHONPATH=src python benchmarks/stereo_repair.py --part train --every 16 \\
         --out benchmarks/results/stereo_repair_train.json
@@ -36,14 +38,19 @@ MODELS = ("mask", "spatial")
 
 
 def _work(job: tuple) -> dict:
-    corpus, entry, dictionary = job
+    corpus, entry, dictionary, delay_ms = job
     cv._one_blas_thread()
-    mixture, music, _, sr = C.build_mixture(corpus, entry)
+    mixture, music, interference, sr = C.build_mixture(corpus, entry)
+    shift = int(round(delay_ms * sr / 1000))
+    if shift:
+        interference[shift:, 1] = interference[:-shift, 1].copy()
+        interference[:shift, 1] = 0.0
+        mixture = music + interference
     spans = C.event_spans(corpus, entry)
     outs = [Cleaner(dictionary, stereo_model=m).clean(mixture, sr, events=spans).cleaned for m in MODELS]
     scores = score_many([np.asarray(o).reshape(mixture.shape) for o in outs], music, mixture)
     return {"id": entry["id"], "fold": entry["fold"], "class": entry["class"], "level_db": entry["level_db"],
-            "nsdr": {m: s["nsdr"] for m, s in zip(MODELS, scores)}}
+            "delay_ms": delay_ms, "nsdr": {m: s["nsdr"] for m, s in zip(MODELS, scores)}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
     ap.add_argument("--part", choices=("train", "test"), default="train")
     ap.add_argument("--every", type=int, default=16)
+    ap.add_argument("--delays-ms", type=float, nargs="+", default=[0.0],
+                    help="delay of the events in the second channel, ms (one run each; default 0)")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "stereo_repair.json")
     args = ap.parse_args(argv)
@@ -58,13 +67,26 @@ def main(argv: list[str] | None = None) -> int:
     for k in range(cv.N_FOLDS):
         d, _ = cv.fold_dictionary(args.corpus, k)
         recipes = C.cv_recipes(args.corpus, k, part=args.part, sets=("mixes",), seed=0)
-        jobs += [(args.corpus, e, str(d)) for e in cv.subsample([e for e in recipes if e["set"] == "mixes"], args.every)]
-    print(f"{len(jobs)} mixtures ({args.part} part, every {args.every}), models {MODELS}", flush=True)
+        jobs += [(args.corpus, e, str(d), ms) for ms in args.delays_ms
+                 for e in cv.subsample([e for e in recipes if e["set"] == "mixes"], args.every)]
+    print(f"{len(jobs)} runs ({args.part} part, every {args.every}, delays {args.delays_ms} ms), models {MODELS}",
+          flush=True)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as ex:
-        rows = list(ex.map(_work, jobs))
+        every_row = list(ex.map(_work, jobs))
+    for ms in args.delays_ms:
+        if len(args.delays_ms) > 1:
+            print(f"\n== events {ms:g} ms later in the second channel")
+        _report([r for r in every_row if r["delay_ms"] == ms], time.perf_counter() - t0)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"part": args.part, "every": args.every, "rows": every_row}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _report(rows: list[dict], seconds: float) -> None:
     levels = sorted({r["level_db"] for r in rows}, reverse=True)
-    print(f"\nNSDR (dB), mean over folds of the per-fold means ({time.perf_counter() - t0:.0f} s)")
+    print(f"\nNSDR (dB), mean over folds of the per-fold means ({seconds:.0f} s in all)")
     print("| stereo_model | " + " | ".join(f"{lv:+g} dB" for lv in levels) + " |")
     print("|---|" + "---|" * len(levels))
     for m in MODELS:
@@ -82,10 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         d = [r["nsdr"]["spatial"] - r["nsdr"]["mask"] for r in rows if r["fold"] == k]
         if d:
             print(f"fold {k}: spatial - mask {np.mean(d):+.2f} dB ({len(d)} mixtures)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"part": args.part, "every": args.every, "rows": rows}, indent=1))
-    print(f"wrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

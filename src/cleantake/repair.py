@@ -161,16 +161,20 @@ def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
 
 
 def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
-                         reference: np.ndarray, *, loading: float = 1e-3, chunk: int = 4096) -> np.ndarray:
+                         reference: np.ndarray, freqs: np.ndarray, *, max_delay_s: float = 0.002,
+                         loading: float = 1e-3, chunk: int = 4096) -> np.ndarray:
     """Multichannel Wiener estimate of the interference at some frames (local Gaussian model).
 
     In each bin ``f`` of frame ``t`` the channels' STFT ``x`` is music plus interference, each
     zero-mean Gaussian with covariance ``v_m(f, t) R(f)`` (``R``: the recording's own spatial
     covariance in that bin over the ``reference`` frames, trace 1; ``v_m``: the music's
-    power, at most the mixture's) and ``v_i(f, t) d d^H`` (``d``: one unit steering vector per
-    run of consecutive frames, an event, the principal direction of what the mixture has
-    beyond the music there). The interference estimate is ``v_i d d^H (v_m R + v_i d d^H +
-    delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``.
+    power, at most the mixture's) and ``v_i(f, t) d(f) d(f)^H``. The steering vector ``d`` is
+    one per run of consecutive frames (an event): each channel's level, delay (up to
+    ``max_delay_s``, in quarter samples) and phase against the channel where the event is
+    loudest, fitted to what the mixture has beyond the music over the event (so a source
+    panned by level, as in mixing, and one reaching a spaced microphone pair later in one
+    channel are both one direction). The interference estimate is ``v_i d d^H (v_m R + v_i d
+    d^H + delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``.
 
     Parameters
     ----------
@@ -186,6 +190,11 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     reference : np.ndarray [shape=(T,)], bool
         Frames that hold music only, whose spatial covariance is the music's (all frames
         if none is).
+    freqs : np.ndarray [shape=(F,)]
+        Frequency of each bin in Hz.
+    max_delay_s : float >= 0
+        Longest delay of an event between two channels that is looked for, in seconds (2 ms:
+        about 70 cm of path difference).
     loading : float >= 0
         Diagonal loading of the covariance, relative to its mean power per channel.
     chunk : int
@@ -218,34 +227,46 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     obs = (np.abs(x) ** 2).sum(axis=0)
     vm = np.minimum(np.asarray(music_power, np.float64), obs)  # never more music than mixture
     I = np.asarray(interference, np.float64)
-    Rdiag = np.real(np.einsum("fcc->fc", R))  # (F, C)
-    d = np.zeros((C, frames.size), np.complex128)
+    d = np.zeros((C, n_freq, frames.size), np.complex128)
+    f_hz = np.asarray(freqs, np.float64)
+    step = 1.0 / (8.0 * max(float(f_hz[-1]), 1.0))  # a quarter of a sample
+    taus = step * np.arange(-int(np.ceil(max_delay_s / step)), int(np.ceil(max_delay_s / step)) + 1)
+    shifts = np.exp(2j * np.pi * np.outer(f_hz, taus))  # (F, n_tau)
     for a, b in _runs(frames):
         # What the mixture has beyond the music, weighted by the share KAM gives the
-        # interference; its principal direction is the event's.
+        # interference, per bin: its channels' levels and, against the loudest channel, the
+        # delay and phase that explain their cross terms best are the event's direction.
         xs, vs = x[:, :, a:b], vm[:, a:b]
-        wt = I[:, a:b] ** 2 / np.maximum(obs[:, a:b], 1e-30)
-        om = np.einsum("ft,cft,dft->cd", wt, xs, np.conj(xs)) - np.einsum("ft,fcd->cd", wt * vs, R)
-        diag = np.maximum(np.abs(xs) ** 2 - vs[None] * Rdiag.T[:, :, None], 0.0)
-        om[np.diag_indices(C)] = (wt[None] * diag).sum(axis=(1, 2))
-        if np.real(np.trace(om)) > 0:
-            _, vec = np.linalg.eigh(om)
-            dv = vec[:, -1]
-            dv = dv * np.exp(-1j * np.angle(dv[np.argmax(np.abs(dv))]))
-        else:
-            dv = np.full(C, 1.0 / np.sqrt(C))
-        d[:, a:b] = dv[:, None]
+        # (only where the mixture has more than the music: the bins with something to remove)
+        wt = I[:, a:b] ** 2 / np.maximum(obs[:, a:b], 1e-30) * (obs[:, a:b] > vs)
+        om = np.einsum("ft,cft,dft->fcd", wt, xs, np.conj(xs)) - np.einsum("ft,fcd->fcd", wt * vs, R)
+        excess = np.maximum(np.real(np.einsum("fcc->c", om)), 0.0)
+        if not excess.sum() > 0:
+            d[:, :, a:b] = 1.0 / np.sqrt(C)
+            continue
+        ref = int(np.argmax(excess))
+        dv = np.zeros((C, n_freq), np.complex128)
+        dv[ref] = 1.0
+        for c in range(C):
+            if c != ref:
+                # A source from one place makes the cross terms |d_c| |d_ref| times its power,
+                # once the delay is undone; what the channels do not share averages out.
+                fit = om[:, c, ref] @ shifts  # (n_tau,)
+                j = int(np.argmax(np.abs(fit)))
+                level = min(abs(fit[j]) / excess[ref], np.sqrt(excess[c] / excess[ref]))
+                dv[c] = level * np.exp(1j * (np.angle(fit[j]) - 2 * np.pi * f_hz * taus[j]))
+        d[:, :, a:b] = (dv / np.sqrt((np.abs(dv[:, 0]) ** 2).sum()))[:, :, None]
     # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c|.
-    vi = (I / np.maximum(np.abs(d).mean(axis=0), 1e-3)[None, :]) ** 2
+    vi = (I / np.maximum(np.abs(d).mean(axis=0), 1e-3)) ** 2
     delta = loading * (vm + vi) / C + 1e-30
     Uh = np.conj(U)  # (F, C, C): Uh[f, c, k] = conj(U[f, c, k])
     xt = np.einsum("fck,cfn->kfn", Uh, x)  # U^H x
-    dt = np.einsum("fck,cn->kfn", Uh, d)  # U^H d
+    dt = np.einsum("fck,cfn->kfn", Uh, d)  # U^H d
     den = vm[None] * lam.T[:, :, None] + delta[None]  # (C, F, n)
     num = (np.conj(dt) * xt / den).sum(axis=0)
     quad = (np.abs(dt) ** 2 / den).sum(axis=0)
     coef = vi * num / (1.0 + vi * quad)
-    return (d[:, None, :] * coef[None]).astype(np.complex64)
+    return (d * coef[None]).astype(np.complex64)
 
 
 def repair(
@@ -327,7 +348,8 @@ def repair(
         r_b = L_i / np.maximum(L_i + ana.L_m[:, qk], 1e-12)
         shortfall = shortfall * bands_to_bins(r_b, ana.P) ** s.nmf_guard
     if spatial:
-        Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial))
+        Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial),
+                                  ana.cfg.freqs())
         Xi *= (np.float32(s.strength) * w[qk].astype(np.float32))[None, None, :]
         return istft_columns(Xi, qk, ana.cfg, ana.n_samples)
     Mk = est.M[:, keep] if s.nmf_guard <= 0 else soft_mask(Sk, shortfall, power=s.mask_power)
