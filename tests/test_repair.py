@@ -297,3 +297,22 @@ def test_spatial_repair_follows_a_burst_that_reaches_one_channel_later(mixed):
     before = np.sum((stereo[a:b] - music[a:b]) ** 2, axis=0)
     assert np.all(err["spatial"] < 0.5 * err["mask"])
     assert np.all(err["spatial"] < 0.01 * before)
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_spatial_estimate_does_not_depend_on_its_chunks(channels):
+    from cleantake.repair import spatial_interference
+
+    rng = np.random.default_rng(3)
+    n_freq, T = 65, 400
+    X = (rng.normal(size=(channels, n_freq, T)) + 1j * rng.normal(size=(channels, n_freq, T))).astype(np.complex64)
+    frames = np.r_[20:45, 100:101, 230:300]
+    power = np.abs(rng.normal(size=(n_freq, frames.size))) * channels
+    shortfall = np.abs(rng.normal(size=(n_freq, frames.size)))
+    reference = np.ones(T, bool)
+    reference[frames] = False
+    freqs = np.linspace(0, 8000, n_freq)
+    whole = spatial_interference(X, frames, power, shortfall, reference, freqs)
+    pieces = spatial_interference(X, frames, power, shortfall, reference, freqs, chunk=7)
+    assert whole.shape == (channels, n_freq, frames.size) and np.all(np.isfinite(whole))
+    np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)

@@ -162,7 +162,7 @@ def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
 
 def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
                          reference: np.ndarray, freqs: np.ndarray, *, max_delay_s: float = 0.002,
-                         loading: float = 1e-3, chunk: int = 4096) -> np.ndarray:
+                         loading: float = 1e-3, chunk: int = 1024) -> np.ndarray:
     """Multichannel Wiener estimate of the interference at some frames (local Gaussian model).
 
     In each bin ``f`` of frame ``t`` the channels' STFT ``x`` is music plus interference, each
@@ -198,7 +198,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     loading : float >= 0
         Diagonal loading of the covariance, relative to its mean power per channel.
     chunk : int
-        Reference frames per step of the spatial covariance (memory does not grow with ``T``).
+        Frames per step of the estimate (four times as many for the spatial covariance), so that the
+        temporaries do not grow with the recording or the number of frames repaired.
 
     Returns
     -------
@@ -213,8 +214,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     # The music's spatial covariance per bin, trace 1.
     R = np.zeros((n_freq, C, C), np.complex128)
     cols = np.flatnonzero(ref)
-    for a in range(0, cols.size, chunk):
-        Xr = X[:, :, cols[a:a + chunk]]
+    for a in range(0, cols.size, 4 * chunk):
+        Xr = X[:, :, cols[a:a + 4 * chunk]]
         R += np.einsum("cft,dft->fcd", Xr, np.conj(Xr))
     tr = np.real(np.trace(R, axis1=1, axis2=2))
     silent = tr <= 1e-30
@@ -223,26 +224,31 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     lam, U = np.linalg.eigh(R)  # (F, C), (F, C, C)
     lam = np.maximum(lam, 0.0)
 
-    x = X[:, :, frames].astype(np.complex128)  # (C, F, n)
-    obs = (np.abs(x) ** 2).sum(axis=0)
+    n = frames.size
+    obs = np.empty((n_freq, n))  # the mixture's power summed over channels
+    for c0 in range(0, n, chunk):
+        obs[:, c0:c0 + chunk] = (np.abs(X[:, :, frames[c0:c0 + chunk]].astype(np.complex128)) ** 2).sum(axis=0)
     vm = np.minimum(np.asarray(music_power, np.float64), obs)  # never more music than mixture
     I = np.asarray(interference, np.float64)
-    d = np.zeros((C, n_freq, frames.size), np.complex128)
     f_hz = np.asarray(freqs, np.float64)
     step = 1.0 / (8.0 * max(float(f_hz[-1]), 1.0))  # a quarter of a sample
     taus = step * np.arange(-int(np.ceil(max_delay_s / step)), int(np.ceil(max_delay_s / step)) + 1)
     shifts = np.exp(2j * np.pi * np.outer(f_hz, taus))  # (F, n_tau)
-    for a, b in _runs(frames):
+    runs = _runs(frames)
+    D = np.zeros((C, n_freq, len(runs)), np.complex128)  # the steering vector of each run
+    run_of = np.zeros(n, np.intp)
+    for r, (a, b) in enumerate(runs):
+        run_of[a:b] = r
         # What the mixture has beyond the music, weighted by the share KAM gives the
         # interference, per bin: its channels' levels and, against the loudest channel, the
         # delay and phase that explain their cross terms best are the event's direction.
-        xs, vs = x[:, :, a:b], vm[:, a:b]
+        xs, vs = X[:, :, frames[a:b]].astype(np.complex128), vm[:, a:b]
         # (only where the mixture has more than the music: the bins with something to remove)
         wt = I[:, a:b] ** 2 / np.maximum(obs[:, a:b], 1e-30) * (obs[:, a:b] > vs)
         om = np.einsum("ft,cft,dft->fcd", wt, xs, np.conj(xs)) - np.einsum("ft,fcd->fcd", wt * vs, R)
         excess = np.maximum(np.real(np.einsum("fcc->c", om)), 0.0)
         if not excess.sum() > 0:
-            d[:, :, a:b] = 1.0 / np.sqrt(C)
+            D[:, :, r] = 1.0 / np.sqrt(C)
             continue
         ref = int(np.argmax(excess))
         dv = np.zeros((C, n_freq), np.complex128)
@@ -255,18 +261,24 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
                 j = int(np.argmax(np.abs(fit)))
                 level = min(abs(fit[j]) / excess[ref], np.sqrt(excess[c] / excess[ref]))
                 dv[c] = level * np.exp(1j * (np.angle(fit[j]) - 2 * np.pi * f_hz * taus[j]))
-        d[:, :, a:b] = (dv / np.sqrt((np.abs(dv[:, 0]) ** 2).sum()))[:, :, None]
-    # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c|.
-    vi = (I / np.maximum(np.abs(d).mean(axis=0), 1e-3)) ** 2
-    delta = loading * (vm + vi) / C + 1e-30
+        D[:, :, r] = dv / np.sqrt((np.abs(dv[:, 0]) ** 2).sum())
     Uh = np.conj(U)  # (F, C, C): Uh[f, c, k] = conj(U[f, c, k])
-    xt = np.einsum("fck,cfn->kfn", Uh, x)  # U^H x
-    dt = np.einsum("fck,cfn->kfn", Uh, d)  # U^H d
-    den = vm[None] * lam.T[:, :, None] + delta[None]  # (C, F, n)
-    num = (np.conj(dt) * xt / den).sum(axis=0)
-    quad = (np.abs(dt) ** 2 / den).sum(axis=0)
-    coef = vi * num / (1.0 + vi * quad)
-    return (d * coef[None]).astype(np.complex64)
+    Dt = np.einsum("fck,cfr->kfr", Uh, D)  # U^H d of each run
+    # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c|.
+    mean_d = np.maximum(np.abs(D).mean(axis=0), 1e-3)  # (F, n_runs)
+    out = np.empty((C, n_freq, n), np.complex64)
+    for c0 in range(0, n, chunk):
+        sl, rs = slice(c0, c0 + chunk), run_of[c0:c0 + chunk]
+        vi = (I[:, sl] / mean_d[:, rs]) ** 2
+        vmc = vm[:, sl]
+        delta = loading * (vmc + vi) / C + 1e-30
+        xt = np.einsum("fck,cfn->kfn", Uh, X[:, :, frames[sl]].astype(np.complex128))  # U^H x
+        dt = Dt[:, :, rs]
+        den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
+        num = (np.conj(dt) * xt / den).sum(axis=0)
+        quad = (np.abs(dt) ** 2 / den).sum(axis=0)
+        out[:, :, sl] = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
+    return out
 
 
 def repair(
