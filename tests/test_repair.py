@@ -316,3 +316,22 @@ def test_spatial_estimate_does_not_depend_on_its_chunks(channels):
     pieces = spatial_interference(X, frames, power, shortfall, reference, freqs, chunk=7)
     assert whole.shape == (channels, n_freq, frames.size) and np.all(np.isfinite(whole))
     np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_spatial_estimate_never_exceeds_the_mixture_in_a_bin():
+    """A diffuse burst (independent in each channel) is not one direction: the estimate is
+    capped at the mixture's magnitude in every channel and bin."""
+    from cleantake.repair import spatial_interference
+
+    rng = np.random.default_rng(5)
+    n_freq, T = 65, 300
+    X = (rng.normal(size=(2, n_freq, T)) + 1j * rng.normal(size=(2, n_freq, T))).astype(np.complex64)
+    frames = np.arange(100, 160)
+    X[:, :, frames] *= 20  # loud, and independent in the two channels
+    power = np.full((n_freq, frames.size), 2.0)
+    shortfall = np.abs(X[:, :, frames]).mean(axis=0)
+    reference = np.ones(T, bool)
+    reference[frames] = False
+    est = spatial_interference(X, frames, power, shortfall, reference, np.linspace(0, 8000, n_freq))
+    assert np.all(np.abs(est) <= np.abs(X[:, :, frames]) * (1 + 1e-5) + 1e-6)
+    assert np.abs(est).sum() > 0.3 * np.abs(X[:, :, frames]).sum()

@@ -174,7 +174,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     loudest, fitted to what the mixture has beyond the music over the event (so a source
     panned by level, as in mixing, and one reaching a spaced microphone pair later in one
     channel are both one direction). The interference estimate is ``v_i d d^H (v_m R + v_i d
-    d^H + delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``.
+    d^H + delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``,
+    and never larger in a channel's bin than the mixture there.
 
     Parameters
     ----------
@@ -204,7 +205,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     Returns
     -------
     np.ndarray [shape=(C, F, n)], complex64
-        The interference's STFT at ``frames`` (nothing outside them).
+        The interference's STFT at ``frames`` (nothing outside them), ``|est| <= |X|`` in
+        every channel and bin.
     """
     C, n_freq, T = X.shape
     frames = np.asarray(frames, np.intp)
@@ -272,12 +274,17 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         vi = (I[:, sl] / mean_d[:, rs]) ** 2
         vmc = vm[:, sl]
         delta = loading * (vmc + vi) / C + 1e-30
-        xt = np.einsum("fck,cfn->kfn", Uh, X[:, :, frames[sl]].astype(np.complex128))  # U^H x
+        xc = X[:, :, frames[sl]].astype(np.complex128)
+        xt = np.einsum("fck,cfn->kfn", Uh, xc)  # U^H x
         dt = Dt[:, :, rs]
         den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
         num = (np.conj(dt) * xt / den).sum(axis=0)
         quad = (np.abs(dt) ** 2 / den).sum(axis=0)
-        out[:, :, sl] = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
+        est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
+        # Never more out of a channel's bin than the mixture has there (where the one-direction
+        # model is wrong, a diffuse sound, the estimate could exceed it and add to the music).
+        mag = np.abs(est)
+        out[:, :, sl] = est * np.minimum(1.0, np.abs(xc) / np.maximum(mag, 1e-30))
     return out
 
 
