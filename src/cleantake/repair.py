@@ -118,8 +118,9 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     idx = _kam.knn_frames(F, frames, k=s.k, context=ctx, exclude=ex, min_separation=ctx)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
     power = None
-    if with_power:
-        power = _kam.mean_over((np.abs(ana.X) ** 2).sum(axis=0), idx)
+    if with_power:  # over the neighbours only, so that no array as large as X is made
+        used, where = np.unique(idx, return_inverse=True)
+        power = _kam.mean_over((np.abs(ana.X[:, :, used]) ** 2).sum(axis=0), where.reshape(idx.shape))
     return MusicEstimate(frames, S, soft_mask(S, ana.V[:, frames] - S, power=s.mask_power), power)
 
 
