@@ -600,3 +600,23 @@ def test_like_on_a_recording_cleaned_in_blocks_is_refused_before_reading(tmp_pat
     code, out, err = run(["clean", long, "-o", tmp_path / "out.wav", "--like", "10-11"], capsys)
     assert code == 2 and "at most 120 s" in err
     assert files_in(tmp_path) == ["long.wav"]
+
+
+def test_stereo_option_chooses_the_stereo_model(tmp_path, capsys):
+    """`--stereo mask` gives both channels one mask; the default takes a burst in the left
+    channel from the left only. A bad value is refused with the choices, exit code 2."""
+    from test_pipeline import SR, _mixture
+
+    y, x, (t0, t1) = _mixture()
+    src = tmp_path / "in.wav"
+    sf.write(src, np.stack([y, 0.7 * x], axis=1), SR, subtype="FLOAT")
+    span = f"{t0 - 0.02:.3f}-{t1 + 0.02:.3f}"
+    changed = {}
+    for model in ("spatial", "mask"):
+        out = tmp_path / f"{model}.wav"
+        code, _, err = run(["clean", src, "-o", out, "--events", span, "--stereo", model, "-q"], capsys)
+        assert code == 0, err
+        changed[model] = np.sum((sf.read(out)[0][:, 1] - 0.7 * x) ** 2)
+    assert changed["spatial"] < 0.05 * changed["mask"] and changed["mask"] > 0
+    code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--stereo", "wide"], capsys)
+    assert code == 2 and "spatial" in err and "mask" in err and not (tmp_path / "bad.wav").exists()

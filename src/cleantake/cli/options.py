@@ -71,16 +71,21 @@ def add_location_options(p: argparse.ArgumentParser) -> None:
 def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
     """The Cleaner the location and method options of ``args`` describe."""
     return Cleaner(args.interference, method=getattr(args, "method", "proposed"),
-                   strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity)
+                   strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity,
+                   stereo_model=getattr(args, "stereo", "spatial"))
 
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
-    """``-i``, ``--locator``, ``--sensitivity``, ``--method`` and ``--strength``: every command that cleans."""
+    """``-i``, ``--locator``, ``--sensitivity``, ``--method``, ``--strength`` and ``--stereo``: every
+    command that cleans."""
     add_location_options(p)
     p.add_argument("--method", default="proposed", choices=METHODS,
                    help="proposed (default): NMF + KAM; nmf: semi-supervised NMF alone; kam: classic KAM")
     p.add_argument("--strength", type=strength, default=1.0, metavar="X",
                    help="0 = no change ... 1 = full removal (default 1)")
+    p.add_argument("--stereo", choices=("spatial", "mask"), default="spatial",
+                   help="two or more channels: spatial (default) takes each event from the direction it comes "
+                        "from and keeps the music's stereo image; mask gives every channel the same mask")
 
 
 def add_output_format_options(p: argparse.ArgumentParser) -> None:
