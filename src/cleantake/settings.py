@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from .errors import ParameterError
 from .spectral import StftConfig
 
-__all__ = ["Settings", "FrameCounts", "check_names", "LOCATORS"]
+__all__ = ["Settings", "FrameCounts", "check_names", "LOCATORS", "STEREO_MODELS"]
 
 #: Ways to locate interference (:attr:`Settings.locator`).
 LOCATORS = ("auto", "learned", "stack")
+#: How two or more channels are repaired (``Settings.stereo_model``).
+STEREO_MODELS = ("spatial", "mask")
 
 
 def check_names(params: dict) -> None:
@@ -202,7 +204,7 @@ class Settings:
             ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
             ("repair_compress", 0.0 < self.repair_compress <= 1000.0, "in (0, 1000]"),
             ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
-            ("stereo_model", self.stereo_model in ("spatial", "mask"), "'spatial' or 'mask'"),
+            ("stereo_model", self.stereo_model in STEREO_MODELS, " or ".join(repr(x) for x in STEREO_MODELS)),
             ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
             ("sensitivity", 0.0 <= self.sensitivity <= 1.0, "between 0 and 1 (a confidence)"),
         ]

@@ -8,7 +8,7 @@ from ..errors import ParameterError
 from ..io import CLIP_POLICIES
 from ..labels import SPAN_FORMS, spans_from_arg
 from ..pipeline import METHODS, Cleaner
-from ..settings import LOCATORS
+from ..settings import LOCATORS, STEREO_MODELS
 from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
 
 __all__ = [
@@ -83,7 +83,7 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                    help="proposed (default): NMF + KAM; nmf: semi-supervised NMF alone; kam: classic KAM")
     p.add_argument("--strength", type=strength, default=1.0, metavar="X",
                    help="0 = no change ... 1 = full removal (default 1)")
-    p.add_argument("--stereo", choices=("spatial", "mask"), default="spatial",
+    p.add_argument("--stereo", choices=STEREO_MODELS, default="spatial",
                    help="two or more channels: spatial (default) takes each event from the direction it comes "
                         "from and keeps the music's stereo image; mask gives every channel the same mask")
 
