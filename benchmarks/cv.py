@@ -360,6 +360,100 @@ def format_tables(agg: dict, label: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# paired comparison of two runs on the same mixtures
+# --------------------------------------------------------------------------------------------
+#: A mixture counts as better (worse) in a comparison when its NSDR moves by more than this (dB).
+TIE_DB = 0.05
+
+
+def compare(rows_a: list[dict], rows_b: list[dict]) -> dict:
+    """Paired comparison of run B against run A on the mixtures both measured.
+
+    Means over folds hide how noisy a difference is: a cell of the headline holds 5-10
+    mixtures per fold, and one event found or missed moves a mixture by several dB. Here every
+    mixture is its own control.
+
+    Parameters
+    ----------
+    rows_a, rows_b : list of dict
+        Mixture rows of one run each (as :func:`_work` writes them).
+
+    Returns
+    -------
+    dict
+        Per headline cell (``"stems NSDR +0"``, ...): ``n`` mixtures, ``a`` and ``b`` (mean
+        NSDR, dB), ``diff`` (mean of B - A), ``se`` (its standard error over mixtures),
+        ``better`` / ``worse`` (mixtures moving by more than :data:`TIE_DB`), ``folds_better``
+        (folds whose mean difference is positive) and ``n_folds``; ``"events found"``: true
+        events of stems and mixes found by A and by B and their total; ``"clean with a false
+        event"``: clean recordings touched by A and by B of ``n``.
+    """
+    a = {r["id"]: r for r in rows_a if "error" not in r}
+    b = {r["id"]: r for r in rows_b if "error" not in r}
+    ids = [i for i in a if i in b]
+    out: dict = {}
+    for s, lv in HEADLINE:
+        sel = [i for i in ids if a[i]["set"] == s and a[i]["level_db"] == lv]
+        if not sel:
+            continue
+        d = np.array([b[i]["nsdr"] - a[i]["nsdr"] for i in sel])
+        by_fold: dict = defaultdict(list)
+        for i, x in zip(sel, d):
+            by_fold[a[i]["fold"]].append(x)
+        out[f"{s} NSDR {lv:+d}"] = {
+            "n": len(sel), "a": float(np.mean([a[i]["nsdr"] for i in sel])),
+            "b": float(np.mean([b[i]["nsdr"] for i in sel])), "diff": float(d.mean()),
+            "se": float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None,
+            "better": int((d > TIE_DB).sum()), "worse": int((d < -TIE_DB).sum()),
+            "folds_better": sum(float(np.mean(v)) > 0 for v in by_fold.values()), "n_folds": len(by_fold)}
+    noisy = [i for i in ids if a[i]["set"] in ("stems", "mixes")]
+    out["events found"] = {"a": sum(a[i]["found"] for i in noisy), "b": sum(b[i]["found"] for i in noisy),
+                           "n": sum(a[i]["n_true"] for i in noisy)}
+    clean = [i for i in ids if a[i]["set"] == "clean"]
+    out["clean with a false event"] = {"a": sum(a[i]["false_events"] > 0 for i in clean),
+                                       "b": sum(b[i]["false_events"] > 0 for i in clean), "n": len(clean)}
+    return out
+
+
+def format_comparison(cmp: dict, name_a: str, name_b: str) -> str:
+    """The table of :func:`compare`, as printed by ``--compare``."""
+    lines = [f"B = {name_b}  against  A = {name_a}  (paired, same mixtures)", "",
+             f"{'':16s} {'n':>4} {'A':>7} {'B':>7} {'B - A':>7} {'se':>6}  {'better/worse':>12}  {'folds better':>12}"]
+    for k, c in cmp.items():
+        if "diff" in c:
+            se = "-" if c["se"] is None else f"{c['se']:.2f}"
+            lines.append(f"{k:16s} {c['n']:>4} {c['a']:7.2f} {c['b']:7.2f} {c['diff']:+7.2f} {se:>6}  "
+                         f"{c['better']:>5} / {c['worse']:<5}  {c['folds_better']:>6} of {c['n_folds']}")
+    f, cl = cmp["events found"], cmp["clean with a false event"]
+    lines.append(f"events found (stems, mixes): A {f['a']} B {f['b']} of {f['n']}")
+    lines.append(f"clean recordings with a false event: A {cl['a']} B {cl['b']} of {cl['n']}")
+    return "\n".join(lines)
+
+
+def _compare_files(specs: list[str]) -> int:
+    """``--compare A.json[::RUN] B.json[::RUN]``: the run of each file (by default its only run
+    with automatic location, or its only run) compared on the mixtures both measured."""
+    picked = []
+    for spec in specs:
+        path, _, run = spec.partition("::")
+        rows = json.loads(Path(path).read_text())["rows"]
+        runs = list(dict.fromkeys(_run_key(r) for r in rows))
+        if not run:
+            located = [x for x in runs if "(given" not in x]
+            if len(runs) == 1 or len(located) == 1:
+                run = runs[0] if len(runs) == 1 else located[0]
+            else:
+                raise SystemExit(f"--compare: {path} holds the runs {runs}; name one as {path}::RUN")
+        if run not in runs:
+            raise SystemExit(f"--compare: {path} has no run {run!r}; it has {runs}")
+        picked.append((run, [r for r in rows if _run_key(r) == run]))
+    (na, ra), (nb, rb) = picked
+    print(format_comparison(compare(ra, rb), f"{na} ({specs[0].partition('::')[0]})",
+                            f"{nb} ({specs[1].partition('::')[0]})"))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
 def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures: bool = False) -> int:
@@ -482,9 +576,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--aggregate", nargs="+", metavar="FILE",
                     help="run nothing: aggregate the rows of earlier results (JSON, or a .partial.jsonl of a "
                     "run in progress), e.g. two halves of a run made with different --offset, and write --out")
+    ap.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                    help="only compare two result files, mixture by mixture (FILE or FILE::RUN): the mean "
+                         "difference of each headline cell with its standard error")
     ap.add_argument("--same-mixtures", action="store_true",
                     help="with --aggregate: keep only the mixtures that every run measured")
     args = ap.parse_args(argv)
+    if args.compare:
+        return _compare_files(args.compare)
     if args.aggregate:
         return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures)
     if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):

@@ -53,6 +53,39 @@ def test_event_metrics_count_found_false_and_labels():
     assert (m["found"], m["false_events"], m["label_right"]) == (2, 0, 1)
 
 
+def _row(i: str, fold: int, set_: str, level, nsdr: float, found: int = 1, false: int = 0) -> dict:
+    return {"id": i, "fold": fold, "set": set_, "level_db": level, "method": "proposed", "given": "none",
+            "nsdr": nsdr, "found": found, "n_true": 2, "false_events": false}
+
+
+def test_compare_pairs_mixtures_and_counts_events(tmp_path, capsys):
+    cv = _cv()
+    a = [_row(f"s{j}", j % 5, "stems", 0.0, 5.0 + j) for j in range(10)]
+    a += [_row("m0", 0, "mixes", -6.0, 2.0), _row("c0", 0, "clean", None, 0.0, found=0, false=1),
+          _row("only_a", 1, "stems", 0.0, 99.0)]
+    b = [dict(r, nsdr=r["nsdr"] + (1.0 if r["id"] != "s3" else -0.5), found=2) for r in a if r["id"] != "only_a"]
+    b[-1]["false_events"] = 0
+    c = cv.compare(a, b)
+    s0 = c["stems NSDR +0"]
+    assert s0["n"] == 10  # the mixture only A measured is left out
+    assert s0["diff"] == pytest.approx((9 * 1.0 - 0.5) / 10)
+    assert (s0["better"], s0["worse"], s0["n_folds"]) == (9, 1, 5)
+    assert s0["se"] == pytest.approx(np.std([1.0] * 9 + [-0.5], ddof=1) / np.sqrt(10))
+    assert c["mixes NSDR -6"]["n"] == 1 and c["mixes NSDR -6"]["se"] is None
+    assert c["events found"] == {"a": 11, "b": 22, "n": 22}
+    assert c["clean with a false event"] == {"a": 1, "b": 0, "n": 1}
+    # through the command line, a file with two runs needs the run named
+    fa, fb = tmp_path / "a.json", tmp_path / "b.json"
+    fa.write_text(json.dumps({"rows": a + [dict(r, given="spans") for r in a]}))
+    fb.write_text(json.dumps({"rows": b}))
+    assert cv.main(["--compare", str(fa), str(fb)]) == 0
+    assert "+0.85" in capsys.readouterr().out
+    fb.write_text(json.dumps({"rows": b + [dict(r, method="stack") for r in b]}))
+    with pytest.raises(SystemExit, match="name one"):
+        cv.main(["--compare", str(fa), str(fb)])
+    assert cv.main(["--compare", str(fa), f"{fb}::stack"]) == 0
+
+
 @pytest.mark.slow
 def test_main_writes_rows_and_headline(tmp_path, capsys):
     cv = _cv()
