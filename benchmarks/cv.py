@@ -250,25 +250,13 @@ def cell(rows: list[dict]) -> dict:
 
 def _overrides(ap, items: list[str]) -> tuple:
     """``--set NAME=VALUE`` items as ``((name, value), ...)``, checked against :class:`cleantake.Settings`."""
-    import dataclasses
-
-    from cleantake import Settings
     from cleantake.errors import ParameterError
+    from cleantake.settings import parse_assignments
 
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
-    out = []
-    for item in items:
-        name, _, text = item.partition("=")
-        if name not in fields or not text:
-            ap.error(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
-        default = getattr(Settings(), name)
-        try:
-            value = text if default is None else type(default)(text)  # None: the detector's path
-            Settings(**{name: value})
-        except (ValueError, ParameterError) as exc:
-            ap.error(f"--set {item!r}: {exc}")
-        out.append((name, value))
-    return tuple(sorted(out))
+    try:
+        return tuple(sorted(parse_assignments(items).items()))
+    except ParameterError as exc:
+        ap.error(f"--set: {exc}")
 
 
 def _run_key(r: dict) -> str:

@@ -61,7 +61,9 @@ from cleantake.detector import FMIN_HZ, frame_features  # noqa: E402
 from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
 from cleantake.evaluate import build_mixture  # noqa: E402
 from cleantake.locate import locate_events  # noqa: E402
+from cleantake.errors import ParameterError  # noqa: E402
 from cleantake.pipeline import Cleaner  # noqa: E402
+from cleantake.settings import parse_assignments  # noqa: E402
 from cleantake.spectral import StftConfig, stft  # noqa: E402
 
 SR = 44100
@@ -270,10 +272,11 @@ def frame_truth(mix: np.ndarray, events: list, cfg: StftConfig, V: np.ndarray):
 _cleaners: dict = {}
 
 
-def _cleaner(corpus: Path, k, cache: Path) -> Cleaner:
-    if k not in _cleaners:
-        _cleaners[k] = Cleaner(fold_dictionary(corpus, k, cache))
-    return _cleaners[k]
+def _cleaner(corpus: Path, k, cache: Path, settings: dict | None = None) -> Cleaner:
+    key = (k, json.dumps(settings or {}, sort_keys=True))
+    if key not in _cleaners:
+        _cleaners[key] = Cleaner(fold_dictionary(corpus, k, cache), **(settings or {}))
+    return _cleaners[key]
 
 
 def run_job(job: dict) -> str:
@@ -281,7 +284,7 @@ def run_job(job: dict) -> str:
     if out.is_file():
         return str(out)
     corpus, cache, k = Path(job["corpus"]), Path(job["cache"]), job["dict_fold"]
-    cleaner = _cleaner(corpus, k, cache)
+    cleaner = _cleaner(corpus, k, cache, job.get("settings"))
     if job["kind"] == "train":
         mix, events, meta = training_recipe(corpus, job["fold"], job["i"], job["seed"])
     else:
@@ -312,9 +315,9 @@ def run_job(job: dict) -> str:
 
 
 def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seed: int,
-              fraction: float = 1.0) -> list[dict]:
+              fraction: float = 1.0, settings: dict | None = None) -> list[dict]:
     jobs = []
-    base = {"corpus": str(corpus), "cache": str(cache), "seed": seed}
+    base = {"corpus": str(corpus), "cache": str(cache), "seed": seed, "settings": settings or {}}
     for k in range(N_FOLDS):
         for e in test_subset(corpus, k, test_every):
             jobs.append({**base, "kind": "test", "fold": k, "dict_fold": k, "entry": e,
@@ -859,12 +862,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cross-train", dest="cross_train", action="store_false",
                     help="train fold k's model on its augmented mixtures only (not also on the other "
                          "folds' test recordings)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                    help="analyse with this cleantake.Settings field changed (repeatable); the model is then "
+                         "only meaningful with the same settings (cv.py --set)")
     ap.add_argument("--loco", default="cough,scream,door,speech,laugh",
                     help="classes of the leave-one-class-out check ('' for none)")
     args = ap.parse_args(argv)
+    try:
+        settings = parse_assignments(args.overrides)
+    except ParameterError as exc:
+        ap.error(f"--set: {exc}")
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
-    jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction)
+    jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction,
+                     settings)
+    # The cached analyses hold the features of one set of analysis settings: a cache made with
+    # other --set values is refused rather than mixed.
+    stamp = args.cache / "settings.json"
+    made_with = json.loads(stamp.read_text()) if stamp.is_file() else ({} if (args.cache / "test").is_dir() else None)
+    if made_with is not None and made_with != settings:
+        ap.error(f"--cache {args.cache} holds analyses made with settings {made_with or 'the defaults'}, not "
+                 f"{settings or 'the defaults'}; give another --cache")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(settings, sort_keys=True) + "\n")
     if args.stage in ("all", "features"):
         if args.jobs > 1:
             from multiprocessing import Pool

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .errors import ParameterError
 from .spectral import StftConfig
 
-__all__ = ["Settings", "FrameCounts", "check_names", "LOCATORS", "STEREO_MODELS"]
+__all__ = ["Settings", "FrameCounts", "check_names", "parse_assignments", "LOCATORS", "STEREO_MODELS"]
 
 #: Ways to locate interference (:attr:`Settings.locator`).
 LOCATORS = ("auto", "learned", "stack")
@@ -28,6 +28,42 @@ def check_names(params: dict) -> None:
             f"unknown setting(s) {', '.join(sorted(unknown))}; "
             f"valid: {', '.join(Settings.__dataclass_fields__)}"
         )
+
+
+def parse_assignments(items) -> dict:
+    """``NAME=VALUE`` texts (as benchmarks and scripts take them on the command line) as settings.
+
+    Parameters
+    ----------
+    items : iterable of str
+        Each ``NAME=VALUE`` with NAME a field of :class:`Settings`; the value is converted to the
+        type of the field's default (a field whose default is None takes the text).
+
+    Returns
+    -------
+    dict
+        ``{name: value}``, checked: ``Settings(**result)`` is valid.
+
+    Raises
+    ------
+    ParameterError
+        An item without ``=`` or a value, an unknown name, a value of the wrong type or out of
+        its range.
+    """
+    out: dict = {}
+    for item in items:
+        name, _, text = str(item).partition("=")
+        if not text:
+            raise ParameterError(f"{item!r}: expected NAME=VALUE")
+        check_names({name: None})
+        default = getattr(Settings(), name)
+        try:
+            out[name] = text if default is None else type(default)(text)
+        except ValueError:
+            kind = {int: "a whole number", float: "a number"}.get(type(default), type(default).__name__)
+            raise ParameterError(f"{item!r}: {name} takes {kind}, got {text!r}") from None
+    Settings(**out)
+    return out
 
 
 @dataclass(frozen=True)
