@@ -189,10 +189,12 @@ def _work(job: tuple) -> list[dict]:
                "level_db": entry["level_db"], "method": method, "given": given, "true_spans": true}
         t0 = time.perf_counter()
         try:
-            if given == "spans":
-                cleaned, _, events = peers.clean_given_spans(mixture, sr, true, interference=dictionary)
+            audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
+            if given == "spans":  # the repair of the true spans, no location (with the --set overrides too)
+                res = _cleaner("proposed", dictionary, detector, overrides).clean(audio, sr, events=true)
+                cleaned, events = res.cleaned, list(res.events)
             elif method in ("proposed", "stack"):
-                res = _cleaner(method, dictionary, detector, overrides).clean(mixture[:, 0] if mixture.shape[1] == 1 else mixture, sr)
+                res = _cleaner(method, dictionary, detector, overrides).clean(audio, sr)
                 cleaned, events = res.cleaned, list(res.events)
             else:
                 cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
