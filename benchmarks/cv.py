@@ -446,7 +446,8 @@ def _compare_files(specs: list[str]) -> int:
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
-def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures: bool = False) -> int:
+def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures: bool = False,
+                     retag: str | None = None) -> int:
     rows, metas = [], []
     for p in paths:
         text = Path(p).read_text()
@@ -464,6 +465,8 @@ def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures
                     r["method"] = r["method"].split(" ")[0] + " [bundled]"
             rows += doc["rows"]
             metas.append(doc["meta"])
+    if retag:  # runs of one method from several files (disjoint samples, say) pool into one
+        rows = [{**r, "method": f"{r['method'].split(' [')[0]} [{retag}]"} for r in rows]
     seen, unique = set(), []
     for r in rows:  # a mixture and run measured twice counts once
         k = (r["id"], r["method"], r["given"])
@@ -569,13 +572,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"),
                     help="only compare two result files, mixture by mixture (FILE or FILE::RUN): the mean "
                          "difference of each headline cell with its standard error")
+    ap.add_argument("--retag", metavar="TAG", default=None,
+                    help="with --aggregate: give every run the tag TAG (replacing its own), so that the same "
+                         "method measured in several files (disjoint samples) is pooled")
     ap.add_argument("--same-mixtures", action="store_true",
                     help="with --aggregate: keep only the mixtures that every run measured")
     args = ap.parse_args(argv)
     if args.compare:
         return _compare_files(args.compare)
     if args.aggregate:
-        return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures)
+        return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures, args.retag)
     if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):
         ap.error(f"--every and -j must be >= 1 and --offset >= 0, got {args.every}, {args.jobs}, {args.offset}")
     if args.smoke:

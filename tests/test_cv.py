@@ -86,6 +86,25 @@ def test_compare_pairs_mixtures_and_counts_events(tmp_path, capsys):
     assert cv.main(["--compare", str(fa), f"{fb}::stack"]) == 0
 
 
+def test_aggregate_retag_pools_one_method_over_samples(tmp_path, capsys):
+    cv = _cv()
+    files = []
+    for tag, (j0, j1) in (("s1", (0, 5)), ("s2", (5, 10))):
+        rows = [{**_row(f"s{j}", j % 5, "stems", 0.0, float(j)), "method": f"proposed [{tag}]", "class": "cough",
+                 "nsir": 0.0, "label_right": None} for j in range(j0, j1)]
+        f = tmp_path / f"{tag}.json"
+        f.write_text(json.dumps({"meta": {"dictionary": "cv"}, "rows": rows}))
+        files.append(str(f))
+    out = tmp_path / "pooled.json"
+    assert cv.main(["--aggregate", *files, "--retag", "both", "--out", str(out)]) == 0
+    agg = json.loads(out.read_text())["aggregate"]
+    assert list(agg) == ["proposed [both]"]
+    # fold f holds mixtures f and f + 5: mean over folds of their means = mean of 0..9
+    assert agg["proposed [both]"]["headline"]["stems NSDR +0"]["mean"] == pytest.approx(4.5)
+    assert cv.main(["--aggregate", *files, "--out", str(out)]) == 0
+    assert sorted(json.loads(out.read_text())["aggregate"]) == ["proposed [s1]", "proposed [s2]"]
+
+
 @pytest.mark.slow
 def test_main_writes_rows_and_headline(tmp_path, capsys):
     cv = _cv()
