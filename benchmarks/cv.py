@@ -534,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=_csv([str(k) for k in range(N_FOLDS)]), default=[str(k) for k in range(N_FOLDS)],
                     help="comma-separated folds (default all five)")
     ap.add_argument("--sets", type=_csv(SETS), default=list(SETS))
+    ap.add_argument("--part", choices=("test", "train"), default="test",
+                    help="the folds' test parts (what judges; the default) or their train parts (the other "
+                         "folds' music and interference: where a choice is made, never judged)")
     ap.add_argument("--methods", type=_csv(METHODS), default=["proposed"],
                     help="comma-separated: proposed (the default Cleaner: the learned locator, fold k's "
                     "detector), stack (the threshold stack), nmf (the paper's baseline)")
@@ -613,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     t_dicts = time.perf_counter() - t_start
     per_fold = []
     for k in folds:
-        recipes = C.cv_recipes(args.corpus, k, part="test", sets=tuple(args.sets), seed=args.seed)
+        recipes = C.cv_recipes(args.corpus, k, part=args.part, sets=tuple(args.sets), seed=args.seed)
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
@@ -672,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "tag": args.tag, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
