@@ -426,7 +426,10 @@ def _compare_files(specs: list[str]) -> int:
     picked = []
     for spec in specs:
         path, _, run = spec.partition("::")
-        rows = json.loads(Path(path).read_text())["rows"]
+        try:
+            rows = json.loads(Path(path).read_text())["rows"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SystemExit(f"--compare: cannot read the rows of {path}: {exc}") from None
         runs = list(dict.fromkeys(_run_key(r) for r in rows))
         if not run:
             located = [x for x in runs if "(given" not in x]
