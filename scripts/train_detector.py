@@ -59,9 +59,9 @@ from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_f
 from cleantake.corpus import fold_dictionary as corpus_fold_dictionary  # noqa: E402
 from cleantake.detector import FMIN_HZ, frame_features  # noqa: E402
 from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
+from cleantake.errors import ParameterError  # noqa: E402
 from cleantake.evaluate import build_mixture  # noqa: E402
 from cleantake.locate import locate_events  # noqa: E402
-from cleantake.errors import ParameterError  # noqa: E402
 from cleantake.pipeline import Cleaner  # noqa: E402
 from cleantake.settings import parse_assignments  # noqa: E402
 from cleantake.spectral import StftConfig, stft  # noqa: E402
