@@ -700,6 +700,28 @@ def reliability(rows_by_fold: dict[int, list[dict]]) -> None:
         print(f"| {lo:.1f}-{lo + 0.1:.1f} | {int(sel.sum())} | {_pct(int(rl[sel].sum()), int(sel.sum()))} | {mc} |")
 
 
+def event_ranking(rows_by_fold: dict[int, list[dict]]) -> None:
+    """How well the event score ranks real events above false ones, each fold's events scored
+    by its own model (what the confidence threshold then cuts): ROC AUC and average precision."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    print("\n### Event ranking: the events' score, each fold's events by its own model")
+    print("| fold | events | real | ROC AUC | average precision |")
+    print("|---|---|---|---|---|")
+    pooled_s, pooled_r = [], []
+    for k, rows in sorted(rows_by_fold.items()):
+        sc = np.array([x for r in rows for x in r["scores"]])
+        rl = np.array([x for r in rows for x in r["real"]], bool)
+        pooled_s.append(sc)
+        pooled_r.append(rl)
+        ok = 0 < rl.sum() < rl.size
+        print(f"| {k} | {rl.size} | {_pct(int(rl.sum()), rl.size)} | "
+              f"{f'{roc_auc_score(rl, sc):.3f}' if ok else '-'} | {f'{average_precision_score(rl, sc):.3f}' if ok else '-'} |")
+    sc, rl = np.concatenate(pooled_s), np.concatenate(pooled_r)
+    print(f"| all | {rl.size} | {_pct(int(rl.sum()), rl.size)} | {roc_auc_score(rl, sc):.3f} | "
+          f"{average_precision_score(rl, sc):.3f} |")
+
+
 def frame_ap(model, items) -> float:
     from sklearn.metrics import average_precision_score
 
@@ -776,6 +798,7 @@ def fit_all(args, jobs: list[dict]) -> None:
         print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
         chosen[kd] = per_fold
         if kd == kinds[0]:
+            event_ranking(rows[kd])
             reliability(rows[kd])
             print("\n### Trade-off: confidence threshold vs found / clean with a false event (all folds pooled)")
             print("| threshold | stems found | mixes found | stems_extra found | clean with a false event |")
