@@ -675,6 +675,12 @@ def print_tables(per_fold: dict[int, dict], base: dict[int, dict], label: str) -
         print(f"| {c} | {_pct(f, n)} ({f}/{n}) |")
 
 
+def _event_arrays(rows: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """One value per event of ``rows`` (``key``: "scores" or "conf") and whether it is real."""
+    return (np.array([x for r in rows for x in r[key]], np.float64),
+            np.array([x for r in rows for x in r["real"]], bool))
+
+
 def reliability(rows_by_fold: dict[int, list[dict]]) -> None:
     print("\n### Reliability of the event confidence (calibration fitted on the other folds)")
     print("| fold | events with confidence >= 0.9 | of them real | events 0.5-0.9 | of them real | "
@@ -682,8 +688,7 @@ def reliability(rows_by_fold: dict[int, list[dict]]) -> None:
     print("|---|---|---|---|---|---|---|")
     allc, allr = [], []
     for k, rows in sorted(rows_by_fold.items()):
-        c = np.array([x for r in rows for x in r["conf"]])
-        rl = np.array([x for r in rows for x in r["real"]], bool)
+        c, rl = _event_arrays(rows, "conf")
         allc.append(c)
         allr.append(rl)
         cells = []
@@ -708,18 +713,17 @@ def event_ranking(rows_by_fold: dict[int, list[dict]]) -> None:
     print("\n### Event ranking: the events' score, each fold's events by its own model")
     print("| fold | events | real | ROC AUC | average precision |")
     print("|---|---|---|---|---|")
-    pooled_s, pooled_r = [], []
-    for k, rows in sorted(rows_by_fold.items()):
-        sc = np.array([x for r in rows for x in r["scores"]])
-        rl = np.array([x for r in rows for x in r["real"]], bool)
-        pooled_s.append(sc)
-        pooled_r.append(rl)
-        ok = 0 < rl.sum() < rl.size
-        print(f"| {k} | {rl.size} | {_pct(int(rl.sum()), rl.size)} | "
-              f"{f'{roc_auc_score(rl, sc):.3f}' if ok else '-'} | {f'{average_precision_score(rl, sc):.3f}' if ok else '-'} |")
-    sc, rl = np.concatenate(pooled_s), np.concatenate(pooled_r)
-    print(f"| all | {rl.size} | {_pct(int(rl.sum()), rl.size)} | {roc_auc_score(rl, sc):.3f} | "
-          f"{average_precision_score(rl, sc):.3f} |")
+
+    def row(name, sc: np.ndarray, rl: np.ndarray) -> None:
+        ok = 0 < rl.sum() < rl.size  # both kinds of event: the ranking is defined
+        auc = f"{roc_auc_score(rl, sc):.3f}" if ok else "-"
+        ap = f"{average_precision_score(rl, sc):.3f}" if ok else "-"
+        print(f"| {name} | {rl.size} | {_pct(int(rl.sum()), rl.size)} | {auc} | {ap} |")
+
+    per_fold = {k: _event_arrays(rows, "scores") for k, rows in sorted(rows_by_fold.items())}
+    for k, (sc, rl) in per_fold.items():
+        row(k, sc, rl)
+    row("all", np.concatenate([v[0] for v in per_fold.values()]), np.concatenate([v[1] for v in per_fold.values()]))
 
 
 def frame_ap(model, items) -> float:
