@@ -780,11 +780,12 @@ def fit_all(args, jobs: list[dict]) -> None:
     print_tables(base, base, "The threshold stack (locator='stack', fold dictionary), same recordings")
     chosen = {}
     for kd in kinds:
-        per_fold, thr = {}, {}
+        per_fold, thr, calibs = {}, {}, {}
         for k in range(N_FOLDS):
             others = [r for j in range(N_FOLDS) if j != k for r in rows[kd][j]]
             calib = isotonic(np.array([s for r in others for s in r["scores"]]),
                              np.array([x for r in others for x in r["real"]], bool))
+            calibs[k] = calib
             apply_conf(others, calib)
             thr[k] = args.threshold if args.threshold >= 0 else choose_threshold(others)
             unk = choose_unknown(others)
@@ -799,6 +800,11 @@ def fit_all(args, jobs: list[dict]) -> None:
                 d.mkdir(parents=True, exist_ok=True)
                 save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
                            d / f"fold{k}.npz")
+        # Choosing fold k's threshold set the other folds' confidences with fold k's calibration,
+        # which was fitted on their own events: give every fold back its own (out-of-fold) one
+        # before the tables below read them (until session 12 folds 0-3 kept fold 4's).
+        for k in range(N_FOLDS):
+            apply_conf(rows[kd][k], calibs[k])
         print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
         chosen[kd] = per_fold
         if kd == kinds[0]:
@@ -811,6 +817,7 @@ def fit_all(args, jobs: list[dict]) -> None:
                 s = summarise([r for k in range(N_FOLDS) for r in rows[kd][k]], t, 0.0)
                 cells = [f"{_pct(*_found(s, (st,)))}" for st in ("stems", "mixes", "stems_extra")]
                 print(f"| {t} | " + " | ".join(cells) + f" | {_pct(s['clean_any'], s['clean_n'])} |")
+            review_levels(rows[kd], thr)
     kd = kinds[0]
     if args.loco:
         loco(train, test, kd, args)
@@ -829,6 +836,70 @@ def fit_all(args, jobs: list[dict]) -> None:
     save_model(model, args.out)
     print(f"\nshipped: {kd}, threshold {thr}, unknown below {unk}, {len(calib[0])} calibration knots -> "
           f"{args.out} ({args.out.stat().st_size / 1e3:.0f} kB); total {time.perf_counter() - t0:.0f} s")
+
+
+#: Levels tried for ``Settings.review_level`` and the review budget it is chosen under:
+#: candidates per minute of clean music (a user listens to each one).
+REVIEW_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+REVIEW_BUDGET = 2.0
+#: Seconds per analysis frame (11.5-ms hops), for candidates per minute.
+FRAME_S = 0.0115
+
+
+def _review(rows: list[dict], threshold: float, level: float) -> dict:
+    """Events found by the events (confidence >= threshold) and by the events and the candidates
+    (>= level), and candidates per minute of clean music and of mixtures."""
+    out = {"found": 0, "reach": 0, "n": 0, "clean_c": 0, "clean_min": 0.0, "mix_c": 0, "mix_min": 0.0}
+    for r in rows:
+        ev = [(a, b) for (a, b, _, _), c in zip(r["evs"], r["conf"]) if c >= threshold]
+        cand = [(a, b) for (a, b, _, _), c in zip(r["evs"], r["conf"]) if level <= c < threshold]
+        minutes = r["item"]["F"].shape[0] * FRAME_S / 60
+        if r["set"] == "clean":
+            out["clean_c"] += len(cand)
+            out["clean_min"] += minutes
+            continue
+        out["found"] += sum(score_item(r["item"], ev)["found"])
+        out["reach"] += sum(score_item(r["item"], ev + cand)["found"])
+        out["n"] += r["n_true"]
+        out["mix_c"] += len(cand)
+        out["mix_min"] += minutes
+    return out
+
+
+def review_levels(rows_by_fold: dict[int, list[dict]], thresholds: dict[int, float]) -> None:
+    """The candidates for review (``Settings.review_level``): how many held-out events a user who
+    reviews them can reach, and how many candidates per minute that costs; the level chosen per
+    fold on the other folds (the lowest within :data:`REVIEW_BUDGET` candidates per minute of
+    clean music)."""
+    print(f"\n### Candidates for review: events below the threshold down to a review level (all folds pooled)")
+    print("| review level | found by the events | found by the events and candidates | "
+          "candidates per minute, clean music | candidates per minute, mixtures |")
+    print("|---|---|---|---|---|")
+    pooled = [r for k in sorted(rows_by_fold) for r in rows_by_fold[k]]
+    thr = max(thresholds.values())  # the same in every fold unless --threshold -1
+    for lv in REVIEW_GRID:
+        s = _review(pooled, thr, lv)
+        print(f"| {lv} | {_pct(s['found'], s['n'])} | {_pct(s['reach'], s['n'])} | "
+              f"{s['clean_c'] / max(s['clean_min'], 1e-9):.2f} | {s['mix_c'] / max(s['mix_min'], 1e-9):.2f} |")
+    print(f"\nChosen per fold on the other folds (lowest level with <= {REVIEW_BUDGET:g} candidates per minute of "
+          "clean music), judged on the fold:")
+    print("| fold | level | found by the events | found by the events and candidates | "
+          "candidates per minute, clean music | candidates per minute, mixtures |")
+    print("|---|---|---|---|---|---|")
+    tot = defaultdict(float)
+    for k, rows in sorted(rows_by_fold.items()):
+        others = [r for j, rs in rows_by_fold.items() if j != k for r in rs]
+        ok = [lv for lv in REVIEW_GRID
+              if (lambda s: s["clean_c"] / max(s["clean_min"], 1e-9))(_review(others, thresholds[k], lv))
+              <= REVIEW_BUDGET]
+        lv = min(ok) if ok else thresholds[k]
+        s = _review(rows, thresholds[k], lv)
+        for key, v in s.items():
+            tot[key] += v
+        print(f"| {k} | {lv} | {_pct(s['found'], s['n'])} | {_pct(s['reach'], s['n'])} | "
+              f"{s['clean_c'] / max(s['clean_min'], 1e-9):.2f} | {s['mix_c'] / max(s['mix_min'], 1e-9):.2f} |")
+    print(f"| all | | {_pct(int(tot['found']), int(tot['n']))} | {_pct(int(tot['reach']), int(tot['n']))} | "
+          f"{tot['clean_c'] / max(tot['clean_min'], 1e-9):.2f} | {tot['mix_c'] / max(tot['mix_min'], 1e-9):.2f} |")
 
 
 def loco(train, test, kd, args) -> None:
