@@ -60,9 +60,10 @@ class Remover:
             progress(1.0)
         return CleanResult(x - removed, removed, ev, sr, {"seconds": {}})
 
-    def locate(self, audio, sr, *, progress=None, keep=None):
+    def locate(self, audio, sr, *, progress=None, keep=None, return_candidates=False):
         self.calls.append({"n": audio.shape[0], "keep": keep})
-        return self.clean(audio, sr, progress=progress).events
+        events = self.clean(audio, sr, progress=progress).events
+        return (events, []) if return_candidates else events
 
 
 @pytest.fixture

@@ -166,11 +166,12 @@ def test_dictionary_file_of_wrong_version(tmp_path, good, capsys):
     assert code == 0, err
 
 
+@pytest.mark.parametrize("option", ["--strength", "--sensitivity", "--review-level"])
 @pytest.mark.parametrize("value", ["3", "-0.5", "abc", "nan"])
-def test_strength_out_of_range(tmp_path, good, capsys, value):
-    code, _, err = run(["clean", good, "-o", tmp_path / "o.wav", "--strength", value], capsys)
+def test_strength_out_of_range(tmp_path, good, capsys, value, option):
+    code, _, err = run(["clean", good, "-o", tmp_path / "o.wav", option, value], capsys)
     assert code == 2, err
-    assert "strength" in err and "0" in err and "1" in err, err
+    assert option.lstrip("-") in err and "0" in err and "1" in err, err
     assert not (tmp_path / "o.wav").exists()
 
 

@@ -192,7 +192,8 @@ def test_learned_locator_cleans_the_example_and_leaves_the_rest_untouched():
     assert len(cleantake.clean(x, sr, locator="learned", sensitivity=0.99).events) <= len(res.events)
 
 
-@pytest.mark.parametrize("params,match", [({"locator": "magic"}, "locator"), ({"sensitivity": 1.5}, "sensitivity")])
+@pytest.mark.parametrize("params,match", [({"locator": "magic"}, "locator"), ({"sensitivity": 1.5}, "sensitivity"),
+                                          ({"review_level": -0.1}, "review_level")])
 def test_locator_settings_are_checked(params, match):
     import cleantake
     from cleantake.errors import ParameterError

@@ -138,3 +138,27 @@ def test_necessity_contrast_compares_with_similar_music():
     assert out[thud] and not out[200] and not out[210]
     assert not out[~test].any()
     assert not necessity_contrast(gain, np.zeros(n, bool), F, context=2, contrast=c).any()
+
+
+def test_candidates_are_the_events_below_the_sensitivity(corpus):
+    """Candidates for review: what the detector cut below ``sensitivity`` down to ``review_level``,
+    never repaired; the events and the output do not depend on the review level."""
+    from conftest import corpus_mixtures
+
+    from cleantake.corpus import build_mixture
+
+    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__+0dB")
+    y, _, _, sr = build_mixture(str(corpus), entry)
+    every = cleantake.Cleaner("any", sensitivity=0.0).locate(y, sr)
+    low = cleantake.Cleaner("any", sensitivity=0.9, review_level=0.0).clean(y, sr)
+    assert low.events and low.candidates, "this mixture has events on both sides of 0.9"
+    assert all(e.confidence >= 0.9 for e in low.events) and all(c.confidence < 0.9 for c in low.candidates)
+    assert sorted(low.events + low.candidates, key=lambda e: e.start_s) == every
+    mid = cleantake.Cleaner("any", sensitivity=0.9, review_level=0.15).clean(y, sr)
+    assert mid.candidates == [c for c in low.candidates if c.confidence >= 0.15] != low.candidates
+    none = cleantake.Cleaner("any", sensitivity=0.9, review_level=0.9).clean(y, sr)
+    assert none.candidates == []
+    for other in (mid, none):
+        assert other.events == low.events and np.array_equal(other.cleaned, low.cleaned)
+    # The stack (a single-class preset) has no calibrated confidence: no candidates.
+    assert cleantake.Cleaner("door", review_level=0.0).clean(y, sr).candidates == []

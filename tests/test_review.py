@@ -229,3 +229,64 @@ def test_run_table_is_shown(review_page):
     path, *_ = review_page
     run = " ".join(parse(path).run)
     assert "proposed" in run and "/rec/take1.clean.wav" in run and re.search(r"\d{4}-\d\d-\d\d", run)
+
+
+# ----------------------------------------------------------------------------- candidates for review
+
+
+@pytest.fixture(scope="module")
+def candidate_page(tmp_path_factory):
+    """Events 1 and 3 of :func:`take` located, event 2 a candidate the detector was less sure of."""
+    audio, music, bursts, events = take()
+    cand = Event(events[1].start_s, events[1].end_s, "unknown", 0.31)
+    out = tmp_path_factory.mktemp("candidates")
+    path = R.write_report(out, audio, SR, cleaned=music, removed=bursts, events=[events[0], events[2]],
+                          candidates=[cand], title="take2.wav", source_path="/rec/take2.wav")
+    return path, audio, events, cand
+
+
+def test_candidates_are_listed_unticked_in_time_order(candidate_page):
+    path, _, events, cand = candidate_page
+    page = parse(path)
+    assert [r["id"] for r in page.rows] == ["row-1", "row-c1", "row-2"]
+    assert [r["class"] for r in page.rows] == ["event", "candidate rejected", "event"]
+    assert page.rows[1]["data-label"] == "unknown (0.31)"
+    boxes = [a for _, a in page.inputs if a["type"] == "checkbox"]
+    assert ["checked" in a for a in boxes] == [True, False, True]
+    text = path.read_text()
+    assert "1 candidate for review (not repaired)" in text and "The candidate c1 was not repaired" in text
+
+
+@pytest.fixture(scope="module")
+def candidate_download(chromium, candidate_page, tmp_path_factory):
+    """In the page: tick the candidate (strength 0.4), untick event 1, download."""
+    path, *_ = candidate_page
+    chromium.open(path)
+    counts = [chromium.evaluate("document.getElementById('accept-count').textContent")]
+    chromium.click("#row-c1 input.accept")
+    chromium.type_into("#row-c1 input.strength", "0.4")
+    chromium.click("#row-1 input.accept")
+    counts.append(chromium.evaluate("document.getElementById('accept-count').textContent"))
+    classes = chromium.evaluate("[...document.querySelectorAll('#events-table tbody tr')].map(r => r.className)")
+    downloads = tmp_path_factory.mktemp("cand_downloads")
+    chromium.download_into(downloads)
+    chromium.click("#download-events")
+    got = downloads / chromium.wait_download()
+    for _ in range(50):
+        if got.is_file():
+            break
+        time.sleep(0.1)
+    return {"file": got, "counts": counts, "classes": classes, "errors": chromium.console_errors()}
+
+
+def test_a_ticked_candidate_is_downloaded_and_repaired(candidate_download, candidate_page):
+    _, audio, events, cand = candidate_page
+    assert candidate_download["errors"] == []
+    assert candidate_download["counts"] == ["2 of 3 events accepted", "2 of 3 events accepted"]
+    assert candidate_download["classes"] == ["event rejected", "candidate", "event"]
+    e3 = events[2]
+    assert candidate_download["file"].read_bytes().decode("utf-8").split("\n") == [
+        f"{cand.start_s:.6f}\t{cand.end_s:.6f}\tunknown (0.31) strength=0.4",
+        f"{e3.start_s:.6f}\t{e3.end_s:.6f}\t{e3.label} ({e3.confidence:.2f})", ""]
+    spans = read_spans(candidate_download["file"], duration_s=audio.shape[0] / SR)
+    _clean_changes_exactly(audio, spans, untouched=events[0])

@@ -2,6 +2,8 @@
 equal to whole-file processing, bounded memory, never truncated, ``cleaned + removed ==
 input`` in the written files."""
 
+import dataclasses
+import re
 import tracemalloc
 
 import numpy as np
@@ -381,13 +383,25 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
     pytest.importorskip("matplotlib")
 
     class Locator(LocalCleaner):
-        def locate(self, audio, sr, *, progress=None):
-            return self.clean(audio, sr, progress=progress).events
+        """Events: the loud bursts; candidates for review: the quieter ones (|x| > 0.42)."""
+
+        def locate(self, audio, sr, *, progress=None, return_candidates=False):
+            events = self.clean(audio, sr, progress=progress).events
+            if not return_candidates:
+                return events
+            quiet = LocalCleaner(threshold=0.42).clean(audio, sr).events
+            return events, [dataclasses.replace(e, confidence=0.3) for e in quiet
+                            if not any(e.start_s < f.end_s and f.start_s < e.end_s for f in events)]
 
     # Bursts inside blocks, across a block edge and in the middle of an overlap.
     x = _signal(25 * SR, channels=1, bursts=[(3.0, 0.2), (9.9, 0.3), (13.0, 0.1), (21.0, 0.4)])
+    # Quieter bursts (candidates), one of them across a block edge (blocks of 10 s, 2 s overlap).
+    for t, length in ((6.0, 0.2), (16.0, 0.3), (17.9, 0.2)):
+        a, b = int(t * SR), int((t + length) * SR)
+        x[a:b] = 0.46 * np.sign(x[a:b] + 1e-9)
     p = _write(tmp_path, x, "long.wav")
-    whole = Locator().locate(x, SR)
+    whole, whole_cands = Locator().locate(x, SR, return_candidates=True)
+    assert len(whole_cands) == 3
     for module in (cleantake.io, cleantake.files):
         monkeypatch.setattr(module, "read_audio", _count_whole_reads(cleantake.io.read_audio, 25 * SR))
     locator = Locator()
@@ -398,4 +412,10 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
     assert [t for e in got for t in (e.start_s, e.end_s)] == pytest.approx(
         [t for e in whole for t in (e.start_s, e.end_s)], abs=1e-5)
     assert len(whole) == 4 and len(res.events) == 4
+    # The candidates are joined across blocks as the events are, and stay out of the labels.
+    assert [t for e in res.candidates for t in (e.start_s, e.end_s)] == pytest.approx(
+        [t for e in whole_cands for t in (e.start_s, e.end_s)], abs=1e-5)
+    assert len(got) == 4
     assert res.report_output == tmp_path / "rep" / "long.html" and res.report_output.is_file()
+    page = res.report_output.read_text()
+    assert len(re.findall(r'<tr id="row-c\d+" class="candidate rejected"', page)) == 3

@@ -77,6 +77,9 @@ class FileResult:
     stats : dict
         ``"blocks"``, ``"crossfaded_joins"`` and ``"seconds"`` (per stage, summed over
         blocks, plus ``"read"`` and ``"write"``) for :func:`clean_file`.
+    candidates : list of Event
+        Events the detector was less sure of (``CleanResult.candidates``): not removed,
+        listed unticked in the report for review, not in the label file.
     """
 
     events: list
@@ -88,6 +91,7 @@ class FileResult:
     labels_output: Path | None = None
     report_output: Path | None = None
     stats: dict = field(default_factory=dict)
+    candidates: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -360,7 +364,7 @@ def clean_file(
             blocks, n_blocks = [(0, audio)], 1
         out.events = clean_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, n_blocks=n_blocks,
                                   emit=emit, events=events, keep=keep, like=like, progress=clean_progress,
-                                  workers=plan.workers, stats=out.stats)
+                                  workers=plan.workers, stats=out.stats, candidates=out.candidates)
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
     if labels_path is not None:
@@ -382,7 +386,8 @@ def clean_file(
             run_info["command"] = "like " + ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in like)
         out.report_output = write_report(report_dir, src, sr, cleaned=cleaned, removed=removed,
                                          events=out.events, title=Path(input_path).name,
-                                         source_path=input_path, filename=report_name, run_info=run_info)
+                                         source_path=input_path, filename=report_name, run_info=run_info,
+                                         candidates=out.candidates)
     user_progress(1.0)
     return out
 
@@ -411,7 +416,7 @@ def locate_file(
     ----------
     input_path : str or path-like
     cleaner : cleantake.Cleaner
-        Locates (``cleaner.locate(block, sr, progress=...)``).
+        Locates (``cleaner.locate(block, sr, progress=..., return_candidates=True)``).
     labels_path, report_dir, report_name, overwrite, progress, block_s, overlap_s
         As :func:`clean_file`.
     keep : sequence of spans, optional
@@ -439,10 +444,11 @@ def locate_file(
     else:
         audio, info = read_audio(input_path)
         blocks = [(0, audio)]
+    candidates: list = []
     events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep, like=like,
-                           progress=locate_progress)
+                           progress=locate_progress, candidates=candidates)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
-    out = FileResult(events, info.duration_s, sr, info.channels)
+    out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates)
     if labels_path is not None:
         out.labels_output = write_labels(labels_path, events, duration_s=out.duration_s,
                                          source=str(input_path), sr=sr)
@@ -450,6 +456,7 @@ def locate_file(
         out.report_output = write_report(report_dir, audio, sr, cleaned=None, removed=None, events=events,
                                          title=Path(input_path).name, source_path=input_path,
                                          filename=report_name,
-                                         run_info=_run_info(cleaner, input_path, [labels_path], events_from=None))
+                                         run_info=_run_info(cleaner, input_path, [labels_path], events_from=None),
+                                         candidates=candidates)
     user_progress(1.0)
     return out

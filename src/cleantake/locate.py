@@ -303,6 +303,10 @@ class Location:
         KAM's music estimates the location made (reused by the repair).
     exclude : np.ndarray [shape=(T,)], bool
         Frames the repair must not use as neighbours where it makes new estimates.
+    candidates : list of Event
+        Events the learned detector found with a confidence from ``Settings.review_level``
+        up to (not including) ``Settings.sensitivity``, in seconds: for the user to review,
+        never repaired (empty with the threshold stack).
     """
 
     frames: np.ndarray
@@ -312,6 +316,7 @@ class Location:
     stats: dict = field(default_factory=dict)
     music: MusicEstimate | None = None
     exclude: np.ndarray | None = None
+    candidates: list = field(default_factory=list)
 
 
 def chosen_locator(settings: Settings, dictionary: "Dictionary") -> str:
@@ -344,20 +349,29 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
     -------
     Location
         Events labelled with their most likely class or ``unknown``, their confidence a
-        calibrated probability; ``trace["learned"]`` holds the kept frames.
+        calibrated probability; ``trace["learned"]`` holds the kept frames; ``candidates``
+        the events from ``review_level`` up to ``sensitivity``.
     """
     fc = settings.counts(ana.cfg)
-    found = detect_events(ana, model=model, threshold=settings.sensitivity)
+    # Each run of frames is judged on its own, so the events at or above the sensitivity are
+    # the same whatever the lower level the candidates are cut at.
+    cut = detect_events(ana, model=model, threshold=min(settings.sensitivity, settings.review_level))
+    found = [d for d in cut if d.confidence >= settings.sensitivity]
+    below = [d for d in cut if d.confidence < settings.sensitivity]
     frames = np.zeros(ana.n_frames, bool)
     segs = []
     for d in found:
         frames[d.start_frame:d.end_frame] = True
         segs.append((int(d.start_frame), int(d.end_frame)))
-    events = segments_to_events(segs, frame_times=ana.cfg.frame_times(ana.n_frames), hop_s=ana.cfg.frame_seconds,
-                                duration_s=ana.n_samples / ana.sr, labels=[d.label for d in found],
+    times = dict(frame_times=ana.cfg.frame_times(ana.n_frames), hop_s=ana.cfg.frame_seconds,
+                 duration_s=ana.n_samples / ana.sr)
+    events = segments_to_events(segs, **times, labels=[d.label for d in found],
                                 confidences=[d.confidence for d in found])
-    return Location(frames, segs, events, {"learned": frames.copy()}, {"detector_events": len(found)}, None,
-                    dilate(frames, fc.context))
+    candidates = segments_to_events([(int(d.start_frame), int(d.end_frame)) for d in below], **times,
+                                    labels=[d.label for d in below], confidences=[d.confidence for d in below])
+    return Location(frames, segs, events, {"learned": frames.copy()},
+                    {"detector_events": len(found)}, None,
+                    dilate(frames, fc.context), candidates)
 
 
 def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary") -> Location:

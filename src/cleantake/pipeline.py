@@ -58,6 +58,12 @@ class CleanResult:
         ``repair``), and from the location ``necessity`` (the recording's necessity
         threshold), ``candidate_frames`` and ``events_before_confirm`` (see
         :class:`cleantake.locate.Location`).
+    candidates : list of Event
+        Events the learned detector was less sure of: confidence from
+        ``Settings.review_level`` up to ``Settings.sensitivity``, in seconds. Never
+        repaired; for the user to review (the report lists them unticked) and pass back as
+        ``events=`` if they are interference. Empty with the threshold stack, ``like=`` or
+        ``events=``.
     """
 
     cleaned: np.ndarray
@@ -65,7 +71,12 @@ class CleanResult:
     events: list
     sr: int
     stats: dict = field(default_factory=dict)
+    candidates: list = field(default_factory=list)
 
+
+#: Key under which ``Cleaner._process`` hands the located candidates to ``clean``/``locate``
+#: (taken out of the run's stats before they are returned).
+_CANDIDATES = "review_candidates"
 
 #: Most channels an array handed to the API may have (more is taken for the wrong layout).
 MAX_CHANNELS = 64
@@ -311,11 +322,16 @@ class Cleaner:
             return self._result(x, np.zeros_like(x), [] if marked is None else marked, sr, mono, {})
         with _single_threaded_blas():
             removed, found, stats = self._process(x, sr, cfg, progress, marked=marked, kept=kept, like=examples)
-        return self._result(x, removed, found, sr, mono, stats)
+        candidates = stats.pop(_CANDIDATES, [])
+        return self._result(x, removed, found, sr, mono, stats, candidates)
 
-    def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, progress: Progress = None) -> list:
+    def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, progress: Progress = None,
+               return_candidates: bool = False):
         """Only locate the interference: a list of events, no audio (``keep`` and ``like``
-        as in :meth:`clean`; the ``proposed`` method's location whatever ``method`` is)."""
+        as in :meth:`clean`; the ``proposed`` method's location whatever ``method`` is).
+
+        With ``return_candidates=True``: ``(events, candidates)``, the candidates as
+        :attr:`CleanResult.candidates`."""
         x, _ = _as_channels_first(audio)
         sr = check_sr(sr)
         kept = [] if keep is None else _spans(keep, x.shape[1], sr, "keep", with_strength=False)
@@ -323,9 +339,10 @@ class Cleaner:
         m = self if self.method == "proposed" else self.with_settings(method="proposed")
         examples = m._check_like(like, x, sr, cfg, kept)
         if x.shape[1] < cfg.win_length:
-            return []
+            return ([], []) if return_candidates else []
         with _single_threaded_blas():
-            return m._process(x, sr, cfg, progress, kept=kept, like=examples, locate_only=True)[1]
+            _, found, stats = m._process(x, sr, cfg, progress, kept=kept, like=examples, locate_only=True)
+        return (found, stats.get(_CANDIDATES, [])) if return_candidates else found
 
     def _check_like(self, like, x: np.ndarray, sr: int, cfg: StftConfig, kept: list, *, marked=None):
         """The ``like`` spans as checked Events (None if not given); refuses the empty
@@ -346,11 +363,11 @@ class Cleaner:
         check_like(examples, x, sr, cfg, keep=kept)
         return examples
 
-    def _result(self, x, removed, events, sr, mono, stats) -> CleanResult:
+    def _result(self, x, removed, events, sr, mono, stats, candidates=()) -> CleanResult:
         cleaned = x - removed
         if mono:
-            return CleanResult(cleaned[0], removed[0], events, int(sr), stats)
-        return CleanResult(cleaned.T.copy(), removed.T.copy(), events, int(sr), stats)
+            return CleanResult(cleaned[0], removed[0], events, int(sr), stats, list(candidates))
+        return CleanResult(cleaned.T.copy(), removed.T.copy(), events, int(sr), stats, list(candidates))
 
     def _process(self, x: np.ndarray, sr: int, cfg: StftConfig, progress: Progress, *, marked=None, kept=(),
                  like=None, locate_only: bool = False):
@@ -400,6 +417,8 @@ class Cleaner:
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
+        stats[_CANDIDATES] = [e for e in loc.candidates
+                              if not any(e.start_s < k.end_s and k.start_s < e.end_s for k in kept)]
         if kept:
             # Located events overlapping a keep span are dropped.
             keep_frames = _span_frames(kept, cfg, ana.n_frames)

@@ -12,7 +12,8 @@ base64 ``data:`` URIs, inline CSS and a little inline JavaScript, no network acc
   *accept* checkbox and a *strength* per event, and a button that downloads the accepted
   events as an Audacity label track (``strength=X`` in the label text) that
   ``clean --events`` (:func:`cleantake.labels.read_spans`) takes; it works offline, from
-  the file, with no server;
+  the file, with no server; the *candidates* the detector was less sure of (not repaired)
+  are listed too, unticked, so that the user can accept the real ones;
 * for the most confident events, a close-up spectrogram and audio players for the input,
   cleaned and removed excerpt (the event plus :data:`SNIPPET_CONTEXT_S` seconds either side),
   so the user can compare by ear.
@@ -366,7 +367,12 @@ def _panels(audio, cleaned, removed):
     return out
 
 
-def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> tuple[str, int, int]:
+#: Colour of the candidates for review in the overview (events are outlined in light blue).
+_CANDIDATE_COLOUR = "#ffb000"
+
+
+def _overview_png(panels, sr: int, events: Sequence[Event], duration: float,
+                  candidates: Sequence[Event] = ()) -> tuple[str, int, int]:
     Figure, Canvas = _require_matplotlib()
     Ps, edges = _band_spectrograms([x for _, x in panels], sr, max_cols=MAX_COLUMNS,
                                    differences=_differences(panels))
@@ -380,7 +386,7 @@ def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> 
     fig.subplots_adjust(left=left, right=right, bottom=bottom, top=top, hspace=0.28)
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     im = None
-    label_events = len(events) <= _MAX_LABELLED_EVENTS
+    label_events = len(events) + len(candidates) <= _MAX_LABELLED_EVENTS
     min_width = duration / 600  # keep very short events visible on long recordings
     for k, (ax, (name, P, edges)) in enumerate(zip(axes, specs)):
         extent = (0.0, duration, math.log10(edges[0]), math.log10(edges[-1]))
@@ -399,6 +405,16 @@ def _overview_png(panels, sr: int, events: Sequence[Event], duration: float) -> 
             if k == 0:
                 ax.text(s, extent[3], f" {i} {ev.label} {ev.confidence:.2f}", color="white", fontsize=7,
                         va="top", ha="left", rotation=90, clip_on=True,
+                        bbox=dict(facecolor="black", alpha=0.45, pad=1, linewidth=0))
+        for i, ev in enumerate(candidates, 1):  # not repaired: dashed, in another colour
+            s, e = ev.start_s, max(ev.end_s, ev.start_s + min_width)
+            if not label_events:
+                ax.axvspan(s, e, ymin=0.0, ymax=0.05, facecolor=_CANDIDATE_COLOUR, edgecolor="none")
+                continue
+            ax.axvspan(s, e, facecolor="none", edgecolor=_CANDIDATE_COLOUR, linewidth=0.9, linestyle="--")
+            if k == 0:
+                ax.text(s, extent[2], f" c{i} {ev.confidence:.2f}", color="white", fontsize=7,
+                        va="bottom", ha="left", rotation=90, clip_on=True,
                         bbox=dict(facecolor="black", alpha=0.45, pad=1, linewidth=0))
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, duration)
@@ -526,14 +542,16 @@ def _snippet_span(ev: Event, sr: int, n: int) -> tuple[int, int]:
     return ia, ib
 
 
-def _excerpts(events: Sequence[Event], panels, sr: int, n: int) -> dict[int, dict]:
+def _excerpts(events: Sequence[Event], panels, sr: int, n: int, rank: Sequence | None = None) -> dict[int, dict]:
     """Audio excerpts of the most confident events, within :data:`MAX_SNIPPETS` and :data:`AUDIO_BUDGET_BYTES`.
 
+    ``rank`` (optional): one sort key per event, lowest first (default: most confident first).
     Returns ``{event index: {"a", "b", "gain", "segs": [(name, samples)], "audio": [(bytes, mime)]}}``;
     the versions of one event share one gain (at most unity) that keeps them below full scale.
     Mono and stereo keep their channels; more channels are downmixed to mono.
     """
-    order = sorted(range(len(events)), key=lambda i: (-events[i].confidence, events[i].start_s))
+    order = sorted(range(len(events)), key=(lambda i: (-events[i].confidence, events[i].start_s)) if rank is None
+                   else rank.__getitem__)
     differences = _differences(panels)
     out, used, misses = {}, 0, 0
     for i in order:
@@ -581,7 +599,7 @@ article{background:var(--card);border:1px solid var(--line);border-radius:6px;pa
 td.ok{color:#18794e}td.bad{color:#b42318}
 #run-table{width:auto}#run-table th{position:static;background:none;vertical-align:top}
 #run-table td{white-space:normal}.settings{display:flex;flex-wrap:wrap;gap:2px 18px;font-size:13px}
-tr.rejected td{opacity:.45}tr.rejected td:first-child{opacity:1}input.strength{width:5em}
+tr.candidate td:nth-child(2){color:#b26b00;font-weight:600}tr.rejected td{opacity:.45}tr.rejected td:first-child{opacity:1}input.strength{width:5em}
 #review{margin:10px 0}#review button{font:inherit;padding:4px 12px;cursor:pointer}
 .whole{background:#fff4d6;border:1px solid #e9c46a;border-radius:4px;padding:6px 10px}
 """
@@ -693,7 +711,7 @@ def _clean_label_text(label: str) -> str:
     return re.sub(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+", " ", str(label)).strip() or "interference"
 
 
-def _review_bar(info: Mapping, source_path, title: str) -> str:
+def _review_bar(info: Mapping, source_path, title: str, n_candidates: int = 0) -> str:
     stem = Path(str(source_path)).stem if source_path is not None else Path(title).stem
     name = _slug(stem) + ".events.txt"
     src = Path(str(source_path)).name if source_path is not None else "INPUT"
@@ -706,7 +724,12 @@ def _review_bar(info: Mapping, source_path, title: str) -> str:
         f"1 = full repair), then download them as an Audacity label track <code>{html.escape(name)}</code> "
         "(strength in the label text as <code>strength=X</code>) and repair exactly those: "
         f"<code>cleantake clean {html.escape(src)} -o OUT --events {html.escape(name)}</code>. "
-        "The track can also be opened and edited in Audacity (File &gt; Import &gt; Labels).</p></div>"
+        "The track can also be opened and edited in Audacity (File &gt; Import &gt; Labels)."
+        + ((" The candidate c1 was not repaired: the detector was less sure of it. Listen, and tick it if it is "
+            "interference." if n_candidates == 1 else
+            f" The {n_candidates} candidates (c1, ...) were not repaired: the detector was less sure of them. "
+            "Listen, and tick those that are interference.") if n_candidates else "")
+        + "</p></div>"
     )
 
 
@@ -776,6 +799,7 @@ def write_report(
     source_path: str | os.PathLike | None = None,
     filename: str | None = None,
     run_info: Mapping | None = None,
+    candidates: Iterable[Event] = (),
 ) -> Path:
     """Write a self-contained HTML report of located (and removed) interference.
 
@@ -810,6 +834,12 @@ def write_report(
         command line) and ``whole_recording`` (bool: every sample was processed, not only
         the events; default True for methods ``"nmf"`` and ``"kam"``). The cleantake
         version and the date are always recorded.
+    candidates : iterable of Event, optional
+        Candidates for review (``CleanResult.candidates``): events the detector was less
+        sure of, not repaired. They are listed in the table as ``c1``, ``c2``, ... with their
+        accept box unticked (the user ticks the real ones and downloads them with the
+        events), outlined dashed in the overview, and get excerpts after the events when the
+        audio budget allows.
 
     Returns
     -------
@@ -838,25 +868,33 @@ def write_report(
     n, n_ch = x.shape
     duration = n / sr
     evs = sorted(events, key=lambda e: (e.start_s, e.end_s))
-    for i, ev in enumerate(evs, 1):
-        if not isinstance(ev, Event):
-            raise ParameterError(f"event {i} is a {type(ev).__name__}, expected cleantake.locate.Event")
-        if not (0 <= ev.start_s <= ev.end_s) or not math.isfinite(ev.end_s):
-            raise ParameterError(f"event {i} ({ev.label}) has an invalid span {ev.start_s} s .. {ev.end_s} s")
-        if ev.start_s > duration + 1e-6:
-            raise ParameterError(
-                f"event {i} ({ev.label}) starts at {ev.start_s:.3f} s, after the end of the recording "
-                f"({duration:.3f} s)"
-            )
+    cands = sorted(candidates, key=lambda e: (e.start_s, e.end_s))
+    for what, group in (("event", evs), ("candidate", cands)):
+        for i, ev in enumerate(group, 1):
+            if not isinstance(ev, Event):
+                raise ParameterError(f"{what} {i} is a {type(ev).__name__}, expected cleantake.locate.Event")
+            if not (0 <= ev.start_s <= ev.end_s) or not math.isfinite(ev.end_s):
+                raise ParameterError(f"{what} {i} ({ev.label}) has an invalid span {ev.start_s} s .. {ev.end_s} s")
+            if ev.start_s > duration + 1e-6:
+                raise ParameterError(
+                    f"{what} {i} ({ev.label}) starts at {ev.start_s:.3f} s, after the end of the recording "
+                    f"({duration:.3f} s)"
+                )
+    # One table row per event ("1", "2", ...) and per candidate ("c1", ...), in time order.
+    items = sorted([(str(i), ev, False) for i, ev in enumerate(evs, 1)]
+                   + [(f"c{i}", ev, True) for i, ev in enumerate(cands, 1)],
+                   key=lambda t: (t[1].start_s, t[1].end_s, t[2]))
     info = _run_info(run_info, source_path)  # checked before anything is created
     out = _prepare_dir(out_dir)
     name = filename or report_filename(Path(source_path).name if source_path is not None else title)
     path = out / name
 
     panels = _panels(x, c, r)
-    ov_b64, ov_w, ov_h = _overview_png(panels, sr, evs, duration)
+    ov_b64, ov_w, ov_h = _overview_png(panels, sr, evs, duration, cands)
 
-    chosen = _excerpts(evs, panels, sr, n)
+    # Excerpts: the events first (most confident first), then the candidates if room is left.
+    chosen = _excerpts([ev for _, ev, _ in items], panels, sr, n,
+                       rank=[(c, -ev.confidence, ev.start_s) for _, ev, c in items])
 
     whole = info["whole_recording"]
     parts = [f"<header>\n<h1>{html.escape(title)}</h1>"]
@@ -866,6 +904,8 @@ def write_report(
     meta.append(f"duration {format_clock(duration)} ({duration:.3f} s)")
     meta.append(f"{sr} Hz, {n_ch} channel{'s' if n_ch != 1 else ''}")
     meta.append(f"{len(evs)} event{'s' if len(evs) != 1 else ''}" + (f" ({_class_summary(evs)})" if evs else ""))
+    if cands:
+        meta.append(f"{len(cands)} candidate{'s' if len(cands) != 1 else ''} for review (not repaired)")
     if c is None:
         meta.append("located only (no audio was changed)")
     elif whole:
@@ -880,9 +920,11 @@ def write_report(
     names = ", ".join(p[0] for p in panels)
     parts.append(
         f'<p class="note">{html.escape(names)}; log frequency, one colour scale (dB re the input peak); '
-        + ("located events outlined and numbered as in the table." if len(evs) <= _MAX_LABELLED_EVENTS
-           else "located events marked along the top edge of each panel (too many to outline).")
-        + "</p>"
+        + ("located events outlined and numbered as in the table" if len(items) <= _MAX_LABELLED_EVENTS
+           else "located events marked along the top edge of each panel (too many to outline)")
+        + ("; candidates for review (not repaired) dashed in orange, labelled c1, c2 and so on" if cands
+           and len(items) <= _MAX_LABELLED_EVENTS else "; candidates for review (not repaired) along the "
+           "bottom edge in orange" if cands else "") + ".</p>"
     )
     parts.append(
         f'<img id="overview-img" src="data:image/png;base64,{ov_b64}" width="{ov_w}" height="{ov_h}" '
@@ -897,7 +939,7 @@ def write_report(
             + ": every sample may have changed, not only "
             + ("the events below." if evs else "at located events (none were located or used).")
             + "</p>")
-    if not evs:
+    if not items:
         if not (whole and c is not None):
             parts.append('<p>No interference was located.</p>')
     else:
@@ -905,21 +947,24 @@ def write_report(
         chosen_set = set(chosen)
         g_run = info.get("strength")
         g_run = 1.0 if g_run is None else g_run
-        for i, ev in enumerate(evs, 1):
+        for j, (i, ev, cand) in enumerate(items):
             # the strength this event was repaired with: the run's, times the span's own if given
             g0 = g_run * float(getattr(ev, "strength", 1.0))
-            listen = f'<a href="#ev-{i}">listen</a>' if (i - 1) in chosen_set else "—"
+            listen = f'<a href="#ev-{i}">listen</a>' if j in chosen_set else "—"
             label = f"{_clean_label_text(ev.label)} ({ev.confidence:.2f})"
+            what = "candidate" if cand else "event"
             rows.append(
-                f'<tr id="row-{i}" data-start="{ev.start_s:.6f}" data-end="{ev.end_s:.6f}" '
+                f'<tr id="row-{i}" class="{"candidate rejected" if cand else "event"}" '
+                f'data-start="{ev.start_s:.6f}" data-end="{ev.end_s:.6f}" '
                 f'data-label="{html.escape(label, quote=True)}">'
-                f'<td><input type="checkbox" class="accept" checked aria-label="accept event {i}"></td>'
+                f'<td><input type="checkbox" class="accept"{"" if cand else " checked"} '
+                f'aria-label="accept {what} {i}"></td>'
                 f'<td>{i}</td><td>{ev.start_s:.3f}</td><td>{ev.end_s:.3f}</td>'
                 f"<td>{ev.end_s - ev.start_s:.3f}</td><td>{format_clock(ev.start_s)}</td>"
-                f'<td class="l">{html.escape(ev.label)}</td>'
+                f'<td class="l">{html.escape(ev.label)}{" (candidate, not repaired)" if cand else ""}</td>'
                 f'<td>{ev.confidence:.2f}<span class="bar" style="width:{40 * ev.confidence:.0f}px"></span></td>'
                 f'<td><input type="number" class="strength" min="0" max="1" step="0.05" value="{g0:.4g}" '
-                f'aria-label="strength of event {i}"></td>'
+                f'aria-label="strength of {what} {i}"></td>'
                 f'<td class="l">{listen}</td></tr>'
             )
         parts.append(
@@ -929,10 +974,13 @@ def write_report(
             '<th title="0 = no change, 1 = full repair">strength</th><th class="l">audio</th>'
             "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
         )
-        parts.append(_review_bar(info, source_path, title))
-        if len(chosen) < len(evs):
+        parts.append(_review_bar(info, source_path, title, len(cands)))
+        if len(chosen) < len(items):
+            which = (f"the {len(chosen)} most confident of {len(evs)} events" if not cands else
+                     f"{len(chosen)} of the {len(evs)} events and {len(cands)} candidates, the most confident "
+                     "events first, then the candidates")
             parts.append(
-                f'<p class="note">Excerpts are included for the {len(chosen)} most confident of {len(evs)} events '
+                f'<p class="note">Excerpts are included for {which} '
                 f"(at most {MAX_SNIPPETS}, {AUDIO_BUDGET_BYTES / 1e6:g} MB of audio) to keep this file small.</p>"
             )
     parts.append("</section>")
@@ -946,8 +994,9 @@ def write_report(
             "The versions of one event share one gain, "
             "so they can be compared by ear.</p>"
         )
-        for i, ex in chosen.items():
-            ev, a, b, gain = evs[i], ex["a"], ex["b"], ex["gain"]
+        for j, ex in chosen.items():
+            tag, ev, cand = items[j]
+            a, b, gain = ex["a"], ex["b"], ex["gain"]
             img_b64, w, h = painter.paint(ex["segs"], a, b, ev)
             gain_note = f", scaled by {20 * math.log10(gain):.1f} dB to avoid clipping" if gain < 1.0 else ""
             players = "".join(
@@ -957,18 +1006,18 @@ def write_report(
                 for (label, _), (data, mime) in zip(ex["segs"], ex["audio"])
             )
             parts.append(
-                f'<article id="ev-{i + 1}">\n<h3>#{i + 1} {html.escape(ev.label)} ({ev.confidence:.2f}) at '
-                f"{ev.start_s:.3f}–{ev.end_s:.3f} s</h3>\n"
+                f'<article id="ev-{tag}">\n<h3>#{tag} {html.escape(ev.label)} ({ev.confidence:.2f}) at '
+                f"{ev.start_s:.3f}–{ev.end_s:.3f} s{' (candidate, not repaired)' if cand else ''}</h3>\n"
                 f'<p class="note">excerpt {a / sr:.3f}–{b / sr:.3f} s (left to right edge of each close-up)'
                 f"{gain_note}; dashed lines mark the event.</p>\n"
                 f'<img src="data:image/png;base64,{img_b64}" width="{w}" height="{h}" '
-                f'alt="Close-up spectrograms of event {i + 1}">\n'
+                f'alt="Close-up spectrograms of {"candidate" if cand else "event"} {tag}">\n'
                 f'<div class="players">{players}</div>\n</article>'
             )
             ex.clear()  # free the excerpt's samples
         parts.append("</section>")
     parts.append(f"<footer>{_footer()}</footer>")
-    if evs:
+    if items:
         parts.append(f"<script>\n{_REVIEW_JS}</script>")
     atomic_write(path, _page(f"cleantake report – {title}", "\n".join(parts)))
     return path

@@ -127,6 +127,12 @@ def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> l
     return out
 
 
+def apart_from(candidates: list[Event], events: list[Event]) -> list[Event]:
+    """The ``candidates`` that overlap none of ``events`` (a candidate of one block that the
+    other block kept as an event is that event)."""
+    return [c for c in candidates if not any(c.start_s < e.end_s and e.start_s < c.end_s for e in events)]
+
+
 def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
     out = []
     for e in events:
@@ -229,7 +235,7 @@ def _span_kwargs(name: str, spans, start: int, n: int, sr: int) -> dict:
 
 def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int, n_total: int,
                   keep: Sequence[Span] | None = None, like: Sequence[Span] | None = None,
-                  progress: Progress = None) -> list[Event]:
+                  progress: Progress = None, candidates: list | None = None) -> list[Event]:
     """Locate the interference of a recording given in overlapping blocks.
 
     Consecutive blocks are joined in the middle of their overlap: events starting before it
@@ -252,6 +258,9 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
         ``cleaner.locate(..., keep=...)``.
     progress : callable(float), optional
         Called with the completed fraction (by samples, 0 to 1, non-decreasing).
+    candidates : list, optional
+        Filled with the candidates for review (``cleaner.locate(..., return_candidates=True)``),
+        joined as the events are and without those that overlap an event.
 
     Returns
     -------
@@ -260,6 +269,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
     """
     duration_s = n_total / sr
     events: list[Event] = []
+    cands: list[Event] = []
     prev_end = None
     report = progress or (lambda f: None)
     for start, block in blocks:
@@ -268,16 +278,24 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
         def within(f: float, a: int = done, b: int = start + block.shape[0]) -> None:
             report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
 
-        found = cleaner.locate(block, sr, progress=within,
-                               **_span_kwargs("keep", keep, start, block.shape[0], sr),
-                               **_span_kwargs("like", like, start, block.shape[0], sr))
-        ev = _shifted(found, start / sr, duration_s)
-        if prev_end is None:
-            events = ev
+        kw = {**_span_kwargs("keep", keep, start, block.shape[0], sr),
+              **_span_kwargs("like", like, start, block.shape[0], sr)}
+        if candidates is None:
+            found, below = cleaner.locate(block, sr, progress=within, **kw), []
         else:
-            events = merge_events(events, ev, join_s=(start + prev_end) / 2 / sr)
+            found, below = cleaner.locate(block, sr, progress=within, return_candidates=True, **kw)
+        ev = _shifted(found, start / sr, duration_s)
+        cv = _shifted(below, start / sr, duration_s)
+        if prev_end is None:
+            events, cands = ev, cv
+        else:
+            join_s = (start + prev_end) / 2 / sr
+            events = merge_events(events, ev, join_s=join_s)
+            cands = merge_events(cands, cv, join_s=join_s)
         prev_end = start + block.shape[0]
         report(prev_end / max(n_total, 1))
+    if candidates is not None:
+        candidates[:] = apart_from(cands, events)
     return events
 
 
@@ -295,6 +313,7 @@ def clean_blocks(
     progress: Progress = None,
     workers: int | None = None,
     stats: dict | None = None,
+    candidates: list | None = None,
 ) -> list[Event]:
     """Clean a recording given in overlapping blocks; hand the finished samples on in order.
 
@@ -334,6 +353,9 @@ def clean_blocks(
     stats : dict, optional
         Filled with ``"seconds"`` (per-stage seconds summed over blocks, plus ``"read"`` and
         ``"write"``), ``"blocks"`` and ``"crossfaded_joins"``.
+    candidates : list, optional
+        Filled with the candidates for review (``CleanResult.candidates``), joined as the
+        events are and without those that overlap an event.
 
     Returns
     -------
@@ -402,6 +424,7 @@ def clean_blocks(
             recording_threads.reset(token)
 
     found: list[Event] = []
+    below: list[Event] = []
     # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the GIL)
     # and joined strictly in order. State carried from one block to the next: the previous
     # block's samples and removed part from ``prev_start`` on (not yet emitted).
@@ -435,8 +458,9 @@ def clean_blocks(
             counts["blocks"] += 1
             r = res.removed.reshape(block.shape)
             ev = _shifted(res.events, start / sr, duration_s)
+            cv = _shifted(getattr(res, "candidates", []), start / sr, duration_s)
             if prev_x is None:
-                found = ev
+                found, below = ev, cv
             else:
                 # Overlap: [start, prev_end). Emit the previous block up to the join, keep
                 # the current block from the join on.
@@ -451,6 +475,7 @@ def clean_blocks(
                 # ``found`` holds the previous blocks' events; those at or after this join
                 # are replaced by this block's.
                 found = merge_events(found, ev, join_s=(start + cut) / sr)
+                below = merge_events(below, cv, join_s=(start + cut) / sr)
                 # From here on only the part of this block after the join is pending.
                 block, r, start = block[cut:], r[cut:], start + cut
             prev_start, prev_x, prev_r = start, block, r
@@ -459,4 +484,6 @@ def clean_blocks(
     if stats is not None:
         stats["seconds"] = seconds
         stats.update(counts)
+    if candidates is not None:
+        candidates[:] = apart_from(below, found)
     return found

@@ -48,6 +48,8 @@ def run_clean(args: argparse.Namespace) -> int:
             print(f"{args.input}: {_events_summary(res.events)} removed -> {args.output}")
         for ev in res.events:
             print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:12s} confidence {ev.confidence:.2f}")
+        if res.candidates:
+            print(_candidates_line(res.candidates, res.report_output))
         for what, path in (("removed", res.removed_output), ("labels", res.labels_output),
                            ("report", res.report_output)):
             if path is not None:
@@ -90,6 +92,17 @@ def format_events_table(events: Sequence[Event]) -> str:
     return "\n".join(lines)
 
 
+def _candidates_line(candidates: list, report) -> str:
+    """What the user is told about the candidates for review (empty when there are none)."""
+    if not candidates:
+        return ""
+    n = len(candidates)
+    where = "listed unticked in the report" if report is not None else "add --report to review them"
+    return (f"{n} candidate{'s' if n != 1 else ''} the detector was less sure of, not repaired "
+            f"(confidence {min(c.confidence for c in candidates):.2f}-{max(c.confidence for c in candidates):.2f}): "
+            f"{where}")
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
     src = Path(args.input)
@@ -104,6 +117,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(format_events_table(res.events))
     n = len(res.events)
     print(f"{n} event{'s' if n != 1 else ''} in {src.name} ({format_clock(res.duration_s)})")
+    if res.candidates:
+        print(_candidates_line(res.candidates, res.report_output))
     if res.labels_output is not None:
         print(f"labels: {res.labels_output}")
     if res.report_output is not None:

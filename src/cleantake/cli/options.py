@@ -8,7 +8,7 @@ from ..errors import ParameterError
 from ..io import CLIP_POLICIES
 from ..labels import SPAN_FORMS, spans_from_arg
 from ..pipeline import METHODS, Cleaner
-from ..settings import LOCATORS, STEREO_MODELS
+from ..settings import LOCATORS, STEREO_MODELS, Settings
 from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
 
 __all__ = [
@@ -46,6 +46,8 @@ def _unit_interval(name: str, meaning: str):
 strength = _unit_interval("strength", "a number from 0 (no change) to 1 (full removal)")
 #: argparse type of ``--sensitivity``: a confidence from 0 to 1.
 confidence = _unit_interval("sensitivity", "a confidence from 0 to 1")
+#: argparse type of ``--review-level``: a confidence from 0 to 1.
+review_level = _unit_interval("review-level", "a confidence from 0 to 1")
 
 
 def add_interference_option(p: argparse.ArgumentParser) -> None:
@@ -66,12 +68,17 @@ def add_location_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensitivity", type=confidence, default=0.5, metavar="P",
                    help="with the learned locator: the confidence (probability that an event is real) an event "
                         "needs; lower finds more events and more false ones (default 0.5)")
+    p.add_argument("--review-level", type=review_level, default=Settings.review_level, metavar="P",
+                   help="with the learned locator and --report: events from this confidence up to the "
+                        "sensitivity are listed in the report as candidates, unticked and not repaired, for you "
+                        f"to accept; 1 lists none (default {Settings.review_level:g})")
 
 
 def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
     """The Cleaner the location and method options of ``args`` describe."""
     return Cleaner(args.interference, method=getattr(args, "method", "proposed"),
                    strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity,
+                   review_level=getattr(args, "review_level", Settings.review_level),
                    stereo_model=getattr(args, "stereo", "spatial"))
 
 
