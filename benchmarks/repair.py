@@ -143,6 +143,12 @@ VARIANTS: dict[str, dict] = {
     "nx-mdL.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Lm", 0.1)},
     "nx-mdL.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Lm", 0.3)},
     "nx-mdL2": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Lm", 2.0)},
+    "nx-gf.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("frame", 0.1, 0.1)},
+    "nx-gf.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("frame", 0.3, 0.1)},
+    "nx-gs.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("smooth", 0.1, 0.1)},
+    "nx-gs.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("smooth", 0.3, 0.1)},
+    "nx-gr.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("run", 0.1, 0.1)},
+    "nx-gr.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("run", 0.3, 0.1)},
     "c4": {"settings": {"context_ms": 92.0, "k": 8}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
 }
 
@@ -231,7 +237,7 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
                     fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft",
                     x: np.ndarray | None = None, tpen: float = 0.0, split: int = 1,
                     missing: tuple | None = None, oracle: bool = False, perch: bool = False,
-                    music: np.ndarray | None = None) -> np.ndarray:
+                    music: np.ndarray | None = None, gain: tuple | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
@@ -273,6 +279,13 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         Diagnosis: the kernel compares the TRUE music's band magnitudes (``music``, the clean
         music ``(C, n)``, compressed as ``Fm_c1``) instead of the NMF estimate: the best any
         choice of neighbours can do with this statistic.
+    gain : (scope, theta, min_share), optional
+        Level correction of the neighbours' statistic: where the NMF gives a bin less than
+        ``theta`` of its band to the interference, the mixture there is taken for the music,
+        and the statistic is scaled by the magnitude-weighted median of mixture / statistic
+        over those bins, per repaired frame (``scope`` "frame"), per run of consecutive
+        repaired frames ("run") or per frame smoothed over 5 frames ("smooth"); no correction
+        where those bins hold less than ``min_share`` of the statistic's magnitude.
     fine : (window_ms, hop_ms), optional
         Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
         estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
@@ -300,7 +313,10 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         S = np.minimum(_grouped_estimate(ana, F, q, s.k, ctx, exclude, stat, tpen, split), Vq)
     else:
         idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=exclude, min_separation=ctx)
-        S = np.minimum(_stat(V, idx, stat), Vq)
+        raw = _stat(V, idx, stat)
+        if gain is not None:
+            raw = raw * _level_gain(ana, q, raw, Vq, *gain)[None, :]
+        S = np.minimum(raw, Vq)
     res = ana.nmf
     L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, q]
     r_b = L_i / np.maximum(L_i + ana.L_m[:, q], 1e-12)
@@ -375,6 +391,44 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     S2 = np.minimum(to_fine(U, q2) * rho, V2[:, q2])
     M2 = soft_mask(S2, (V2[:, q2] - S2) * to_fine(Gd, q2), power=s.mask_power)
     return synthesize(X2, M2, q2, w2[q2], cfg2, ana.n_samples, strength=s.strength)
+
+
+def _level_gain(ana: Analysis, q: np.ndarray, raw: np.ndarray, Vq: np.ndarray, scope: str, theta: float,
+                min_share: float, limit: float = 4.0) -> np.ndarray:
+    """Per-frame scale of the neighbours' statistic ``raw`` (``(F, len(q))``) from the bins the
+    NMF gives mostly to the music (see :func:`variant_removed`, ``gain``)."""
+    res = ana.nmf
+    L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, q]
+    r_bin = bands_to_bins(L_i / np.maximum(L_i + ana.L_m[:, q], 1e-12), ana.P)
+    ok = (r_bin < theta) & (raw > 0) & (Vq > 0)
+    wgt = np.where(ok, raw, 0.0)
+    lr = np.log(np.maximum(Vq, 1e-12) / np.maximum(raw, 1e-12))
+    share = wgt.sum(axis=0) / np.maximum(raw.sum(axis=0), 1e-12)
+
+    def wmedian(x, w):
+        if w.sum() <= 0:
+            return 0.0
+        o = np.argsort(x)
+        c = np.cumsum(w[o])
+        return float(x[o][np.searchsorted(c, 0.5 * c[-1])])
+
+    n = q.size
+    out = np.zeros(n)
+    if scope == "run":
+        breaks = np.flatnonzero(np.diff(q) != 1) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, n]):
+            w_run = wgt[:, a:b]
+            if w_run.sum() >= min_share * raw[:, a:b].sum():
+                out[a:b] = wmedian(lr[:, a:b].ravel(), w_run.ravel())
+    else:
+        for j in range(n):
+            if share[j] >= min_share:
+                out[j] = wmedian(lr[:, j], wgt[:, j])
+        if scope == "smooth":
+            from scipy.ndimage import uniform_filter1d
+
+            out = uniform_filter1d(out, 5, mode="nearest")
+    return np.exp(np.clip(out, -np.log(limit), np.log(limit))).astype(np.float32)
 
 
 def _grouped_estimate(ana: Analysis, F: np.ndarray, q: np.ndarray, k: int, ctx: int, exclude: np.ndarray,
