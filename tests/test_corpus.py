@@ -42,6 +42,9 @@ def test_test_and_train_parts_share_no_file_and_no_group():
         return {(files[p].kind == "interference", files[p].group) for p in _paths(recipes)}
 
     assert not groups(test) & groups(train)
+    # ids say which part a recipe is from
+    assert all(r["id"].endswith("__f1t") for r in test) and all(r["id"].endswith("__f1train") for r in train)
+    assert len({r["id"] for r in test + train}) == len(test) + len(train)
 
 
 def test_recipes_are_deterministic_and_seeded():

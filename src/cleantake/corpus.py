@@ -297,7 +297,10 @@ def _place(rng: np.random.Generator, music: np.ndarray, sr: int, lengths: list[i
 def _recipe(root: Path, music_path: str, set_name: str, cls: str | None, level: float | None,
             pool: list[str], seed: int, fold: int, part: str) -> dict | None:
     music, sr = _music(str(root / music_path))
-    rid = f"{Path(music_path).stem}__{cls or 'clean'}__{'' if level is None else f'{level:+g}dB'}__f{fold}{part[0]}"
+    # ``__f{fold}t`` for the test part (as since session 7, so results stay comparable) and
+    # ``__f{fold}train`` for the train part (which until session 12 also ended in ``t``).
+    tag = "t" if part == "test" else "train"
+    rid = f"{Path(music_path).stem}__{cls or 'clean'}__{'' if level is None else f'{level:+g}dB'}__f{fold}{tag}"
     entry = {"id": rid.rstrip("_"), "set": set_name, "music": music_path, "level_db": level, "class": cls,
              "subset": "cv", "fold": fold, "part": part, "events": []}
     if cls is None:
@@ -359,7 +362,8 @@ def cv_recipes(
     Returns
     -------
     list of dict
-        Entries with ``id``, ``set``, ``music``, ``level_db``, ``class``, ``events`` (each with
+        Entries with ``id`` (``MUSIC__CLASS__LEVEL__f{fold}t`` for the test part,
+        ``...__f{fold}train`` for the train part), ``set``, ``music``, ``level_db``, ``class``, ``events`` (each with
         ``path``, ``onset_s``, ``gain`` and, for stereo music, ``pan``) and ``fold``/``part``.
         A (music, class) pair with no interference of that class in the part is skipped.
     """
