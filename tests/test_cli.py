@@ -43,7 +43,10 @@ def run(argv, capsys) -> tuple[int, str, str]:
 
 
 class Remover:
-    """Stand-in cleaner: removes every sample with ``|x| > 0.5`` (fast, exact, local)."""
+    """Stand-in cleaner: removes every sample with ``|x| > 0.5`` (fast, exact, local); its
+    candidates for review are :attr:`candidates` (none unless a test sets them)."""
+
+    candidates: list = []
 
     def __init__(self, interference="any", **kw):
         self.interference = interference
@@ -58,12 +61,12 @@ class Remover:
         ev = [Event(idx[0] / sr, (idx[-1] + 1) / sr, "burst", 0.9)] if idx.size else []
         if progress:
             progress(1.0)
-        return CleanResult(x - removed, removed, ev, sr, {"seconds": {}})
+        return CleanResult(x - removed, removed, ev, sr, {"seconds": {}}, list(self.candidates))
 
     def locate(self, audio, sr, *, progress=None, keep=None, return_candidates=False):
         self.calls.append({"n": audio.shape[0], "keep": keep})
-        events = self.clean(audio, sr, progress=progress).events
-        return (events, []) if return_candidates else events
+        res = self.clean(audio, sr, progress=progress)
+        return (res.events, res.candidates) if return_candidates else res.events
 
 
 @pytest.fixture
@@ -182,6 +185,26 @@ def test_inspect_prints_table_and_writes_labels_and_report(tmp_path, take, fake,
     assert [(round(e.start_s, 3), e.label) for e in read_labels(tmp_path / "ev.txt")] == [(1.0, "burst")]
     assert (tmp_path / "rep" / "take.html").is_file() and f"report: {tmp_path / 'rep' / 'take.html'}" in out
     assert sorted(p.name for p in tmp_path.glob("*.wav")) == ["take.wav"]  # no audio written
+
+
+def test_candidates_go_to_their_own_label_file_never_to_the_events(tmp_path, take, fake, capsys, monkeypatch):
+    cand = Event(0.25, 0.4, "unknown", 0.31)
+    monkeypatch.setattr(Remover, "candidates", [cand])
+    code, out, err = run(["inspect", take, "--labels", tmp_path / "ev.txt", "--candidates", tmp_path / "c.txt"],
+                         capsys)
+    assert code == 0, err
+    assert [(e.start_s, e.end_s, e.confidence) for e in read_labels(tmp_path / "c.txt")] == [(0.25, 0.4, 0.31)]
+    assert [e.label for e in read_labels(tmp_path / "ev.txt")] == ["burst"]
+    assert f"written to {tmp_path / 'c.txt'}" in out and "1 candidate the detector was less sure of" in out
+    code, out, err = run(["clean", take, "-o", tmp_path / "o.wav", "--candidates", tmp_path / "c.json"], capsys)
+    assert code == 0, err
+    assert [e.confidence for e in read_labels(tmp_path / "c.json")] == [0.31]
+    # the same file twice, or an unknown extension: refused before any work
+    code, _, err = run(["clean", take, "-o", tmp_path / "o2.wav", "--labels", tmp_path / "x.txt",
+                        "--candidates", tmp_path / "x.txt"], capsys)
+    assert code == 2 and "different files" in err and not (tmp_path / "o2.wav").exists()
+    code, _, err = run(["inspect", take, "--candidates", tmp_path / "c.doc"], capsys)
+    assert code == 2 and ".txt" in err
 
 
 def test_inspect_refuses_bad_label_extension_before_reading(tmp_path, capsys):

@@ -72,7 +72,7 @@ class FileResult:
     sr : int
         Sample rate in Hz.
     channels : int
-    output, removed_output, labels_output, report_output : Path or None
+    output, removed_output, labels_output, candidates_output, report_output : Path or None
         Files written.
     stats : dict
         ``"blocks"``, ``"crossfaded_joins"`` and ``"seconds"`` (per stage, summed over
@@ -90,6 +90,7 @@ class FileResult:
     removed_output: Path | None = None
     labels_output: Path | None = None
     report_output: Path | None = None
+    candidates_output: Path | None = None
     stats: dict = field(default_factory=dict)
     candidates: list = field(default_factory=list)
 
@@ -144,6 +145,7 @@ def preflight(
     subtype: str | None = None,
     clip: str = "clip",
     workers: int | None = None,
+    candidates_path: str | os.PathLike | None = None,
 ) -> FilePlan:
     """Check every option and output of :func:`clean_file` / :func:`locate_file` before work.
 
@@ -171,11 +173,12 @@ def preflight(
     if report_dir is not None:
         require("matplotlib.figure", extra="report")
         _check_report_dir(report_dir)
-    if labels_path is not None:
-        _check_labels_path(labels_path)
-    outputs = [p for p in (output_path, removed_path, labels_path) if p is not None]
+    for p in (labels_path, candidates_path):
+        if p is not None:
+            _check_labels_path(p)
+    outputs = [p for p in (output_path, removed_path, labels_path, candidates_path) if p is not None]
     if len({os.path.realpath(p) for p in outputs}) != len(outputs):
-        raise ParameterError("the output, removed and labels paths must all be different files")
+        raise ParameterError("the output, removed, labels and candidates paths must all be different files")
     for p in outputs:
         check_output(input_path, p, overwrite=overwrite)
     info = probe(input_path)
@@ -243,6 +246,7 @@ def clean_file(
     cleaner,
     removed_path: str | os.PathLike | None = None,
     labels_path: str | os.PathLike | None = None,
+    candidates_path: str | os.PathLike | None = None,
     overwrite: bool = False,
     subtype: str | None = None,
     clip: str = "clip",
@@ -272,6 +276,10 @@ def clean_file(
         Also write the removed interference here (``cleaned + removed == input``).
     labels_path : str or path-like, optional
         Write the located events (Audacity labels ``.txt``; ``.json`` / ``.csv``).
+    candidates_path : str or path-like, optional
+        Write the candidates for review (not repaired; ``FileResult.candidates``) in the same
+        formats: a second label track to review in Audacity, whose real events can be moved to
+        the events' track and repaired with ``--events``.
     overwrite : bool
         Replace existing outputs.
     subtype : str, optional
@@ -316,6 +324,7 @@ def clean_file(
     """
     check_blocks(block_s, overlap_s)
     plan = preflight(input_path, output_path, removed_path=removed_path, labels_path=labels_path,
+                     candidates_path=candidates_path,
                      report_dir=report_dir, overwrite=overwrite, subtype=subtype, clip=clip,
                      workers=workers)
     info = plan.info
@@ -370,6 +379,9 @@ def clean_file(
     if labels_path is not None:
         out.labels_output = write_labels(labels_path, out.events, duration_s=out.duration_s,
                                          source=input_path, sr=sr)
+    if candidates_path is not None:
+        out.candidates_output = write_labels(candidates_path, out.candidates, duration_s=out.duration_s,
+                                             source=input_path, sr=sr)
     if report_dir is not None:
         if in_blocks:  # the files as written, read back piece by piece: bounded memory
             src = FileSamples(input_path)
@@ -380,7 +392,7 @@ def clean_file(
         else:
             src, cleaned = kept["audio"], kept["cleaned"]
             removed = src - cleaned
-        run_info = _run_info(cleaner, input_path, [output_path, removed_path, labels_path],
+        run_info = _run_info(cleaner, input_path, [output_path, removed_path, labels_path, candidates_path],
                              events_from=None if events is None else "the given spans")
         if like is not None:
             run_info["command"] = "like " + ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in like)
@@ -397,6 +409,7 @@ def locate_file(
     *,
     cleaner,
     labels_path: str | os.PathLike | None = None,
+    candidates_path: str | os.PathLike | None = None,
     report_dir: str | os.PathLike | None = None,
     report_name: str | None = None,
     overwrite: bool = False,
@@ -417,7 +430,7 @@ def locate_file(
     input_path : str or path-like
     cleaner : cleantake.Cleaner
         Locates (``cleaner.locate(block, sr, progress=..., return_candidates=True)``).
-    labels_path, report_dir, report_name, overwrite, progress, block_s, overlap_s
+    labels_path, candidates_path, report_dir, report_name, overwrite, progress, block_s, overlap_s
         As :func:`clean_file`.
     keep : sequence of spans, optional
         Spans in seconds never to report, passed on as ``cleaner.locate(..., keep=...)``.
@@ -430,7 +443,8 @@ def locate_file(
         ``events`` sorted by start; ``output`` and ``removed_output`` are None.
     """
     check_blocks(block_s, overlap_s)
-    plan = preflight(input_path, labels_path=labels_path, report_dir=report_dir, overwrite=overwrite)
+    plan = preflight(input_path, labels_path=labels_path, candidates_path=candidates_path, report_dir=report_dir,
+                     overwrite=overwrite)
     info = plan.info
     keep = _checked_spans(keep, info, "keep")
     like = _checked_spans(like, info, "like")
@@ -452,11 +466,15 @@ def locate_file(
     if labels_path is not None:
         out.labels_output = write_labels(labels_path, events, duration_s=out.duration_s,
                                          source=str(input_path), sr=sr)
+    if candidates_path is not None:
+        out.candidates_output = write_labels(candidates_path, candidates, duration_s=out.duration_s,
+                                             source=str(input_path), sr=sr)
     if report_dir is not None:
         out.report_output = write_report(report_dir, audio, sr, cleaned=None, removed=None, events=events,
                                          title=Path(input_path).name, source_path=input_path,
                                          filename=report_name,
-                                         run_info=_run_info(cleaner, input_path, [labels_path], events_from=None),
+                                         run_info=_run_info(cleaner, input_path, [labels_path, candidates_path],
+                                                            events_from=None),
                                          candidates=candidates)
     user_progress(1.0)
     return out

@@ -35,7 +35,8 @@ def run_clean(args: argparse.Namespace) -> int:
     progress = Progress(Path(args.input).name, quiet=args.quiet)
     try:
         res = clean_file(args.input, args.output, cleaner=cleaner, removed_path=args.removed,
-                         labels_path=args.labels, overwrite=args.overwrite, subtype=args.subtype,
+                         labels_path=args.labels, candidates_path=args.candidates, overwrite=args.overwrite,
+                         subtype=args.subtype,
                          clip=args.clip, report_dir=args.report, progress=progress, workers=args.jobs,
                          events=joined_spans(args.events), keep=joined_spans(args.keep),
                          like=joined_spans(args.like))
@@ -49,8 +50,9 @@ def run_clean(args: argparse.Namespace) -> int:
         for ev in res.events:
             print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:12s} confidence {ev.confidence:.2f}")
         if res.candidates:
-            print(_candidates_line(res.candidates, res.report_output))
+            print(_candidates_line(res))
         for what, path in (("removed", res.removed_output), ("labels", res.labels_output),
+                           ("candidates", res.candidates_output),
                            ("report", res.report_output)):
             if path is not None:
                 print(f"{what}: {path}")
@@ -65,6 +67,8 @@ def add_clean_parser(sub) -> None:
     add_method_options(p)
     p.add_argument("--removed", metavar="PATH", help="also write the removed interference (cleaned + removed = input)")
     p.add_argument("--labels", metavar="PATH", help="write located events: Audacity labels (.txt), .json or .csv")
+    p.add_argument("--candidates", metavar="PATH",
+                   help="write the candidates for review (not repaired; see --review-level) in the same formats")
     p.add_argument("--report", metavar="DIR", help="write an HTML report (spectrograms, events, audio players) "
                    "into the folder DIR; tick and set the strength of each event there and download them "
                    "as a label file for --events")
@@ -92,12 +96,16 @@ def format_events_table(events: Sequence[Event]) -> str:
     return "\n".join(lines)
 
 
-def _candidates_line(candidates: list, report) -> str:
-    """What the user is told about the candidates for review (empty when there are none)."""
+def _candidates_line(res) -> str:
+    """What the user is told about the candidates for review of a FileResult (empty when there
+    are none)."""
+    candidates = res.candidates
     if not candidates:
         return ""
     n = len(candidates)
-    where = "listed unticked in the report" if report is not None else "add --report to review them"
+    written = [w for w, p in (("listed unticked in the report", res.report_output),
+                              (f"written to {res.candidates_output}", res.candidates_output)) if p is not None]
+    where = " and ".join(written) or "add --report DIR or --candidates PATH to review them"
     return (f"{n} candidate{'s' if n != 1 else ''} the detector was less sure of, not repaired "
             f"(confidence {min(c.confidence for c in candidates):.2f}-{max(c.confidence for c in candidates):.2f}): "
             f"{where}")
@@ -109,7 +117,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     cleaner = cleaner_from_args(args)
     progress = Progress(src.name, quiet=args.quiet)
     try:
-        res = locate_file(src, cleaner=cleaner, labels_path=args.labels, report_dir=args.report,
+        res = locate_file(src, cleaner=cleaner, labels_path=args.labels, candidates_path=args.candidates,
+                          report_dir=args.report,
                           overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep),
                           like=joined_spans(args.like))
     finally:
@@ -118,9 +127,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     n = len(res.events)
     print(f"{n} event{'s' if n != 1 else ''} in {src.name} ({format_clock(res.duration_s)})")
     if res.candidates:
-        print(_candidates_line(res.candidates, res.report_output))
+        print(_candidates_line(res))
     if res.labels_output is not None:
         print(f"labels: {res.labels_output}")
+    if res.candidates_output is not None:
+        print(f"candidates: {res.candidates_output}")
     if res.report_output is not None:
         print(f"report: {res.report_output}")
     sys.stdout.flush()
@@ -142,6 +153,9 @@ def add_inspect_parser(sub) -> None:
     p.add_argument("input", metavar="INPUT", help="recording to inspect (WAV, FLAC, ...)")
     add_location_options(p)
     p.add_argument("--labels", metavar="PATH", help="write events to PATH (.txt Audacity labels, .json or .csv)")
+    p.add_argument("--candidates", metavar="PATH",
+                   help="write the candidates for review (not repaired; see --review-level) in the same formats, "
+                        "a second label track to check in Audacity")
     p.add_argument("--report", metavar="DIR", help="write an HTML report with spectrograms and excerpts into DIR")
     add_span_options(p, events=False)
     add_overwrite_option(p)
