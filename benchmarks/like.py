@@ -29,7 +29,8 @@ Usage (from the repository root)::
     PYTHONPATH=src nice -n 10 python benchmarks/like.py /path/to/corpus --jobs 2
 
 Writes ``benchmarks/results/like.json`` and the per-frame scores of the tuning recordings
-(``--cache``; all git-ignored).
+(``--cache``; all git-ignored). ``--review BUDGET`` measures the candidates for review
+(``LikeParams.review_similarity``) from that cache instead.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ GRID = {
     "grow_detector": (0.0,),
 }
 COVER = 0.3  # an event counts as found if this share of its span is covered
+#: Rules tried for the candidates for review (``--review``): ``LikeParams.review_similarity``
+#: and ``review_detector`` (runs of at least ``review_min_event_ms``, 80 ms).
+REVIEW_GRID = [{"review_similarity": s, "review_detector": d}
+               for s in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8) for d in (0.1, 0.3, 0.5, 0.7, 0.8, 0.9)]
 
 
 def true_spans(corpus: str, entry: dict, sr: int) -> list[tuple[float, float]]:
@@ -226,6 +231,73 @@ def row_detection(r, point) -> tuple[int, int, int]:
     return detection(frames_to_spans(found, r["times"], r["hop"]), r["truth"], r["first"])
 
 
+def row_review(r, rule: dict) -> np.ndarray:
+    """(other events, found by the events, found by the events and the candidates, candidates,
+    minutes) of one scored mixture with the library's finder and the review ``rule``."""
+    from cleantake.like import review_runs
+
+    s = SETTINGS
+    cfg = s.stft_config(44100)
+    p = LikeParams(**rule)
+    sim, nov, elig, ref = r["scores"][p.prototype]
+    marked = span_frames([r["first"]], cfg, len(r["times"]))
+    counts = s.counts(cfg)
+    found = like_frames(sim, nov, elig, reference=ref, counts=counts, min_event=s.frames(p.min_event_ms, cfg),
+                        params=p, probability=r["prob"], max_grow=longest_run(marked))
+    runs = review_runs(sim, nov, elig, found | marked, reference=ref, counts=counts,
+                       min_event=s.frames(p.review_min_event_ms, cfg), params=p, probability=r["prob"])
+    cand = np.zeros_like(found)
+    for a, b in runs:
+        cand[a:b] = True
+    o, h0, _ = detection(frames_to_spans(found, r["times"], r["hop"]), r["truth"], r["first"])
+    _, h1, _ = detection(frames_to_spans(found | cand, r["times"], r["hop"]), r["truth"], r["first"])
+    return np.array([o, h0, h1, len(runs), len(r["times"]) * r["hop"] / 60])
+
+
+def review(by_id: dict, tune: dict, test: dict, budget: float) -> dict:
+    """The candidates for review of ``like``: for every rule of :data:`REVIEW_GRID`, pooled over
+    the tuning recordings, the other events the events found and the events and candidates
+    reach, and candidates per minute; each fold's rule chosen on the other folds' tuning
+    recordings (the most reached within ``budget`` candidates per minute) and judged on the
+    fold's judged recordings; the pooled choice (the library's default)."""
+    ids = {k: [e["id"] for e in tune[k]] for k in tune}
+    table = {i: np.array([row_review(by_id[i], rule) for rule in REVIEW_GRID]) for k in ids for i in ids[k]}
+
+    def best(rows):
+        tot = np.sum([table[i] for i in rows], axis=0)
+        ok = [j for j in range(len(REVIEW_GRID)) if tot[j, 3] / tot[j, 4] <= budget]
+        return max(ok, key=lambda j: (tot[j, 2], -tot[j, 3])) if ok else None
+
+    pooled = np.sum([table[i] for k in ids for i in ids[k]], axis=0)
+    print(f"\ncandidates for review, pooled over the {sum(map(len, ids.values()))} tuning recordings "
+          f"(other events found by the events alone: {100 * pooled[0, 1] / pooled[0, 0]:.1f} %)")
+    print("| review_similarity | review_detector | found by the events and candidates | candidates per minute |")
+    print("|---|---|---|---|")
+    for rule, t in zip(REVIEW_GRID, pooled):
+        print(f"| {rule['review_similarity']} | {rule['review_detector']} | {100 * t[2] / t[0]:.1f} % | "
+              f"{t[3] / t[4]:.2f} |")
+    print(f"\neach fold's rule chosen on the other folds (at most {budget:g} candidates per minute), judged on "
+          "the fold's judged recordings:")
+    print("| fold | rule | other events | found by the events | by the events and candidates | candidates per minute |")
+    print("|---|---|---|---|---|---|")
+    agg = np.zeros(5)
+    out = {}
+    for k in sorted(ids):
+        j = best([i for q in ids if q != k for i in ids[q]])
+        mine = np.sum([row_review(by_id[e["id"]], REVIEW_GRID[j]) for e in test[k]], axis=0)
+        agg += mine
+        out[k] = {"rule": REVIEW_GRID[j], "row": mine.tolist()}
+        print(f"| {k} | {REVIEW_GRID[j]} | {mine[0]:.0f} | {100 * mine[1] / mine[0]:.1f} % | "
+              f"{100 * mine[2] / mine[0]:.1f} % | {mine[3] / mine[4]:.2f} |")
+    print(f"| all | | {agg[0]:.0f} | {100 * agg[1] / agg[0]:.1f} % | {100 * agg[2] / agg[0]:.1f} % | "
+          f"{agg[3] / agg[4]:.2f} |")
+    j = best([i for k in ids for i in ids[k]])
+    print(f"all folds pooled (the library's default): {REVIEW_GRID[j]}: {100 * pooled[j, 2] / pooled[j, 0]:.1f} % "
+          f"reached, {pooled[j, 3] / pooled[j, 4]:.2f} candidates per minute")
+    out["all"] = REVIEW_GRID[j]
+    return out
+
+
 def detection_table(rows: dict, grids: dict | None = None) -> tuple[list[dict], dict, dict]:
     """Every grid point's detection on every scored mixture.
 
@@ -355,6 +427,9 @@ def main() -> int:
                          "cache holds the judged mixtures, their held-out detection (no repair, no NSDR)")
     ap.add_argument("--no-detector", action="store_true",
                     help="leave the detector out of the grid (the finder of session 7: similarity and novelty)")
+    ap.add_argument("--review", type=float, default=None, metavar="BUDGET",
+                    help="only the candidates for review (from --cache): the rule chosen per fold within BUDGET "
+                         "candidates per minute on the other folds, judged on the fold (detection only)")
     ap.add_argument("--bounds", action="store_true",
                     help="only the NSDR of repairing the first span alone and all true spans (-i none, events=)")
     a = ap.parse_args()
@@ -394,10 +469,18 @@ def main() -> int:
         return 0
     with Pool(a.jobs) as pool:
         by_id = {}
-        if a.reuse or a.choose_only:
+        if a.reuse or a.choose_only or a.review is not None:
             with open(a.cache, "rb") as fh:
                 by_id = pickle.load(fh)
         jobs = [(a.corpus, e, None) for k in range(a.folds) for e in tune[k] if e["id"] not in by_id]
+        if a.review is not None:
+            if a.protocol != "crossfit" or jobs or any(e["id"] not in by_id for k in test for e in test[k]):
+                raise SystemExit(f"--review needs the crossfit protocol and {a.cache} with every tuning and judged "
+                                 "mixture (run the default command first)")
+            res = review(by_id, tune, test, a.review)
+            with open(a.out, "w") as fh:
+                json.dump({"args": vars(a), "review": res}, fh, indent=1, default=str)
+            return 0
         if jobs and a.choose_only:
             raise SystemExit(f"{a.cache} lacks {len(jobs)} tuning mixtures (other --tune-every/--tune-sets?)")
         if jobs:  # score what the cache lacks (all without --reuse) and write it back

@@ -279,3 +279,49 @@ def test_finder_grows_found_runs_over_similar_frames_but_finds_no_new_event():
     assert short[100:130].all() and not short[130 + counts.pad:160].any()  # 20 frames past the run at most
     with pytest.raises(ParameterError, match="grow_similarity"):
         LikeParams(grow_similarity=0.0)
+
+
+def test_review_runs_are_the_looser_rule_away_from_the_events():
+    from cleantake.like import LikeParams, like_frames, review_runs
+    from cleantake.settings import Settings
+
+    cfg = Settings().stft_config(SR)
+    counts = Settings().counts(cfg)
+    T = 500
+    sim = np.zeros(T, np.float32)
+    prob = np.zeros(T)
+    sim[100:140], prob[100:140] = 0.8, 0.95  # an event: like the example and sure
+    sim[250:270], prob[250:270] = 0.35, 0.9  # less like it, the detector sure: a candidate
+    sim[350:370], prob[350:370] = 0.9, 0.5  # like it, the detector unsure: neither
+    sim[141:150], prob[141:150] = 0.35, 0.9  # next to the event: part of it, not a candidate
+    elig = np.ones(T, bool)
+    nov = np.zeros(T, np.float32)
+    p = LikeParams(similarity=0.65, detector=0.7, grow_similarity=None)
+    kw = dict(reference=1.0, counts=counts, probability=prob)
+    found = like_frames(sim, nov, elig, min_event=4, params=p, **kw)
+    runs = review_runs(sim, nov, elig, found, min_event=4, params=p, **kw)
+    assert found[100:140].all() and not found[250:270].any()
+    assert len(runs) == 1 and runs[0][0] <= 250 and runs[0][1] >= 270 and runs[0][1] < 350
+    assert review_runs(sim, nov, elig, found, min_event=4, params=LikeParams(review_detector=0.95, **{
+        "similarity": 0.65, "detector": 0.7, "grow_similarity": None}), **kw) == []
+    with pytest.raises(ParameterError, match="review_similarity"):
+        LikeParams(review_similarity=0.0)
+
+
+def test_like_candidates_are_listed_never_repaired(mixed):
+    """A quieter burst of another sound: the detector is sure of it for too short a run to be
+    an event like the example, so it is a candidate for review: listed, nothing removed there."""
+    from conftest import burst
+
+    y, _, spans = mixed
+    z = y.copy()
+    b = burst(SR, level=0.3)
+    n0 = int(5.0 * SR)
+    z[n0:n0 + b.size] += b if z.ndim == 1 else b[:, None]
+    res = cleantake.clean(z, SR, interference="none", like=[spans[0]])
+    assert [round(c.start_s) for c in res.candidates] == [5]
+    for c in res.candidates:
+        assert c.label == "like" and not any(c.start_s < e.end_s and e.start_s < c.end_s for e in res.events)
+        a, b = int(c.start_s * SR), int(c.end_s * SR)
+        assert not np.asarray(res.removed)[a:b].any()
+    assert cleantake.Cleaner("none").locate(z, SR, like=[spans[0]], return_candidates=True)[1] == res.candidates

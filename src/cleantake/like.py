@@ -20,6 +20,7 @@ development corpus (``benchmarks/like.py``, ``benchmarks/LIKE.md``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,6 +104,16 @@ class LikeParams:
         is covered where it stays like the example. Growing adds no new event.
     grow_detector : float in [0, 1]
         The probability a frame needs to join a growing run (with ``detector`` only).
+    review_similarity : float in (0, 2] or None
+        With ``detector``: runs of at least ``review_min_event_ms`` whose frames have at
+        least this similarity and at least ``review_detector`` probability, and that overlap
+        no event found and no marked span, are *candidates for review*: not repaired, listed
+        for the user to accept (``LikeResult.candidates``). None: no candidates. The default
+        (0.3 with 0.8 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
+        fold's tuning recordings pooled, under a budget of 2 candidates per minute
+        (``benchmarks/LIKE.md``, "Candidates for review").
+    review_detector : float in [0, 1]
+    review_min_event_ms : float >= 0
     """
 
     rank: int = 4
@@ -119,6 +130,9 @@ class LikeParams:
     detector_peak: float | None = None
     grow_similarity: float | None = 0.4
     grow_detector: float = 0.0
+    review_similarity: float | None = 0.3
+    review_detector: float = 0.8
+    review_min_event_ms: float = 80.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.rank <= 64:
@@ -139,11 +153,15 @@ class LikeParams:
             raise ParameterError(f"grow_similarity must be in (0, 2] or None, got {self.grow_similarity}")
         if not 0.0 <= self.grow_detector <= 1.0:
             raise ParameterError(f"grow_detector must be a probability from 0 to 1, got {self.grow_detector}")
+        if self.review_similarity is not None and not 0.0 < self.review_similarity <= 2.0:
+            raise ParameterError(f"review_similarity must be in (0, 2] or None, got {self.review_similarity}")
+        if not 0.0 <= self.review_detector <= 1.0:
+            raise ParameterError(f"review_detector must be a probability from 0 to 1, got {self.review_detector}")
         if self.detector_slope < 0:
             raise ParameterError(f"detector_slope must be >= 0, got {self.detector_slope}")
         if not 0.0 <= self.min_residual < 1.0:
             raise ParameterError(f"min_residual must be in [0, 1), got {self.min_residual}")
-        for name in ("context_ms", "min_event_ms"):
+        for name in ("context_ms", "min_event_ms", "review_min_event_ms"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -172,6 +190,9 @@ class LikeResult:
         ``like_reference`` (median similarity of the marked frames to their own mean),
         ``like_residual`` (fraction of the marked frames' energy the music does not explain),
         ``like_found`` (events found besides the marked ones).
+    candidates : list of Event
+        Candidates for review (``LikeParams.review_similarity``), confidence their highest
+        similarity as for the events found; never repaired.
     """
 
     analysis: Analysis
@@ -182,6 +203,7 @@ class LikeResult:
     similarity: np.ndarray
     novelty: np.ndarray
     stats: dict = field(default_factory=dict)
+    candidates: list = field(default_factory=list)
 
 
 def span_frames(spans, cfg: StftConfig, n_frames: int) -> np.ndarray:
@@ -432,8 +454,28 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     return dilate(found, counts.pad)
 
 
+def review_runs(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, taken: np.ndarray, *,
+                reference: float, counts: FrameCounts, min_event: int, params: LikeParams,
+                probability: np.ndarray) -> list[tuple[int, int]]:
+    """The candidates for review: runs of :func:`like_frames` with ``review_similarity`` and
+    ``review_detector`` for thresholds (no growing, at least ``min_event`` frames, padded)
+    that overlap no frame of ``taken`` (the events found and the marked spans).
+
+    Returns
+    -------
+    list of (int, int)
+        Frame ranges ``[a, b)``.
+    """
+    loose = dataclasses.replace(params, similarity=params.review_similarity, detector=params.review_detector,
+                                detector_slope=0.0, detector_peak=None, grow_similarity=None)
+    runs = like_frames(similarity, novelty, eligible, reference=reference, counts=counts, min_event=min_event,
+                       params=loose, probability=probability)
+    return [(a, b) for a, b in segments(runs) if not taken[a:b].any()]
+
+
 def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: LikeParams | None = None,
-              probability: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+              probability: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, list[tuple[int, int]]]:
     """Frames like the marked ones: similar share of the learned templates, and not music.
 
     Parameters
@@ -453,14 +495,23 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: 
     similarity, novelty : np.ndarray [shape=(T,)], float32
         :func:`like_scores`.
     reference : float
+    review : list of (int, int)
+        Frame ranges of the candidates for review (:func:`review_runs`; empty without
+        ``params.review_similarity`` or ``params.detector``).
     """
     p = params or LikeParams()
     sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
                                           prototype=p.prototype)
-    found = like_frames(sim, nov, eligible, reference=ref, counts=settings.counts(ana.cfg),
+    counts = settings.counts(ana.cfg)
+    found = like_frames(sim, nov, eligible, reference=ref, counts=counts,
                         min_event=settings.frames(p.min_event_ms, ana.cfg), params=p, probability=probability,
                         max_grow=longest_run(marked))
-    return found, sim, nov, ref
+    review = []
+    if p.review_similarity is not None and p.detector is not None:
+        review = review_runs(sim, nov, eligible, found | marked, reference=ref, counts=counts,
+                             min_event=settings.frames(p.review_min_event_ms, ana.cfg), params=p,
+                             probability=probability)
+    return found, sim, nov, ref, review
 
 
 def longest_run(frames: np.ndarray) -> int:
@@ -626,7 +677,7 @@ def locate_like(
                                            threads=threads, spans=spans)
     if p.detector is not None and probability is None:
         probability = detector_probability(x, sr, first=first, base=base, settings=settings, threads=threads)
-    found, sim, nov, ref = find_like(ana, marked, settings=settings, params=p, probability=probability)
+    found, sim, nov, ref, review = find_like(ana, marked, settings=settings, params=p, probability=probability)
     frames = found | marked
     n_frames = ana.n_frames
     segs = segments(found)
@@ -638,4 +689,7 @@ def locate_like(
                     if not any(e.start_s < m.end_s and m.start_s < e.end_s for m in marked_events)]
     events = sorted(marked_events + found_events, key=lambda e: e.start_s)
     stats = {"like_reference": ref, "like_residual": resid, "like_found": len(found_events)}
-    return LikeResult(ana, learned, frames, found, events, sim, nov, stats)
+    candidates = segments_to_events(
+        review, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds, duration_s=x.shape[1] / sr,
+        labels=[LIKE_LABEL] * len(review), confidences=[float(np.clip(sim[a:b].max(), 0, 1)) for a, b in review])
+    return LikeResult(ana, learned, frames, found, events, sim, nov, stats, candidates)

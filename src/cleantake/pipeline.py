@@ -62,8 +62,10 @@ class CleanResult:
         Events the learned detector was less sure of: confidence from
         ``Settings.review_level`` up to ``Settings.sensitivity``, in seconds. Never
         repaired; for the user to review (the report lists them unticked) and pass back as
-        ``events=`` if they are interference. Empty with the threshold stack, ``like=`` or
-        ``events=``.
+        ``events=`` if they are interference. With ``like=``: the like finder's candidates
+        (``LikeParams.review_similarity``; their confidence is their highest similarity to
+        the example), and with a dictionary the detector's too. Empty with the threshold
+        stack and with ``events=``.
     """
 
     cleaned: np.ndarray
@@ -444,6 +446,7 @@ class Cleaner:
         lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, threads=_recording_threads())
         stats.update(lk.stats)
         frames, found = lk.frames.copy(), list(lk.events)
+        candidates = list(lk.candidates)
         exclude = dilate(frames, s.counts(ana.cfg).context)
         if self.dictionary.rank:  # the union with the dictionary's own location
             loc = locate_events(ana, settings=s, dictionary=self.dictionary)
@@ -452,6 +455,13 @@ class Cleaner:
             exclude |= loc.exclude
             found += [e for e in loc.events if not any(e.start_s < f.end_s and f.start_s < e.end_s for f in found)]
             found.sort(key=lambda e: e.start_s)
+            candidates = sorted(candidates + loc.candidates, key=lambda e: e.start_s)
+
+        def overlaps(e, spans) -> bool:
+            return any(e.start_s < k.end_s and k.start_s < e.end_s for k in spans)
+
+        # A candidate is never an event already found, nor inside a keep span.
+        stats[_CANDIDATES] = [c for c in candidates if not overlaps(c, found) and not overlaps(c, kept)]
         if kept:
             keep_frames = _span_frames(kept, ana.cfg, ana.n_frames)
             for a, b in _runs(frames):
