@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -242,6 +243,24 @@ def test_evaluate_end_to_end(tiny_corpus, tmp_path, capsys):
     assert res["summary_by_class"]["stems"]["identity"]["door"]["0"]["n"] == 1
     printed = capsys.readouterr().out
     assert "NSDR" in printed and "set stems" in printed and "identity" in printed and real in printed
+
+
+def test_evaluate_counts_events_found_and_within_review(tiny_corpus, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(out), "--subset", "quick",
+                 "--methods", "identity,proposed"]) == 0
+    res = json.loads(out.read_text())
+    stems = res["summary"]["stems"]
+    for lv in ("0", "-6"):
+        ident, prop = stems["identity"][lv], stems["proposed"][lv]
+        assert (ident["events_true"], ident["events_found"]) == (1, 0)  # finds nothing, has no candidates
+        assert "events_in_reach" not in ident
+        assert prop["events_true"] == 1 and prop["events_found"] <= prop["events_in_reach"] <= 1
+        assert prop["candidates_per_minute"] >= 0
+    assert "candidates_per_minute" in res["summary"]["clean"]["proposed"]["clean"]
+    printed = capsys.readouterr().out
+    assert "identity: events found 0.0 % (0/2)" in printed
+    assert re.search(r"proposed: events found [\d.]+ % \(\d/2\); with the candidates for review", printed)
 
 
 def test_evaluate_parallel_gives_the_same_rows_in_the_same_order(tiny_corpus):

@@ -72,13 +72,28 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
                 cleaned, _removed, events = clean_given_spans(mixture, sr, event_spans(corpus_dir, entry))
             elif given == "first" and name == "proposed":
                 true = sorted(event_spans(corpus_dir, entry))
-                cleaned, _removed, events = clean_like_first(mixture, sr, true)
+                cleaned, _removed, events, candidates = clean_like_first(mixture, sr, true)
                 others = true[1:]
                 row["others_found"] = _share_found(others, events)
+                row["others_in_reach"] = _share_found(others, list(events) + list(candidates))
                 row["false_events_given"] = sum(
                     1 for e in events if not any(min(e.end_s, b) > max(e.start_s, a) for a, b in true))
             else:
-                cleaned, _removed, events = METHODS[name](mixture, sr)
+                out = METHODS[name](mixture, sr)
+                cleaned, _removed, events = out[:3]
+                candidates = out[3] if len(out) > 3 else None
+                if events is not None and entry["set"] != "clean":
+                    # Events found (>= 30 % of the span covered), and within a reviewer's reach
+                    # (by the events and the candidates for review).
+                    true = event_spans(corpus_dir, entry)
+                    row["n_true"] = len(true)
+                    row["n_found"] = round(_share_found(true, events) * len(true)) if true else 0
+                    if candidates is not None:
+                        row["n_reach"] = round(_share_found(true, list(events) + list(candidates)) * len(true)) \
+                            if true else 0
+                if candidates is not None:
+                    row["candidates"] = len(candidates)
+                    row["minutes"] = mixture.shape[0] / sr / 60
             row["seconds"] = time.perf_counter() - t0
             cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)
             if not np.all(np.isfinite(cleaned)):
@@ -109,14 +124,14 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
 def clean_like_first(mixture: np.ndarray, sr: int, true: Sequence[tuple[float, float]]):
     """``--given first``: only the first event's span, as an example (``like=``, ``-i none``).
 
-    Returns ``(cleaned, removed, events)`` with ``mixture``'s shape.
+    Returns ``(cleaned, removed, events, candidates)``, the audio with ``mixture``'s shape.
     """
     import cleantake
 
     audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
     res = cleantake.Cleaner("none").clean(audio, sr, like=[true[0]])
     cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
-    return cleaned, mixture - cleaned, list(res.events)
+    return cleaned, mixture - cleaned, list(res.events), list(res.candidates)
 
 
 def _share_found(spans: Sequence[tuple[float, float]], events) -> float | None:
@@ -159,9 +174,16 @@ def _summarise(rows: list[dict], methods: Sequence[str]) -> tuple[dict, dict]:
             cell.update(nsdr=_mean(r["nsdr"] for r in ok), nsir=_mean(r["nsir"] for r in ok),
                         sdr=_mean(r["sdr"] for r in ok), sir=_mean(r["sir"] for r in ok),
                         sar=_mean(r["sar"] for r in ok))
+            if ok and all("n_true" in r for r in ok):
+                cell.update(events_true=sum(r["n_true"] for r in ok), events_found=sum(r["n_found"] for r in ok))
+                if all("n_reach" in r for r in ok):
+                    cell["events_in_reach"] = sum(r["n_reach"] for r in ok)
             if any("others_found" in r for r in ok):  # --given first
                 cell.update(others_found=_mean(r.get("others_found") for r in ok),
+                            others_in_reach=_mean(r.get("others_in_reach") for r in ok),
                             false_events_per_recording=_mean(r.get("false_events_given") for r in ok))
+        if ok and all("candidates" in r for r in ok):
+            cell["candidates_per_minute"] = sum(r["candidates"] for r in ok) / max(sum(r["minutes"] for r in ok), 1e-9)
         if cls is None:
             summary.setdefault(set_, {}).setdefault(method, {})[key] = cell
         else:
@@ -214,7 +236,8 @@ def run(
         first event's span of each mixture with two or more events, as an example to learn
         from (``like=``, with no bundled dictionary); only mixtures with two or more events
         are run, and each cell also gives ``others_found`` (share of the other events found,
-        >= 30 % of their span covered) and ``false_events_per_recording``.
+        >= 30 % of their span covered), ``others_in_reach`` (the same by the events and the
+        candidates for review) and ``false_events_per_recording``.
 
     Returns
     -------
@@ -224,8 +247,11 @@ def run(
         LEVEL is ``"0"``, ``"-3"``, ``"-6"`` (``"clean"`` for the clean set); a cell holds
         ``nsdr``, ``nsir`` (means in dB), ``n``, ``errors`` and ``seconds`` (mean wall time of
         the method per mixture), and for the clean set ``sdr``, ``snr`` and ``false_events``
-        (total; None if the method does not locate events). Rows: one per mixture and method,
-        in corpus order then method order.
+        (total; None if the method does not locate events). With ``given="none"`` a cell of a
+        method that locates also holds ``events_true`` and ``events_found`` (>= 30 % of the
+        span covered), and for cleantake's methods ``events_in_reach`` (found by the events
+        and the candidates for review) and ``candidates_per_minute`` (clean cells too). Rows:
+        one per mixture and method, in corpus order then method order.
 
     Raises
     ------
@@ -403,10 +429,38 @@ def _level_table(cells_by_row: dict, title: str) -> list[str]:
     return lines
 
 
+def _found_lines(cells_by_method: dict) -> list[str]:
+    """Events found per method (all levels pooled), and within a reviewer's reach."""
+    lines = []
+    for method, by_level in cells_by_method.items():
+        given = [c for c in by_level.values() if c and c.get("others_found") is not None]
+        if given:  # --given first: the other events of each mixture
+            n = sum(c["n"] for c in given)
+            mean = lambda key: sum(c[key] * c["n"] for c in given if c.get(key) is not None) / max(n, 1)  # noqa: E731
+            lines.append(f"{method}: other events found {100 * mean('others_found'):.1f} %; with the candidates for "
+                         f"review {100 * mean('others_in_reach'):.1f} %; false events per recording "
+                         f"{mean('false_events_per_recording'):.2f}")
+        cells = [c for c in by_level.values() if c and "events_true" in c]
+        n = sum(c["events_true"] for c in cells)
+        if not n:
+            continue
+        found = sum(c["events_found"] for c in cells)
+        text = f"{method}: events found {100 * found / n:.1f} % ({found}/{n})"
+        if all("events_in_reach" in c for c in cells):
+            reach = sum(c["events_in_reach"] for c in cells)
+            cpm = _mean(c.get("candidates_per_minute") for c in cells)
+            text += (f"; with the candidates for review {100 * reach / n:.1f} % ({reach}/{n})"
+                     + ("" if cpm is None else f", {cpm:.2f} candidates per minute"))
+        lines.append(text)
+    return lines
+
+
 def format_table(results: dict) -> str:
     """The results in the paper's shape: per set, rows are methods, columns NSDR and NSIR at
-    0, -3 and -6 dB, with the number of mixtures and the mean wall time per mixture; then the
-    same per interference class; the clean set as SDR/SNR of output vs input and false events.
+    0, -3 and -6 dB, with the number of mixtures and the mean wall time per mixture, and the
+    share of events found by the methods that locate (and, for cleantake, within reach of a
+    review of its candidates); then the same per interference class; the clean set as SDR/SNR
+    of output vs input and false events.
 
     Parameters
     ----------
@@ -430,9 +484,14 @@ def format_table(results: dict) -> str:
                 fail = f"  ({c['errors']} failed)" if c.get("errors") else ""
                 out.append(f"{method:<12}  {_fmt(c['sdr'], 8)}  {_fmt(c.get('snr'), 8)}  {fe:>12}  {c['n']:>4}  "
                            f"{_fmt(c['seconds'], 6)}{fail}")
+            cands = {m: cells["clean"].get("candidates_per_minute") for m, cells in summary[set_].items()}
+            for method, cpm in cands.items():
+                if cpm is not None:
+                    out.append(f"{method}: {cpm:.2f} candidates for review per minute of clean music")
             out.append("")
             continue
         out.extend(_level_table(summary[set_], f"set {set_}"))
+        out.extend(_found_lines(summary[set_]))
         out.append("")
         classes = sorted({cls for m in by_class.get(set_, {}).values() for cls in m})
         for cls in classes:

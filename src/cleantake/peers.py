@@ -2,7 +2,8 @@
 
 Every method is a callable ``(mixture, sr) -> (cleaned, removed, events)`` on a mixture of
 shape ``(n_samples, n_channels)``; ``events`` is the list of located events, or None for a
-method that does not locate events. Peers whose package is missing raise
+method that does not locate events. cleantake's own methods return a fourth item, the
+candidates for review (``CleanResult.candidates``). Peers whose package is missing raise
 :class:`~cleantake.errors.CleantakeError` with the install hint when they are used.
 """
 
@@ -16,7 +17,7 @@ from .errors import CleantakeError, ParameterError
 
 __all__ = ["Method", "METHODS", "check_methods", "cleantake_method", "clean_given_spans"]
 
-Method = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, "list | None"]]
+Method = Callable[[np.ndarray, int], tuple]
 
 
 def _identity(mixture: np.ndarray, sr: int):
@@ -48,13 +49,13 @@ def cleantake_method(method: str = "proposed", interference="any") -> Method:
     Returns
     -------
     Method
-        ``(mixture (n_samples, n_channels), sr) -> (cleaned, removed, events)``.
+        ``(mixture (n_samples, n_channels), sr) -> (cleaned, removed, events, candidates)``.
     """
     def run_method(mixture: np.ndarray, sr: int):
         audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
         res = _cleaner(method, interference).clean(audio, sr)
         cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
-        return cleaned, mixture - cleaned, list(res.events)
+        return cleaned, mixture - cleaned, list(res.events), list(res.candidates)
 
     run_method.__name__ = f"cleantake_{method}"
     run_method.__doc__ = f"cleantake.Cleaner({interference!r}, method={method!r}).clean"
