@@ -196,6 +196,10 @@ def _work(job: tuple) -> list[dict]:
             elif method in ("proposed", "stack"):
                 res = _cleaner(method, dictionary, detector, overrides).clean(audio, sr)
                 cleaned, events = res.cleaned, list(res.events)
+                # the candidates for review: what a user who reviews them can reach
+                row["candidates"] = [[e.start_s, e.end_s, e.label, e.confidence] for e in res.candidates]
+                row["in_reach"] = event_metrics(true, events + list(res.candidates), entry["class"])["found"]
+                row["minutes"] = mixture.shape[0] / sr / 60
             else:
                 cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
             cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)
@@ -243,6 +247,10 @@ def cell(rows: list[dict]) -> dict:
                    false_per_rec=float(np.mean([r["false_events"] for r in noisy])),
                    label_right_pct=(100.0 * sum(r["label_right"] for r in lab) / max(sum(r["found"] for r in lab), 1)
                                     if lab else None))
+        if all("in_reach" in r for r in noisy):
+            out["reach_pct"] = 100.0 * sum(r["in_reach"] for r in noisy) / max(n_true, 1)
+    if ok and all("candidates" in r for r in ok):
+        out["candidates_per_min"] = sum(len(r["candidates"]) for r in ok) / max(sum(r["minutes"] for r in ok), 1e-9)
     if clean:
         out.update(clean_false_pct=100.0 * np.mean([r["false_events"] > 0 for r in clean]),
                    clean_identical_pct=100.0 * np.mean([r["identical"] for r in clean]),
@@ -301,6 +309,8 @@ def aggregate(rows: list[dict]) -> dict:
             spread(f"{s} NSDR {lv:+d}", lambda r, s=s, lv=lv: r["set"] == s and r["level_db"] == lv, "nsdr")
         spread("events found %", lambda r: r["set"] in ("stems", "mixes"), "found_pct")
         spread("extra found %", lambda r: r["set"] == "stems_extra", "found_pct")
+        spread("within review %", lambda r: r["set"] in ("stems", "mixes"), "reach_pct")
+        spread("clean cand./min", lambda r: r["set"] == "clean", "candidates_per_min")
         spread("false ev./rec.", lambda r: r["set"] in ("stems", "mixes"), "false_per_rec")
         spread("label right %", lambda r: r["set"] in ("stems", "mixes"), "label_right_pct")
         spread("clean w/ false %", lambda r: r["set"] == "clean", "clean_false_pct")
