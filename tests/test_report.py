@@ -251,6 +251,23 @@ def test_many_events_get_excerpts_for_the_most_confident_only(tmp_path, monkeypa
     assert "the 4 most confident of 30 events" in text
 
 
+def test_a_third_of_the_excerpts_is_kept_for_the_candidates(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "MAX_SNIPPETS", 6)
+    rng = np.random.default_rng(4)
+    audio = rng.normal(0, 0.05, (SR * 60, 1))
+    conf = rng.permutation(np.linspace(0.5, 0.99, 12))
+    events = [Event(1.0 + 4 * k, 1.3 + 4 * k, "drop", float(c)) for k, c in enumerate(conf)]
+    cconf = [0.3, 0.45, 0.26, 0.4]
+    cands = [Event(3.0 + 4 * k, 3.3 + 4 * k, "unknown", c) for k, c in enumerate(cconf)]
+    path = R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=events, candidates=cands,
+                          title="many")
+    text = path.read_text()
+    listened = re.findall(r'<article id="ev-(c?\d+)">', text)
+    assert sorted(i for i in listened if not i.startswith("c")) == sorted(str(i) for i in np.argsort(-conf)[:4] + 1)
+    assert sorted(i for i in listened if i.startswith("c")) == ["c2", "c4"]  # the two most confident candidates
+    assert len(re.findall(r'<tr id="row-', text)) == 16
+
+
 def test_audio_budget_limits_excerpts(tmp_path, monkeypatch):
     audio, music, bursts, events = synthetic_take()
     a, b = (int(round((events[0].start_s + d) * SR)) for d in (-R.SNIPPET_CONTEXT_S, 0.35 + R.SNIPPET_CONTEXT_S))

@@ -838,8 +838,8 @@ def write_report(
         Candidates for review (``CleanResult.candidates``): events the detector was less
         sure of, not repaired. They are listed in the table as ``c1``, ``c2``, ... with their
         accept box unticked (the user ticks the real ones and downloads them with the
-        events), outlined dashed in the overview, and get excerpts after the events when the
-        audio budget allows.
+        events), outlined dashed in the overview, and the most confident of them get up to a
+        third of the excerpts (a candidate has to be heard to be accepted).
 
     Returns
     -------
@@ -892,9 +892,15 @@ def write_report(
     panels = _panels(x, c, r)
     ov_b64, ov_w, ov_h = _overview_png(panels, sr, evs, duration, cands)
 
-    # Excerpts: the events first (most confident first), then the candidates if room is left.
-    chosen = _excerpts([ev for _, ev, _ in items], panels, sr, n,
-                       rank=[(c, -ev.confidence, ev.start_s) for _, ev, c in items])
+    # Excerpts, most confident first: up to a third of them are kept for the candidates (a
+    # reviewer has to hear a candidate to accept it), the rest for the events.
+    reserve = min(MAX_SNIPPETS // 3, len(cands))
+    by_conf = sorted(range(len(items)), key=lambda j: (items[j][2], -items[j][1].confidence, items[j][1].start_s))
+    ev_idx, cand_idx = [j for j in by_conf if not items[j][2]], [j for j in by_conf if items[j][2]]
+    first = ev_idx[:MAX_SNIPPETS - reserve] + cand_idx[:reserve]
+    order = first + [j for j in ev_idx + cand_idx if j not in set(first)]
+    tier = {j: pos for pos, j in enumerate(order)}
+    chosen = _excerpts([ev for _, ev, _ in items], panels, sr, n, rank=[tier[j] for j in range(len(items))])
 
     whole = info["whole_recording"]
     parts = [f"<header>\n<h1>{html.escape(title)}</h1>"]
@@ -977,8 +983,8 @@ def write_report(
         parts.append(_review_bar(info, source_path, title, len(cands)))
         if len(chosen) < len(items):
             which = (f"the {len(chosen)} most confident of {len(evs)} events" if not cands else
-                     f"{len(chosen)} of the {len(evs)} events and {len(cands)} candidates, the most confident "
-                     "events first, then the candidates")
+                     f"{len(chosen)} of the {len(evs)} events and {len(cands)} candidates, the most confident of "
+                     f"each (up to {MAX_SNIPPETS // 3} excerpts kept for candidates)")
             parts.append(
                 f'<p class="note">Excerpts are included for {which} '
                 f"(at most {MAX_SNIPPETS}, {AUDIO_BUDGET_BYTES / 1e6:g} MB of audio) to keep this file small.</p>"
