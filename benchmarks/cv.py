@@ -22,7 +22,11 @@ the size of the contamination.
 Runs (each a method and a mode, all scored on the same mixtures): ``--methods proposed,stack,nmf``
 with automatic location (``--given none``; ``proposed`` locates with fold k's detector, trained
 without fold k: ``--detector-dir``), and ``--given spans``: the proposed repair with
-the true spans given and no location (the ceiling of the repair stage; for ``proposed`` only).
+the true spans given and no location (the ceiling of the repair stage; for ``proposed`` only),
+and ``--given review``: what a user who reviews the report gets, by an ideal reviewer who keeps
+the located events and ticks the candidates for review that overlap a true event and unticks
+the rest (the kept spans repaired through ``events=``, as ``clean --events`` with the
+downloaded label file; a recording left with none is returned as it is).
 ``identity`` scores 0 by definition and is not run.
 
 Metrics per mixture: BSS Eval NSDR and NSIR exactly as ``cleantake evaluate`` computes them
@@ -47,6 +51,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -77,7 +82,7 @@ METHODS = ("proposed", "stack", "nmf")
 #: same with ``locator="stack"``, the thresholds that were the default before session 8.
 #: ``nmf``: semi-supervised NMF alone (the paper's baseline).
 DETECTOR_DIR = ROOT / "benchmarks" / "results" / "detector_folds"
-GIVEN = ("none", "spans")
+GIVEN = ("none", "spans", "review")
 DICT_DIR = ROOT / "benchmarks" / "results" / "cv_dicts"
 HEADLINE = (("stems", 0), ("stems", -3), ("stems", -6), ("mixes", 0), ("mixes", -6))
 
@@ -164,6 +169,17 @@ def event_metrics(true: list[tuple[float, float]], located: list, true_class: st
             "label_right": label_right if labelled else None}
 
 
+def _merged(events: list) -> list:
+    """``events`` sorted, those that overlap or touch merged (label and confidence of the first)."""
+    out: list = []
+    for e in sorted(events, key=lambda e: (e.start_s, e.end_s)):
+        if out and e.start_s <= out[-1].end_s:
+            out[-1] = dataclasses.replace(out[-1], end_s=max(out[-1].end_s, e.end_s))
+        else:
+            out.append(e)
+    return out
+
+
 _CLEANERS: dict = {}
 
 
@@ -193,6 +209,12 @@ def _work(job: tuple) -> list[dict]:
             if given == "spans":  # the repair of the true spans, no location (with the --set overrides too)
                 res = _cleaner("proposed", dictionary, detector, overrides).clean(audio, sr, events=true)
                 cleaned, events = res.cleaned, list(res.events)
+            elif given == "review":  # an ideal reviewer: real events and candidates kept, the rest not
+                cl = _cleaner("proposed", dictionary, detector, overrides)
+                located, candidates = cl.locate(audio, sr, return_candidates=True)
+                events = [e for e in located + candidates if any(_overlap((e.start_s, e.end_s), t) > 0 for t in true)]
+                events = _merged(events)
+                cleaned = cl.clean(audio, sr, events=events).cleaned if events else audio
             elif method in ("proposed", "stack"):
                 res = _cleaner(method, dictionary, detector, overrides).clean(audio, sr)
                 cleaned, events = res.cleaned, list(res.events)
@@ -555,7 +577,8 @@ def main(argv: list[str] | None = None) -> int:
                     "detector), stack (the threshold stack), nmf (the paper's baseline)")
     ap.add_argument("--given", type=_csv(GIVEN), default=["none"],
                     help="none: automatic location (default); spans: the true spans given to the proposed "
-                    "repair (its ceiling); both: none,spans")
+                    "repair (its ceiling); review: an ideal reviewer of the located events and candidates; "
+                    "comma-separated for several, e.g. none,spans")
     ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
                     "shipped presets (contaminated: learned from files in test folds)")
@@ -607,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(m, "none") for m in args.methods] if "none" in args.given else []
     if "spans" in args.given:
         runs.append(("proposed", "spans"))
+    if "review" in args.given:
+        runs.append(("proposed", "review"))
     # With the bundled presets (contaminated anyway) the shipped detector, which was trained with
     # them; with fold dictionaries, fold k's detector, trained without fold k: checked first.
     for k in folds:
