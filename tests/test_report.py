@@ -236,12 +236,17 @@ def test_no_events_still_makes_a_report(tmp_path):
     assert len([1 for t, _ in parse(path) if t == "img"]) == 1
 
 
+def _many_events(seed: int, n: int, lo: float, hi: float, every_s: float):
+    """A minute of noise and ``n`` events every ``every_s`` s with shuffled confidences ``lo..hi``."""
+    rng = np.random.default_rng(seed)
+    audio = rng.normal(0, 0.05, (SR * 60, 1))
+    conf = rng.permutation(np.linspace(lo, hi, n))
+    return audio, conf, [Event(1.0 + every_s * k, 1.3 + every_s * k, "drop", float(c)) for k, c in enumerate(conf)]
+
+
 def test_many_events_get_excerpts_for_the_most_confident_only(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "MAX_SNIPPETS", 4)
-    rng = np.random.default_rng(3)
-    audio = rng.normal(0, 0.05, (SR * 60, 1))
-    conf = rng.permutation(np.linspace(0.05, 0.95, 30))
-    events = [Event(1.0 + 2 * k, 1.3 + 2 * k, "drop", float(c)) for k, c in enumerate(conf)]
+    audio, conf, events = _many_events(3, 30, 0.05, 0.95, 2)
     path = R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=events, title="many")
     text = path.read_text()
     listened = [int(i) for i in re.findall(r'<article id="ev-(\d+)">', text)]
@@ -253,10 +258,7 @@ def test_many_events_get_excerpts_for_the_most_confident_only(tmp_path, monkeypa
 
 def test_a_third_of_the_excerpts_is_kept_for_the_candidates(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "MAX_SNIPPETS", 6)
-    rng = np.random.default_rng(4)
-    audio = rng.normal(0, 0.05, (SR * 60, 1))
-    conf = rng.permutation(np.linspace(0.5, 0.99, 12))
-    events = [Event(1.0 + 4 * k, 1.3 + 4 * k, "drop", float(c)) for k, c in enumerate(conf)]
+    audio, conf, events = _many_events(4, 12, 0.5, 0.99, 4)
     cconf = [0.3, 0.45, 0.26, 0.4]
     cands = [Event(3.0 + 4 * k, 3.3 + 4 * k, "unknown", c) for k, c in enumerate(cconf)]
     path = R.write_report(tmp_path, audio, SR, cleaned=None, removed=None, events=events, candidates=cands,
