@@ -80,6 +80,11 @@ class CleanResult:
 #: (taken out of the run's stats before they are returned).
 _CANDIDATES = "review_candidates"
 
+def _overlaps(span, spans) -> bool:
+    """Whether ``span`` (``start_s``, ``end_s``) overlaps any of ``spans``."""
+    return any(span.start_s < k.end_s and k.start_s < span.end_s for k in spans)
+
+
 #: Most channels an array handed to the API may have (more is taken for the wrong layout).
 MAX_CHANNELS = 64
 
@@ -419,8 +424,7 @@ class Cleaner:
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
-        stats[_CANDIDATES] = [e for e in loc.candidates
-                              if not any(e.start_s < k.end_s and k.start_s < e.end_s for k in kept)]
+        stats[_CANDIDATES] = [e for e in loc.candidates if not _overlaps(e, kept)]
         if kept:
             # Located events overlapping a keep span are dropped.
             keep_frames = _span_frames(kept, cfg, ana.n_frames)
@@ -429,7 +433,7 @@ class Cleaner:
             for a, b in loc.segments:
                 if keep_frames[a:b].any():
                     frames[a:b] = False
-            found = [e for e in found if not any(e.start_s < k.end_s and k.start_s < e.end_s for k in kept)]
+            found = [e for e in found if not _overlaps(e, kept)]
             stats["dropped_by_keep"] = len(loc.segments) - len(segs)
         report(0.8, "location")
         if locate_only or not frames.any():
@@ -453,21 +457,17 @@ class Cleaner:
             stats.update(loc.stats)
             frames |= loc.frames
             exclude |= loc.exclude
-            found += [e for e in loc.events if not any(e.start_s < f.end_s and f.start_s < e.end_s for f in found)]
+            found += [e for e in loc.events if not _overlaps(e, found)]
             found.sort(key=lambda e: e.start_s)
             candidates = sorted(candidates + loc.candidates, key=lambda e: e.start_s)
-
-        def overlaps(e, spans) -> bool:
-            return any(e.start_s < k.end_s and k.start_s < e.end_s for k in spans)
-
         # A candidate is never an event already found, nor inside a keep span.
-        stats[_CANDIDATES] = [c for c in candidates if not overlaps(c, found) and not overlaps(c, kept)]
+        stats[_CANDIDATES] = [c for c in candidates if not _overlaps(c, found) and not _overlaps(c, kept)]
         if kept:
             keep_frames = _span_frames(kept, ana.cfg, ana.n_frames)
             for a, b in _runs(frames):
                 if keep_frames[a:b].any():
                     frames[a:b] = False
-            found = [e for e in found if not any(e.start_s < k.end_s and k.start_s < e.end_s for k in kept)]
+            found = [e for e in found if not _overlaps(e, kept)]
         report(0.8, "location")
         if locate_only or not frames.any():
             report(1.0)
