@@ -507,7 +507,7 @@ def test_report_filenames_are_distinct_per_relative_path():
 def test_index_links_reports_and_counts_events(tmp_path):
     (tmp_path / "a.html").write_text("<p>a</p>")
     entries = [
-        {"name": "a.wav", "report": "a.html", "n_events": 3, "duration_s": 20.0, "status": "ok"},
+        {"name": "a.wav", "report": "a.html", "n_events": 3, "n_candidates": 2, "duration_s": 20.0, "status": "ok"},
         {"name": "<b>.wav", "report": None, "n_events": None, "duration_s": None, "status": "failed",
          "error": "not an audio file"},
         {"name": "c.flac", "report": "sub/c.html", "n_events": 0, "duration_s": 3725.5, "status": "ok"},
@@ -517,7 +517,8 @@ def test_index_links_reports_and_counts_events(tmp_path):
     text = path.read_text()
     hrefs = [a["href"] for t, a in parse(path) if t == "a"]
     assert hrefs == ["a.html", "sub/c.html"]
-    assert "3 files, 2 ok, 1 not; 3 events in total" in text
+    assert "3 files, 2 ok, 1 not; 3 events in total, 2 candidates for review" in text
+    assert "<td>3</td><td>2</td>" in text  # a.wav: its events, then its candidates
     assert "&lt;b&gt;.wav" in text and "failed: not an audio file" in text
     assert "1:02:05.500" in text
 

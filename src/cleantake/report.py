@@ -1041,6 +1041,7 @@ def write_index(
     entries : iterable of mapping
         One per input file, with keys ``name`` (str), ``report`` (path of its report relative
         to ``out_dir``, or None when there is none), ``n_events`` (int or None),
+        optionally ``n_candidates`` (candidates for review, int or None),
         ``duration_s`` (float or None), ``status`` (e.g. ``"ok"`` or ``"failed"``) and
         optionally ``error`` (message shown for failures).
     title : str, optional
@@ -1052,7 +1053,7 @@ def write_index(
         The written ``index.html``.
     """
     out = _prepare_dir(out_dir)
-    rows, total_events, n_ok, n_files = [], 0, 0, 0
+    rows, total_events, total_candidates, n_ok, n_files = [], 0, 0, 0, 0
     for k, e in enumerate(entries):
         if "name" not in e:
             raise ParameterError(f"index entry {k} has no 'name'")
@@ -1062,6 +1063,8 @@ def write_index(
         link = f'<a href="{html.escape(Path(report).as_posix(), quote=True)}">{name}</a>' if report else name
         n_ev = e.get("n_events")
         total_events += int(n_ev or 0)
+        n_cand = e.get("n_candidates")
+        total_candidates += int(n_cand or 0)
         dur = e.get("duration_s")
         status = str(e.get("status", "ok"))
         ok = status.lower() in ("ok", "done", "cleaned", "located", "skipped")
@@ -1072,14 +1075,18 @@ def write_index(
         status_html = f'<span style="overflow-wrap:anywhere;white-space:normal">{status_html}</span>'
         rows.append(
             f'<tr><td class="l">{link}</td><td>{"—" if dur is None else format_clock(dur)}</td>'
-            f'<td>{"—" if n_ev is None else int(n_ev)}</td>'
+            f'<td>{"—" if n_ev is None else int(n_ev)}</td><td>{"—" if n_cand is None else int(n_cand)}</td>'
             f'<td class="l {"ok" if ok else "bad"}">{status_html}</td></tr>'
         )
+    cand_note = (f", {total_candidates} candidate{'s' if total_candidates != 1 else ''} for review"
+                 if total_candidates else "")
     body = [
         f"<header><h1>{html.escape(title)}</h1>",
         f'<p class="meta">{n_files} file{"s" if n_files != 1 else ""}, {n_ok} ok, '
-        f"{n_files - n_ok} not; {total_events} event{'s' if total_events != 1 else ''} in total</p></header>",
+        f"{n_files - n_ok} not; {total_events} event{'s' if total_events != 1 else ''} in total{cand_note}"
+        "</p></header>",
         '<table id="index-table"><thead><tr><th class="l">file</th><th>duration</th><th>events</th>'
+        '<th title="candidates for review: not repaired, listed unticked in the file\'s report">candidates</th>'
         '<th class="l">status</th></tr></thead><tbody>',
         "\n".join(rows),
         "</tbody></table>",

@@ -151,7 +151,8 @@ def _process_job(job: Job, plugin_name: str) -> dict:
             # finished task whose result was lost with its worker), or by a task of a killed
             # run that was still running on a remote cluster: identical work, nothing to redo.
             row.update(status="done", duration_s=rec.get("duration_s"), n_events=rec.get("n_events"),
-                       outputs={k: str(p) for k, p in finals.items()}, reused=True)
+                       n_candidates=rec.get("n_candidates"), outputs={k: str(p) for k, p in finals.items()},
+                       reused=True)
             row["elapsed_s"] = round(time.perf_counter() - t0, 3)
             return row
         for k, final in finals.items():
@@ -199,6 +200,7 @@ def _process_job(job: Job, plugin_name: str) -> dict:
                 raise AudioWriteError(f"the {k} output for {job.rel!r} was not written")
             outputs[k] = {"path": rel_to(finals[k], job.out_root), "size": p.stat().st_size}
         events = getattr(result, "events", None)
+        candidates = getattr(result, "candidates", None)
         duration = getattr(result, "duration_s", None)
         record = {
             "version": RECORD_VERSION,
@@ -209,6 +211,7 @@ def _process_job(job: Job, plugin_name: str) -> dict:
             "outputs": outputs,
             "duration_s": None if duration is None else float(duration),
             "n_events": None if events is None else len(events),
+            "n_candidates": None if candidates is None else len(candidates),
             "finished_utc": _utc_now(),
         }
         # The record goes first: every output in place is claimed by a record, so a run
@@ -217,7 +220,7 @@ def _process_job(job: Job, plugin_name: str) -> dict:
         for k, p in partials.items():
             os.replace(p, finals[k])
         row.update(status="done", duration_s=record["duration_s"], n_events=record["n_events"],
-                   outputs={k: str(finals[k]) for k in outputs})
+                   n_candidates=record["n_candidates"], outputs={k: str(finals[k]) for k in outputs})
         report_out = getattr(result, "report_output", None)
         if job.report_dir is not None and report_out is not None:
             row["report"] = str(report_out)
@@ -415,7 +418,8 @@ def run_batch(
                          "outputs": {k: str(plan[k]) for k in ("cleaned", "removed", "labels") if plan[k]}}
             if report_root is not None:  # the index shows what the earlier run found
                 rec = read_record(plan["record"]) or {}  # type: ignore[arg-type]
-                rows[rel].update(duration_s=rec.get("duration_s"), n_events=rec.get("n_events"))
+                rows[rel].update(duration_s=rec.get("duration_s"), n_events=rec.get("n_events"),
+                                 n_candidates=rec.get("n_candidates"))
             continue
         if action == "blocked":
             rows[rel] = {"input": rel, "status": "failed", "reason": f"AudioWriteError: {why}"}
@@ -500,6 +504,7 @@ def _write_report_index(report_root: Path, files: list[dict]) -> Path:
             "name": rel,
             "report": report.name if "report" in row else None,
             "n_events": row.get("n_events"),
+            "n_candidates": row.get("n_candidates"),
             "duration_s": row.get("duration_s"),
             "status": status,
             "error": row.get("reason") if status == "failed" else None,
