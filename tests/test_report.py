@@ -270,6 +270,18 @@ def test_a_third_of_the_excerpts_is_kept_for_the_candidates(tmp_path, monkeypatc
     assert len(re.findall(r'<tr id="row-', text)) == 16
 
 
+def test_a_candidate_is_heard_from_the_input_alone(tmp_path):
+    audio, music, bursts, events = synthetic_take()
+    cand = Event(events[0].end_s + 0.5, events[0].end_s + 0.8, "unknown", 0.3)
+    path = R.write_report(tmp_path, audio, SR, cleaned=music, removed=bursts, events=events[:1], candidates=[cand],
+                          title="take")
+    text = path.read_text()
+    articles = dict(re.findall(r'<article id="ev-(c?\d+)">(.*?)</article>', text, flags=re.S))
+    assert set(articles) == {"1", "c1"}
+    assert articles["1"].count("<audio") == 3 and articles["c1"].count("<audio") == 1
+    assert "the input alone: nothing was removed there" in articles["c1"]
+
+
 def test_audio_budget_limits_excerpts(tmp_path, monkeypatch):
     audio, music, bursts, events = synthetic_take()
     a, b = (int(round((events[0].start_s + d) * SR)) for d in (-R.SNIPPET_CONTEXT_S, 0.35 + R.SNIPPET_CONTEXT_S))

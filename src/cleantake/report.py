@@ -51,7 +51,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -542,10 +542,13 @@ def _snippet_span(ev: Event, sr: int, n: int) -> tuple[int, int]:
     return ia, ib
 
 
-def _excerpts(events: Sequence[Event], panels, sr: int, n: int, rank: Sequence | None = None) -> dict[int, dict]:
+def _excerpts(events: Sequence[Event], panels, sr: int, n: int, rank: Sequence | None = None,
+              input_only: Collection[int] = ()) -> dict[int, dict]:
     """Audio excerpts of the most confident events, within :data:`MAX_SNIPPETS` and :data:`AUDIO_BUDGET_BYTES`.
 
     ``rank`` (optional): one sort key per event, lowest first (default: most confident first).
+    ``input_only``: indices of events excerpted from the input alone (candidates for review:
+    nothing was removed there, so the other versions would repeat it or be silent).
     Returns ``{event index: {"a", "b", "gain", "segs": [(name, samples)], "audio": [(bytes, mime)]}}``;
     the versions of one event share one gain (at most unity) that keeps them below full scale.
     Mono and stereo keep their channels; more channels are downmixed to mono.
@@ -559,14 +562,15 @@ def _excerpts(events: Sequence[Event], panels, sr: int, n: int, rank: Sequence |
             break
         a, b = _snippet_span(events[i], sr, n)
         full: list[np.ndarray] = []
-        for k, (_, arr) in enumerate(panels):
+        shown = panels[:1] if i in input_only else panels
+        for k, (_, arr) in enumerate(shown):
             if k in differences:
                 plus, minus = differences[k]
                 full.append(full[plus] - full[minus])
             else:
                 full.append(np.asarray(arr[a:b], dtype=np.float64))
         segs = [(name, x if x.shape[1] <= 2 else x.mean(axis=1, keepdims=True))
-                for (name, _), x in zip(panels, full)]
+                for (name, _), x in zip(shown, full)]
         peak = max(float(np.max(np.abs(x))) for _, x in segs)
         gain = min(1.0, 0.99 / peak) if peak > 0 else 1.0
         enc = [_encode_excerpt(x * gain, sr) for _, x in segs]
@@ -900,7 +904,8 @@ def write_report(
     first = ev_idx[:MAX_SNIPPETS - reserve] + cand_idx[:reserve]
     order = first + [j for j in ev_idx + cand_idx if j not in set(first)]
     tier = {j: pos for pos, j in enumerate(order)}
-    chosen = _excerpts([ev for _, ev, _ in items], panels, sr, n, rank=[tier[j] for j in range(len(items))])
+    chosen = _excerpts([ev for _, ev, _ in items], panels, sr, n, rank=[tier[j] for j in range(len(items))],
+                       input_only={j for j in range(len(items)) if items[j][2]})
 
     whole = info["whole_recording"]
     parts = [f"<header>\n<h1>{html.escape(title)}</h1>"]
@@ -993,6 +998,7 @@ def write_report(
 
     if chosen:
         painter = _CloseupPainter([p[0] for p in panels], sr)
+        painter_input = None  # for the candidates' excerpts (the input alone), made when needed
         parts.append('<section id="listen">\n<h2>Listen</h2>')
         parts.append(
             f'<p class="note">Each excerpt is the event with {SNIPPET_CONTEXT_S:g} s before and after '
@@ -1003,7 +1009,11 @@ def write_report(
         for j, ex in chosen.items():
             tag, ev, cand = items[j]
             a, b, gain = ex["a"], ex["b"], ex["gain"]
-            img_b64, w, h = painter.paint(ex["segs"], a, b, ev)
+            if cand and len(panels) > 1:
+                painter_input = painter_input or _CloseupPainter([panels[0][0]], sr)
+                img_b64, w, h = painter_input.paint(ex["segs"], a, b, ev)
+            else:
+                img_b64, w, h = painter.paint(ex["segs"], a, b, ev)
             gain_note = f", scaled by {20 * math.log10(gain):.1f} dB to avoid clipping" if gain < 1.0 else ""
             players = "".join(
                 f'<figure><figcaption>{html.escape(label)}</figcaption>'
@@ -1015,7 +1025,8 @@ def write_report(
                 f'<article id="ev-{tag}">\n<h3>#{tag} {html.escape(ev.label)} ({ev.confidence:.2f}) at '
                 f"{ev.start_s:.3f}–{ev.end_s:.3f} s{' (candidate, not repaired)' if cand else ''}</h3>\n"
                 f'<p class="note">excerpt {a / sr:.3f}–{b / sr:.3f} s (left to right edge of each close-up)'
-                f"{gain_note}; dashed lines mark the event.</p>\n"
+                f"{gain_note}; dashed lines mark the event"
+                f"{' (the input alone: nothing was removed there)' if cand else ''}.</p>\n"
                 f'<img src="data:image/png;base64,{img_b64}" width="{w}" height="{h}" '
                 f'alt="Close-up spectrograms of {"candidate" if cand else "event"} {tag}">\n'
                 f'<div class="players">{players}</div>\n</article>'
