@@ -87,10 +87,9 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
                     # (by the events and the candidates for review).
                     true = event_spans(corpus_dir, entry)
                     row["n_true"] = len(true)
-                    row["n_found"] = round(_share_found(true, events) * len(true)) if true else 0
+                    row["n_found"] = _count_found(true, events)
                     if candidates is not None:
-                        row["n_reach"] = round(_share_found(true, list(events) + list(candidates)) * len(true)) \
-                            if true else 0
+                        row["n_reach"] = _count_found(true, list(events) + list(candidates))
                 if candidates is not None:
                     row["candidates"] = len(candidates)
                     row["minutes"] = mixture.shape[0] / sr / 60
@@ -134,15 +133,18 @@ def clean_like_first(mixture: np.ndarray, sr: int, true: Sequence[tuple[float, f
     return cleaned, mixture - cleaned, list(res.events), list(res.candidates)
 
 
-def _share_found(spans: Sequence[tuple[float, float]], events) -> float | None:
-    """Share of ``spans`` covered >= 30 % by ``events`` (None when there are none)."""
-    if not spans:
-        return None
+def _count_found(spans: Sequence[tuple[float, float]], events) -> int:
+    """How many of ``spans`` ``events`` cover >= 30 %."""
     found = 0
     for a, b in spans:
         cover = sum(max(0.0, min(b, e.end_s) - max(a, e.start_s)) for e in events)
         found += cover >= 0.3 * (b - a)
-    return found / len(spans)
+    return found
+
+
+def _share_found(spans: Sequence[tuple[float, float]], events) -> float | None:
+    """Share of ``spans`` covered >= 30 % by ``events`` (None when there are none)."""
+    return _count_found(spans, events) / len(spans) if spans else None
 
 
 def _mean(values) -> float | None:

@@ -30,7 +30,7 @@ from .analysis import Analysis, analyse
 from .detector import ACTIVATION_CLASSES, frame_features, frame_probabilities, load_model, smoothed_probability
 from .dictionaries import Dictionary, combine, empty_dictionary, resolve_dictionary
 from .errors import ParameterError
-from .locate import Event, dilate, segments, segments_to_events
+from .locate import Event, dilate, overlaps_any, segments, segments_to_events
 from .nmf import learn_nmf
 from .repair import music_estimate
 from .settings import FrameCounts, Settings
@@ -685,8 +685,7 @@ def locate_like(
         segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds, duration_s=x.shape[1] / sr,
         labels=[LIKE_LABEL] * len(segs), confidences=[float(np.clip(sim[a:b].max(), 0, 1)) for a, b in segs])
     marked_events = [Event(e.start_s, e.end_s, LIKE_LABEL, 1.0) for e in spans]
-    found_events = [e for e in found_events
-                    if not any(e.start_s < m.end_s and m.start_s < e.end_s for m in marked_events)]
+    found_events = [e for e in found_events if not overlaps_any(e, marked_events)]
     events = sorted(marked_events + found_events, key=lambda e: e.start_s)
     stats = {"like_reference": ref, "like_residual": resid, "like_found": len(found_events)}
     candidates = segments_to_events(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .dictionaries import Dictionary
 
 __all__ = [
-    "Event", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
+    "Event", "overlaps_any", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
     "Location", "locate_events", "chosen_locator", "learned_location", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
     "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
@@ -71,6 +71,12 @@ class Event:
         if d["strength"] == 1.0:
             del d["strength"]
         return d
+
+
+def overlaps_any(span, spans) -> bool:
+    """Whether ``span`` overlaps any of ``spans`` (each with ``start_s`` and ``end_s`` in
+    seconds; spans that only touch do not overlap)."""
+    return any(span.start_s < k.end_s and k.start_s < span.end_s for k in spans)
 
 
 def candidate_frames(

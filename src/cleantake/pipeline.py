@@ -22,7 +22,7 @@ from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .labels import check_spans
 from .like import check_like, locate_like, spans_analysis
-from .locate import Event, dilate, locate_events
+from .locate import Event, dilate, locate_events, overlaps_any
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
@@ -79,11 +79,6 @@ class CleanResult:
 #: Key under which ``Cleaner._process`` hands the located candidates to ``clean``/``locate``
 #: (taken out of the run's stats before they are returned).
 _CANDIDATES = "review_candidates"
-
-def _overlaps(span, spans) -> bool:
-    """Whether ``span`` (``start_s``, ``end_s``) overlaps any of ``spans``."""
-    return any(span.start_s < k.end_s and k.start_s < span.end_s for k in spans)
-
 
 #: Most channels an array handed to the API may have (more is taken for the wrong layout).
 MAX_CHANNELS = 64
@@ -424,7 +419,7 @@ class Cleaner:
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
-        stats[_CANDIDATES] = [e for e in loc.candidates if not _overlaps(e, kept)]
+        stats[_CANDIDATES] = [e for e in loc.candidates if not overlaps_any(e, kept)]
         if kept:
             # Located events overlapping a keep span are dropped.
             keep_frames = _span_frames(kept, cfg, ana.n_frames)
@@ -433,7 +428,7 @@ class Cleaner:
             for a, b in loc.segments:
                 if keep_frames[a:b].any():
                     frames[a:b] = False
-            found = [e for e in found if not _overlaps(e, kept)]
+            found = [e for e in found if not overlaps_any(e, kept)]
             stats["dropped_by_keep"] = len(loc.segments) - len(segs)
         report(0.8, "location")
         if locate_only or not frames.any():
@@ -457,17 +452,17 @@ class Cleaner:
             stats.update(loc.stats)
             frames |= loc.frames
             exclude |= loc.exclude
-            found += [e for e in loc.events if not _overlaps(e, found)]
+            found += [e for e in loc.events if not overlaps_any(e, found)]
             found.sort(key=lambda e: e.start_s)
             candidates = sorted(candidates + loc.candidates, key=lambda e: e.start_s)
         # A candidate is never an event already found, nor inside a keep span.
-        stats[_CANDIDATES] = [c for c in candidates if not _overlaps(c, found) and not _overlaps(c, kept)]
+        stats[_CANDIDATES] = [c for c in candidates if not overlaps_any(c, found) and not overlaps_any(c, kept)]
         if kept:
             keep_frames = _span_frames(kept, ana.cfg, ana.n_frames)
             for a, b in _runs(frames):
                 if keep_frames[a:b].any():
                     frames[a:b] = False
-            found = [e for e in found if not _overlaps(e, kept)]
+            found = [e for e in found if not overlaps_any(e, kept)]
         report(0.8, "location")
         if locate_only or not frames.any():
             report(1.0)

@@ -42,7 +42,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .io import block_sizes, iter_blocks
-from .locate import Event
+from .locate import Event, overlaps_any
 from .threads import check_workers, default_jobs, recording_threads
 
 __all__ = [
@@ -130,7 +130,7 @@ def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> l
 def apart_from(candidates: list[Event], events: list[Event]) -> list[Event]:
     """The ``candidates`` that overlap none of ``events`` (a candidate of one block that the
     other block kept as an event is that event)."""
-    return [c for c in candidates if not any(c.start_s < e.end_s and e.start_s < c.end_s for e in events)]
+    return [c for c in candidates if not overlaps_any(c, events)]
 
 
 def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
