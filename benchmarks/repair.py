@@ -128,6 +128,12 @@ VARIANTS: dict[str, dict] = {
     "new-p3": {"base": "new", "settings": {"mask_power": 3.0}},
     "new-c3": {"base": "new", "settings": {"repair_compress": 3.0}},
     "nx": {"base": "new", "feat": "Fm_c1", "stat": "mean"},  # "new" through the experimental copy
+    "nx-rk": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "kernel"},
+    "nx-rg": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "guard"},
+    "nx-rb": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "both"},
+    "nx-rb0": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "both", "refit_fixed": False},
+    "nx-bl.2": {"base": "new", "feat": "Fm_c1", "stat": "mean", "blend": 0.2},
+    "nx-bl.4": {"base": "new", "feat": "Fm_c1", "stat": "mean", "blend": 0.4},
     "nx-bf": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 1, "tpen": 1e-9},  # brute force, same kernel
     "nx-t0.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "tpen": 0.1},
     "nx-t0.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "tpen": 0.3},
@@ -237,7 +243,8 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
                     fine: tuple | None = None, smooth_s: int = 0, mask: str = "soft",
                     x: np.ndarray | None = None, tpen: float = 0.0, split: int = 1,
                     missing: tuple | None = None, oracle: bool = False, perch: bool = False,
-                    music: np.ndarray | None = None, gain: tuple | None = None) -> np.ndarray:
+                    music: np.ndarray | None = None, gain: tuple | None = None, refit: str | None = None,
+                    refit_fixed: bool = True, blend: float = 0.0) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
@@ -286,6 +293,16 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         over those bins, per repaired frame (``scope`` "frame"), per run of consecutive
         repaired frames ("run") or per frame smoothed over 5 frames ("smooth"); no correction
         where those bins hold less than ``min_share`` of the statistic's magnitude.
+    refit : {"kernel", "guard", "both"}, optional
+        Span-aware NMF (session 13): the music templates are learned again from the frames
+        outside the spans (and their context) only, with the interference templates
+        (``refit_fixed``) or without them, then every frame's activations are fitted with all
+        templates fixed; its music estimate replaces the analysis's in the kernel's features
+        (``"kernel"``), its interference share replaces the analysis's in the guard
+        (``"guard"``), or both.
+    blend : float in [0, 1]
+        Geometric blend of the kNN statistic with the NMF's own music estimate in bins (the
+        mixture times the band share of the music model): ``S_knn^(1-a) S_nmf^a``.
     fine : (window_ms, hop_ms), optional
         Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
         estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
@@ -302,6 +319,21 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     exclude = np.convolve(frames, np.ones(2 * ex_w + 1), mode="same") > 0 if ex_w else frames.copy()
     exclude |= ana.partial
     F = _features(ana, feat, frames, ctx)
+    res = ana.nmf
+    L_i_all, L_m_all = ana.L_i, ana.L_m
+    if refit is not None:
+        from cleantake.nmf import semi_nmf
+
+        Wf = res.W[:, :res.n_fixed]
+        r1 = semi_nmf(ana.Vb[:, ~exclude], Wf if refit_fixed else None, n_free=s.music_rank, n_iter=s.n_iter,
+                      beta=ana.beta)
+        Wm = r1.W[:, r1.n_fixed:]
+        r2 = semi_nmf(ana.Vb, np.concatenate([Wf, Wm], axis=1), n_free=0, n_iter=s.n_iter, beta=ana.beta)
+        L_i2, L_m2 = r2.W[:, :res.n_fixed] @ r2.H[:res.n_fixed], r2.W[:, res.n_fixed:] @ r2.H[res.n_fixed:]
+        if refit in ("kernel", "both"):
+            F = kam.context_features(L_m2, context=0, compress=float(L_m2.mean()) * 1.0 + 1e-12)
+        if refit in ("guard", "both"):
+            L_i_all, L_m_all = L_i2, L_m2
     if oracle:
         Mb = ana.P @ np.abs(stft(music, ana.cfg, workers=1)).mean(axis=0)
         F = kam.context_features(Mb, context=0, compress=float(Mb.mean()) + 1e-12)
@@ -317,9 +349,11 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         if gain is not None:
             raw = raw * _level_gain(ana, q, raw, Vq, *gain)[None, :]
         S = np.minimum(raw, Vq)
-    res = ana.nmf
-    L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, q]
-    r_b = L_i / np.maximum(L_i + ana.L_m[:, q], 1e-12)
+    L_i = L_i_all[:, q]
+    r_b = L_i / np.maximum(L_i + L_m_all[:, q], 1e-12)
+    if blend > 0:
+        S_nmf = Vq * bands_to_bins(1.0 - r_b, ana.P)
+        S = np.minimum(S ** (1 - blend) * np.maximum(S_nmf, 1e-12) ** blend, Vq).astype(np.float32)
     guard = bands_to_bins(r_b, ana.P) ** s.nmf_guard if s.nmf_guard > 0 else 1.0
 
     def mask_of(S):
