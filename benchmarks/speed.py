@@ -220,8 +220,9 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
     from cleantake.files import clean_file
     from cleantake.threads import default_jobs as default_workers
 
-    # cleantake imports scipy.signal lazily, at its first transform; import it here so that no
-    # case pays that import inside its timed part (imports are not timed, as for the peers).
+    # Imports are not timed (for cleantake as for the peers, some of which use scipy.signal;
+    # cleantake no longer does since session 13: benchmarks/startup.py measures what imports
+    # cost a command), so import the heavy ones here.
     import scipy.signal  # noqa: F401
 
     path = Path(rec["path"])

@@ -68,3 +68,54 @@ def test_istft_columns_equals_istft_of_sparse_spectrogram(sr, hop_ms):
     assert gap.size and not gap.any()
     empty = istft_columns(X[..., :0], np.arange(0), cfg, x.shape[-1])
     assert empty.shape == full.shape and not empty.any()
+
+
+# Sizes that exercise the framing: the default at several rates, odd and even hop counts per
+# window, a hop of half the window, windows whose length is and is not a power of two.
+_FRAMINGS = [(44100, 46.0, 11.5), (48000, 46.0, 11.5), (22050, 23.0, 11.5), (8000, 46.0, 23.0),
+             (96000, 20.0, 5.0), (16000, 64.0, 16.0), (44100, 93.0, 7.0)]
+
+
+@pytest.mark.parametrize("sr,window_ms,hop_ms", _FRAMINGS)
+def test_framing_is_scipys_short_time_fft(sr, window_ms, hop_ms):
+    """The framing computed without scipy.signal (which takes most of a short file's run time
+    to import) is ShortTimeFFT's: the same window and dual window bit for bit, the same first
+    and last frames for every length, and the same transforms."""
+    from scipy.signal import ShortTimeFFT
+    from scipy.signal.windows import hann
+
+    cfg = StftConfig(sr, window_ms, hop_ms)
+    ref = ShortTimeFFT(hann(cfg.win_length, sym=False), hop=cfg.hop_length, fs=sr, mfft=cfg.n_fft,
+                       fft_mode="onesided", scale_to=None)
+    from cleantake.spectral import _framing  # the private helper is what is compared here
+
+    ours = _framing(cfg.win_length, cfg.hop_length, cfg.n_fft)
+    assert np.array_equal(ours.win, ref.win) and np.array_equal(ours.dual_win, ref.dual_win)
+    assert cfg.first_frame == ref.p_min
+    half = cfg.win_length - cfg.win_length // 2
+    for n in [half, half + 1, cfg.hop_length * 7, cfg.hop_length * 7 + 1, sr, sr + 3, 3 * sr - 1]:
+        assert cfg.n_frames(n) == ref.p_max(n) - ref.p_min, n
+    x = np.random.default_rng(2).standard_normal((2, sr // 2 + 11))
+    X = stft(x, cfg)
+    Xr = ref.stft(x, axis=-1)
+    assert X.shape == Xr.shape
+    np.testing.assert_allclose(X, Xr, rtol=0, atol=1e-5 * np.abs(Xr).max())  # ours in float32
+    Xd = X.astype(np.complex128)
+    np.testing.assert_allclose(istft(Xd, cfg, x.shape[-1]), ref.istft(Xd, k1=x.shape[-1]), rtol=0, atol=1e-12)
+
+
+def test_too_short_for_one_frame_refused():
+    cfg = StftConfig(44100)
+    with pytest.raises(ParameterError, match="half the analysis window"):
+        cfg.n_frames(cfg.win_length // 2 - 1)
+
+
+def test_istft_of_fewer_frames_than_the_length_needs_pads_with_silence():
+    cfg = StftConfig(22050)
+    x = np.random.default_rng(3).standard_normal(22050)
+    X = stft(x, cfg)
+    y = istft(X[..., : X.shape[-1] // 2], cfg, x.shape[-1])
+    Z = X.copy()
+    Z[..., X.shape[-1] // 2:] = 0
+    np.testing.assert_allclose(y, istft(Z, cfg, x.shape[-1]), rtol=0, atol=1e-12)
+    assert not y[-cfg.win_length:].any()

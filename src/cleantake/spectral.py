@@ -12,12 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from typing import TYPE_CHECKING
-
 from scipy import fft as sp_fft
-
-if TYPE_CHECKING:
-    from scipy.signal import ShortTimeFFT
 
 from .errors import ParameterError
 
@@ -100,23 +95,86 @@ class StftConfig:
         return {"sr": int(self.sr), "window_ms": float(self.window_ms), "hop_ms": float(self.hop_ms)}
 
 
+class _Framing:
+    """Where the frames of one STFT configuration lie, and its windows.
+
+    The framing of scipy's ``ShortTimeFFT`` (``fft_mode="onesided"``, no scaling, zero phase
+    at the window centre), computed here so that no command waits for ``scipy.signal`` to
+    import (about 0.7 s, more than the whole analysis of a short file): frame ``p`` is
+    centred on sample ``p * hop``; frames run from :attr:`p_min`, the first whose window
+    still reaches sample 0 with a non-zero value, up to :meth:`p_max`, the first whose
+    window no longer reaches the last sample. ``tests/test_spectral.py`` checks all of it
+    against ``ShortTimeFFT``.
+
+    Attributes
+    ----------
+    win : np.ndarray [shape=(m_num,)], float64
+        Periodic Hann window (as ``scipy.signal.windows.hann(m_num, sym=False)``).
+    dual_win : np.ndarray [shape=(m_num,)], float64
+        Canonical dual window: ``win`` over the sum of the squared windows of all frames
+        overlapping a sample (least-squares overlap-add).
+    m_num, m_num_mid, hop, mfft : int
+        Window length, its centre index, hop and FFT length in samples.
+    p_min : int
+        Index of the first frame (<= 0).
+    """
+
+    def __init__(self, win_length: int, hop_length: int, n_fft: int) -> None:
+        m = int(win_length)
+        # The periodic Hann window, in the same operations as scipy's general cosine window
+        # (bit for bit): a symmetric window one sample longer, its last sample dropped.
+        fac = np.linspace(-np.pi, np.pi, m + 1, dtype=np.float64)
+        w = np.zeros(m + 1, dtype=np.float64)
+        for k, a in enumerate((0.5, 0.5)):
+            w += a * np.cos(k * fac)
+        self.win = w[:-1]
+        self.m_num, self.m_num_mid, self.hop, self.mfft = m, m // 2, int(hop_length), int(n_fft)
+        self._w2 = self.win**2
+        dd = self._w2.copy()
+        for k in range(self.hop, m, self.hop):
+            dd[k:] += self._w2[:-k]
+            dd[:-k] += self._w2[k:]
+        if not np.all(dd >= np.finfo(np.float64).resolution * dd.max()):
+            raise ParameterError("this window and hop cannot be inverted (the windows leave gaps)")
+        self.dual_win = self.win / dd
+        # First frame: move the window left, one hop at a time, until the next step would
+        # leave nothing non-zero at or after sample 0.
+        n0 = -self.m_num_mid
+        for p, start in enumerate(range(n0, n0 - m - 1, -self.hop)):
+            nxt = start - self.hop
+            if nxt + m <= 0 or not self._w2[nxt:].any():
+                self.p_min = -p
+                break
+        else:  # pragma: no cover - the loop always ends by a break
+            raise RuntimeError("no first frame")
+
+    def p_max(self, n: int) -> int:
+        """Index after the last frame for ``n`` samples (the first frame whose window, moved
+        one more hop right, would leave nothing non-zero before sample ``n``)."""
+        n = int(n)
+        if n < self.m_num - self.m_num_mid:
+            raise ParameterError(f"{n} samples is shorter than half the analysis window "
+                                 f"({self.m_num - self.m_num_mid} samples)")
+        q1 = n // self.hop
+        for q, start in enumerate(range(q1 * self.hop - self.m_num_mid, n + self.m_num, self.hop), start=q1):
+            nxt = start + self.hop
+            if nxt >= n or not self._w2[: n - nxt].any():
+                return q + 1
+        raise RuntimeError("no last frame")  # pragma: no cover
+
+
 @lru_cache(maxsize=16)
-def _stft_object(sr: int, win_length: int, hop_length: int, n_fft: int) -> ShortTimeFFT:
-    # Imported here: scipy.signal takes seconds to import, and commands that stop early
-    # (a refused input, --help) should not wait for it.
-    from scipy.signal import ShortTimeFFT
-    from scipy.signal.windows import hann
-
-    win = hann(win_length, sym=False)
-    return ShortTimeFFT(win, hop=hop_length, fs=sr, mfft=n_fft, fft_mode="onesided", scale_to=None)
+def _framing(win_length: int, hop_length: int, n_fft: int) -> _Framing:
+    return _Framing(win_length, hop_length, n_fft)
 
 
-def _obj(cfg: StftConfig) -> ShortTimeFFT:
-    return _stft_object(int(cfg.sr), cfg.win_length, cfg.hop_length, cfg.n_fft)
+def _obj(cfg: StftConfig) -> _Framing:
+    return _framing(cfg.win_length, cfg.hop_length, cfg.n_fft)
 
 
 def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
-    """Complex STFT of ``x`` (float32 arithmetic; the framing of scipy's ``ShortTimeFFT``).
+    """Complex STFT of ``x`` (float32 arithmetic; the framing of scipy's ``ShortTimeFFT``, see
+    :class:`_Framing`).
 
     Parameters
     ----------
@@ -155,7 +213,7 @@ def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _window32_cached(sr: int, win_length: int, hop_length: int, n_fft: int) -> np.ndarray:
-    return _stft_object(sr, win_length, hop_length, n_fft).win.astype(np.float32)
+    return _framing(win_length, hop_length, n_fft).win.astype(np.float32)
 
 
 def _window32(cfg: StftConfig) -> np.ndarray:
@@ -164,7 +222,7 @@ def _window32(cfg: StftConfig) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _phase_cached(sr: int, win_length: int, hop_length: int, n_fft: int) -> np.ndarray:
-    sft = _stft_object(sr, win_length, hop_length, n_fft)
+    sft = _framing(win_length, hop_length, n_fft)
     k = np.arange(sft.mfft // 2 + 1)
     # ShortTimeFFT puts the window centre at phase zero.
     return np.exp(2j * np.pi * k * sft.m_num_mid / sft.mfft).astype(np.complex64)
@@ -189,11 +247,30 @@ def istft(X: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
     x : np.ndarray [shape=(..., n_samples)], float64
     """
     sft = _obj(cfg)
-    need = sft.p_max(n_samples) - sft.p_min
-    if X.shape[-1] < need:
-        shape = X.shape[:-1] + (need - X.shape[-1],)
-        X = np.concatenate([X, np.zeros(shape, dtype=X.dtype)], axis=-1)
-    return sft.istft(X.astype(np.complex128), k1=n_samples, f_axis=-2, t_axis=-1)
+    n_frames = min(X.shape[-1], sft.p_max(n_samples) - sft.p_min)
+    lead = X.shape[:-2]
+    out = np.zeros(lead + (n_samples,))
+    L, mid, hop = sft.m_num, sft.m_num_mid, sft.hop
+    r = -(-L // hop)  # hops a window spans
+    # The frame's samples from the inverse FFT, whose index 0 is the window centre.
+    take = (np.arange(L) - mid) % sft.mfft
+    # Frames in chunks (memory bounded whatever the length): each chunk's windowed frames,
+    # cut into hop-long pieces, are added into the output one piece position at a time.
+    chunk = 512
+    for a in range(0, n_frames, chunk):
+        b = min(a + chunk, n_frames)
+        Y = np.swapaxes(X[..., a:b], -1, -2).astype(np.complex128)
+        y = sp_fft.irfft(Y, n=sft.mfft, axis=-1)[..., take] * sft.dual_win  # (..., m, L)
+        m = b - a
+        y = np.concatenate([y, np.zeros(lead + (m, r * hop - L))], axis=-1).reshape(lead + (m, r, hop))
+        first = (a + sft.p_min) * hop - mid  # first sample of frame a
+        for j in range(r):
+            s0 = first + j * hop
+            piece = y[..., :, j, :].reshape(lead + (m * hop,))
+            lo, hi = max(s0, 0), min(s0 + m * hop, n_samples)
+            if hi > lo:
+                out[..., lo:hi] += piece[..., lo - s0: hi - s0]
+    return out
 
 
 def istft_columns(X: np.ndarray, cols: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
