@@ -617,12 +617,15 @@ def test_like_with_none_removes_the_marked_example_and_none_alone_is_refused(tmp
     assert not (tmp_path / "none.flac").exists()
 
 
-def test_like_on_a_recording_cleaned_in_blocks_is_refused_before_reading(tmp_path, capsys, monkeypatch):
+def test_like_examples_too_far_apart_on_a_long_recording_are_refused_before_cleaning(tmp_path, capsys, monkeypatch):
+    """On a recording cleaned in blocks the examples are learned from the 120 s around them:
+    examples further apart are refused in seconds, exit code 2, nothing written."""
     long = tmp_path / "long.wav"
-    sf.write(long, np.zeros((8000 * 125, 1)), 8000, subtype="PCM_16")  # 125 s: more than two 60-s blocks
+    sf.write(long, np.zeros((8000 * 250, 1)), 8000, subtype="PCM_16")  # 250 s: more than two 60-s blocks
     _must_not_clean(monkeypatch)
-    code, out, err = run(["clean", long, "-o", tmp_path / "out.wav", "--like", "10-11"], capsys)
-    assert code == 2 and "at most 120 s" in err
+    code, out, err = run(["clean", long, "-o", tmp_path / "out.wav", "--like", "10-11", "--like", "200-201"],
+                         capsys)
+    assert code == 2 and "within 120 s" in err and "10.000 s to 201.000 s" in err
     assert files_in(tmp_path) == ["long.wav"]
 
 

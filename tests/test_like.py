@@ -31,16 +31,23 @@ def _ring(seed, sr=SR, length=0.4):
 ONSETS = (2.1, 7.3)
 
 
-@pytest.fixture(scope="module")
-def mixed():
-    x = _music()
+def _with_rings(x, onsets):
+    """``x`` with a ring (:func:`_ring`, a different one each) at every onset (seconds), and
+    their spans in seconds."""
     y = x.copy()
     spans = []
-    for i, t0 in enumerate(ONSETS):
+    for i, t0 in enumerate(onsets):
         b = _ring(i)
         n0 = int(t0 * SR)
         y[n0:n0 + b.size] += b
         spans.append((n0 / SR, (n0 + b.size) / SR))
+    return y, spans
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    x = _music()
+    y, spans = _with_rings(x, ONSETS)
     return y, x, spans
 
 
@@ -175,6 +182,92 @@ def test_keep_drops_a_found_event(mixed):
     assert not any(e.start_s < b and a < e.end_s for e in res.events)
     assert np.array_equal(res.cleaned[int((a - 0.2) * SR):int((b + 0.2) * SR)],
                           y[int((a - 0.2) * SR):int((b + 0.2) * SR)])
+
+
+def test_a_like_model_learned_from_the_same_audio_gives_the_same_result(result, mixed):
+    """Learning first (``learn_like``) and cleaning with the model is what ``like=`` does."""
+    y, _, spans = mixed
+    c = cleantake.Cleaner("none")
+    model = c.learn_like(y, SR, [spans[0]])
+    again = c.clean(y, SR, like=[spans[0]], like_model=model)
+    assert again.events == result.events
+    assert np.array_equal(again.cleaned, result.cleaned)
+    assert c.locate(y, SR, like=[spans[0]], like_model=model) == result.events
+
+
+def test_a_like_model_finds_the_interference_in_a_stretch_without_the_example(mixed):
+    """A stretch of the recording that does not hold the marked example (a block of a long
+    file) still finds and removes the copy, and marks nothing itself."""
+    y, x, spans = mixed
+    c = cleantake.Cleaner("none")
+    model = c.learn_like(y, SR, [spans[0]])
+    t0 = 4.5
+    part = y[int(t0 * SR):]
+    res = c.clean(part, SR, like_model=model)
+    a, b = spans[1][0] - t0, spans[1][1] - t0
+    assert any(e.start_s < b and a < e.end_s for e in res.events)
+    assert all(e.start_s < b and a < e.end_s for e in res.events)  # nothing else
+    ref = x[int(t0 * SR):]
+    assert _energy(res.cleaned - ref, a, b) < 0.25 * _energy(part - ref, a, b)
+    with pytest.raises(ParameterError, match="not both"):
+        c.clean(part, SR, like_model=model, events=[(a, b)])
+
+
+def test_like_on_a_file_cleaned_in_blocks_finds_copies_in_every_block(tmp_path):
+    """A file longer than two blocks: the example is learned once from the stretch around it
+    and the copies in the other blocks are found and removed; the file's own clean stretches
+    stay bit-identical."""
+    import soundfile as sf
+
+    from cleantake.files import clean_file, locate_file
+
+    x = _music(30.0, seed=3)
+    y, spans = _with_rings(x, (2.1, 13.3, 26.2))
+    src = tmp_path / "long.wav"
+    sf.write(src, y, SR, subtype="FLOAT")
+    c = cleantake.Cleaner("none")
+    res = clean_file(src, tmp_path / "out.wav", cleaner=c, like=[spans[0]], block_s=8.0, overlap_s=2.0)
+    assert res.stats["blocks"] >= 4
+    for a, b in spans:
+        assert any(e.start_s < b and a < e.end_s for e in res.events), (a, b)
+    for e in res.events:
+        assert any(e.start_s < b and a < e.end_s for a, b in spans), e
+    out, _ = sf.read(tmp_path / "out.wav")
+    for a, b in spans[1:]:
+        assert _energy(out - x, a, b) < 0.25 * _energy(y - x, a, b)
+    quiet = slice(int(6.0 * SR), int(11.0 * SR))
+    assert np.array_equal(out[quiet], y[quiet].astype(np.float32).astype(np.float64))
+    found = locate_file(src, cleaner=c, like=[spans[0]], block_s=8.0, overlap_s=2.0).events
+    assert [(round(e.start_s, 3), round(e.end_s, 3)) for e in found] == \
+        [(round(e.start_s, 3), round(e.end_s, 3)) for e in res.events]
+
+
+def test_like_examples_spread_over_more_than_two_blocks_are_refused_in_seconds(tmp_path):
+    import soundfile as sf
+
+    from cleantake.files import clean_file
+
+    src = tmp_path / "long.wav"
+    sf.write(src, _music(30.0), SR, subtype="FLOAT")
+    with pytest.raises(ParameterError, match=r"within 16 s.*2\.000 s to 25\.500 s"):
+        clean_file(src, tmp_path / "out.wav", cleaner=cleantake.Cleaner("none"), like=[(2.0, 2.5), (25.0, 25.5)],
+                   block_s=8.0, overlap_s=2.0)
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_like_span_with_nothing_to_learn_in_a_long_file_is_refused_in_file_time(tmp_path):
+    import soundfile as sf
+
+    from cleantake.files import clean_file
+
+    y = _music(30.0)
+    y[int(20.0 * SR):int(21.0 * SR)] = 0.0
+    src = tmp_path / "long.wav"
+    sf.write(src, y, SR, subtype="FLOAT")
+    with pytest.raises(ParameterError, match=r"20\.2 s to 20\.8 s.*silent"):
+        clean_file(src, tmp_path / "out.wav", cleaner=cleantake.Cleaner("none"), like=[(20.2, 20.8)],
+                   block_s=8.0, overlap_s=2.0)
+    assert not (tmp_path / "out.wav").exists()
 
 
 @pytest.mark.slow

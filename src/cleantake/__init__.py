@@ -6,6 +6,7 @@ Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., IC
 from .errors import (AudioReadError, AudioWriteError, CleantakeError, DictionaryError, MissingDependencyError,
                      ParameterError)
 from .files import FileResult, clean_file, locate_file
+from .like import LikeModel
 from .locate import Event
 from .pipeline import METHODS, CleanResult, Cleaner, Settings, clean
 
@@ -20,6 +21,7 @@ __all__ = [
     "CleanResult",
     "Settings",
     "Event",
+    "LikeModel",
     "METHODS",
     "CleantakeError",
     "ParameterError",

@@ -38,7 +38,7 @@ from .io import (AtomicAudioWriter, AudioInfo, FileSamples, block_sizes, check_o
 from .labels import LABEL_FORMATS, check_spans, write_labels
 from .optional import require
 from .report import write_report
-from .streaming import block_count, check_blocks, clean_blocks, file_blocks, locate_blocks
+from .streaming import block_count, check_blocks, clean_blocks, file_blocks, locate_blocks, spans_in_block
 from .threads import check_workers
 
 __all__ = [
@@ -208,13 +208,39 @@ def _checked_spans(spans: Sequence | None, info: AudioInfo, name: str) -> list |
     return spans
 
 
-def _like_fits(like: list | None, info: AudioInfo, block_s: float) -> None:
-    """``like`` learns from the recording as a whole: refused for recordings cleaned in blocks."""
-    if like is not None and _in_blocks(info, block_s):
+def _like_model(cleaner, input_path, like: list | None, keep: list | None, info: AudioInfo, block_s: float):
+    """For a recording cleaned in blocks with ``like``: what its marked examples teach,
+    learned from the stretch of ``2 * block_s`` seconds around them (as much music as a
+    one-block recording has), for every block to look for (``Cleaner.learn_like``). None for
+    a one-block recording (it learns from itself) or without ``like``.
+
+    Raises
+    ------
+    ParameterError
+        If the examples are spread over more than ``2 * block_s`` seconds, or one of them has
+        nothing to learn from (the message gives times in the recording).
+    """
+    if like is None or not _in_blocks(info, block_s):
+        return None
+    window = 2 * block_s
+    first, last = min(a for a, _ in like), max(b for _, b in like)
+    if last - first > window:
         raise ParameterError(
-            f"like: learning from a marked example works on recordings of at most {2 * block_s:g} s for now; "
-            f"this one is {info.duration_s:.1f} s long. Cut the part with the interference out, or mark "
-            "every event with --events")
+            f"like: on a recording longer than {window:g} s the marked examples must lie within {window:g} s of "
+            f"each other (they are learned from the music around them); these run from {first:.3f} s to "
+            f"{last:.3f} s. Mark examples closer together, or clean the parts apart")
+    sr = info.samplerate
+    start_n = int(round(max(0.0, min(0.5 * (first + last) - 0.5 * window, info.duration_s - window)) * sr))
+    stop_n = min(info.frames, start_n + int(round(window * sr)))
+    audio, _ = read_audio(input_path, start_s=start_n / sr, stop_s=stop_n / sr)
+    t0 = start_n / sr
+    n_window = (stop_n - start_n) / sr
+    marks = [(max(0.0, a - t0), min(n_window, b - t0)) for a, b in like]
+    kept = spans_in_block(keep, t0, stop_n / sr) if keep else None
+    learn = getattr(cleaner, "learn_like", None)
+    if learn is None:
+        raise ParameterError("like: this cleaner cannot learn from examples (it has no learn_like)")
+    return learn(audio, sr, marks, keep=kept, offset_s=t0)
 
 
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
@@ -304,8 +330,10 @@ def clean_file(
         Spans in seconds never to touch, passed on as ``cleaner.clean(..., keep=...)``.
     like : sequence of spans, optional
         Spans in seconds that hold examples of the interference: it is learned from them and
-        every similar event is removed (``cleaner.clean(..., like=...)``). Only for
-        recordings of at most ``2 * block_s`` seconds (one block).
+        every similar event is removed (``cleaner.clean(..., like=...)``). On a recording
+        cleaned in blocks the examples are learned once, from the ``2 * block_s`` seconds
+        around them (they must lie within that of each other), and every block looks for
+        events like them (``Cleaner.learn_like``, ``like_model=``).
     block_s, overlap_s : float
         Recordings longer than ``2 * block_s`` seconds are cleaned in blocks of ``block_s``
         seconds overlapping by ``overlap_s`` (``block_s > 2 * overlap_s > 0``; see
@@ -331,9 +359,9 @@ def clean_file(
     events = _checked_spans(events, info, "events")
     keep = _checked_spans(keep, info, "keep")
     like = _checked_spans(like, info, "like")
-    _like_fits(like, info, block_s)
     if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
         raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
+    like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
     sr, n_total = info.samplerate, info.frames
     fmt, st = plan.output_format
     rng = full_scale_range(st)
@@ -372,7 +400,8 @@ def clean_file(
             audio, info = read_audio(input_path)
             blocks, n_blocks = [(0, audio)], 1
         out.events = clean_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, n_blocks=n_blocks,
-                                  emit=emit, events=events, keep=keep, like=like, progress=clean_progress,
+                                  emit=emit, events=events, keep=keep, like=like, like_model=like_model,
+                                  progress=clean_progress,
                                   workers=plan.workers, stats=out.stats, candidates=out.candidates)
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
@@ -448,7 +477,7 @@ def locate_file(
     info = plan.info
     keep = _checked_spans(keep, info, "keep")
     like = _checked_spans(like, info, "like")
-    _like_fits(like, info, block_s)
+    like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
@@ -460,7 +489,7 @@ def locate_file(
         blocks = [(0, audio)]
     candidates: list = []
     events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep, like=like,
-                           progress=locate_progress, candidates=candidates)
+                           like_model=like_model, progress=locate_progress, candidates=candidates)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
     out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates)
     if labels_path is not None:

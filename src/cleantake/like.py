@@ -39,7 +39,7 @@ from .spectral import StftConfig
 __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
     "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
-    "spans_analysis", "detector_probability", "longest_run",
+    "spans_analysis", "detector_probability", "longest_run", "LikeModel", "learn_like_model",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -206,6 +206,42 @@ class LikeResult:
     candidates: list = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LikeModel:
+    """What was learned from the marked example(s), to look for the interference anywhere in
+    the same recording, including stretches analysed apart from the example (the blocks of a
+    long file): :func:`learn_like_model` makes it, :func:`locate_like` takes it.
+
+    Attributes
+    ----------
+    learned : Dictionary
+        Templates learned from the marked spans (label :data:`LIKE_LABEL`).
+    level : float
+        Compression level of the residual's bands (:func:`like_scores`: a tenth of the marked
+        frames' mean), in the units of the analysis's band magnitudes.
+    prototype : np.ndarray [shape=(B,)], float32
+        Mean over the marked frames of their compressed residual bands (what the similarity
+        compares each frame with).
+    marked_bands : np.ndarray [shape=(B, n)], float32
+        The marked frames' compressed residual bands (for ``LikeParams.prototype="nearest"``).
+    reference : float
+        Median similarity of the marked frames to the prototype (:func:`like_scores`).
+    longest : int
+        Longest marked run in frames (the finder's neighbours are at least this far away and
+        an event grows by at most this much).
+    residual_share : float
+        Fraction of the marked frames' energy the music did not explain.
+    """
+
+    learned: Dictionary
+    level: float
+    prototype: np.ndarray
+    marked_bands: np.ndarray
+    reference: float
+    longest: int
+    residual_share: float
+
+
 def span_frames(spans, cfg: StftConfig, n_frames: int) -> np.ndarray:
     """Frames whose centre lies in one of ``spans`` (Events or ``(start_s, end_s)``), plus the
     frame nearest each span's middle.
@@ -223,7 +259,8 @@ def span_frames(spans, cfg: StftConfig, n_frames: int) -> np.ndarray:
     return out
 
 
-def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, keep=()) -> None:
+def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, keep=(),
+               offset_s: float = 0.0) -> None:
     """Refuse marked spans there is nothing to learn from (ParameterError, in seconds).
 
     Parameters
@@ -236,24 +273,30 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
     cfg : StftConfig
     keep : sequence of Event
         Spans of music to keep: a marked span may not overlap one.
+    offset_s : float
+        Where ``x`` starts in the recording: the messages give times in the recording.
     """
     win_s = cfg.win_length / sr
+
+    def at(t: float) -> float:
+        return round(t + offset_s, 6) if offset_s else t
+
     level = float(np.mean(x**2)) if x.size else 0.0
     for i, e in enumerate(spans):
         if e.end_s - e.start_s < win_s:
             raise ParameterError(
-                f"like[{i}] ({e.start_s} s to {e.end_s} s) is {e.end_s - e.start_s:.3f} s long: an example to "
+                f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) is {e.end_s - e.start_s:.3f} s long: an example to "
                 f"learn from must be at least one analysis window, {win_s:.3f} s")
         for k in keep:
             if e.start_s < k.end_s and k.start_s < e.end_s:
                 raise ParameterError(
-                    f"like[{i}] ({e.start_s} s to {e.end_s} s) overlaps the keep span {k.start_s} s to {k.end_s} s: "
+                    f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) overlaps the keep span {at(k.start_s)} s to {at(k.end_s)} s: "
                     "a region cannot be both an example of interference and music to keep")
         a, b = int(np.floor(e.start_s * sr)), int(np.ceil(e.end_s * sr))
         seg = x[:, a:b]
         if not np.any(seg) or float(np.mean(seg**2)) < 1e-8 * level:
             raise ParameterError(
-                f"like[{i}] ({e.start_s} s to {e.end_s} s) is silent: there is nothing to learn from; mark a "
+                f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) is silent: there is nothing to learn from; mark a "
                 "region where the interference sounds")
 
 
@@ -322,7 +365,8 @@ def with_like(learned: Dictionary, base: Dictionary) -> Dictionary:
 
 
 def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float = 46.0,
-                prototype: str = "mean") -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                prototype: str = "mean", model: LikeModel | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """What the finder decides on, per frame: how much of the frame the music does not
     explain (novelty) and how much that part looks like the example's (similarity).
 
@@ -346,6 +390,11 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
     prototype : {"mean", "nearest"}
         Compare each frame with the mean of the marked frames' spectra, or take its highest
         cosine with any single marked frame (``LikeParams.prototype``).
+    model : LikeModel, optional
+        The example learned elsewhere in the recording (:func:`learn_like_model`): its level,
+        prototype, reference and longest run are used instead of the marked frames' here
+        (``marked`` may then be empty; marked frames are still neither neighbours nor
+        eligible).
 
     Returns
     -------
@@ -360,11 +409,21 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
     reference : float
         Median similarity of the marked frames themselves.
     """
+    sim, novelty, eligible, reference, _ = _like_scores(ana, marked, settings=settings, context_ms=context_ms,
+                                                        prototype=prototype, model=model)
+    return sim, novelty, eligible, reference
+
+
+def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float, prototype: str,
+                 model: LikeModel | None):
+    """:func:`like_scores`, and the example's shape ``(level, prototype, marked_bands,
+    reference, longest)`` as measured here (``model``'s own when it is given)."""
     s = settings
     fc = s.counts(ana.cfg)
     T = ana.n_frames
     runs = segments(marked)
-    sep = max(max((b - a for a, b in runs), default=1), s.frames(500.0, ana.cfg), fc.context)
+    longest = max((b - a for a, b in runs), default=1) if model is None else max(int(model.longest), 1)
+    sep = max(longest, s.frames(500.0, ana.cfg), fc.context)
     sep = min(sep, max(fc.context, T // 4))
     S, _ = _kam.kam_estimate(ana.V, ana.Fm, np.arange(T), k=s.k, context=fc.context,
                              exclude=ana.partial | dilate(marked, fc.context), min_separation=sep)
@@ -372,15 +431,22 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D
-    q = marked & ~ana.partial
-    q = q if q.any() else marked
-    L = np.log1p(Rb / (float(Rb[:, q].mean()) * 0.1 + 1e-12))
+    if model is None:
+        q = marked & ~ana.partial
+        q = q if q.any() else marked
+        level = float(Rb[:, q].mean()) * 0.1 + 1e-12
+    else:
+        level = float(model.level)
+    L = np.log1p(Rb / level)
     norms = np.maximum(np.linalg.norm(L, axis=0), 1e-12)
+    if model is None:
+        marked_bands, ex = L[:, q], L[:, q].mean(axis=1)
+    else:
+        marked_bands, ex = np.asarray(model.marked_bands), np.asarray(model.prototype)
     if prototype == "nearest":
-        E = L[:, q] / norms[q]
+        E = marked_bands / np.maximum(np.linalg.norm(marked_bands, axis=0), 1e-12)
         sim = (E.T @ (L / norms)).max(axis=0)
     else:
-        ex = L[:, q].mean(axis=1)
         sim = (ex @ L) / (norms * max(float(np.linalg.norm(ex)), 1e-12))
     ctx = s.frames(context_ms, ana.cfg)
     if ctx > 0:
@@ -389,7 +455,9 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
         novelty = np.convolve(np.pad(novelty, ctx, mode="edge"), w, mode="valid")
     loud = Rb.sum(axis=0) > ana.ref * 10.0 ** (-s.floor_db / 20.0)
     eligible = loud & ana.inner & ~dilate(marked, fc.pad + fc.ramp)
-    return (sim.astype(np.float32), novelty.astype(np.float32), eligible, float(np.median(sim[q])))
+    reference = float(np.median(sim[q])) if model is None else float(model.reference)
+    shape = (level, ex, marked_bands, reference, longest_run(marked) if model is None else int(model.longest))
+    return sim.astype(np.float32), novelty.astype(np.float32), eligible, reference, shape
 
 
 def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarray, *, reference: float,
@@ -474,7 +542,7 @@ def review_runs(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
 
 
 def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: LikeParams | None = None,
-              probability: np.ndarray | None = None
+              probability: np.ndarray | None = None, model: LikeModel | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, list[tuple[int, int]]]:
     """Frames like the marked ones: similar share of the learned templates, and not music.
 
@@ -487,6 +555,8 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: 
     params : LikeParams, optional
     probability : np.ndarray [shape=(T,)], optional
         With ``params.detector``: :func:`detector_probability`.
+    model : LikeModel, optional
+        The example learned elsewhere in the recording (see :func:`like_scores`).
 
     Returns
     -------
@@ -501,11 +571,11 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: 
     """
     p = params or LikeParams()
     sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
-                                          prototype=p.prototype)
+                                          prototype=p.prototype, model=model)
     counts = settings.counts(ana.cfg)
     found = like_frames(sim, nov, eligible, reference=ref, counts=counts,
                         min_event=settings.frames(p.min_event_ms, ana.cfg), params=p, probability=probability,
-                        max_grow=longest_run(marked))
+                        max_grow=longest_run(marked) if model is None else int(model.longest))
     review = []
     if p.review_similarity is not None and p.detector is not None:
         review = review_runs(sim, nov, eligible, found | marked, reference=ref, counts=counts,
@@ -556,7 +626,7 @@ def detector_probability(x: np.ndarray, sr: int, *, first: Analysis, base: Dicti
 
 def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analysis, base: Dictionary,
                      settings: Settings, params: LikeParams | None = None, threads: int = 1,
-                     spans=()) -> tuple[Dictionary, Analysis, float]:
+                     spans=(), offset_s: float = 0.0) -> tuple[Dictionary, Analysis, float]:
     """Learn templates from the marked frames' residual, in ``params.passes`` rounds.
 
     Each round takes the residual under the music estimate of the latest analysis
@@ -588,13 +658,60 @@ def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analy
         if i == 0:
             resid = float((R**2).sum()) / max(total, 1e-30)
             if resid < p.min_residual:
-                where = ", ".join(f"{e.start_s} s to {e.end_s} s" for e in spans) or "marked"
+                where = ", ".join(f"{round(e.start_s + offset_s, 6) if offset_s else e.start_s} s to "
+                                  f"{round(e.end_s + offset_s, 6) if offset_s else e.end_s} s" for e in spans) or "marked"
                 raise ParameterError(
                     f"nothing to learn from in the like span(s) {where}: the rest of the recording explains "
                     f"{100 * (1 - resid):.1f} % of their energy; mark a region where the interference sounds")
         learned = learn_like(R, first.cfg, rank=p.rank, beta=first.beta)
         ana = analyse(x, sr, dictionary=with_like(learned, base), settings=settings, threads=threads)
     return learned, ana, resid
+
+
+def learn_like_model(x: np.ndarray, sr: int, spans: list[Event], *, first: Analysis, base: Dictionary,
+                     settings: Settings, params: LikeParams | None = None, threads: int = 1,
+                     offset_s: float = 0.0) -> tuple[LikeModel, Analysis]:
+    """Learn the example(s) marked in ``x`` as a :class:`LikeModel`, to look for the
+    interference in other stretches of the same recording (:func:`locate_like` with
+    ``model=``).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+        A stretch of the recording holding the marked spans, with music around them (the
+        residual is what the rest of this stretch does not explain).
+    sr : int
+    spans : list of Event
+        The marked spans in ``x``'s time (checked by the caller, :func:`check_like`).
+    first : Analysis
+        ``x`` analysed with ``base``.
+    base : Dictionary
+    settings : Settings
+    params : LikeParams, optional
+    threads : int
+    offset_s : float
+        Where ``x`` starts in the recording (for the times in messages).
+
+    Returns
+    -------
+    model : LikeModel
+    analysis : Analysis
+        ``x`` analysed with the learned templates before ``base``'s.
+
+    Raises
+    ------
+    ParameterError
+        If the music explains (nearly) everything in the marked spans.
+    """
+    p = params or LikeParams()
+    marked = span_frames(spans, first.cfg, first.n_frames)
+    learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
+                                           threads=threads, spans=spans, offset_s=offset_s)
+    *_, (level, ex, bands, ref, longest) = _like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
+                                                         prototype=p.prototype, model=None)
+    model = LikeModel(learned=learned, level=level, prototype=np.array(ex), marked_bands=np.array(bands),
+                      reference=ref, longest=int(longest), residual_share=resid)
+    return model, ana
 
 
 def spans_analysis(x: np.ndarray, sr: int, frames: np.ndarray, *, first: Analysis, settings: Settings,
@@ -638,6 +755,7 @@ def locate_like(
     params: LikeParams | None = None,
     threads: int = 1,
     probability: np.ndarray | None = None,
+    model: LikeModel | None = None,
 ) -> LikeResult:
     """Learn the interference from the marked spans and find every event like it.
 
@@ -660,6 +778,11 @@ def locate_like(
     probability : np.ndarray [shape=(T,)], optional
         With ``params.detector``: the detector's frame probability (computed here with the
         bundled ``any`` dictionary if not given; :func:`detector_probability`).
+    model : LikeModel, optional
+        The example already learned, from this stretch or another of the same recording
+        (:func:`learn_like_model`): nothing is learned here, ``spans`` are only the marked
+        spans that fall in ``x`` (they may be none, or cut at its ends) and are repaired as
+        marked.
 
     Returns
     -------
@@ -672,12 +795,17 @@ def locate_like(
     """
     p = params or LikeParams()
     cfg = first.cfg
-    marked = span_frames(spans, cfg, first.n_frames)
-    learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
-                                           threads=threads, spans=spans)
+    marked = span_frames(spans, cfg, first.n_frames) if spans else np.zeros(first.n_frames, bool)
+    if model is None:
+        learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
+                                               threads=threads, spans=spans)
+    else:
+        learned, resid = model.learned, model.residual_share
+        ana = analyse(x, sr, dictionary=with_like(learned, base), settings=settings, threads=threads)
     if p.detector is not None and probability is None:
         probability = detector_probability(x, sr, first=first, base=base, settings=settings, threads=threads)
-    found, sim, nov, ref, review = find_like(ana, marked, settings=settings, params=p, probability=probability)
+    found, sim, nov, ref, review = find_like(ana, marked, settings=settings, params=p, probability=probability,
+                                             model=model)
     frames = found | marked
     n_frames = ana.n_frames
     segs = segments(found)

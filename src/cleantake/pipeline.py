@@ -21,7 +21,7 @@ from .baselines import kam_baseline, nmf_baseline
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .labels import check_spans
-from .like import check_like, locate_like, spans_analysis
+from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
 from .locate import Event, dilate, locate_events, overlaps_any
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
@@ -247,7 +247,7 @@ class Cleaner:
 
     # -- public ----------------------------------------------------------------------------
     def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, like=None,
-              progress: Progress = None) -> CleanResult:
+              like_model: LikeModel | None = None, progress: Progress = None) -> CleanResult:
         """Remove the interference from ``audio``.
 
         Parameters
@@ -279,6 +279,12 @@ class Cleaner:
             was marked is used; with another the learned templates are added to it and its
             own located events are removed too. Not with ``events=``; only with the
             ``proposed`` method.
+        like_model : LikeModel, optional
+            The example already learned from another stretch of the same recording
+            (:meth:`learn_like`): every event like it is found and removed here, and ``like``
+            (which may then be empty or None) only says which spans of ``audio`` were marked,
+            to repair them as such. How :func:`cleantake.files.clean_file` cleans a long file
+            in blocks with ``like``.
         progress : callable(float), optional
             Called with the completed fraction (0 to 1).
 
@@ -308,7 +314,7 @@ class Cleaner:
         if marked is not None and self.method != "proposed":
             raise ParameterError(f"events= works with the proposed method only, not {self.method!r}")
         cfg = self.settings.stft_config(sr)
-        examples = self._check_like(like, x, sr, cfg, kept, marked=marked)
+        examples = self._check_like(like, x, sr, cfg, kept, marked=marked, model=like_model)
         if marked is not None and not marked and not examples:
             # Nothing to repair (e.g. a block of a long file with no given span): the output is
             # the input, and no analysis is needed to know it.
@@ -323,14 +329,16 @@ class Cleaner:
             )
             return self._result(x, np.zeros_like(x), [] if marked is None else marked, sr, mono, {})
         with _single_threaded_blas():
-            removed, found, stats = self._process(x, sr, cfg, progress, marked=marked, kept=kept, like=examples)
+            removed, found, stats = self._process(x, sr, cfg, progress, marked=marked, kept=kept, like=examples,
+                                                  like_model=like_model)
         candidates = stats.pop(_CANDIDATES, [])
         return self._result(x, removed, found, sr, mono, stats, candidates)
 
-    def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, progress: Progress = None,
-               return_candidates: bool = False):
-        """Only locate the interference: a list of events, no audio (``keep`` and ``like``
-        as in :meth:`clean`; the ``proposed`` method's location whatever ``method`` is).
+    def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, like_model: LikeModel | None = None,
+               progress: Progress = None, return_candidates: bool = False):
+        """Only locate the interference: a list of events, no audio (``keep``, ``like`` and
+        ``like_model`` as in :meth:`clean`; the ``proposed`` method's location whatever
+        ``method`` is).
 
         With ``return_candidates=True``: ``(events, candidates)``, the candidates as
         :attr:`CleanResult.candidates`."""
@@ -339,16 +347,69 @@ class Cleaner:
         kept = [] if keep is None else _spans(keep, x.shape[1], sr, "keep", with_strength=False)
         cfg = self.settings.stft_config(sr)
         m = self if self.method == "proposed" else self.with_settings(method="proposed")
-        examples = m._check_like(like, x, sr, cfg, kept)
+        examples = m._check_like(like, x, sr, cfg, kept, model=like_model)
         if x.shape[1] < cfg.win_length:
             return ([], []) if return_candidates else []
         with _single_threaded_blas():
-            _, found, stats = m._process(x, sr, cfg, progress, kept=kept, like=examples, locate_only=True)
+            _, found, stats = m._process(x, sr, cfg, progress, kept=kept, like=examples, like_model=like_model,
+                                         locate_only=True)
         return (found, stats.get(_CANDIDATES, [])) if return_candidates else found
 
-    def _check_like(self, like, x: np.ndarray, sr: int, cfg: StftConfig, kept: list, *, marked=None):
+    def learn_like(self, audio: np.ndarray, sr: int, like, *, keep=None, offset_s: float = 0.0) -> LikeModel:
+        """Learn the interference from example(s) marked in ``audio``, to find it elsewhere in
+        the same recording (``clean(..., like_model=...)`` on other stretches of it).
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n_samples,) or (n_samples, n_channels)]
+            A stretch of the recording that holds the marked spans, with music around them
+            (a minute or two: the example is what the rest of it does not explain).
+        sr : int
+        like : sequence of (start_s, end_s) or Event
+            The marked spans, in seconds from the start of ``audio`` (as ``clean(like=...)``).
+        keep : sequence of (start_s, end_s), optional
+            Music to keep (a marked span may not overlap one).
+        offset_s : float
+            Where ``audio`` starts in the recording: error messages give the spans' times in
+            the recording (``like`` and ``keep`` stay in ``audio``'s time).
+
+        Returns
+        -------
+        LikeModel
+
+        Raises
+        ------
+        ParameterError
+            As ``clean(like=...)``: a span outside ``audio``, too short, silent, or holding
+            nothing the music does not explain.
+        """
+        x, _ = _as_channels_first(audio)
+        sr = check_sr(sr)
+        kept = [] if keep is None else _spans(keep, x.shape[1], sr, "keep", with_strength=False)
+        cfg = self.settings.stft_config(sr)
+        m = self if self.method == "proposed" else self.with_settings(method="proposed")
+        if like is None:
+            raise ParameterError("learn_like needs like=: the marked example(s) to learn from")
+        examples = m._check_like(like, x, sr, cfg, kept, offset_s=offset_s)
+        with _single_threaded_blas():
+            ana = m.analyse(x, sr)
+            model, _ = learn_like_model(x, sr, examples, first=ana, base=m.dictionary, settings=m.settings,
+                                        threads=_recording_threads(), offset_s=offset_s)
+        return model
+
+    def _check_like(self, like, x: np.ndarray, sr: int, cfg: StftConfig, kept: list, *, marked=None,
+                    model: LikeModel | None = None, offset_s: float = 0.0):
         """The ``like`` spans as checked Events (None if not given); refuses the empty
-        dictionary without ``like`` or ``events``."""
+        dictionary without ``like`` or ``events``. With ``model`` (learned elsewhere) the
+        spans only say what is marked here: none is fine, and a span cut at an end of
+        ``audio`` need not be an example on its own."""
+        if model is not None:
+            if marked is not None:
+                raise ParameterError("give like_model= (examples learned elsewhere) or events= (regions to "
+                                     "repair), not both")
+            if self.method != "proposed":
+                raise ParameterError(f"like= works with the proposed method only, not {self.method!r}")
+            return [] if like is None else _spans(like, x.shape[1], sr, "like", with_strength=False)
         if like is None:
             if self.dictionary.rank == 0 and marked is None:
                 raise ParameterError(
@@ -362,7 +423,7 @@ class Cleaner:
         examples = _spans(like, x.shape[1], sr, "like", with_strength=False)
         if not examples:
             raise ParameterError("like= holds no span: give at least one (start_s, end_s) example")
-        check_like(examples, x, sr, cfg, keep=kept)
+        check_like(examples, x, sr, cfg, keep=kept, offset_s=offset_s)
         return examples
 
     def _result(self, x, removed, events, sr, mono, stats, candidates=()) -> CleanResult:
@@ -372,7 +433,7 @@ class Cleaner:
         return CleanResult(cleaned.T.copy(), removed.T.copy(), events, int(sr), stats, list(candidates))
 
     def _process(self, x: np.ndarray, sr: int, cfg: StftConfig, progress: Progress, *, marked=None, kept=(),
-                 like=None, locate_only: bool = False):
+                 like=None, like_model: LikeModel | None = None, locate_only: bool = False):
         s = self.settings
         user_report = progress or (lambda f: None)
         clock = {"t": time.perf_counter()}
@@ -415,7 +476,7 @@ class Cleaner:
             report(1.0)
             return self._outside_keep(removed, kept, sr, cfg), list(marked), stats
         if like is not None:
-            return self._process_like(x, sr, ana, like, kept, stats, report, locate_only)
+            return self._process_like(x, sr, ana, like, kept, stats, report, locate_only, like_model)
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
@@ -438,11 +499,12 @@ class Cleaner:
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
 
-    def _process_like(self, x, sr, ana, like, kept, stats, report, locate_only):
-        """Learn from the ``like`` spans, find the events like them (and, with a non-empty
-        dictionary, locate its own), and repair them all."""
+    def _process_like(self, x, sr, ana, like, kept, stats, report, locate_only, model=None):
+        """Learn from the ``like`` spans (or take ``model``), find the events like them (and,
+        with a non-empty dictionary, locate its own), and repair them all."""
         s = self.settings
-        lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, threads=_recording_threads())
+        lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, threads=_recording_threads(),
+                         model=model)
         stats.update(lk.stats)
         frames, found = lk.frames.copy(), list(lk.events)
         candidates = list(lk.candidates)

@@ -233,9 +233,17 @@ def _span_kwargs(name: str, spans, start: int, n: int, sr: int) -> dict:
     return {} if spans is None else {name: spans_in_block(spans, start / sr, (start + n) / sr)}
 
 
+def _like_kwargs(like, like_model, start: int, n: int, sr: int) -> dict:
+    """``like=`` for one block, and ``like_model=`` when the example was learned beforehand
+    (then every block gets its marked spans, possibly none)."""
+    if like_model is None:
+        return _span_kwargs("like", like, start, n, sr)
+    return {"like": spans_in_block(like or [], start / sr, (start + n) / sr), "like_model": like_model}
+
+
 def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int, n_total: int,
                   keep: Sequence[Span] | None = None, like: Sequence[Span] | None = None,
-                  progress: Progress = None, candidates: list | None = None) -> list[Event]:
+                  like_model=None, progress: Progress = None, candidates: list | None = None) -> list[Event]:
     """Locate the interference of a recording given in overlapping blocks.
 
     Consecutive blocks are joined in the middle of their overlap: events starting before it
@@ -256,6 +264,11 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
     keep : sequence of spans, optional
         Spans in seconds of the recording to leave alone, passed on (cut to each block) as
         ``cleaner.locate(..., keep=...)``.
+    like, like_model : optional
+        The marked example(s) in seconds of the recording, and what was learned from them
+        (:meth:`cleantake.Cleaner.learn_like`): every block looks for events like them, and
+        repairs the marked spans that fall in it (``cleaner.locate(..., like=...,
+        like_model=...)``). ``like`` without ``like_model``: passed on cut to each block.
     progress : callable(float), optional
         Called with the completed fraction (by samples, 0 to 1, non-decreasing).
     candidates : list, optional
@@ -279,7 +292,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
             report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
 
         kw = {**_span_kwargs("keep", keep, start, block.shape[0], sr),
-              **_span_kwargs("like", like, start, block.shape[0], sr)}
+              **_like_kwargs(like, like_model, start, block.shape[0], sr)}
         if candidates is None:
             found, below = cleaner.locate(block, sr, progress=within, **kw), []
         else:
@@ -310,6 +323,7 @@ def clean_blocks(
     events: Sequence[Span] | None = None,
     keep: Sequence[Span] | None = None,
     like: Sequence[Span] | None = None,
+    like_model=None,
     progress: Progress = None,
     workers: int | None = None,
     stats: dict | None = None,
@@ -341,8 +355,12 @@ def clean_blocks(
         ``cleaner.clean(..., events=..., keep=...)``. None: not passed.
     like : sequence of spans, optional
         Examples of the interference (seconds in file time), passed on cut to each block as
-        ``cleaner.clean(..., like=...)``; a block without an example learns nothing from them,
-        so :func:`cleantake.files.clean_file` takes ``like`` only for one-block recordings.
+        ``cleaner.clean(..., like=...)``. A block without an example learns nothing from them:
+        for several blocks pass ``like_model`` too.
+    like_model : LikeModel, optional
+        What was learned from the examples (:meth:`cleantake.Cleaner.learn_like`, on a stretch
+        of the recording around them): every block finds the events like them and repairs
+        the marked spans that fall in it (``cleaner.clean(..., like=..., like_model=...)``).
     progress : callable(float), optional
         Called with the completed fraction (by samples, non-decreasing, at most 0.97: the
         caller says when it is done).
@@ -415,7 +433,7 @@ def clean_blocks(
     def clean_block(i: int, start: int, block: np.ndarray):
         kw = _span_kwargs("events", events, start, block.shape[0], sr)
         kw.update(_span_kwargs("keep", keep, start, block.shape[0], sr))
-        kw.update(_span_kwargs("like", like, start, block.shape[0], sr))
+        kw.update(_like_kwargs(like, like_model, start, block.shape[0], sr))
         # Parallelism is across blocks: one thread for each block's own NMF.
         token = recording_threads.set(1 if parallel else None)
         try:

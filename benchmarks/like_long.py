@@ -1,0 +1,198 @@
+"""``--like`` on recordings longer than two blocks: learned once, looked for in every block.
+
+A recording longer than ``2 * block_s`` (120 s) is cleaned in blocks. ``--like`` learns the
+example from the 120 s around it (``Cleaner.learn_like``) and every block looks for events
+like it with that model (``clean(..., like_model=...)``). This benchmark measures that on long
+recordings built from the corpus, against the same finder run on the whole recording at once
+in memory (``Cleaner.clean(audio, sr, like=...)``, which has no length limit but needs memory
+for all of it): does cutting the recording into blocks lose events, add false ones, or cost dB?
+
+Recordings (deterministic): for fold k of the grouped cross-validation
+(:func:`cleantake.corpus.assign_folds`) and an interference class with files in fold k, fold
+k's stems joined end to end (50-ms cross-fades, repeated as needed) to ``--minutes`` of music,
+and an event of that class every 15-25 s (fold k's files of the class in turn; classes with one
+file per fold repeat it), each at ``--level`` dB by the corpus's level definition (its energy
+against the music's under it). The first event's true span is marked (``like``), with
+``interference="none"``; the detector is fold k's (``benchmarks/results/detector_folds``,
+trained without fold k), its analysis the bundled ``any`` dictionary as in the library (whose
+core-class templates were learned from corpus files of every fold; the extra classes are in no
+dictionary).
+
+Scores per recording and path: other events found (>= 30 % of the true span covered), events
+overlapping no true span (false), and plain NSDR over the whole recording
+(``SDR(music, output) - SDR(music, mixture)``).
+
+    PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+DETECTOR_DIR = ROOT / "benchmarks" / "results" / "detector_folds"
+CLASSES = ("cough", "door", "creak", "scream", "drop", "clap", "footsteps", "phone", "laugh", "speech")
+
+
+def _read_mono(path: Path, sr: int | None = None) -> tuple[np.ndarray, int]:
+    x, fs = sf.read(str(path), dtype="float64", always_2d=True)
+    if sr is not None and fs != sr:
+        raise SystemExit(f"{path}: {fs} Hz, expected {sr} Hz")
+    return x.mean(axis=1), fs
+
+
+def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, seed: int = 0):
+    """Music, mixture and the true event spans (seconds) of one long recording."""
+    from cleantake.corpus import assign_folds, corpus_files
+
+    folds = assign_folds(corpus)
+    files = corpus_files(corpus)
+    stems = sorted(f.path for f in files if f.kind == "stem" and folds[f.path] == fold)
+    pool = sorted(f.path for f in files if f.kind == "interference" and f.label == cls and folds[f.path] == fold)
+    if not stems or not pool:
+        return None
+    first, sr = _read_mono(corpus / stems[0])
+    n_total = int(minutes * 60 * sr)
+    fade = int(0.05 * sr)
+    ramp = np.sin(0.5 * np.pi * np.arange(fade) / fade) ** 2
+    music = first.copy()
+    i = 1
+    while music.size < n_total:
+        nxt, _ = _read_mono(corpus / stems[i % len(stems)], sr)
+        i += 1
+        music[-fade:] = music[-fade:] * ramp[::-1] + nxt[:fade] * ramp
+        music = np.concatenate([music, nxt[fade:]])
+    music = 0.5 * music[:n_total] / max(np.abs(music[:n_total]).max(), 1e-9)
+    rng = np.random.default_rng([seed, fold, CLASSES.index(cls)])
+    mix = music.copy()
+    spans = []
+    t, k = float(rng.uniform(5.0, 10.0)), 0
+    while True:
+        e, _ = _read_mono(corpus / pool[k % len(pool)], sr)
+        k += 1
+        n0 = int(t * sr)
+        if n0 + e.size > n_total - sr:
+            break
+        m_energy = float(np.sum(music[n0:n0 + e.size] ** 2))
+        gain = np.sqrt(10 ** (level_db / 10) * m_energy / max(float(np.sum(e**2)), 1e-20))
+        mix[n0:n0 + e.size] += gain * e
+        spans.append((n0 / sr, (n0 + e.size) / sr))
+        t += e.size / sr + float(rng.uniform(15.0, 25.0))
+    peak = np.abs(mix).max()
+    if peak > 0.99:
+        mix, music = mix * 0.99 / peak, music * 0.99 / peak
+    return music, mix, spans, sr, len(pool)
+
+
+def detection(events, spans) -> tuple[int, int]:
+    """(other true events found, false events) for ``events`` against ``spans`` (the first
+    span is the marked one)."""
+    found = 0
+    for a, b in spans[1:]:
+        cover = np.zeros(max(1, int(round((b - a) * 1000))), bool)
+        for e in events:
+            lo, hi = max(e.start_s, a), min(e.end_s, b)
+            if hi > lo:
+                cover[int((lo - a) * 1000):int(np.ceil((hi - a) * 1000))] = True
+        found += cover.mean() >= 0.3
+    false = sum(not any(e.start_s < b and a < e.end_s for a, b in spans) for e in events)
+    return int(found), int(false)
+
+
+def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / max(float(np.sum((ref - est) ** 2)), 1e-30)))
+
+
+def run_one(job) -> dict | None:
+    corpus, fold, cls, minutes, level_db = job
+    import cleantake
+    from cleantake.files import clean_file
+
+    built = build(Path(corpus), fold, cls, minutes, level_db)
+    if built is None:
+        return None
+    music, mix, spans, sr, n_files = built
+    cleaner = cleantake.Cleaner("none", detector=str(DETECTOR_DIR / f"fold{fold}.npz"))
+    like = [spans[0]]
+    row = {"fold": fold, "class": cls, "seconds": mix.size / sr, "events": len(spans), "files": n_files}
+    base = _sdr(music, mix)
+    t0 = time.perf_counter()
+    res = cleaner.clean(mix, sr, like=like)
+    row["whole"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, res.cleaned) - base,
+                    **dict(zip(("found", "false"), detection(res.events, spans)))}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        sf.write(str(src), mix, sr, subtype="FLOAT")
+        t0 = time.perf_counter()
+        fr = clean_file(src, out, cleaner=cleaner, like=like, workers=1)
+        cleaned, _ = sf.read(str(out), dtype="float64")
+    row["blocks"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, cleaned) - base,
+                     "n_blocks": fr.stats.get("blocks"), **dict(zip(("found", "false"), detection(fr.events, spans)))}
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| path | recordings | other events found | false events per recording | NSDR dB (mean) | "
+             "NSDR dB, blocks - whole (mean, se) | seconds per recording |",
+             "|---|---|---|---|---|---|---|"]
+    others = sum(r["events"] - 1 for r in rows)
+    diff = np.array([r["blocks"]["nsdr"] - r["whole"]["nsdr"] for r in rows])
+    for key, name in (("whole", "whole recording in memory"), ("blocks", "file in 60-s blocks (learned once)")):
+        f = sum(r[key]["found"] for r in rows)
+        fp = np.mean([r[key]["false"] for r in rows])
+        nsdr = np.mean([r[key]["nsdr"] for r in rows])
+        sec = np.mean([r[key]["seconds"] for r in rows])
+        d = (f"{diff.mean():+.2f} ({diff.std(ddof=1) / np.sqrt(diff.size):.2f})"
+             if key == "blocks" and diff.size > 1 else "")
+        lines.append(f"| {name} | {len(rows)} | {100 * f / max(others, 1):.1f} % ({f}/{others}) | {fp:.2f} | "
+                     f"{nsdr:.2f} | {d} | {sec:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--minutes", type=float, default=4.0)
+    ap.add_argument("--level", type=float, default=-3.0, help="event level in dB (default -3)")
+    ap.add_argument("--classes", nargs="+", default=list(CLASSES))
+    ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("-j", "--jobs", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    jobs = [(str(args.corpus), k, c, args.minutes, args.level) for k in args.folds for c in args.classes]
+    t0 = time.perf_counter()
+    with Pool(args.jobs) as pool:
+        rows = [r for r in pool.imap(run_one, jobs) if r is not None]
+    for r in rows:
+        print(f"fold {r['fold']} {r['class']:9s} {r['events']:2d} events ({r['files']} files): "
+              f"whole {r['whole']['found']}/{r['events'] - 1} found, {r['whole']['false']} false, "
+              f"{r['whole']['nsdr']:6.2f} dB | blocks {r['blocks']['found']}/{r['events'] - 1}, "
+              f"{r['blocks']['false']} false, {r['blocks']['nsdr']:6.2f} dB", flush=True)
+    print(f"{len(rows)} recordings of {args.minutes:g} min, events at {args.level:g} dB, "
+          f"{time.perf_counter() - t0:.0f} s wall")
+    print(table(rows))
+    for cls in args.classes:
+        sub = [r for r in rows if r["class"] == cls]
+        if sub:
+            w = sum(r["whole"]["found"] for r in sub)
+            b = sum(r["blocks"]["found"] for r in sub)
+            n = sum(r["events"] - 1 for r in sub)
+            print(f"  {cls:9s} found whole {w}/{n}, blocks {b}/{n}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
