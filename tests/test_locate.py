@@ -162,3 +162,26 @@ def test_candidates_are_the_events_below_the_sensitivity(corpus):
         assert other.events == low.events and np.array_equal(other.cleaned, low.cleaned)
     # The stack (a single-class preset) has no calibrated confidence: no candidates.
     assert cleantake.Cleaner("door", review_level=0.0).clean(y, sr).candidates == []
+
+
+def test_events_longer_than_max_event_are_candidates_never_repaired(corpus):
+    """An event longer than ``max_event_ms`` is listed for review whatever its confidence, and
+    nothing is removed there; shorter ones are unaffected."""
+    from conftest import corpus_mixtures
+
+    from cleantake.corpus import build_mixture
+
+    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__+0dB")
+    y, _, _, sr = build_mixture(str(corpus), entry)
+    ref = cleantake.Cleaner("any", review_level=1.0).clean(y, sr)
+    assert ref.events and not ref.candidates
+    lengths = sorted(e.end_s - e.start_s for e in ref.events)
+    cap = 0.5 * (lengths[0] + lengths[-1]) if lengths[0] < lengths[-1] else 0.9 * lengths[0]
+    res = cleantake.Cleaner("any", review_level=1.0, max_event_ms=1000.0 * cap).clean(y, sr)
+    assert res.events == [e for e in ref.events if e.end_s - e.start_s <= cap]
+    assert res.candidates == [e for e in ref.events if e.end_s - e.start_s > cap] != []
+    for c in res.candidates:
+        a, b = int(c.start_s * sr), int(c.end_s * sr)
+        assert not np.any(res.removed[a:b])
+    with pytest.raises(ParameterError, match="max_event_ms must be positive"):
+        cleantake.Settings(max_event_ms=0.0)

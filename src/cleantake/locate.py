@@ -356,14 +356,19 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
     Location
         Events labelled with their most likely class or ``unknown``, their confidence a
         calibrated probability; ``trace["learned"]`` holds the kept frames; ``candidates``
-        the events from ``review_level`` up to ``sensitivity``.
+        the events from ``review_level`` up to ``sensitivity``, and those longer than
+        ``max_event_ms`` whatever their confidence.
     """
     fc = settings.counts(ana.cfg)
     # Each run of frames is judged on its own, so the events at or above the sensitivity are
     # the same whatever the lower level the candidates are cut at.
     cut = detect_events(ana, model=model, threshold=min(settings.sensitivity, settings.review_level))
-    found = [d for d in cut if d.confidence >= settings.sensitivity]
-    below = [d for d in cut if d.confidence < settings.sensitivity]
+    # An event far longer than any interference the detector learned from is music that stands
+    # out, not a transient: listed for review, never repaired (Settings.max_event_ms).
+    longest = settings.max_event_ms / 1000.0 / ana.cfg.frame_seconds
+    keep = [d.confidence >= settings.sensitivity and d.end_frame - d.start_frame <= longest for d in cut]
+    found = [d for d, k in zip(cut, keep) if k]
+    below = [d for d, k in zip(cut, keep) if not k]
     frames = np.zeros(ana.n_frames, bool)
     segs = []
     for d in found:

@@ -193,6 +193,14 @@ class Settings:
         about 1.3 candidates per minute of clean music and brings the held-out events within
         reach of a review from 76.5 % to 84.0 % (cross-validated, ``benchmarks/DETECTOR.md``,
         "Candidates for review").
+    max_event_ms : float > 0
+        With the learned locator: an event the detector cuts longer than this is returned as
+        a candidate for review (whatever its confidence), not repaired. The detector learned
+        from interference of at most 4 s (the corpus's longest), stretched and reverberated
+        by its augmentation to about 6 s; a run much longer than that is music standing out
+        from the rest of the recording (seen on minutes of varied music analysed at once: a
+        16-s "event"), not one transient sound, and repairing it would replace music. No event
+        in the cross-validation recordings is longer than 2.9 s.
     detector : str or None
         With ``locator="learned"``: a model file made by ``scripts/train_detector.py``
         (None: the shipped one, trained with the bundled ``any`` dictionary; a model is only
@@ -233,6 +241,7 @@ class Settings:
     locator: str = "auto"
     sensitivity: float = 0.5
     review_level: float = 0.25
+    max_event_ms: float = 6000.0
     detector: str | None = None
 
     def __post_init__(self) -> None:
@@ -253,6 +262,7 @@ class Settings:
             ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
             ("sensitivity", 0.0 <= self.sensitivity <= 1.0, "between 0 and 1 (a confidence)"),
             ("review_level", 0.0 <= self.review_level <= 1.0, "between 0 and 1 (a confidence)"),
+            ("max_event_ms", self.max_event_ms > 0, "positive (milliseconds)"),
         ]
         for name, ok, allowed in checks:
             if not ok:
