@@ -118,7 +118,7 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 
 def run_one(job) -> dict | None:
-    corpus, fold, cls, minutes, level_db, auto, max_event_ms = job
+    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s = job
     import cleantake
     from cleantake.files import clean_file
 
@@ -143,7 +143,7 @@ def run_one(job) -> dict | None:
         src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         sf.write(str(src), mix, sr, subtype="FLOAT")
         t0 = time.perf_counter()
-        fr = clean_file(src, out, cleaner=cleaner, like=like, workers=1)
+        fr = clean_file(src, out, cleaner=cleaner, like=like, workers=1, block_s=block_s)
         cleaned, _ = sf.read(str(out), dtype="float64")
     row["blocks"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, cleaned) - base,
                      "n_blocks": fr.stats.get("blocks"), **dict(zip(("found", "false"), detection(fr.events, spans)))}
@@ -156,7 +156,7 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     others = sum(r["events"] - 1 for r in rows)
     diff = np.array([r["blocks"]["nsdr"] - r["whole"]["nsdr"] for r in rows])
-    for key, name in (("whole", "whole recording in memory"), ("blocks", "file in 60-s blocks")):
+    for key, name in (("whole", "whole recording in memory"), ("blocks", "file in blocks")):
         f = sum(r[key]["found"] for r in rows)
         fp = np.mean([r[key]["false"] for r in rows])
         nsdr = np.mean([r[key]["nsdr"] for r in rows])
@@ -176,13 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classes", nargs="+", default=None, help="default: all ten (with --auto: the five core)")
     ap.add_argument("--auto", action="store_true", help="the automatic path (any, nothing marked) instead of like")
     ap.add_argument("--max-event-ms", type=float, default=6000.0, help="Settings.max_event_ms (default 6000)")
+    ap.add_argument("--block-s", type=float, default=60.0, help="block length of the file path (default 60 s, "
+                    "the command line's; 4-s overlap)")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
-    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms)
+    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s)
             for k in args.folds for c in args.classes]
     t0 = time.perf_counter()
     with Pool(args.jobs) as pool:
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['blocks']['false']} false, {r['blocks']['nsdr']:6.2f} dB", flush=True)
     print(f"{len(rows)} recordings of {args.minutes:g} min, events at {args.level:g} dB, "
           f"{'automatic path' if args.auto else 'like'}, max_event_ms {args.max_event_ms:g}, "
+          f"blocks of {args.block_s:g} s, "
           f"{time.perf_counter() - t0:.0f} s wall")
     print(table(rows))
     for cls in args.classes:
