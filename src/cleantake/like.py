@@ -259,6 +259,12 @@ def span_frames(spans, cfg: StftConfig, n_frames: int) -> np.ndarray:
     return out
 
 
+def _in_recording(t: float, offset_s: float) -> float:
+    """A time ``t`` of a stretch starting ``offset_s`` into the recording, in the recording's
+    time (for messages; unchanged when the stretch is the recording)."""
+    return round(t + offset_s, 6) if offset_s else t
+
+
 def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, keep=(),
                offset_s: float = 0.0) -> None:
     """Refuse marked spans there is nothing to learn from (ParameterError, in seconds).
@@ -279,7 +285,7 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
     win_s = cfg.win_length / sr
 
     def at(t: float) -> float:
-        return round(t + offset_s, 6) if offset_s else t
+        return _in_recording(t, offset_s)
 
     level = float(np.mean(x**2)) if x.size else 0.0
     for i, e in enumerate(spans):
@@ -658,8 +664,8 @@ def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analy
         if i == 0:
             resid = float((R**2).sum()) / max(total, 1e-30)
             if resid < p.min_residual:
-                where = ", ".join(f"{round(e.start_s + offset_s, 6) if offset_s else e.start_s} s to "
-                                  f"{round(e.end_s + offset_s, 6) if offset_s else e.end_s} s" for e in spans) or "marked"
+                where = ", ".join(f"{_in_recording(e.start_s, offset_s)} s to {_in_recording(e.end_s, offset_s)} s"
+                                  for e in spans) or "marked"
                 raise ParameterError(
                     f"nothing to learn from in the like span(s) {where}: the rest of the recording explains "
                     f"{100 * (1 - resid):.1f} % of their energy; mark a region where the interference sounds")

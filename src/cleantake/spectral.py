@@ -103,8 +103,8 @@ class _Framing:
     import (about 0.7 s, more than the whole analysis of a short file): frame ``p`` is
     centred on sample ``p * hop``; frames run from :attr:`p_min`, the first whose window
     still reaches sample 0 with a non-zero value, up to :meth:`p_max`, the first whose
-    window no longer reaches the last sample. ``tests/test_spectral.py`` checks all of it
-    against ``ShortTimeFFT``.
+    window no longer reaches the last sample. ``tests/test_spectral.py`` checks the frames
+    and both transforms against ``ShortTimeFFT``.
 
     Attributes
     ----------
