@@ -252,17 +252,22 @@ def istft(X: np.ndarray, cfg: StftConfig, n_samples: int) -> np.ndarray:
     out = np.zeros(lead + (n_samples,))
     L, mid, hop = sft.m_num, sft.m_num_mid, sft.hop
     r = -(-L // hop)  # hops a window spans
-    # The frame's samples from the inverse FFT, whose index 0 is the window centre.
-    take = (np.arange(L) - mid) % sft.mfft
+    N, dual = sft.mfft, sft.dual_win
     # Frames in chunks (memory bounded whatever the length): each chunk's windowed frames,
-    # cut into hop-long pieces, are added into the output one piece position at a time.
+    # cut into hop-long pieces, are added into the output one piece position at a time. The
+    # inverse FFT's index 0 is the window centre: its last ``mid`` samples are the window's
+    # first ones. Past the window, the pieces' tail stays zero.
     chunk = 512
+    buf = np.zeros(lead + (min(chunk, max(n_frames, 1)), r * hop))
     for a in range(0, n_frames, chunk):
         b = min(a + chunk, n_frames)
-        Y = np.swapaxes(X[..., a:b], -1, -2).astype(np.complex128)
-        y = sp_fft.irfft(Y, n=sft.mfft, axis=-1)[..., take] * sft.dual_win  # (..., m, L)
         m = b - a
-        y = np.concatenate([y, np.zeros(lead + (m, r * hop - L))], axis=-1).reshape(lead + (m, r, hop))
+        Y = np.swapaxes(X[..., a:b], -1, -2).astype(np.complex128)
+        yf = sp_fft.irfft(Y, n=N, axis=-1)  # (..., m, N)
+        y = buf[..., :m, :]
+        np.multiply(yf[..., N - mid:], dual[:mid], out=y[..., :mid])
+        np.multiply(yf[..., :L - mid], dual[mid:], out=y[..., mid:L])
+        y = y.reshape(lead + (m, r, hop))
         first = (a + sft.p_min) * hop - mid  # first sample of frame a
         for j in range(r):
             s0 = first + j * hop
