@@ -419,3 +419,50 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
     assert res.report_output == tmp_path / "rep" / "long.html" and res.report_output.is_file()
     page = res.report_output.read_text()
     assert len(re.findall(r'<tr id="row-c\d+" class="candidate rejected"', page)) == 3
+
+
+def test_blocks_of_a_file_are_located_against_the_whole_file(tmp_path):
+    """Every block's detector features are measured against the whole file (a first pass of
+    STFTs, ``Cleaner.feature_reference``), for clean and inspect alike; a one-block file, a
+    file whose spans are given and the threshold stack make no such pass."""
+    from cleantake.streaming import file_blocks
+
+    sr = 16000
+    x = organ(20.5, sr)
+    rng = np.random.default_rng(4)
+    n = int(0.3 * sr)
+    x[int(9.0 * sr): int(9.0 * sr) + n] += rng.standard_normal(n) * np.exp(-np.arange(n) / (0.06 * sr)) * 0.3
+    p = tmp_path / "in.wav"
+    sf.write(p, x, sr, subtype="FLOAT")
+
+    class Spy(cleantake.Cleaner):
+        seen: list = []
+
+        def clean(self, audio, sr, **kw):
+            self.seen.append(("clean", kw.get("feature_reference")))
+            return super().clean(audio, sr, **kw)
+
+        def locate(self, audio, sr, **kw):
+            self.seen.append(("locate", kw.get("feature_reference")))
+            return super().locate(audio, sr, **kw)
+
+    c = Spy("any")
+    blocks = [b for _, b in file_blocks(p, 8.0, 2.0, sr)]
+    whole = c.feature_reference(blocks, sr)
+    assert whole is not None and whole.level_ref is None
+    clean_file(p, tmp_path / "out.wav", cleaner=c, block_s=8.0, overlap_s=2.0)
+    locate_file(p, cleaner=c, block_s=8.0, overlap_s=2.0)
+    assert [k for k, _ in c.seen] == ["clean"] * len(blocks) + ["locate"] * len(blocks)
+    assert all(r == whole for _, r in c.seen)
+    # Its own reference changes nothing on a recording analysed at once.
+    xin, _ = sf.read(p, dtype="float64")
+    alone = cleantake.Cleaner("any")
+    own = alone.feature_reference([xin], sr)
+    assert own != whole
+    a, b = alone.clean(xin, sr), alone.clean(xin, sr, feature_reference=own)
+    assert np.array_equal(a.cleaned, b.cleaned) and a.events == b.events and a.events
+    c.seen.clear()
+    clean_file(p, tmp_path / "one.wav", cleaner=c)  # 20.5 s: one block
+    clean_file(p, tmp_path / "given.wav", cleaner=c, block_s=8.0, overlap_s=2.0, events=[(9.0, 9.3)])
+    assert c.seen == [("clean", None)] * (1 + len(blocks))
+    assert cleantake.Cleaner("cough").feature_reference([xin], sr) is None

@@ -243,6 +243,17 @@ def _like_model(cleaner, input_path, like: list | None, keep: list | None, info:
     return learn(audio, sr, marks, keep=kept, offset_s=t0)
 
 
+def _feature_reference(cleaner, input_path, info: AudioInfo, block_s: float, overlap_s: float):
+    """For a recording cleaned in blocks: what every block's detector features are measured
+    against, from a first pass over the whole file (:meth:`cleantake.Cleaner.feature_reference`,
+    an STFT of every block). None for a one-block recording (it is its own reference) or a
+    cleaner without a learned detector."""
+    if not _in_blocks(info, block_s) or getattr(cleaner, "feature_reference", None) is None:
+        return None
+    return cleaner.feature_reference((b for _, b in file_blocks(input_path, block_s, overlap_s, info.samplerate)),
+                                     info.samplerate)
+
+
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
     """What the report records of the run (see :func:`cleantake.report.write_report`)."""
     settings = getattr(cleaner, "settings", None)
@@ -362,6 +373,8 @@ def clean_file(
     if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
         raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
     like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
+    located = events is None and getattr(cleaner, "method", "proposed") == "proposed"
+    reference = _feature_reference(cleaner, input_path, info, block_s, overlap_s) if located else None
     sr, n_total = info.samplerate, info.frames
     fmt, st = plan.output_format
     rng = full_scale_range(st)
@@ -401,7 +414,7 @@ def clean_file(
             blocks, n_blocks = [(0, audio)], 1
         out.events = clean_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, n_blocks=n_blocks,
                                   emit=emit, events=events, keep=keep, like=like, like_model=like_model,
-                                  progress=clean_progress,
+                                  feature_reference=reference, progress=clean_progress,
                                   workers=plan.workers, stats=out.stats, candidates=out.candidates)
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
@@ -478,6 +491,7 @@ def locate_file(
     keep = _checked_spans(keep, info, "keep")
     like = _checked_spans(like, info, "like")
     like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
+    reference = _feature_reference(cleaner, input_path, info, block_s, overlap_s)
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
@@ -489,7 +503,8 @@ def locate_file(
         blocks = [(0, audio)]
     candidates: list = []
     events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep, like=like,
-                           like_model=like_model, progress=locate_progress, candidates=candidates)
+                           like_model=like_model, feature_reference=reference, progress=locate_progress,
+                           candidates=candidates)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
     out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates)
     if labels_path is not None:
