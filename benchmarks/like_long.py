@@ -24,7 +24,11 @@ overlapping no true span (false), and plain NSDR over the whole recording
 
 ``--auto`` runs the automatic path instead (``Cleaner("any")`` with fold k's detector, nothing
 marked; every event counts), on the core classes by default; ``--max-event-ms`` sets
-``Settings.max_event_ms`` (``1e9``: no longest event, as before session 13).
+``Settings.max_event_ms`` (``1e9``: no longest event, as before session 13). ``--music mixes``
+builds stereo recordings from fold k's mixes and training mixes instead of its stems (events
+panned as in the corpus's mixtures). ``--own-reference`` measures every block's detector
+features against the block itself, as before session 14, instead of the whole file
+(``Cleaner.feature_reference``).
 
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --max-event-ms 1e9
@@ -55,29 +59,48 @@ def _read_mono(path: Path, sr: int | None = None) -> tuple[np.ndarray, int]:
     return x.mean(axis=1), fs
 
 
-def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, seed: int = 0):
-    """Music, mixture and the true event spans (seconds) of one long recording."""
+def _read_music(path: Path, sr: int | None, stereo: bool) -> tuple[np.ndarray, int]:
+    """Music as (n,) mono, or (n, 2) stereo (a mono file on both channels)."""
+    if not stereo:
+        return _read_mono(path, sr)
+    x, fs = sf.read(str(path), dtype="float64", always_2d=True)
+    if sr is not None and fs != sr:
+        raise SystemExit(f"{path}: {fs} Hz, expected {sr} Hz")
+    return (x[:, :2] if x.shape[1] >= 2 else np.repeat(x, 2, axis=1)), fs
+
+
+def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, seed: int = 0,
+          music_kind: str = "stems"):
+    """Music, mixture and the true event spans (seconds) of one long recording.
+
+    ``music_kind``: ``"stems"`` (fold k's stems, mono) or ``"mixes"`` (fold k's stereo mixes
+    and training mixes; each event panned by a constant gain pair as the corpus's mixtures are,
+    its level over both channels)."""
     from cleantake.corpus import assign_folds, corpus_files
 
     folds = assign_folds(corpus)
     files = corpus_files(corpus)
-    stems = sorted(f.path for f in files if f.kind == "stem" and folds[f.path] == fold)
+    kinds = ("stem",) if music_kind == "stems" else ("mix", "train_mix")
+    stereo = music_kind != "stems"
+    stems = sorted(f.path for f in files if f.kind in kinds and folds[f.path] == fold)
     pool = sorted(f.path for f in files if f.kind == "interference" and f.label == cls and folds[f.path] == fold)
     if not stems or not pool:
         return None
-    first, sr = _read_mono(corpus / stems[0])
+    first, sr = _read_music(corpus / stems[0], None, stereo)
     n_total = int(minutes * 60 * sr)
     fade = int(0.05 * sr)
     ramp = np.sin(0.5 * np.pi * np.arange(fade) / fade) ** 2
+    if stereo:
+        ramp = ramp[:, None]
     music = first.copy()
     i = 1
-    while music.size < n_total:
-        nxt, _ = _read_mono(corpus / stems[i % len(stems)], sr)
+    while music.shape[0] < n_total:
+        nxt, _ = _read_music(corpus / stems[i % len(stems)], sr, stereo)
         i += 1
         music[-fade:] = music[-fade:] * ramp[::-1] + nxt[:fade] * ramp
         music = np.concatenate([music, nxt[fade:]])
     music = 0.5 * music[:n_total] / max(np.abs(music[:n_total]).max(), 1e-9)
-    rng = np.random.default_rng([seed, fold, CLASSES.index(cls)])
+    rng = np.random.default_rng([seed, fold, CLASSES.index(cls)] + ([1] if stereo else []))
     mix = music.copy()
     spans = []
     t, k = float(rng.uniform(5.0, 10.0)), 0
@@ -87,11 +110,14 @@ def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, se
         n0 = int(t * sr)
         if n0 + e.size > n_total - sr:
             break
-        m_energy = float(np.sum(music[n0:n0 + e.size] ** 2))
+        if stereo:
+            a = float(rng.uniform(np.pi / 8, 3 * np.pi / 8))
+            e = np.outer(e, np.sqrt(2.0) * np.array([np.cos(a), np.sin(a)]))
+        m_energy = float(np.sum(music[n0:n0 + e.shape[0]] ** 2))
         gain = np.sqrt(10 ** (level_db / 10) * m_energy / max(float(np.sum(e**2)), 1e-20))
-        mix[n0:n0 + e.size] += gain * e
-        spans.append((n0 / sr, (n0 + e.size) / sr))
-        t += e.size / sr + float(rng.uniform(15.0, 25.0))
+        mix[n0:n0 + e.shape[0]] += gain * e
+        spans.append((n0 / sr, (n0 + e.shape[0]) / sr))
+        t += e.shape[0] / sr + float(rng.uniform(15.0, 25.0))
     peak = np.abs(mix).max()
     if peak > 0.99:
         mix, music = mix * 0.99 / peak, music * 0.99 / peak
@@ -118,11 +144,11 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 
 def run_one(job) -> dict | None:
-    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s = job
+    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, whole_reference = job
     import cleantake
     from cleantake.files import clean_file
 
-    built = build(Path(corpus), fold, cls, minutes, level_db)
+    built = build(Path(corpus), fold, cls, minutes, level_db, music_kind=music_kind)
     if built is None:
         return None
     music, mix, spans, sr, n_files = built
@@ -133,7 +159,9 @@ def run_one(job) -> dict | None:
     else:
         cleaner = cleantake.Cleaner("none", detector=detector, max_event_ms=max_event_ms)
         like = [spans[0]]
-    row = {"fold": fold, "class": cls, "seconds": mix.size / sr, "events": len(spans), "files": n_files}
+    if not whole_reference:  # every block measured against itself, as before session 14
+        cleaner.feature_reference = lambda blocks, sr: None
+    row = {"fold": fold, "class": cls, "seconds": mix.shape[0] / sr, "events": len(spans), "files": n_files}
     base = _sdr(music, mix)
     t0 = time.perf_counter()
     res = cleaner.clean(mix, sr, like=like)
@@ -178,13 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-event-ms", type=float, default=6000.0, help="Settings.max_event_ms (default 6000)")
     ap.add_argument("--block-s", type=float, default=60.0, help="block length of the file path (default 60 s, "
                     "the command line's; 4-s overlap)")
+    ap.add_argument("--music", choices=("stems", "mixes"), default="stems",
+                    help="fold k's stems (mono, default) or its stereo mixes and training mixes")
+    ap.add_argument("--own-reference", action="store_true",
+                    help="blocks: each block's detector features relative to the block itself (before session 14), "
+                         "not to the whole file (Cleaner.feature_reference)")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
-    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s)
+    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,
+             not args.own_reference)
             for k in args.folds for c in args.classes]
     t0 = time.perf_counter()
     with Pool(args.jobs) as pool:
@@ -194,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
               f"whole {r['whole']['found']}/{r['events'] - 1} found, {r['whole']['false']} false, "
               f"{r['whole']['nsdr']:6.2f} dB | blocks {r['blocks']['found']}/{r['events'] - 1}, "
               f"{r['blocks']['false']} false, {r['blocks']['nsdr']:6.2f} dB", flush=True)
-    print(f"{len(rows)} recordings of {args.minutes:g} min, events at {args.level:g} dB, "
+    print(f"{len(rows)} recordings of {args.minutes:g} min of {args.music}, events at {args.level:g} dB, "
           f"{'automatic path' if args.auto else 'like'}, max_event_ms {args.max_event_ms:g}, "
           f"blocks of {args.block_s:g} s, "
           f"{time.perf_counter() - t0:.0f} s wall")
