@@ -450,8 +450,12 @@ def test_blocks_of_a_file_are_located_against_the_whole_file(tmp_path):
     blocks = [b for _, b in file_blocks(p, 8.0, 2.0, sr)]
     whole = c.feature_reference(blocks, sr)
     assert whole is not None and whole.level_ref is None
-    clean_file(p, tmp_path / "out.wav", cleaner=c, block_s=8.0, overlap_s=2.0)
+    fractions: list = []
+    clean_file(p, tmp_path / "out.wav", cleaner=c, block_s=8.0, overlap_s=2.0, progress=fractions.append)
     locate_file(p, cleaner=c, block_s=8.0, overlap_s=2.0)
+    # The first pass has its share of the progress, which never goes back.
+    assert np.all(np.diff(fractions) >= 0) and fractions[-1] == 1.0
+    assert pytest.approx(cleantake.files.REFERENCE_PASS_SHARE) in fractions
     assert [k for k, _ in c.seen] == ["clean"] * len(blocks) + ["locate"] * len(blocks)
     assert all(r == whole for _, r in c.seen)
     # Its own reference changes nothing on a recording analysed at once.
