@@ -12,8 +12,8 @@ import pytest
 from cleantake.analysis import analyse
 from cleantake.errors import ParameterError
 from cleantake.detector import (
-    CLASSES, FEATURE_NAMES, DetectedEvent, DetectorModel, TreeEnsemble, detect_events, feature_reference,
-    frame_features, frame_probabilities, frame_quantities, load_model, mixture_quantities, save_model,
+    CLASSES, FEATURE_NAMES, DetectedEvent, DetectorModel, TreeEnsemble, detect_events, frame_features,
+    frame_probabilities, load_model, save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
 from cleantake.settings import Settings
@@ -107,31 +107,6 @@ def test_dc_offset_does_not_change_features():
     F1 = frame_features(_analyse(x + 0.2))
     # The NMF itself may settle slightly differently; no feature may move by much.
     assert np.median(np.abs(F1 - F0)) < 0.05
-
-
-def test_the_recording_as_its_own_reference_changes_no_feature(ana_music):
-    own = frame_features(ana_music)
-    freqs = ana_music.cfg.freqs()
-    mixture_only = feature_reference([mixture_quantities(ana_music.V, freqs)])
-    assert mixture_only.level_ref is None and set(mixture_only.median) == {"level_db", "flatness", "centroid", "flux"}
-    assert np.array_equal(frame_features(ana_music, mixture_only), own)
-    assert np.array_equal(frame_features(ana_music, feature_reference([frame_quantities(ana_music)])), own)
-
-
-def test_a_reference_moves_only_the_features_relative_to_it(ana_music):
-    """Measured against louder, brighter music, the level, flatness, centroid and flux
-    features move; the shares, gains, activations and profiles do not."""
-    other = _analyse(4.0 * _music(6.0, seed=5) + 0.01 * np.random.default_rng(5).standard_normal((1, 6 * SR)))
-    ref = feature_reference([mixture_quantities(other.V, other.cfg.freqs())])
-    own, moved = frame_features(ana_music), frame_features(ana_music, ref)
-    changed = {n for j, n in enumerate(FEATURE_NAMES) if not np.array_equal(own[:, j], moved[:, j])}
-    relative = ("level", "flux_z", "flatness_d", "centroid_d", "residual_level")
-    assert changed and all(n.startswith(relative) for n in changed), changed
-    assert {"level", "flux_z", "flatness_d", "centroid_d"} <= changed
-    level = FEATURE_NAMES.index("level")
-    assert np.all(moved[:, level] < own[:, level])  # quieter than the reference's median
-    with pytest.raises(ParameterError, match="at least one frame"):
-        feature_reference([])
 
 
 def test_probabilities_in_range(model, ana_music):

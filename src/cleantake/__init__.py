@@ -3,7 +3,6 @@
 Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., ICASSP 2017).
 """
 
-from .detector import FeatureReference
 from .errors import (AudioReadError, AudioWriteError, CleantakeError, DictionaryError, MissingDependencyError,
                      ParameterError)
 from .files import FileResult, clean_file, locate_file
@@ -23,7 +22,6 @@ __all__ = [
     "Settings",
     "Event",
     "LikeModel",
-    "FeatureReference",
     "METHODS",
     "CleantakeError",
     "ParameterError",

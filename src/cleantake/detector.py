@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -37,8 +36,7 @@ from .kam import kam_estimate
 from .masking import segments
 
 __all__ = [
-    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "REFERENCE_QUANTITIES", "MIXTURE_QUANTITIES", "FeatureReference",
-    "feature_reference", "frame_quantities", "mixture_quantities", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
+    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
     "frame_probabilities", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 
@@ -81,6 +79,14 @@ class DetectorError(CleantakeError):
 # ------------------------------------------------------------------------------------------
 # features
 # ------------------------------------------------------------------------------------------
+def _robust_z(v: np.ndarray) -> np.ndarray:
+    """(v - median) / (1.4826 MAD), compressed with asinh so that no value dominates."""
+    med = float(np.median(v))
+    mad = 1.4826 * float(np.median(np.abs(v - med)))
+    scale = max(mad, 1e-3 * (abs(med) + 1e-6), 1e-9)
+    return np.arcsinh((v - med) / scale)
+
+
 def _running(v: np.ndarray, half: int, how: str) -> np.ndarray:
     """Max or mean of ``v`` over ``t - half .. t + half`` (edges repeat the end values)."""
     p = np.pad(v, half, mode="edge")
@@ -100,8 +106,8 @@ def _profile_bands(freqs: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
 
 
 
-def _spectral_stats(V: np.ndarray, S: np.ndarray | None, lo: np.ndarray, freqs: np.ndarray,
-                    P: np.ndarray | None, chunk: int = 256) -> dict[str, np.ndarray]:
+def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndarray, P: np.ndarray,
+                    chunk: int = 256) -> dict[str, np.ndarray]:
     """Per-frame sums over the spectrogram that :func:`frame_features` needs, a few hundred
     frames at a time, so that no temporary as large as the spectrogram is ever made (they
     cost more in memory traffic than in arithmetic).
@@ -110,14 +116,13 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray | None, lo: np.ndarray, freqs: 
     ----------
     V : np.ndarray [shape=(n_freq, n_frames)], float32
         Mixture magnitudes.
-    S : np.ndarray [shape=(n_freq, n_frames)], float32, S <= V, or None
-        KAM's estimate of the music (``V`` itself where there is none); None: the sums of
-        the mixture only (no ``removed_*`` nor ``profile``).
+    S : np.ndarray [shape=(n_freq, n_frames)], float32, S <= V
+        KAM's estimate of the music (``V`` itself where there is none).
     lo : np.ndarray [shape=(n_freq,)], bool
         Bins at or above :data:`FMIN_HZ` (a contiguous run up to the last bin).
     freqs : np.ndarray [shape=(n_freq,)]
         Bin frequencies in Hz.
-    P : np.ndarray [shape=(n_bands, n_freq)], float32, or None (with ``S`` None)
+    P : np.ndarray [shape=(n_bands, n_freq)], float32
         Band pooling of the analysis.
 
     Returns
@@ -138,27 +143,25 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray | None, lo: np.ndarray, freqs: 
         raise ParameterError("the bins at or above FMIN_HZ must be the last ones")
     floor = 1e-3 * float(V[i0:].mean()) + eps
     fl = freqs[i0:, None]
-    keys = ("e_mix", "log_mean", "mean", "flux", "centroid_num", "centroid_den")
-    out = {k: np.empty(n_frames) for k in keys + (() if S is None else ("removed_lo",))}
-    if S is not None:
-        bands = _profile_bands(freqs, lo)
-        out["profile"] = np.zeros((n_frames, N_PROFILE))
-        out["removed_bands"] = np.empty((P.shape[0], n_frames), np.float32)
+    bands = _profile_bands(freqs, lo)
+    out = {k: np.empty(n_frames) for k in ("e_mix", "removed_lo", "log_mean", "mean", "flux", "centroid_num",
+                                            "centroid_den")}
+    out["profile"] = np.zeros((n_frames, N_PROFILE))
+    out["removed_bands"] = np.empty((P.shape[0], n_frames), np.float32)
     prev_log = None
     for a in range(0, n_frames, chunk):
         b = min(n_frames, a + chunk)
         Vd = V[:, a:b].astype(np.float64)
         V2 = Vd ** 2
+        S2 = S[:, a:b].astype(np.float64) ** 2
+        R2 = np.maximum(V2 - S2, 0.0)  # energy KAM would remove (Wiener sense)
+        removed = (Vd * (1 - S2 / np.maximum(S2 + R2, eps))) ** 2
         out["e_mix"][a:b] = V2[i0:].sum(axis=0)
-        if S is not None:
-            S2 = S[:, a:b].astype(np.float64) ** 2
-            R2 = np.maximum(V2 - S2, 0.0)  # energy KAM would remove (Wiener sense)
-            removed = (Vd * (1 - S2 / np.maximum(S2 + R2, eps))) ** 2
-            out["removed_lo"][a:b] = removed[i0:].sum(axis=0)
-            out["removed_bands"][:, a:b] = P @ np.sqrt(R2).astype(np.float32)
-            for j, band in enumerate(bands):
-                if band.size:
-                    out["profile"][a:b, j] = removed[band].sum(axis=0)
+        out["removed_lo"][a:b] = removed[i0:].sum(axis=0)
+        out["removed_bands"][:, a:b] = P @ np.sqrt(R2).astype(np.float32)
+        for j, band in enumerate(bands):
+            if band.size:
+                out["profile"][a:b, j] = removed[band].sum(axis=0)
         Vl = Vd[i0:]
         logV = np.log(Vl + floor)
         out["log_mean"][a:b] = logV.mean(axis=0)
@@ -168,204 +171,11 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray | None, lo: np.ndarray, freqs: 
         prev_log = logV[:, -1:]
         out["centroid_num"][a:b] = (Vl * fl).sum(axis=0)
         out["centroid_den"][a:b] = Vl.sum(axis=0)
-    if n_frames:
-        out["flux"][0] = 0.0
+    out["flux"][0] = 0.0
     return out
 
 
-def _mixture(st: dict) -> dict:
-    """The mixture's quantities of :data:`MIXTURE_QUANTITIES` from :func:`_spectral_stats`."""
-    eps = 1e-12
-    e_mix = st["e_mix"]
-    tiny = 1e-10 * max(float(e_mix.max()), 1e-30) if e_mix.size else 1e-30
-    return {
-        "level_db": 10 * np.log10(e_mix + tiny),
-        "flatness": np.exp(st["log_mean"]) / np.maximum(st["mean"], eps),
-        "centroid": np.log2(st["centroid_num"] / np.maximum(st["centroid_den"], eps) + 1.0),
-        "flux": st["flux"],
-        "tiny": tiny,
-    }
-
-
-def mixture_quantities(V: np.ndarray, freqs: np.ndarray) -> dict:
-    """The quantities of :data:`MIXTURE_QUANTITIES` of a mixture spectrogram alone.
-
-    What :func:`frame_quantities` gives for them, without the analysis (NMF, KAM): a first
-    pass over a long file can measure them in every block and pool them
-    (:func:`feature_reference`) at the cost of an STFT.
-
-    Parameters
-    ----------
-    V : np.ndarray [shape=(n_freq, n_frames)]
-        Mixture magnitudes as the analysis computes them (``spectrogram(x, cfg)[1]``).
-    freqs : np.ndarray [shape=(n_freq,)]
-        Bin frequencies in Hz (``cfg.freqs()``).
-
-    Returns
-    -------
-    dict of np.ndarray [shape=(n_frames,)]
-        ``level_db`` (dB, bins >= FMIN_HZ), ``flatness``, ``centroid`` (log2 Hz) and ``flux``.
-    """
-    V = np.asarray(V, np.float32)
-    st = _spectral_stats(V, None, np.asarray(freqs) >= FMIN_HZ, np.asarray(freqs), None)
-    q = _mixture(st)
-    del q["tiny"]
-    return q
-
-
-#: Per-frame quantities the relative features are measured against (:class:`FeatureReference`).
-REFERENCE_QUANTITIES = ("share", "gain", "novelty", "flux", "level_db", "flatness", "centroid")
-#: Those of them that the mixture's spectrogram alone gives (:func:`mixture_quantities`).
-MIXTURE_QUANTITIES = ("level_db", "flatness", "centroid", "flux")
-
-
-@dataclass(frozen=True)
-class FeatureReference:
-    """What a recording's relative features are measured against.
-
-    :func:`frame_features` takes several features relative to the recording's own
-    distribution (minus its median, over its robust scale; the interference level in dB re.
-    the 99th percentile of the band-pooled magnitude). By default the distribution is that of
-    the stretch analysed. A file cleaned in blocks measures its blocks against the whole
-    recording instead, for the quantities a first pass over the file gives
-    (:func:`mixture_quantities`, pooled by :func:`feature_reference`); the quantities a
-    reference does not hold stay relative to the stretch analysed.
-
-    Attributes
-    ----------
-    median, scale : dict of str to float
-        Median and robust scale (1.4826 MAD, floored) of some of
-        :data:`REFERENCE_QUANTITIES`.
-    level_ref : float or None
-        Reference band-pooled magnitude of the interference level (``Analysis.ref``), or
-        None for the stretch's own.
-    """
-
-    median: dict
-    scale: dict
-    level_ref: float | None = None
-
-
-def _robust_scale(v: np.ndarray, med: float) -> float:
-    mad = 1.4826 * float(np.median(np.abs(v - med)))
-    return max(mad, 1e-3 * (abs(med) + 1e-6), 1e-9)
-
-
-def feature_reference(quantities: Sequence[dict]) -> FeatureReference:
-    """The reference of the frames of several stretches of one recording, pooled.
-
-    Parameters
-    ----------
-    quantities : sequence of dict
-        :func:`frame_quantities` or :func:`mixture_quantities` of each stretch (the blocks
-        of a file, overlaps included; every frame counts once per stretch it is in).
-
-    Returns
-    -------
-    FeatureReference
-        For the quantities of :data:`REFERENCE_QUANTITIES` that every stretch holds;
-        ``level_ref`` when every stretch holds ``pooled_magnitude``.
-
-    Raises
-    ------
-    ParameterError
-        If ``quantities`` is empty or holds no frame.
-    """
-    if not quantities or not sum(np.asarray(q["level_db"]).size for q in quantities):
-        raise ParameterError("feature_reference needs the quantities of at least one frame")
-    med, scale = {}, {}
-    for k in REFERENCE_QUANTITIES:
-        if all(k in q for q in quantities):
-            v = np.concatenate([np.asarray(q[k], np.float64) for q in quantities])
-            med[k] = float(np.median(v))
-            scale[k] = _robust_scale(v, med[k])
-    level_ref = None
-    if all("pooled_magnitude" in q for q in quantities):
-        mags = np.concatenate([np.asarray(q["pooled_magnitude"]) for q in quantities])
-        level_ref = float(np.percentile(mags, 99))
-    return FeatureReference(med, scale, level_ref)
-
-
-def _relative(v: np.ndarray, key: str, r: FeatureReference) -> np.ndarray:
-    """(v - median) / scale, compressed with asinh so that no value dominates."""
-    return np.arcsinh((v - r.median[key]) / r.scale[key])
-
-
-def frame_quantities(ana) -> dict:
-    """The per-frame quantities of an analysed recording that :func:`frame_features` needs.
-
-    The expensive part of the features (the KAM novelty and the spectral sums); what is
-    relative to the recording is applied afterwards, against a :class:`FeatureReference`.
-
-    Parameters
-    ----------
-    ana : Analysis
-        The NMF analysis of the recording (see the module docstring for the attributes read).
-
-    Returns
-    -------
-    dict
-        Each of :data:`REFERENCE_QUANTITIES`, ``pooled_magnitude`` (the band-pooled
-        magnitude summed over bands), ``level_i``, ``removed_lo`` and ``residual_fit``,
-        shape (n_frames,); ``acts``, one such array per class of
-        :data:`ACTIVATION_CLASSES`; ``profile`` (n_frames, N_PROFILE); ``tiny``, the
-        energy floor of ``level_db``.
-    """
-    V = np.asarray(ana.V, dtype=np.float32)
-    n_frames = V.shape[1]
-    eps = 1e-12
-    freqs = ana.cfg.freqs()
-    lo = freqs >= FMIN_HZ
-
-    share = np.asarray(ana.share, np.float64)
-    gain = np.asarray(ana.gain, np.float64)
-    Lb = np.asarray(ana.L_i, np.float64).sum(axis=0) + np.asarray(ana.L_m, np.float64).sum(axis=0)
-
-    # KAM novelty: the share of each frame's energy that its k nearest frames (searched on the
-    # NMF music estimate, with context) do not explain.
-    q = np.arange(n_frames)
-    exclude = np.asarray(ana.partial, bool)
-    if (~exclude).sum() > 2 * KAM_CONTEXT + KAM_K + 1:
-        est, _ = kam_estimate(V, np.asarray(ana.Fm), q, k=KAM_K, context=KAM_CONTEXT, exclude=exclude,
-                              min_separation=KAM_CONTEXT)
-        S = np.minimum(est, V)
-    else:
-        S = V
-    st = _spectral_stats(V, S, lo, freqs, np.asarray(ana.P, np.float32))
-    mix = _mixture(st)
-    novelty = st["removed_lo"] / np.maximum(st["e_mix"], eps)
-
-    # Does the interference model or the music model fit the shape of what would be removed?
-    # Best cosine similarity of its band profile with any interference template minus with any
-    # music template.
-    Rb = st["removed_bands"]
-    Rn = Rb / np.maximum(np.linalg.norm(Rb, axis=0, keepdims=True), eps)
-    W = np.asarray(ana.nmf.W, np.float32)
-    n_fixed = int(ana.nmf.n_fixed)
-    Wn = W / np.maximum(np.linalg.norm(W, axis=0, keepdims=True), eps)
-    cos_i = (Wn[:, :n_fixed].T @ Rn).max(axis=0) if n_fixed else np.zeros(n_frames)
-    cos_m = (Wn[:, n_fixed:].T @ Rn).max(axis=0) if W.shape[1] > n_fixed else np.zeros(n_frames)
-
-    # Activation share of each core class (templates are normalised per band column, so the
-    # class's modelled magnitude is its templates' column sums times their activations).
-    H = np.asarray(ana.nmf.H, np.float64)[:n_fixed]
-    colsum = np.asarray(ana.Wb, np.float64).sum(axis=0)[:n_fixed]
-    labels = np.asarray(list(ana.labels)[:n_fixed])
-    acts = []
-    for c in ACTIVATION_CLASSES:
-        sel = labels == c
-        m = (colsum[sel] @ H[sel]) if sel.any() else np.zeros(n_frames)
-        acts.append(m / np.maximum(Lb, eps))
-    return {
-        **mix, "share": share, "gain": gain, "novelty": novelty,
-        "pooled_magnitude": np.asarray(ana.Vb).sum(axis=0),  # as Analysis.ref is taken from
-        "level_i": np.asarray(ana.level_i, np.float64), "removed_lo": st["removed_lo"],
-        "residual_fit": cos_i - cos_m, "acts": acts, "profile": st["profile"],
-    }
-
-
-def frame_features(ana, reference: FeatureReference | None = None, *,
-                   quantities: dict | None = None) -> np.ndarray:
+def frame_features(ana) -> np.ndarray:
     """Per-frame features of one analysed recording.
 
     Every feature is either bounded (shares, fractions) or taken relative to the recording's
@@ -376,11 +186,6 @@ def frame_features(ana, reference: FeatureReference | None = None, *,
     ----------
     ana : Analysis
         The NMF analysis of the recording (see the module docstring for the attributes read).
-    reference : FeatureReference, optional
-        What the relative features are measured against, for the quantities it holds
-        (:class:`FeatureReference`). Default, and for the others: this analysis's own frames.
-    quantities : dict, optional
-        :func:`frame_quantities` of ``ana``, if already computed.
 
     Returns
     -------
@@ -393,27 +198,69 @@ def frame_features(ana, reference: FeatureReference | None = None, *,
         change over 4 frames, and the log spectral profile (8 bands) of what KAM would remove.
         No NaN or infinity.
     """
-    n_frames = np.asarray(ana.V).shape[1]
+    V = np.asarray(ana.V, dtype=np.float32)
+    n_frames = V.shape[1]
     if n_frames == 0:
         return np.zeros((0, len(FEATURE_NAMES)), np.float32)
     eps = 1e-12
-    q = frame_quantities(ana) if quantities is None else quantities
-    r = feature_reference([q])
-    r = FeatureReference(r.median, r.scale, float(ana.ref))
-    if reference is not None:  # the reference's quantities replace the stretch's own
-        r = FeatureReference({**r.median, **reference.median}, {**r.scale, **reference.scale},
-                             r.level_ref if reference.level_ref is None else reference.level_ref)
-    share, gain, novelty = q["share"], q["gain"], q["novelty"]
-    level = (q["level_db"] - r.median["level_db"]) / 10.0
-    level_i = np.log10(q["level_i"] / max(r.level_ref, eps) + 1e-6) / 2.0
-    residual_level = (10 * np.log10(q["removed_lo"] + q["tiny"]) - r.median["level_db"]) / 10.0
-    flat, cen = q["flatness"], q["centroid"]
+    freqs = ana.cfg.freqs()
+    lo = freqs >= FMIN_HZ
+
+    share = np.asarray(ana.share, np.float64)
+    gain = np.asarray(ana.gain, np.float64)
+    Lb = np.asarray(ana.L_i, np.float64).sum(axis=0) + np.asarray(ana.L_m, np.float64).sum(axis=0)
+    level_i = np.log10(np.asarray(ana.level_i, np.float64) / max(float(ana.ref), eps) + 1e-6) / 2.0
+
+    # KAM novelty: the share of each frame's energy that its k nearest frames (searched on the
+    # NMF music estimate, with context) do not explain.
+    q = np.arange(n_frames)
+    exclude = np.asarray(ana.partial, bool)
+    if (~exclude).sum() > 2 * KAM_CONTEXT + KAM_K + 1:
+        est, _ = kam_estimate(V, np.asarray(ana.Fm), q, k=KAM_K, context=KAM_CONTEXT, exclude=exclude,
+                              min_separation=KAM_CONTEXT)
+        S = np.minimum(est, V)
+    else:
+        S = V
+    st = _spectral_stats(V, S, lo, freqs, np.asarray(ana.P, np.float32))
+    e_mix = st["e_mix"]
+    tiny = 1e-10 * max(float(e_mix.max()), 1e-30)
+    level_db = 10 * np.log10(e_mix + tiny)
+    level = (level_db - np.median(level_db)) / 10.0
+    novelty = st["removed_lo"] / np.maximum(e_mix, eps)
+    residual_level = (10 * np.log10(st["removed_lo"] + tiny) - np.median(level_db)) / 10.0
+
+    # Does the interference model or the music model fit the shape of what would be removed?
+    # Best cosine similarity of its band profile with any interference template minus with any
+    # music template.
+    Rb = st["removed_bands"]
+    Rn = Rb / np.maximum(np.linalg.norm(Rb, axis=0, keepdims=True), eps)
+    W = np.asarray(ana.nmf.W, np.float32)
+    n_fixed = int(ana.nmf.n_fixed)
+    Wn = W / np.maximum(np.linalg.norm(W, axis=0, keepdims=True), eps)
+    cos_i = (Wn[:, :n_fixed].T @ Rn).max(axis=0) if n_fixed else np.zeros(n_frames)
+    cos_m = (Wn[:, n_fixed:].T @ Rn).max(axis=0) if W.shape[1] > n_fixed else np.zeros(n_frames)
+    residual_fit = cos_i - cos_m
+
+    # Spectral flux, flatness and centroid of the mixture (bins >= FMIN_HZ).
+    flux = st["flux"]
+    flat = np.exp(st["log_mean"]) / np.maximum(st["mean"], eps)
+    cen = np.log2(st["centroid_num"] / np.maximum(st["centroid_den"], eps) + 1.0)
+
+    # Activation share of each core class (templates are normalised per band column, so the
+    # class's modelled magnitude is its templates' column sums times their activations).
+    H = np.asarray(ana.nmf.H, np.float64)[:n_fixed]
+    colsum = np.asarray(ana.Wb, np.float64).sum(axis=0)[:n_fixed]
+    labels = np.asarray(list(ana.labels)[:n_fixed])
+    acts = []
+    for c in ACTIVATION_CLASSES:
+        sel = labels == c
+        m = (colsum[sel] @ H[sel]) if sel.any() else np.zeros(n_frames)
+        acts.append(m / np.maximum(Lb, eps))
 
     base = [
-        share, _relative(share, "share", r), np.arcsinh(gain * 10.0), _relative(gain, "gain", r), novelty,
-        _relative(novelty, "novelty", r), share * novelty, level, level_i, _relative(q["flux"], "flux", r),
-        flat, flat - r.median["flatness"], cen - r.median["centroid"], q["residual_fit"], residual_level,
-        *q["acts"],
+        share, _robust_z(share), np.arcsinh(gain * 10.0), _robust_z(gain), novelty, _robust_z(novelty),
+        share * novelty, level, level_i, _robust_z(flux), flat, flat - np.median(flat), cen - np.median(cen),
+        residual_fit, residual_level, *acts,
     ]
     base = np.stack([np.asarray(b, np.float64) for b in base], axis=1)  # (T, n_base)
     cols = [base]
@@ -421,7 +268,7 @@ def frame_features(ana, reference: FeatureReference | None = None, *,
     cols.append(np.stack([_running(base[:, j], CONTEXT_LONG, "mean") for j in range(base.shape[1])], axis=1))
     cols.append(np.stack([_delta(base[:, j]) for j in range(base.shape[1])], axis=1))
     # Spectral profile of what would be removed, smoothed over +-3 frames, as log shares.
-    prof = q["profile"]
+    prof = st["profile"]
     prof = np.stack([_running(prof[:, j], CONTEXT_SHORT, "mean") for j in range(N_PROFILE)], axis=1)
     prof = np.log10(prof / np.maximum(prof.sum(axis=1, keepdims=True), eps) + 1e-4)
     cols.append(prof)
@@ -725,7 +572,7 @@ def events_from_probabilities(
 
 
 def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
-                  threshold: float | None = None, reference: FeatureReference | None = None) -> list[DetectedEvent]:
+                  threshold: float | None = None) -> list[DetectedEvent]:
     """Find interference events in an analysed recording.
 
     Parameters
@@ -738,9 +585,6 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     threshold : float in [0, 1], optional
         Confidence (calibrated probability that an event is real) an event needs to be
         returned; lower finds more events and more false ones. Default: the model's.
-    reference : FeatureReference, optional
-        What the relative features are measured against (:func:`frame_features`); default
-        the analysed stretch itself.
 
     Returns
     -------
@@ -749,6 +593,6 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     """
     if not isinstance(model, DetectorModel):
         model = load_model(model)
-    F = frame_features(ana, reference)
+    F = frame_features(ana)
     p, cp = frame_probabilities(F, model)
     return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None))

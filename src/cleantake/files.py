@@ -243,38 +243,6 @@ def _like_model(cleaner, input_path, like: list | None, keep: list | None, info:
     return learn(audio, sr, marks, keep=kept, offset_s=t0)
 
 
-#: Share of a long file's progress given to the first pass of :func:`_feature_reference`
-#: (an STFT of every block: about a tenth of the whole run, BENCHMARKS.md section 3).
-REFERENCE_PASS_SHARE = 0.1
-
-
-def _feature_reference(cleaner, input_path, info: AudioInfo, block_s: float, overlap_s: float,
-                       progress: Callable[[float], None]):
-    """For a recording cleaned in blocks: what every block's detector features are measured
-    against, from a first pass over the whole file (:meth:`cleantake.Cleaner.feature_reference`,
-    an STFT of every block; ``progress`` is called with the share of blocks read). None for a
-    one-block recording (it is its own reference) or a cleaner without a learned detector."""
-    if not _in_blocks(info, block_s) or getattr(cleaner, "feature_reference", None) is None:
-        return None
-    sr = info.samplerate
-    block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
-    n_blocks = block_count(info.frames, block_n, overlap_n)
-
-    def blocks():
-        for i, (_, block) in enumerate(file_blocks(input_path, block_s, overlap_s, sr)):
-            yield block
-            progress((i + 1) / n_blocks)
-
-    return cleaner.feature_reference(blocks(), sr)
-
-
-def _after_pass(progress: Callable[[float], None], passed: bool) -> Callable[[float], None]:
-    """``progress`` for the work after the first pass (the rest of the range when there was one)."""
-    if not passed:
-        return progress
-    return lambda f: progress(REFERENCE_PASS_SHARE + (1.0 - REFERENCE_PASS_SHARE) * f)
-
-
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
     """What the report records of the run (see :func:`cleantake.report.write_report`)."""
     settings = getattr(cleaner, "settings", None)
@@ -399,10 +367,6 @@ def clean_file(
     rng = full_scale_range(st)
     user_progress = progress or (lambda f: None)
     clean_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
-    located = events is None and getattr(cleaner, "method", "proposed") == "proposed"
-    reference = (_feature_reference(cleaner, input_path, info, block_s, overlap_s,
-                                    lambda f: clean_progress(REFERENCE_PASS_SHARE * f)) if located else None)
-    clean_progress = _after_pass(clean_progress, located and _in_blocks(info, block_s))
     in_blocks = _in_blocks(info, block_s)
     kept: dict[str, np.ndarray] = {}
     out = FileResult([], info.duration_s, sr, info.channels)
@@ -437,7 +401,7 @@ def clean_file(
             blocks, n_blocks = [(0, audio)], 1
         out.events = clean_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, n_blocks=n_blocks,
                                   emit=emit, events=events, keep=keep, like=like, like_model=like_model,
-                                  feature_reference=reference, progress=clean_progress,
+                                  progress=clean_progress,
                                   workers=plan.workers, stats=out.stats, candidates=out.candidates)
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
@@ -517,9 +481,6 @@ def locate_file(
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
-    reference = _feature_reference(cleaner, input_path, info, block_s, overlap_s,
-                                   lambda f: locate_progress(REFERENCE_PASS_SHARE * f))
-    locate_progress = _after_pass(locate_progress, _in_blocks(info, block_s))
     if _in_blocks(info, block_s):
         blocks = file_blocks(input_path, block_s, overlap_s, sr)
         audio = FileSamples(input_path)
@@ -528,8 +489,7 @@ def locate_file(
         blocks = [(0, audio)]
     candidates: list = []
     events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep, like=like,
-                           like_model=like_model, feature_reference=reference, progress=locate_progress,
-                           candidates=candidates)
+                           like_model=like_model, progress=locate_progress, candidates=candidates)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
     out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates)
     if labels_path is not None:

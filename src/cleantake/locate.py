@@ -17,7 +17,7 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
-from .detector import ACTIVATION_CLASSES, FeatureReference, detect_events
+from .detector import ACTIVATION_CLASSES, detect_events
 from .masking import segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
@@ -339,8 +339,7 @@ def chosen_locator(settings: Settings, dictionary: "Dictionary") -> str:
     return "learned" if set(ACTIVATION_CLASSES) <= set(dictionary.labels) else "stack"
 
 
-def learned_location(ana: Analysis, *, settings: Settings, model=None,
-                     reference: FeatureReference | None = None) -> Location:
+def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Location:
     """The location by the learned detector (``Settings.locator == "learned"``).
 
     Parameters
@@ -351,9 +350,6 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None,
         ``sensitivity`` is the confidence an event needs.
     model : DetectorModel or path, optional
         Default: the shipped model (see :func:`cleantake.detector.detect_events`).
-    reference : FeatureReference, optional
-        What the detector's relative features are measured against (default: ``ana``'s own
-        frames; a file cleaned in blocks passes the whole recording's).
 
     Returns
     -------
@@ -366,8 +362,7 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None,
     fc = settings.counts(ana.cfg)
     # Each run of frames is judged on its own, so the events at or above the sensitivity are
     # the same whatever the lower level the candidates are cut at.
-    cut = detect_events(ana, model=model, threshold=min(settings.sensitivity, settings.review_level),
-                        reference=reference)
+    cut = detect_events(ana, model=model, threshold=min(settings.sensitivity, settings.review_level))
     # An event far longer than any interference the detector learned from is music that stands
     # out, not a transient: listed for review, never repaired (Settings.max_event_ms).
     longest = settings.max_event_ms / 1000.0 / ana.cfg.frame_seconds
@@ -390,8 +385,7 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None,
                     dilate(frames, fc.context), candidates)
 
 
-def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary",
-                  reference: FeatureReference | None = None) -> Location:
+def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary") -> Location:
     """Find the frames with interference: candidates, necessity, edge, KAM novelty, length,
     confirmation, evidence, growth (the stages are described by :class:`Settings`).
 
@@ -402,15 +396,13 @@ def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary"
     dictionary : Dictionary
         The dictionary ``ana`` was made with (its size scales the thresholds; its classes
         label the events).
-    reference : FeatureReference, optional
-        Passed to the learned detector (:func:`learned_location`); the stack ignores it.
 
     Returns
     -------
     Location
     """
     if chosen_locator(settings, dictionary) == "learned":
-        return learned_location(ana, settings=settings, model=settings.detector, reference=reference)
+        return learned_location(ana, settings=settings, model=settings.detector)
     s = settings
     fc = s.counts(ana.cfg)
     n_frames = ana.n_frames

@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
@@ -22,8 +22,7 @@ from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .labels import check_spans
 from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
-from .detector import FeatureReference, feature_reference, mixture_quantities
-from .locate import Event, chosen_locator, dilate, locate_events, overlaps_any
+from .locate import Event, dilate, locate_events, overlaps_any
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
@@ -248,8 +247,7 @@ class Cleaner:
 
     # -- public ----------------------------------------------------------------------------
     def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, like=None,
-              like_model: LikeModel | None = None, feature_reference: FeatureReference | None = None,
-              progress: Progress = None) -> CleanResult:
+              like_model: LikeModel | None = None, progress: Progress = None) -> CleanResult:
         """Remove the interference from ``audio``.
 
         Parameters
@@ -287,11 +285,6 @@ class Cleaner:
             (which may then be empty or None) only says which spans of ``audio`` were marked,
             to repair them as such. How :func:`cleantake.files.clean_file` cleans a long file
             in blocks with ``like``.
-        feature_reference : FeatureReference, optional
-            What the learned detector's relative features are measured against, when
-            ``audio`` is a stretch of a longer recording (:meth:`feature_reference` of all of
-            it); default: ``audio`` itself. How :func:`cleantake.files.clean_file` locates
-            every block of a long file against the whole file.
         progress : callable(float), optional
             Called with the completed fraction (0 to 1).
 
@@ -337,16 +330,15 @@ class Cleaner:
             return self._result(x, np.zeros_like(x), [] if marked is None else marked, sr, mono, {})
         with _single_threaded_blas():
             removed, found, stats = self._process(x, sr, cfg, progress, marked=marked, kept=kept, like=examples,
-                                                  like_model=like_model, reference=feature_reference)
+                                                  like_model=like_model)
         candidates = stats.pop(_CANDIDATES, [])
         return self._result(x, removed, found, sr, mono, stats, candidates)
 
     def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, like_model: LikeModel | None = None,
-               feature_reference: FeatureReference | None = None, progress: Progress = None,
-               return_candidates: bool = False):
-        """Only locate the interference: a list of events, no audio (``keep``, ``like``,
-        ``like_model`` and ``feature_reference`` as in :meth:`clean`; the ``proposed``
-        method's location whatever ``method`` is).
+               progress: Progress = None, return_candidates: bool = False):
+        """Only locate the interference: a list of events, no audio (``keep``, ``like`` and
+        ``like_model`` as in :meth:`clean`; the ``proposed`` method's location whatever
+        ``method`` is).
 
         With ``return_candidates=True``: ``(events, candidates)``, the candidates as
         :attr:`CleanResult.candidates`."""
@@ -360,47 +352,8 @@ class Cleaner:
             return ([], []) if return_candidates else []
         with _single_threaded_blas():
             _, found, stats = m._process(x, sr, cfg, progress, kept=kept, like=examples, like_model=like_model,
-                                         locate_only=True, reference=feature_reference)
+                                         locate_only=True)
         return (found, stats.get(_CANDIDATES, [])) if return_candidates else found
-
-    def feature_reference(self, blocks: Iterable[np.ndarray], sr: int) -> FeatureReference | None:
-        """What the learned detector's relative features are measured against in a recording
-        given in stretches (the blocks of a long file), for ``clean(..., feature_reference=)``.
-
-        The detector takes the mixture's level, spectral flatness, centroid and flux relative
-        to the recording's own median and spread. A recording analysed at once measures them
-        against all of itself; a block of a long file would measure them against its minute
-        alone, which made twice the false events on four-minute recordings
-        (``benchmarks/like_long.py --auto``, BENCHMARKS §0a). This first pass computes them
-        over every block (an STFT each, no NMF) and pools them.
-
-        Parameters
-        ----------
-        blocks : iterable of np.ndarray [shape=(n_samples,) or (n_samples, n_channels)]
-            The stretches the recording will be cleaned in, as they will be passed to
-            :meth:`clean` (overlaps included).
-        sr : int
-            Sample rate in Hz.
-
-        Returns
-        -------
-        FeatureReference or None
-            None when this Cleaner's location does not use the learned detector (a
-            single-class preset or ``none``: the threshold stack), or no block is one
-            analysis window long.
-        """
-        sr = check_sr(sr)
-        if chosen_locator(self.settings, self.dictionary) != "learned":
-            return None
-        cfg = self.settings.stft_config(sr)
-        freqs = cfg.freqs()
-        quantities = []
-        for block in blocks:
-            x, _ = _as_channels_first(block)
-            if x.shape[1] >= cfg.win_length:
-                _, V = spectrogram(x, cfg, threads=_recording_threads())
-                quantities.append(mixture_quantities(V, freqs))
-        return feature_reference(quantities) if quantities else None
 
     def learn_like(self, audio: np.ndarray, sr: int, like, *, keep=None, offset_s: float = 0.0) -> LikeModel:
         """Learn the interference from example(s) marked in ``audio``, to find it elsewhere in
@@ -480,8 +433,7 @@ class Cleaner:
         return CleanResult(cleaned.T.copy(), removed.T.copy(), events, int(sr), stats, list(candidates))
 
     def _process(self, x: np.ndarray, sr: int, cfg: StftConfig, progress: Progress, *, marked=None, kept=(),
-                 like=None, like_model: LikeModel | None = None, locate_only: bool = False,
-                 reference: FeatureReference | None = None):
+                 like=None, like_model: LikeModel | None = None, locate_only: bool = False):
         s = self.settings
         user_report = progress or (lambda f: None)
         clock = {"t": time.perf_counter()}
@@ -524,8 +476,8 @@ class Cleaner:
             report(1.0)
             return self._outside_keep(removed, kept, sr, cfg), list(marked), stats
         if like is not None:
-            return self._process_like(x, sr, ana, like, kept, stats, report, locate_only, like_model, reference)
-        loc = locate_events(ana, settings=s, dictionary=self.dictionary, reference=reference)
+            return self._process_like(x, sr, ana, like, kept, stats, report, locate_only, like_model)
+        loc = locate_events(ana, settings=s, dictionary=self.dictionary)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
         stats[_CANDIDATES] = [e for e in loc.candidates if not overlaps_any(e, kept)]
@@ -547,7 +499,7 @@ class Cleaner:
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
 
-    def _process_like(self, x, sr, ana, like, kept, stats, report, locate_only, model=None, reference=None):
+    def _process_like(self, x, sr, ana, like, kept, stats, report, locate_only, model=None):
         """Learn from the ``like`` spans (or take ``model``), find the events like them (and,
         with a non-empty dictionary, locate its own), and repair them all."""
         s = self.settings
@@ -558,7 +510,7 @@ class Cleaner:
         candidates = list(lk.candidates)
         exclude = dilate(frames, s.counts(ana.cfg).context)
         if self.dictionary.rank:  # the union with the dictionary's own location
-            loc = locate_events(ana, settings=s, dictionary=self.dictionary, reference=reference)
+            loc = locate_events(ana, settings=s, dictionary=self.dictionary)
             stats.update(loc.stats)
             frames |= loc.frames
             exclude |= loc.exclude

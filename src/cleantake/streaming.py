@@ -241,15 +241,9 @@ def _like_kwargs(like, like_model, start: int, n: int, sr: int) -> dict:
     return {"like": spans_in_block(like or [], start / sr, (start + n) / sr), "like_model": like_model}
 
 
-def _reference_kwargs(feature_reference) -> dict:
-    """``feature_reference=`` for every block, when there is one."""
-    return {} if feature_reference is None else {"feature_reference": feature_reference}
-
-
 def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int, n_total: int,
                   keep: Sequence[Span] | None = None, like: Sequence[Span] | None = None,
-                  like_model=None, feature_reference=None, progress: Progress = None,
-                  candidates: list | None = None) -> list[Event]:
+                  like_model=None, progress: Progress = None, candidates: list | None = None) -> list[Event]:
     """Locate the interference of a recording given in overlapping blocks.
 
     Consecutive blocks are joined in the middle of their overlap: events starting before it
@@ -275,10 +269,6 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
         (:meth:`cleantake.Cleaner.learn_like`): every block looks for events like them, and
         repairs the marked spans that fall in it (``cleaner.locate(..., like=...,
         like_model=...)``). ``like`` without ``like_model``: passed on cut to each block.
-    feature_reference : FeatureReference, optional
-        What every block's detector features are measured against
-        (:meth:`cleantake.Cleaner.feature_reference` of all the blocks), passed on as
-        ``cleaner.locate(..., feature_reference=...)``. None: not passed.
     progress : callable(float), optional
         Called with the completed fraction (by samples, 0 to 1, non-decreasing).
     candidates : list, optional
@@ -302,8 +292,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
             report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
 
         kw = {**_span_kwargs("keep", keep, start, block.shape[0], sr),
-              **_like_kwargs(like, like_model, start, block.shape[0], sr),
-              **_reference_kwargs(feature_reference)}
+              **_like_kwargs(like, like_model, start, block.shape[0], sr)}
         if candidates is None:
             found, below = cleaner.locate(block, sr, progress=within, **kw), []
         else:
@@ -335,7 +324,6 @@ def clean_blocks(
     keep: Sequence[Span] | None = None,
     like: Sequence[Span] | None = None,
     like_model=None,
-    feature_reference=None,
     progress: Progress = None,
     workers: int | None = None,
     stats: dict | None = None,
@@ -373,10 +361,6 @@ def clean_blocks(
         What was learned from the examples (:meth:`cleantake.Cleaner.learn_like`, on a stretch
         of the recording around them): every block finds the events like them and repairs
         the marked spans that fall in it (``cleaner.clean(..., like=..., like_model=...)``).
-    feature_reference : FeatureReference, optional
-        What every block's detector features are measured against
-        (:meth:`cleantake.Cleaner.feature_reference` of all the blocks), passed on as
-        ``cleaner.clean(..., feature_reference=...)``. None: not passed.
     progress : callable(float), optional
         Called with the completed fraction (by samples, non-decreasing, at most 0.97: the
         caller says when it is done).
@@ -450,7 +434,6 @@ def clean_blocks(
         kw = _span_kwargs("events", events, start, block.shape[0], sr)
         kw.update(_span_kwargs("keep", keep, start, block.shape[0], sr))
         kw.update(_like_kwargs(like, like_model, start, block.shape[0], sr))
-        kw.update(_reference_kwargs(feature_reference))
         # Parallelism is across blocks: one thread for each block's own NMF.
         token = recording_threads.set(1 if parallel else None)
         try:
