@@ -26,12 +26,12 @@ overlapping no true span (false), and plain NSDR over the whole recording
 marked; every event counts), on the core classes by default; ``--max-event-ms`` sets
 ``Settings.max_event_ms`` (``1e9``: no longest event, as before session 13). ``--music mixes``
 builds stereo recordings from fold k's mixes and training mixes instead of its stems (events
-panned as in the corpus's mixtures). ``--own-reference`` measures every block's detector
-features against the block itself, as before session 14, instead of the whole file
-(``Cleaner.feature_reference``).
+panned as in the corpus's mixtures; fold k's own mixes are repeated where they hold less
+than ``--minutes``, as its stems are).
 
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --max-event-ms 1e9
+    PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --music mixes
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 
 def run_one(job) -> dict | None:
-    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, whole_reference = job
+    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind = job
     import cleantake
     from cleantake.files import clean_file
 
@@ -159,8 +159,6 @@ def run_one(job) -> dict | None:
     else:
         cleaner = cleantake.Cleaner("none", detector=detector, max_event_ms=max_event_ms)
         like = [spans[0]]
-    if not whole_reference:  # every block measured against itself, as before session 14
-        cleaner.feature_reference = lambda blocks, sr: None
     row = {"fold": fold, "class": cls, "seconds": mix.shape[0] / sr, "events": len(spans), "files": n_files}
     base = _sdr(music, mix)
     t0 = time.perf_counter()
@@ -208,17 +206,13 @@ def main(argv: list[str] | None = None) -> int:
                     "the command line's; 4-s overlap)")
     ap.add_argument("--music", choices=("stems", "mixes"), default="stems",
                     help="fold k's stems (mono, default) or its stereo mixes and training mixes")
-    ap.add_argument("--own-reference", action="store_true",
-                    help="blocks: each block's detector features relative to the block itself (before session 14), "
-                         "not to the whole file (Cleaner.feature_reference)")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
-    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,
-             not args.own_reference)
+    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music)
             for k in args.folds for c in args.classes]
     t0 = time.perf_counter()
     with Pool(args.jobs) as pool:
