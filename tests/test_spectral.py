@@ -100,6 +100,24 @@ def test_framing_is_scipys_short_time_fft(sr, window_ms, hop_ms):
     np.testing.assert_allclose(istft(Xd, cfg, x.shape[-1]), ref.istft(Xd, k1=x.shape[-1]), rtol=0, atol=1e-12)
 
 
+def test_istft_over_several_chunks_of_frames_is_scipys():
+    """The inverse works through the frames a few hundred at a time: over several chunks and a
+    partial last one, for two channels at once, it is ShortTimeFFT's inverse."""
+    from scipy.signal import ShortTimeFFT
+    from scipy.signal.windows import hann
+
+    sr = 8000
+    cfg = StftConfig(sr)
+    ref = ShortTimeFFT(hann(cfg.win_length, sym=False), hop=cfg.hop_length, fs=sr, mfft=cfg.n_fft,
+                       fft_mode="onesided", scale_to=None)
+    x = np.random.default_rng(5).standard_normal((2, 1300 * cfg.hop_length + 17))
+    X = stft(x, cfg).astype(np.complex128)
+    assert X.shape[-1] > 2 * 512
+    y = istft(X, cfg, x.shape[-1])
+    np.testing.assert_allclose(y, ref.istft(X, k1=x.shape[-1]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(y, x, rtol=0, atol=1e-5)
+
+
 def test_too_short_for_one_frame_refused():
     cfg = StftConfig(44100)
     with pytest.raises(ParameterError, match="half the analysis window"):
