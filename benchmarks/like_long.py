@@ -4,8 +4,8 @@ A recording longer than ``2 * block_s`` (120 s) is cleaned in blocks. ``--like``
 example from the 120 s around it (``Cleaner.learn_like``) and every block looks for events
 like it with that model (``clean(..., like_model=...)``). This benchmark measures that on long
 recordings built from the corpus, against the same finder run on the whole recording at once
-in memory (``Cleaner.clean(audio, sr, like=...)``, which has no length limit but needs memory
-for all of it): does cutting the recording into blocks lose events, add false ones, or cost dB?
+in memory (``Cleaner.clean(audio, sr, like=..., block_s=None)``, which has no length limit but
+needs memory for all of it; without ``block_s=None`` the API cleans in blocks too): does cutting the recording into blocks lose events, add false ones, or cost dB?
 
 Recordings (deterministic): for fold k of the grouped cross-validation
 (:func:`cleantake.corpus.assign_folds`) and an interference class with files in fold k, fold
@@ -162,7 +162,7 @@ def run_one(job) -> dict | None:
     row = {"fold": fold, "class": cls, "seconds": mix.shape[0] / sr, "events": len(spans), "files": n_files}
     base = _sdr(music, mix)
     t0 = time.perf_counter()
-    res = cleaner.clean(mix, sr, like=like)
+    res = cleaner.clean(mix, sr, like=like, block_s=None)
     row["whole"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, res.cleaned) - base,
                     **dict(zip(("found", "false"), detection(res.events, spans)))}
     with tempfile.TemporaryDirectory() as tmp:

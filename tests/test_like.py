@@ -418,3 +418,29 @@ def test_like_candidates_are_listed_never_repaired(mixed):
         a, b = int(c.start_s * SR), int(c.end_s * SR)
         assert not np.asarray(res.removed)[a:b].any()
     assert cleantake.Cleaner("none").locate(z, SR, like=[spans[0]], return_candidates=True)[1] == res.candidates
+
+
+@pytest.mark.slow
+def test_like_on_a_long_array_is_learned_once_and_cleaned_in_blocks_as_its_file(tmp_path):
+    """``clean(like=...)`` on an array longer than two blocks: learned from the stretch
+    around the example, every block looks for copies, as ``clean_file`` does on the file."""
+    import soundfile as sf
+
+    from cleantake.files import clean_file
+
+    x = _music(30.0, seed=3)
+    y, spans = _with_rings(x, (2.1, 13.3, 26.2))
+    y = y.astype(np.float32).astype(np.float64)
+    src = tmp_path / "long.wav"
+    sf.write(src, y, SR, subtype="FLOAT")
+    c = cleantake.Cleaner("none")
+    kw = {"like": [spans[0]], "block_s": 8.0, "overlap_s": 2.0}
+    api = c.clean(y, SR, **kw)
+    assert api.stats["blocks"] >= 4
+    res = clean_file(src, tmp_path / "out.wav", cleaner=c, **kw)
+    assert api.events == res.events and len(api.events) == 3
+    out, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert np.array_equal(out, api.cleaned.astype(np.float32))
+    assert c.locate(y, SR, **kw) == api.events
+    with pytest.raises(ParameterError, match="within 16 s of each other"):
+        c.clean(y, SR, like=[spans[0], spans[2]], block_s=8.0, overlap_s=2.0)

@@ -419,3 +419,59 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
     assert res.report_output == tmp_path / "rep" / "long.html" and res.report_output.is_file()
     page = res.report_output.read_text()
     assert len(re.findall(r'<tr id="row-c\d+" class="candidate rejected"', page)) == 3
+
+
+# -- the API in blocks: Cleaner.clean on a long array is clean_file on the same samples -------
+
+def _mix_with_coughs(corpus, onsets_s=(4.2, 11.5, 17.0)):
+    """A 20-s stereo training mix of the corpus with a training cough panned in at each onset."""
+    music, sr = sf.read(corpus / "music" / "train_mixes" / "train_mix_001.flac", always_2d=True)
+    cough, csr = sf.read(corpus / "interference" / "train" / "cough" / "cough_001.flac", always_2d=True)
+    assert csr == sr
+    cough = cough.mean(axis=1)
+    y = music.copy()
+    for i, t in enumerate(onsets_s):
+        a = int(t * sr)
+        n = min(cough.size, y.shape[0] - a)
+        pan = np.array([np.cos(0.3 + 0.4 * i), np.sin(0.3 + 0.4 * i)]) * np.sqrt(2)
+        y[a:a + n] += cough[:n, None] * pan * 2 * np.sqrt(np.mean(music**2) / np.mean(cough**2))
+    return y.astype(np.float32).astype(np.float64), sr
+
+
+def test_a_long_array_is_cleaned_by_the_api_as_its_file_is(tmp_path, corpus):
+    """``Cleaner.clean`` on an array longer than two blocks cleans it in the blocks the
+    command line uses on the same samples in a file: the same events, candidates and cleaned
+    samples; ``locate`` finds the same events; ``block_s=None`` is one analysis of the whole."""
+    y, sr = _mix_with_coughs(corpus)
+    p = tmp_path / "take.wav"
+    sf.write(p, y, sr, subtype="FLOAT")
+    cleaner = cleantake.Cleaner("any")
+    kw = {"block_s": 8.0, "overlap_s": 2.0}
+    seen = []
+    api = cleaner.clean(y, sr, progress=seen.append, **kw)
+    assert api.stats["blocks"] == 3 and "n_frames" not in api.stats
+    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:]))
+    res = clean_file(p, tmp_path / "out.wav", cleaner=cleaner, workers=1, **kw)
+    assert res.stats["blocks"] == 3 and len(api.events) >= 2
+    assert api.events == res.events and api.candidates == res.candidates
+    out, _ = sf.read(tmp_path / "out.wav", always_2d=True, dtype="float32")
+    assert np.array_equal(out, api.cleaned.astype(np.float32))
+    # Away from the events (and their 35-ms ramps) the samples are the input's.
+    away = np.ones(y.shape[0], bool)
+    for e in api.events:
+        away[int((e.start_s - 0.1) * sr):int((e.end_s + 0.1) * sr)] = False
+    assert np.array_equal(api.cleaned[away], y[away]) and not np.array_equal(api.cleaned, y)
+    found, cands = cleaner.locate(y, sr, return_candidates=True, **kw)
+    assert found == api.events and cands == api.candidates
+    whole = cleaner.clean(y, sr, block_s=None)
+    assert "blocks" not in whole.stats and whole.stats["n_frames"] > 0
+
+
+def test_a_short_array_is_one_analysis_and_bad_blocks_are_refused():
+    x = organ(3.0, SR)
+    a = cleantake.Cleaner("any").clean(x, SR)
+    b = cleantake.Cleaner("any").clean(x, SR, block_s=None)
+    assert np.array_equal(a.removed, b.removed) and "blocks" not in a.stats
+    for bad in ({"block_s": 4.0, "overlap_s": 2.0}, {"block_s": float("nan")}, {"overlap_s": 0.0}):
+        with pytest.raises(ParameterError, match="block_s|overlap_s"):
+            cleantake.clean(x, SR, **bad)

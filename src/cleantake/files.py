@@ -38,7 +38,8 @@ from .io import (AtomicAudioWriter, AudioInfo, FileSamples, block_sizes, check_o
 from .labels import LABEL_FORMATS, check_spans, write_labels
 from .optional import require
 from .report import write_report
-from .streaming import block_count, check_blocks, clean_blocks, file_blocks, locate_blocks, spans_in_block
+from .streaming import (STREAM_BLOCK_S, STREAM_OVERLAP_S, block_count, check_blocks, clean_blocks, file_blocks,
+                        in_blocks, learn_like_for_blocks, locate_blocks)
 from .threads import check_workers
 
 __all__ = [
@@ -50,11 +51,6 @@ __all__ = [
     "clean_file",
     "locate_file",
 ]
-
-#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
-STREAM_BLOCK_S = 60.0
-#: Overlap of consecutive blocks (seconds); more than the longest interference event.
-STREAM_OVERLAP_S = 4.0
 
 Progress = Callable[[float], None] | None
 
@@ -209,38 +205,17 @@ def _checked_spans(spans: Sequence | None, info: AudioInfo, name: str) -> list |
 
 
 def _like_model(cleaner, input_path, like: list | None, keep: list | None, info: AudioInfo, block_s: float):
-    """For a recording cleaned in blocks with ``like``: what its marked examples teach,
-    learned from the stretch of ``2 * block_s`` seconds around them (as much music as a
-    one-block recording has), for every block to look for (``Cleaner.learn_like``). None for
-    a one-block recording (it learns from itself) or without ``like``.
-
-    Raises
-    ------
-    ParameterError
-        If the examples are spread over more than ``2 * block_s`` seconds, or one of them has
-        nothing to learn from (the message gives times in the recording).
-    """
-    if like is None or not _in_blocks(info, block_s):
+    """For a recording cleaned in blocks with ``like``: what its marked examples teach
+    (:func:`cleantake.streaming.learn_like_for_blocks`, reading the stretch around them from
+    the file). None for a one-block recording (it learns from itself) or without ``like``."""
+    if like is None or not in_blocks(info.frames, info.samplerate, block_s):
         return None
-    window = 2 * block_s
-    first, last = min(a for a, _ in like), max(b for _, b in like)
-    if last - first > window:
-        raise ParameterError(
-            f"like: on a recording longer than {window:g} s the marked examples must lie within {window:g} s of "
-            f"each other (they are learned from the music around them); these run from {first:.3f} s to "
-            f"{last:.3f} s. Mark examples closer together, or clean the parts apart")
     sr = info.samplerate
-    start_n = int(round(max(0.0, min(0.5 * (first + last) - 0.5 * window, info.duration_s - window)) * sr))
-    stop_n = min(info.frames, start_n + int(round(window * sr)))
-    audio, _ = read_audio(input_path, start_s=start_n / sr, stop_s=stop_n / sr)
-    t0 = start_n / sr
-    n_window = (stop_n - start_n) / sr
-    marks = [(max(0.0, a - t0), min(n_window, b - t0)) for a, b in like]
-    kept = spans_in_block(keep, t0, stop_n / sr) if keep else None
-    learn = getattr(cleaner, "learn_like", None)
-    if learn is None:
-        raise ParameterError("like: this cleaner cannot learn from examples (it has no learn_like)")
-    return learn(audio, sr, marks, keep=kept, offset_s=t0)
+
+    def read(start: int, stop: int) -> np.ndarray:
+        return read_audio(input_path, start_s=start / sr, stop_s=stop / sr)[0]
+
+    return learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
 
 
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
@@ -258,11 +233,6 @@ def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None
     if events_from is not None:
         info["events_from"] = events_from
     return info
-
-
-def _in_blocks(info: AudioInfo, block_s: float) -> bool:
-    """The long/short rule: longer than two blocks -> in blocks, else as one block."""
-    return info.duration_s > 2 * block_s
 
 
 def clean_file(
@@ -367,7 +337,7 @@ def clean_file(
     rng = full_scale_range(st)
     user_progress = progress or (lambda f: None)
     clean_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
-    in_blocks = _in_blocks(info, block_s)
+    blocked = in_blocks(n_total, sr, block_s)
     kept: dict[str, np.ndarray] = {}
     out = FileResult([], info.duration_s, sr, info.channels)
     with contextlib.ExitStack() as stack:
@@ -389,10 +359,10 @@ def clean_file(
             written = cleaned if rng is None else np.clip(cleaned, *rng)
             if w_rem is not None:
                 w_rem.write(x - written)
-            if not in_blocks:  # one block, in memory anyway: the report is drawn from it
+            if not blocked:  # one block, in memory anyway: the report is drawn from it
                 kept["audio"], kept["cleaned"] = x, written
 
-        if in_blocks:
+        if blocked:
             block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
             blocks = file_blocks(input_path, block_s, overlap_s, sr)
             n_blocks = block_count(n_total, block_n, overlap_n)
@@ -412,7 +382,7 @@ def clean_file(
         out.candidates_output = write_labels(candidates_path, out.candidates, duration_s=out.duration_s,
                                              source=input_path, sr=sr)
     if report_dir is not None:
-        if in_blocks:  # the files as written, read back piece by piece: bounded memory
+        if blocked:  # the files as written, read back piece by piece: bounded memory
             src = FileSamples(input_path)
             # A lossy output (MP3) may decode to a few samples more or less than the input.
             cleaned = FileSamples(output_path, length=src.shape[0])
@@ -481,7 +451,7 @@ def locate_file(
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
-    if _in_blocks(info, block_s):
+    if in_blocks(n_total, sr, block_s):
         blocks = file_blocks(input_path, block_s, overlap_s, sr)
         audio = FileSamples(input_path)
     else:

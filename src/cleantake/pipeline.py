@@ -20,12 +20,15 @@ from .analysis import Analysis, BandTemplates, analyse, band_templates, spectrog
 from .baselines import kam_baseline, nmf_baseline
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
+from .io import block_sizes
 from .labels import check_spans
 from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
 from .locate import Event, dilate, locate_events, overlaps_any
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
+from .streaming import (STREAM_BLOCK_S, STREAM_OVERLAP_S, array_blocks, block_count, check_blocks, clean_blocks,
+                        in_blocks, learn_like_for_blocks, locate_blocks)
 from .threads import single_threaded_blas as _single_threaded_blas
 from .threads import threads_for_recording as _recording_threads
 
@@ -57,7 +60,10 @@ class CleanResult:
         (STFT frames), ``seconds`` (wall seconds per stage: ``analysis``, ``location``,
         ``repair``), and from the location ``necessity`` (the recording's necessity
         threshold), ``candidate_frames`` and ``events_before_confirm`` (see
-        :class:`cleantake.locate.Location`).
+        :class:`cleantake.locate.Location`). A recording cleaned in blocks has instead
+        ``seconds`` summed over blocks (with ``read`` and ``write``: taking the blocks and
+        joining them), ``blocks`` and ``crossfaded_joins``
+        (:func:`cleantake.streaming.clean_blocks`).
     candidates : list of Event
         Events the learned detector was less sure of: confidence from
         ``Settings.review_level`` up to ``Settings.sensitivity``, in seconds. Never
@@ -247,7 +253,8 @@ class Cleaner:
 
     # -- public ----------------------------------------------------------------------------
     def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, like=None,
-              like_model: LikeModel | None = None, progress: Progress = None) -> CleanResult:
+              like_model: LikeModel | None = None, progress: Progress = None,
+              block_s: float | None = STREAM_BLOCK_S, overlap_s: float = STREAM_OVERLAP_S) -> CleanResult:
         """Remove the interference from ``audio``.
 
         Parameters
@@ -287,6 +294,15 @@ class Cleaner:
             in blocks with ``like``.
         progress : callable(float), optional
             Called with the completed fraction (0 to 1).
+        block_s, overlap_s : float
+            A recording longer than ``2 * block_s`` seconds is cleaned in overlapping blocks
+            of ``block_s`` seconds (``overlap_s`` in common), exactly as
+            :func:`cleantake.files.clean_file` and the command line clean a file
+            (:func:`cleantake.streaming.clean_blocks`): the same events and samples, memory
+            bounded by the block length, blocks in parallel threads. ``block_s=None``
+            analyses the whole recording at once, however long. With ``like`` on a recording
+            in blocks the examples are learned once from the ``2 * block_s`` seconds around
+            them (they must lie within that of each other).
 
         Returns
         -------
@@ -302,12 +318,18 @@ class Cleaner:
 
         Notes
         -----
-        The whole recording is analysed at once: peak memory grows by about 0.25 GB per
-        minute of 44.1-kHz stereo (measured on 1, 3 and 5 minutes). For files longer than a few
-        minutes use :func:`clean_file`, which works in blocks in bounded memory.
+        One block (a recording up to ``2 * block_s`` long, or ``block_s=None``) is analysed
+        at once: its peak memory grows by about 0.25 GB per minute of 44.1-kHz stereo
+        (measured on 1, 3 and 5 minutes). In blocks the analysis holds about 0.3 GB per
+        minute-long stereo block being cleaned, besides the input and the two outputs. On long
+        full mixes the blocks also measured better than one analysis of the whole
+        (BENCHMARKS.md 0a, session 14). For files, :func:`cleantake.files.clean_file` never
+        holds the recording in memory.
         """
         x, mono = _as_channels_first(audio)
         sr = check_sr(sr)
+        if block_s is not None:
+            check_blocks(block_s, overlap_s)
         n = x.shape[1]
         marked = None if events is None else _spans(events, n, sr, "events", with_strength=True)
         kept = [] if keep is None else _spans(keep, n, sr, "keep", with_strength=False)
@@ -315,6 +337,9 @@ class Cleaner:
             raise ParameterError(f"events= works with the proposed method only, not {self.method!r}")
         cfg = self.settings.stft_config(sr)
         examples = self._check_like(like, x, sr, cfg, kept, marked=marked, model=like_model)
+        if in_blocks(n, sr, block_s):
+            return self._clean_in_blocks(x, mono, sr, progress, block_s, overlap_s, marked=marked, kept=kept,
+                                         like=examples, like_model=like_model)
         if marked is not None and not marked and not examples:
             # Nothing to repair (e.g. a block of a long file with no given span): the output is
             # the input, and no analysis is needed to know it.
@@ -335,19 +360,36 @@ class Cleaner:
         return self._result(x, removed, found, sr, mono, stats, candidates)
 
     def locate(self, audio: np.ndarray, sr: int, *, keep=None, like=None, like_model: LikeModel | None = None,
-               progress: Progress = None, return_candidates: bool = False):
-        """Only locate the interference: a list of events, no audio (``keep``, ``like`` and
-        ``like_model`` as in :meth:`clean`; the ``proposed`` method's location whatever
-        ``method`` is).
+               progress: Progress = None, return_candidates: bool = False,
+               block_s: float | None = STREAM_BLOCK_S, overlap_s: float = STREAM_OVERLAP_S):
+        """Only locate the interference: a list of events, no audio (``keep``, ``like``,
+        ``like_model``, ``block_s`` and ``overlap_s`` as in :meth:`clean`: the events
+        :meth:`clean` would remove; the ``proposed`` method's location whatever ``method``
+        is).
 
         With ``return_candidates=True``: ``(events, candidates)``, the candidates as
         :attr:`CleanResult.candidates`."""
         x, _ = _as_channels_first(audio)
         sr = check_sr(sr)
+        if block_s is not None:
+            check_blocks(block_s, overlap_s)
         kept = [] if keep is None else _spans(keep, x.shape[1], sr, "keep", with_strength=False)
         cfg = self.settings.stft_config(sr)
         m = self if self.method == "proposed" else self.with_settings(method="proposed")
         examples = m._check_like(like, x, sr, cfg, kept, model=like_model)
+        if in_blocks(x.shape[1], sr, block_s):
+            audio2 = x.T
+            if examples and like_model is None:
+                like_model = learn_like_for_blocks(m, lambda a, b: audio2[a:b], examples, kept, x.shape[1], sr,
+                                                   block_s)
+            cands: list = []
+            found = locate_blocks(array_blocks(audio2, sr, block_s, overlap_s), cleaner=_OneBlock(m), sr=sr,
+                                  n_total=x.shape[1], keep=kept or None, like=examples, like_model=like_model,
+                                  progress=progress, candidates=cands if return_candidates else None)
+            found = sorted(found, key=lambda e: (e.start_s, e.end_s))
+            if progress is not None:
+                progress(1.0)
+            return (found, cands) if return_candidates else found
         if x.shape[1] < cfg.win_length:
             return ([], []) if return_candidates else []
         with _single_threaded_blas():
@@ -396,6 +438,32 @@ class Cleaner:
             model, _ = learn_like_model(x, sr, examples, first=ana, base=m.dictionary, settings=m.settings,
                                         threads=_recording_threads(), offset_s=offset_s)
         return model
+
+    def _clean_in_blocks(self, x: np.ndarray, mono: bool, sr: int, progress: Progress, block_s: float,
+                         overlap_s: float, *, marked, kept, like, like_model) -> CleanResult:
+        """:meth:`clean` of a recording longer than ``2 * block_s``: in overlapping blocks
+        (:func:`cleantake.streaming.clean_blocks`), the spans checked on the whole."""
+        audio = x.T  # (n_samples, n_channels), as the blocks are handed on
+        n = audio.shape[0]
+        if like and like_model is None:
+            like_model = learn_like_for_blocks(self, lambda a, b: audio[a:b], like, kept, n, sr, block_s)
+        removed = np.zeros_like(audio)
+        done = {"n": 0}
+
+        def emit(_x: np.ndarray, r: np.ndarray) -> None:
+            removed[done["n"]:done["n"] + r.shape[0]] = r
+            done["n"] += r.shape[0]
+
+        block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
+        stats: dict = {}
+        candidates: list = []
+        found = clean_blocks(array_blocks(audio, sr, block_s, overlap_s), cleaner=_OneBlock(self), sr=sr,
+                             n_total=n, n_blocks=block_count(n, block_n, overlap_n), emit=emit, events=marked,
+                             keep=kept or None, like=like, like_model=like_model, progress=progress,
+                             stats=stats, candidates=candidates)
+        if progress is not None:
+            progress(1.0)
+        return self._result(x, removed.T, found, sr, mono, stats, candidates)
 
     def _check_like(self, like, x: np.ndarray, sr: int, cfg: StftConfig, kept: list, *, marked=None,
                     model: LikeModel | None = None, offset_s: float = 0.0):
@@ -554,6 +622,20 @@ class Cleaner:
         return removed * (1.0 - m)[None]
 
 
+class _OneBlock:
+    """A Cleaner as :func:`cleantake.streaming.clean_blocks` calls it on each block: the
+    block analysed whole."""
+
+    def __init__(self, cleaner: Cleaner) -> None:
+        self.cleaner = cleaner
+
+    def clean(self, audio: np.ndarray, sr: int, **kw) -> CleanResult:
+        return self.cleaner.clean(audio, sr, block_s=None, **kw)
+
+    def locate(self, audio: np.ndarray, sr: int, **kw):
+        return self.cleaner.locate(audio, sr, block_s=None, **kw)
+
+
 def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
     """Runs of True in ``frames`` as ``(start, stop)`` pairs."""
     d = np.diff(np.concatenate([[0], np.asarray(frames, np.int8), [0]]))
@@ -581,6 +663,8 @@ def clean(
     keep=None,
     like=None,
     progress: Progress = None,
+    block_s: float | None = STREAM_BLOCK_S,
+    overlap_s: float = STREAM_OVERLAP_S,
     **params,
 ) -> CleanResult:
     """Remove transient interference from a music recording.
@@ -605,6 +689,10 @@ def clean(
         Examples of the interference to learn from; every event like them is removed (see
         :meth:`Cleaner.clean`). ``interference="none"`` uses only these.
     progress : callable(float), optional
+    block_s, overlap_s : float
+        A recording longer than ``2 * block_s`` seconds is cleaned in overlapping blocks, as
+        the command line cleans a file; ``block_s=None``: analysed whole (see
+        :meth:`Cleaner.clean`).
     **params
         Fields of :class:`Settings`.
 
@@ -617,4 +705,4 @@ def clean(
     Cleaner : the same, for many recordings with the dictionaries loaded once.
     """
     return Cleaner(interference, method=method, strength=strength, **params).clean(
-        audio, sr, events=events, keep=keep, like=like, progress=progress)
+        audio, sr, events=events, keep=keep, like=like, progress=progress, block_s=block_s, overlap_s=overlap_s)

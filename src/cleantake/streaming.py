@@ -46,9 +46,15 @@ from .locate import Event, overlaps_any
 from .threads import check_workers, default_jobs, recording_threads
 
 __all__ = [
+    "STREAM_BLOCK_S",
+    "STREAM_OVERLAP_S",
     "clean_blocks",
     "locate_blocks",
     "file_blocks",
+    "array_blocks",
+    "in_blocks",
+    "like_window",
+    "learn_like_for_blocks",
     "block_count",
     "check_blocks",
     "spans_in_block",
@@ -57,6 +63,12 @@ __all__ = [
 ]
 
 Progress = Callable[[float], None] | None
+Span = tuple | Event
+
+#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
+STREAM_BLOCK_S = 60.0
+#: Overlap of consecutive blocks (seconds); more than the longest interference event.
+STREAM_OVERLAP_S = 4.0
 
 
 def join_removed(r_a: np.ndarray, r_b: np.ndarray) -> tuple[np.ndarray, int, bool]:
@@ -153,6 +165,12 @@ def check_blocks(block_s: float, overlap_s: float) -> None:
             f"need block_s > 2 x overlap_s > 0 (seconds), got block_s={block_s}, overlap_s={overlap_s}")
 
 
+def in_blocks(n_total: int, sr: int, block_s: float | None) -> bool:
+    """The long/short rule: a recording of ``n_total`` samples longer than ``2 * block_s``
+    seconds is cleaned in blocks, a shorter one (or any with ``block_s`` None) as one."""
+    return block_s is not None and n_total > 2 * block_s * sr
+
+
 def file_blocks(input_path: str | Path, block_s: float, overlap_s: float,
                 sr: int) -> Iterator[tuple[int, np.ndarray]]:
     """Overlapping blocks of a file, for :func:`clean_blocks` and :func:`locate_blocks`.
@@ -176,8 +194,50 @@ def file_blocks(input_path: str | Path, block_s: float, overlap_s: float,
         block's own overlap, where the join before it may lie.
     """
     block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
+    yield from _last_extended(iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s), block_n, overlap_n)
+
+
+def array_blocks(audio: np.ndarray, sr: int, block_s: float,
+                 overlap_s: float) -> Iterator[tuple[int, np.ndarray]]:
+    """The blocks :func:`file_blocks` reads from a file, taken from an array in memory.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples, n_channels)]
+    sr : int
+        Sample rate in Hz.
+    block_s, overlap_s : float
+        Block and overlap lengths in seconds.
+
+    Yields
+    ------
+    start : int
+        Index in samples of the block's first sample.
+    block : np.ndarray [shape=(n, n_channels)]
+        A view of ``audio``: the same blocks, extended last block included, as
+        :func:`file_blocks` yields for the same samples in a file.
+    """
+    check_blocks(block_s, overlap_s)
+    block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
+    n_total = audio.shape[0]
+
+    def plain() -> Iterator[tuple[int, np.ndarray]]:
+        start = 0
+        while True:
+            end = min(n_total, start + block_n)
+            yield start, audio[start:end]
+            if end >= n_total:
+                return
+            start += block_n - overlap_n
+
+    yield from _last_extended(plain(), block_n, overlap_n)
+
+
+def _last_extended(blocks: Iterable[tuple[int, np.ndarray]], block_n: int,
+                   overlap_n: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``blocks`` with a short last block extended backwards (see :func:`file_blocks`)."""
     prev = None
-    for start, block in iter_blocks(input_path, block_s=block_s, overlap_s=overlap_s):
+    for start, block in blocks:
         end = start + block.shape[0]
         if prev is not None and block.shape[0] < block_n:
             p_start, p_block = prev
@@ -189,13 +249,88 @@ def file_blocks(input_path: str | Path, block_s: float, overlap_s: float,
         prev = (start, block)
 
 
+def like_window(like: Sequence[Span], n_total: int, sr: int, block_s: float) -> tuple[int, int]:
+    """Where to learn the marked examples of a recording cleaned in blocks: the ``2 *
+    block_s`` seconds around them (as much music as a one-block recording has).
+
+    Parameters
+    ----------
+    like : sequence of (start_s, end_s) or Event
+        The marked examples, in seconds of the recording (checked, not empty).
+    n_total : int
+        Length of the recording in samples.
+    sr : int
+        Sample rate in Hz.
+    block_s : float
+        The block length in seconds.
+
+    Returns
+    -------
+    start, stop : int
+        The window in samples of the recording.
+
+    Raises
+    ------
+    ParameterError
+        If the examples are spread over more than ``2 * block_s`` seconds (the message gives
+        their times).
+    """
+    window = 2 * block_s
+    spans = [(e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1])) for e in like]
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    if last - first > window:
+        raise ParameterError(
+            f"like: on a recording longer than {window:g} s the marked examples must lie within {window:g} s of "
+            f"each other (they are learned from the music around them); these run from {first:.3f} s to "
+            f"{last:.3f} s. Mark examples closer together, or clean the parts apart")
+    duration_s = n_total / sr
+    start = int(round(max(0.0, min(0.5 * (first + last) - 0.5 * window, duration_s - window)) * sr))
+    return start, min(n_total, start + int(round(window * sr)))
+
+
+def learn_like_for_blocks(cleaner, read: Callable[[int, int], np.ndarray], like: Sequence[Span],
+                          keep: Sequence[Span] | None, n_total: int, sr: int, block_s: float):
+    """What the marked examples of a recording cleaned in blocks teach, learned once from the
+    stretch :func:`like_window` gives, for every block to look for (``like_model=``).
+
+    Parameters
+    ----------
+    cleaner : cleantake.Cleaner or alike
+        Learns (``cleaner.learn_like(audio, sr, like, keep=..., offset_s=...)``).
+    read : callable(start, stop) -> np.ndarray [shape=(stop - start, n_channels)]
+        The recording's samples ``start:stop``.
+    like : sequence of (start_s, end_s) or Event
+        The marked examples in seconds of the recording (checked, not empty).
+    keep : sequence of spans, optional
+        Music to keep, in seconds of the recording.
+    n_total, sr, block_s
+        Length of the recording (samples), sample rate (Hz), block length (s).
+
+    Returns
+    -------
+    LikeModel
+
+    Raises
+    ------
+    ParameterError
+        Examples spread too far apart (:func:`like_window`), a cleaner that cannot learn, or
+        what ``learn_like`` refuses (times in the recording).
+    """
+    learn = getattr(cleaner, "learn_like", None)
+    if learn is None:
+        raise ParameterError("like: this cleaner cannot learn from examples (it has no learn_like)")
+    start, stop = like_window(like, n_total, sr, block_s)
+    t0, n_window = start / sr, (stop - start) / sr
+    spans = [(e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1])) for e in like]
+    marks = [(max(0.0, a - t0), min(n_window, b - t0)) for a, b in spans]
+    kept = spans_in_block(keep, t0, stop / sr) if keep else None
+    return learn(read(start, stop), sr, marks, keep=kept, offset_s=t0)
+
 
 def block_count(n_total: int, block_n: int, overlap_n: int) -> int:
     """Number of blocks :func:`file_blocks` yields for ``n_total`` samples (at least 1)."""
     return 1 + max(0, math.ceil((n_total - block_n) / (block_n - overlap_n)))
 
-
-Span = tuple | Event
 
 
 def spans_in_block(spans: Sequence[Span] | None, start_s: float, end_s: float) -> list | None:
