@@ -144,7 +144,7 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 
 def run_one(job) -> dict | None:
-    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind = job
+    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, with_whole = job
     import cleantake
     from cleantake.files import clean_file
 
@@ -161,10 +161,11 @@ def run_one(job) -> dict | None:
         like = [spans[0]]
     row = {"fold": fold, "class": cls, "seconds": mix.shape[0] / sr, "events": len(spans), "files": n_files}
     base = _sdr(music, mix)
-    t0 = time.perf_counter()
-    res = cleaner.clean(mix, sr, like=like, block_s=None)
-    row["whole"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, res.cleaned) - base,
-                    **dict(zip(("found", "false"), detection(res.events, spans)))}
+    if with_whole:
+        t0 = time.perf_counter()
+        res = cleaner.clean(mix, sr, like=like, block_s=None)
+        row["whole"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, res.cleaned) - base,
+                        **dict(zip(("found", "false"), detection(res.events, spans)))}
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         sf.write(str(src), mix, sr, subtype="FLOAT")
@@ -181,8 +182,11 @@ def table(rows: list[dict]) -> str:
              "NSDR dB, blocks - whole (mean, se) | seconds per recording |",
              "|---|---|---|---|---|---|---|"]
     others = sum(r["events"] - 1 for r in rows)
-    diff = np.array([r["blocks"]["nsdr"] - r["whole"]["nsdr"] for r in rows])
+    paired = [r for r in rows if "whole" in r]
+    diff = np.array([r["blocks"]["nsdr"] - r["whole"]["nsdr"] for r in paired])
     for key, name in (("whole", "whole recording in memory"), ("blocks", "file in blocks")):
+        if key == "whole" and len(paired) < len(rows):
+            continue
         f = sum(r[key]["found"] for r in rows)
         fp = np.mean([r[key]["false"] for r in rows])
         nsdr = np.mean([r[key]["nsdr"] for r in rows])
@@ -207,21 +211,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--music", choices=("stems", "mixes"), default="stems",
                     help="fold k's stems (mono, default) or its stereo mixes and training mixes")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--blocks-only", action="store_true",
+                    help="only the file in blocks (the command line's path), not the whole recording in memory")
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
-    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music)
+    jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,
+             not args.blocks_only)
             for k in args.folds for c in args.classes]
     t0 = time.perf_counter()
+    rows: list[dict] = []
+
+    def save() -> None:
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows},
+                                            indent=1))
+
     with Pool(args.jobs) as pool:
-        rows = [r for r in pool.imap(run_one, jobs) if r is not None]
-    for r in rows:
-        print(f"fold {r['fold']} {r['class']:9s} {r['events']:2d} events ({r['files']} files): "
-              f"whole {r['whole']['found']}/{r['events'] - 1} found, {r['whole']['false']} false, "
-              f"{r['whole']['nsdr']:6.2f} dB | blocks {r['blocks']['found']}/{r['events'] - 1}, "
-              f"{r['blocks']['false']} false, {r['blocks']['nsdr']:6.2f} dB", flush=True)
+        for r in pool.imap(run_one, jobs):  # each row as it comes (and saved): a long run may be stopped
+            if r is None:
+                continue
+            rows.append(r)
+            save()
+            whole = (f"whole {r['whole']['found']}/{r['events'] - 1} found, {r['whole']['false']} false, "
+                     f"{r['whole']['nsdr']:6.2f} dB | " if "whole" in r else "")
+            print(f"fold {r['fold']} {r['class']:9s} {r['events']:2d} events ({r['files']} files): {whole}"
+                  f"blocks {r['blocks']['found']}/{r['events'] - 1}, "
+                  f"{r['blocks']['false']} false, {r['blocks']['nsdr']:6.2f} dB ({r['blocks']['seconds']:.0f} s)",
+                  flush=True)
     print(f"{len(rows)} recordings of {args.minutes:g} min of {args.music}, events at {args.level:g} dB, "
           f"{'automatic path' if args.auto else 'like'}, max_event_ms {args.max_event_ms:g}, "
           f"blocks of {args.block_s:g} s, "
@@ -230,13 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     for cls in args.classes:
         sub = [r for r in rows if r["class"] == cls]
         if sub:
-            w = sum(r["whole"]["found"] for r in sub)
+            w = sum(r["whole"]["found"] for r in sub if "whole" in r)
             b = sum(r["blocks"]["found"] for r in sub)
             n = sum(r["events"] - 1 for r in sub)
-            print(f"  {cls:9s} found whole {w}/{n}, blocks {b}/{n}")
+            nsdr = np.mean([r["blocks"]["nsdr"] for r in sub])
+            print(f"  {cls:9s} found " + (f"whole {w}/{n}, " if not args.blocks_only else "")
+                  + f"blocks {b}/{n}, {nsdr:.2f} dB")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=1))
+        save()
         print(f"wrote {args.json}")
     return 0
 
