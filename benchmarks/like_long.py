@@ -173,7 +173,9 @@ def run_one(job) -> dict | None:
         fr = clean_file(src, out, cleaner=cleaner, like=like, workers=1, block_s=block_s)
         cleaned, _ = sf.read(str(out), dtype="float64")
     row["blocks"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, cleaned) - base,
-                     "n_blocks": fr.stats.get("blocks"), **dict(zip(("found", "false"), detection(fr.events, spans)))}
+                     "n_blocks": fr.stats.get("blocks"), **dict(zip(("found", "false"), detection(fr.events, spans))),
+                     "events": [(e.start_s, e.end_s, e.confidence) for e in fr.events]}
+    row["true_spans"] = spans[1:] if auto else spans
     return row
 
 

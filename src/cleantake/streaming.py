@@ -48,6 +48,7 @@ from .threads import check_workers, default_jobs, recording_threads
 __all__ = [
     "STREAM_BLOCK_S",
     "STREAM_OVERLAP_S",
+    "LIKE_WINDOW_S",
     "clean_blocks",
     "locate_blocks",
     "file_blocks",
@@ -69,6 +70,9 @@ Span = tuple | Event
 STREAM_BLOCK_S = 60.0
 #: Overlap of consecutive blocks (seconds); more than the longest interference event.
 STREAM_OVERLAP_S = 4.0
+#: The stretch of a recording cleaned in blocks from which ``like`` examples are learned
+#: (seconds; two blocks if they are longer): the music around them that explains the rest.
+LIKE_WINDOW_S = 120.0
 
 
 def join_removed(r_a: np.ndarray, r_b: np.ndarray) -> tuple[np.ndarray, int, bool]:
@@ -250,8 +254,9 @@ def _last_extended(blocks: Iterable[tuple[int, np.ndarray]], block_n: int,
 
 
 def like_window(like: Sequence[Span], n_total: int, sr: int, block_s: float) -> tuple[int, int]:
-    """Where to learn the marked examples of a recording cleaned in blocks: the ``2 *
-    block_s`` seconds around them (as much music as a one-block recording has).
+    """Where to learn the marked examples of a recording cleaned in blocks: the
+    :data:`LIKE_WINDOW_S` seconds around them (``2 * block_s`` if that is longer), or the
+    whole recording if it is shorter.
 
     Parameters
     ----------
@@ -272,16 +277,16 @@ def like_window(like: Sequence[Span], n_total: int, sr: int, block_s: float) -> 
     Raises
     ------
     ParameterError
-        If the examples are spread over more than ``2 * block_s`` seconds (the message gives
-        their times).
+        If the examples are spread over more than the window (the message gives their times).
     """
-    window = 2 * block_s
+    window = max(LIKE_WINDOW_S, 2 * block_s)
     spans = [(e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1])) for e in like]
     first, last = min(a for a, _ in spans), max(b for _, b in spans)
     if last - first > window:
         raise ParameterError(
-            f"like: on a recording longer than {window:g} s the marked examples must lie within {window:g} s of "
-            f"each other (they are learned from the music around them); these run from {first:.3f} s to "
+            f"like: on a recording longer than {2 * block_s:g} s (cleaned in blocks) the marked examples must lie "
+            f"within {window:g} s of each other (they are learned from the music around them); these run from "
+            f"{first:.3f} s to "
             f"{last:.3f} s. Mark examples closer together, or clean the parts apart")
     duration_s = n_total / sr
     start = int(round(max(0.0, min(0.5 * (first + last) - 0.5 * window, duration_s - window)) * sr))
