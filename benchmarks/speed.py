@@ -66,7 +66,7 @@ RECORDINGS = {  # name: (minutes, channels)
     "10m_stereo": (10.0, 2),
     "60m_stereo": (60.0, 2),
 }
-BLOCK_S, OVERLAP_S = 60.0, 4.0
+from cleantake.streaming import STREAM_BLOCK_S as BLOCK_S, STREAM_OVERLAP_S as OVERLAP_S  # noqa: E402  the library's
 
 
 # ------------------------------------------------------------------------------------------

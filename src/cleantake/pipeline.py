@@ -320,8 +320,8 @@ class Cleaner:
         -----
         One block (a recording up to ``2 * block_s`` long, or ``block_s=None``) is analysed
         at once: its peak memory grows by about 0.25 GB per minute of 44.1-kHz stereo
-        (measured on 1, 3 and 5 minutes). In blocks the analysis holds about 0.3 GB per
-        minute-long stereo block being cleaned, besides the input and the two outputs. On long
+        (measured on 1, 3 and 5 minutes). In blocks the analysis holds about 0.1 GB per
+        20-s stereo block being cleaned, besides the input and the two outputs. On long
         full mixes the blocks also measured better than one analysis of the whole
         (BENCHMARKS.md 0a, session 14). For files, :func:`cleantake.files.clean_file` never
         holds the recording in memory.

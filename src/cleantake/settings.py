@@ -199,8 +199,11 @@ class Settings:
         from interference of at most 4 s (the corpus's longest), stretched and reverberated
         by its augmentation to about 6 s; a run much longer than that is music standing out
         from the rest of the recording (seen on minutes of varied music analysed at once: a
-        16-s "event"), not one transient sound, and repairing it would replace music. No event
-        in the cross-validation recordings is longer than 2.9 s.
+        16-s "event"; in 20-s blocks, 4-s "events" where the instruments change), not one
+        transient sound, and repairing it would replace music. 3 s (6 s until session 15):
+        no event in the cross-validation recordings is longer than 2.9 s, and on long
+        recordings cleaned in 20-s blocks the 3-s cap was the leave-one-fold-out choice
+        (``BENCHMARKS.md`` 0a, session 15).
     detector : str or None
         With ``locator="learned"``: a model file made by ``scripts/train_detector.py``
         (None: the shipped one, trained with the bundled ``any`` dictionary; a model is only
@@ -241,7 +244,7 @@ class Settings:
     locator: str = "auto"
     sensitivity: float = 0.5
     review_level: float = 0.25
-    max_event_ms: float = 6000.0
+    max_event_ms: float = 3000.0
     detector: str | None = None
 
     def __post_init__(self) -> None:

@@ -66,8 +66,11 @@ __all__ = [
 Progress = Callable[[float], None] | None
 Span = tuple | Event
 
-#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length.
-STREAM_BLOCK_S = 60.0
+#: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length:
+#: 20 s, the length of the recordings the detector was trained and cross-validated on; on long
+#: recordings it found more events with fewer false ones than 60-s blocks (BENCHMARKS.md 0a,
+#: session 15).
+STREAM_BLOCK_S = 20.0
 #: Overlap of consecutive blocks (seconds); more than the longest interference event.
 STREAM_OVERLAP_S = 4.0
 #: The stretch of a recording cleaned in blocks from which ``like`` examples are learned
@@ -506,7 +509,7 @@ def clean_blocks(
         caller says when it is done).
     workers : int, optional
         Blocks cleaned at the same time, in threads (default: the CPUs this process may use,
-        at most 4). Memory grows with it (about 0.3 GB per minute-long stereo block at 44.1
+        at most 4). Memory grows with it (about 0.1 GB per 20-s stereo block at 44.1
         kHz); the output does not depend on it.
     stats : dict, optional
         Filled with ``"seconds"`` (per-stage seconds summed over blocks, plus ``"read"`` and

@@ -74,8 +74,8 @@ def add_clean_parser(sub) -> None:
                    "as a label file for --events")
     add_span_options(p, events=True)
     add_output_format_options(p)
-    add_jobs_option(p, f"recordings longer than {2 * STREAM_BLOCK_S / 60:g} minutes are cleaned in "
-                       f"{STREAM_BLOCK_S / 60:g}-minute blocks, N at a time (about 0.3 GB of memory each "
+    add_jobs_option(p, f"recordings longer than {2 * STREAM_BLOCK_S:g} s are cleaned in "
+                       f"{STREAM_BLOCK_S:g}-s blocks, N at a time (about 0.1 GB of memory each "
                        f"for stereo 44.1 kHz)")
     add_overwrite_option(p)
     add_quiet_option(p)

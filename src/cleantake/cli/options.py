@@ -150,8 +150,9 @@ def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
                    help="an example of the interference in this recording (a cough you hear): what is there "
                         "that the music does not explain is learned and every similar event is found and "
                         "removed; with -i none only what was marked is looked for; "
-                        f"a span ({SPAN_FORMS}) or a label file; repeatable; on a recording longer than "
-                        "2 minutes the examples must lie within 2 minutes of each other")
+                        f"a span ({SPAN_FORMS}) or a label file; repeatable; on a recording cleaned in "
+                        "blocks the examples must lie within 2 minutes of each other (they are learned "
+                        "from the 2 minutes around them)")
     p.add_argument("--keep", type=spans, action="append", metavar="SPAN",
                    help="music that must not be touched (a snare hit taken for a drop): events overlapping "
                         f"it are dropped and the output equals the input there; a span ({SPAN_FORMS}) or a "
