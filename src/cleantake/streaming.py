@@ -67,7 +67,7 @@ Progress = Callable[[float], None] | None
 Span = tuple | Event
 
 #: Recordings longer than twice this (seconds) are cleaned in overlapping blocks of this length:
-#: 20 s, the length of the recordings the detector was trained and cross-validated on; on long
+#: 20 s, close to the 10-30 s the detector was trained and cross-validated on; on long
 #: recordings it found more events with fewer false ones than 60-s blocks (BENCHMARKS.md 0a,
 #: session 15).
 STREAM_BLOCK_S = 20.0
