@@ -12,7 +12,7 @@ import soundfile as sf
 
 import cleantake
 import cleantake.io
-from conftest import organ
+from conftest import burst, organ
 from cleantake.errors import ParameterError
 from cleantake.locate import Event
 from cleantake.pipeline import CleanResult
@@ -475,3 +475,25 @@ def test_a_short_array_is_one_analysis_and_bad_blocks_are_refused():
     for bad in ({"block_s": 4.0, "overlap_s": 2.0}, {"block_s": float("nan")}, {"overlap_s": 0.0}):
         with pytest.raises(ParameterError, match="block_s|overlap_s"):
             cleantake.clean(x, SR, **bad)
+
+
+def test_the_blocks_of_a_file_are_analysed_whole_whatever_the_block_length(tmp_path):
+    """``clean_file`` hands a Cleaner its blocks to analyse whole: a 50-s file with 30-s blocks
+    is one block, cleaned as ``Cleaner.clean(block_s=None)`` does, not cut again into the
+    API's default blocks."""
+    x = organ(50.0, SR, seed=2)
+    for t in (7.3, 21.1, 33.6, 44.2):
+        b = burst(SR, seed=int(t))
+        x[int(t * SR):int(t * SR) + b.size] += b
+    x = x.astype(np.float32).astype(np.float64)
+    p = tmp_path / "take.wav"
+    sf.write(p, x, SR, subtype="FLOAT")
+    cleaner = cleantake.Cleaner("any")
+    whole = cleaner.clean(x, SR, block_s=None)
+    cut = cleaner.clean(x, SR)  # the API's own 20-s blocks
+    assert cut.stats["blocks"] > 1 and not np.array_equal(whole.cleaned, cut.cleaned)
+    res = clean_file(p, tmp_path / "out.wav", cleaner=cleaner, block_s=30.0)
+    out, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert res.stats["blocks"] == 1 and res.events == whole.events
+    assert np.array_equal(out, whole.cleaned.astype(np.float32))
+    assert locate_file(p, cleaner=cleaner, block_s=30.0).events == whole.events

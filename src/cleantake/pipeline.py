@@ -206,6 +206,11 @@ class Cleaner:
     []
     """
 
+    #: :meth:`clean` and :meth:`locate` cut an array longer than ``2 * block_s`` into blocks
+    #: themselves; :mod:`cleantake.streaming` hands them the blocks it cuts with ``block_s=None``
+    #: (each analysed whole).
+    cuts_blocks = True
+
     def __init__(
         self,
         interference: str | Path | Dictionary = "any",
@@ -383,7 +388,7 @@ class Cleaner:
                 like_model = learn_like_for_blocks(m, lambda a, b: audio2[a:b], examples, kept, x.shape[1], sr,
                                                    block_s)
             cands: list = []
-            found = locate_blocks(array_blocks(audio2, sr, block_s, overlap_s), cleaner=_OneBlock(m), sr=sr,
+            found = locate_blocks(array_blocks(audio2, sr, block_s, overlap_s), cleaner=m, sr=sr,
                                   n_total=x.shape[1], keep=kept or None, like=examples, like_model=like_model,
                                   progress=progress, candidates=cands if return_candidates else None)
             found = sorted(found, key=lambda e: (e.start_s, e.end_s))
@@ -457,7 +462,7 @@ class Cleaner:
         block_n, overlap_n = block_sizes(sr, block_s, overlap_s)
         stats: dict = {}
         candidates: list = []
-        found = clean_blocks(array_blocks(audio, sr, block_s, overlap_s), cleaner=_OneBlock(self), sr=sr,
+        found = clean_blocks(array_blocks(audio, sr, block_s, overlap_s), cleaner=self, sr=sr,
                              n_total=n, n_blocks=block_count(n, block_n, overlap_n), emit=emit, events=marked,
                              keep=kept or None, like=like, like_model=like_model, progress=progress,
                              stats=stats, candidates=candidates)
@@ -620,20 +625,6 @@ class Cleaner:
             inside[int(np.floor(k.start_s * sr)):min(n, int(np.ceil(k.end_s * sr)))] = 1.0
         m = np.maximum(_span_mask(merged, n, sr, fade, strength=False), inside)
         return removed * (1.0 - m)[None]
-
-
-class _OneBlock:
-    """A Cleaner as :func:`cleantake.streaming.clean_blocks` calls it on each block: the
-    block analysed whole."""
-
-    def __init__(self, cleaner: Cleaner) -> None:
-        self.cleaner = cleaner
-
-    def clean(self, audio: np.ndarray, sr: int, **kw) -> CleanResult:
-        return self.cleaner.clean(audio, sr, block_s=None, **kw)
-
-    def locate(self, audio: np.ndarray, sr: int, **kw):
-        return self.cleaner.locate(audio, sr, block_s=None, **kw)
 
 
 def _runs(frames: np.ndarray) -> list[tuple[int, int]]:

@@ -372,6 +372,13 @@ def spans_in_block(spans: Sequence[Span] | None, start_s: float, end_s: float) -
     return out
 
 
+def _whole(cleaner) -> dict:
+    """What makes ``cleaner`` analyse each block it is handed whole: ``block_s=None`` for a
+    cleaner that would cut a long array into blocks itself (``cuts_blocks``, as
+    :class:`cleantake.Cleaner`), nothing for another."""
+    return {"block_s": None} if getattr(cleaner, "cuts_blocks", False) else {}
+
+
 def _span_kwargs(name: str, spans, start: int, n: int, sr: int) -> dict:
     return {} if spans is None else {name: spans_in_block(spans, start / sr, (start + n) / sr)}
 
@@ -435,7 +442,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
             report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
 
         kw = {**_span_kwargs("keep", keep, start, block.shape[0], sr),
-              **_like_kwargs(like, like_model, start, block.shape[0], sr)}
+              **_like_kwargs(like, like_model, start, block.shape[0], sr), **_whole(cleaner)}
         if candidates is None:
             found, below = cleaner.locate(block, sr, progress=within, **kw), []
         else:
@@ -577,6 +584,7 @@ def clean_blocks(
         kw = _span_kwargs("events", events, start, block.shape[0], sr)
         kw.update(_span_kwargs("keep", keep, start, block.shape[0], sr))
         kw.update(_like_kwargs(like, like_model, start, block.shape[0], sr))
+        kw.update(_whole(cleaner))
         # Parallelism is across blocks: one thread for each block's own NMF.
         token = recording_threads.set(1 if parallel else None)
         try:
