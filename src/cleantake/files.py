@@ -301,8 +301,9 @@ def clean_file(
     like : sequence of spans, optional
         Spans in seconds that hold examples of the interference: it is learned from them and
         every similar event is removed (``cleaner.clean(..., like=...)``). On a recording
-        cleaned in blocks the examples are learned once, from the ``2 * block_s`` seconds
-        around them (they must lie within that of each other), and every block looks for
+        cleaned in blocks the examples are learned once, from the 120 s around them
+        (:data:`cleantake.streaming.LIKE_WINDOW_S`, or ``2 * block_s`` if longer; they must
+        lie within that of each other), and every block looks for
         events like them (``Cleaner.learn_like``, ``like_model=``).
     block_s, overlap_s : float
         Recordings longer than ``2 * block_s`` seconds are cleaned in blocks of ``block_s``

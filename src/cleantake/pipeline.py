@@ -306,8 +306,9 @@ class Cleaner:
             (:func:`cleantake.streaming.clean_blocks`): the same events and samples, memory
             bounded by the block length, blocks in parallel threads. ``block_s=None``
             analyses the whole recording at once, however long. With ``like`` on a recording
-            in blocks the examples are learned once from the ``2 * block_s`` seconds around
-            them (they must lie within that of each other).
+            in blocks the examples are learned once from the 120 s around them
+            (:data:`cleantake.streaming.LIKE_WINDOW_S`; they must lie within that of each
+            other).
 
         Returns
         -------
