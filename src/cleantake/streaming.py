@@ -256,6 +256,11 @@ def _last_extended(blocks: Iterable[tuple[int, np.ndarray]], block_n: int,
         prev = (start, block)
 
 
+def _pairs(spans: Sequence[Span]) -> list[tuple[float, float]]:
+    """Spans (tuples or Events) as ``(start_s, end_s)`` pairs."""
+    return [(e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1])) for e in spans]
+
+
 def like_window(like: Sequence[Span], n_total: int, sr: int, block_s: float) -> tuple[int, int]:
     """Where to learn the marked examples of a recording cleaned in blocks: the
     :data:`LIKE_WINDOW_S` seconds around them (``2 * block_s`` if that is longer), or the
@@ -283,14 +288,13 @@ def like_window(like: Sequence[Span], n_total: int, sr: int, block_s: float) -> 
         If the examples are spread over more than the window (the message gives their times).
     """
     window = max(LIKE_WINDOW_S, 2 * block_s)
-    spans = [(e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1])) for e in like]
+    spans = _pairs(like)
     first, last = min(a for a, _ in spans), max(b for _, b in spans)
     if last - first > window:
         raise ParameterError(
             f"like: on a recording longer than {2 * block_s:g} s (cleaned in blocks) the marked examples must lie "
             f"within {window:g} s of each other (they are learned from the music around them); these run from "
-            f"{first:.3f} s to "
-            f"{last:.3f} s. Mark examples closer together, or clean the parts apart")
+            f"{first:.3f} s to {last:.3f} s. Mark examples closer together, or clean the parts apart")
     duration_s = n_total / sr
     start = int(round(max(0.0, min(0.5 * (first + last) - 0.5 * window, duration_s - window)) * sr))
     return start, min(n_total, start + int(round(window * sr)))
@@ -329,7 +333,7 @@ def learn_like_for_blocks(cleaner, read: Callable[[int, int], np.ndarray], like:
         raise ParameterError("like: this cleaner cannot learn from examples (it has no learn_like)")
     start, stop = like_window(like, n_total, sr, block_s)
     t0, n_window = start / sr, (stop - start) / sr
-    spans = [(e.start_s, e.end_s) if isinstance(e, Event) else (float(e[0]), float(e[1])) for e in like]
+    spans = _pairs(like)
     marks = [(max(0.0, a - t0), min(n_window, b - t0)) for a, b in spans]
     kept = spans_in_block(keep, t0, stop / sr) if keep else None
     return learn(read(start, stop), sr, marks, keep=kept, offset_s=t0)
