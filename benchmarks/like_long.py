@@ -1,7 +1,7 @@
 """``--like`` on recordings longer than two blocks: learned once, looked for in every block.
 
-A recording longer than ``2 * block_s`` (120 s) is cleaned in blocks. ``--like`` learns the
-example from the 120 s around it (``Cleaner.learn_like``) and every block looks for events
+A recording longer than ``2 * block_s`` (40 s with the default 20-s blocks) is cleaned in
+blocks. ``--like`` learns the example from the 120 s around it (``Cleaner.learn_like``) and every block looks for events
 like it with that model (``clean(..., like_model=...)``). This benchmark measures that on long
 recordings built from the corpus, against the same finder run on the whole recording at once
 in memory (``Cleaner.clean(audio, sr, like=..., block_s=None)``, which has no length limit but
@@ -24,7 +24,9 @@ overlapping no true span (false), and plain NSDR over the whole recording
 
 ``--auto`` runs the automatic path instead (``Cleaner("any")`` with fold k's detector, nothing
 marked; every event counts), on the core classes by default; ``--max-event-ms`` sets
-``Settings.max_event_ms`` (``1e9``: no longest event, as before session 13). ``--music mixes``
+``Settings.max_event_ms`` (``1e9``: no longest event, as before session 13), ``--block-s`` the
+file path's block length and ``--detector-dir`` where the fold detectors are (both default to
+the library's and ``scripts/train_detector.py``'s). ``--music mixes``
 builds stereo recordings from fold k's mixes and training mixes instead of its stems (events
 panned as in the corpus's mixtures; fold k's own mixes are repeated where they hold less
 than ``--minutes``, as its stems are).
@@ -46,6 +48,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from cleantake.settings import Settings
+from cleantake.streaming import STREAM_BLOCK_S
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTOR_DIR = ROOT / "benchmarks" / "results" / "detector_folds"
@@ -144,7 +149,7 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 
 def run_one(job) -> dict | None:
-    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, with_whole = job
+    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, with_whole, detector_dir = job
     import cleantake
     from cleantake.files import clean_file
 
@@ -152,7 +157,7 @@ def run_one(job) -> dict | None:
     if built is None:
         return None
     music, mix, spans, sr, n_files = built
-    detector = str(DETECTOR_DIR / f"fold{fold}.npz")
+    detector = str(Path(detector_dir) / f"fold{fold}.npz")
     if auto:  # nothing marked: every event counts (detection() skips the first span)
         cleaner = cleantake.Cleaner("any", detector=detector, max_event_ms=max_event_ms)
         like, spans = None, [(0.0, 0.0)] + spans
@@ -207,9 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--level", type=float, default=-3.0, help="event level in dB (default -3)")
     ap.add_argument("--classes", nargs="+", default=None, help="default: all ten (with --auto: the five core)")
     ap.add_argument("--auto", action="store_true", help="the automatic path (any, nothing marked) instead of like")
-    ap.add_argument("--max-event-ms", type=float, default=6000.0, help="Settings.max_event_ms (default 6000)")
-    ap.add_argument("--block-s", type=float, default=60.0, help="block length of the file path (default 60 s, "
-                    "the command line's; 4-s overlap)")
+    ap.add_argument("--max-event-ms", type=float, default=Settings().max_event_ms,
+                    help="Settings.max_event_ms (default: the library's, %(default)g)")
+    ap.add_argument("--block-s", type=float, default=STREAM_BLOCK_S,
+                    help="block length of the file path (default: the command line's, %(default)g s; "
+                         "overlap as the command line's)")
+    ap.add_argument("--detector-dir", type=Path, default=DETECTOR_DIR, metavar="DIR",
+                    help="fold k's detector is DIR/foldK.npz (default: scripts/train_detector.py's fold models)")
     ap.add_argument("--music", choices=("stems", "mixes"), default="stems",
                     help="fold k's stems (mono, default) or its stereo mixes and training mixes")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
     jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,
-             not args.blocks_only)
+             not args.blocks_only, str(args.detector_dir))
             for k in args.folds for c in args.classes]
     t0 = time.perf_counter()
     rows: list[dict] = []

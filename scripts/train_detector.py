@@ -169,8 +169,11 @@ def _pools(corpus: Path, k: int | None):
     return {c: sorted(v) for c, v in inter.items()}, {c: sorted(v) for c, v in music.items()}, folds
 
 
-def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_CLASSES):
+def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_CLASSES,
+                    excerpt_s: float = EXCERPT_S):
     """Build training mixture ``i`` for the model of fold ``k`` (None: the shipped model).
+
+    The music is an excerpt of ``excerpt_s`` seconds (the whole file when it is shorter).
 
     Returns
     -------
@@ -186,7 +189,7 @@ def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_
         kind = "stem"
     mpath = music[kind][int(rng.integers(len(music[kind])))]
     m = _read(str(corpus / mpath))
-    L = int(EXCERPT_S * SR)
+    L = min(int(excerpt_s * SR), m.shape[0])
     n0 = int(rng.integers(0, m.shape[0] - L + 1))
     m = m[n0:n0 + L].T.copy()  # (C, L)
     n_ch = m.shape[0]
@@ -286,7 +289,8 @@ def run_job(job: dict) -> str:
     corpus, cache, k = Path(job["corpus"]), Path(job["cache"]), job["dict_fold"]
     cleaner = _cleaner(corpus, k, cache, job.get("settings"))
     if job["kind"] == "train":
-        mix, events, meta = training_recipe(corpus, job["fold"], job["i"], job["seed"])
+        mix, events, meta = training_recipe(corpus, job["fold"], job["i"], job["seed"],
+                                              excerpt_s=job.get("excerpt_s", EXCERPT_S))
     else:
         entry = job["entry"]
         mixture, _, _, sr = build_mixture(corpus, entry)
@@ -315,9 +319,10 @@ def run_job(job: dict) -> str:
 
 
 def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seed: int,
-              fraction: float = 1.0, settings: dict | None = None) -> list[dict]:
+              fraction: float = 1.0, settings: dict | None = None, excerpt_s: float = EXCERPT_S) -> list[dict]:
     jobs = []
-    base = {"corpus": str(corpus), "cache": str(cache), "seed": seed, "settings": settings or {}}
+    base = {"corpus": str(corpus), "cache": str(cache), "seed": seed, "settings": settings or {},
+            "excerpt_s": excerpt_s}
     for k in range(N_FOLDS):
         for e in test_subset(corpus, k, test_every):
             jobs.append({**base, "kind": "test", "fold": k, "dict_fold": k, "entry": e,
@@ -963,6 +968,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
                     help="analyse with this cleantake.Settings field changed (repeatable); the model is then "
                          "only meaningful with the same settings (cv.py --set)")
+    ap.add_argument("--excerpt-s", type=float, default=EXCERPT_S,
+                    help="length of the augmented training mixtures' music excerpts in seconds (a whole "
+                         "file when shorter; the corpus's stems are 20 s, its mixes 30 s)")
     ap.add_argument("--loco", default="cough,scream,door,speech,laugh",
                     help="classes of the leave-one-class-out check ('' for none)")
     args = ap.parse_args(argv)
@@ -973,7 +981,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
     jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction,
-                     settings)
+                     settings, args.excerpt_s)
     # The cached analyses hold the features of one set of analysis settings: a cache made with
     # other --set values is refused rather than mixed.
     stamp = args.cache / "settings.json"
@@ -981,8 +989,16 @@ def main(argv: list[str] | None = None) -> int:
     if made_with is not None and made_with != settings:
         ap.error(f"--cache {args.cache} holds analyses made with settings {made_with or 'the defaults'}, not "
                  f"{settings or 'the defaults'}; give another --cache")
+    # Likewise the training mixtures' excerpt length (a cache without the stamp holds 10-s ones).
+    excerpt_stamp = args.cache / "excerpt_s.txt"
+    made_excerpt = (float(excerpt_stamp.read_text()) if excerpt_stamp.is_file()
+                    else (EXCERPT_S if (args.cache / "train").is_dir() else None))
+    if made_excerpt is not None and made_excerpt != args.excerpt_s:
+        ap.error(f"--cache {args.cache} holds training mixtures of {made_excerpt:g}-s excerpts, not "
+                 f"{args.excerpt_s:g} s; give another --cache")
     args.cache.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(settings, sort_keys=True) + "\n")
+    excerpt_stamp.write_text(f"{args.excerpt_s:g}\n")
     if args.stage in ("all", "features"):
         if args.jobs > 1:
             from multiprocessing import Pool
