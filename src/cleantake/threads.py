@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import numpy as np
+import threadpoolctl
 from threadpoolctl import threadpool_limits
 
 from .errors import ParameterError
@@ -105,15 +106,34 @@ _blas_lock = threading.Lock()
 _blas_state: dict = {"users": 0, "limiter": None}
 
 
+def _release_blas_control() -> None:
+    """Let any thread set OpenBLAS's (process-wide) thread count next.
+
+    Recent threadpoolctl (3.8 here) lets one thread at a time change OpenBLAS's thread
+    count: the first that sets it, until it leaves a ``with threadpool_limits(...)`` block;
+    from any other thread the change silently does nothing. :func:`single_threaded_blas`
+    sets the limit in whichever thread enters first and restores it in whichever leaves
+    last, without ``with``, so it hands the control back around each change. (Older
+    threadpoolctl has no such rule and no such method.)
+    """
+    controller = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(controller, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Single-threaded BLAS while any thread runs the method (re-entrant, thread-safe).
 
-    threadpoolctl's limit is process-wide; blocks cleaned in parallel threads would otherwise
-    restore each other's limits in the wrong order.
+    threadpoolctl's limit is process-wide: the first thread in sets it, the last one out
+    restores it, whichever threads those are (blocks cleaned in parallel threads, a
+    ``like=`` example learned in the calling thread and then looked for in worker threads).
+    Without it, BLAS's own threads run beside cleantake's and oversubscribe the cores.
     """
     with _blas_lock:
         if _blas_state["users"] == 0:
+            _release_blas_control()
             _blas_state["limiter"] = threadpool_limits(1, user_api="blas")
         _blas_state["users"] += 1
     try:
@@ -122,5 +142,7 @@ def single_threaded_blas() -> Iterator[None]:
         with _blas_lock:
             _blas_state["users"] -= 1
             if _blas_state["users"] == 0:
+                _release_blas_control()
                 _blas_state["limiter"].restore_original_limits()
+                _release_blas_control()
                 _blas_state["limiter"] = None
