@@ -195,10 +195,14 @@ def test_candidates_go_to_their_own_label_file_never_to_the_events(tmp_path, tak
     assert code == 0, err
     assert [(e.start_s, e.end_s, e.confidence) for e in read_labels(tmp_path / "c.txt")] == [(0.25, 0.4, 0.31)]
     assert [e.label for e in read_labels(tmp_path / "ev.txt")] == ["burst"]
-    assert f"written to {tmp_path / 'c.txt'}" in out and "1 candidate the detector was less sure of" in out
+    assert f"written to {tmp_path / 'c.txt'}" in out
+    assert "1 candidate the detector was less sure of, not repaired (confidence 0.31):" in out
     code, out, err = run(["clean", take, "-o", tmp_path / "o.wav", "--candidates", tmp_path / "c.json"], capsys)
     assert code == 0, err
     assert [e.confidence for e in read_labels(tmp_path / "c.json")] == [0.31]
+    monkeypatch.setattr(Remover, "candidates", [cand, Event(0.5, 0.6, "unknown", 0.42)])
+    code, out, err = run(["inspect", take], capsys)
+    assert code == 0 and "2 candidates the detector was less sure of, not repaired (confidence 0.31-0.42)" in out
     # the same file twice, or an unknown extension: refused before any work
     code, _, err = run(["clean", take, "-o", tmp_path / "o2.wav", "--labels", tmp_path / "x.txt",
                         "--candidates", tmp_path / "x.txt"], capsys)

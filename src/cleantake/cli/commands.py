@@ -106,9 +106,9 @@ def _candidates_line(res) -> str:
     written = [w for w, p in (("listed unticked in the report", res.report_output),
                               (f"written to {res.candidates_output}", res.candidates_output)) if p is not None]
     where = " and ".join(written) or "add --report DIR or --candidates PATH to review them"
+    lo, hi = (f"{f(c.confidence for c in candidates):.2f}" for f in (min, max))
     return (f"{n} candidate{'s' if n != 1 else ''} the detector was less sure of, not repaired "
-            f"(confidence {min(c.confidence for c in candidates):.2f}-{max(c.confidence for c in candidates):.2f}): "
-            f"{where}")
+            f"(confidence {lo if lo == hi else f'{lo}-{hi}'}): {where}")
 
 
 def run_inspect(args: argparse.Namespace) -> int:
