@@ -376,6 +376,9 @@ EVENT_SETTINGS = {"smooth": 2, "low": 0.3, "high": 0.5, "min_len": 4, "max_gap":
 FOUND_COVER = 0.3
 
 
+#: The frame detector's boosted trees (``--hgb NAME=VALUE``; the shipped model: these).
+HGB = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31}
+
 #: Negative frames kept per fit (all positive frames are kept; the event confidence is
 #: calibrated afterwards, so the frame prior does not matter).
 MAX_NEGATIVES = 40000
@@ -417,7 +420,7 @@ def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0, class_model:
     elif kind == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        det = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=31, random_state=seed)
+        det = HistGradientBoostingClassifier(**HGB, random_state=seed)
         det.fit(Z, y)
         det_layers = export_trees(det)  # evaluated in numpy by cleantake.detector
     else:
@@ -977,6 +980,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pos-ratio", type=float, default=POS_RATIO,
                     help="a training frame is positive where the true interference has at least this share "
                          f"of the mixture's energy (default {POS_RATIO}; negative below {NEG_RATIO})")
+    ap.add_argument("--hgb", action="append", default=[], metavar="NAME=VALUE",
+                    help="change one of the frame detector's tree parameters (max_iter, learning_rate, "
+                         "max_leaf_nodes; repeatable)")
     ap.add_argument("--loco", default="cough,scream,door,speech,laugh",
                     help="classes of the leave-one-class-out check ('' for none)")
     args = ap.parse_args(argv)
@@ -988,6 +994,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--pos-ratio must be above {NEG_RATIO} and at most 1, got {args.pos_ratio}")
     global TRAIN_POS_RATIO
     TRAIN_POS_RATIO = args.pos_ratio
+    for item in args.hgb:
+        name, _, value = item.partition("=")
+        if name not in HGB or not value:
+            ap.error(f"--hgb: expected NAME=VALUE with NAME one of {', '.join(HGB)}, got {item!r}")
+        HGB[name] = type(HGB[name])(float(value))
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
     jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction,
