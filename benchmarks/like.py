@@ -58,6 +58,8 @@ GRID = {
     "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
     "novelty": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
     "min_event_ms": (80.0, 160.0, 320.0),
+    # the shortest run at most this fraction of the example's length (None: min_event_ms alone)
+    "min_event_example": (None,),
     "relative": (False, True),
     "prototype": ("mean", "nearest"),
     # None: the novelty test; a number: the detector's smoothed frame probability instead
@@ -298,7 +300,7 @@ def review(by_id: dict, tune: dict, test: dict, budget: float) -> dict:
     return out
 
 
-def detection_table(rows: dict, grids: dict | None = None) -> tuple[list[dict], dict, dict]:
+def detection_table(rows: dict, grids: dict | None = None, pool=None) -> tuple[list[dict], dict, dict]:
     """Every grid point's detection on every scored mixture.
 
     Parameters
@@ -307,6 +309,8 @@ def detection_table(rows: dict, grids: dict | None = None) -> tuple[list[dict], 
         ``{id: scored mixture}`` (:func:`prepare` without parameters).
     grids : dict, optional
         ``{name: grid}``; default ``{"grid": GRID}``.
+    pool : multiprocessing.Pool, optional
+        Score the mixtures in its processes (the same table).
 
     Returns
     -------
@@ -328,7 +332,16 @@ def detection_table(rows: dict, grids: dict | None = None) -> tuple[list[dict], 
                 points.append(pt)
             idx.append(index[key])
         members[name] = np.array(idx)
-    return points, {i: np.array([row_detection(r, pt) for pt in points]) for i, r in rows.items()}, members
+    if pool is None:
+        return points, {i: np.array([row_detection(r, pt) for pt in points]) for i, r in rows.items()}, members
+    ids = list(rows)
+    done = pool.starmap(_row_table, [(rows[i], points) for i in ids], chunksize=4)
+    return points, dict(zip(ids, done)), members
+
+
+def _row_table(row, points) -> np.ndarray:
+    """Every point's (other events, found, false) on one scored mixture (a worker's job)."""
+    return np.array([row_detection(row, pt) for pt in points])
 
 
 def choose(points, table, ids, max_false: float, allowed=None) -> tuple[dict, dict]:
@@ -494,7 +507,7 @@ def main() -> int:
         names = [] if not a.variants else list(VARIANTS) if a.variants == "all" else a.variants.split(",")
         grids = {n: dict(GRID, **VARIANTS[n]) for n in names} or {"grid": GRID}
         limits = [float(x) for x in a.limits.split(",")] if a.limits else [a.max_false]
-        points, table, members = detection_table({i: by_id[i] for i in all_tune}, grids)
+        points, table, members = detection_table({i: by_id[i] for i in all_tune}, grids, pool=pool)
         candidates = [(n, members[n], lim) for n in grids for lim in limits]
         print(f"{len(points)} grid points judged after {time.time() - t_start:.0f} s", flush=True)
 

@@ -378,6 +378,29 @@ def test_finder_grows_found_runs_over_similar_frames_but_finds_no_new_event():
         LikeParams(grow_similarity=0.0)
 
 
+def test_finder_keeps_runs_as_short_as_a_short_example_only_when_asked():
+    from cleantake.like import LikeParams, like_frames
+    from cleantake.settings import Settings
+
+    cfg = Settings().stft_config(SR)
+    counts = Settings().counts(cfg)
+    T = 300
+    sim = np.zeros(T, np.float32)
+    sim[100:106] = 0.9  # a clap-like run of 6 frames
+    prob = np.zeros(T)
+    prob[100:106] = 0.9
+    elig = np.ones(T, bool)
+    kw = dict(reference=1.0, counts=counts, min_event=14, probability=prob)
+    base = dict(similarity=0.6, detector=0.5, relative=False, grow_similarity=None)
+    assert not like_frames(sim, np.zeros(T), elig, params=LikeParams(**base), max_grow=8, **kw).any()
+    relaxed = LikeParams(**base, min_event_example=0.75)
+    assert like_frames(sim, np.zeros(T), elig, params=relaxed, max_grow=8, **kw)[100:106].all()  # 6 of 8 frames
+    assert not like_frames(sim, np.zeros(T), elig, params=relaxed, max_grow=10, **kw).any()  # needs 8 frames
+    assert not like_frames(sim, np.zeros(T), elig, params=relaxed, **kw).any()  # example length unknown
+    with pytest.raises(ParameterError, match="min_event_example"):
+        LikeParams(min_event_example=0.0)
+
+
 def test_review_runs_are_the_looser_rule_away_from_the_events():
     from cleantake.like import LikeParams, like_frames, review_runs
     from cleantake.settings import Settings

@@ -74,6 +74,10 @@ class LikeParams:
         Temporal context of the similarity on each side, in milliseconds.
     min_event_ms : float >= 0
         Shortest run of matching frames kept as an event (before padding).
+    min_event_example : float > 0 or None
+        If set, the shortest run is at most this fraction of the example's length (the
+        longest marked run) when that is shorter than ``min_event_ms``: a clap of 0.15 s
+        marked as the example can find other claps. None: ``min_event_ms`` alone.
     min_residual : float in [0, 1)
         The marked spans are refused as an example if what the music does not explain there
         carries less than this fraction of their energy.
@@ -121,6 +125,7 @@ class LikeParams:
     novelty: float = 0.3
     context_ms: float = 46.0
     min_event_ms: float = 160.0
+    min_event_example: float | None = None
     min_residual: float = 0.01
     passes: int = 2
     relative: bool = False
@@ -161,6 +166,8 @@ class LikeParams:
             raise ParameterError(f"detector_slope must be >= 0, got {self.detector_slope}")
         if not 0.0 <= self.min_residual < 1.0:
             raise ParameterError(f"min_residual must be in [0, 1), got {self.min_residual}")
+        if self.min_event_example is not None and not 0.0 < self.min_event_example <= 10.0:
+            raise ParameterError(f"min_event_example must be in (0, 10] or None, got {self.min_event_example}")
         for name in ("context_ms", "min_event_ms", "review_min_event_ms"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -491,9 +498,10 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         ``params.detector_slope``, ``params.detector_peak`` and ``params.grow_detector``, see
         :class:`LikeParams`).
     max_grow : int, optional
-        With ``params.grow_similarity``: frames a run may grow by on each side (:func:`find_like`
-        passes the longest marked run: an event grows by at most the example's length);
-        default unlimited.
+        The example's length in frames (:func:`find_like` passes the longest marked run): with
+        ``params.grow_similarity`` a run grows by at most this on each side (default
+        unlimited); with ``params.min_event_example`` the shortest run is at most that
+        fraction of it.
 
     Returns
     -------
@@ -512,6 +520,8 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     else:
         prob = None
         act = eligible & (sim >= params.similarity) & (nov >= params.novelty)
+    if params.min_event_example is not None and max_grow:
+        min_event = min(min_event, int(round(params.min_event_example * max_grow)))
     found = np.zeros(act.shape, bool)
     for a, b in segments(act, max_gap=counts.max_gap, min_len=max(1, min_event)):
         if prob is not None and params.detector_peak is not None and prob[a:b].max() < params.detector_peak:
