@@ -1,8 +1,8 @@
 """``--like`` on recordings longer than two blocks: learned once, looked for in every block.
 
 A recording longer than ``2 * block_s`` (40 s with the default 20-s blocks) is cleaned in
-blocks. ``--like`` learns the example from the 120 s around it (``Cleaner.learn_like``) and every block looks for events
-like it with that model (``clean(..., like_model=...)``). This benchmark measures that on long
+blocks. ``--like`` learns the example from the 120 s around it (``Cleaner.learn_like``) and
+every block looks for events like it with that model (``clean(..., like_model=...)``). This benchmark measures that on long
 recordings built from the corpus, against the same finder run on the whole recording at once
 in memory (``Cleaner.clean(audio, sr, like=..., block_s=None)``, which has no length limit but
 needs memory for all of it; without ``block_s=None`` the API cleans in blocks too): does cutting the recording into blocks lose events, add false ones, or cost dB?

@@ -994,11 +994,18 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--pos-ratio must be above {NEG_RATIO} and at most 1, got {args.pos_ratio}")
     global TRAIN_POS_RATIO
     TRAIN_POS_RATIO = args.pos_ratio
+    if not args.excerpt_s > 0:
+        ap.error(f"--excerpt-s must be a positive number of seconds, got {args.excerpt_s}")
     for item in args.hgb:
         name, _, value = item.partition("=")
-        if name not in HGB or not value:
-            ap.error(f"--hgb: expected NAME=VALUE with NAME one of {', '.join(HGB)}, got {item!r}")
-        HGB[name] = type(HGB[name])(float(value))
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if name not in HGB or number is None or not number > 0:
+            ap.error(f"--hgb: expected NAME=VALUE with NAME one of {', '.join(HGB)} and a positive VALUE, "
+                     f"got {item!r}")
+        HGB[name] = type(HGB[name])(number)
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
     jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction,
