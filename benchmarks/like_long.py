@@ -29,7 +29,9 @@ file path's block length and ``--detector-dir`` where the fold detectors are (bo
 the library's and ``scripts/train_detector.py``'s). ``--music mixes``
 builds stereo recordings from fold k's mixes and training mixes instead of its stems (events
 panned as in the corpus's mixtures; fold k's own mixes are repeated where they hold less
-than ``--minutes``, as its stems are).
+than ``--minutes``, as its stems are). ``--music one-mix`` repeats one of fold k's 30-s mixes
+(chosen by the class): a recording whose music does not change every 20-30 s, and whose repeats
+never fall inside one 20-s block and its overlaps.
 
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --max-event-ms 1e9
@@ -78,16 +80,19 @@ def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, se
           music_kind: str = "stems"):
     """Music, mixture and the true event spans (seconds) of one long recording.
 
-    ``music_kind``: ``"stems"`` (fold k's stems, mono) or ``"mixes"`` (fold k's stereo mixes
+    ``music_kind``: ``"stems"`` (fold k's stems, mono), ``"mixes"`` (fold k's stereo mixes
     and training mixes; each event panned by a constant gain pair as the corpus's mixtures are,
-    its level over both channels)."""
+    its level over both channels) or ``"one-mix"`` (one of fold k's 30-s stereo mixes, chosen by
+    the class, repeated: music that does not change, events panned as for ``"mixes"``)."""
     from cleantake.corpus import assign_folds, corpus_files
 
     folds = assign_folds(corpus)
     files = corpus_files(corpus)
-    kinds = ("stem",) if music_kind == "stems" else ("mix", "train_mix")
+    kinds = {"stems": ("stem",), "mixes": ("mix", "train_mix"), "one-mix": ("mix",)}[music_kind]
     stereo = music_kind != "stems"
     stems = sorted(f.path for f in files if f.kind in kinds and folds[f.path] == fold)
+    if music_kind == "one-mix" and stems:
+        stems = [stems[CLASSES.index(cls) % len(stems)]]
     pool = sorted(f.path for f in files if f.kind == "interference" and f.label == cls and folds[f.path] == fold)
     if not stems or not pool:
         return None
@@ -219,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                          "overlap as the command line's)")
     ap.add_argument("--detector-dir", type=Path, default=DETECTOR_DIR, metavar="DIR",
                     help="fold k's detector is DIR/foldK.npz (default: scripts/train_detector.py's fold models)")
-    ap.add_argument("--music", choices=("stems", "mixes"), default="stems",
-                    help="fold k's stems (mono, default) or its stereo mixes and training mixes")
+    ap.add_argument("--music", choices=("stems", "mixes", "one-mix"), default="stems",
+                    help="fold k's stems (mono, default), its stereo mixes and training mixes, or one "
+                         "of its 30-s mixes repeated (music that does not change)")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--blocks-only", action="store_true",
                     help="only the file in blocks (the command line's path), not the whole recording in memory")
