@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -414,6 +415,48 @@ def test_wavex_layout_kept(tmp_path, channels, subtype, mask):
 def test_plain_wav_stays_plain(tmp_path, take):
     clean_file(take, tmp_path / "o.wav", cleaner=Remover())
     assert sf.info(tmp_path / "o.wav").format == "WAV" and read_channel_mask(tmp_path / "o.wav") is None
+
+
+TAGS = {"title": "Take 3 — Ünïcode", "artist": "Quartet", "date": "2026-12-01", "comment": "live, row 4"}
+
+
+def _tagged(path: Path, subtype: str) -> Path:
+    x = two_tones(2.0, SR)
+    x[SR: SR + 400] = 0.8
+    with sf.SoundFile(path, "w", SR, 2, subtype) as f:  # the fixture written by soundfile itself
+        for name, value in TAGS.items():
+            setattr(f, name, value)
+        f.write(x)
+    return path
+
+
+@pytest.mark.parametrize("src_name, out_name", [("in.flac", "out.flac"), ("in.flac", "out.wav"),
+                                                ("in.wav", "out.flac"), ("in.wav", "out.wav")])
+def test_text_tags_kept_in_cleaned_and_removed(tmp_path, src_name, out_name):
+    src = _tagged(tmp_path / src_name, "PCM_24")
+    assert dict(probe(src).tags) == TAGS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a format that holds them warns of nothing
+        clean_file(src, tmp_path / out_name, cleaner=Remover(), removed_path=tmp_path / ("rem_" + out_name))
+    for f in (tmp_path / out_name, tmp_path / ("rem_" + out_name)):
+        meta = sf.SoundFile(f).copy_metadata()
+        assert {k: meta.get(k) for k in TAGS} == TAGS
+
+
+def test_tags_a_format_cannot_hold_are_named_and_the_audio_is_written(tmp_path):
+    src = _tagged(tmp_path / "in.flac", "PCM_16")
+    with pytest.warns(cleantake.io.TagsWarning) as rec:
+        clean_file(src, tmp_path / "out.w64", cleaner=Remover())
+    text = str(rec[0].message)
+    assert "out.w64" in text and all(k in text for k in TAGS)
+    assert sf.info(tmp_path / "out.w64").frames == sf.info(src).frames
+
+
+def test_untagged_input_gives_untagged_output_and_no_warning(tmp_path, take):
+    assert probe(take).tags == ()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clean_file(take, tmp_path / "o.w64", cleaner=Remover())
 
 
 # ------------------------------------------------------------------- 7: progress

@@ -17,7 +17,9 @@ Writing
     :func:`output_format` picks the container from the extension and keeps the input's
     subtype where possible. :class:`AtomicAudioWriter` writes to a hidden ``.part`` file in
     the output folder and renames it into place only when complete, so an interrupted run
-    never leaves a partial output and never damages an existing one.
+    never leaves a partial output and never damages an existing one. An output written
+    ``like`` an input carries its text tags (title, artist, date, comment, ...); a
+    :class:`TagsWarning` names any the output's format cannot hold.
 
 Full scale (the ``clip`` policy)
     ``"clip"`` (default): integer and other fixed-range subtypes (PCM, u-law, Vorbis, MP3 ...)
@@ -34,12 +36,13 @@ from __future__ import annotations
 from .formats import (AUDIO_EXTENSIONS, CLIP_POLICIES, MAX_CHANNELS, MAX_SAMPLERATE, MIN_SAMPLERATE, AudioInfo,
                       read_channel_mask)
 from .read import FileSamples, block_sizes, iter_blocks, probe, read_audio
-from .write import (AtomicAudioWriter, ClippingWarning, check_output, full_scale_range, natural_pcm, on_output_grid,
-                    output_format, supported_extensions, write_audio)
+from .write import (AtomicAudioWriter, ClippingWarning, TagsWarning, check_output, full_scale_range, natural_pcm,
+                    on_output_grid, output_format, supported_extensions, write_audio)
 
 __all__ = [
     "AudioInfo",
     "ClippingWarning",
+    "TagsWarning",
     "AtomicAudioWriter",
     "CLIP_POLICIES",
     "MIN_SAMPLERATE",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 __all__ = [
     "MIN_SAMPLERATE",
@@ -22,6 +23,8 @@ __all__ = [
     "BYTES_PER_SAMPLE",
     "MP3_FRAME_TOLERANCE",
     "AudioInfo",
+    "TAG_NAMES",
+    "read_tags",
     "mask_offset",
     "read_channel_mask",
     "write_channel_mask",
@@ -75,6 +78,12 @@ BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32"
 MP3_FRAME_TOLERANCE = 2 * 1152
 
 
+#: Text tags copied from an input to its outputs: libsndfile's string fields except
+#: ``software`` (which names what wrote the file; libsndfile writes its own).
+TAG_NAMES: tuple[str, ...] = ("title", "artist", "album", "tracknumber", "date", "genre", "comment",
+                              "copyright", "license")
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What :func:`probe` found out about an audio file.
@@ -96,6 +105,10 @@ class AudioInfo:
     channel_mask : int or None
         The speaker positions of a WAVE_FORMAT_EXTENSIBLE file (``format == "WAVEX"``),
         e.g. ``0x3F`` for 5.1; None for other files.
+    tags : tuple of (str, str)
+        The file's text tags that libsndfile reads (:data:`TAG_NAMES`: title, artist,
+        album, date, comment, ...), as ``(name, value)`` pairs; outputs written ``like``
+        this file carry them.
     """
 
     path: Path
@@ -105,6 +118,7 @@ class AudioInfo:
     format: str
     subtype: str
     channel_mask: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -168,3 +182,12 @@ def first_nonfinite(block: np.ndarray) -> int | None:
     if ok.all():
         return None
     return int(np.argmin(ok.all(axis=1)))
+
+
+def read_tags(f: sf.SoundFile) -> tuple[tuple[str, str], ...]:
+    """The :data:`TAG_NAMES` tags an open file holds, as ``(name, value)`` pairs (empty ones left out)."""
+    try:
+        meta = f.copy_metadata()
+    except (RuntimeError, sf.SoundFileError, AttributeError):  # a format without string support
+        return ()
+    return tuple((k, str(meta[k])) for k in TAG_NAMES if meta.get(k))

@@ -20,10 +20,11 @@ import soundfile as sf
 from ..atomic import commit, discard, make_temp
 from ..errors import AudioWriteError, ParameterError
 from .formats import (BYTES_PER_SAMPLE, CLIP_POLICIES, EXTENSIONS, FLOAT_SUBTYPES, MP3_FRAME_TOLERANCE, PCM_BITS,
-                      AudioInfo, first_nonfinite, write_channel_mask)
+                      AudioInfo, first_nonfinite, read_tags, write_channel_mask)
 
 __all__ = [
     "ClippingWarning",
+    "TagsWarning",
     "AtomicAudioWriter",
     "WAV_LIMIT_BYTES",
     "check_output",
@@ -56,6 +57,10 @@ _WRITE_CHUNK = 1 << 16  # frames converted/clipped at a time when writing big ar
 
 class ClippingWarning(UserWarning):
     """Samples beyond full scale were clipped when writing an integer-format output."""
+
+
+class TagsWarning(UserWarning):
+    """The output's format could not keep some of the input's text tags."""
 
 
 def on_output_grid(samples: np.ndarray, subtype: str) -> np.ndarray:
@@ -404,7 +409,9 @@ class AtomicAudioWriter:
         when it will pass 4 GB. Without it, ``.wav`` outputs are written as RF64 that
         libsndfile downgrades to an ordinary (WAVE_FORMAT_EXTENSIBLE) WAV when small.
     like : AudioInfo, optional
-        The input the output derives from: a WAVEX output gets its channel mask.
+        The input the output derives from: a WAVEX output gets its channel mask, and every
+        output its text tags (``like.tags``; a :class:`TagsWarning` names those the output's
+        format cannot hold, e.g. any tag in a ``.w64`` file, ``date`` in an AIFF file).
 
     Attributes
     ----------
@@ -464,6 +471,8 @@ class AtomicAudioWriter:
         self._bytes_per_frame = BYTES_PER_SAMPLE.get(subtype, 0) * self.channels
         self._channel_mask = (like.channel_mask if like is not None and like.channels == self.channels
                               and format == "WAVEX" else None)
+        self._tags = dict(like.tags) if like is not None else {}
+        self.tags_lost: list[str] = []
 
     # -- context manager ---------------------------------------------------------------
     def __enter__(self) -> AtomicAudioWriter:
@@ -496,6 +505,11 @@ class AtomicAudioWriter:
                 # The PEAK chunk holds a time stamp: without it equal samples give equal bytes.
                 # (Not for AIFF: libsndfile 1.2 then writes a broken header for short files.)
                 sf._snd.sf_command(self._sf._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+            for name, value in self._tags.items():  # before any sample: FLAC needs them first
+                try:
+                    setattr(self._sf, name, value)
+                except (RuntimeError, sf.SoundFileError):  # the format holds no such tag
+                    pass  # found missing when the file is read back (_verify)
         except BaseException as exc:
             err = self._os_error(exc) if isinstance(exc, (OSError, sf.SoundFileError, RuntimeError)) else None
             self._discard()
@@ -523,6 +537,11 @@ class AtomicAudioWriter:
                 f"{str(self.path)!r} (first at {self._first_clip_frame / self.samplerate:.3f} s); "
                 f"use --clip float for a float output that keeps them, or --clip error to refuse",
                 ClippingWarning, stacklevel=2)
+        if self.tags_lost:
+            warnings.warn(
+                f"{str(self.path)!r}: the {self.format} format cannot hold the input's "
+                f"{', '.join(self.tags_lost)} tag{'s' if len(self.tags_lost) > 1 else ''}; the audio is complete",
+                TagsWarning, stacklevel=2)
         return False
 
     # -- writing -----------------------------------------------------------------------
@@ -648,6 +667,8 @@ class AtomicAudioWriter:
         try:
             with sf.SoundFile(str(self._tmp)) as f:
                 frames, sr, ch = f.frames, f.samplerate, f.channels
+                kept = dict(read_tags(f)) if self._tags else {}
+            self.tags_lost = [name for name in self._tags if name not in kept]
         except (sf.SoundFileError, RuntimeError) as exc:
             frames, sr, ch = -1, self.samplerate, self.channels
             detail = str(exc)
