@@ -452,6 +452,64 @@ def test_tags_a_format_cannot_hold_are_named_and_the_audio_is_written(tmp_path):
     assert sf.info(tmp_path / "out.w64").frames == sf.info(src).frames
 
 
+def _riff(path: Path) -> list[tuple[bytes, bytes]]:
+    """Top-level chunks of a plain RIFF WAVE file, as (id, payload) (the test's own parser)."""
+    b = path.read_bytes()
+    assert b[:4] == b"RIFF" and b[8:12] == b"WAVE" and int.from_bytes(b[4:8], "little") == len(b) - 8
+    out, i = [], 12
+    while i + 8 <= len(b):
+        size = int.from_bytes(b[i + 4:i + 8], "little")
+        out.append((b[i:i + 4], b[i + 8:i + 8 + size]))
+        i += 8 + size + (size & 1)
+    assert i == len(b)
+    return out
+
+
+def _chunk(cid: bytes, payload: bytes) -> bytes:
+    return cid + len(payload).to_bytes(4, "little") + payload + b"\0" * (len(payload) & 1)
+
+
+BWF = [(b"bext", b"Take 3, scene 12".ljust(256, b"\0") + b"Recorder".ljust(32, b"\0") + b"\0" * 32
+        + b"2026-12-0114:03:22" + (14 * 3600 * 48000).to_bytes(8, "little") + b"\0" * 256 + b"A=PCM,F=48000"),
+       (b"iXML", b'<?xml version="1.0"?><BWFXML><SCENE>12</SCENE><TAKE>3</TAKE></BWFXML>')]
+CUES = [(b"cue ", (1).to_bytes(4, "little") + (1).to_bytes(4, "little") + (24000).to_bytes(4, "little")
+         + b"data" + bytes(8) + (24000).to_bytes(4, "little")),
+        (b"LIST", b"adtl" + _chunk(b"labl", (1).to_bytes(4, "little") + b"cough?\0"))]
+
+
+def _bwf(path: Path) -> Path:
+    """A broadcast WAV as a field recorder writes it: bext and iXML before the audio, cues after."""
+    x = two_tones(2.0, SR)
+    x[SR: SR + 400] = 0.8
+    plain = path.with_suffix(".plain.wav")
+    sf.write(plain, x, SR, subtype="PCM_24")
+    chunks = dict(_riff(plain))
+    body = (b"WAVE" + _chunk(b"fmt ", chunks[b"fmt "]) + b"".join(_chunk(c, p) for c, p in BWF)
+            + _chunk(b"data", chunks[b"data"]) + b"".join(_chunk(c, p) for c, p in CUES))
+    path.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
+    return path
+
+
+def test_broadcast_wav_chunks_kept_in_wav_outputs(tmp_path):
+    src = _bwf(tmp_path / "take.wav")
+    assert sf.info(src).frames == 2 * SR
+    clean_file(src, tmp_path / "out.wav", cleaner=Remover(), removed_path=tmp_path / "rem.wav")
+    for f in (tmp_path / "out.wav", tmp_path / "rem.wav"):
+        chunks = _riff(f)
+        assert [c for c in chunks if c[0] in (b"bext", b"iXML", b"cue ") or c[0] == b"LIST" and c[1][:4] == b"adtl"] \
+            == BWF + CUES
+        assert sf.info(f).frames == 2 * SR
+    np.testing.assert_array_equal(sf.read(tmp_path / "out.wav")[0] + sf.read(tmp_path / "rem.wav")[0],
+                                  sf.read(src)[0])
+
+
+def test_broadcast_wav_chunks_a_flac_output_cannot_hold_are_named(tmp_path):
+    src = _bwf(tmp_path / "take.wav")
+    with pytest.warns(cleantake.io.TagsWarning, match=r"broadcast-WAV \(bext\), iXML, cue points, cue labels"):
+        clean_file(src, tmp_path / "out.flac", cleaner=Remover())
+    assert sf.info(tmp_path / "out.flac").frames == 2 * SR
+
+
 def test_untagged_input_gives_untagged_output_and_no_warning(tmp_path, take):
     assert probe(take).tags == ()
     with warnings.catch_warnings():

@@ -4,6 +4,7 @@ and the channel mask of WAVE_FORMAT_EXTENSIBLE files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,10 @@ __all__ = [
     "AudioInfo",
     "TAG_NAMES",
     "read_tags",
+    "KEPT_CHUNKS",
+    "CHUNK_NAMES",
+    "read_kept_chunks",
+    "append_chunks",
     "mask_offset",
     "read_channel_mask",
     "write_channel_mask",
@@ -109,6 +114,10 @@ class AudioInfo:
         The file's text tags that libsndfile reads (:data:`TAG_NAMES`: title, artist,
         album, date, comment, ...), as ``(name, value)`` pairs; outputs written ``like``
         this file carry them.
+    chunks : tuple of (bytes, bytes)
+        A WAV/RF64 file's :data:`KEPT_CHUNKS` (broadcast WAV ``bext``, ``iXML``, ``axml``,
+        cue points and their labels) as ``(chunk id, payload)``; WAV outputs written ``like``
+        this file carry them.
     """
 
     path: Path
@@ -119,6 +128,7 @@ class AudioInfo:
     subtype: str
     channel_mask: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    chunks: tuple[tuple[bytes, bytes], ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -191,3 +201,84 @@ def read_tags(f: sf.SoundFile) -> tuple[tuple[str, str], ...]:
     except (RuntimeError, sf.SoundFileError, AttributeError):  # a format without string support
         return ()
     return tuple((k, str(meta[k])) for k in TAG_NAMES if meta.get(k))
+
+
+#: RIFF chunks of a WAV input that its WAV outputs carry (libsndfile writes none of them):
+#: the broadcast extension (BWF: description, originator, time reference), iXML and axml
+#: production metadata, cue points, and ``LIST`` chunks of type ``adtl`` (the cue labels).
+KEPT_CHUNKS: tuple[bytes, ...] = (b"bext", b"iXML", b"axml", b"cue ")
+#: What the user knows each kept chunk as (for messages).
+CHUNK_NAMES = {b"bext": "broadcast-WAV (bext)", b"iXML": "iXML", b"axml": "axml", b"cue ": "cue points",
+               b"LIST": "cue labels"}
+_MAX_KEPT_CHUNK = 16 * 1024 * 1024  # a larger "metadata" chunk is not metadata: left out
+
+
+def _chunks(fh) -> Iterator[tuple[bytes, int, int]]:
+    """``(id, payload offset, payload size)`` of the top-level chunks of an open RIFF/RF64 WAVE file."""
+    fh.seek(0)
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return
+    end = os.fstat(fh.fileno()).st_size
+    pos, data64 = 12, None
+    while pos + 8 <= end:
+        fh.seek(pos)
+        h = fh.read(8)
+        cid, size = h[:4], int.from_bytes(h[4:8], "little")
+        if cid == b"ds64":
+            data64 = int.from_bytes(fh.read(16)[8:16], "little")
+        elif cid == b"data" and size == 0xFFFFFFFF and data64 is not None:
+            size = data64
+        yield cid, pos + 8, size
+        pos += 8 + size + (size & 1)
+
+
+def read_kept_chunks(path: str | os.PathLike[str]) -> tuple[tuple[bytes, bytes], ...]:
+    """The :data:`KEPT_CHUNKS` of a WAV/RF64 file, in file order, as ``(id, payload)``.
+
+    Empty for any other file, or one that cannot be read.
+    """
+    kept = []
+    try:
+        with open(path, "rb") as fh:
+            for cid, off, size in _chunks(fh):
+                if size > _MAX_KEPT_CHUNK:
+                    continue
+                if cid in KEPT_CHUNKS or cid == b"LIST":
+                    fh.seek(off)
+                    payload = fh.read(size)
+                    if len(payload) == size and (cid != b"LIST" or payload[:4] == b"adtl"):
+                        kept.append((cid, payload))
+    except OSError:
+        return ()
+    return tuple(kept)
+
+
+def append_chunks(path: Path, chunks: tuple[tuple[bytes, bytes], ...]) -> bool:
+    """Append chunks to a finished RIFF/RF64 WAVE file and update its size field(s).
+
+    Returns False, leaving the file as it was, when it is not such a file or a plain RIFF
+    file would pass the 4-GB limit.
+    """
+    body = b"".join(cid + len(p).to_bytes(4, "little") + p + b"\0" * (len(p) & 1) for cid, p in chunks)
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return False
+        end = os.fstat(fh.fileno()).st_size
+        pad = b"\0" * (end & 1)
+        total = end + len(pad) + len(body)
+        if head[:4] == b"RIFF":
+            if total - 8 > 0xFFFFFFFF:
+                return False
+            fh.seek(4)
+            fh.write((total - 8).to_bytes(4, "little"))
+        else:  # RF64: the RIFF size lives in the ds64 chunk that follows the header
+            fh.seek(12)
+            if fh.read(4) != b"ds64":
+                return False
+            fh.seek(20)
+            fh.write((total - 8).to_bytes(8, "little"))
+        fh.seek(end)
+        fh.write(pad + body)
+    return True

@@ -22,7 +22,8 @@ import soundfile as sf
 
 from ..errors import AudioReadError, ParameterError
 from .formats import (BYTES_PER_SAMPLE, MAX_CHANNELS, MAX_SAMPLERATE, MIN_SAMPLERATE, MP3_FRAME_TOLERANCE,
-                      READ_FORMATS_TEXT, AudioInfo, first_nonfinite, read_channel_mask, read_tags)
+                      READ_FORMATS_TEXT, AudioInfo, first_nonfinite, read_channel_mask, read_kept_chunks,
+                      read_tags)
 
 __all__ = ["probe", "read_audio", "FileSamples", "block_sizes", "iter_blocks"]
 
@@ -140,7 +141,8 @@ def _open_for_read(path: str | os.PathLike[str]) -> tuple[sf.SoundFile, AudioInf
     info = AudioInfo(path=p, samplerate=int(f.samplerate), channels=int(f.channels),
                      frames=int(f.frames), format=str(f.format), subtype=str(f.subtype),
                      channel_mask=read_channel_mask(p) if str(f.format) == "WAVEX" else None,
-                     tags=read_tags(f))
+                     tags=read_tags(f),
+                     chunks=read_kept_chunks(p) if str(f.format) in ("WAV", "WAVEX", "RF64") else ())
     try:
         problem = _truncation_problem(log, info.samplerate,
                                       BYTES_PER_SAMPLE.get(info.subtype, 0) * info.channels)

@@ -20,7 +20,7 @@ import soundfile as sf
 from ..atomic import commit, discard, make_temp
 from ..errors import AudioWriteError, ParameterError
 from .formats import (BYTES_PER_SAMPLE, CLIP_POLICIES, EXTENSIONS, FLOAT_SUBTYPES, MP3_FRAME_TOLERANCE, PCM_BITS,
-                      AudioInfo, first_nonfinite, read_tags, write_channel_mask)
+                      CHUNK_NAMES, AudioInfo, append_chunks, first_nonfinite, read_tags, write_channel_mask)
 
 __all__ = [
     "ClippingWarning",
@@ -411,7 +411,9 @@ class AtomicAudioWriter:
     like : AudioInfo, optional
         The input the output derives from: a WAVEX output gets its channel mask, and every
         output its text tags (``like.tags``; a :class:`TagsWarning` names those the output's
-        format cannot hold, e.g. any tag in a ``.w64`` file, ``date`` in an AIFF file).
+        format cannot hold, e.g. any tag in a ``.w64`` file, ``date`` in an AIFF file); a WAV
+        output also its broadcast-WAV, iXML and cue chunks (``like.chunks``; other containers
+        cannot hold them, which the warning says).
 
     Attributes
     ----------
@@ -472,6 +474,7 @@ class AtomicAudioWriter:
         self._channel_mask = (like.channel_mask if like is not None and like.channels == self.channels
                               and format == "WAVEX" else None)
         self._tags = dict(like.tags) if like is not None else {}
+        self._chunks = like.chunks if like is not None else ()
         self.tags_lost: list[str] = []
 
     # -- context manager ---------------------------------------------------------------
@@ -540,7 +543,7 @@ class AtomicAudioWriter:
         if self.tags_lost:
             warnings.warn(
                 f"{str(self.path)!r}: the {self.format} format cannot hold the input's "
-                f"{', '.join(self.tags_lost)} tag{'s' if len(self.tags_lost) > 1 else ''}; the audio is complete",
+                f"{', '.join(self.tags_lost)}; the audio is complete",
                 TagsWarning, stacklevel=2)
         return False
 
@@ -654,7 +657,11 @@ class AtomicAudioWriter:
             _clear_peak_timestamp(self._tmp)
         if self._channel_mask is not None:
             write_channel_mask(self._tmp, self._channel_mask)
+        chunks_kept = bool(self._chunks) and self.format in ("WAV", "WAVEX", "RF64") and append_chunks(
+            self._tmp, self._chunks)
         self._verify()
+        if self._chunks and not chunks_kept:
+            self.tags_lost += [CHUNK_NAMES[c] for c in dict.fromkeys(cid for cid, _ in self._chunks)]
         commit(self._tmp, self.path, overwrite=self.overwrite)
         self._tmp = None
 
@@ -668,7 +675,7 @@ class AtomicAudioWriter:
             with sf.SoundFile(str(self._tmp)) as f:
                 frames, sr, ch = f.frames, f.samplerate, f.channels
                 kept = dict(read_tags(f)) if self._tags else {}
-            self.tags_lost = [name for name in self._tags if name not in kept]
+            self.tags_lost = [name + " tag" for name in self._tags if name not in kept]
         except (sf.SoundFileError, RuntimeError) as exc:
             frames, sr, ch = -1, self.samplerate, self.channels
             detail = str(exc)
