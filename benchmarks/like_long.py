@@ -31,7 +31,9 @@ builds stereo recordings from fold k's mixes and training mixes instead of its s
 panned as in the corpus's mixtures; fold k's own mixes are repeated where they hold less
 than ``--minutes``, as its stems are). ``--music one-mix`` repeats one of fold k's 30-s mixes
 (chosen by the class): a recording whose music does not change every 20-30 s, and whose repeats
-never fall inside one 20-s block and its overlaps.
+never fall inside one 20-s block and its overlaps. ``--music one-mix-shifted`` plays that mix,
+then the same resampled 1, -1, 2, -2, 3, -3 semitones (and as much faster or slower) in turn, so
+that no frame repeats exactly and blocks of any length can be compared on unchanging music.
 
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --max-event-ms 1e9
@@ -88,10 +90,11 @@ def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, se
 
     folds = assign_folds(corpus)
     files = corpus_files(corpus)
-    kinds = {"stems": ("stem",), "mixes": ("mix", "train_mix"), "one-mix": ("mix",)}[music_kind]
+    kinds = {"stems": ("stem",), "mixes": ("mix", "train_mix"), "one-mix": ("mix",),
+             "one-mix-shifted": ("mix",)}[music_kind]
     stereo = music_kind != "stems"
     stems = sorted(f.path for f in files if f.kind in kinds and folds[f.path] == fold)
-    if music_kind == "one-mix" and stems:
+    if music_kind.startswith("one-mix") and stems:
         stems = [stems[CLASSES.index(cls) % len(stems)]]
     pool = sorted(f.path for f in files if f.kind == "interference" and f.label == cls and folds[f.path] == fold)
     if not stems or not pool:
@@ -104,8 +107,13 @@ def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, se
         ramp = ramp[:, None]
     music = first.copy()
     i = 1
+    shifts = (1, -1, 2, -2, 3, -3)  # semitones, for "one-mix-shifted"
     while music.shape[0] < n_total:
         nxt, _ = _read_music(corpus / stems[i % len(stems)], sr, stereo)
+        if music_kind == "one-mix-shifted":  # the piece again, a little higher or lower (and
+            import soxr                      # faster or slower): no frame repeats exactly
+
+            nxt = soxr.resample(nxt, sr, sr / 2 ** (shifts[(i - 1) % len(shifts)] / 12.0))
         i += 1
         music[-fade:] = music[-fade:] * ramp[::-1] + nxt[:fade] * ramp
         music = np.concatenate([music, nxt[fade:]])
@@ -224,9 +232,10 @@ def main(argv: list[str] | None = None) -> int:
                          "overlap as the command line's)")
     ap.add_argument("--detector-dir", type=Path, default=DETECTOR_DIR, metavar="DIR",
                     help="fold k's detector is DIR/foldK.npz (default: scripts/train_detector.py's fold models)")
-    ap.add_argument("--music", choices=("stems", "mixes", "one-mix"), default="stems",
-                    help="fold k's stems (mono, default), its stereo mixes and training mixes, or one "
-                         "of its 30-s mixes repeated (music that does not change)")
+    ap.add_argument("--music", choices=("stems", "mixes", "one-mix", "one-mix-shifted"), default="stems",
+                    help="fold k's stems (mono, default), its stereo mixes and training mixes, one "
+                         "of its 30-s mixes repeated (music that does not change), or repeated "
+                         "shifted by 1-3 semitones up and down (no exact repeats in any block)")
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--blocks-only", action="store_true",
                     help="only the file in blocks (the command line's path), not the whole recording in memory")
