@@ -88,7 +88,8 @@ def _reuse_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_MAX))
+    mmap_set = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX))
+    return bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_MAX)) and mmap_set
 
 
 _PLUGIN_CLASS: type | None = None

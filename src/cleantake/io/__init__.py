@@ -18,8 +18,9 @@ Writing
     subtype where possible. :class:`AtomicAudioWriter` writes to a hidden ``.part`` file in
     the output folder and renames it into place only when complete, so an interrupted run
     never leaves a partial output and never damages an existing one. An output written
-    ``like`` an input carries its text tags (title, artist, date, comment, ...); a
-    :class:`TagsWarning` names any the output's format cannot hold.
+    ``like`` an input carries its text tags (title, artist, date, comment, ...), and a WAV
+    output a broadcast WAV's ``bext``, iXML and cue chunks; a :class:`TagsWarning` names any
+    the output's format cannot hold.
 
 Full scale (the ``clip`` policy)
     ``"clip"`` (default): integer and other fixed-range subtypes (PCM, u-law, Vorbis, MP3 ...)

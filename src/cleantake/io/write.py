@@ -60,7 +60,7 @@ class ClippingWarning(UserWarning):
 
 
 class TagsWarning(UserWarning):
-    """The output's format could not keep some of the input's text tags."""
+    """The output's format could not keep some of the input's text tags or broadcast-WAV chunks."""
 
 
 def on_output_grid(samples: np.ndarray, subtype: str) -> np.ndarray:
