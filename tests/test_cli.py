@@ -453,12 +453,22 @@ def test_tags_a_format_cannot_hold_are_named_and_the_audio_is_written(tmp_path):
 
 
 def _riff(path: Path) -> list[tuple[bytes, bytes]]:
-    """Top-level chunks of a plain RIFF WAVE file, as (id, payload) (the test's own parser)."""
+    """Top-level chunks of a RIFF or RF64 WAVE file, as (id, payload) (the test's own parser;
+    in RF64 the overall and the data sizes are the ds64 chunk's, checked against the file)."""
     b = path.read_bytes()
-    assert b[:4] == b"RIFF" and b[8:12] == b"WAVE" and int.from_bytes(b[4:8], "little") == len(b) - 8
+    assert b[:4] in (b"RIFF", b"RF64") and b[8:12] == b"WAVE"
+    rf64 = b[:4] == b"RF64"
+    if rf64:
+        assert b[4:8] == b"\xff" * 4 and b[12:16] == b"ds64"
+        assert int.from_bytes(b[20:28], "little") == len(b) - 8
+        data_size = int.from_bytes(b[28:36], "little")
+    else:
+        assert int.from_bytes(b[4:8], "little") == len(b) - 8
     out, i = [], 12
     while i + 8 <= len(b):
         size = int.from_bytes(b[i + 4:i + 8], "little")
+        if rf64 and b[i:i + 4] == b"data" and size == 0xFFFFFFFF:
+            size = data_size
         out.append((b[i:i + 4], b[i + 8:i + 8 + size]))
         i += 8 + size + (size & 1)
     assert i == len(b)
@@ -500,6 +510,21 @@ def test_broadcast_wav_chunks_kept_in_wav_outputs(tmp_path):
             == BWF + CUES
         assert sf.info(f).frames == 2 * SR
     np.testing.assert_array_equal(sf.read(tmp_path / "out.wav")[0] + sf.read(tmp_path / "rem.wav")[0],
+                                  sf.read(src)[0])
+
+
+def test_broadcast_wav_chunks_kept_in_rf64_outputs(tmp_path):
+    # The path a WAV output past 4 GB takes (RF64, its sizes in ds64), on a small file.
+    src = _bwf(tmp_path / "take.wav")
+    clean_file(src, tmp_path / "out.rf64", cleaner=Remover(), removed_path=tmp_path / "rem.rf64")
+    for f in (tmp_path / "out.rf64", tmp_path / "rem.rf64"):
+        chunks = _riff(f)
+        assert chunks[0][0] == b"ds64"
+        assert [c for c in chunks if c[0] in (b"bext", b"iXML", b"cue ") or c[0] == b"LIST" and c[1][:4] == b"adtl"] \
+            == BWF + CUES
+        info = sf.info(f)
+        assert (info.format, info.subtype, info.frames) == ("RF64", "PCM_24", 2 * SR)
+    np.testing.assert_array_equal(sf.read(tmp_path / "out.rf64")[0] + sf.read(tmp_path / "rem.rf64")[0],
                                   sf.read(src)[0])
 
 
