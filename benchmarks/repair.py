@@ -142,6 +142,10 @@ VARIANTS: dict[str, dict] = {
     "nx-s4": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 4},
     "nx-s8": {"base": "new", "feat": "Fm_c1", "stat": "mean", "split": 8},
     "nx-perch": {"base": "new", "feat": "Fm_c1", "stat": "mean", "perch": True},
+    "nx-bs1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "bias": ("sum", 1.0)},
+    "nx-bs.5": {"base": "new", "feat": "Fm_c1", "stat": "mean", "bias": ("sum", 0.5)},
+    "nx-bm1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "bias": ("med", 1.0)},
+    "nx-bm.5": {"base": "new", "feat": "Fm_c1", "stat": "mean", "bias": ("med", 0.5)},
     "nx-oracle": {"base": "new", "feat": "Fm_c1", "stat": "mean", "oracle": True},  # diagnosis, not a method
     "nx-mdV.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.1)},
     "nx-mdV.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "missing": ("Vb", 0.3)},
@@ -244,7 +248,7 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
                     x: np.ndarray | None = None, tpen: float = 0.0, split: int = 1,
                     missing: tuple | None = None, oracle: bool = False, perch: bool = False,
                     music: np.ndarray | None = None, gain: tuple | None = None, refit: str | None = None,
-                    refit_fixed: bool = True, blend: float = 0.0) -> np.ndarray:
+                    refit_fixed: bool = True, blend: float = 0.0, bias: tuple | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
@@ -348,6 +352,17 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         raw = _stat(V, idx, stat)
         if gain is not None:
             raw = raw * _level_gain(ana, q, raw, Vq, *gain)[None, :]
+        if bias is not None:  # session 18: the recording's own per-bin bias of the statistic
+            how, alpha = bias
+            qc = np.flatnonzero(~exclude)[::2][:1500]
+            idc = kam.knn_frames(F, qc, k=s.k, context=ctx, exclude=exclude, min_separation=ctx)
+            rc, Vc = _stat(V, idc, stat), V[:, qc]
+            if how == "sum":
+                cf = rc.sum(axis=1) / np.maximum(Vc.sum(axis=1), 1e-12)
+            else:
+                cf = np.median(rc / np.maximum(Vc, 1e-12), axis=1)
+            cf = np.clip(cf, 0.25, 4.0).astype(np.float32)
+            raw = raw / cf[:, None] ** alpha
         S = np.minimum(raw, Vq)
     L_i = L_i_all[:, q]
     r_b = L_i / np.maximum(L_i + L_m_all[:, q], 1e-12)
