@@ -418,6 +418,9 @@ def main() -> int:
                          "own step (set:n, e.g. stems_extra,stems:2; default --tune-every)")
     ap.add_argument("--train-every", type=int, default=16, help="train protocol: every n-th train mixture")
     ap.add_argument("--test-every", type=int, default=2)
+    ap.add_argument("--test-offset", type=int, default=0,
+                    help="judge every --test-every-th mixture from this one (1 with --test-every 2: the other "
+                         "half, which fold k's choice has not seen either)")
     ap.add_argument("--max-false", type=float, default=0.1,
                     help="false events per recording allowed (on the tuning recordings; with more than one "
                          "candidate, on the inner held-out ones)")
@@ -459,7 +462,7 @@ def main() -> int:
     tune, test = {}, {}
     for k in range(a.folds):
         te = [e for e in cv_recipes(a.corpus, k, part="test", sets=("stems_extra",)) if len(e["events"]) >= 2]
-        test[k] = te[::a.test_every]
+        test[k] = te[a.test_offset::a.test_every]
         if a.protocol == "crossfit":
             tune[k] = []
             for item in a.tune_sets.split(","):
