@@ -307,6 +307,11 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
     blend : float in [0, 1]
         Geometric blend of the kNN statistic with the NMF's own music estimate in bins (the
         mixture times the band share of the music model): ``S_knn^(1-a) S_nmf^a``.
+    bias : (how, alpha), optional
+        Session 18: the statistic divided by the recording's own per-bin bias raised to
+        ``alpha``, the bias measured with the same kNN at every second frame away from the spans
+        (at most 1,500): ``how`` "sum" (sum of the statistic over sum of the mixture) or "med"
+        (median of their ratio), kept within 1/4 .. 4.
     fine : (window_ms, hop_ms), optional
         Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
         estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
