@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from cleantake.settings import Settings
 from cleantake.streaming import STREAM_BLOCK_S
@@ -111,8 +112,7 @@ def build(corpus: Path, fold: int, cls: str, minutes: float, level_db: float, se
     while music.shape[0] < n_total:
         nxt, _ = _read_music(corpus / stems[i % len(stems)], sr, stereo)
         if music_kind == "one-mix-shifted":  # the piece again, a little higher or lower (and
-            import soxr                      # faster or slower): no frame repeats exactly
-
+            # faster or slower): no frame repeats exactly
             nxt = soxr.resample(nxt, sr, sr / 2 ** (shifts[(i - 1) % len(shifts)] / 12.0))
         i += 1
         music[-fade:] = music[-fade:] * ramp[::-1] + nxt[:fade] * ramp
