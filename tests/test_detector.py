@@ -171,6 +171,35 @@ def test_cough_in_a_stem_is_found_and_not_called_another_class(model):
     assert 0 <= hit[0].confidence <= 1
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", ["cough", "drop"])
+@pytest.mark.parametrize("rate", [48000, 96000])
+def test_a_recording_at_a_higher_rate_is_located_as_at_44k(model, cls, rate):
+    # The dictionaries and the detector were made at 44.1 kHz; the same recording at 48 or 96 kHz
+    # (archive transfers, video) must get the same events, not fewer: the analysis looks at the
+    # same bands, with bins as far apart, whatever the rate (until session 19 half the events at
+    # 96 kHz were lost: BENCHMARKS.md 0a).
+    import soxr
+
+    import cleantake
+    from cleantake.evaluate import build_mixture
+
+    e = _corpus_recipe(lambda e: e["class"] == cls and e["level_db"] == 0 and e["set"] == "stems")
+    mix, _, _, sr = build_mixture(CORPUS, e)
+    x = mix[:, 0]
+    base = cleantake.clean(x, sr).events
+    high = cleantake.clean(soxr.resample(x, sr, rate, quality="VHQ"), rate)
+    assert base, "the 44.1-kHz recording should have an event to compare"
+    assert high.cleaned.shape == (int(round(x.size * rate / sr)),)
+
+    def covered(a, events):
+        return any(min(a.end_s, b.end_s) - max(a.start_s, b.start_s) > 0.5 * (a.end_s - a.start_s) for b in events)
+
+    missed = [(round(a.start_s, 2), round(a.end_s, 2)) for a in base if not covered(a, high.events)]
+    extra = [(round(b.start_s, 2), round(b.end_s, 2)) for b in high.events if not covered(b, base)]
+    assert not missed and not extra, f"{e['id']} at {rate} Hz: missed {missed}, extra {extra}"
+
+
 # -- the learned detector as the method's locator (Settings.locator) --------------------------
 def test_learned_locator_cleans_the_example_and_leaves_the_rest_untouched():
     import soundfile as sf

@@ -133,3 +133,30 @@ def test_istft_of_fewer_frames_than_the_length_needs_pads_with_silence():
     Z[..., X.shape[-1] // 2:] = 0
     np.testing.assert_allclose(y, istft(Z, cfg, x.shape[-1]), rtol=0, atol=1e-12)
     assert not y[-cfg.win_length:].any()
+
+
+@pytest.mark.parametrize("sr", [48000, 96000, 192000])
+def test_band_matrix_above_fmax_is_kept_out_of_the_bands_but_mapped_back(sr):
+    from cleantake.spectral import ANALYSIS_FMAX_HZ, bands_to_bins
+
+    cfg = StftConfig(sr)
+    P = band_matrix(cfg, 128, fmax=ANALYSIS_FMAX_HZ)
+    f = cfg.freqs()
+    above = f > ANALYSIS_FMAX_HZ + sr / cfg.n_fft
+    assert above.any() and (P.sum(axis=0) > 0).all()
+    # Content above the limit all but misses the bands: a flat spectrum there alone pools to
+    # less than -60 dB of the same level below it.
+    hi, lo = above.astype(np.float32)[:, None], (~above).astype(np.float32)[:, None]
+    assert float((P @ hi).max()) < 1e-3 * float((P @ lo).min())
+    # ... but every bin there gets the top band's value back.
+    B = np.linspace(0.1, 0.9, 128, dtype=np.float32)[:, None]
+    np.testing.assert_allclose(bands_to_bins(B, P)[above, 0], B[-1, 0], rtol=1e-5)
+    # The band centres are those of 44.1 kHz: the top band peaks at the limit.
+    assert abs(f[np.argmax(P[-1])] - ANALYSIS_FMAX_HZ) <= sr / cfg.n_fft
+
+
+def test_band_matrix_at_the_limit_is_unchanged():
+    from cleantake.spectral import ANALYSIS_FMAX_HZ
+
+    cfg = StftConfig(44100)
+    np.testing.assert_array_equal(band_matrix(cfg, 128, fmax=ANALYSIS_FMAX_HZ), band_matrix(cfg, 128))

@@ -15,7 +15,7 @@ from . import kam as _kam
 from .dictionaries import Dictionary
 from .nmf import NMFResult, beta_divergence_frames, interference_share, semi_nmf
 from .settings import Settings
-from .spectral import StftConfig, band_matrix, stft
+from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix, stft
 
 __all__ = ["BandTemplates", "band_templates", "spectrogram", "dc_offset", "Analysis", "analyse"]
 
@@ -45,9 +45,9 @@ class BandTemplates:
 
 def band_templates(dictionary: Dictionary, cfg: StftConfig, n_bands: int) -> BandTemplates:
     """The templates of ``dictionary`` for the STFT ``cfg`` with ``n_bands`` bands (at most
-    ``cfg.n_freq``)."""
+    ``cfg.n_freq``) up to :data:`cleantake.spectral.ANALYSIS_FMAX_HZ`."""
     W = dictionary.templates_for(cfg)
-    P = band_matrix(cfg, min(n_bands, cfg.n_freq))
+    P = band_matrix(cfg, min(n_bands, cfg.n_freq), fmax=ANALYSIS_FMAX_HZ)
     Wb = P @ W
     Wb /= np.maximum(Wb.sum(axis=0, keepdims=True), 1e-12)
     return BandTemplates(W, P, Wb.astype(np.float32), tuple(dictionary.labels))

@@ -34,6 +34,7 @@ import numpy as np
 from .errors import CleantakeError, ParameterError
 from .kam import kam_estimate
 from .masking import segments
+from .spectral import ANALYSIS_FMAX_HZ
 
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
@@ -119,7 +120,8 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndar
     S : np.ndarray [shape=(n_freq, n_frames)], float32, S <= V
         KAM's estimate of the music (``V`` itself where there is none).
     lo : np.ndarray [shape=(n_freq,)], bool
-        Bins at or above :data:`FMIN_HZ` (a contiguous run up to the last bin).
+        Bins the statistics look at: from :data:`FMIN_HZ` to
+        :data:`cleantake.spectral.ANALYSIS_FMAX_HZ` (one contiguous run).
     freqs : np.ndarray [shape=(n_freq,)]
         Bin frequencies in Hz.
     P : np.ndarray [shape=(n_bands, n_freq)], float32
@@ -132,17 +134,19 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndar
         remove), ``log_mean`` and ``mean`` (of the floored log magnitude and of the floored
         magnitude), ``flux`` (mean positive change of the log magnitude from the previous
         frame, 0 at the first), ``centroid_num`` and ``centroid_den``: shape (n_frames,),
-        bins >= FMIN_HZ only; ``profile`` (n_frames, N_PROFILE) the removed energy per coarse
+        the bins ``lo`` only; ``profile`` (n_frames, N_PROFILE) the removed energy per coarse
         band; ``removed_bands`` (n_bands, n_frames), float32, the band-pooled magnitude
         KAM would remove.
     """
     eps = 1e-12
     n_frames = V.shape[1]
     i0 = int(np.flatnonzero(lo)[0])
-    if not lo[i0:].all():
-        raise ParameterError("the bins at or above FMIN_HZ must be the last ones")
-    floor = 1e-3 * float(V[i0:].mean()) + eps
-    fl = freqs[i0:, None]
+    i1 = int(np.flatnonzero(lo)[-1]) + 1
+    if not lo[i0:i1].all():
+        raise ParameterError("the bins the detector looks at must be one contiguous run")
+    band = slice(i0, i1)
+    floor = 1e-3 * float(V[band].mean()) + eps
+    fl = freqs[band, None]
     bands = _profile_bands(freqs, lo)
     out = {k: np.empty(n_frames) for k in ("e_mix", "removed_lo", "log_mean", "mean", "flux", "centroid_num",
                                             "centroid_den")}
@@ -156,13 +160,13 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndar
         S2 = S[:, a:b].astype(np.float64) ** 2
         R2 = np.maximum(V2 - S2, 0.0)  # energy KAM would remove (Wiener sense)
         removed = (Vd * (1 - S2 / np.maximum(S2 + R2, eps))) ** 2
-        out["e_mix"][a:b] = V2[i0:].sum(axis=0)
-        out["removed_lo"][a:b] = removed[i0:].sum(axis=0)
+        out["e_mix"][a:b] = V2[band].sum(axis=0)
+        out["removed_lo"][a:b] = removed[band].sum(axis=0)
         out["removed_bands"][:, a:b] = P @ np.sqrt(R2).astype(np.float32)
-        for j, band in enumerate(bands):
-            if band.size:
-                out["profile"][a:b, j] = removed[band].sum(axis=0)
-        Vl = Vd[i0:]
+        for j, bins in enumerate(bands):
+            if bins.size:
+                out["profile"][a:b, j] = removed[bins].sum(axis=0)
+        Vl = Vd[band]
         logV = np.log(Vl + floor)
         out["log_mean"][a:b] = logV.mean(axis=0)
         out["mean"][a:b] = (Vl + floor).mean(axis=0)
@@ -204,7 +208,7 @@ def frame_features(ana) -> np.ndarray:
         return np.zeros((0, len(FEATURE_NAMES)), np.float32)
     eps = 1e-12
     freqs = ana.cfg.freqs()
-    lo = freqs >= FMIN_HZ
+    lo = (freqs >= FMIN_HZ) & (freqs <= ANALYSIS_FMAX_HZ)
 
     share = np.asarray(ana.share, np.float64)
     gain = np.asarray(ana.gain, np.float64)
@@ -241,7 +245,7 @@ def frame_features(ana) -> np.ndarray:
     cos_m = (Wn[:, n_fixed:].T @ Rn).max(axis=0) if W.shape[1] > n_fixed else np.zeros(n_frames)
     residual_fit = cos_i - cos_m
 
-    # Spectral flux, flatness and centroid of the mixture (bins >= FMIN_HZ).
+    # Spectral flux, flatness and centroid of the mixture (bins from FMIN_HZ to ANALYSIS_FMAX_HZ).
     flux = st["flux"]
     flat = np.exp(st["log_mean"]) / np.maximum(st["mean"], eps)
     cen = np.log2(st["centroid_num"] / np.maximum(st["centroid_den"], eps) + 1.0)

@@ -16,7 +16,16 @@ from scipy import fft as sp_fft
 
 from .errors import ParameterError
 
-__all__ = ["StftConfig", "stft", "istft", "istft_columns", "band_matrix"]
+__all__ = ["StftConfig", "stft", "istft", "istft_columns", "band_matrix", "ANALYSIS_FMAX_HZ"]
+
+#: Highest frequency (Hz) the analysis looks at: the Nyquist frequency of 44.1 kHz, the rate of
+#: every recording the dictionaries and the detector were made from. A 96-kHz recording is
+#: analysed on the bands a 44.1-kHz copy of it would have (what lies above goes to the top band
+#: with a negligible weight: it is repaired like the top band, but never changes the analysis).
+#: Without the limit the bands, the detector's spectral statistics and its profile spread over
+#: 22-48 kHz, where music has next to nothing, and half the events at 96 kHz went unfound
+#: (BENCHMARKS.md 0a, session 19).
+ANALYSIS_FMAX_HZ = 22050.0
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class StftConfig:
     Parameters
     ----------
     sr : int
-        Sample rate in Hz, 8000 to 192000.
+        Sample rate in Hz, a whole number from 1,000 to 768,000.
     window_ms : float
         Length of the Hann window in milliseconds (default 46 ms, 2029 samples at 44.1 kHz).
     hop_ms : float
@@ -60,8 +69,11 @@ class StftConfig:
 
     @property
     def n_fft(self) -> int:
-        """FFT size: the next power of two at or above the window length."""
-        return 1 << int(np.ceil(np.log2(self.win_length)))
+        """FFT size: the smallest fast size (:func:`scipy.fft.next_fast_len`) at or above the
+        window length, so that bins are about 21.5 Hz apart at every rate (2048 at 44.1 kHz,
+        2250 at 48 kHz, 4500 at 96 kHz; a power of two would give 48 and 96 kHz twice as
+        many bins, interpolated by the zero padding, and per-bin statistics of another kind)."""
+        return int(sp_fft.next_fast_len(self.win_length, real=True))
 
     @property
     def n_freq(self) -> int:
@@ -326,7 +338,7 @@ def istft_columns(X: np.ndarray, cols: np.ndarray, cfg: StftConfig, n_samples: i
     return out
 
 
-def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndarray:
+def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0, fmax: float | None = None) -> np.ndarray:
     """Non-negative pooling matrix from STFT bins to log-spaced frequency bands.
 
     Parameters
@@ -336,6 +348,11 @@ def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndar
         Number of bands (at most ``cfg.n_freq``).
     fmin : float
         Lower edge of the first log-spaced band in Hz; bins below it go to band 0.
+    fmax : float, optional
+        Centre of the top band in Hz (default and at most ``cfg.sr / 2``). Bins above
+        ``fmax`` plus one bin belong to the top band alone, each with a millionth of its
+        largest weight: pooling all but ignores them, :func:`bands_to_bins` gives them the top
+        band's value.
 
     Returns
     -------
@@ -347,7 +364,8 @@ def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndar
     if not 2 <= n_bands <= n_freq:
         raise ParameterError(f"number of bands must be 2 to {n_freq}, got {n_bands}")
     freqs = cfg.freqs()
-    fmax = cfg.sr / 2.0
+    nyquist = cfg.sr / 2.0
+    fmax = nyquist if fmax is None else min(float(fmax), nyquist)
     fmin = min(fmin, fmax / 4)
     # Band centres: log-spaced, but never closer than one bin (low bands become linear).
     bin_hz = cfg.sr / cfg.n_fft
@@ -364,6 +382,9 @@ def band_matrix(cfg: StftConfig, n_bands: int, *, fmin: float = 40.0) -> np.ndar
         P[b] = np.clip(np.minimum(up, down), 0.0, 1.0)
     P[0, freqs <= edges[1]] = 1.0
     P /= np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
+    above = freqs >= edges[-1]
+    if above.any():  # only with fmax under the Nyquist frequency
+        P[-1, above] = 1e-6 * P[-1].max()
     return P.astype(np.float32)
 
 
