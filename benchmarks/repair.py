@@ -160,6 +160,11 @@ VARIANTS: dict[str, dict] = {
     "nx-gr.1": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("run", 0.1, 0.1)},
     "nx-gr.3": {"base": "new", "feat": "Fm_c1", "stat": "mean", "gain": ("run", 0.3, 0.1)},
     "c4": {"settings": {"context_ms": 92.0, "k": 8}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
+    # Frames whose window reaches into a span (centre up to ``widen`` hops outside it) repaired
+    # at full weight; the removal is still cut to the span by the sample mask.
+    "new-w1": {"base": "new", "widen": 1},
+    "new-w2": {"base": "new", "widen": 2},
+    "new-w3": {"base": "new", "widen": 3},
 }
 
 
@@ -602,12 +607,15 @@ def _work(job):
             v = VARIANTS[name]
             new = v.get("base") == "new"
             s = s0.replace(**{**({} if new else OLD), **v.get("settings", {})})
-            opts = {k: val for k, val in v.items() if k not in ("settings", "fade", "base")}
+            opts = {k: val for k, val in v.items() if k not in ("settings", "fade", "base", "widen")}
+            fr = frames
+            if v.get("widen"):
+                fr = np.convolve(frames, np.ones(2 * v["widen"] + 1), mode="same") > 0
             if "fine" in opts:
                 opts["x"] = x
             if opts.get("oracle"):
                 opts["music"] = m.T
-            rem = (variant_removed(ana, frames, s, **opts) if opts else repair(ana, frames, settings=s))
+            rem = (variant_removed(ana, fr, s, **opts) if opts else repair(ana, fr, settings=s))
             f = v.get("fade", "settings" if new else "ramp")
             sm = (smask if f == "ramp" else hard if f == "none" else
                   span_mask(spans, ana.n_samples, sr, s.counts(ana.cfg).span_fade) if f == "settings" else
