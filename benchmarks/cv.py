@@ -196,8 +196,19 @@ def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tupl
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector, overrides, rate = job
+    corpus, entry, runs, dictionary, detector, overrides, (rate, via) = job
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
+    if via:  # band-limited to via / 2 (--via): each source down to that rate and back, same length
+        import soxr
+
+        n = music.shape[0]
+
+        def through(a):
+            b = soxr.resample(soxr.resample(a, sr, via, quality="VHQ"), via, sr, quality="VHQ")[:n]
+            return np.pad(b, ((0, n - b.shape[0]), (0, 0)))  # a sample short at most
+
+        music, interference = through(music), through(interference)
+        mixture = music + interference
     if rate and rate != sr:  # the same recording at another sample rate (--sr): each source resampled
         import soxr
 
@@ -609,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sr", type=int, default=None, metavar="HZ",
                     help="resample every recording (music and interference apart, soxr VHQ) to HZ before "
                          "cleaning and scoring; default: the corpus's 44.1 kHz")
+    ap.add_argument("--via", type=int, default=None, metavar="HZ",
+                    help="band-limit every recording to HZ / 2 first (music and interference apart, down to HZ "
+                         "and back with soxr VHQ), as a lossy or low-rate source would be")
     ap.add_argument("--smoke", action="store_true", help="a quick check: fold 0, every 50th recipe")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--resume", action="store_true",
@@ -667,7 +681,8 @@ def main(argv: list[str] | None = None) -> int:
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
-        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, args.sr) for e in noisy + clean])
+        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, (args.sr, args.via))
+                         for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
     print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
@@ -676,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial.jsonl")
     key = lambda j: json.dumps([j[1], j[2], args.dictionary, j[4]] + ([list(j[5])] if j[5] else [])  # noqa: E731
-                               + ([j[6]] if j[6] else []), sort_keys=True)
+                               + ([list(j[6])] if any(j[6]) else []), sort_keys=True)
     done: dict[str, list[dict]] = {}
     if args.resume and partial.is_file():
         for line in partial.read_text().splitlines():
@@ -722,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
