@@ -196,8 +196,15 @@ def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tupl
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector, overrides, (rate, via) = job
+    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual) = job
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
+    if gain_db:  # the same recording quieter or louder (--gain-db; NSDR does not depend on it)
+        g = 10.0 ** (gain_db / 20.0)
+        music, interference = music * g, interference * g
+        mixture = music + interference
+    if dual and music.shape[1] == 1:  # a mono recording stored as two identical channels (--dual-mono)
+        music, interference = np.repeat(music, 2, axis=1), np.repeat(interference, 2, axis=1)
+        mixture = music + interference
     if via:  # band-limited to via / 2 (--via): each source down to that rate and back, same length
         import soxr
 
@@ -620,6 +627,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sr", type=int, default=None, metavar="HZ",
                     help="resample every recording (music and interference apart, soxr VHQ) to HZ before "
                          "cleaning and scoring; default: the corpus's 44.1 kHz")
+    ap.add_argument("--gain-db", type=float, default=None, metavar="DB",
+                    help="scale every recording (music and interference) by DB decibels first")
+    ap.add_argument("--dual-mono", action="store_true",
+                    help="store every mono recording as two identical channels (a dual-mono file)")
     ap.add_argument("--via", type=int, default=None, metavar="HZ",
                     help="band-limit every recording to HZ / 2 first (music and interference apart, down to HZ "
                          "and back with soxr VHQ), as a lossy or low-rate source would be")
@@ -681,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
-        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, (args.sr, args.via))
+        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, (args.sr, args.via, args.gain_db, args.dual_mono))
                          for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
@@ -737,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
