@@ -37,7 +37,7 @@ class StftConfig:
     sr : int
         Sample rate in Hz, a whole number from 1,000 to 768,000.
     window_ms : float
-        Length of the Hann window in milliseconds (default 46 ms, 2029 samples at 44.1 kHz).
+        Length of the Hann window in milliseconds (default 46 ms, 2030 samples at 44.1 kHz, rounded up to even).
     hop_ms : float
         Hop between frames in milliseconds; at most half the window (default a quarter).
     """
