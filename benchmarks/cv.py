@@ -196,8 +196,14 @@ def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tupl
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual) = job
+    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence) = job
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
+    true = C.event_spans(corpus, entry)
+    if silence:  # digital silence before and after the recording (--silence), the spans shifted
+        n0 = int(round(silence * sr))
+        music, interference = (np.pad(a, ((n0, n0), (0, 0))) for a in (music, interference))
+        mixture = music + interference
+        true = [(a + n0 / sr, b + n0 / sr) for a, b in true]
     if gain_db:  # the same recording quieter or louder (--gain-db; NSDR does not depend on it)
         g = 10.0 ** (gain_db / 20.0)
         music, interference = music * g, interference * g
@@ -222,7 +228,6 @@ def _work(job: tuple) -> list[dict]:
         music = soxr.resample(music, sr, rate, quality="VHQ")
         interference = soxr.resample(interference, sr, rate, quality="VHQ")
         mixture, sr = music + interference, rate
-    true = C.event_spans(corpus, entry)
     outputs, rows = [], []
     for method, given in runs:
         row = {"id": entry["id"], "fold": entry["fold"], "set": entry["set"], "class": entry["class"],
@@ -629,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
                          "cleaning and scoring; default: the corpus's 44.1 kHz")
     ap.add_argument("--gain-db", type=float, default=None, metavar="DB",
                     help="scale every recording (music and interference) by DB decibels first")
+    ap.add_argument("--silence", type=float, default=None, metavar="S",
+                    help="add S seconds of digital silence before and after every recording")
     ap.add_argument("--dual-mono", action="store_true",
                     help="store every mono recording as two identical channels (a dual-mono file)")
     ap.add_argument("--via", type=int, default=None, metavar="HZ",
@@ -692,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
-        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, (args.sr, args.via, args.gain_db, args.dual_mono))
+        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, (args.sr, args.via, args.gain_db, args.dual_mono, args.silence))
                          for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
@@ -748,7 +755,8 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono,
+                 "silence": args.silence, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
