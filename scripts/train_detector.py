@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from cleantake.analysis import analyse  # noqa: E402
 from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes  # noqa: E402
 from cleantake.corpus import fold_dictionary as corpus_fold_dictionary  # noqa: E402
-from cleantake.detector import FMIN_HZ, frame_features  # noqa: E402
+from cleantake.detector import FEATURES_VERSION, FMIN_HZ, frame_features  # noqa: E402
 from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
 from cleantake.errors import ParameterError  # noqa: E402
 from cleantake.evaluate import build_mixture  # noqa: E402
@@ -1024,9 +1024,17 @@ def main(argv: list[str] | None = None) -> int:
     if made_excerpt is not None and made_excerpt != args.excerpt_s:
         ap.error(f"--cache {args.cache} holds training mixtures of {made_excerpt:g}-s excerpts, not "
                  f"{args.excerpt_s:g} s; give another --cache")
+    # And the definition of the features (a cache without the stamp holds version 1's).
+    version_stamp = args.cache / "features_version.txt"
+    made_version = (int(version_stamp.read_text()) if version_stamp.is_file()
+                    else (1 if (args.cache / "test").is_dir() else None))
+    if made_version is not None and made_version != FEATURES_VERSION:
+        ap.error(f"--cache {args.cache} holds features of version {made_version}, not {FEATURES_VERSION} "
+                 "(cleantake.detector.FEATURES_VERSION); give another --cache")
     args.cache.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(settings, sort_keys=True) + "\n")
     excerpt_stamp.write_text(f"{args.excerpt_s:g}\n")
+    version_stamp.write_text(f"{FEATURES_VERSION}\n")
     if args.stage in ("all", "features"):
         if args.jobs > 1:
             from multiprocessing import Pool

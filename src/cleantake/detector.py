@@ -37,10 +37,15 @@ from .masking import segments
 from .spectral import ANALYSIS_FMAX_HZ
 
 __all__ = [
-    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
+    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
     "frame_probabilities", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 
+#: Version of :func:`frame_features`' definition, for caches of computed features: 2 since
+#: session 19 (the recording's medians leave out silent frames; the spectral statistics stop
+#: at 22.05 kHz, which changes nothing at 44.1 kHz); features cached with another version are
+#: not mixed with these (``scripts/train_detector.py`` refuses such a cache).
+FEATURES_VERSION = 2
 #: Interference classes the model knows (the corpus's core and extra classes).
 CLASSES = ("cough", "door", "creak", "scream", "drop", "clap", "footsteps", "phone", "laugh", "speech")
 #: Classes whose NMF activation share is a feature (those of the bundled dictionaries).
@@ -80,10 +85,11 @@ class DetectorError(CleantakeError):
 # ------------------------------------------------------------------------------------------
 # features
 # ------------------------------------------------------------------------------------------
-def _robust_z(v: np.ndarray) -> np.ndarray:
-    """(v - median) / (1.4826 MAD), compressed with asinh so that no value dominates."""
-    med = float(np.median(v))
-    mad = 1.4826 * float(np.median(np.abs(v - med)))
+def _robust_z(v: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(v - median) / (1.4826 MAD), median and MAD over the ``active`` frames, compressed with
+    asinh so that no value dominates."""
+    med = float(np.median(v[active]))
+    mad = 1.4826 * float(np.median(np.abs(v[active] - med)))
     scale = max(mad, 1e-3 * (abs(med) + 1e-6), 1e-9)
     return np.arcsinh((v - med) / scale)
 
@@ -228,10 +234,17 @@ def frame_features(ana) -> np.ndarray:
     st = _spectral_stats(V, S, lo, freqs, np.asarray(ana.P, np.float32))
     e_mix = st["e_mix"]
     tiny = 1e-10 * max(float(e_mix.max()), 1e-30)
+    # The recording's own reference (medians, robust z) is taken over the frames that are not
+    # silent (more than 100 dB under the loudest): seconds of digital silence before or after
+    # the music would otherwise shift every median and make ordinary music stand out.
+    active = e_mix > tiny
+    if active.sum() < 2 * CONTEXT_LONG + 1:
+        active = np.ones(n_frames, bool)
     level_db = 10 * np.log10(e_mix + tiny)
-    level = (level_db - np.median(level_db)) / 10.0
+    level_ref = np.median(level_db[active])
+    level = (level_db - level_ref) / 10.0
     novelty = st["removed_lo"] / np.maximum(e_mix, eps)
-    residual_level = (10 * np.log10(st["removed_lo"] + tiny) - np.median(level_db)) / 10.0
+    residual_level = (10 * np.log10(st["removed_lo"] + tiny) - level_ref) / 10.0
 
     # Does the interference model or the music model fit the shape of what would be removed?
     # Best cosine similarity of its band profile with any interference template minus with any
@@ -262,8 +275,9 @@ def frame_features(ana) -> np.ndarray:
         acts.append(m / np.maximum(Lb, eps))
 
     base = [
-        share, _robust_z(share), np.arcsinh(gain * 10.0), _robust_z(gain), novelty, _robust_z(novelty),
-        share * novelty, level, level_i, _robust_z(flux), flat, flat - np.median(flat), cen - np.median(cen),
+        share, _robust_z(share, active), np.arcsinh(gain * 10.0), _robust_z(gain, active), novelty,
+        _robust_z(novelty, active), share * novelty, level, level_i, _robust_z(flux, active), flat,
+        flat - np.median(flat[active]), cen - np.median(cen[active]),
         residual_fit, residual_level, *acts,
     ]
     base = np.stack([np.asarray(b, np.float64) for b in base], axis=1)  # (T, n_base)
