@@ -63,6 +63,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -212,8 +213,6 @@ def _work(job: tuple) -> list[dict]:
         music, interference = np.repeat(music, 2, axis=1), np.repeat(interference, 2, axis=1)
         mixture = music + interference
     if via:  # band-limited to via / 2 (--via): each source down to that rate and back, same length
-        import soxr
-
         n = music.shape[0]
 
         def through(a):
@@ -223,8 +222,6 @@ def _work(job: tuple) -> list[dict]:
         music, interference = through(music), through(interference)
         mixture = music + interference
     if rate and rate != sr:  # the same recording at another sample rate (--sr): each source resampled
-        import soxr
-
         music = soxr.resample(music, sr, rate, quality="VHQ")
         interference = soxr.resample(interference, sr, rate, quality="VHQ")
         mixture, sr = music + interference, rate
@@ -699,8 +696,8 @@ def main(argv: list[str] | None = None) -> int:
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
-        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, (args.sr, args.via, args.gain_db, args.dual_mono, args.silence))
-                         for e in noisy + clean])
+        variant = (args.sr, args.via, args.gain_db, args.dual_mono, args.silence)
+        per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, variant) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
     print(f"{len(jobs)} mixtures, runs {runs}, folds {folds}, every {args.every} offset {args.offset}, "
