@@ -58,6 +58,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -125,6 +126,52 @@ def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+
+
+def in_hall(interference: np.ndarray, sr: int, rt60_s: float, drr_db: float, *, seed: int) -> np.ndarray:
+    """The interference as heard from the audience of a reverberant hall (``--hall``).
+
+    A synthetic room response, not a recorded one (the corpus has none, and no other audio is
+    brought in): the direct sound, then from 10 ms on a diffuse tail of Gaussian noise whose
+    energy decays by 60 dB in ``rt60_s``, independent for each channel (a hall's tail reaches
+    two microphones decorrelated while the direct sound keeps its pan). The direct and
+    reverberant energies stand in the ratio ``drr_db``, and their sum is the dry energy, so the
+    event's level stays about what the recipe set; its tail runs past the event's span (which
+    stays the file's length, so "found" still asks for 30 % of the dry span) and is cut at the
+    recording's end.
+
+    Parameters
+    ----------
+    interference : ndarray, shape (n_samples, n_channels)
+        The dry interference track.
+    sr : int
+        Sample rate, Hz.
+    rt60_s : float
+        Reverberation time, seconds.
+    drr_db : float
+        Direct-to-reverberant energy ratio, dB (negative: mostly reverberation, as far from the
+        microphones).
+    seed : int
+        Seed of the noise (the recipe's, so that a run is reproducible).
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_channels)
+    """
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(seed)
+    n, n_ch = interference.shape
+    t = np.arange(int(round(rt60_s * sr))) / sr
+    d = 10.0 ** (drr_db / 10.0)
+    out = np.empty_like(interference)
+    for c in range(n_ch):
+        tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60_s)
+        tail[: int(0.010 * sr)] = 0.0
+        tail *= np.sqrt(1.0 / (1.0 + d)) / np.sqrt(np.sum(tail**2))
+        tail[0] = np.sqrt(d / (1.0 + d))
+        out[:, c] = fftconvolve(interference[:, c], tail)[:n]
+    return out
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -197,9 +244,12 @@ def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tupl
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence) = job
+    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence, hall) = job
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
     true = C.event_spans(corpus, entry)
+    if hall:  # the events heard from the audience of a hall, with its reverberation (--hall)
+        interference = in_hall(interference, sr, hall[0], hall[1], seed=zlib.crc32(entry["id"].encode()))
+        mixture = music + interference
     if silence:  # digital silence before and after the recording (--silence), the spans shifted
         n0 = int(round(silence * sr))
         music, interference = (np.pad(a, ((n0, n0), (0, 0))) for a in (music, interference))
@@ -638,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--via", type=int, default=None, metavar="HZ",
                     help="band-limit every recording to HZ / 2 first (music and interference apart, down to HZ "
                          "and back with soxr VHQ), as a lossy or low-rate source would be")
+    ap.add_argument("--hall", type=float, nargs=2, default=None, metavar=("RT60_S", "DRR_DB"),
+                    help="hear every event from the audience of a reverberant hall: a synthetic response with "
+                         "reverberation time RT60_S seconds and direct-to-reverberant ratio DRR_DB dB (e.g. 1.8 -6)")
     ap.add_argument("--smoke", action="store_true", help="a quick check: fold 0, every 50th recipe")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--resume", action="store_true",
@@ -696,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
-        variant = (args.sr, args.via, args.gain_db, args.dual_mono, args.silence)
+        variant = (args.sr, args.via, args.gain_db, args.dual_mono, args.silence,
+                   tuple(args.hall) if args.hall else None)
         per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, variant) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
@@ -753,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
                  "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono,
-                 "silence": args.silence, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "silence": args.silence, "hall": args.hall, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
