@@ -185,7 +185,7 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndar
     return out
 
 
-def frame_features(ana) -> np.ndarray:
+def frame_features(ana, *, version: int = FEATURES_VERSION) -> np.ndarray:
     """Per-frame features of one analysed recording.
 
     Every feature is either bounded (shares, fractions) or taken relative to the recording's
@@ -196,6 +196,13 @@ def frame_features(ana) -> np.ndarray:
     ----------
     ana : Analysis
         The NMF analysis of the recording (see the module docstring for the attributes read).
+    version : {1, 2}
+        Definition of the features: 2 (:data:`FEATURES_VERSION`, what the library uses) takes
+        the recording's medians and robust spreads over its sounding frames (those less than
+        100 dB under the loudest); 1 over every frame, as the
+        features the shipped model was trained on (``scripts/train_detector.py
+        --features-version 1`` rebuilds it). They differ only where a recording has frames of
+        digital silence.
 
     Returns
     -------
@@ -208,6 +215,8 @@ def frame_features(ana) -> np.ndarray:
         change over 4 frames, and the log spectral profile (8 bands) of what KAM would remove.
         No NaN or infinity.
     """
+    if version not in (1, 2):
+        raise ParameterError(f"features version must be 1 or 2, got {version!r}")
     V = np.asarray(ana.V, dtype=np.float32)
     n_frames = V.shape[1]
     if n_frames == 0:
@@ -238,7 +247,7 @@ def frame_features(ana) -> np.ndarray:
     # silent (more than 100 dB under the loudest): seconds of digital silence before or after
     # the music would otherwise shift every median and make ordinary music stand out.
     active = e_mix > tiny
-    if active.sum() < 2 * CONTEXT_LONG + 1:
+    if version == 1 or active.sum() < 2 * CONTEXT_LONG + 1:
         active = np.ones(n_frames, bool)
     level_db = 10 * np.log10(e_mix + tiny)
     level_ref = np.median(level_db[active])
