@@ -128,52 +128,6 @@ def _one_blas_thread() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def in_hall(interference: np.ndarray, sr: int, rt60_s: float, drr_db: float, *, seed: int) -> np.ndarray:
-    """The interference as heard from the audience of a reverberant hall (``--hall``).
-
-    A synthetic room response, not a recorded one (the corpus has none, and no other audio is
-    brought in): the direct sound, then from 10 ms on a diffuse tail of Gaussian noise whose
-    energy decays by 60 dB in ``rt60_s``, independent for each channel (a hall's tail reaches
-    two microphones decorrelated while the direct sound keeps its pan). The direct and
-    reverberant energies stand in the ratio ``drr_db``, and their sum is the dry energy, so the
-    event's level stays about what the recipe set; its tail runs past the event's span (which
-    stays the file's length, so "found" still asks for 30 % of the dry span) and is cut at the
-    recording's end.
-
-    Parameters
-    ----------
-    interference : ndarray, shape (n_samples, n_channels)
-        The dry interference track.
-    sr : int
-        Sample rate, Hz.
-    rt60_s : float
-        Reverberation time, seconds.
-    drr_db : float
-        Direct-to-reverberant energy ratio, dB (negative: mostly reverberation, as far from the
-        microphones).
-    seed : int
-        Seed of the noise (the recipe's, so that a run is reproducible).
-
-    Returns
-    -------
-    ndarray, shape (n_samples, n_channels)
-    """
-    from scipy.signal import fftconvolve
-
-    rng = np.random.default_rng(seed)
-    n, n_ch = interference.shape
-    t = np.arange(int(round(rt60_s * sr))) / sr
-    d = 10.0 ** (drr_db / 10.0)
-    out = np.empty_like(interference)
-    for c in range(n_ch):
-        tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60_s)
-        tail[: int(0.010 * sr)] = 0.0
-        tail *= np.sqrt(1.0 / (1.0 + d)) / np.sqrt(np.sum(tail**2))
-        tail[0] = np.sqrt(d / (1.0 + d))
-        out[:, c] = fftconvolve(interference[:, c], tail)[:n]
-    return out
-
-
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
@@ -248,7 +202,7 @@ def _work(job: tuple) -> list[dict]:
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
     true = C.event_spans(corpus, entry)
     if hall:  # the events heard from the audience of a hall, with its reverberation (--hall)
-        interference = in_hall(interference, sr, hall[0], hall[1], seed=zlib.crc32(entry["id"].encode()))
+        interference = C.in_hall(interference, sr, hall[0], hall[1], seed=zlib.crc32(entry["id"].encode()))
         mixture = music + interference
     if silence:  # digital silence before and after the recording (--silence), the spans shifted
         n0 = int(round(silence * sr))

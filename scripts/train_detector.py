@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from cleantake.analysis import analyse  # noqa: E402
-from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes  # noqa: E402
+from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes, in_hall  # noqa: E402
 from cleantake.corpus import fold_dictionary as corpus_fold_dictionary  # noqa: E402
 from cleantake.detector import FEATURES_VERSION, FMIN_HZ, frame_features  # noqa: E402
 from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
@@ -178,10 +178,15 @@ def _pools(corpus: Path, k: int | None):
 
 
 def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_CLASSES,
-                    excerpt_s: float = EXCERPT_S):
+                    excerpt_s: float = EXCERPT_S, hall_prob: float = 0.0):
     """Build training mixture ``i`` for the model of fold ``k`` (None: the shipped model).
 
-    The music is an excerpt of ``excerpt_s`` seconds (the whole file when it is shorter).
+    The music is an excerpt of ``excerpt_s`` seconds (the whole file when it is shorter). With
+    probability ``hall_prob`` an event is also heard from a hall's audience
+    (:func:`cleantake.corpus.in_hall`: reverberation time 1-2.5 s, direct-to-reverberant ratio
+    -9 to 0 dB, a tail per channel), after its level is set on its dry span; the tail runs past
+    that span, up to the excerpt's end. Those draws come from their own generator, so that
+    ``hall_prob=0`` gives the mixtures of before, sample for sample.
 
     Returns
     -------
@@ -191,6 +196,7 @@ def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_
     """
     inter, music, folds = _pools(corpus, k)
     rng = np.random.default_rng(_seed(seed, k, i))
+    rng_hall = np.random.default_rng(_seed(seed, k, i, "hall"))
     u = rng.random()
     kind = "stereo" if u < 0.3 else ("drums" if u < 0.45 else "stem")
     if not music[kind]:
@@ -233,7 +239,11 @@ def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_
         es = np.outer(w, e)
         gain = np.sqrt(10 ** (level / 10) * np.sum(m[:, a:b] ** 2) / max(np.sum(es**2), 1e-20))
         es = gain * es
-        mix[:, a:b] += es
+        if hall_prob > 0 and rng_hall.random() < hall_prob:
+            room = (rng_hall.uniform(1.0, 2.5), rng_hall.uniform(-9.0, 0.0), int(rng_hall.integers(2**31)))
+            tail = min(int(room[0] * SR), L - b)
+            es = in_hall(np.pad(es, ((0, 0), (0, tail))).T, SR, room[0], room[1], seed=room[2]).T
+        mix[:, a:a + es.shape[1]] += es
         taken.append((a, b))
         events.append((a, es, cls))
         paths.append(p)
@@ -298,7 +308,8 @@ def run_job(job: dict) -> str:
     cleaner = _cleaner(corpus, k, cache, job.get("settings"))
     if job["kind"] == "train":
         mix, events, meta = training_recipe(corpus, job["fold"], job["i"], job["seed"],
-                                              excerpt_s=job.get("excerpt_s", EXCERPT_S))
+                                              excerpt_s=job.get("excerpt_s", EXCERPT_S),
+                                              hall_prob=job.get("hall_prob", 0.0))
     else:
         entry = job["entry"]
         mixture, _, _, sr = build_mixture(corpus, entry)
@@ -983,6 +994,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="definition of the features (cleantake.detector.frame_features' version): 1, the "
                          "shipped model's (default); 2, what the library computes now (medians over the "
                          "sounding frames only)")
+    ap.add_argument("--hall-prob", type=float, default=0.0,
+                    help="probability that an augmented event is also heard from a hall's audience "
+                         "(reverberation 1-2.5 s, mostly reverberant, decorrelated between channels); "
+                         "default 0, the shipped recipe")
     ap.add_argument("--excerpt-s", type=float, default=EXCERPT_S,
                     help="length of the augmented training mixtures' music excerpts in seconds (a whole "
                          "file when shorter; the corpus's stems are 20 s, its mixes 30 s)")
@@ -1021,6 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
                      settings, args.excerpt_s)
     for job in jobs:
         job["features_version"] = args.features_version
+        job["hall_prob"] = args.hall_prob
     # The cached analyses hold the features of one set of analysis settings: a cache made with
     # other --set values is refused rather than mixed.
     stamp = args.cache / "settings.json"
@@ -1042,10 +1058,18 @@ def main(argv: list[str] | None = None) -> int:
     if made_version is not None and made_version != args.features_version:
         ap.error(f"--cache {args.cache} holds features of version {made_version}, not {args.features_version} "
                  "(--features-version); give another --cache")
+    # And the augmentation's halls (a cache without the stamp has none).
+    hall_stamp = args.cache / "hall_prob.txt"
+    made_hall = (float(hall_stamp.read_text()) if hall_stamp.is_file()
+                 else (0.0 if (args.cache / "train").is_dir() else None))
+    if made_hall is not None and made_hall != args.hall_prob:
+        ap.error(f"--cache {args.cache} holds training mixtures made with --hall-prob {made_hall:g}, not "
+                 f"{args.hall_prob:g}; give another --cache")
     args.cache.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(settings, sort_keys=True) + "\n")
     excerpt_stamp.write_text(f"{args.excerpt_s:g}\n")
     version_stamp.write_text(f"{args.features_version}\n")
+    hall_stamp.write_text(f"{args.hall_prob:g}\n")
     if args.stage in ("all", "features"):
         if args.jobs > 1:
             from multiprocessing import Pool

@@ -77,3 +77,24 @@ def test_bad_arguments_are_refused():
         C.cv_recipes(CORPUS, 0, part="dev")
     with pytest.raises(ParameterError, match="n_folds"):
         C.assign_folds(CORPUS, 1)
+
+
+def test_hall_keeps_the_energy_and_pan_and_carries_a_tail():
+    rng = np.random.default_rng(0)
+    sr = 44100
+    dry = np.zeros((3 * sr, 2))
+    dry[sr // 2: sr // 2 + sr // 10] = rng.standard_normal((sr // 10, 2)) * [1.0, 0.5]  # 0.1 s, panned left
+    wet = C.in_hall(dry, sr, 1.8, -6.0, seed=1)
+    assert wet.shape == dry.shape
+    energy = lambda a: np.sum(a**2, axis=0)  # noqa: E731
+    # the event's energy and its pan stay those of the recipe (its tail is not cut here)
+    np.testing.assert_allclose(energy(wet), energy(dry), rtol=0.1)
+    # most of it now lies after the dry span (direct sound 20 %, the tail the rest)
+    after = energy(wet[sr // 2 + sr // 10:]) / energy(wet)
+    assert np.all(after > 0.4) and np.all(after < 0.9)
+    # the tails of the two channels are decorrelated; the same seed gives the same hall
+    tail = wet[sr:]
+    assert abs(np.corrcoef(tail[:, 0], tail[:, 1])[0, 1]) < 0.2
+    np.testing.assert_array_equal(wet, C.in_hall(dry, sr, 1.8, -6.0, seed=1))
+    with pytest.raises(ParameterError, match="rt60"):
+        C.in_hall(dry, sr, 0.0, -6.0, seed=1)

@@ -47,6 +47,7 @@ from .errors import AudioReadError, ParameterError
 __all__ = [
     "CORE_CLASSES", "EXTRA_CLASSES", "SourceFile", "corpus_files", "assign_folds", "cv_recipes",
     "fold_summary", "fold_training_files", "fold_dictionary", "load_mixtures", "build_mixture", "event_spans",
+    "in_hall",
 ]
 
 CORE_CLASSES = ("cough", "door", "creak", "scream", "drop")
@@ -529,4 +530,53 @@ def event_spans(corpus_dir: str | os.PathLike, entry: dict) -> list[tuple[float,
         e, sr = _read_event(str(root / ev["path"]))
         n0 = int(round(float(ev["onset_s"]) * sr))
         out.append((n0 / sr, (n0 + e.size) / sr))
+    return out
+
+
+def in_hall(interference: np.ndarray, sr: int, rt60_s: float, drr_db: float, *, seed: int) -> np.ndarray:
+    """Interference as heard from the audience of a reverberant hall (corpus sounds are dry).
+
+    A synthetic room response, not a recorded one (the corpus has none, and no other audio is
+    brought in): the direct sound, then from 10 ms on a diffuse tail of Gaussian noise whose
+    energy decays by 60 dB in ``rt60_s``, drawn independently for each channel (a hall's tail
+    reaches two microphones decorrelated while the direct sound keeps its pan). Direct and
+    reverberant energies stand in the ratio ``drr_db`` and sum to one, so the total energy is
+    about the dry sound's. Used by ``benchmarks/cv.py --hall`` to measure and by
+    ``scripts/train_detector.py --hall-prob`` to augment.
+
+    Parameters
+    ----------
+    interference : np.ndarray [shape=(n_samples, n_channels)]
+        The dry sound (or a whole interference track).
+    sr : int
+        Sample rate, Hz.
+    rt60_s : float > 0
+        Reverberation time, seconds.
+    drr_db : float
+        Direct-to-reverberant energy ratio, dB (negative: mostly reverberation, as far from the
+        microphones).
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples, n_channels)]
+        The same length: a tail running past the end is cut (pad the input to keep it).
+    """
+    from scipy.signal import fftconvolve
+
+    if not rt60_s > 0:
+        raise ParameterError(f"rt60_s must be positive, got {rt60_s}")
+    rng = np.random.default_rng(seed)
+    x = np.asarray(interference, np.float64)
+    n, n_ch = x.shape
+    t = np.arange(max(int(round(rt60_s * sr)), 1)) / sr
+    d = 10.0 ** (drr_db / 10.0)
+    out = np.empty_like(x)
+    for c in range(n_ch):
+        tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60_s)
+        tail[: int(0.010 * sr)] = 0.0
+        tail *= np.sqrt(1.0 / (1.0 + d)) / max(float(np.sqrt(np.sum(tail**2))), 1e-30)
+        tail[0] = np.sqrt(d / (1.0 + d))
+        out[:, c] = fftconvolve(x[:, c], tail)[:n]
     return out
