@@ -198,7 +198,7 @@ def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tupl
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence, hall) = job
+    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence, hall, tail) = job
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
     true = C.event_spans(corpus, entry)
     if hall:  # the events heard from the audience of a hall, with its reverberation (--hall)
@@ -237,7 +237,16 @@ def _work(job: tuple) -> list[dict]:
         try:
             audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
             if given == "spans":  # the repair of the true spans, no location (with the --set overrides too)
-                res = _cleaner("proposed", dictionary, detector, overrides).clean(audio, sr, events=true)
+                spans = true
+                if tail:  # each span carried on over its reverberation (--span-tail), overlaps joined
+                    dur = mixture.shape[0] / sr
+                    spans = []
+                    for a, b in sorted((a, min(b + tail, dur)) for a, b in true):
+                        if spans and a <= spans[-1][1]:
+                            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+                        else:
+                            spans.append((a, b))
+                res = _cleaner("proposed", dictionary, detector, overrides).clean(audio, sr, events=spans)
                 cleaned, events = res.cleaned, list(res.events)
             elif given == "review":  # an ideal reviewer: real events and candidates kept, the rest not
                 cl = _cleaner("proposed", dictionary, detector, overrides)
@@ -645,6 +654,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hall", type=float, nargs=2, default=None, metavar=("RT60_S", "DRR_DB"),
                     help="hear every event from the audience of a reverberant hall: a synthetic response with "
                          "reverberation time RT60_S seconds and direct-to-reverberant ratio DRR_DB dB (e.g. 1.8 -6)")
+    ap.add_argument("--span-tail", type=float, default=None, metavar="S",
+                    help="with --given spans: give each true span S seconds longer (its reverberation, as a "
+                         "user would mark an event heard in a hall), overlapping spans joined")
     ap.add_argument("--smoke", action="store_true", help="a quick check: fold 0, every 50th recipe")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--resume", action="store_true",
@@ -704,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
         variant = (args.sr, args.via, args.gain_db, args.dual_mono, args.silence,
-                   tuple(args.hall) if args.hall else None)
+                   tuple(args.hall) if args.hall else None, args.span_tail)
         per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, variant) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
@@ -761,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
                  "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono,
-                 "silence": args.silence, "hall": args.hall, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "silence": args.silence, "hall": args.hall, "span_tail": args.span_tail, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
