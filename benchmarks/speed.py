@@ -61,10 +61,12 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 SR = 44100
 CLASSES = ("cough", "door", "creak", "scream", "drop")
-RECORDINGS = {  # name: (minutes, channels)
+RECORDINGS = {  # name: (minutes, channels[, sample rate, Hz: 44.1 kHz 16-bit unless given])
     "3m_mono": (3.0, 1),
     "10m_stereo": (10.0, 2),
     "60m_stereo": (60.0, 2),
+    # an archive transfer: the hour at 96 kHz, 24-bit (memory grows with the rate: blocks are in seconds)
+    "60m_stereo_96k": (60.0, 2, 96000),
 }
 from cleantake.streaming import STREAM_BLOCK_S as BLOCK_S, STREAM_OVERLAP_S as OVERLAP_S  # noqa: E402  the library's
 
@@ -73,13 +75,16 @@ from cleantake.streaming import STREAM_BLOCK_S as BLOCK_S, STREAM_OVERLAP_S as O
 # building the recordings
 # ------------------------------------------------------------------------------------------
 
-def build_recording(corpus: Path, path: Path, minutes: float, channels: int, seed: int = 0) -> dict:
+def build_recording(corpus: Path, path: Path, minutes: float, channels: int, seed: int = 0,
+                    rate: int = SR) -> dict:
     """Write a test recording of ``minutes`` by tiling corpus music, with interference events.
 
     Music tiles cycle through the corpus stems (mono) or mixes (stereo); each tile gets
     interference events (one per started 15 s, at least 1 s from the tile edges and 0.5 s
     apart) drawn from the eval set of the core classes, scaled to -6 dB event-to-music energy
-    over their span; stereo events get a random constant pan. Memory: one tile at a time.
+    over their span; stereo events get a random constant pan. Memory: one tile at a time. With
+    ``rate`` other than the corpus's 44.1 kHz every tile is resampled (soxr HQ) after its events
+    are added and written as 24-bit (an archive transfer); the events' times are unchanged.
 
     Returns
     -------
@@ -93,7 +98,8 @@ def build_recording(corpus: Path, path: Path, minutes: float, channels: int, see
     n_total = int(round(minutes * 60 * SR))
     events: list = []
     tmp = path.with_suffix(".part.wav")
-    with sf.SoundFile(str(tmp), "w", SR, channels, "PCM_16", format="WAV") as out:
+    subtype = "PCM_16" if rate == SR else "PCM_24"
+    with sf.SoundFile(str(tmp), "w", rate, channels, subtype, format="WAV") as out:
         written, k = 0, 0
         while written < n_total:
             m, sr = sf.read(str(tiles[k % len(tiles)]), dtype="float64", always_2d=True)
@@ -119,10 +125,14 @@ def build_recording(corpus: Path, path: Path, minutes: float, channels: int, see
                         seg += gain * e[:, None] * w[None, :]
                         events.append([round((written + n0) / SR, 3), cls])
                 t += e.size / SR + 0.5 + rng.uniform(8, 14)
+            if rate != SR:
+                import soxr
+
+                y = soxr.resample(y, SR, rate, quality="HQ")
             out.write(np.clip(y, -1.0, 1.0 - 2**-15))
             written += n
     os.replace(tmp, path)
-    info = {"path": str(path), "seconds": n_total / SR, "channels": channels, "events": events}
+    info = {"path": str(path), "seconds": n_total / SR, "channels": channels, "sr": rate, "events": events}
     path.with_suffix(".json").write_text(json.dumps(info))
     return info
 
@@ -131,7 +141,7 @@ def ensure_recordings(corpus: Path, cache: Path, names: list[str], scale: float)
     cache.mkdir(parents=True, exist_ok=True)
     out = {}
     for name in names:
-        minutes, channels = RECORDINGS[name]
+        minutes, channels, *rate = RECORDINGS[name]
         minutes *= scale
         path = cache / f"{name}_x{scale:g}.wav"
         meta = path.with_suffix(".json")
@@ -139,7 +149,7 @@ def ensure_recordings(corpus: Path, cache: Path, names: list[str], scale: float)
             out[name] = json.loads(meta.read_text())
             continue
         t0 = time.perf_counter()
-        out[name] = build_recording(corpus, path, minutes, channels)
+        out[name] = build_recording(corpus, path, minutes, channels, rate=rate[0] if rate else SR)
         print(f"built {path.name}: {minutes:g} min, {channels} ch, {len(out[name]['events'])} events "
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
     return out
@@ -300,7 +310,7 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         intervals = clock.intervals
         out["n_events"] = len(res.events)
     elif case == "floor":
-        cfg = StftConfig(SR)
+        cfg = StftConfig(rec.get("sr", SR))  # the recording's rate (older cached recordings: 44.1 kHz)
         whole = rec["seconds"] <= 300  # short: in memory, like cleantake_mem; long: blocks
         blocks = ([(0, ctio.read_audio(path)[0])] if whole
                   else ctio.iter_blocks(path, block_s=BLOCK_S, overlap_s=OVERLAP_S))
@@ -374,6 +384,7 @@ CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
     "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given"],
+    "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
 }
 
 
@@ -386,7 +397,9 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/cleantake-speed"),
                     help="where the built recordings are kept (about 0.7 GB for all)")
-    ap.add_argument("--lengths", nargs="+", default=list(RECORDINGS), choices=list(RECORDINGS))
+    ap.add_argument("--lengths", nargs="+", default=["3m_mono", "10m_stereo", "60m_stereo"], choices=list(RECORDINGS),
+                    help="recordings to run (default the three at 44.1 kHz; 60m_stereo_96k, an hour at 96 kHz "
+                         "24-bit, 2 GB on disk, on request)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every length (quick runs)")
     ap.add_argument("--threads", type=int, default=None, help="limit BLAS/OpenMP threads (default: theirs)")
     ap.add_argument("--workers", type=int, default=None,
