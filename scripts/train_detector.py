@@ -11,8 +11,8 @@ development machine, then 1 minute of fitting; session 8) and write each fold's 
 ``benchmarks/results/detector_folds/`` for ``benchmarks/cv.py``. The shipped model was trained
 on version 1 of the features (``--features-version 1``, the default here: the recording's
 medians over every frame); the library computes version 2 at run time (over the sounding
-frames only, :data:`cleantake.detector.FEATURES_VERSION`), which differs only next to digital
-silence. A model trained on version 2 was measured in session 20 and not shipped
+frames only, :data:`cleantake.detector.FEATURES_VERSION`), which differs next to digital
+silence and, slightly, at every recording's first frame. A model trained on version 2 was measured in session 20 and not shipped
 (benchmarks/DETECTOR.md, "Retrained on version-2 features").
 
 What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the numbers):

@@ -201,8 +201,9 @@ def frame_features(ana, *, version: int = FEATURES_VERSION) -> np.ndarray:
         the recording's medians and robust spreads over its sounding frames (those less than
         100 dB under the loudest); 1 over every frame, as the
         features the shipped model was trained on (``scripts/train_detector.py
-        --features-version 1`` rebuilds it). They differ only where a recording has frames of
-        digital silence.
+        --features-version 1`` rebuilds it). They differ where a recording has frames of digital
+        silence, and slightly in every recording, whose first frame (one sample in its window)
+        counts as silent.
 
     Returns
     -------
