@@ -200,3 +200,27 @@ def test_spatial_repair_beats_one_mask_on_corpus_stereo_mixes():
         spatial, mask = score_many([o.cleaned for o in outs], music, mixture)
         gains.append(spatial["nsdr"] - mask["nsdr"])
     assert np.mean(gains) > 0.5 and min(gains) > -0.5, gains
+
+
+def test_robustness_table_compares_each_variant_with_the_plain_run(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("robustness_bench", ROOT / "benchmarks" / "robustness.py")
+    rb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rb)
+    plain = [_row(f"s{j}", j % 5, "stems", 0.0, 5.0 + j) for j in range(6)]
+    plain.append(_row("c0", 0, "clean", None, 0.0, found=0, false=0))
+    hall = [dict(r, nsdr=r["nsdr"] - 2.0) for r in plain]
+    hall[-1]["false_events"] = 2
+    det = str(tmp_path / "folds")
+    for name, rows in (("plain", plain), ("hall", hall)):
+        meta = {"every": 8, "clean_every": 2, "offset": 0, "detector_dir": det, "tag": name, "wall_seconds": 1.0}
+        (tmp_path / f"{name}_e8c2o0.json").write_text(json.dumps({"meta": meta, "rows": rows}))
+    # --reuse takes the runs of the same sample instead of running cv.py again
+    assert rb.main(["--reuse", "--variants", "hall", "--out-dir", str(tmp_path), "--detector-dir", det]) == 0
+    out = capsys.readouterr().out
+    hall_line = next(line for line in out.splitlines() if line.startswith("| hall"))
+    assert "-2.00 (0.00)" in hall_line and "1 of 1 |" in hall_line  # the clean recording now touched
+    table = json.loads((tmp_path / "robustness.json").read_text())["variants"]
+    assert table["hall"]["stems NSDR +0"]["diff"] == pytest.approx(-2.0)
+    assert table["hall"]["options"] == ["--hall", "1.8", "-6"]
+    with pytest.raises(SystemExit):
+        rb.main(["--variants", "reverb", "--out-dir", str(tmp_path)])
