@@ -680,6 +680,11 @@ def main(argv: list[str] | None = None) -> int:
         return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures, args.retag)
     if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):
         ap.error(f"--every and -j must be >= 1 and --offset >= 0, got {args.every}, {args.jobs}, {args.offset}")
+    if args.hall and not args.hall[0] > 0:
+        ap.error(f"--hall: the reverberation time must be positive (seconds), got {args.hall[0]:g}")
+    if args.span_tail is not None and (args.span_tail <= 0 or "spans" not in args.given):
+        ap.error(f"--span-tail needs --given spans and a positive length in seconds, got {args.span_tail:g} "
+                 f"with --given {','.join(args.given)}")
     if args.smoke:
         args.folds, args.every = ["0"], 50
     folds = [int(k) for k in args.folds]

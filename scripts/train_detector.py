@@ -1020,6 +1020,8 @@ def main(argv: list[str] | None = None) -> int:
     TRAIN_POS_RATIO = args.pos_ratio
     if not args.excerpt_s > 0:
         ap.error(f"--excerpt-s must be a positive number of seconds, got {args.excerpt_s}")
+    if not 0.0 <= args.hall_prob <= 1.0:
+        ap.error(f"--hall-prob is a probability from 0 to 1, got {args.hall_prob:g}")
     for item in args.hgb:
         name, _, value = item.partition("=")
         try:

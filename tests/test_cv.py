@@ -224,3 +224,11 @@ def test_robustness_table_compares_each_variant_with_the_plain_run(tmp_path, cap
     assert table["hall"]["options"] == ["--hall", "1.8", "-6"]
     with pytest.raises(SystemExit):
         rb.main(["--variants", "reverb", "--out-dir", str(tmp_path)])
+
+
+@pytest.mark.parametrize("args", [["--span-tail", "0.9"], ["--given", "spans", "--span-tail", "-1"], ["--hall", "0", "-6"]])
+def test_hall_and_span_tail_options_are_checked_before_any_run(tmp_path, args):
+    cv = _cv()
+    with pytest.raises(SystemExit) as exc:
+        cv.main([*args, "--out", str(tmp_path / "r.json")])
+    assert exc.value.code == 2 and not (tmp_path / "r.json").exists()
