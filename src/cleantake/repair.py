@@ -28,7 +28,7 @@ from . import kam as _kam
 from .analysis import Analysis
 from .masking import apply_strength, frame_weights, soft_mask
 from .settings import Settings
-from .spectral import StftConfig, bands_to_bins, istft, istft_columns
+from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
 __all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "spatial_interference", "repair"]
 
@@ -234,9 +234,16 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     vm = np.minimum(np.asarray(music_power, np.float64), obs)  # never more music than mixture
     I = np.asarray(interference, np.float64)
     f_hz = np.asarray(freqs, np.float64)
-    step = 1.0 / (8.0 * max(float(f_hz[-1]), 1.0))  # a quarter of a sample
+    # The delay is searched on a grid of quarter samples at 44.1 kHz over the bins up to
+    # 22.05 kHz (at 44.1 kHz: every bin, a quarter of a sample), then, above 44.1 kHz, refined
+    # to a quarter of the recording's sample over every bin around the best of the grid: the
+    # search would otherwise grow with the rate squared (BENCHMARKS.md 3, session 21).
+    nb = max(2, int(np.searchsorted(f_hz, ANALYSIS_FMAX_HZ, side="right")))
+    step = 1.0 / (8.0 * max(float(f_hz[nb - 1]), 1.0))
     taus = step * np.arange(-int(np.ceil(max_delay_s / step)), int(np.ceil(max_delay_s / step)) + 1)
-    shifts = np.exp(2j * np.pi * np.outer(f_hz, taus))  # (F, n_tau)
+    shifts = np.exp(2j * np.pi * np.outer(f_hz[:nb], taus))  # (nb, n_tau)
+    fine = 1.0 / (8.0 * max(float(f_hz[-1]), 1.0))
+    refine = fine * np.arange(-int(np.ceil(step / fine)), int(np.ceil(step / fine)) + 1) if nb < f_hz.size else None
     runs = _runs(frames)
     D = np.zeros((C, n_freq, len(runs)), np.complex128)  # the steering vector of each run
     run_of = np.zeros(n, np.intp)
@@ -260,10 +267,17 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
             if c != ref:
                 # A source from one place makes the cross terms |d_c| |d_ref| times its power,
                 # once the delay is undone; what the channels do not share averages out.
-                fit = om[:, c, ref] @ shifts  # (n_tau,)
-                j = int(np.argmax(np.abs(fit)))
-                level = min(abs(fit[j]) / excess[ref], np.sqrt(excess[c] / excess[ref]))
-                dv[c] = level * np.exp(1j * (np.angle(fit[j]) - 2 * np.pi * f_hz * taus[j]))
+                fit = om[:nb, c, ref] @ shifts  # (n_tau,)
+                tau = taus[int(np.argmax(np.abs(fit)))]
+                if refine is None:
+                    best = fit[int(np.argmax(np.abs(fit)))]
+                else:
+                    near = np.clip(tau + refine, -max_delay_s, max_delay_s)
+                    fit = om[:, c, ref] @ np.exp(2j * np.pi * np.outer(f_hz, near))
+                    tau = near[int(np.argmax(np.abs(fit)))]
+                    best = fit[int(np.argmax(np.abs(fit)))]
+                level = min(abs(best) / excess[ref], np.sqrt(excess[c] / excess[ref]))
+                dv[c] = level * np.exp(1j * (np.angle(best) - 2 * np.pi * f_hz * tau))
         D[:, :, r] = dv / np.sqrt((np.abs(dv[:, 0]) ** 2).sum())
     Uh = np.conj(U)  # (F, C, C): Uh[f, c, k] = conj(U[f, c, k])
     Dt = np.einsum("fck,cfr->kfr", Uh, D)  # U^H d of each run
