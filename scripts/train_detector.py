@@ -337,27 +337,37 @@ def run_job(job: dict) -> str:
     return str(out)
 
 
-def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seed: int,
+def train_dir(cache: Path, seed: int) -> Path:
+    """Where the augmented training mixtures of ``seed`` are cached: ``cache/train`` for seed 0
+    (the shipped recipe's), ``cache/seed<s>/train`` for the others; the held-out test
+    recordings (``cache/test``) do not depend on the seed and are shared."""
+    return cache / "train" if seed == 0 else cache / f"seed{seed}" / "train"
+
+
+def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seeds: int | list[int],
               fraction: float = 1.0, settings: dict | None = None, excerpt_s: float = EXCERPT_S) -> list[dict]:
     jobs = []
-    base = {"corpus": str(corpus), "cache": str(cache), "seed": seed, "settings": settings or {},
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    base = {"corpus": str(corpus), "cache": str(cache), "seed": seeds[0], "settings": settings or {},
             "excerpt_s": excerpt_s}
     for k in range(N_FOLDS):
         for e in test_subset(corpus, k, test_every):
             jobs.append({**base, "kind": "test", "fold": k, "dict_fold": k, "entry": e,
                          "out": str(cache / "test" / f"f{k}" / f"{e['id']}.npz")})
-    for i in range(max(n_train, n_final)):
-        for k in range(N_FOLDS):
-            if i < n_train:
-                jobs.append({**base, "kind": "train", "fold": k, "dict_fold": k, "i": i,
-                             "out": str(cache / "train" / f"f{k}" / f"{i:04d}.npz")})
-        if i < n_final:
-            jobs.append({**base, "kind": "train", "fold": None, "dict_fold": None, "i": i,
-                         "out": str(cache / "train" / "final" / f"{i:04d}.npz")})
-    if fraction < 1.0:  # the first part of each group (each fold's test, each fold's training, final)
+    for seed in seeds:
+        tdir = train_dir(cache, seed)
+        for i in range(max(n_train, n_final)):
+            for k in range(N_FOLDS):
+                if i < n_train:
+                    jobs.append({**base, "seed": seed, "kind": "train", "fold": k, "dict_fold": k, "i": i,
+                                 "out": str(tdir / f"f{k}" / f"{i:04d}.npz")})
+            if i < n_final:
+                jobs.append({**base, "seed": seed, "kind": "train", "fold": None, "dict_fold": None, "i": i,
+                             "out": str(tdir / "final" / f"{i:04d}.npz")})
+    if fraction < 1.0:  # the first part of each group (each fold's test, each seed's training of each fold, final)
         groups = defaultdict(list)
         for j in jobs:
-            groups[(j["kind"], j["fold"])].append(j)
+            groups[(j["kind"], j["fold"], j["seed"] if j["kind"] == "train" else None)].append(j)
         jobs = [j for g in groups.values() for j in g[: int(np.ceil(fraction * len(g)))]]
     return jobs
 
@@ -400,11 +410,11 @@ HGB = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31}
 MAX_NEGATIVES = 40000
 
 
-def frame_xy(items: list[dict], seed: int = 0):
+def frame_xy(items: list[dict], seed: int = 0, max_negatives: int = MAX_NEGATIVES):
     """Features, binary target and class target of the labelled frames of ``items``."""
     Xs, ys, cs = [], [], []
     n_neg = sum(int((it["ratio"] < NEG_RATIO).sum()) for it in items)
-    rate = min(1.0, MAX_NEGATIVES / max(n_neg, 1))
+    rate = min(1.0, max_negatives / max(n_neg, 1))
     rng = np.random.default_rng(seed)
     for it in items:
         r = it["ratio"]
@@ -415,12 +425,13 @@ def frame_xy(items: list[dict], seed: int = 0):
     return np.concatenate(Xs), np.concatenate(ys), np.concatenate(cs)
 
 
-def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0, class_model: str = "logreg"):
+def fit_models(items: list[dict], kind: str = "mlp", seed: int = 0, class_model: str = "logreg",
+               max_negatives: int = MAX_NEGATIVES):
     """Detector and class model on ``items`` -> (scaler mean, scale, det layers, cls layers)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    X, y, c = frame_xy(items, seed)
+    X, y, c = frame_xy(items, seed, max_negatives)
     mean = X.mean(axis=0)
     scale = X.std(axis=0) + 1e-6
     Z = (X - mean) / scale
@@ -513,6 +524,32 @@ def _model(mean, scale, det_layers, cls_layers, calib=(np.array([0.0, 1.0]), np.
     st = {**EVENT_SETTINGS, "threshold": 0.0, "unknown": 0.0, **(extra or {})}
     return DetectorModel(np.asarray(mean, np.float64), np.asarray(scale, np.float64), det_layers, cls_layers,
                          ALL_CLASSES, calib[0], calib[1], st, FEATURE_NAMES)
+
+
+def fit_detector(by_seed: dict[int, list[dict]], shared: list[dict], kind: str, args):
+    """An uncalibrated model from the training items of each seed (``by_seed``) and the items
+    every member trains on (``shared``: the other folds' held-out recordings).
+
+    One seed: :func:`fit_models` on its items and ``shared``, as before seeds were combined.
+    Several (``--combine``): ``average``, one model per seed averaged into one
+    (:func:`cleantake.detector.average_models`, the members' trees side by side); ``pool``,
+    one model on every seed's items (and as many negative frames per seed as one run keeps).
+    """
+    from cleantake.detector import average_models
+
+    seeds = sorted(by_seed)
+    if len(seeds) == 1 or args.combine == "pool":
+        items = [it for s in seeds for it in by_seed[s]] + shared
+        return _model(*fit_models(items, kind, seeds[0], args.class_model, MAX_NEGATIVES * len(seeds)))
+    return average_models([_model(*fit_models(by_seed[s] + shared, kind, s, args.class_model)) for s in seeds])
+
+
+def _calibrated(model, calib, extra: dict):
+    """``model`` with its event calibration and settings (``threshold``, ``unknown``) set."""
+    from dataclasses import replace
+
+    return replace(model, calib_x=np.asarray(calib[0], np.float64), calib_y=np.asarray(calib[1], np.float64),
+                   settings={**EVENT_SETTINGS, "threshold": 0.0, "unknown": 0.0, **extra})
 
 
 def predict(model, it: dict):
@@ -771,34 +808,40 @@ def fit_all(args, jobs: list[dict]) -> None:
     if missing:
         raise SystemExit(f"{len(missing)} analyses missing (run --stage features first), e.g. {missing[0]}")
 
-    def items(kind, fold):
-        return load_items([Path(j["out"]) for j in jobs if j["kind"] == kind and j["fold"] == fold])
+    def items(kind, fold, seed=None):
+        return load_items([Path(j["out"]) for j in jobs if j["kind"] == kind and j["fold"] == fold
+                           and (seed is None or j["seed"] == seed)])
 
-    train = {k: items("train", k) for k in range(N_FOLDS)}
+    seeds = args.seeds
+    # train[k][s]: fold k's augmented mixtures of seed s; shared[k]: what every member of
+    # fold k trains on besides (the other folds' held-out recordings, with --cross-train).
+    train = {k: {s: items("train", k, s) for s in seeds} for k in range(N_FOLDS)}
     test = {k: items("test", k) for k in range(N_FOLDS)}
-    final = items("train", None)
-    print(f"training mixtures per fold: {[len(train[k]) for k in range(N_FOLDS)]}, final: {len(final)}; "
+    final = {s: items("train", None, s) for s in seeds}
+    print(f"training mixtures per fold and seed: {[len(train[k][seeds[0]]) for k in range(N_FOLDS)]} "
+          f"x {len(seeds)} seed(s) {seeds}, final: {len(final[seeds[0]])}; "
           f"test recordings per fold: {[len(test[k]) for k in range(N_FOLDS)]}")
+    shared = {k: [] for k in range(N_FOLDS)}
+    shared_final = []
     if args.cross_train:
         # The held-out recordings of the other folds train fold k's model too: none of their
         # sources is in fold k, and their features were computed with a dictionary that had
         # not seen their interference (as fold k's test recordings with fold k's dictionary).
-        train = {k: train[k] + [it for j in range(N_FOLDS) if j != k for it in test[j]] for k in range(N_FOLDS)}
-        final = final + [it for j in range(N_FOLDS) for it in test[j]]
-        print(f"with the other folds' test recordings: {[len(train[k]) for k in range(N_FOLDS)]}, "
-              f"final: {len(final)}")
+        shared = {k: [it for j in range(N_FOLDS) if j != k for it in test[j]] for k in range(N_FOLDS)}
+        shared_final = [it for j in range(N_FOLDS) for it in test[j]]
+        print(f"with the other folds' test recordings: "
+              f"{[len(train[k][seeds[0]]) + len(shared[k]) for k in range(N_FOLDS)]}, "
+              f"final: {len(final[seeds[0]]) + len(shared_final)}")
     kinds = args.models.split(",")
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
-    fitted: dict[str, dict[int, tuple]] = {kd: {} for kd in kinds}
+    fitted: dict[str, dict[int, object]] = {kd: {} for kd in kinds}
     print("\n### Frame average precision on the held-out fold (frames >= 15 % interference vs < 1 %)")
     print("| model | " + " | ".join(f"fold {k}" for k in range(N_FOLDS)) + " | mean |")
     print("|---|" + "---|" * (N_FOLDS + 1))
     for kd in kinds:
         aps = []
         for k in range(N_FOLDS):
-            mean, scale, det, cls = fit_models(train[k], kd, args.seed, args.class_model)
-            fitted[kd][k] = (mean, scale, det, cls)
-            model = _model(mean, scale, det, cls)
+            model = fitted[kd][k] = fit_detector(train[k], shared[k], kd, args)
             aps.append(frame_ap(model, test[k]))
             rows[kd][k] = oof_rows(model, test[k])
         print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
@@ -825,7 +868,7 @@ def fit_all(args, jobs: list[dict]) -> None:
 
             for d in ([args.fold_models] if kd == kinds[0] else []) + [args.fold_models / kd]:
                 d.mkdir(parents=True, exist_ok=True)
-                save_model(_model(*fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
+                save_model(_calibrated(fitted[kd][k], calib, {"threshold": thr[k], "unknown": unk}),
                            d / f"fold{k}.npz")
         # Choosing fold k's threshold set the other folds' confidences with fold k's calibration,
         # which was fitted on their own events: give every fold back its own (out-of-fold) one
@@ -847,7 +890,7 @@ def fit_all(args, jobs: list[dict]) -> None:
             review_levels(rows[kd], thr)
     kd = kinds[0]
     if args.loco:
-        loco(train, test, kd, args)
+        loco(train, shared, test, kd, args)
     # Shipped model: trained on the final mixtures (bundled dictionary); calibration,
     # threshold and unknown level from every fold's held-out events.
     allrows = [r for k in range(N_FOLDS) for r in rows[kd][k]]
@@ -856,8 +899,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     apply_conf(allrows, calib)
     thr = args.threshold if args.threshold >= 0 else choose_threshold(allrows)
     unk = choose_unknown(allrows)
-    mean, scale, det, cls = fit_models(final, kd, args.seed, args.class_model)
-    model = _model(mean, scale, det, cls, calib, {"threshold": thr, "unknown": unk})
+    model = _calibrated(fit_detector(final, shared_final, kd, args), calib, {"threshold": thr, "unknown": unk})
     from cleantake.detector import save_model
 
     save_model(model, args.out)
@@ -929,16 +971,17 @@ def review_levels(rows_by_fold: dict[int, list[dict]], thresholds: dict[int, flo
           f"{tot['clean_c'] / max(tot['clean_min'], 1e-9):.2f} | {tot['mix_c'] / max(tot['mix_min'], 1e-9):.2f} |")
 
 
-def loco(train, test, kd, args) -> None:
+def loco(train, shared, test, kd, args) -> None:
     print("\n### Leave one class out: the class absent from training (and its mixtures dropped)")
     print("| class | found (held-out folds) | labelled unknown (of found) | labelled as another class |")
     print("|---|---|---|---|")
     for c in args.loco.split(","):
         f = n = unk = other = 0
         for k in range(N_FOLDS):
-            items = [it for it in train[k] if c not in it["meta"].get("classes", [it["meta"].get("class")])]
-            mean, scale, det, cls = fit_models(items, kd, args.seed, args.class_model)
-            model = _model(mean, scale, det, cls)
+            def without(its):
+                return [it for it in its if c not in it["meta"].get("classes", [it["meta"].get("class")])]
+
+            model = fit_detector({s: without(its) for s, its in train[k].items()}, without(shared[k]), kd, args)
             others_rows = []
             for j in range(N_FOLDS):
                 if j != k:
@@ -967,7 +1010,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-train", type=int, default=40, help="training mixtures per fold")
     ap.add_argument("--n-final", type=int, default=60, help="training mixtures of the shipped model")
     ap.add_argument("--test-every", type=int, default=8, help="every n-th test recipe (clean: all)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", default="0", metavar="S[,S...]",
+                    help="seed of the augmentation and the fits (default 0, the shipped model's); several, "
+                         "comma-separated, train one member per seed and combine them (--combine); seed s's "
+                         "training mixtures are cached in CACHE/train for seed 0, CACHE/seed<s>/train otherwise")
+    ap.add_argument("--combine", choices=("average", "pool"), default="average",
+                    help="with several seeds: average the members' outputs (their trees side by side; the "
+                         "model grows with the seeds) or fit one model on every seed's mixtures")
     ap.add_argument("--fraction", type=float, default=1.0,
                     help="use only this first part of every group of analyses (a smaller run)")
     ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")
@@ -1011,6 +1060,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="classes of the leave-one-class-out check ('' for none)")
     args = ap.parse_args(argv)
     try:
+        args.seeds = [int(v) for v in str(args.seed).split(",")]
+    except ValueError:
+        ap.error(f"--seed: expected whole numbers separated by commas, got {args.seed!r}")
+    if any(v < 0 for v in args.seeds) or len(set(args.seeds)) != len(args.seeds):
+        ap.error(f"--seed: expected distinct seeds of 0 or more, got {args.seed!r}")
+    if len(args.seeds) > 1 and args.combine == "average" and "mlp" in args.models.split(","):
+        ap.error("--combine average can average tree ensembles and logistic regressions, not the MLP: give "
+                 "--models hgb (or logreg), or --combine pool")
+    try:
         settings = parse_assignments(args.overrides)
     except ParameterError as exc:
         ap.error(f"--set: {exc}")
@@ -1034,7 +1092,7 @@ def main(argv: list[str] | None = None) -> int:
         HGB[name] = type(HGB[name])(number)
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
-    jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seed, args.fraction,
+    jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seeds, args.fraction,
                      settings, args.excerpt_s)
     for job in jobs:
         job["features_version"] = args.features_version

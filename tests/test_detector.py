@@ -12,8 +12,8 @@ import pytest
 from cleantake.analysis import analyse
 from cleantake.errors import ParameterError
 from cleantake.detector import (
-    CLASSES, FEATURE_NAMES, DetectedEvent, DetectorModel, TreeEnsemble, detect_events, frame_features,
-    frame_probabilities, load_model, save_model,
+    CLASSES, FEATURE_NAMES, DetectedEvent, DetectorError, DetectorModel, TreeEnsemble, average_models,
+    detect_events, frame_features, frame_probabilities, load_model, save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
 from cleantake.settings import Settings
@@ -93,6 +93,44 @@ def test_tree_model_round_trips_through_its_file(tmp_path, model):
     np.testing.assert_array_equal(p, p2)
     np.testing.assert_array_equal(cp, cp2)
     assert np.all((p > 0) & (p < 1)) and np.allclose(cp.sum(axis=1), 1.0)
+
+
+def _logits(F: np.ndarray, m: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
+    """Detector logit (n,) and class log-probabilities centred per frame (n, n_classes)."""
+    p, cp = frame_probabilities(F, m)
+    lc = np.log(cp)
+    return np.log(p / (1 - p)), lc - lc.mean(axis=1, keepdims=True)
+
+
+def test_an_averaged_model_gives_the_mean_of_its_members_logits(model):
+    # A second member standardised otherwise (as a model trained with another seed is): the
+    # average must re-express its splits and weights on the first member's standardisation.
+    other = replace(model, mean=model.mean + 0.3 * model.scale, scale=1.7 * model.scale)
+    rng = np.random.default_rng(1)
+    F = (model.mean + model.scale * rng.standard_normal((400, model.mean.size))).astype(np.float32)
+    avg = average_models([model, other])
+    assert avg.det_layers.roots.size == 2 * model.det_layers.roots.size
+    (la, ca), (lb, cb), (lm, cm) = _logits(F, model), _logits(F, other), _logits(F, avg)
+    assert np.abs(la - lb).max() > 1.0  # the members do differ
+    np.testing.assert_allclose(lm, (la + lb) / 2, atol=1e-6)
+    np.testing.assert_allclose(cm, (ca + cb) / 2, atol=1e-5)
+    # An ensemble of one model's copies is that model; and it survives its file.
+    same = average_models([model, model, model])
+    np.testing.assert_allclose(_logits(F, same)[0], la, atol=1e-6)
+    with pytest.raises(DetectorError, match="no models"):
+        average_models([])
+
+
+def test_averaged_model_round_trips_through_its_file(tmp_path, model):
+    avg = average_models([model, replace(model, mean=model.mean - 0.2 * model.scale)],
+                         calib_x=np.array([0.0, 0.5, 1.0]), calib_y=np.array([0.0, 0.4, 1.0]))
+    back = load_model(save_model(avg, tmp_path / "avg.npz"))
+    F = np.random.default_rng(2).standard_normal((100, model.mean.size)).astype(np.float32) * model.scale + model.mean
+    p, cp = frame_probabilities(F, avg)
+    p2, cp2 = frame_probabilities(F, back)
+    np.testing.assert_array_equal(p, p2)
+    np.testing.assert_allclose(cp, cp2, rtol=1e-5)  # the class weights are stored as float32
+    np.testing.assert_array_equal(back.calib_y, [0.0, 0.4, 1.0])
 
 
 def test_features_shape_and_finite(ana_music):

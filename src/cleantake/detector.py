@@ -38,7 +38,7 @@ from .spectral import ANALYSIS_FMAX_HZ
 
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
-    "frame_probabilities", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
+    "frame_probabilities", "average_models", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
 
 #: Version of :func:`frame_features`' definition, for caches of computed features: 2 since
@@ -494,6 +494,84 @@ def _mlp(Z: np.ndarray, layers: tuple | TreeEnsemble) -> np.ndarray:
         if i < len(layers) - 1:
             h = np.maximum(h, 0.0)
     return h
+
+
+def _trees_in(trees: TreeEnsemble, shift: np.ndarray, stretch: np.ndarray) -> TreeEnsemble:
+    """``trees``, which split on ``shift + stretch * z`` (stretch > 0), as splits on ``z``."""
+    inner = trees.feature >= 0
+    f = np.where(inner, trees.feature, 0)
+    thr = np.where(inner, (trees.threshold - shift[f]) / stretch[f], 0.0)
+    return TreeEnsemble(trees.feature, thr, trees.left, trees.right, trees.value, trees.roots, trees.output,
+                        trees.baseline, trees.depth)
+
+
+def _average_layers(members: list, shifts: list, stretches: list) -> tuple | TreeEnsemble:
+    """The average of the members' raw outputs, on the first member's standardised features.
+
+    Member ``j`` sees ``z_j = shift_j + stretch_j * z`` where ``z`` is the common standardised
+    feature vector; tree ensembles are concatenated (leaf values divided by the number of
+    members), single linear layers are combined in closed form.
+    """
+    n = len(members)
+    if all(isinstance(m, TreeEnsemble) for m in members):
+        parts = [_trees_in(m, sh, st) for m, sh, st in zip(members, shifts, stretches)]
+        offsets = np.cumsum([0] + [p.feature.size for p in parts[:-1]])
+        return TreeEnsemble(
+            np.concatenate([p.feature for p in parts]),
+            np.concatenate([p.threshold for p in parts]),
+            np.concatenate([p.left + o for p, o in zip(parts, offsets)]).astype(np.int32),
+            np.concatenate([p.right + o for p, o in zip(parts, offsets)]).astype(np.int32),
+            np.concatenate([p.value / n for p in parts]),
+            np.concatenate([p.roots + o for p, o in zip(parts, offsets)]).astype(np.int32),
+            np.concatenate([p.output for p in parts]).astype(np.int32),
+            np.mean([p.baseline for p in parts], axis=0),
+            max(int(p.depth) for p in parts))
+    if all(not isinstance(m, TreeEnsemble) and len(m) == 1 for m in members):
+        W = sum(np.asarray(m[0][0], np.float64) * st[:, None] for m, st in zip(members, stretches)) / n
+        b = sum(np.asarray(m[0][1], np.float64) + sh @ np.asarray(m[0][0], np.float64)
+                for m, sh in zip(members, shifts)) / n
+        return ((W, b),)
+    raise DetectorError("only tree ensembles, or single linear layers, can be averaged")
+
+
+def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = None,
+                   calib_y: np.ndarray | None = None, settings: dict | None = None) -> DetectorModel:
+    """One model whose outputs (logits) are the average of ``models``' (an ensemble).
+
+    Parameters
+    ----------
+    models : list of DetectorModel
+        Trained on the same features and classes (for example with different seeds); their
+        frame detectors are tree ensembles and their class models tree ensembles or single
+        linear layers.
+    calib_x, calib_y : np.ndarray, optional
+        Calibration of the ensemble's event scores (default: the first model's; an average
+        of scores is not calibrated by its members' calibrations, so refit it).
+    settings : dict, optional
+        Event settings (default: the first model's).
+
+    Returns
+    -------
+    DetectorModel
+        Standardised as the first model; ``frame_probabilities`` gives the sigmoid (softmax)
+        of the members' mean logit, up to rounding at split values.
+    """
+    if not models:
+        raise DetectorError("no models to average")
+    first = models[0]
+    for m in models[1:]:
+        if m.feature_names != first.feature_names or m.classes != first.classes:
+            raise DetectorError("the models to average were trained on other features or classes")
+    # z_j = (x - mean_j) / scale_j = shift_j + stretch_j * z, with z = (x - mean) / scale.
+    shifts = [(first.mean - m.mean) / m.scale for m in models]
+    stretches = [first.scale / m.scale for m in models]
+    return DetectorModel(first.mean, first.scale,
+                         _average_layers([m.det_layers for m in models], shifts, stretches),
+                         _average_layers([m.cls_layers for m in models], shifts, stretches),
+                         first.classes,
+                         first.calib_x if calib_x is None else np.asarray(calib_x, np.float64),
+                         first.calib_y if calib_y is None else np.asarray(calib_y, np.float64),
+                         dict(first.settings if settings is None else settings), first.feature_names)
 
 
 def frame_probabilities(features: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
