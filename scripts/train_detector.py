@@ -5,6 +5,7 @@ Usage::
     python scripts/train_detector.py [--corpus ../shared/corpus] [--jobs 2] [--n-train 40]
         [--n-final 60] [--test-every 8] [--fraction 1] [--cache .cache/detector]
         [--out src/cleantake/presets/detector.npz] [--stage all|features|fit] [--features-version 1|2]
+        [--seed 0[,1,...]] [--combine average|pool]
 
 The defaults rebuild the shipped model from 499 analyses (10 minutes on 2 free cores of the
 development machine, then 1 minute of fitting; session 8) and write each fold's model to
@@ -14,6 +15,13 @@ medians over every frame); the library computes version 2 at run time (over the 
 frames only, :data:`cleantake.detector.FEATURES_VERSION`), which differs next to digital
 silence and, slightly, at every recording's first frame. A model trained on version 2 was measured in session 20 and not shipped
 (benchmarks/DETECTOR.md, "Retrained on version-2 features").
+
+Several seeds (``--seed 0,1``) train one member per seed, each on its own augmented mixtures
+(cached in ``CACHE/seed<s>/train``; seed 0's in ``CACHE/train``, the held-out recordings in
+``CACHE/test`` shared), combined by averaging their outputs (``--combine average``:
+:func:`cleantake.detector.average_models`, the trees side by side) or by one fit on all their
+mixtures (``--combine pool``); the calibration, threshold and unknown level are then fitted on the
+combined model's held-out events as for one seed.
 
 What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the numbers):
 
