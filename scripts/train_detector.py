@@ -5,10 +5,11 @@ Usage::
     python scripts/train_detector.py [--corpus ../shared/corpus] [--jobs 2] [--n-train 40]
         [--n-final 60] [--test-every 8] [--fraction 1] [--cache .cache/detector]
         [--out src/cleantake/presets/detector.npz] [--stage all|features|fit] [--features-version 1|2]
-        [--seed 0[,1,...]] [--combine average|pool]
+        [--seed 0,1,2,3] [--combine pool|average]
 
-The defaults rebuild the shipped model from 499 analyses (10 minutes on 2 free cores of the
-development machine, then 1 minute of fitting; session 8) and write each fold's model to
+The defaults rebuild the shipped model from 1,279 analyses (the 239 held-out recordings and
+4 seeds x 260 augmented mixtures: about 35 minutes on 2 free cores of the development machine,
+then 2 minutes of fitting; session 21) and write each fold's model to
 ``benchmarks/results/detector_folds/`` for ``benchmarks/cv.py``. The shipped model was trained
 on version 1 of the features (``--features-version 1``, the default here: the recording's
 medians over every frame); the library computes version 2 at run time (over the sounding
@@ -16,12 +17,15 @@ frames only, :data:`cleantake.detector.FEATURES_VERSION`), which differs next to
 silence and, slightly, at every recording's first frame. A model trained on version 2 was measured in session 20 and not shipped
 (benchmarks/DETECTOR.md, "Retrained on version-2 features").
 
-Several seeds (``--seed 0,1``) train one member per seed, each on its own augmented mixtures
-(cached in ``CACHE/seed<s>/train``; seed 0's in ``CACHE/train``, the held-out recordings in
-``CACHE/test`` shared), combined by averaging their outputs (``--combine average``:
-:func:`cleantake.detector.average_models`, the trees side by side) or by one fit on all their
-mixtures (``--combine pool``); the calibration, threshold and unknown level are then fitted on the
-combined model's held-out events as for one seed.
+Seeds (``--seed 0,1,2,3``, the shipped model's since session 21): each draws its own augmented
+mixtures (cached in ``CACHE/seed<s>/train``; seed 0's in ``CACHE/train``; the held-out
+recordings in ``CACHE/test`` are shared), and one model is fitted on all of them (``--combine
+pool``, with as many negative frames per seed as one seed's fit keeps), or one per seed and
+their outputs averaged (``--combine average``: :func:`cleantake.detector.average_models`, the
+trees side by side); the calibration, threshold and unknown level are then fitted on that
+model's held-out events as for one seed. A single seed (``--seed 0``, session 8's recipe, shipped
+until session 20) moves false events by a third from one seed to the next
+(benchmarks/DETECTOR.md, "Seeds pooled").
 
 What it does (deterministic for ``--seed``; see benchmarks/DETECTOR.md for the numbers):
 
@@ -1018,13 +1022,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-train", type=int, default=40, help="training mixtures per fold")
     ap.add_argument("--n-final", type=int, default=60, help="training mixtures of the shipped model")
     ap.add_argument("--test-every", type=int, default=8, help="every n-th test recipe (clean: all)")
-    ap.add_argument("--seed", default="0", metavar="S[,S...]",
-                    help="seed of the augmentation and the fits (default 0, the shipped model's); several, "
-                         "comma-separated, train one member per seed and combine them (--combine); seed s's "
-                         "training mixtures are cached in CACHE/train for seed 0, CACHE/seed<s>/train otherwise")
-    ap.add_argument("--combine", choices=("average", "pool"), default="average",
-                    help="with several seeds: average the members' outputs (their trees side by side; the "
-                         "model grows with the seeds) or fit one model on every seed's mixtures")
+    ap.add_argument("--seed", default="0,1,2,3", metavar="S[,S...]",
+                    help="seeds of the augmentation and the fits (default 0,1,2,3, the shipped model's since "
+                         "session 21; one seed trains one model); several train on every seed's mixtures "
+                         "(--combine); seed s's training mixtures are cached in CACHE/train for seed 0, "
+                         "CACHE/seed<s>/train otherwise")
+    ap.add_argument("--combine", choices=("pool", "average"), default="pool",
+                    help="with several seeds: fit one model on every seed's mixtures (pool, the default and the "
+                         "shipped model's) or one per seed and average their outputs (average: their trees "
+                         "side by side, so the model grows with the seeds)")
     ap.add_argument("--fraction", type=float, default=1.0,
                     help="use only this first part of every group of analyses (a smaller run)")
     ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")

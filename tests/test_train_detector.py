@@ -43,7 +43,7 @@ def test_each_seed_trains_on_its_own_mixtures_and_all_share_the_test_recordings(
     (["--seed", "0,x"], "whole numbers separated by commas"),
     (["--seed", "1,1"], "distinct seeds"),
     (["--seed", "-1"], "distinct seeds of 0 or more"),
-    (["--seed", "0,1", "--models", "hgb,mlp"], "not the MLP"),
+    (["--seed", "0,1", "--combine", "average", "--models", "hgb,mlp"], "not the MLP"),
 ])
 def test_bad_seeds_are_refused_before_anything_is_written(tmp_path, capsys, argv, match):
     td = _script()
