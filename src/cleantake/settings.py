@@ -189,10 +189,12 @@ class Settings:
         With the learned locator: events below ``sensitivity`` but with at least this
         confidence are returned as *candidates* (``CleanResult.candidates``), never
         repaired, and listed unticked in the report so that the user can accept the real
-        ones (``clean --events``). At or above ``sensitivity``: no candidates. 0.25 keeps
-        about 1.3 candidates per minute of clean music and brings the held-out events within
-        reach of a review from 76.5 % to 84.0 % (cross-validated, ``benchmarks/DETECTOR.md``,
-        "Candidates for review").
+        ones (``clean --events``). At or above ``sensitivity``: no candidates. 0.3: the
+        lowest level that keeps the held-out folds' clean music under 2 candidates per minute
+        with the shipped detector (0.25 until session 20's detector); on the two CV samples it
+        brings 81.9 % of the events within reach of a review instead of the 72.3 % found, for
+        1.8 candidates per minute of clean music (``benchmarks/DETECTOR.md``, "Candidates for
+        review" and "Seeds pooled").
     max_event_ms : float > 0
         With the learned locator: an event the detector cuts longer than this is returned as
         a candidate for review (whatever its confidence), not repaired. The detector learned
@@ -243,7 +245,7 @@ class Settings:
     span_fade_ms: float = 2.0
     locator: str = "auto"
     sensitivity: float = 0.5
-    review_level: float = 0.25
+    review_level: float = 0.3
     max_event_ms: float = 3000.0
     detector: str | None = None
 
