@@ -171,7 +171,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     covariance in that bin over the ``reference`` frames, trace 1; ``v_m``: the music's
     power, at most the mixture's) and ``v_i(f, t) d(f) d(f)^H``. The steering vector ``d`` is
     one per run of consecutive frames (an event): each channel's level, delay (up to
-    ``max_delay_s``, in quarter samples) and phase against the channel where the event is
+    ``max_delay_s``, to a quarter sample; searched at 44.1 kHz over the bins up to 22.05 kHz,
+    then refined at the recording's rate) and phase against the channel where the event is
     loudest, fitted to what the mixture has beyond the music over the event (so a source
     panned by level, as in mixing, and one reaching a spaced microphone pair later in one
     channel are both one direction). The interference estimate is ``v_i d d^H (v_m R + v_i d
