@@ -20,6 +20,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def load_script(relpath: str):
+    """A benchmark or script of the repository (``benchmarks/cv.py``, ...) as a module, to test
+    its functions and ``main`` (they are not part of the package)."""
+    import importlib.util
+
+    path = REPO / relpath
+    spec = importlib.util.spec_from_file_location(path.stem + "_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def corpus_dir() -> Path:
     """The corpus: ``$CLEANTAKE_CORPUS``, else ``<repo>/../shared/corpus``."""
     env = os.environ.get("CLEANTAKE_CORPUS")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from conftest import load_script
 
 from cleantake import corpus as C
 from cleantake import peers
@@ -19,10 +20,7 @@ pytestmark = [pytest.mark.corpus,
 
 
 def _cv():
-    spec = importlib.util.spec_from_file_location("cv_bench", ROOT / "benchmarks" / "cv.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/cv.py")
 
 
 def test_fold_dictionary_never_hears_the_fold():
@@ -203,9 +201,7 @@ def test_spatial_repair_beats_one_mask_on_corpus_stereo_mixes():
 
 
 def test_robustness_table_compares_each_variant_with_the_plain_run(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("robustness_bench", ROOT / "benchmarks" / "robustness.py")
-    rb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rb)
+    rb = load_script("benchmarks/robustness.py")
     plain = [_row(f"s{j}", j % 5, "stems", 0.0, 5.0 + j) for j in range(6)]
     plain.append(_row("c0", 0, "clean", None, 0.0, found=0, false=0))
     hall = [dict(r, nsdr=r["nsdr"] - 2.0) for r in plain]

@@ -280,23 +280,30 @@ def test_stereo_model_is_checked():
         cleantake.Cleaner("any", stereo_model="wiener")
 
 
-def test_spatial_repair_follows_a_burst_that_reaches_one_channel_later(mixed):
-    """As a spaced microphone pair hears it: the burst reaches the right channel 30 samples
-    (0.7 ms) later and quieter. The steering vector's delay follows it: both channels end
-    closer to the music than with one mask."""
+@pytest.mark.parametrize("rate,lag", [(44100, 30), (96000, 67)])
+def test_spatial_repair_follows_a_burst_that_reaches_one_channel_later(mixed, rate, lag):
+    """As a spaced microphone pair hears it: the burst reaches the right channel 0.7 ms later
+    (30 samples at 44.1 kHz; 67 at 96 kHz, off the 44.1-kHz grid the delay search starts from)
+    and quieter. The steering vector's delay follows it: both channels end closer to the music
+    than with one mask."""
+    import soxr
+
     y, x, (t0, t1) = mixed
+    if rate != SR:
+        y, x = soxr.resample(y, SR, rate), soxr.resample(x, SR, rate)
     burst = y - x
     late = np.zeros_like(burst)
-    late[30:] = 0.6 * burst[:-30]
+    late[lag:] = 0.6 * burst[:-lag]
     stereo = np.stack([y, 0.7 * x + late], axis=1)
     music = np.stack([x, 0.7 * x], axis=1)
     span = [(t0 - 0.02, t1 + 0.02)]
-    a, b = int(span[0][0] * SR), int(span[0][1] * SR)
-    err = {m: np.sum((cleantake.Cleaner("any", stereo_model=m).clean(stereo, SR, events=span).cleaned[a:b]
+    a, b = int(span[0][0] * rate), int(span[0][1] * rate)
+    err = {m: np.sum((cleantake.Cleaner("any", stereo_model=m).clean(stereo, rate, events=span).cleaned[a:b]
                       - music[a:b]) ** 2, axis=0) for m in ("spatial", "mask")}
     before = np.sum((stereo[a:b] - music[a:b]) ** 2, axis=0)
     assert np.all(err["spatial"] < 0.5 * err["mask"])
     assert np.all(err["spatial"] < 0.01 * before)
+
 
 
 @pytest.mark.parametrize("channels", [2, 3])
@@ -335,25 +342,3 @@ def test_spatial_estimate_never_exceeds_the_mixture_in_a_bin():
     est = spatial_interference(X, frames, power, shortfall, reference, np.linspace(0, 8000, n_freq))
     assert np.all(np.abs(est) <= np.abs(X[:, :, frames]) * (1 + 1e-5) + 1e-6)
     assert np.abs(est).sum() > 0.3 * np.abs(X[:, :, frames]).sum()
-
-
-def test_spatial_repair_follows_a_late_burst_at_96k(mixed):
-    """The same at 96 kHz, with a delay of 67 samples (0.70 ms, off the 44.1-kHz grid the
-    delay search starts from): the search refined at the recording's rate still follows it."""
-    import soxr
-
-    y, x, (t0, t1) = mixed
-    rate = 96000
-    y, x = soxr.resample(y, SR, rate), soxr.resample(x, SR, rate)
-    burst = y - x
-    late = np.zeros_like(burst)
-    late[67:] = 0.6 * burst[:-67]
-    stereo = np.stack([y, 0.7 * x + late], axis=1)
-    music = np.stack([x, 0.7 * x], axis=1)
-    span = [(t0 - 0.02, t1 + 0.02)]
-    a, b = int(span[0][0] * rate), int(span[0][1] * rate)
-    err = {m: np.sum((cleantake.Cleaner("any", stereo_model=m).clean(stereo, rate, events=span).cleaned[a:b]
-                      - music[a:b]) ** 2, axis=0) for m in ("spatial", "mask")}
-    before = np.sum((stereo[a:b] - music[a:b]) ** 2, axis=0)
-    assert np.all(err["spatial"] < 0.5 * err["mask"])
-    assert np.all(err["spatial"] < 0.01 * before)

@@ -3,10 +3,10 @@ themselves take minutes and are measured in benchmarks/DETECTOR.md, not here).""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -15,10 +15,7 @@ pytestmark = [pytest.mark.corpus,
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("train_detector_script", ROOT / "scripts" / "train_detector.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/train_detector.py")
 
 
 def test_each_seed_trains_on_its_own_mixtures_and_all_share_the_test_recordings(tmp_path, monkeypatch):
