@@ -276,7 +276,7 @@ def test_spatial_repair_takes_a_panned_burst_from_its_side(mixed):
 
 
 def test_stereo_model_is_checked():
-    with pytest.raises(ParameterError, match="stereo_model must be 'spatial' or 'mask'"):
+    with pytest.raises(ParameterError, match="stereo_model must be 'spatial' or 'mask' or 'diffuse'"):
         cleantake.Cleaner("any", stereo_model="wiener")
 
 
@@ -342,3 +342,21 @@ def test_spatial_estimate_never_exceeds_the_mixture_in_a_bin():
     est = spatial_interference(X, frames, power, shortfall, reference, np.linspace(0, 8000, n_freq))
     assert np.all(np.abs(est) <= np.abs(X[:, :, frames]) * (1 + 1e-5) + 1e-6)
     assert np.abs(est).sum() > 0.3 * np.abs(X[:, :, frames]).sum()
+
+
+def test_diffuse_model_takes_a_decorrelated_burst_the_one_direction_model_leaves(mixed):
+    """A burst that reaches the two channels as independent noise (a hall's reverberant tail):
+    the one-direction model cannot take it from both channels, the diffuse one takes most of it;
+    cleaned + removed is still the input."""
+    y, x, (t0, t1) = mixed
+    burst = y - x
+    other = np.random.default_rng(5).standard_normal(burst.size) * np.std(burst)
+    other *= np.abs(burst) > 0  # the same support, another waveform
+    stereo = np.stack([y, 0.7 * x + 0.8 * other], axis=1)
+    music = np.stack([x, 0.7 * x], axis=1)
+    span = [(t0 - 0.02, t1 + 0.02)]
+    a, b = int(span[0][0] * SR), int(span[0][1] * SR)
+    res = {m: cleantake.Cleaner("any", stereo_model=m).clean(stereo, SR, events=span) for m in ("spatial", "diffuse")}
+    err = {m: np.sum((r.cleaned[a:b] - music[a:b]) ** 2) for m, r in res.items()}
+    assert err["diffuse"] < 0.7 * err["spatial"], err
+    np.testing.assert_allclose(res["diffuse"].cleaned + res["diffuse"].removed, stereo, atol=1e-12)

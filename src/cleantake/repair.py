@@ -163,7 +163,7 @@ def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
 
 def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
                          reference: np.ndarray, freqs: np.ndarray, *, max_delay_s: float = 0.002,
-                         loading: float = 1e-3, chunk: int = 1024) -> np.ndarray:
+                         loading: float = 1e-3, chunk: int = 1024, diffuse: bool = False) -> np.ndarray:
     """Multichannel Wiener estimate of the interference at some frames (local Gaussian model).
 
     In each bin ``f`` of frame ``t`` the channels' STFT ``x`` is music plus interference, each
@@ -178,6 +178,11 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     channel are both one direction). The interference estimate is ``v_i d d^H (v_m R + v_i d
     d^H + delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``,
     and never larger in a channel's bin than the mixture there.
+
+    With ``diffuse``, the interference's spatial covariance is ``(1 - g) d d^H + g I / C``: part
+    of it reaches the channels uncorrelated (a hall's reverberation), in the share ``g`` of
+    each event that its channels' coherence leaves out (``g = 1 - |cross term| / sqrt(power
+    product)`` over the event, at the fitted delay; 0 for a source from one place).
 
     Parameters
     ----------
@@ -203,6 +208,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     chunk : int
         Frames per step of the estimate (four times as many for the spatial covariance), so that the
         temporaries do not grow with the recording or the number of frames repaired.
+    diffuse : bool
+        Model a diffuse part of each event (above); default: one direction only.
 
     Returns
     -------
@@ -247,6 +254,7 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     refine = fine * np.arange(-int(np.ceil(step / fine)), int(np.ceil(step / fine)) + 1) if nb < f_hz.size else None
     runs = _runs(frames)
     D = np.zeros((C, n_freq, len(runs)), np.complex128)  # the steering vector of each run
+    gam = np.zeros(len(runs))  # the diffuse share of each run (with ``diffuse``)
     run_of = np.zeros(n, np.intp)
     for r, (a, b) in enumerate(runs):
         run_of[a:b] = r
@@ -264,6 +272,7 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         ref = int(np.argmax(excess))
         dv = np.zeros((C, n_freq), np.complex128)
         dv[ref] = 1.0
+        coherent = 0.0
         for c in range(C):
             if c != ref:
                 # A source from one place makes the cross terms |d_c| |d_ref| times its power,
@@ -279,11 +288,18 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
                     best = fit[int(np.argmax(np.abs(fit)))]
                 level = min(abs(best) / excess[ref], np.sqrt(excess[c] / excess[ref]))
                 dv[c] = level * np.exp(1j * (np.angle(best) - 2 * np.pi * f_hz * tau))
+                coherent += excess[c] * min(1.0, abs(best) / max(np.sqrt(excess[c] * excess[ref]), 1e-30))
         D[:, :, r] = dv / np.sqrt((np.abs(dv[:, 0]) ** 2).sum())
+        others = excess.sum() - excess[ref]
+        if diffuse and C > 1 and others > 0:
+            gam[r] = 1.0 - coherent / others  # the channels' coherence with the loudest, power-weighted
     Uh = np.conj(U)  # (F, C, C): Uh[f, c, k] = conj(U[f, c, k])
     Dt = np.einsum("fck,cfr->kfr", Uh, D)  # U^H d of each run
-    # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c|.
-    mean_d = np.maximum(np.abs(D).mean(axis=0), 1e-3)  # (F, n_runs)
+    # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c| (with a
+    # diffuse share g, channel c's power is (1 - g) |d_c|^2 + g / C of it).
+    spread = diffuse and bool(gam.any())
+    mag_d = np.sqrt((1.0 - gam) * np.abs(D) ** 2 + gam / C) if spread else np.abs(D)
+    mean_d = np.maximum(mag_d.mean(axis=0), 1e-3)  # (F, n_runs)
     out = np.empty((C, n_freq, n), np.complex64)
     for c0 in range(0, n, chunk):
         sl, rs = slice(c0, c0 + chunk), run_of[c0:c0 + chunk]
@@ -293,10 +309,22 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         xc = X[:, :, frames[sl]].astype(np.complex128)
         xt = np.einsum("fck,cfn->kfn", Uh, xc)  # U^H x
         dt = Dt[:, :, rs]
-        den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
-        num = (np.conj(dt) * xt / den).sum(axis=0)
-        quad = (np.abs(dt) ** 2 / den).sum(axis=0)
-        est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
+        if not spread:
+            den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
+            num = (np.conj(dt) * xt / den).sum(axis=0)
+            quad = (np.abs(dt) ** 2 / den).sum(axis=0)
+            est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
+        else:
+            # Sigma = v_m R + v_i ((1 - g) d d^H + g I / C) + delta I: the diffuse part joins the
+            # diagonal (in the eigenbasis of R), the directional part is the rank-one update.
+            g = gam[rs][None, :]
+            den = vmc[None] * lam.T[:, :, None] + (delta + vi * g / C)[None]
+            v1 = vi * (1.0 - g)
+            num = (np.conj(dt) * xt / den).sum(axis=0)
+            quad = (np.abs(dt) ** 2 / den).sum(axis=0)
+            y = xt / den - (v1 * num / (1.0 + v1 * quad))[None] * dt / den  # U^H Sigma^-1 x
+            est = (D[:, :, rs] * (v1 * num / (1.0 + v1 * quad))[None]
+                   + (vi * g / C)[None] * np.einsum("fck,kfn->cfn", U, y))
         # Never more out of a channel's bin than the mixture has there (where the one-direction
         # model is wrong, a diffuse sound, the estimate could exceed it and add to the music).
         mag = np.abs(est)
@@ -356,7 +384,7 @@ def repair(
     if exclude is None:  # the frames and their context on both sides
         exclude = np.convolve(frames, np.ones(2 * fc.context + 1), mode="same") > 0
     F = repair_features(ana, s)
-    spatial = C > 1 and s.stereo_model == "spatial"
+    spatial = C > 1 and s.stereo_model in ("spatial", "diffuse")
     if music is not None and (spatial or not (F is ana.Fm and s.repair_statistic == "median")):
         music = None  # the location's estimates are not the ones these settings make
     if music is None:
@@ -384,7 +412,7 @@ def repair(
         shortfall = shortfall * bands_to_bins(r_b, ana.P) ** s.nmf_guard
     if spatial:
         Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial),
-                                  ana.cfg.freqs())
+                                  ana.cfg.freqs(), diffuse=s.stereo_model == "diffuse")
         Xi *= (np.float32(s.strength) * w[qk].astype(np.float32))[None, None, :]
         return istft_columns(Xi, qk, ana.cfg, ana.n_samples)
     Mk = est.M[:, keep] if s.nmf_guard <= 0 else soft_mask(Sk, shortfall, power=s.mask_power)

@@ -92,7 +92,9 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                    help="0 = no change ... 1 = full removal (default 1)")
     p.add_argument("--stereo", choices=STEREO_MODELS, default="spatial",
                    help="two or more channels: spatial (default) takes each event from the direction it comes "
-                        "from and keeps the music's stereo image; mask gives every channel the same mask")
+                        "from and keeps the music's stereo image; diffuse also takes the part that reaches the "
+                        "channels uncorrelated (a hall's reverberation: mark the spans with their tails); mask "
+                        "gives every channel the same mask")
 
 
 def add_output_format_options(p: argparse.ArgumentParser) -> None:
