@@ -8,8 +8,8 @@ Usage::
         [--seed 0,1,2,3] [--combine pool|average]
 
 The defaults rebuild the shipped model from 1,279 analyses (the 239 held-out recordings and
-4 seeds x 260 augmented mixtures: about 35 minutes on 2 free cores of the development machine,
-then 2 minutes of fitting; session 21) and write each fold's model to
+4 seeds x 260 augmented mixtures: about 35-40 minutes on 2 free cores of the development
+machine, the parts' times of sessions 20-21 added up, not one run; then 2 minutes of fitting) and write each fold's model to
 ``benchmarks/results/detector_folds/`` for ``benchmarks/cv.py``. The shipped model was trained
 on version 1 of the features (``--features-version 1``, the default here: the recording's
 medians over every frame); the library computes version 2 at run time (over the sounding
