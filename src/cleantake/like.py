@@ -113,7 +113,7 @@ class LikeParams:
         least this similarity and at least ``review_detector`` probability, and that overlap
         no event found and no marked span, are *candidates for review*: not repaired, listed
         for the user to accept (``LikeResult.candidates``). None: no candidates. The default
-        (0.3 with 0.8 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
+        (0.4 with 0.7 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
         fold's tuning recordings pooled, under a budget of 2 candidates per minute
         (``benchmarks/LIKE.md``, "Candidates for review").
     review_detector : float in [0, 1]
@@ -121,10 +121,10 @@ class LikeParams:
     """
 
     rank: int = 4
-    similarity: float = 0.65
+    similarity: float = 0.7
     novelty: float = 0.3
     context_ms: float = 46.0
-    min_event_ms: float = 160.0
+    min_event_ms: float = 80.0
     min_event_example: float | None = None
     min_residual: float = 0.01
     passes: int = 2
@@ -135,8 +135,8 @@ class LikeParams:
     detector_peak: float | None = None
     grow_similarity: float | None = 0.4
     grow_detector: float = 0.0
-    review_similarity: float | None = 0.3
-    review_detector: float = 0.8
+    review_similarity: float | None = 0.4
+    review_detector: float = 0.7
     review_min_event_ms: float = 80.0
 
     def __post_init__(self) -> None:
