@@ -760,20 +760,24 @@ def test_like_examples_too_far_apart_on_a_long_recording_are_refused_before_clea
 
 
 def test_stereo_option_chooses_the_stereo_model(tmp_path, capsys):
-    """`--stereo mask` gives both channels one mask; the default takes a burst in the left
-    channel from the left only. A bad value is refused with the choices, exit code 2."""
+    """`--stereo mask` gives both channels one mask; `spatial` takes a burst in the left
+    channel from the left only, and so does the default (`auto`: a burst from one place has no
+    diffuse part). A bad value is refused with the choices, exit code 2."""
     from test_pipeline import SR, _mixture
 
     y, x, (t0, t1) = _mixture()
     src = tmp_path / "in.wav"
     sf.write(src, np.stack([y, 0.7 * x], axis=1), SR, subtype="FLOAT")
     span = f"{t0 - 0.02:.3f}-{t1 + 0.02:.3f}"
-    changed = {}
-    for model in ("spatial", "mask"):
+    changed, outs = {}, {}
+    for model in ("spatial", "mask", None):
         out = tmp_path / f"{model}.wav"
-        code, _, err = run(["clean", src, "-o", out, "--events", span, "--stereo", model, "-q"], capsys)
+        code, _, err = run(["clean", src, "-o", out, "--events", span, "-q"] + (["--stereo", model] if model else []),
+                           capsys)
         assert code == 0, err
-        changed[model] = np.sum((sf.read(out)[0][:, 1] - 0.7 * x) ** 2)
+        outs[model] = sf.read(out)[0]
+        changed[model] = np.sum((outs[model][:, 1] - 0.7 * x) ** 2)
     assert changed["spatial"] < 0.05 * changed["mask"] and changed["mask"] > 0
+    assert changed[None] < 0.05 * changed["mask"]
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--stereo", "wide"], capsys)
     assert code == 2 and "spatial" in err and "mask" in err and not (tmp_path / "bad.wav").exists()

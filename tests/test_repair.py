@@ -257,16 +257,18 @@ def _removed_with_fade(y, span, fade_ms):
     return cleantake.Cleaner("any", span_fade_ms=fade_ms).clean(y, SR, events=[span]).removed
 
 
-def test_spatial_repair_takes_a_panned_burst_from_its_side(mixed):
+@pytest.mark.parametrize("model", ["auto", "spatial", "diffuse"])
+def test_spatial_repair_takes_a_panned_burst_from_its_side(mixed, model):
     """Stereo music (the right channel at 0.7 of the left) with a burst in the left channel
-    only: the spatial repair (the default) leaves the right channel nearly as it is and cleans the
-    left closer to the music than one mask for both channels does."""
+    only: the spatial repair, with or without a diffuse part (whose share is measured on
+    nothing but the right channel's misfit here), leaves the right channel nearly as it is and
+    cleans the left closer to the music than one mask for both channels does."""
     y, x, (t0, t1) = mixed
     stereo = np.stack([y, 0.7 * x], axis=1)
     music = np.stack([x, 0.7 * x], axis=1)
     span = [(t0 - 0.02, t1 + 0.02)]
     a, b = int(span[0][0] * SR), int(span[0][1] * SR)
-    spatial = cleantake.Cleaner("any").clean(stereo, SR, events=span)
+    spatial = cleantake.Cleaner("any", stereo_model=model).clean(stereo, SR, events=span)
     mask = cleantake.Cleaner("any", stereo_model="mask").clean(stereo, SR, events=span)
     err = lambda res: np.sum((res.cleaned[a:b] - music[a:b]) ** 2, axis=0)  # noqa: E731
     assert np.sum(spatial.removed[:, 1] ** 2) < 0.05 * np.sum(mask.removed[:, 1] ** 2)
@@ -276,7 +278,7 @@ def test_spatial_repair_takes_a_panned_burst_from_its_side(mixed):
 
 
 def test_stereo_model_is_checked():
-    with pytest.raises(ParameterError, match="stereo_model must be 'spatial' or 'mask' or 'diffuse'"):
+    with pytest.raises(ParameterError, match="stereo_model must be 'auto' or 'spatial' or 'diffuse' or 'mask'"):
         cleantake.Cleaner("any", stereo_model="wiener")
 
 
@@ -305,9 +307,9 @@ def test_spatial_repair_follows_a_burst_that_reaches_one_channel_later(mixed, ra
     assert np.all(err["spatial"] < 0.01 * before)
 
 
-
+@pytest.mark.parametrize("diffuse", [None, 0.0])
 @pytest.mark.parametrize("channels", [2, 3])
-def test_spatial_estimate_does_not_depend_on_its_chunks(channels):
+def test_spatial_estimate_does_not_depend_on_its_chunks(channels, diffuse):
     from cleantake.repair import spatial_interference
 
     rng = np.random.default_rng(3)
@@ -319,10 +321,12 @@ def test_spatial_estimate_does_not_depend_on_its_chunks(channels):
     reference = np.ones(T, bool)
     reference[frames] = False
     freqs = np.linspace(0, 8000, n_freq)
-    whole = spatial_interference(X, frames, power, shortfall, reference, freqs)
-    pieces = spatial_interference(X, frames, power, shortfall, reference, freqs, chunk=7)
+    whole = spatial_interference(X, frames, power, shortfall, reference, freqs, diffuse=diffuse)
+    pieces = spatial_interference(X, frames, power, shortfall, reference, freqs, chunk=7, diffuse=diffuse)
     assert whole.shape == (channels, n_freq, frames.size) and np.all(np.isfinite(whole))
     np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)
+    if diffuse is not None:  # independent noise in every channel: each run has a diffuse part
+        assert not np.allclose(whole, spatial_interference(X, frames, power, shortfall, reference, freqs))
 
 
 def test_spatial_estimate_never_exceeds_the_mixture_in_a_bin():
@@ -360,3 +364,24 @@ def test_diffuse_model_takes_a_decorrelated_burst_the_one_direction_model_leaves
     err = {m: np.sum((r.cleaned[a:b] - music[a:b]) ** 2) for m, r in res.items()}
     assert err["diffuse"] < 0.7 * err["spatial"], err
     np.testing.assert_allclose(res["diffuse"].cleaned + res["diffuse"].removed, stereo, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["panned", "decorrelated"])
+def test_auto_stereo_model_gives_the_diffuse_part_only_to_an_incoherent_event(mixed, kind):
+    """``auto`` measures each event's diffuse share: a burst from one place (panned: the same
+    waveform in both channels) is repaired exactly as by the one-direction model, a burst that
+    reaches the channels as independent noise (a hall's tail) exactly as by the diffuse one."""
+    y, x, (t0, t1) = mixed
+    burst = y - x
+    if kind == "panned":
+        second = 0.7 * x + 0.6 * burst
+    else:
+        other = np.random.default_rng(5).standard_normal(burst.size) * np.std(burst)
+        second = 0.7 * x + 0.8 * other * (np.abs(burst) > 0)
+    stereo = np.stack([y, second], axis=1)
+    span = [(t0 - 0.02, t1 + 0.02)]
+    res = {m: cleantake.Cleaner("any", stereo_model=m).clean(stereo, SR, events=span).removed
+           for m in ("auto", "spatial", "diffuse")}
+    same, other_model = ("spatial", "diffuse") if kind == "panned" else ("diffuse", "spatial")
+    np.testing.assert_array_equal(res["auto"], res[same])
+    assert not np.array_equal(res["auto"], res[other_model])

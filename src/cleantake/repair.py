@@ -9,13 +9,15 @@ the same :func:`repair`. The location makes its own estimates with the analysis'
 (``Analysis.Fm``) and the median; the repair reuses them only where its settings make the same
 ones (see ``benchmarks/REPAIR.md`` for why they differ).
 
-With two or more channels (``Settings.stereo_model = "spatial"``, the default) the removed part
-is a multichannel Wiener estimate (:func:`spatial_interference`): the music at a repaired frame
-has the recording's own spatial covariance in each frequency bin, scaled by KAM's power there,
-and each event's interference comes from one direction (a steering vector per event), so a
-cough panned left is taken from where it is and the music elsewhere in the image stays. With
-``"mask"``, or one channel, one soft mask from the channels' mean magnitude is applied to every
-channel.
+With two or more channels (``Settings.stereo_model`` "auto", the default, "spatial" or
+"diffuse") the removed part is a multichannel Wiener estimate (:func:`spatial_interference`):
+the music at a repaired frame has the recording's own spatial covariance in each frequency bin,
+scaled by KAM's power there, and each event's interference comes from one direction (a steering
+vector per event), so a cough panned left is taken from where it is and the music elsewhere in
+the image stays; an event whose channels are little coherent (heard with a hall's reverberation)
+also has a diffuse part, with "auto" when its measured share is at least
+``DIFFUSE_SHARE["auto"]``. With ``"mask"``, or one channel, one soft mask from the channels'
+mean magnitude is applied to every channel.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from .masking import apply_strength, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
-__all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "spatial_interference", "repair"]
+__all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "spatial_interference", "repair",
+           "DIFFUSE_SHARE"]
+
+#: The measured diffuse share (:func:`spatial_interference`) from which an event's
+#: interference gets a diffuse part, per ``Settings.stereo_model``: never with "spatial",
+#: always with "diffuse"; with "auto" only for events whose channels are that little coherent.
+#: The "auto" level was chosen on the train part of the grouped folds (REPAIR.md, session 22).
+DIFFUSE_SHARE: dict[str, float | None] = {"spatial": None, "diffuse": 0.0, "auto": 0.3}
 
 
 @dataclass
@@ -163,7 +172,7 @@ def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
 
 def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
                          reference: np.ndarray, freqs: np.ndarray, *, max_delay_s: float = 0.002,
-                         loading: float = 1e-3, chunk: int = 1024, diffuse: bool = False) -> np.ndarray:
+                         loading: float = 1e-3, chunk: int = 1024, diffuse: float | None = None) -> np.ndarray:
     """Multichannel Wiener estimate of the interference at some frames (local Gaussian model).
 
     In each bin ``f`` of frame ``t`` the channels' STFT ``x`` is music plus interference, each
@@ -179,10 +188,14 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     d^H + delta I)^-1 x``, solved with the Sherman-Morrison formula on the eigenvectors of ``R``,
     and never larger in a channel's bin than the mixture there.
 
-    With ``diffuse``, the interference's spatial covariance is ``(1 - g) d d^H + g I / C``: part
-    of it reaches the channels uncorrelated (a hall's reverberation), in the share ``g`` of
-    each event that its channels' coherence leaves out (``g = 1 - |cross term| / sqrt(power
-    product)`` over the event, at the fitted delay; 0 for a source from one place).
+    With ``diffuse``, the interference's spatial covariance of an event whose measured diffuse
+    share ``g`` is at least ``diffuse`` is ``(1 - g) d d^H + g diag(p)``: part of it reaches the
+    channels uncorrelated (a hall's reverberation), each channel ``c`` with the power ``p_c`` it
+    has beyond the music over the event (in the units of ``|d_c|^2``; so an event heard in one
+    channel only is still taken from that channel only). ``g`` is the share of the event that its
+    channels' coherence leaves out (``g = 1 - |cross term| / sqrt(power product)`` over the
+    event, at the fitted delay): near 0 for a source from one place, 0.3-0.9 for an event heard
+    with a hall's reverberation (REPAIR.md, session 22).
 
     Parameters
     ----------
@@ -208,8 +221,9 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     chunk : int
         Frames per step of the estimate (four times as many for the spatial covariance), so that the
         temporaries do not grow with the recording or the number of frames repaired.
-    diffuse : bool
-        Model a diffuse part of each event (above); default: one direction only.
+    diffuse : float in [0, 1] or None
+        Model a diffuse part of each event whose measured share ``g`` is at least this (0:
+        every event); None (default): one direction only.
 
     Returns
     -------
@@ -255,6 +269,7 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     runs = _runs(frames)
     D = np.zeros((C, n_freq, len(runs)), np.complex128)  # the steering vector of each run
     gam = np.zeros(len(runs))  # the diffuse share of each run (with ``diffuse``)
+    spread = np.zeros((C, len(runs)))  # each channel's power of the diffuse part, as |D|^2 is of the direct
     run_of = np.zeros(n, np.intp)
     for r, (a, b) in enumerate(runs):
         run_of[a:b] = r
@@ -289,16 +304,20 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
                 level = min(abs(best) / excess[ref], np.sqrt(excess[c] / excess[ref]))
                 dv[c] = level * np.exp(1j * (np.angle(best) - 2 * np.pi * f_hz * tau))
                 coherent += excess[c] * min(1.0, abs(best) / max(np.sqrt(excess[c] * excess[ref]), 1e-30))
-        D[:, :, r] = dv / np.sqrt((np.abs(dv[:, 0]) ** 2).sum())
+        norm = (np.abs(dv[:, 0]) ** 2).sum()
+        D[:, :, r] = dv / np.sqrt(norm)
+        spread[:, r] = excess / excess[ref] / norm  # what each channel has beyond the music, shared or not
         others = excess.sum() - excess[ref]
-        if diffuse and C > 1 and others > 0:
-            gam[r] = 1.0 - coherent / others  # the channels' coherence with the loudest, power-weighted
+        if diffuse is not None and C > 1 and others > 0:
+            g = 1.0 - coherent / others  # the channels' coherence with the loudest, power-weighted
+            gam[r] = g if g >= diffuse else 0.0
     Uh = np.conj(U)  # (F, C, C): Uh[f, c, k] = conj(U[f, c, k])
     Dt = np.einsum("fck,cfr->kfr", Uh, D)  # U^H d of each run
     # Interference power: its channels' mean magnitude is I, so |s| = I / mean |d_c| (with a
-    # diffuse share g, channel c's power is (1 - g) |d_c|^2 + g / C of it).
-    spread = diffuse and bool(gam.any())
-    mag_d = np.sqrt((1.0 - gam) * np.abs(D) ** 2 + gam / C) if spread else np.abs(D)
+    # diffuse share g, channel c's power is (1 - g) |d_c|^2 + g p_c of it, p_c its own excess).
+    mag_d = np.abs(D)
+    if gam.any():
+        mag_d = np.where(gam > 0, np.sqrt((1.0 - gam) * mag_d ** 2 + gam * spread[:, None, :]), mag_d)
     mean_d = np.maximum(mag_d.mean(axis=0), 1e-3)  # (F, n_runs)
     out = np.empty((C, n_freq, n), np.complex64)
     for c0 in range(0, n, chunk):
@@ -309,22 +328,24 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         xc = X[:, :, frames[sl]].astype(np.complex128)
         xt = np.einsum("fck,cfn->kfn", Uh, xc)  # U^H x
         dt = Dt[:, :, rs]
-        if not spread:
-            den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
-            num = (np.conj(dt) * xt / den).sum(axis=0)
-            quad = (np.abs(dt) ** 2 / den).sum(axis=0)
-            est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
-        else:
-            # Sigma = v_m R + v_i ((1 - g) d d^H + g I / C) + delta I: the diffuse part joins the
-            # diagonal (in the eigenbasis of R), the directional part is the rank-one update.
-            g = gam[rs][None, :]
-            den = vmc[None] * lam.T[:, :, None] + (delta + vi * g / C)[None]
-            v1 = vi * (1.0 - g)
-            num = (np.conj(dt) * xt / den).sum(axis=0)
-            quad = (np.abs(dt) ** 2 / den).sum(axis=0)
-            y = xt / den - (v1 * num / (1.0 + v1 * quad))[None] * dt / den  # U^H Sigma^-1 x
-            est = (D[:, :, rs] * (v1 * num / (1.0 + v1 * quad))[None]
-                   + (vi * g / C)[None] * np.einsum("fck,kfn->cfn", U, y))
+        den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
+        num = (np.conj(dt) * xt / den).sum(axis=0)
+        quad = (np.abs(dt) ** 2 / den).sum(axis=0)
+        est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
+        g = gam[rs]
+        for h0 in range(0, int(np.count_nonzero(g > 0)), 256):
+            # Sigma = v_m R + v_i ((1 - g) d d^H + g diag(p)) + delta I: the diffuse part reaches
+            # each channel uncorrelated, with the power the channel has beyond the music over the
+            # event (so an event heard in one channel only is still taken from that channel
+            # only); solved per bin.
+            h = np.flatnonzero(g > 0)[h0:h0 + 256]
+            d = np.moveaxis(D[:, :, rs[h]], 0, -1)  # (F, h, C)
+            gh = g[h][None, :, None, None]
+            A = vi[:, h, None, None] * ((1.0 - gh) * d[..., :, None] * np.conj(d[..., None, :])
+                                        + gh * spread[:, rs[h]].T[None, :, :, None] * np.eye(C))
+            Sig = vmc[:, h, None, None] * R[:, None] + A + delta[:, h, None, None] * np.eye(C)
+            z = np.linalg.solve(Sig, np.moveaxis(xc[:, :, h], 0, -1)[..., None])
+            est[:, :, h] = np.moveaxis((A @ z)[..., 0], -1, 0)
         # Never more out of a channel's bin than the mixture has there (where the one-direction
         # model is wrong, a diffuse sound, the estimate could exceed it and add to the music).
         mag = np.abs(est)
@@ -384,7 +405,7 @@ def repair(
     if exclude is None:  # the frames and their context on both sides
         exclude = np.convolve(frames, np.ones(2 * fc.context + 1), mode="same") > 0
     F = repair_features(ana, s)
-    spatial = C > 1 and s.stereo_model in ("spatial", "diffuse")
+    spatial = C > 1 and s.stereo_model != "mask"
     if music is not None and (spatial or not (F is ana.Fm and s.repair_statistic == "median")):
         music = None  # the location's estimates are not the ones these settings make
     if music is None:
@@ -412,7 +433,7 @@ def repair(
         shortfall = shortfall * bands_to_bins(r_b, ana.P) ** s.nmf_guard
     if spatial:
         Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial),
-                                  ana.cfg.freqs(), diffuse=s.stereo_model == "diffuse")
+                                  ana.cfg.freqs(), diffuse=DIFFUSE_SHARE.get(s.stereo_model))
         Xi *= (np.float32(s.strength) * w[qk].astype(np.float32))[None, None, :]
         return istft_columns(Xi, qk, ana.cfg, ana.n_samples)
     Mk = est.M[:, keep] if s.nmf_guard <= 0 else soft_mask(Sk, shortfall, power=s.mask_power)

@@ -17,7 +17,7 @@ __all__ = ["Settings", "FrameCounts", "check_names", "parse_assignments", "LOCAT
 #: Ways to locate interference (:attr:`Settings.locator`).
 LOCATORS = ("auto", "learned", "stack")
 #: How two or more channels are repaired (``Settings.stereo_model``).
-STEREO_MODELS = ("spatial", "mask", "diffuse")
+STEREO_MODELS = ("auto", "spatial", "diffuse", "mask")
 
 
 def check_names(params: dict) -> None:
@@ -162,17 +162,20 @@ class Settings:
     repair_statistic : {"median", "mean"}
         Statistic of the mixture's magnitudes over the ``k`` selected frames that is the
         repair's music estimate (the location always takes the median).
-    stereo_model : {"spatial", "mask", "diffuse"}
-        With two or more channels: ``spatial`` (default) removes a multichannel Wiener
-        estimate of the interference (the music with the recording's own spatial covariance per
-        bin, each event's interference from one direction,
-        :func:`cleantake.repair.spatial_interference`); ``diffuse`` the same with part of each
+    stereo_model : {"auto", "spatial", "diffuse", "mask"}
+        With two or more channels: ``spatial`` removes a multichannel Wiener estimate of the
+        interference (the music with the recording's own spatial covariance per bin, each
+        event's interference from one direction, :func:`cleantake.repair.spatial_interference`;
+        chosen over ``mask`` in REPAIR.md, session 10); ``diffuse`` the same with part of each
         event reaching the channels uncorrelated, as a hall's reverberation does (the share its
-        channels' coherence leaves out; for events heard in a reverberant hall, with spans that
-        cover their tails: +3.2 / +1.0 dB there, -0.6 dB on dry events, REPAIR.md session 21);
-        ``mask`` applies one soft mask from the channels' mean magnitude to every channel.
-        ``spatial`` was chosen on the train part of the grouped folds (benchmarks/REPAIR.md,
-        session 10). One channel: always the mask.
+        channels' coherence leaves out); ``auto`` (default) gives that diffuse part only to the
+        events whose measured share is at least ``repair.DIFFUSE_SHARE["auto"]`` (0.3, chosen
+        on the train part of the grouped folds: dry events measure 0.0-0.15, events heard in a
+        hall 0.4-0.9), so an event from one place is repaired as by ``spatial`` and one heard
+        in a reverberant hall as by ``diffuse`` (held out, REPAIR.md session 22: the same as
+        ``spatial`` on the corpus's dry stereo mixes but for one scream, +2.4 / +1.4 dB at 0 /
+        -6 dB in a hall); ``mask`` applies one soft mask from the channels' mean magnitude to
+        every channel. One channel: always the mask.
     span_fade_ms : float >= 0
         Given spans (``events=``): what is removed fades in and out over this long inside
         each span's edges (at least one sample), so nothing changes outside a span and its
@@ -245,7 +248,7 @@ class Settings:
     strength: float = 1.0
     repair_compress: float = 1.0
     repair_statistic: str = "mean"
-    stereo_model: str = "spatial"
+    stereo_model: str = "auto"
     span_fade_ms: float = 2.0
     locator: str = "auto"
     sensitivity: float = 0.5

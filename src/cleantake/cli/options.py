@@ -79,7 +79,7 @@ def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
     return Cleaner(args.interference, method=getattr(args, "method", "proposed"),
                    strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity,
                    review_level=getattr(args, "review_level", Settings.review_level),
-                   stereo_model=getattr(args, "stereo", "spatial"))
+                   stereo_model=getattr(args, "stereo", "auto"))
 
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
@@ -90,11 +90,11 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                    help="proposed (default): NMF + KAM; nmf: semi-supervised NMF alone; kam: classic KAM")
     p.add_argument("--strength", type=strength, default=1.0, metavar="X",
                    help="0 = no change ... 1 = full removal (default 1)")
-    p.add_argument("--stereo", choices=STEREO_MODELS, default="spatial",
-                   help="two or more channels: spatial (default) takes each event from the direction it comes "
-                        "from and keeps the music's stereo image; diffuse also takes the part that reaches the "
-                        "channels uncorrelated (a hall's reverberation: mark the spans with their tails); mask "
-                        "gives every channel the same mask")
+    p.add_argument("--stereo", choices=STEREO_MODELS, default="auto",
+                   help="two or more channels: spatial takes each event from the direction it comes from and "
+                        "keeps the music's stereo image; diffuse also takes the part that reaches the channels "
+                        "uncorrelated (a hall's reverberation); auto (default) does the one or the other for "
+                        "each event, from how coherent its channels are; mask gives every channel the same mask")
 
 
 def add_output_format_options(p: argparse.ArgumentParser) -> None:
