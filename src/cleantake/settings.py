@@ -170,12 +170,13 @@ class Settings:
         event reaching the channels uncorrelated, as a hall's reverberation does (the share its
         channels' coherence leaves out); ``auto`` (default) gives that diffuse part only to the
         events whose measured share is at least ``repair.DIFFUSE_SHARE["auto"]`` (0.3, chosen
-        on the train part of the grouped folds: dry events measure 0.0-0.15, events heard in a
-        hall 0.4-0.9), so an event from one place is repaired as by ``spatial`` and one heard
-        in a reverberant hall as by ``diffuse`` (held out, REPAIR.md session 22: the same as
-        ``spatial`` on the corpus's dry stereo mixes but for one scream, +2.4 / +1.4 dB at 0 /
-        -6 dB in a hall); ``mask`` applies one soft mask from the channels' mean magnitude to
-        every channel. One channel: always the mask.
+        on the train part of the grouped folds: most dry events measure under 0.15, most
+        events heard in a hall 0.4-0.9), so an event from one place is repaired as by
+        ``spatial`` and one heard in a reverberant hall as by ``diffuse`` (held out, REPAIR.md
+        session 22: +2.4 / +1.4 dB at 0 / -6 dB in a hall with the spans given; on the corpus's
+        dry stereo mixes one event of 95 changes with the spans given, and located -0.05 dB);
+        ``mask`` applies one soft mask from the channels' mean magnitude to every channel.
+        One channel: always the mask.
     span_fade_ms : float >= 0
         Given spans (``events=``): what is removed fades in and out over this long inside
         each span's edges (at least one sample), so nothing changes outside a span and its
