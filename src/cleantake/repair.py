@@ -333,12 +333,13 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         quad = (np.abs(dt) ** 2 / den).sum(axis=0)
         est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
         g = gam[rs]
-        for h0 in range(0, int(np.count_nonzero(g > 0)), 256):
+        diffuse_cols = np.flatnonzero(g > 0)
+        for h0 in range(0, diffuse_cols.size, 256):
             # Sigma = v_m R + v_i ((1 - g) d d^H + g diag(p)) + delta I: the diffuse part reaches
             # each channel uncorrelated, with the power the channel has beyond the music over the
             # event (so an event heard in one channel only is still taken from that channel
             # only); solved per bin.
-            h = np.flatnonzero(g > 0)[h0:h0 + 256]
+            h = diffuse_cols[h0:h0 + 256]
             d = np.moveaxis(D[:, :, rs[h]], 0, -1)  # (F, h, C)
             gh = g[h][None, :, None, None]
             A = vi[:, h, None, None] * ((1.0 - gh) * d[..., :, None] * np.conj(d[..., None, :])
