@@ -392,7 +392,8 @@ def test_finder_keeps_runs_as_short_as_a_short_example_only_when_asked():
     elig = np.ones(T, bool)
     kw = dict(reference=1.0, counts=counts, min_event=14, probability=prob)
     base = dict(similarity=0.6, detector=0.5, relative=False, grow_similarity=None)
-    assert not like_frames(sim, np.zeros(T), elig, params=LikeParams(**base), max_grow=8, **kw).any()
+    plain = LikeParams(**base, min_event_example=None)
+    assert not like_frames(sim, np.zeros(T), elig, params=plain, max_grow=8, **kw).any()
     relaxed = LikeParams(**base, min_event_example=0.75)
     assert like_frames(sim, np.zeros(T), elig, params=relaxed, max_grow=8, **kw)[100:106].all()  # 6 of 8 frames
     assert not like_frames(sim, np.zeros(T), elig, params=relaxed, max_grow=10, **kw).any()  # needs 8 frames
@@ -410,20 +411,21 @@ def test_review_runs_are_the_looser_rule_away_from_the_events():
     T = 500
     sim = np.zeros(T, np.float32)
     prob = np.zeros(T)
-    sim[100:140], prob[100:140] = 0.8, 0.95  # an event: like the example and sure
-    sim[250:270], prob[250:270] = 0.45, 0.9  # less like it, the detector sure: a candidate
-    sim[350:370], prob[350:370] = 0.9, 0.5  # like it, the detector unsure: neither
-    sim[141:150], prob[141:150] = 0.45, 0.9  # next to the event: part of it, not a candidate
+    sim[100:140], prob[100:140] = 0.9, 0.95  # an event: like the example and sure
+    sim[250:270], prob[250:270] = 0.7, 0.9  # less like it, the detector sure: a candidate
+    sim[350:370], prob[350:370] = 0.9, 0.3  # like it, the detector unsure: neither
+    sim[141:150], prob[141:150] = 0.7, 0.9  # next to the event: part of it, not a candidate
     elig = np.ones(T, bool)
     nov = np.zeros(T, np.float32)
-    p = LikeParams(similarity=0.65, detector=0.7, grow_similarity=None)
+    rule = dict(similarity=0.8, detector=0.7, grow_similarity=None, review_similarity=0.65)
+    p = LikeParams(**rule, review_detector=0.5)
     kw = dict(reference=1.0, counts=counts, probability=prob)
     found = like_frames(sim, nov, elig, min_event=4, params=p, **kw)
     runs = review_runs(sim, nov, elig, found, min_event=4, params=p, **kw)
     assert found[100:140].all() and not found[250:270].any()
     assert len(runs) == 1 and runs[0][0] <= 250 and runs[0][1] >= 270 and runs[0][1] < 350
-    assert review_runs(sim, nov, elig, found, min_event=4, params=LikeParams(review_detector=0.95, **{
-        "similarity": 0.65, "detector": 0.7, "grow_similarity": None}), **kw) == []
+    strict = LikeParams(**rule, review_detector=0.95)
+    assert review_runs(sim, nov, elig, found, min_event=4, params=strict, **kw) == []
     with pytest.raises(ParameterError, match="review_similarity"):
         LikeParams(review_similarity=0.0)
 
