@@ -50,14 +50,15 @@ LIKE_LABEL = "like"
 class LikeParams:
     """Parameters of learning from marked spans and of the finder.
 
-    The defaults of ``similarity``, ``min_event_ms``, ``min_event_example``, ``relative``,
-    ``prototype``, ``detector``, ``detector_slope``, ``detector_peak``, ``grow_similarity`` and
+    The defaults of ``similarity``, ``min_event_ms``, ``relative``, ``prototype``,
+    ``detector``, ``detector_slope``, ``detector_peak``, ``grow_similarity`` and
     ``grow_detector`` are the choice of
     ``benchmarks/like.py`` (cross-fitted protocol) on the test parts of all five grouped folds
     pooled, each recording scored by a detector that never heard it (the held-out
     measurement of that procedure, each fold choosing on the other folds only, is in
-    ``benchmarks/LIKE.md`` item 7 and "The relative shortest run again"); ``novelty`` (used
-    only with ``detector=None``) is session 7's.
+    ``benchmarks/LIKE.md`` item 7; the larger grid with ``min_event_example``, better on the
+    20-s recordings but worse on four-minute full mixes, was not taken: "The relative shortest
+    run again"); ``novelty`` (used only with ``detector=None``) is session 7's.
 
     Attributes
     ----------
@@ -113,7 +114,7 @@ class LikeParams:
         least this similarity and at least ``review_detector`` probability, and that overlap
         no event found and no marked span, are *candidates for review*: not repaired, listed
         for the user to accept (``LikeResult.candidates``). None: no candidates. The default
-        (0.65 with 0.5 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
+        (0.4 with 0.7 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
         fold's tuning recordings pooled, under a budget of 2 candidates per minute
         (``benchmarks/LIKE.md``, "Candidates for review").
     review_detector : float in [0, 1]
@@ -124,19 +125,19 @@ class LikeParams:
     similarity: float = 0.7
     novelty: float = 0.3
     context_ms: float = 46.0
-    min_event_ms: float = 160.0
-    min_event_example: float | None = 0.5
+    min_event_ms: float = 80.0
+    min_event_example: float | None = None
     min_residual: float = 0.01
     passes: int = 2
     relative: bool = False
-    prototype: str = "nearest"
+    prototype: str = "mean"
     detector: float | None = 0.7
     detector_slope: float = 0.0
     detector_peak: float | None = None
     grow_similarity: float | None = 0.4
     grow_detector: float = 0.0
-    review_similarity: float | None = 0.65
-    review_detector: float = 0.5
+    review_similarity: float | None = 0.4
+    review_detector: float = 0.7
     review_min_event_ms: float = 80.0
 
     def __post_init__(self) -> None:
