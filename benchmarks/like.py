@@ -158,7 +158,7 @@ def _prepare(corpus, entry, params):
         found = like_frames(sim, nov, elig, reference=ref, counts=fc, min_event=s.frames(p.min_event_ms, ana.cfg),
                             params=p, probability=prob, max_grow=longest_run(marked))
         frames = found | marked
-        removed = repair(ana, frames, settings=s.learned_repair(), exclude=dilate(frames, fc.context))  # as -i none
+        removed = repair(ana, frames, settings=s, exclude=dilate(frames, fc.context))
         cleaned = y - removed.T
         out["score"] = score(cleaned, m, y)
         out["found_spans"] = frames_to_spans(found, out["times"], out["hop"])

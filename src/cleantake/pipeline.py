@@ -543,7 +543,7 @@ class Cleaner:
             if not self.dictionary.rank:
                 # ``none``: the templates are learned from the spans themselves (as for like=).
                 ana = spans_analysis(x, sr, frames, first=ana, settings=s, threads=_recording_threads())
-            removed = repair(ana, frames, settings=s if self.dictionary.rank else s.learned_repair())
+            removed = repair(ana, frames, settings=s)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
             removed *= _span_mask(marked, n, sr, fc.span_fade, strength=True)[None]
@@ -603,8 +603,7 @@ class Cleaner:
         if locate_only or not frames.any():
             report(1.0)
             return np.zeros_like(x), found, stats
-        removed = repair(lk.analysis, frames, settings=s if self.dictionary.rank else s.learned_repair(),
-                         exclude=exclude)
+        removed = repair(lk.analysis, frames, settings=s, exclude=exclude)
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, ana.cfg), found, stats
 

@@ -151,12 +151,6 @@ class Settings:
         median) is multiplied by the NMF interference share of each band raised to this
         power before the mask is formed, so bands the interference templates do not explain
         keep their music. 0 uses KAM alone.
-    nmf_guard_learned : float >= 0
-        ``nmf_guard`` when the only interference templates are those learned from this
-        recording's marked spans (``-i none`` with ``events`` or ``like``): a few templates
-        learned from one example explain less of each event than a class dictionary, and the
-        full guard then keeps too much of it. 0.25: chosen on the train parts' ``stems_extra``
-        recordings with every span given (``benchmarks/LIKE.md``, session 23).
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
     repair_compress : float > 0
@@ -247,7 +241,6 @@ class Settings:
     necessity_mads: float = 20.0
     evidence: float = 3.5
     nmf_guard: float = 0.5
-    nmf_guard_learned: float = 0.25
     hysteresis: float = 0.5
     necessity_contrast: float = 5.0
     edge_ms: float = 250.0
@@ -288,7 +281,7 @@ class Settings:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
-                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "nmf_guard_learned", "hysteresis",
+                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis",
                      "necessity_contrast", "quiet_evidence", "span_fade_ms"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -304,11 +297,6 @@ class Settings:
     def counts(self, cfg: StftConfig) -> "FrameCounts":
         """The durations of these settings in frames (and samples) of ``cfg``."""
         return FrameCounts.of(self, cfg)
-
-    def learned_repair(self) -> "Settings":
-        """These settings for a repair whose interference templates were all learned from the
-        recording's own marked spans (``nmf_guard`` = ``nmf_guard_learned``)."""
-        return dataclasses.replace(self, nmf_guard=self.nmf_guard_learned)
 
     def replace(self, **params) -> "Settings":
         """A copy with some fields changed, checked like a new one.
