@@ -27,6 +27,10 @@ and ``--given review``: what a user who reviews the report gets, by an ideal rev
 the located events and ticks the candidates for review that overlap a true event and unticks
 the rest (the kept spans repaired through ``events=``, as ``clean --events`` with the
 downloaded label file; a recording left with none is returned as it is).
+Two diagnostic modes split what the location loses against ``spans``: ``--given foundloc``
+repairs the located events that overlap a true event (the false events dropped), and ``--given
+foundtrue`` the true spans of the events that were found (the missed events still missed, the
+found ones exactly in place).
 ``identity`` scores 0 by definition and is not run.
 
 Metrics per mixture: BSS Eval NSDR and NSIR exactly as ``cleantake evaluate`` computes them
@@ -84,7 +88,7 @@ METHODS = ("proposed", "stack", "nmf")
 #: same with ``locator="stack"``, the thresholds that were the default before session 8.
 #: ``nmf``: semi-supervised NMF alone (the paper's baseline).
 DETECTOR_DIR = ROOT / "benchmarks" / "results" / "detector_folds"
-GIVEN = ("none", "spans", "review")
+GIVEN = ("none", "spans", "review", "foundloc", "foundtrue")
 DICT_DIR = ROOT / "benchmarks" / "results" / "cv_dicts"
 HEADLINE = (("stems", 0), ("stems", -3), ("stems", -6), ("mixes", 0), ("mixes", -6))
 
@@ -248,6 +252,19 @@ def _work(job: tuple) -> list[dict]:
                             spans.append((a, b))
                 res = _cleaner("proposed", dictionary, detector, overrides).clean(audio, sr, events=spans)
                 cleaned, events = res.cleaned, list(res.events)
+            elif given in ("foundloc", "foundtrue"):  # where the located path loses (diagnostic)
+                cl = _cleaner("proposed", dictionary, detector, overrides)
+                located = cl.locate(audio, sr)
+                if given == "foundloc":  # the located events minus the false ones
+                    spans = [(e.start_s, e.end_s) for e in _merged(
+                        [e for e in located if any(_overlap((e.start_s, e.end_s), t) > 0 for t in true)])]
+                else:  # the true spans of the events found (>= FOUND_COVER of the span covered)
+                    union = _merged(located)
+                    spans = sorted(t for t in true if sum(_overlap(t, (e.start_s, e.end_s)) for e in union)
+                                   >= FOUND_COVER * (t[1] - t[0]))
+                res = cl.clean(audio, sr, events=spans) if spans else None
+                cleaned = res.cleaned if res is not None else audio
+                events = list(res.events) if res is not None else []
             elif given == "review":  # an ideal reviewer: real events and candidates kept, the rest not
                 cl = _cleaner("proposed", dictionary, detector, overrides)
                 located, candidates = cl.locate(audio, sr, return_candidates=True)
@@ -617,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--given", type=_csv(GIVEN), default=["none"],
                     help="none: automatic location (default); spans: the true spans given to the proposed "
                     "repair (its ceiling); review: an ideal reviewer of the located events and candidates; "
+                    "foundloc / foundtrue (diagnostics): the located events without the false ones / the true "
+                    "spans of the events found; "
                     "comma-separated for several, e.g. none,spans")
     ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
@@ -694,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(("proposed", "spans"))
     if "review" in args.given:
         runs.append(("proposed", "review"))
+    runs += [("proposed", g) for g in ("foundloc", "foundtrue") if g in args.given]
     # With the bundled presets (contaminated anyway) the shipped detector, which was trained with
     # them; with fold dictionaries, fold k's detector, trained without fold k: checked first.
     for k in folds:
