@@ -136,6 +136,18 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
+def found_true(true: list[tuple[float, float]], located: list) -> list[tuple[float, float]]:
+    """The true spans that ``located`` events (``start_s``, ``end_s``) find: covered for at least
+    ``FOUND_COVER`` of their length by the union of the located events."""
+    merged: list[list[float]] = []
+    for a, b in sorted((e.start_s, e.end_s) for e in located):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [t for t in true if sum(_overlap(t, (a, b)) for a, b in merged) >= FOUND_COVER * (t[1] - t[0])]
+
+
 def event_metrics(true: list[tuple[float, float]], located: list, true_class: str | None) -> dict:
     """Found, false and correctly labelled events of one mixture.
 
@@ -155,21 +167,12 @@ def event_metrics(true: list[tuple[float, float]], located: list, true_class: st
         ``label_right`` (found events whose best-covering located event has the true class;
         None unless the labels are classes).
     """
-    spans = sorted((e.start_s, e.end_s) for e in located)
-    merged: list[list[float]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    found, label_right = 0, 0
+    hit = found_true(true, located)
     labelled = bool(located) and all(e.label in C.CORE_CLASSES + C.EXTRA_CLASSES + ("unknown",) for e in located)
-    for t in true:
-        cover = sum(_overlap(t, (a, b)) for a, b in merged)
-        if cover >= FOUND_COVER * (t[1] - t[0]):
-            found += 1
-            best = max(located, key=lambda e: _overlap(t, (e.start_s, e.end_s)))
-            label_right += int(best.label == true_class)
+    found, label_right = len(hit), 0
+    for t in hit:
+        best = max(located, key=lambda e: _overlap(t, (e.start_s, e.end_s)))
+        label_right += int(best.label == true_class)
     false = sum(1 for e in located if not any(_overlap((e.start_s, e.end_s), t) > 0 for t in true))
     return {"n_true": len(true), "found": found, "false_events": false, "n_located": len(located),
             "label_right": label_right if labelled else None}
@@ -258,10 +261,8 @@ def _work(job: tuple) -> list[dict]:
                 if given == "foundloc":  # the located events minus the false ones
                     spans = [(e.start_s, e.end_s) for e in _merged(
                         [e for e in located if any(_overlap((e.start_s, e.end_s), t) > 0 for t in true)])]
-                else:  # the true spans of the events found (>= FOUND_COVER of the span covered)
-                    union = _merged(located)
-                    spans = sorted(t for t in true if sum(_overlap(t, (e.start_s, e.end_s)) for e in union)
-                                   >= FOUND_COVER * (t[1] - t[0]))
+                else:  # the true spans of the events found
+                    spans = sorted(found_true(true, located))
                 res = cl.clean(audio, sr, events=spans) if spans else None
                 cleaned = res.cleaned if res is not None else audio
                 events = list(res.events) if res is not None else []
