@@ -36,6 +36,7 @@ Writes ``benchmarks/results/like.json`` and the per-frame scores of the tuning r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import pickle
@@ -48,11 +49,13 @@ import numpy as np
 
 from cleantake import Cleaner
 from cleantake.corpus import cv_recipes
+from cleantake.errors import ParameterError
 from cleantake.evaluate import build_mixture, score
 from cleantake.like import (LikeParams, detector_probability, learn_from_spans, like_frames, like_scores,
                             longest_run, span_frames)
 from cleantake.locate import dilate, segments
 from cleantake.repair import repair
+from cleantake.settings import parse_assignments
 
 GRID = {
     "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
@@ -72,6 +75,9 @@ GRID = {
     "grow_similarity": (None, 0.4, 0.5, 0.6, 0.7),
     "grow_detector": (0.0,),
 }
+#: Settings changed for every Cleaner of the run (``--set``; read by the worker processes, forked
+#: after main sets it).
+OVERRIDES: dict = {}
 COVER = 0.3  # an event counts as found if this share of its span is covered
 #: Rules tried for the candidates for review (``--review``): ``LikeParams.review_similarity``
 #: and ``review_detector`` (runs of at least ``review_min_event_ms``, 80 ms).
@@ -134,7 +140,7 @@ def _prepare(corpus, entry, params):
     y, m, _, sr = build_mixture(corpus, entry)
     truth = true_spans(corpus, entry, sr)
     first = truth[0]
-    c = Cleaner("none")
+    c = Cleaner("none", **OVERRIDES)
     s = c.settings
     x = y.T.copy()
     ana1 = c.analyse(x, sr)
@@ -158,7 +164,8 @@ def _prepare(corpus, entry, params):
         found = like_frames(sim, nov, elig, reference=ref, counts=fc, min_event=s.frames(p.min_event_ms, ana.cfg),
                             params=p, probability=prob, max_grow=longest_run(marked))
         frames = found | marked
-        removed = repair(ana, frames, settings=s, exclude=dilate(frames, fc.context))
+        # as the library repairs -i none --like: the marked example with its own guard
+        removed = repair(ana, frames, settings=s, exclude=dilate(frames, fc.context), marked=marked)
         cleaned = y - removed.T
         out["score"] = score(cleaned, m, y)
         out["found_spans"] = frames_to_spans(found, out["times"], out["hop"])
@@ -175,7 +182,7 @@ def bounds(args):
     y, m, _, sr = build_mixture(corpus, entry)
     truth = true_spans(corpus, entry, sr)
     with threadpool_limits(1, user_api="blas"):
-        c = Cleaner("none")
+        c = Cleaner("none", **OVERRIDES)
         first = c.clean(y, sr, events=[truth[0]]).cleaned
         every = c.clean(y, sr, events=truth).cleaned
     return {"id": entry["id"], "first_only": score(first, m, y)["nsdr"], "all_spans": score(every, m, y)["nsdr"]}
@@ -446,9 +453,20 @@ def main() -> int:
     ap.add_argument("--review", type=float, default=None, metavar="BUDGET",
                     help="only the candidates for review (from --cache): the rule chosen per fold within BUDGET "
                          "candidates per minute on the other folds, judged on the fold (detection only)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                    help="a cleantake.Settings field for every Cleaner of the run (repeatable), e.g. "
+                         "nmf_guard_marked=0.5")
+    ap.add_argument("--defaults", action="store_true",
+                    help="no choice: judge every fold with the library's LikeParams (chosen on all folds' tuning "
+                         "mixtures pooled, judged ones included: for paired comparisons of the repair, whose "
+                         "events do not depend on it, not for a held-out figure)")
     ap.add_argument("--bounds", action="store_true",
                     help="only the NSDR of repairing the first span alone and all true spans (-i none, events=)")
     a = ap.parse_args()
+    try:
+        OVERRIDES.update(parse_assignments(a.overrides))
+    except ParameterError as exc:
+        ap.error(f"--set: {exc}")
     if a.grid:
         for key, vals in json.loads(a.grid).items():
             if key not in GRID:
@@ -483,6 +501,13 @@ def main() -> int:
               f"{np.mean([r['first_only'] for r in res]):.2f} dB, all true spans "
               f"{np.mean([r['all_spans'] for r in res]):.2f} dB; took {time.time() - t_start:.0f} s")
         return 0
+    if a.defaults:
+        chosen = {k: {"params": dataclasses.asdict(LikeParams()), "tune": None} for k in range(a.folds)}
+        jobs = [(a.corpus, e, LikeParams()) for k in range(a.folds) for e in test[k]]
+        fold_of = [k for k in range(a.folds) for _ in test[k]]
+        with Pool(a.jobs) as pool:
+            results = pool.map(prepare, jobs, chunksize=1)
+        return report(a, chosen, fold_of, results, t_start)
     with Pool(a.jobs) as pool:
         by_id = {}
         if a.reuse or a.choose_only or a.review is not None:
@@ -546,6 +571,11 @@ def main() -> int:
         jobs = [(a.corpus, e, LikeParams(**chosen[k]["params"])) for k in range(a.folds) for e in test[k]]
         fold_of = [k for k in range(a.folds) for _ in test[k]]
         results = pool.map(prepare, jobs, chunksize=1)
+    return report(a, chosen, fold_of, results, t_start)
+
+
+def report(a, chosen: dict, fold_of: list[int], results: list[dict], t_start: float) -> int:
+    """Print the judged mixtures' table and write ``a.out``."""
     rows = []
     for k, r in zip(fold_of, results):
         o, h, f = detection(r["found_spans"], r["truth"], r["first"])

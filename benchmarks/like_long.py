@@ -54,8 +54,13 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from cleantake.settings import Settings
+from cleantake.errors import ParameterError
+from cleantake.settings import Settings, parse_assignments
 from cleantake.streaming import STREAM_BLOCK_S
+
+#: Settings changed for every Cleaner of the run (``--set``; the worker processes are forked after
+#: main sets it).
+OVERRIDES: dict = {}
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTOR_DIR = ROOT / "benchmarks" / "results" / "detector_folds"
@@ -172,10 +177,10 @@ def run_one(job) -> dict | None:
     music, mix, spans, sr, n_files = built
     detector = str(Path(detector_dir) / f"fold{fold}.npz")
     if auto:  # nothing marked: every event counts (detection() skips the first span)
-        cleaner = cleantake.Cleaner("any", detector=detector, max_event_ms=max_event_ms)
+        cleaner = cleantake.Cleaner("any", detector=detector, max_event_ms=max_event_ms, **OVERRIDES)
         like, spans = None, [(0.0, 0.0)] + spans
     else:
-        cleaner = cleantake.Cleaner("none", detector=detector, max_event_ms=max_event_ms)
+        cleaner = cleantake.Cleaner("none", detector=detector, max_event_ms=max_event_ms, **OVERRIDES)
         like = [spans[0]]
     row = {"fold": fold, "class": cls, "seconds": mix.shape[0] / sr, "events": len(spans), "files": n_files}
     base = _sdr(music, mix)
@@ -239,9 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--blocks-only", action="store_true",
                     help="only the file in blocks (the command line's path), not the whole recording in memory")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                    help="a cleantake.Settings field for every Cleaner of the run (repeatable), e.g. "
+                         "nmf_guard_marked=0.5")
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    try:
+        OVERRIDES.update(parse_assignments(args.overrides))
+    except ParameterError as exc:
+        ap.error(f"--set: {exc}")
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
     jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,

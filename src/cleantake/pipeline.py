@@ -543,7 +543,9 @@ class Cleaner:
             if not self.dictionary.rank:
                 # ``none``: the templates are learned from the spans themselves (as for like=).
                 ana = spans_analysis(x, sr, frames, first=ana, settings=s, threads=_recording_threads())
-            removed = repair(ana, frames, settings=s)
+            # With ``none`` every template was learned from these marks: the user's spans get
+            # the guard for marked interference (Settings.nmf_guard_marked).
+            removed = repair(ana, frames, settings=s, marked=None if self.dictionary.rank else frames)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
             removed *= _span_mask(marked, n, sr, fc.span_fade, strength=True)[None]
@@ -603,7 +605,10 @@ class Cleaner:
         if locate_only or not frames.any():
             report(1.0)
             return np.zeros_like(x), found, stats
-        removed = repair(lk.analysis, frames, settings=s, exclude=exclude)
+        # With ``none`` the marked examples get the guard for marked interference; what the
+        # finder found keeps the usual one (Settings.nmf_guard_marked).
+        marked = None if self.dictionary.rank else _span_frames(like, ana.cfg, ana.n_frames) & frames
+        removed = repair(lk.analysis, frames, settings=s, exclude=exclude, marked=marked)
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, ana.cfg), found, stats
 

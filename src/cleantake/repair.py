@@ -362,6 +362,7 @@ def repair(
     weights: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
     music: MusicEstimate | None = None,
+    marked: np.ndarray | None = None,
 ) -> np.ndarray:
     """What to remove at ``frames``: KAM's estimate of the interference, synthesised.
 
@@ -390,6 +391,10 @@ def repair(
         at the frames they cover, in place of new ones with ``exclude``, if the settings'
         ``repair_compress`` (0.1) and ``repair_statistic`` ("median") make the same ones;
         otherwise every frame is estimated anew with ``exclude``.
+    marked : np.ndarray [shape=(T,)], bool, optional
+        Frames the user marked as interference whose templates were learned from the marks
+        (``-i none``): the guard there is ``Settings.nmf_guard_marked`` instead of
+        ``nmf_guard``.
 
     Returns
     -------
@@ -431,7 +436,10 @@ def repair(
         res = ana.nmf
         L_i = res.W[:, :res.n_fixed] @ res.H[:res.n_fixed][:, qk]
         r_b = L_i / np.maximum(L_i + ana.L_m[:, qk], 1e-12)
-        shortfall = shortfall * bands_to_bins(r_b, ana.P) ** s.nmf_guard
+        power = np.float32(s.nmf_guard)
+        if marked is not None:
+            power = np.where(np.asarray(marked, bool)[qk], s.nmf_guard_marked, s.nmf_guard).astype(np.float32)[None]
+        shortfall = shortfall * bands_to_bins(r_b, ana.P) ** power
     if spatial:
         Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial),
                                   ana.cfg.freqs(), diffuse=DIFFUSE_SHARE.get(s.stereo_model))

@@ -151,6 +151,12 @@ class Settings:
         median) is multiplied by the NMF interference share of each band raised to this
         power before the mask is formed, so bands the interference templates do not explain
         keep their music. 0 uses KAM alone.
+    nmf_guard_marked : float >= 0
+        ``nmf_guard`` at the frames the user marked as interference (``events=``, and the
+        ``like=`` examples) when every interference template was learned from those marks
+        (``-i none``): a few templates learned from one example explain less of each band
+        than a class dictionary does, and the full guard then keeps part of a sound the user
+        said is interference. Events the like finder found keep ``nmf_guard``.
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
     repair_compress : float > 0
@@ -241,6 +247,7 @@ class Settings:
     necessity_mads: float = 20.0
     evidence: float = 3.5
     nmf_guard: float = 0.5
+    nmf_guard_marked: float = 0.25
     hysteresis: float = 0.5
     necessity_contrast: float = 5.0
     edge_ms: float = 250.0
@@ -281,7 +288,8 @@ class Settings:
             if not ok:
                 raise ParameterError(f"{name} must be {allowed}, got {getattr(self, name)}")
         for name in ("min_event_ms", "max_gap_ms", "pad_ms", "ramp_ms", "context_ms", "floor_db", "edge_ms",
-                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "hysteresis",
+                     "necessity", "necessity_floor", "necessity_mads", "evidence", "nmf_guard", "nmf_guard_marked",
+                     "hysteresis",
                      "necessity_contrast", "quiet_evidence", "span_fade_ms"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
