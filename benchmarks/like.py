@@ -425,6 +425,9 @@ def main() -> int:
                          "own step (set:n, e.g. stems_extra,stems:2; default --tune-every)")
     ap.add_argument("--train-every", type=int, default=16, help="train protocol: every n-th train mixture")
     ap.add_argument("--test-every", type=int, default=2)
+    ap.add_argument("--judge-sets", default="stems_extra",
+                    help="comma-separated sets of the test parts judged (default stems_extra, issue 16's; "
+                         "stems: the core classes at 0 / -3 / -6 dB, e.g. with --bounds)")
     ap.add_argument("--test-offset", type=int, default=0,
                     help="judge every --test-every-th mixture from this one (1 with --test-every 2: the other "
                          "half, which fold k's choice has not seen either)")
@@ -479,7 +482,8 @@ def main() -> int:
     t_start = time.time()
     tune, test = {}, {}
     for k in range(a.folds):
-        te = [e for e in cv_recipes(a.corpus, k, part="test", sets=("stems_extra",)) if len(e["events"]) >= 2]
+        te = [e for e in cv_recipes(a.corpus, k, part="test", sets=tuple(a.judge_sets.split(",")))
+              if len(e["events"]) >= 2]
         test[k] = te[a.test_offset::a.test_every]
         if a.protocol == "crossfit":
             tune[k] = []
@@ -497,9 +501,14 @@ def main() -> int:
     if a.bounds:
         with Pool(a.jobs) as pool:
             res = pool.map(bounds, [(a.corpus, e) for k in range(a.folds) for e in test[k]], chunksize=1)
+        for r, e in zip(res, [e for k in range(a.folds) for e in test[k]]):
+            r.update(fold=e["fold"], set=e["set"], level_db=e["level_db"], **{"class": e["class"]})
         print(f"{len(res)} test mixtures, -i none, events= given: first span only NSDR "
               f"{np.mean([r['first_only'] for r in res]):.2f} dB, all true spans "
               f"{np.mean([r['all_spans'] for r in res]):.2f} dB; took {time.time() - t_start:.0f} s")
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(a.out, "w") as fh:  # per mixture, for paired comparisons
+            json.dump({"args": vars(a), "bounds": res}, fh, indent=1)
         return 0
     if a.defaults:
         chosen = {k: {"params": dataclasses.asdict(LikeParams()), "tune": None} for k in range(a.folds)}

@@ -135,6 +135,36 @@ def test_none_with_events_repairs_them(mixed):
     assert np.array_equal(res.cleaned[outside], y[outside])
 
 
+def test_guard_of_marked_spans_acts_on_them_only_with_learned_templates(mixed):
+    """nmf_guard_marked is the guard at the user's spans with -i none: weaker there, more of
+    the marked sound is removed (never anything outside the spans); with a class dictionary
+    (``any``) it changes nothing."""
+    y, _, spans = mixed
+    a, b = spans[0]
+    strong = cleantake.Cleaner("none", nmf_guard_marked=0.5).clean(y, SR, events=[spans[0]])
+    weak = cleantake.Cleaner("none", nmf_guard_marked=0.1).clean(y, SR, events=[spans[0]])
+    assert not np.array_equal(strong.removed, weak.removed)
+    assert _energy(weak.removed, a, b) > _energy(strong.removed, a, b)
+    outside = np.ones(y.size, bool)
+    outside[int(a * SR):int(np.ceil(b * SR))] = False
+    assert not weak.removed[outside].any()
+    same = [cleantake.Cleaner("any", nmf_guard_marked=g).clean(y, SR, events=[spans[0]]).cleaned for g in (0.5, 0.1)]
+    assert np.array_equal(*same)
+
+
+def test_guard_of_marked_spans_leaves_what_the_finder_found(mixed):
+    """With like=, only the marked example's frames take nmf_guard_marked: the copy the finder
+    found is repaired exactly as with the usual guard."""
+    y, _, spans = mixed
+    a, b = spans[1]
+    runs = [cleantake.clean(y, SR, interference="none", like=[spans[0]], nmf_guard_marked=g) for g in (0.5, 0.1)]
+    assert [(e.start_s, e.end_s) for e in runs[0].events] == [(e.start_s, e.end_s) for e in runs[1].events]
+    assert any(e.start_s < b and a < e.end_s for e in runs[0].events)  # the copy was found
+    assert np.array_equal(runs[0].removed[int(a * SR):int(b * SR)], runs[1].removed[int(a * SR):int(b * SR)])
+    a0, b0 = spans[0]
+    assert _energy(runs[1].removed, a0, b0) > _energy(runs[0].removed, a0, b0)
+
+
 @pytest.mark.parametrize("span, words", [
     ((3.0, 2.0), "reversed"),
     ((2.0, 2.0), "no length"),

@@ -70,7 +70,7 @@ def test_bands_to_bins_is_local():
     assert hz.min() > centre / 2 and hz.max() < centre * 2
 
 
-@pytest.mark.parametrize("name", ["evidence", "nmf_guard", "necessity_contrast", "quiet_evidence", "confirm_quiet"])
+@pytest.mark.parametrize("name", ["evidence", "nmf_guard", "nmf_guard_marked", "necessity_contrast", "quiet_evidence", "confirm_quiet"])
 def test_new_settings_refuse_negative(name):
     with pytest.raises(ParameterError, match=name):
         cleantake.Cleaner("any", **{name: -1.0})
