@@ -443,7 +443,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--grid", default=None,
                     help="JSON object replacing some of GRID's value lists, e.g. '{\"detector\": [0.6, 0.7]}'")
-    ap.add_argument("--out", default="benchmarks/results/like.json")
+    ap.add_argument("--out", default=None,
+                    help="JSON of the run; default benchmarks/results/like.json, or like_bounds.json with --bounds "
+                         "(so that a bounds run never replaces a tuning run's rows)")
     ap.add_argument("--cache", default=None,
                     help="per-frame scores of the tuning mixtures (written; read back with --reuse); default "
                          "benchmarks/results/like_crossfit.pkl or like_train_v2.pkl by protocol")
@@ -498,6 +500,8 @@ def main() -> int:
     # fold k chooses on every other fold's tuning recordings (crossfit) or on its own train part
     choose_on = {k: [e["id"] for e in tune[k]] for k in range(a.folds)}
     where = "tuning mixtures of the other folds' test parts" if a.protocol == "crossfit" else "train mixtures"
+    if a.out is None:
+        a.out = "benchmarks/results/like_bounds.json" if a.bounds else "benchmarks/results/like.json"
     if a.bounds:
         with Pool(a.jobs) as pool:
             res = pool.map(bounds, [(a.corpus, e) for k in range(a.folds) for e in test[k]], chunksize=1)
