@@ -28,7 +28,8 @@ Usage (from the repository root)::
 
     PYTHONPATH=src nice -n 10 python benchmarks/like.py /path/to/corpus --jobs 2
 
-Writes ``benchmarks/results/like.json`` and the per-frame scores of the tuning recordings
+Writes ``benchmarks/results/like.json`` (``like_bounds.json`` with ``--bounds``) and the
+per-frame scores of the tuning recordings
 (``--cache``; all git-ignored). ``--review BUDGET`` measures the candidates for review
 (``LikeParams.review_similarity``) from that cache instead.
 """
