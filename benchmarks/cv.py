@@ -50,6 +50,9 @@ Examples::
         --out benchmarks/results/cv_B_nmf_every16.json
     PYTHONPATH=src python benchmarks/cv.py --aggregate benchmarks/results/cv_A_proposed_every4.json \\
         benchmarks/results/cv_B_nmf_every16.json --same-mixtures --out benchmarks/results/cv_AB_same.json
+    # a detector candidate B against the shipped fold models A and A's recipe with other seeds
+    # (train_detector.py --seed 4,5,6,7 ...): does B - A lie beyond how far the baselines lie apart?
+    PYTHONPATH=src python benchmarks/cv.py --compare A.json B.json --reseeds A_seeds4567.json A_seeds891011.json
 """
 
 from __future__ import annotations
@@ -509,29 +512,98 @@ def format_comparison(cmp: dict, name_a: str, name_b: str) -> str:
     return "\n".join(lines)
 
 
-def _compare_files(specs: list[str]) -> int:
-    """``--compare A.json[::RUN] B.json[::RUN]``: the run of each file (by default its only run
-    with automatic location, or its only run) compared on the mixtures both measured."""
-    picked = []
-    for spec in specs:
-        path, _, run = spec.partition("::")
-        try:
-            rows = json.loads(Path(path).read_text())["rows"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise SystemExit(f"--compare: cannot read the rows of {path}: {exc}") from None
-        runs = list(dict.fromkeys(_run_key(r) for r in rows))
-        if not run:
-            located = [x for x in runs if "(given" not in x]
-            if len(runs) == 1 or len(located) == 1:
-                run = runs[0] if len(runs) == 1 else located[0]
-            else:
-                raise SystemExit(f"--compare: {path} holds the runs {runs}; name one as {path}::RUN")
-        if run not in runs:
-            raise SystemExit(f"--compare: {path} has no run {run!r}; it has {runs}")
-        picked.append((run, [r for r in rows if _run_key(r) == run]))
-    (na, ra), (nb, rb) = picked
+def retrain_noise(rows_a: list[dict], rows_b: list[dict], reseeds: list[list[dict]]) -> dict:
+    """Run B against baseline A, read against how far A's recipe moves when only reseeded.
+
+    ``cv.py --compare``'s standard errors cover the mixtures, not the retrain: the shipped
+    detector's recipe with other seeds moved headline cells by up to 1 dB and false events by
+    a factor of two (benchmarks/DETECTOR.md, sessions 27-28). A candidate counts in a cell only
+    where it lies beyond the baselines' own spread.
+
+    Parameters
+    ----------
+    rows_a : list of dict
+        Mixture rows of the baseline run.
+    rows_b : list of dict
+        Mixture rows of the candidate run.
+    reseeds : list of list of dict
+        One or more runs of the baseline's recipe that differ from it only in their seeds.
+
+    Returns
+    -------
+    dict
+        Per headline cell that every run measured: ``diff`` (B - A, mean over mixtures, dB),
+        ``vs_each`` (B minus each baseline run, A first, dB), ``spread`` (the largest absolute
+        mean difference between two baseline runs, dB) and ``beyond`` (B - A is larger in size
+        than ``spread``, so B then lies on the same side of every baseline run); ``"events found"`` and
+        ``"clean with a false event"``: ``b`` and ``baselines`` (A's count first) on the
+        mixtures each pair shares.
+    """
+    if not reseeds:
+        raise ValueError("retrain_noise needs at least one reseeded run of the baseline")
+    base = [rows_a, *reseeds]
+    vs = [compare(r, rows_b) for r in base]
+    apart = [compare(base[i], base[j]) for i in range(len(base)) for j in range(i + 1, len(base))]
+    out: dict = {}
+    for cell in vs[0]:
+        if "diff" not in vs[0][cell]:
+            continue
+        if any(cell not in c for c in vs + apart):
+            continue
+        each = [c[cell]["diff"] for c in vs]
+        spread = max(abs(c[cell]["diff"]) for c in apart)
+        out[cell] = {"diff": each[0], "vs_each": each, "spread": spread, "beyond": bool(abs(each[0]) > spread)}
+    for key in ("events found", "clean with a false event"):
+        out[key] = {"b": vs[0][key]["b"], "baselines": [c[key]["a"] for c in vs], "n": vs[0][key]["n"]}
+    return out
+
+
+def format_retrain_noise(noise: dict, n_reseeds: int) -> str:
+    """The table of :func:`retrain_noise`, as printed by ``--compare A B --reseeds R ...``."""
+    lines = ["", f"against A's recipe reseeded ({n_reseeds} more run{'s' if n_reseeds > 1 else ''}): "
+             "B counts in a cell only beyond the baselines' own spread", "",
+             f"{'':16s} {'B - A':>7}  {'B - each baseline':>20}  {'baselines apart':>15}  {'':8s}"]
+    for k, c in noise.items():
+        if "diff" in c:
+            rng = f"{min(c['vs_each']):+.2f} .. {max(c['vs_each']):+.2f}"
+            lines.append(f"{k:16s} {c['diff']:+7.2f}  {rng:>20}  {c['spread']:15.2f}  "
+                         f"{'beyond' if c['beyond'] else 'within':8s}")
+    for key, what in (("events found", "events found (stems, mixes)"),
+                      ("clean with a false event", "clean recordings with a false event")):
+        c = noise[key]
+        lines.append(f"{what}: B {c['b']}, baselines {min(c['baselines'])} .. {max(c['baselines'])} of {c['n']}")
+    return "\n".join(lines)
+
+
+def _read_run(spec: str) -> tuple[str, list[dict]]:
+    """``FILE[::RUN]`` -> (run name, its rows): by default the file's only run with automatic
+    location, or its only run."""
+    path, _, run = spec.partition("::")
+    try:
+        rows = json.loads(Path(path).read_text())["rows"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"--compare: cannot read the rows of {path}: {exc}") from None
+    runs = list(dict.fromkeys(_run_key(r) for r in rows))
+    if not run:
+        located = [x for x in runs if "(given" not in x]
+        if len(runs) == 1 or len(located) == 1:
+            run = runs[0] if len(runs) == 1 else located[0]
+        else:
+            raise SystemExit(f"--compare: {path} holds the runs {runs}; name one as {path}::RUN")
+    if run not in runs:
+        raise SystemExit(f"--compare: {path} has no run {run!r}; it has {runs}")
+    return run, [r for r in rows if _run_key(r) == run]
+
+
+def _compare_files(specs: list[str], reseeds: list[str] | None = None) -> int:
+    """``--compare A.json[::RUN] B.json[::RUN] [--reseeds R.json ...]``: the run of each file
+    (by default its only run with automatic location, or its only run) compared on the
+    mixtures both measured; with ``--reseeds``, also against A's recipe reseeded."""
+    (na, ra), (nb, rb) = (_read_run(s) for s in specs)
     print(format_comparison(compare(ra, rb), f"{na} ({specs[0].partition('::')[0]})",
                             f"{nb} ({specs[1].partition('::')[0]})"))
+    if reseeds:
+        print(format_retrain_noise(retrain_noise(ra, rb, [_read_run(s)[1] for s in reseeds]), len(reseeds)))
     return 0
 
 
@@ -688,14 +760,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"),
                     help="only compare two result files, mixture by mixture (FILE or FILE::RUN): the mean "
                          "difference of each headline cell with its standard error")
+    ap.add_argument("--reseeds", nargs="+", metavar="R",
+                    help="with --compare: result files of A's recipe with other seeds (FILE or FILE::RUN); "
+                         "prints, cell by cell, whether B - A lies beyond how far those baselines lie apart")
     ap.add_argument("--retag", metavar="TAG", default=None,
                     help="with --aggregate: give every run the tag TAG (replacing its own), so that the same "
                          "method measured in several files (disjoint samples) is pooled")
     ap.add_argument("--same-mixtures", action="store_true",
                     help="with --aggregate: keep only the mixtures that every run measured")
     args = ap.parse_args(argv)
+    if args.reseeds and not args.compare:
+        ap.error("--reseeds goes with --compare A B")
     if args.compare:
-        return _compare_files(args.compare)
+        return _compare_files(args.compare, args.reseeds)
     if args.aggregate:
         return _aggregate_files(args.aggregate, Path(args.out), args.dictionary, args.same_mixtures, args.retag)
     if args.every < 1 or args.offset < 0 or args.jobs < 1 or (args.clean_every is not None and args.clean_every < 1):

@@ -84,6 +84,41 @@ def test_compare_pairs_mixtures_and_counts_events(tmp_path, capsys):
     assert cv.main(["--compare", str(fa), f"{fb}::stack"]) == 0
 
 
+def test_reseeds_read_a_difference_against_the_baselines_own_spread(tmp_path, capsys):
+    cv = _cv()
+    a = [_row(f"s{j}", j % 5, "stems", 0.0, 5.0 + j) for j in range(10)]
+    a += [_row(f"m{j}", j % 5, "mixes", 0.0, 3.0 + j) for j in range(10)]
+    # a reseed of A's recipe: stems 0.4 dB lower, mixes unchanged, one event fewer
+    r = [dict(x, nsdr=x["nsdr"] - (0.4 if x["set"] == "stems" else 0.0)) for x in a]
+    r[0]["found"] = 0
+    # the candidate: stems +0.2 over A (within the 0.4 the baselines lie apart), mixes +1.0 (beyond)
+    b = [dict(x, nsdr=x["nsdr"] + (0.2 if x["set"] == "stems" else 1.0)) for x in a]
+    n = cv.retrain_noise(a, b, [r])
+    assert n["stems NSDR +0"]["diff"] == pytest.approx(0.2)
+    assert n["stems NSDR +0"]["vs_each"] == pytest.approx([0.2, 0.6])
+    assert n["stems NSDR +0"]["spread"] == pytest.approx(0.4)
+    assert not n["stems NSDR +0"]["beyond"]
+    assert n["mixes NSDR +0"]["spread"] == pytest.approx(0.0) and n["mixes NSDR +0"]["beyond"]
+    assert n["events found"] == {"b": 20, "baselines": [20, 19], "n": 40}
+    # a loss counts beyond the spread as a gain does: under every baseline run
+    worse = cv.retrain_noise(a, [dict(x, nsdr=x["nsdr"] - 0.5) for x in a], [r])["stems NSDR +0"]
+    assert worse["beyond"] and max(worse["vs_each"]) < 0
+    with pytest.raises(ValueError, match="reseeded"):
+        cv.retrain_noise(a, b, [])
+    files = []
+    for name, rows in (("a", a), ("b", b), ("r", r)):
+        f = tmp_path / f"{name}.json"
+        f.write_text(json.dumps({"rows": rows}))
+        files.append(str(f))
+    assert cv.main(["--compare", files[0], files[1], "--reseeds", files[2]]) == 0
+    out = capsys.readouterr().out
+    mixes = next(line for line in out.splitlines() if line.startswith("mixes NSDR +0") and "beyond" in line)
+    assert "+1.00" in mixes
+    assert "events found (stems, mixes): B 20, baselines 19 .. 20 of 40" in out
+    with pytest.raises(SystemExit):
+        cv.main(["--reseeds", files[2]])
+
+
 def test_aggregate_retag_pools_one_method_over_samples(tmp_path, capsys):
     cv = _cv()
     files = []
