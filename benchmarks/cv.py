@@ -535,9 +535,9 @@ def retrain_noise(rows_a: list[dict], rows_b: list[dict], reseeds: list[list[dic
         Per headline cell that every run measured: ``diff`` (B - A, mean over mixtures, dB),
         ``vs_each`` (B minus each baseline run, A first, dB), ``spread`` (the largest absolute
         mean difference between two baseline runs, dB) and ``beyond`` (B - A is larger in size
-        than ``spread``, so B then lies on the same side of every baseline run); ``"events found"`` and
-        ``"clean with a false event"``: ``b`` and ``baselines`` (A's count first) on the
-        mixtures each pair shares.
+        than ``spread``, so B then lies on the same side of every baseline run);
+        ``"events found"`` and ``"clean with a false event"``: ``b`` and ``baselines`` (A's
+        count first) on the mixtures each pair shares.
     """
     if not reseeds:
         raise ValueError("retrain_noise needs at least one reseeded run of the baseline")
