@@ -5,7 +5,7 @@ Usage::
     python scripts/train_detector.py [--corpus ../shared/corpus] [--jobs 2] [--n-train 40]
         [--n-final 60] [--test-every 8] [--fraction 1] [--cache .cache/detector]
         [--out src/cleantake/presets/detector.npz] [--stage all|features|fit] [--features-version 1|2]
-        [--seed 0,1,2,3] [--combine pool|average]
+        [--seed 0,1,2,3] [--combine pool|average] [--pool-size N]
 
 The defaults rebuild the shipped model from 1,279 analyses (the 239 held-out recordings and
 4 seeds x 260 augmented mixtures: about 35-40 minutes on 2 free cores of the development
@@ -22,7 +22,8 @@ mixtures (cached in ``CACHE/seed<s>/train``; seed 0's in ``CACHE/train``; the he
 recordings in ``CACHE/test`` are shared), and one model is fitted on all of them (``--combine
 pool``, with as many negative frames per seed as one seed's fit keeps), or one per seed and
 their outputs averaged (``--combine average``: :func:`cleantake.detector.average_models`, the
-trees side by side); the calibration, threshold and unknown level are then fitted on that
+trees side by side; with ``--pool-size N``, one pooled model per N consecutive seeds, averaged:
+``--seed 0,...,11 --combine average --pool-size 4`` averages three runs of the pooled recipe); the calibration, threshold and unknown level are then fitted on that
 model's held-out events as for one seed. A single seed (``--seed 0``, session 8's recipe, shipped
 until session 20) moves false events by a third from one seed to the next
 (benchmarks/DETECTOR.md, "Seeds pooled").
@@ -543,17 +544,24 @@ def fit_detector(by_seed: dict[int, list[dict]], shared: list[dict], kind: str, 
     every member trains on (``shared``: the other folds' held-out recordings).
 
     One seed: :func:`fit_models` on its items and ``shared``, as before seeds were combined.
-    Several (``--combine``): ``average``, one model per seed averaged into one
-    (:func:`cleantake.detector.average_models`, the members' trees side by side); ``pool``,
-    one model on every seed's items (and as many negative frames per seed as one run keeps).
+    Several (``--combine``): ``pool``, one model on every seed's items (and as many negative
+    frames per seed as one run keeps); ``average``, the seeds taken in consecutive groups of
+    ``args.pool_size`` (1: one model per seed), each group pooled, and the groups' models
+    averaged into one (:func:`cleantake.detector.average_models`, the members' trees side by
+    side).
     """
     from cleantake.detector import average_models
 
     seeds = sorted(by_seed)
+
+    def pooled(group: list[int]):
+        items = [it for s in group for it in by_seed[s]] + shared
+        return _model(*fit_models(items, kind, group[0], args.class_model, MAX_NEGATIVES * len(group)))
+
     if len(seeds) == 1 or args.combine == "pool":
-        items = [it for s in seeds for it in by_seed[s]] + shared
-        return _model(*fit_models(items, kind, seeds[0], args.class_model, MAX_NEGATIVES * len(seeds)))
-    return average_models([_model(*fit_models(by_seed[s] + shared, kind, s, args.class_model)) for s in seeds])
+        return pooled(seeds)
+    size = getattr(args, "pool_size", 1)
+    return average_models([pooled(seeds[i:i + size]) for i in range(0, len(seeds), size)])
 
 
 def _calibrated(model, calib, extra: dict):
@@ -1031,6 +1039,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="with several seeds: fit one model on every seed's mixtures (pool, the default and the "
                          "shipped model's) or one per seed and average their outputs (average: their trees "
                          "side by side, so the model grows with the seeds)")
+    ap.add_argument("--pool-size", type=int, default=1, metavar="N",
+                    help="with --combine average: pool the seeds in consecutive groups of N and average the "
+                         "groups' models (default 1: one model per seed); the number of seeds must be a "
+                         "multiple of N")
     ap.add_argument("--fraction", type=float, default=1.0,
                     help="use only this first part of every group of analyses (a smaller run)")
     ap.add_argument("--stage", choices=("all", "features", "fit"), default="all")
@@ -1079,6 +1091,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--seed: expected whole numbers separated by commas, got {args.seed!r}")
     if any(v < 0 for v in args.seeds) or len(set(args.seeds)) != len(args.seeds):
         ap.error(f"--seed: expected distinct seeds of 0 or more, got {args.seed!r}")
+    if args.pool_size < 1 or len(args.seeds) % args.pool_size:
+        ap.error(f"--pool-size must be a whole number of 1 or more that divides the {len(args.seeds)} seeds, "
+                 f"got {args.pool_size}")
+    if args.pool_size > 1 and args.combine != "average":
+        ap.error("--pool-size groups the seeds of --combine average; give --combine average")
     if len(args.seeds) > 1 and args.combine == "average" and "mlp" in args.models.split(","):
         ap.error("--combine average can average tree ensembles and logistic regressions, not the MLP: give "
                  "--models hgb (or logreg), or --combine pool")

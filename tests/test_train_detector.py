@@ -41,6 +41,9 @@ def test_each_seed_trains_on_its_own_mixtures_and_all_share_the_test_recordings(
     (["--seed", "1,1"], "distinct seeds"),
     (["--seed", "-1"], "distinct seeds of 0 or more"),
     (["--seed", "0,1", "--combine", "average", "--models", "hgb,mlp"], "not the MLP"),
+    (["--seed", "0,1,2", "--combine", "average", "--pool-size", "2", "--models", "hgb"], "divides the 3 seeds"),
+    (["--seed", "0,1", "--pool-size", "0", "--combine", "average", "--models", "hgb"], "1 or more"),
+    (["--seed", "0,1", "--pool-size", "2", "--models", "hgb"], "give --combine average"),
 ])
 def test_bad_seeds_are_refused_before_anything_is_written(tmp_path, capsys, argv, match):
     td = _script()
@@ -51,3 +54,25 @@ def test_bad_seeds_are_refused_before_anything_is_written(tmp_path, capsys, argv
     assert exc.value.code == 2
     assert match in capsys.readouterr().err
     assert not cache.exists() and not (tmp_path / "folds").exists() and not (tmp_path / "det.npz").exists()
+
+
+def test_average_of_pools_pools_consecutive_seeds_and_averages_the_groups(monkeypatch):
+    import argparse
+
+    import cleantake.detector
+
+    td = _script()
+    fits = []
+    monkeypatch.setattr(td, "fit_models", lambda items, kind, seed, cls, neg: fits.append((items, seed, neg)) or (seed,))
+    monkeypatch.setattr(td, "_model", lambda *parts: ("model", parts))
+    monkeypatch.setattr(cleantake.detector, "average_models", lambda models: ("average", models))
+    by_seed = {s: [f"mix{s}"] for s in range(6)}
+    args = argparse.Namespace(combine="average", pool_size=3, class_model="logreg")
+    out = td.fit_detector(by_seed, ["shared"], "hgb", args)
+    assert [f[0] for f in fits] == [["mix0", "mix1", "mix2", "shared"], ["mix3", "mix4", "mix5", "shared"]]
+    assert [f[1] for f in fits] == [0, 3]                       # each pool drawn with its first seed
+    assert [f[2] for f in fits] == [3 * td.MAX_NEGATIVES] * 2   # as many negatives per seed as one fit
+    assert out == ("average", [("model", (0,)), ("model", (3,))])
+    fits.clear()
+    pooled = td.fit_detector(by_seed, ["shared"], "hgb", argparse.Namespace(combine="pool", class_model="logreg"))
+    assert pooled == ("model", (0,)) and len(fits) == 1 and len(fits[0][0]) == 7
