@@ -781,3 +781,25 @@ def test_stereo_option_chooses_the_stereo_model(tmp_path, capsys):
     assert changed[None] < 0.05 * changed["mask"]
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--stereo", "wide"], capsys)
     assert code == 2 and "spatial" in err and "mask" in err and not (tmp_path / "bad.wav").exists()
+
+
+def test_channel_confidence_finds_a_quiet_burst_in_one_channel(tmp_path, capsys):
+    """`--channel-confidence 0.7` also locates each channel alone: a quiet burst in the left
+    channel only, which the default misses, is found and listed; a value outside 0-1 is
+    refused, exit code 2, nothing written."""
+    from test_pipeline import SR, _mixture
+
+    y, x, (t0, t1) = _mixture()
+    src = tmp_path / "in.wav"
+    sf.write(src, np.stack([x + 0.2 * (y - x), x], axis=1), SR, subtype="FLOAT")
+    found = {}
+    for extra in ([], ["--channel-confidence", "0.7"]):
+        labels = tmp_path / f"labels{len(extra)}.txt"
+        code, _, err = run(["clean", src, "-o", tmp_path / f"out{len(extra)}.wav", "--labels", labels, "-q"] + extra,
+                           capsys)
+        assert code == 0, err
+        spans = [tuple(map(float, line.split("\t")[:2])) for line in labels.read_text().splitlines() if line]
+        found[len(extra)] = any(a < t1 and b > t0 for a, b in spans)
+    assert found == {0: False, 2: True}
+    code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--channel-confidence", "1.5"], capsys)
+    assert code == 2 and "channel-confidence" in err and not (tmp_path / "bad.wav").exists()

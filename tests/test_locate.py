@@ -190,3 +190,37 @@ def test_events_longer_than_max_event_are_candidates_never_repaired(corpus):
         assert not np.any(res.removed[a:b])
     with pytest.raises(ParameterError, match="max_event_ms must be positive"):
         cleantake.Settings(max_event_ms=0.0)
+
+
+def _loc(spans, times, conf=0.9, candidates=()):
+    """A Location with events over ``spans`` (frame ranges) on frames centred at ``times``."""
+    from cleantake.locate import Event, Location, dilate
+
+    frames = np.zeros(times.size, bool)
+    events = []
+    for a, b in spans:
+        frames[a:b] = True
+        events.append(Event(round(times[a] - 0.005, 6), round(times[b - 1] + 0.005, 6), "unknown", conf))
+    return Location(frames, list(spans), events, {}, {}, None, dilate(frames, 2), list(candidates))
+
+
+def test_channel_events_are_added_only_where_the_mean_found_none_and_sure_enough():
+    from cleantake.locate import Event, add_channel_events
+
+    times = np.arange(100) * 0.01 + 0.005
+    cand = Event(0.61, 0.64, "unknown", 0.3)
+    loc = _loc([(10, 20)], times, candidates=[cand, Event(0.9, 0.95, "unknown", 0.3)])
+    left = _loc([(15, 25), (60, 70)], times, conf=0.8)      # overlaps the mean's event / new
+    right = _loc([(40, 45)], times, conf=0.6)                 # new but not sure enough
+    out = add_channel_events(loc, [left, right], confidence=0.7, frame_times=times, context=2)
+    assert out.segments == [(10, 20), (60, 70)]
+    assert out.events == [loc.events[0], left.events[1]]
+    assert out.frames.sum() == 20 and out.frames[60:70].all() and not out.frames[40:45].any()
+    assert out.stats["channel_events"] == 1 and out.trace["channels"].sum() == 10
+    assert out.exclude[58:72].all() and loc.exclude[10:20].all() and out.exclude[8:22].all()
+    assert out.candidates == [loc.candidates[1]]               # the one inside the added event is gone
+    # nothing sure enough: the location itself
+    assert add_channel_events(loc, [right], confidence=0.7, frame_times=times, context=2) is loc
+    # a second channel's event on frames the first one's already took is not added twice
+    twice = add_channel_events(loc, [left, left], confidence=0.7, frame_times=times, context=2)
+    assert twice.segments == out.segments

@@ -292,3 +292,23 @@ def test_no_given_span_returns_the_input_without_analysis(monkeypatch):
     monkeypatch.setattr(P, "analyse", no_analysis)
     res = cleantake.Cleaner("any").clean(x, SR, events=[])
     assert res.events == [] and np.array_equal(res.cleaned, x) and not res.removed.any()
+
+
+def test_channel_location_only_adds_what_a_channel_finds_alone(mixed):
+    """A quiet burst in one channel only: the channels' mean misses it, the channel alone
+    finds it. Each channel located on its own too (Settings.channel_confidence) keeps every
+    event of the default and adds only events a channel's own location has, sure enough;
+    mono is untouched by the setting."""
+    y, x, (t0, t1) = mixed
+    st = np.stack([x + 0.2 * (y - x), x], axis=1)
+    plain = cleantake.Cleaner("any").clean(st, SR)
+    ch = cleantake.Cleaner("any", channel_confidence=0.7)
+    both = ch.clean(st, SR)
+    alone = [e for c in range(2) for e in cleantake.Cleaner("any").locate(st[:, c], SR)]
+    assert not any(e.start_s < t1 and e.end_s > t0 for e in plain.events)
+    assert any(e.start_s < t1 and e.end_s > t0 for e in both.events)
+    assert set(plain.events) <= set(both.events)
+    assert all(e in alone and e.confidence >= 0.7 for e in set(both.events) - set(plain.events))
+    np.testing.assert_allclose(both.cleaned + both.removed, st, atol=1e-12)
+    mono = ch.clean(y, SR)
+    np.testing.assert_array_equal(mono.cleaned, cleantake.Cleaner("any").clean(y, SR).cleaned)

@@ -11,7 +11,7 @@ the recording's music templates (:func:`evidence_ratio`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Event", "overlaps_any", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
-    "Location", "locate_events", "chosen_locator", "learned_location", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
+    "Location", "locate_events", "chosen_locator", "learned_location", "add_channel_events", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
     "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
 
@@ -383,6 +383,60 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
     return Location(frames, segs, events, {"learned": frames.copy()},
                     {"detector_events": len(found)}, None,
                     dilate(frames, fc.context), candidates)
+
+
+def add_channel_events(loc: Location, channels: Sequence[Location], *, confidence: float,
+                       frame_times: np.ndarray, context: int) -> Location:
+    """``loc`` with the events each channel found on its own where ``loc`` has none.
+
+    Parameters
+    ----------
+    loc : Location
+        The location in the channels' mean magnitude (:func:`locate_events` of the recording).
+    channels : sequence of Location
+        The location of each channel analysed alone, on the same frames (same length, rate
+        and STFT).
+    confidence : float in [0, 1]
+        Confidence a channel's event needs to be added.
+    frame_times : np.ndarray [shape=(T,)]
+        Centre of every frame in seconds (``cfg.frame_times(T)``): an event covers the frames
+        whose centres lie in its span.
+    context : int
+        Frames on each side of an added event that the repair must not take as neighbours
+        (``Settings.counts(cfg).context``).
+
+    Returns
+    -------
+    Location
+        Events and segments in time order: ``loc``'s, then each channel's events at or above
+        ``confidence`` that overlap none of the frames kept so far (the first channel's
+        first); candidates that overlap an added event are dropped; ``trace["channels"]``
+        holds the added frames and ``stats["channel_events"]`` their number. ``music`` is
+        ``loc``'s (the repair estimates the added frames itself). ``loc`` itself when
+        nothing is added.
+    """
+    t = np.asarray(frame_times, np.float64)
+    frames = loc.frames.copy()
+    added = np.zeros_like(frames)
+    pairs = list(zip(loc.segments, loc.events))
+    new: list[Event] = []
+    for ch in channels:
+        for ev in ch.events:
+            idx = np.flatnonzero((t >= ev.start_s - 1e-6) & (t <= ev.end_s + 1e-6))
+            if ev.confidence < confidence or not idx.size or frames[idx[0]:idx[-1] + 1].any():
+                continue
+            a, b = int(idx[0]), int(idx[-1]) + 1
+            frames[a:b] = True
+            added[a:b] = True
+            pairs.append(((a, b), ev))
+            new.append(ev)
+    if not new:
+        return loc
+    pairs.sort(key=lambda p: (p[1].start_s, p[1].end_s))
+    exclude = dilate(added, context) if loc.exclude is None else loc.exclude | dilate(added, context)
+    return Location(frames, [sg for sg, _ in pairs], [e for _, e in pairs], {**loc.trace, "channels": added},
+                    {**loc.stats, "channel_events": len(new)}, loc.music, exclude,
+                    [c for c in loc.candidates if not overlaps_any(c, new)])
 
 
 def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary") -> Location:

@@ -23,7 +23,7 @@ from .errors import ParameterError
 from .io import block_sizes
 from .labels import check_spans
 from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
-from .locate import Event, dilate, locate_events, overlaps_any
+from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
@@ -554,6 +554,12 @@ class Cleaner:
         if like is not None:
             return self._process_like(x, sr, ana, like, kept, stats, report, locate_only, like_model)
         loc = locate_events(ana, settings=s, dictionary=self.dictionary)
+        if s.channel_confidence > 0 and x.shape[0] > 1 and chosen_locator(s, self.dictionary) == "learned":
+            # Each channel located on its own too (Settings.channel_confidence).
+            alone = [locate_events(self.analyse(x[c:c + 1], sr), settings=s, dictionary=self.dictionary)
+                     for c in range(x.shape[0])]
+            loc = add_channel_events(loc, alone, confidence=s.channel_confidence,
+                                     frame_times=cfg.frame_times(ana.n_frames), context=fc.context)
         stats.update(loc.stats)
         frames, found = loc.frames, loc.events
         stats[_CANDIDATES] = [e for e in loc.candidates if not overlaps_any(e, kept)]

@@ -48,6 +48,8 @@ strength = _unit_interval("strength", "a number from 0 (no change) to 1 (full re
 confidence = _unit_interval("sensitivity", "a confidence from 0 to 1")
 #: argparse type of ``--review-level``: a confidence from 0 to 1.
 review_level = _unit_interval("review-level", "a confidence from 0 to 1")
+#: argparse type of ``--channel-confidence``: 0 (off) or a confidence up to 1.
+channel_confidence = _unit_interval("channel-confidence", "0 (off) or a confidence up to 1")
 
 
 def add_interference_option(p: argparse.ArgumentParser) -> None:
@@ -72,6 +74,11 @@ def add_location_options(p: argparse.ArgumentParser) -> None:
                    help="with the learned locator and --report: events from this confidence up to the "
                         "sensitivity are listed in the report as candidates, unticked and not repaired, for you "
                         f"to accept; 1 lists none (default {Settings.review_level:g})")
+    p.add_argument("--channel-confidence", type=channel_confidence, default=Settings.channel_confidence, metavar="P",
+                   help="with two or more channels and the learned locator: also locate in each channel on its "
+                        "own and add the events a channel finds with at least this confidence where the channels "
+                        "together found none (a quiet event panned to one side); about 2.4 times the time; "
+                        "0.7 was measured (benchmarks/DETECTOR.md); default 0, off")
 
 
 def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
@@ -79,6 +86,7 @@ def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
     return Cleaner(args.interference, method=getattr(args, "method", "proposed"),
                    strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity,
                    review_level=getattr(args, "review_level", Settings.review_level),
+                   channel_confidence=getattr(args, "channel_confidence", Settings.channel_confidence),
                    stereo_model=getattr(args, "stereo", "auto"))
 
 
