@@ -19,6 +19,8 @@ peak memory of one case cannot contaminate another; imports are not timed):
 * ``cleantake_report`` (10 and 60 min): :func:`cleantake.files.clean_file` with an HTML
   report, as ``cleantake clean --report`` (blocks, then the report drawn from the written
   files read back piece by piece), split into the blocks and the report;
+* ``cleantake_channels`` (10 min): the same with ``channel_confidence=0.7`` (``clean
+  --channel-confidence 0.7``: each channel also analysed and located on its own);
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` with ``block_s=None``, one
   analysis of the whole recording in memory (the Python API's default cleans more than
   two minutes in blocks, as ``cleantake``);
@@ -249,13 +251,17 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
     if case == "cleantake_stack":  # the same with the threshold stack, the default before session 8
         case, locator = "cleantake", "stack"
         out["case"] = "cleantake_stack"
+    channel_confidence = 0.0
+    if case == "cleantake_channels":  # `clean --channel-confidence 0.7`: each channel also located alone
+        case, channel_confidence = "cleantake", 0.7
+        out["case"] = "cleantake_channels"
     if case == "cleantake_given":  # `clean --events`: the recording's first 100 events given, no location
         case = "cleantake"
         out["case"] = "cleantake_given"
         given = [(t, min(t + 0.8, rec["seconds"])) for t, _ in rec["events"][:100]]
         out["n_given"] = len(given)
     if case == "cleantake":
-        clock = StageClock(cleantake.Cleaner("any", locator=locator))
+        clock = StageClock(cleantake.Cleaner("any", locator=locator, channel_confidence=channel_confidence))
         outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
         outdir.mkdir(exist_ok=True)
         stats: dict = {}
@@ -382,7 +388,7 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 
 CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
-    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report"],
+    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
 }
@@ -495,6 +501,10 @@ def main(argv=None) -> int:
         if a and b:
             ratios[f"{name}: with --report / without, wall"] = b["wall_s"] / a["wall_s"]
             ratios[f"{name}: with --report / without, peak RSS"] = b["peak_rss"] / a["peak_rss"]
+    a, b = by.get(("10m_stereo", "cleantake")), by.get(("10m_stereo", "cleantake_channels"))
+    if a and b:
+        ratios["10m_stereo: each channel also located / default, wall"] = b["wall_s"] / a["wall_s"]
+        ratios["10m_stereo: each channel also located / default, peak RSS"] = b["peak_rss"] / a["peak_rss"]
     a, b = by.get(("10m_stereo", "cleantake")), by.get(("60m_stereo", "cleantake"))
     if a and b:
         ratios["cost per audio minute, 60 min / 10 min (1.0 = linear)"] = (
