@@ -23,8 +23,9 @@ recordings in ``CACHE/test`` are shared), and one model is fitted on all of them
 pool``, with as many negative frames per seed as one seed's fit keeps), or one per seed and
 their outputs averaged (``--combine average``: :func:`cleantake.detector.average_models`, the
 trees side by side; with ``--pool-size N``, one pooled model per N consecutive seeds, averaged:
-``--seed 0,...,11 --combine average --pool-size 4`` averages three runs of the pooled recipe); the calibration, threshold and unknown level are then fitted on that
-model's held-out events as for one seed. A single seed (``--seed 0``, session 8's recipe, shipped
+``--seed 0,...,11 --combine average --pool-size 4`` averages three runs of the pooled recipe,
+measured in session 29 and not shipped); the calibration, threshold and unknown level are then
+fitted on that model's held-out events as for one seed. A single seed (``--seed 0``, session 8's recipe, shipped
 until session 20) moves false events by a third from one seed to the next
 (benchmarks/DETECTOR.md, "Seeds pooled").
 
