@@ -19,7 +19,7 @@ peak memory of one case cannot contaminate another; imports are not timed):
 * ``cleantake_report`` (10 and 60 min): :func:`cleantake.files.clean_file` with an HTML
   report, as ``cleantake clean --report`` (blocks, then the report drawn from the written
   files read back piece by piece), split into the blocks and the report;
-* ``cleantake_channels`` (10 min): the same with ``channel_confidence=0.7`` (``clean
+* ``cleantake_channels`` (10 and 60 min): the same with ``channel_confidence=0.7`` (``clean
   --channel-confidence 0.7``: each channel also analysed and located on its own);
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` with ``block_s=None``, one
   analysis of the whole recording in memory (the Python API's default cleans more than
@@ -389,7 +389,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
     "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels"],
-    "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given"],
+    "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
+                   "cleantake_channels"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
 }
 
@@ -501,10 +502,11 @@ def main(argv=None) -> int:
         if a and b:
             ratios[f"{name}: with --report / without, wall"] = b["wall_s"] / a["wall_s"]
             ratios[f"{name}: with --report / without, peak RSS"] = b["peak_rss"] / a["peak_rss"]
-    a, b = by.get(("10m_stereo", "cleantake")), by.get(("10m_stereo", "cleantake_channels"))
-    if a and b:
-        ratios["10m_stereo: each channel also located / default, wall"] = b["wall_s"] / a["wall_s"]
-        ratios["10m_stereo: each channel also located / default, peak RSS"] = b["peak_rss"] / a["peak_rss"]
+    for name in ("10m_stereo", "60m_stereo"):
+        a, b = by.get((name, "cleantake")), by.get((name, "cleantake_channels"))
+        if a and b:
+            ratios[f"{name}: each channel also located / default, wall"] = b["wall_s"] / a["wall_s"]
+            ratios[f"{name}: each channel also located / default, peak RSS"] = b["peak_rss"] / a["peak_rss"]
     a, b = by.get(("10m_stereo", "cleantake")), by.get(("60m_stereo", "cleantake"))
     if a and b:
         ratios["cost per audio minute, 60 min / 10 min (1.0 = linear)"] = (

@@ -63,7 +63,8 @@ def test_average_of_pools_pools_consecutive_seeds_and_averages_the_groups(monkey
 
     td = _script()
     fits = []
-    monkeypatch.setattr(td, "fit_models", lambda items, kind, seed, cls, neg: fits.append((items, seed, neg)) or (seed,))
+    monkeypatch.setattr(td, "fit_models",
+                        lambda items, kind, seed, cls, neg: fits.append((items, seed, neg)) or (seed,))
     monkeypatch.setattr(td, "_model", lambda *parts: ("model", parts))
     monkeypatch.setattr(cleantake.detector, "average_models", lambda models: ("average", models))
     by_seed = {s: [f"mix{s}"] for s in range(6)}

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Event", "overlaps_any", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
-    "Location", "locate_events", "chosen_locator", "learned_location", "add_channel_events", "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
+    "Location", "locate_events", "chosen_locator", "learned_location", "add_channel_events",
+    "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
     "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
 

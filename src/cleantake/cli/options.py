@@ -77,7 +77,7 @@ def add_location_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel-confidence", type=channel_confidence, default=Settings.channel_confidence, metavar="P",
                    help="with two or more channels and the learned locator: also locate in each channel on its "
                         "own and add the events a channel finds with at least this confidence where the channels "
-                        "together found none (a quiet event panned to one side); about 2.4 times the time; "
+                        "together found none (a quiet event panned to one side); about 2.4-2.7 times the time; "
                         "0.7 was measured (benchmarks/DETECTOR.md); default 0, off")
 
 
