@@ -217,7 +217,8 @@ class Settings:
         channel). Analyses a stereo recording three times (2.4 times the default's wall
         time on 10 minutes). 0.7, fixed before it was measured, on 237 held-out stereo
         mixes: +0.34 dB NSDR at -6 dB, +0.03 at 0 dB, 13 more events found of 481 for 5
-        more false ones (benchmarks/DETECTOR.md, session 29). Without ``like=`` and
+        more false ones; with the events heard in a reverberant hall +0.73 / +0.41 dB at 0 /
+        -6 dB (benchmarks/DETECTOR.md, session 29). Without ``like=`` and
         ``events=`` only (with ``like=`` the location beside the finder is the mean's).
     max_event_ms : float > 0
         With the learned locator: an event the detector cuts longer than this is returned as
