@@ -419,7 +419,7 @@ def add_channel_events(loc: Location, channels: Sequence[Location], *, confidenc
     t = np.asarray(frame_times, np.float64)
     frames = loc.frames.copy()
     added = np.zeros_like(frames)
-    pairs = list(zip(loc.segments, loc.events))
+    segs: list[tuple[int, int]] = []
     new: list[Event] = []
     for ch in channels:
         for ev in ch.events:
@@ -429,13 +429,14 @@ def add_channel_events(loc: Location, channels: Sequence[Location], *, confidenc
             a, b = int(idx[0]), int(idx[-1]) + 1
             frames[a:b] = True
             added[a:b] = True
-            pairs.append(((a, b), ev))
+            segs.append((a, b))
             new.append(ev)
     if not new:
         return loc
-    pairs.sort(key=lambda p: (p[1].start_s, p[1].end_s))
     exclude = dilate(added, context) if loc.exclude is None else loc.exclude | dilate(added, context)
-    return Location(frames, [sg for sg, _ in pairs], [e for _, e in pairs], {**loc.trace, "channels": added},
+    return Location(frames, sorted(list(loc.segments) + segs),
+                    sorted(list(loc.events) + new, key=lambda e: (e.start_s, e.end_s)),
+                    {**loc.trace, "channels": added},
                     {**loc.stats, "channel_events": len(new)}, loc.music, exclude,
                     [c for c in loc.candidates if not overlaps_any(c, new)])
 
