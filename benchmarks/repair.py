@@ -127,6 +127,9 @@ VARIANTS: dict[str, dict] = {
     "new-guard.75": {"base": "new", "settings": {"nmf_guard": 0.75}},
     "new-p3": {"base": "new", "settings": {"mask_power": 3.0}},
     "new-c3": {"base": "new", "settings": {"repair_compress": 3.0}},
+    "new-ctx69": {"base": "new", "settings": {"context_ms": 69.0}},
+    "new-ctx92g.25": {"base": "new", "settings": {"context_ms": 92.0, "nmf_guard": 0.25}},
+    "new-ctx92c3": {"base": "new", "settings": {"context_ms": 92.0, "repair_compress": 3.0}},
     "nx": {"base": "new", "feat": "Fm_c1", "stat": "mean"},  # "new" through the experimental copy
     "nx-rk": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "kernel"},
     "nx-rg": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "guard"},
