@@ -62,7 +62,10 @@ from cleantake.spectral import bands_to_bins, stft  # noqa: E402
 #: Named variants: ``settings`` replaces fields of the default Settings, the other keys are
 #: options of :func:`variant_removed` (None of them: the library's own repair).
 #: The repair's settings before this benchmark (the base of every variant without ``"base": "new"``).
-OLD = {"repair_compress": 0.1, "repair_statistic": "median"}
+OLD = {"repair_compress": 0.1, "repair_statistic": "median", "repair_context_ms": 46.0, "repair_k": 4}
+#: The repair chosen in session 8 (one kernel), the library's until session 31: the ``new-*``
+#: variants below it changed one setting of it (their names kept from then).
+S8 = {"repair_compress": 1.0, "repair_context_ms": 46.0, "repair_k": 4}
 VARIANTS: dict[str, dict] = {
     "today": {},
     "new": {"base": "new"},  # the library's defaults (fade: span_fade_ms)
@@ -121,16 +124,19 @@ VARIANTS: dict[str, dict] = {
     "c2ctx69": {"settings": {"context_ms": 69.0}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
     "c2med": {"settings": {"context_ms": 92.0}, "feat": "Fm_c1", "fade": "none"},
     "d1": {"feat": "Fm_c1", "fade": "none"},
-    "new-k8": {"base": "new", "settings": {"k": 8}},
-    "new-ctx92": {"base": "new", "settings": {"context_ms": 92.0}},
-    "new-guard.25": {"base": "new", "settings": {"nmf_guard": 0.25}},
-    "new-guard.75": {"base": "new", "settings": {"nmf_guard": 0.75}},
-    "new-p3": {"base": "new", "settings": {"mask_power": 3.0}},
-    "new-c3": {"base": "new", "settings": {"repair_compress": 3.0}},
-    "new-ctx69": {"base": "new", "settings": {"context_ms": 69.0}},
-    "new-ctx92g.25": {"base": "new", "settings": {"context_ms": 92.0, "nmf_guard": 0.25}},
-    "new-ctx92c3": {"base": "new", "settings": {"context_ms": 92.0, "repair_compress": 3.0}},
-    "nx": {"base": "new", "feat": "Fm_c1", "stat": "mean"},  # "new" through the experimental copy
+    "s8": {"base": "new", "settings": S8},
+    "new-k8": {"base": "new", "settings": {**S8, "repair_k": 8}},
+    "new-ctx92": {"base": "new", "settings": {**S8, "context_ms": 92.0, "repair_context_ms": 92.0}},
+    "new-guard.25": {"base": "new", "settings": {**S8, "nmf_guard": 0.25}},
+    "new-guard.75": {"base": "new", "settings": {**S8, "nmf_guard": 0.75}},
+    "new-p3": {"base": "new", "settings": {**S8, "mask_power": 3.0}},
+    "new-c3": {"base": "new", "settings": {**S8, "repair_compress": 3.0}},
+    "new-ctx69": {"base": "new", "settings": {**S8, "context_ms": 69.0, "repair_context_ms": 69.0}},
+    "new-ctx92g.25": {"base": "new", "settings": {**S8, "context_ms": 92.0, "repair_context_ms": 92.0,
+                                                   "nmf_guard": 0.25}},
+    "new-ctx92c3": {"base": "new", "settings": {**S8, "context_ms": 92.0, "repair_context_ms": 92.0,
+                                                 "repair_compress": 3.0}},
+    "nx": {"base": "new", "feat": "Fm_c1", "stat": "mean"},  # "s8" through the experimental copy
     "nx-rk": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "kernel"},
     "nx-rg": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "guard"},
     "nx-rb": {"base": "new", "feat": "Fm_c1", "stat": "mean", "refit": "both"},
@@ -165,6 +171,49 @@ VARIANTS: dict[str, dict] = {
     "c4": {"settings": {"context_ms": 92.0, "k": 8}, "feat": "Fm_c1", "stat": "mean", "fade": "none"},
     # Frames whose window reaches into a span (centre up to ``widen`` hops outside it) repaired
     # at full weight; the removal is still cut to the span by the sample mask.
+    "mk-46-92": {"base": "new", "stat": "mean", "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0))},
+    "mk-23-46-92": {"base": "new", "stat": "mean", "kernels": (("Fm_c1", 23.0), ("Fm_c1", 46.0), ("Fm_c1", 92.0))},
+    "mk-46-92-184": {"base": "new", "stat": "mean", "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0), ("Fm_c1", 184.0))},
+    "mk-c.1-c1": {"base": "new", "stat": "mean", "kernels": (("Fm_c0.1", 46.0), ("Fm_c1", 46.0))},
+    "mk-c1-c10": {"base": "new", "stat": "mean", "kernels": (("Fm_c1", 46.0), ("Fm_c10", 46.0))},
+    "mk-4": {"base": "new", "stat": "mean", "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0), ("Fm_c10", 46.0),
+                                                         ("Fm_c10", 92.0))},
+    "mk-6": {"base": "new", "stat": "mean", "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10")
+                                                             for c in (46.0, 92.0, 184.0))},
+    "mk-9": {"base": "new", "stat": "mean", "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10", "Fm_lin")
+                                                             for c in (46.0, 92.0, 184.0))},
+    "mk-6b": {"base": "new", "stat": "mean", "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10")
+                                                              for c in (23.0, 46.0, 92.0))},
+    "mk-8": {"base": "new", "stat": "mean", "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10")
+                                                             for c in (23.0, 46.0, 92.0, 184.0))},
+    "mk-4k2": {"base": "new", "stat": "mean", "settings": {"k": 2},
+               "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0), ("Fm_c10", 46.0), ("Fm_c10", 92.0))},
+    "mk-4k8": {"base": "new", "stat": "mean", "settings": {"k": 8},
+               "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0), ("Fm_c10", 46.0), ("Fm_c10", 92.0))},
+    "mk-4med": {"base": "new", "stat": "median",
+                "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0), ("Fm_c10", 46.0), ("Fm_c10", 92.0))},
+    "mk-6k2": {"base": "new", "stat": "mean", "settings": {"k": 2},
+               "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (46.0, 92.0, 184.0))},
+    "mk-8k2": {"base": "new", "stat": "mean", "settings": {"k": 2},
+               "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))},
+    "mk-8k1": {"base": "new", "stat": "mean", "settings": {"k": 1},
+               "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))},
+    "mk-3k3": {"base": "new", "stat": "mean", "settings": {"k": 3},
+               "kernels": (("Fm_c1", 46.0), ("Fm_c1", 92.0), ("Fm_c10", 92.0))},
+    "mk-10k2": {"base": "new", "stat": "mean", "settings": {"k": 2},
+                "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0, 368.0))},
+    "mk-8k3": {"base": "new", "stat": "mean", "settings": {"k": 3},
+               "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))},
+    "mk-12k2": {"base": "new", "stat": "mean", "settings": {"k": 2},
+                "kernels": tuple((f, c) for f in ("Fm_c0.3", "Fm_c1", "Fm_c3", "Fm_c10", "Fm_c30")
+                                 for c in (23.0, 46.0, 92.0, 184.0))[:12]},
+    "mk-8k2med": {"base": "new", "stat": "median", "settings": {"k": 2},
+                  "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))},
+    "mk-g.25": {"base": "new", "settings": {"nmf_guard": 0.25}},  # session 31: around the 8 kernels
+    "mk-g.75": {"base": "new", "settings": {"nmf_guard": 0.75}},
+    "mk-p1.5": {"base": "new", "settings": {"mask_power": 1.5}},
+    "mk-p3": {"base": "new", "settings": {"mask_power": 3.0}},
+    "nx-k1": {"base": "new", "stat": "mean", "kernels": (("Fm_c1", 46.0),)},  # must equal "s8"
     "new-w1": {"base": "new", "widen": 1},
     "new-w2": {"base": "new", "widen": 2},
     "new-w3": {"base": "new", "widen": 3},
@@ -256,7 +305,8 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
                     x: np.ndarray | None = None, tpen: float = 0.0, split: int = 1,
                     missing: tuple | None = None, oracle: bool = False, perch: bool = False,
                     music: np.ndarray | None = None, gain: tuple | None = None, refit: str | None = None,
-                    refit_fixed: bool = True, blend: float = 0.0, bias: tuple | None = None) -> np.ndarray:
+                    refit_fixed: bool = True, blend: float = 0.0, bias: tuple | None = None,
+                    kernels: tuple | None = None) -> np.ndarray:
     """Experimental copy of :func:`cleantake.repair.repair` for given spans, with options.
 
     Parameters
@@ -320,6 +370,10 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         ``alpha``, the bias measured with the same kNN at every second frame away from the spans
         (at most 1,500): ``how`` "sum" (sum of the statistic over sum of the mixture) or "med"
         (median of their ratio), kept within 1/4 .. 4.
+    kernels : tuple of (features, context_ms), optional
+        Session 31: several kernels at once; the statistic is the mean over kernels of each
+        kernel's statistic over its own ``k`` neighbours (``features`` as ``feat``; marked frames
+        excluded with each kernel's own context).
     fine : (window_ms, hop_ms), optional
         Apply the mask on a finer STFT of ``x`` (the recording, ``(C, n)``): the music
         estimate is mapped to its grid (nearest bin, linear in time, scaled per bin by the
@@ -360,6 +414,17 @@ def variant_removed(ana: Analysis, frames: np.ndarray, s: Settings, *, feat: str
         S = np.minimum(_missing_estimate(ana, q, s.k, ctx, exclude, stat, *missing), Vq)
     elif tpen or split > 1:
         S = np.minimum(_grouped_estimate(ana, F, q, s.k, ctx, exclude, stat, tpen, split), Vq)
+    elif kernels is not None:
+        acc = np.zeros_like(Vq)
+        for kf, kms in kernels:
+            kc = s.replace(context_ms=float(kms)).counts(ana.cfg).context
+            kw = int(round(exclude_ctx * kc))
+            kex = np.convolve(frames, np.ones(2 * kw + 1), mode="same") > 0 if kw else frames.copy()
+            kex |= ana.partial
+            idx = kam.knn_frames(_features(ana, kf, frames, kc), q, k=s.k, context=kc, exclude=kex,
+                                 min_separation=kc)
+            acc += _stat(V, idx, stat)
+        S = np.minimum(acc / len(kernels), Vq)
     else:
         idx = kam.knn_frames(F, q, k=s.k, context=ctx, exclude=exclude, min_separation=ctx)
         raw = _stat(V, idx, stat)
