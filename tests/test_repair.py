@@ -158,27 +158,61 @@ def analysed(mixed, cleaner):
 
 @settings(max_examples=20, deadline=None)
 @given(start=st.integers(0, 400), length=st.integers(1, 60), k=st.integers(1, 12),
-       compress=st.sampled_from([0.1, 0.3, 1.0, 10.0]), statistic=st.sampled_from(["median", "mean"]),
-       power=st.sampled_from([1.0, 2.0, 3.0]))
-def test_music_estimate_stays_under_the_mixture_and_masks_in_unit_range(analysed, start, length, k, compress,
+       compress=st.sampled_from([0.1, 0.3, 1.0, 10.0, (1.0, 10.0)]),
+       context=st.sampled_from([0.0, 46.0, (23.0, 46.0, 92.0, 184.0)]),
+       statistic=st.sampled_from(["median", "mean"]), power=st.sampled_from([1.0, 2.0, 3.0]))
+def test_music_estimate_stays_under_the_mixture_and_masks_in_unit_range(analysed, start, length, k, compress, context,
                                                                         statistic, power):
-    from cleantake.repair import music_estimate, repair_features
+    from cleantake.repair import music_estimate, repair_kernels
 
     ana = analysed
-    s = cleantake.Settings(k=k, repair_compress=compress, repair_statistic=statistic, mask_power=power)
+    s = cleantake.Settings(repair_k=k, repair_compress=compress, repair_context_ms=context,
+                           repair_statistic=statistic, mask_power=power)
     frames = np.arange(start, min(start + length, ana.n_frames))
-    est = music_estimate(ana, frames, settings=s, features=repair_features(ana, s), statistic=statistic)
+    est = music_estimate(ana, frames, settings=s, kernels=repair_kernels(ana, s), k=k, statistic=statistic)
     assert est.S.shape == est.M.shape == (ana.V.shape[0], frames.size)
     assert np.all(est.S >= 0) and np.all(est.S <= ana.V[:, frames])
     assert np.all((est.M >= 0) & (est.M <= 1))
 
 
-def test_repair_features_are_the_analysis_features_at_its_compression(analysed):
-    from cleantake.repair import repair_features
+def test_repair_kernels_pair_every_compression_with_every_context(analysed):
+    from cleantake.repair import repair_kernels
 
-    assert repair_features(analysed, cleantake.Settings(repair_compress=0.1)) is analysed.Fm
-    F = repair_features(analysed, cleantake.Settings(repair_compress=1.0))
-    assert F.shape == analysed.Fm.shape and not np.array_equal(F, analysed.Fm)
+    one = repair_kernels(analysed, cleantake.Settings(repair_compress=0.1, repair_context_ms=46.0))
+    assert len(one) == 1 and one[0][0] is analysed.Fm and one[0][1] == 4  # 46 ms at an 11.5-ms hop
+    kernels = repair_kernels(analysed, cleantake.Settings(repair_compress=(1.0, 10.0),
+                                                          repair_context_ms=(23.0, 46.0, 92.0)))
+    assert [c for _, c in kernels] == [2, 4, 8, 2, 4, 8]
+    assert kernels[0][0] is kernels[2][0] and kernels[0][0].shape == analysed.Fm.shape
+    assert not np.array_equal(kernels[0][0], kernels[3][0]) and not np.array_equal(kernels[0][0], analysed.Fm)
+
+
+def test_several_kernels_pool_their_neighbours(analysed):
+    """The estimate of several kernels is the statistic over the k nearest frames of each
+    (with the mean: the mean of each kernel's own mean), and a kernel with more context than
+    ``context_ms`` keeps its neighbours that much further from the excluded frames."""
+    from cleantake.kam import knn_frames, statistic_over
+    from cleantake.repair import music_estimate, repair_kernels
+
+    ana = analysed
+    s = cleantake.Settings(repair_compress=(1.0, 10.0), repair_context_ms=(23.0, 184.0), repair_statistic="mean")
+    kernels = repair_kernels(ana, s)
+    ctx = s.counts(ana.cfg).context
+    exclude = np.zeros(ana.n_frames, bool)
+    exclude[200:240] = True
+    frames = np.arange(205, 235)
+    got = music_estimate(ana, frames, settings=s, kernels=kernels, k=2, statistic="mean", exclude=exclude)
+    idx = []
+    for F, kc in kernels:
+        widened = exclude.copy()
+        widened[200 - max(0, kc - ctx):240 + max(0, kc - ctx)] = True
+        i = knn_frames(F, frames, k=2, context=kc, exclude=widened | ana.partial, min_separation=kc)
+        assert not widened[i].any()
+        idx.append(i)
+    pooled = np.concatenate(idx, axis=1)
+    np.testing.assert_array_equal(got.S, np.minimum(statistic_over(ana.V, pooled, "mean"), ana.V[:, frames]))
+    np.testing.assert_allclose(statistic_over(ana.V, pooled, "mean"),
+                               np.mean([statistic_over(ana.V, i, "mean") for i in idx], axis=0), rtol=1e-5)
 
 
 def test_statistics_over_neighbours():
@@ -196,6 +230,10 @@ def test_statistics_over_neighbours():
 @pytest.mark.parametrize("params, words", [
     ({"repair_statistic": "mode"}, "repair_statistic"),
     ({"repair_compress": 0.0}, "repair_compress"),
+    ({"repair_compress": ()}, "repair_compress"),
+    ({"repair_context_ms": (46.0, -1.0)}, "repair_context_ms"),
+    ({"repair_context_ms": "long"}, "repair_context_ms"),
+    ({"repair_k": 0}, "repair_k"),
     ({"span_fade_ms": -1.0}, "span_fade_ms"),
 ])
 def test_bad_repair_settings_are_refused(params, words):
@@ -221,7 +259,7 @@ def test_old_repair_settings_reuse_the_location_estimates(mixed, cleaner, analys
     from cleantake.locate import locate_events
     from cleantake.repair import repair
 
-    s = cleaner.settings.replace(repair_compress=0.1, repair_statistic="median")
+    s = cleaner.settings.replace(repair_compress=0.1, repair_statistic="median", repair_context_ms=46.0, repair_k=4)
     loc = locate_events(analysed, settings=s, dictionary=cleaner.dictionary)
     assert loc.frames.any()
     with_music = repair(analysed, loc.frames, settings=s, exclude=loc.exclude, music=loc.music)

@@ -15,6 +15,13 @@ def test_assignments_take_the_type_of_each_field():
     assert parse_assignments([]) == {}
 
 
+def test_a_tuple_setting_takes_numbers_separated_by_commas_or_one_number():
+    got = parse_assignments(["repair_context_ms=46,92", "repair_compress=1"])
+    assert got == {"repair_context_ms": (46.0, 92.0), "repair_compress": (1.0,)}
+    assert Settings(repair_compress=0.1).repair_compress == (0.1,)
+    assert Settings(repair_context_ms=[23, 46]).repair_context_ms == (23.0, 46.0)
+
+
 @pytest.mark.parametrize("item, message", [
     ("music_rank", "expected NAME=VALUE"),
     ("music_rank=", "expected NAME=VALUE"),
@@ -22,6 +29,10 @@ def test_assignments_take_the_type_of_each_field():
     ("music_rank=forty", "takes a whole number"),
     ("music_rank=0", "from 1 to 500"),
     ("locator=nearest", "'auto' or 'learned' or 'stack'"),
+    ("repair_context_ms=46,long", "numbers separated by commas"),
+    ("repair_context_ms=46,-1", "durations from 0 to 2000 ms"),
+    ("repair_compress=0", "numbers in \\(0, 1000\\]"),
+    ("repair_k=0", "from 1 to 1000"),
 ])
 def test_bad_assignments_say_what_is_allowed(item, message):
     with pytest.raises(ParameterError, match=message):

@@ -1,13 +1,15 @@
 """The repair: at given frames, KAM's music estimate, a soft mask, and the removed signal.
 
-The music at a frame is a robust statistic (``Settings.repair_statistic``) of the mixture's
-magnitudes over the ``k`` frames whose NMF music estimate (with ``context_ms`` of context on
-both sides) is nearest (:func:`music_estimate`); the kernel compares log-compressed NMF music
-estimates (:func:`repair_features`, compression from ``Settings.repair_compress``). The
-automatic path (:func:`cleantake.locate.locate_events`) and spans marked by the user go through
-the same :func:`repair`. The location makes its own estimates with the analysis's features
-(``Analysis.Fm``) and the median; the repair reuses them only where its settings make the same
-ones (see ``benchmarks/REPAIR.md`` for why they differ).
+The music at a frame is a statistic (``Settings.repair_statistic``) of the mixture's magnitudes
+over the frames whose NMF music estimate is nearest to it in each of several kernels
+(:func:`music_estimate`): every kernel compares log-compressed NMF music estimates over some
+temporal context, and the repair has one for each pair of a compression
+(``Settings.repair_compress``) and a context (``Settings.repair_context_ms``), with
+``repair_k`` neighbours in each (:func:`repair_kernels`). The automatic path
+(:func:`cleantake.locate.locate_events`) and spans marked by the user go through the same
+:func:`repair`. The location makes its own estimates with one kernel (``Analysis.Fm``,
+``context_ms``, ``k``) and the median; the repair reuses them only where its settings make the
+same ones (see ``benchmarks/REPAIR.md`` for why they differ).
 
 With two or more channels (``Settings.stereo_model`` "auto", the default, "spatial" or
 "diffuse") the removed part is a multichannel Wiener estimate (:func:`spatial_interference`):
@@ -32,7 +34,7 @@ from .masking import apply_strength, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
-__all__ = ["MusicEstimate", "repair_features", "music_estimate", "synthesize", "spatial_interference", "repair",
+__all__ = ["MusicEstimate", "repair_kernels", "music_estimate", "synthesize", "spatial_interference", "repair",
            "DIFFUSE_SHARE"]
 
 #: The measured diffuse share (:func:`spatial_interference`) from which an event's
@@ -75,24 +77,41 @@ class MusicEstimate:
                              np.concatenate([self.M, other.M], axis=1)[:, order], power)
 
 
-def repair_features(ana: Analysis, settings: Settings) -> np.ndarray:
-    """Features the repair's kernel compares: ``log1p(L_m / c)`` with ``c`` =
-    ``Settings.repair_compress`` times the mean of the NMF music estimate ``ana.L_m``.
+def repair_kernels(ana: Analysis, settings: Settings) -> list[tuple[np.ndarray, int]]:
+    """The repair's kernels: what each compares, and over how much context.
+
+    One kernel for each compression ``c`` of ``Settings.repair_compress`` (outer) and each
+    context of ``Settings.repair_context_ms`` (inner): the features ``log1p(L_m / (c m))`` of the
+    NMF music estimate ``ana.L_m`` (``m`` its mean; ``ana.Fm`` itself where ``c`` is 0.1, the
+    analysis's compression), compared over that context on both sides.
 
     Returns
     -------
-    np.ndarray [shape=(B, T)], float32
-        ``ana.Fm`` itself when ``repair_compress`` is 0.1 (the analysis's compression).
+    list of (np.ndarray [shape=(B, T)] float32, int >= 0)
+        Features and context in frames, ``len(repair_compress) * len(repair_context_ms)`` of them;
+        kernels with the same compression share one features array.
     """
-    c = float(settings.repair_compress)
-    if c == 0.1:
-        return ana.Fm
-    return _kam.context_features(ana.L_m, context=0, compress=float(ana.L_m.mean()) * c + 1e-12)
+    s = settings
+    mean = float(ana.L_m.mean())
+    contexts = [s.frames(ms, ana.cfg) for ms in s.repair_context_ms]
+    out = []
+    for c in s.repair_compress:
+        F = ana.Fm if c == 0.1 else _kam.context_features(ana.L_m, context=0, compress=mean * c + 1e-12)
+        out.extend((F, ctx) for ctx in contexts)
+    return out
+
+
+def _widen(mask: np.ndarray, by: int) -> np.ndarray:
+    """``mask`` with every True frame extended by ``by`` frames on both sides."""
+    if by <= 0:
+        return mask
+    return np.convolve(mask, np.ones(2 * by + 1), mode="same") > 0
 
 
 def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
                    exclude: np.ndarray | None = None, features: np.ndarray | None = None,
-                   statistic: str = "median", with_power: bool = False) -> MusicEstimate:
+                   statistic: str = "median", with_power: bool = False,
+                   kernels: list[tuple[np.ndarray, int]] | None = None, k: int | None = None) -> MusicEstimate:
     """KAM's music estimate at ``frames``.
 
     Parameters
@@ -104,16 +123,25 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         ``k``, ``context_ms`` and ``mask_power`` are used.
     exclude : np.ndarray [shape=(T,)], bool, optional
         Frames never used as neighbours (besides the partial frames at the ends,
-        ``ana.partial``, which never are).
+        ``ana.partial``, which never are). Made for a kernel of ``context_ms``: for a kernel
+        with more context they are widened by the difference on both sides, so that no
+        neighbour's context reaches further into them.
     features : np.ndarray [shape=(B, T)], optional
-        What the kernel compares (default ``ana.Fm``, the location's; the repair passes
-        :func:`repair_features`).
+        What the one kernel compares, over ``context_ms`` (default ``ana.Fm``, the
+        location's). Not with ``kernels``.
     statistic : {"median", "mean"}
         Of the mixture's magnitudes over the selected frames
         (:func:`cleantake.kam.statistic_over`).
     with_power : bool
         Also the mean over the same frames of the power summed over channels
         (``MusicEstimate.power``).
+    kernels : list of (np.ndarray [shape=(B, T)], int), optional
+        Several kernels (features and context in frames, as :func:`repair_kernels` makes
+        them): the ``k`` nearest frames in each are selected, all of them together (a frame
+        selected twice counts twice) make the statistic. Default: one kernel, ``features``
+        over ``context_ms``.
+    k : int >= 1, optional
+        Neighbours per kernel (default ``settings.k``).
 
     Returns
     -------
@@ -121,10 +149,15 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     """
     s = settings
     ctx = s.counts(ana.cfg).context
-    ex = ana.partial if exclude is None else (np.asarray(exclude, bool) | ana.partial)
     frames = np.asarray(frames, dtype=np.intp)
-    F = ana.Fm if features is None else features
-    idx = _kam.knn_frames(F, frames, k=s.k, context=ctx, exclude=ex, min_separation=ctx)
+    if kernels is None:
+        kernels = [(ana.Fm if features is None else features, ctx)]
+    elif features is not None:
+        raise ValueError("music_estimate takes features or kernels, not both")
+    k = s.k if k is None else int(k)
+    user = np.zeros(ana.n_frames, bool) if exclude is None else np.asarray(exclude, bool)
+    idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, exclude=_widen(user, kc - ctx) | ana.partial,
+                                          min_separation=kc) for F, kc in kernels], axis=1)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
     power = None
     if with_power:  # over the neighbours only, so that no array as large as X is made
@@ -367,8 +400,8 @@ def repair(
     """What to remove at ``frames``: KAM's estimate of the interference, synthesised.
 
     At every frame to repair (``frames`` and the ``ramp_ms`` ramps around them) the music is
-    KAM's statistic (``repair_statistic``) of the mixture over the nearest frames in the
-    features :func:`repair_features` (:func:`music_estimate`); what the mixture has beyond
+    KAM's statistic (``repair_statistic``) of the mixture over the ``repair_k`` nearest frames in
+    each of the kernels :func:`repair_kernels` (:func:`music_estimate`); what the mixture has beyond
     it is taken for interference only as far as the NMF model gives each band to the
     interference templates (``Settings.nmf_guard``); a soft mask of power ``mask_power``,
     blended by ``Settings.strength`` and weighted per frame, is applied to the STFT and the
@@ -387,10 +420,12 @@ def repair(
     exclude : np.ndarray [shape=(T,)], bool, optional
         Frames never used as neighbours (default: ``frames`` and ``context_ms`` around them).
     music : MusicEstimate, optional
-        Estimates already made (by the location, with ``Analysis.Fm`` and the median); used
-        at the frames they cover, in place of new ones with ``exclude``, if the settings'
-        ``repair_compress`` (0.1) and ``repair_statistic`` ("median") make the same ones;
-        otherwise every frame is estimated anew with ``exclude``.
+        Estimates already made (by the location: one kernel on ``Analysis.Fm`` over
+        ``context_ms``, ``k`` neighbours, the median); used at the frames they cover, in place
+        of new ones with ``exclude``, if the repair's settings make the same ones
+        (``repair_compress`` 0.1, ``repair_context_ms`` equal to ``context_ms``, ``repair_k``
+        equal to ``k``, ``repair_statistic`` "median"); otherwise every frame is estimated
+        anew with ``exclude``.
     marked : np.ndarray [shape=(T,)], bool, optional
         Frames the user marked as interference whose templates were learned from the marks
         (``-i none``): the guard there is ``Settings.nmf_guard_marked`` instead of
@@ -410,13 +445,15 @@ def repair(
         return np.zeros((C, ana.n_samples))
     if exclude is None:  # the frames and their context on both sides
         exclude = np.convolve(frames, np.ones(2 * fc.context + 1), mode="same") > 0
-    F = repair_features(ana, s)
+    kernels = repair_kernels(ana, s)
     spatial = C > 1 and s.stereo_model != "mask"
-    if music is not None and (spatial or not (F is ana.Fm and s.repair_statistic == "median")):
+    as_location = (len(kernels) == 1 and kernels[0][0] is ana.Fm and kernels[0][1] == fc.context
+                   and s.repair_k == s.k and s.repair_statistic == "median")
+    if music is not None and (spatial or not as_location):
         music = None  # the location's estimates are not the ones these settings make
     if music is None:
-        est = music_estimate(ana, np.flatnonzero(w > 0), settings=s, exclude=exclude, features=F,
-                             statistic=s.repair_statistic, with_power=spatial)
+        est = music_estimate(ana, np.flatnonzero(w > 0), settings=s, exclude=exclude, kernels=kernels,
+                             k=s.repair_k, statistic=s.repair_statistic, with_power=spatial)
     else:
         covered = np.zeros(w.shape, bool)
         covered[music.frames] = True

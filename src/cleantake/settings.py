@@ -37,7 +37,8 @@ def parse_assignments(items) -> dict:
     ----------
     items : iterable of str
         Each ``NAME=VALUE`` with NAME a field of :class:`Settings`; the value is converted to the
-        type of the field's default (a field whose default is None takes the text).
+        type of the field's default (a field whose default is None takes the text; one whose
+        default is a tuple takes numbers separated by commas, ``repair_context_ms=46,92``).
 
     Returns
     -------
@@ -58,9 +59,13 @@ def parse_assignments(items) -> dict:
         check_names({name: None})
         default = getattr(Settings(), name)
         try:
-            out[name] = text if default is None else type(default)(text)
+            if isinstance(default, tuple):  # comma-separated numbers
+                out[name] = tuple(float(v) for v in text.split(","))
+            else:
+                out[name] = text if default is None else type(default)(text)
         except ValueError:
-            kind = {int: "a whole number", float: "a number"}.get(type(default), type(default).__name__)
+            kind = {int: "a whole number", float: "a number", tuple: "numbers separated by commas"}.get(
+                type(default), type(default).__name__)
             raise ParameterError(f"{item!r}: {name} takes {kind}, got {text!r}") from None
     Settings(**out)
     return out
@@ -159,15 +164,26 @@ class Settings:
         said is interference. Events the like finder found keep ``nmf_guard``.
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
-    repair_compress : float > 0
-        The repair's kernel compares ``log1p(L_m / c)`` of the NMF music estimate ``L_m``,
-        with ``c`` this times the recording's mean ``L_m`` (:func:`cleantake.repair.repair_features`);
-        the location's kernel uses 0.1 (``Analysis.Fm``). Larger: closer to comparing
-        magnitudes, so the loud partials decide which frames are neighbours. This, the
-        statistic and the fade below were chosen on grouped cross-validation (benchmarks/REPAIR.md).
+    repair_compress : float > 0, or a tuple of them
+        The repair's kernels compare ``log1p(L_m / c)`` of the NMF music estimate ``L_m``,
+        with ``c`` each of these times the recording's mean ``L_m``
+        (:func:`cleantake.repair.repair_kernels`); the location's kernel uses 0.1
+        (``Analysis.Fm``). Larger: closer to comparing magnitudes, so the loud partials decide
+        which frames are neighbours. A single number is taken as a tuple of one.
+    repair_context_ms : float >= 0, or a tuple of them
+        Temporal context of the repair's kernels (each compares sequences of frames this long
+        on both sides). The repair has one kernel for each pair of a compression and a context
+        (default 2 x 4 = 8), takes the ``repair_k`` nearest frames in each, and estimates the
+        music from all of them together: kernels that disagree about which frames resemble
+        the one to repair average out each other's mistakes (+0.3 dB with the true spans given
+        over one kernel, benchmarks/REPAIR.md, session 31). A single number is a tuple of one.
+    repair_k : int >= 1
+        Neighbours taken in each of the repair's kernels (the location uses ``k``).
     repair_statistic : {"median", "mean"}
-        Statistic of the mixture's magnitudes over the ``k`` selected frames that is the
-        repair's music estimate (the location always takes the median).
+        Statistic of the mixture's magnitudes over the frames selected by all the repair's
+        kernels (a frame selected by two kernels counts twice) that is the repair's music
+        estimate (the location always takes the median). These repair settings and the fade
+        below were chosen on grouped cross-validation (benchmarks/REPAIR.md).
     stereo_model : {"auto", "spatial", "diffuse", "mask"}
         With two or more channels: ``spatial`` removes a multichannel Wiener estimate of the
         interference (the music with the recording's own spatial covariance per bin, each
@@ -265,7 +281,9 @@ class Settings:
     novelty: float = 0.05
     mask_power: float = 2.0
     strength: float = 1.0
-    repair_compress: float = 1.0
+    repair_compress: tuple[float, ...] = (1.0, 10.0)
+    repair_context_ms: tuple[float, ...] = (23.0, 46.0, 92.0, 184.0)
+    repair_k: int = 2
     repair_statistic: str = "mean"
     stereo_model: str = "auto"
     span_fade_ms: float = 2.0
@@ -277,6 +295,13 @@ class Settings:
     detector: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("repair_compress", "repair_context_ms"):  # a number is a tuple of one
+            value = getattr(self, name)
+            items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+            try:
+                object.__setattr__(self, name, tuple(float(v) for v in items))
+            except (TypeError, ValueError):
+                raise ParameterError(f"{name} must be a number or a tuple of numbers, got {value!r}") from None
         checks = [
             ("strength", 0.0 <= self.strength <= 1.0, "between 0 (no change) and 1 (full removal)"),
             ("threshold", 0.0 < self.threshold < 1.0, "strictly between 0 and 1"),
@@ -288,7 +313,11 @@ class Settings:
             ("n_iter", 1 <= self.n_iter <= 10000, "from 1 to 10000"),
             ("n_bands", 8 <= self.n_bands <= 4096, "from 8 to 4096"),
             ("mask_power", 0.0 < self.mask_power <= 10.0, "in (0, 10]"),
-            ("repair_compress", 0.0 < self.repair_compress <= 1000.0, "in (0, 1000]"),
+            ("repair_compress", 1 <= len(self.repair_compress) <= 16
+             and all(0.0 < c <= 1000.0 for c in self.repair_compress), "1 to 16 numbers in (0, 1000]"),
+            ("repair_context_ms", 1 <= len(self.repair_context_ms) <= 16
+             and all(0.0 <= c <= 2000.0 for c in self.repair_context_ms), "1 to 16 durations from 0 to 2000 ms"),
+            ("repair_k", 1 <= self.repair_k <= 1000, "from 1 to 1000 frames"),
             ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
             ("stereo_model", self.stereo_model in STEREO_MODELS, " or ".join(repr(x) for x in STEREO_MODELS)),
             ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
