@@ -213,6 +213,8 @@ def test_several_kernels_pool_their_neighbours(analysed):
     np.testing.assert_array_equal(got.S, np.minimum(statistic_over(ana.V, pooled, "mean"), ana.V[:, frames]))
     np.testing.assert_allclose(statistic_over(ana.V, pooled, "mean"),
                                np.mean([statistic_over(ana.V, i, "mean") for i in idx], axis=0), rtol=1e-5)
+    with pytest.raises(ParameterError, match="features or kernels"):
+        music_estimate(ana, frames, settings=s, kernels=kernels, features=ana.Fm)
 
 
 def test_statistics_over_neighbours():

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
+from .errors import ParameterError
 from .masking import apply_strength, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
@@ -146,6 +147,11 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     Returns
     -------
     MusicEstimate
+
+    Raises
+    ------
+    ParameterError
+        If both ``features`` and ``kernels`` are given.
     """
     s = settings
     ctx = s.counts(ana.cfg).context
@@ -153,7 +159,7 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     if kernels is None:
         kernels = [(ana.Fm if features is None else features, ctx)]
     elif features is not None:
-        raise ValueError("music_estimate takes features or kernels, not both")
+        raise ParameterError("music_estimate takes features or kernels, not both")
     k = s.k if k is None else int(k)
     user = np.zeros(ana.n_frames, bool) if exclude is None else np.asarray(exclude, bool)
     idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, exclude=_widen(user, kc - ctx) | ana.partial,
