@@ -209,6 +209,12 @@ VARIANTS: dict[str, dict] = {
                                  for c in (23.0, 46.0, 92.0, 184.0))[:12]},
     "mk-8k2med": {"base": "new", "stat": "median", "settings": {"k": 2},
                   "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))},
+    "mk-8k2b4": {"base": "new", "stat": "mean", "settings": {"k": 2},
+                 "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))
+                 + (("Fm_b4", 46.0), ("Fm_b4", 92.0))},
+    "mk-8k2lin": {"base": "new", "stat": "mean", "settings": {"k": 2},
+                  "kernels": tuple((f, c) for f in ("Fm_c1", "Fm_c10") for c in (23.0, 46.0, 92.0, 184.0))
+                  + (("Fm_lin", 46.0), ("Fm_lin", 92.0))},
     "mk-g.25": {"base": "new", "settings": {"nmf_guard": 0.25}},  # session 31: around the 8 kernels
     "mk-g.75": {"base": "new", "settings": {"nmf_guard": 0.75}},
     "mk-p1.5": {"base": "new", "settings": {"mask_power": 1.5}},
