@@ -18,7 +18,7 @@ import numpy as np
 from . import kam as _kam
 from .analysis import Analysis
 from .detector import ACTIVATION_CLASSES, detect_events
-from .masking import segments
+from .masking import dilate, segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
 from .settings import Settings
@@ -144,18 +144,6 @@ def evidence_ratio(R: np.ndarray, W_interference: np.ndarray, W_music: np.ndarra
         fit = semi_nmf(Rb, W, n_free=0, n_iter=n_iter, beta=beta, tol=0)
         d.append(float(beta_divergence_frames(Rb, fit.W @ fit.H, beta).sum()))
     return d[1] / max(d[0], 1e-20)
-
-
-def dilate(active: np.ndarray, before: int, after: int | None = None) -> np.ndarray:
-    """Extend every active run by ``before`` frames earlier and ``after`` frames later."""
-    after = before if after is None else after
-    a = np.asarray(active, dtype=bool)
-    out = a.copy()
-    for s in range(1, before + 1):
-        out[:-s] |= a[s:]
-    for s in range(1, after + 1):
-        out[s:] |= a[:-s]
-    return out
 
 
 def segments_to_events(

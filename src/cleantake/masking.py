@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["soft_mask", "frame_weights", "apply_strength", "segments"]
+__all__ = ["soft_mask", "frame_weights", "apply_strength", "segments", "dilate"]
 
 
 def soft_mask(target: np.ndarray, other: np.ndarray, *, power: float = 2.0) -> np.ndarray:
@@ -81,6 +81,31 @@ def apply_strength(mask: np.ndarray, strength: float) -> np.ndarray:
     if not 0.0 <= strength <= 1.0:
         raise ParameterError(f"strength must be between 0 (no change) and 1 (full removal), got {strength}")
     return (1.0 - np.float32(strength) * (1.0 - mask)).astype(np.float32)
+
+
+def dilate(active: np.ndarray, before: int, after: int | None = None) -> np.ndarray:
+    """Extend every active run by ``before`` frames earlier and ``after`` frames later.
+
+    Parameters
+    ----------
+    active : np.ndarray [shape=(T,)], bool
+    before : int >= 0
+    after : int >= 0, optional
+        Default ``before``.
+
+    Returns
+    -------
+    np.ndarray [shape=(T,)], bool
+        A new array (``active`` is not changed).
+    """
+    after = before if after is None else after
+    a = np.asarray(active, dtype=bool)
+    out = a.copy()
+    for s in range(1, before + 1):
+        out[:-s] |= a[s:]
+    for s in range(1, after + 1):
+        out[s:] |= a[:-s]
+    return out
 
 
 def segments(active: np.ndarray, *, max_gap: int = 0, min_len: int = 1) -> list[tuple[int, int]]:

@@ -31,7 +31,7 @@ import numpy as np
 from . import kam as _kam
 from .analysis import Analysis
 from .errors import ParameterError
-from .masking import apply_strength, frame_weights, soft_mask
+from .masking import apply_strength, dilate, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
@@ -102,13 +102,6 @@ def repair_kernels(ana: Analysis, settings: Settings) -> list[tuple[np.ndarray, 
     return out
 
 
-def _widen(mask: np.ndarray, by: int) -> np.ndarray:
-    """``mask`` with every True frame extended by ``by`` frames on both sides."""
-    if by <= 0:
-        return mask
-    return np.convolve(mask, np.ones(2 * by + 1), mode="same") > 0
-
-
 def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
                    exclude: np.ndarray | None = None, features: np.ndarray | None = None,
                    statistic: str = "median", with_power: bool = False,
@@ -162,8 +155,9 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         raise ParameterError("music_estimate takes features or kernels, not both")
     k = s.k if k is None else int(k)
     user = np.zeros(ana.n_frames, bool) if exclude is None else np.asarray(exclude, bool)
-    idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, exclude=_widen(user, kc - ctx) | ana.partial,
-                                          min_separation=kc) for F, kc in kernels], axis=1)
+    idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, min_separation=kc,
+                                          exclude=dilate(user, max(0, kc - ctx)) | ana.partial)
+                          for F, kc in kernels], axis=1)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
     power = None
     if with_power:  # over the neighbours only, so that no array as large as X is made
@@ -450,7 +444,7 @@ def repair(
     if not (w > 0).any():
         return np.zeros((C, ana.n_samples))
     if exclude is None:  # the frames and their context on both sides
-        exclude = np.convolve(frames, np.ones(2 * fc.context + 1), mode="same") > 0
+        exclude = dilate(frames, fc.context)
     kernels = repair_kernels(ana, s)
     spatial = C > 1 and s.stereo_model != "mask"
     as_location = (len(kernels) == 1 and kernels[0][0] is ana.Fm and kernels[0][1] == fc.context
