@@ -461,14 +461,14 @@ def test_review_runs_are_the_looser_rule_away_from_the_events():
 
 
 def test_like_candidates_are_listed_never_repaired(mixed):
-    """A short burst of another sound (80 ms): the detector is sure of it for too short a run
+    """A short burst of another sound (50 ms): the detector is sure of it for too short a run
     to be an event like the example, so it is a candidate for review: listed, nothing removed
     there."""
     from conftest import burst
 
     y, _, spans = mixed
     z = y.copy()
-    b = burst(SR, level=0.3, length_s=0.08)
+    b = burst(SR, level=0.3, length_s=0.05)
     n0 = int(5.0 * SR)
     z[n0:n0 + b.size] += b if z.ndim == 1 else b[:, None]
     res = cleantake.clean(z, SR, interference="none", like=[spans[0]])

@@ -32,7 +32,7 @@ from .dictionaries import Dictionary, combine, empty_dictionary, resolve_diction
 from .errors import ParameterError
 from .locate import Event, dilate, overlaps_any, segments, segments_to_events
 from .nmf import learn_nmf
-from .repair import music_estimate
+from .repair import music_estimate, repair_kernels
 from .settings import FrameCounts, Settings
 from .spectral import StftConfig
 
@@ -56,9 +56,11 @@ class LikeParams:
     ``benchmarks/like.py`` (cross-fitted protocol) on the test parts of all five grouped folds
     pooled, each recording scored by a detector that never heard it (the held-out
     measurement of that procedure, each fold choosing on the other folds only, is in
-    ``benchmarks/LIKE.md`` item 7; the larger grid with ``min_event_example``, better on the
-    20-s recordings but worse on four-minute full mixes, was not taken: "The relative shortest
-    run again"); ``novelty`` (used only with ``detector=None``) is session 7's.
+    ``benchmarks/LIKE.md`` item 7; chosen again in session 32, when :func:`like_scores` took
+    the repair's music estimate: "Session 32"; the larger grid with ``min_event_example``,
+    better on the 20-s recordings but worse on four-minute full mixes, was not taken: "The
+    relative shortest run again"); ``novelty`` (used only with ``detector=None``) is session
+    7's.
 
     Attributes
     ----------
@@ -114,7 +116,7 @@ class LikeParams:
         least this similarity and at least ``review_detector`` probability, and that overlap
         no event found and no marked span, are *candidates for review*: not repaired, listed
         for the user to accept (``LikeResult.candidates``). None: no candidates. The default
-        (0.4 with 0.7 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
+        (0.55 with 0.5 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
         fold's tuning recordings pooled, under a budget of 2 candidates per minute
         (``benchmarks/LIKE.md``, "Candidates for review").
     review_detector : float in [0, 1]
@@ -122,22 +124,22 @@ class LikeParams:
     """
 
     rank: int = 4
-    similarity: float = 0.7
+    similarity: float = 0.75
     novelty: float = 0.3
     context_ms: float = 46.0
     min_event_ms: float = 80.0
     min_event_example: float | None = None
     min_residual: float = 0.01
     passes: int = 2
-    relative: bool = False
-    prototype: str = "mean"
+    relative: bool = True
+    prototype: str = "nearest"
     detector: float | None = 0.7
     detector_slope: float = 0.0
     detector_peak: float | None = None
-    grow_similarity: float | None = 0.4
+    grow_similarity: float | None = 0.5
     grow_detector: float = 0.0
-    review_similarity: float | None = 0.4
-    review_detector: float = 0.7
+    review_similarity: float | None = 0.55
+    review_detector: float = 0.5
     review_min_event_ms: float = 80.0
 
     def __post_init__(self) -> None:
@@ -384,12 +386,13 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
     """What the finder decides on, per frame: how much of the frame the music does not
     explain (novelty) and how much that part looks like the example's (similarity).
 
-    The music at every frame is KAM's median of the mixture over the ``k`` frames whose NMF
-    music estimate, with context, is nearest, among frames at least as far away as the
-    longest marked run (and 0.5 s): a sustained sound (a ring, a phrase, applause) is not
-    explained by its own other frames. What is left, in log-compressed bands, is compared
-    with the example's by the cosine of their spectra, both averaged over ``context_ms`` on
-    each side.
+    The music at every frame is estimated as the repair estimates it (the
+    ``repair_statistic`` of the mixture over the ``repair_k`` nearest frames of each of the
+    repair's kernels, :func:`cleantake.repair.repair_kernels`, on the NMF music estimate),
+    among frames at least as far away as the longest marked run (and 0.5 s): a sustained
+    sound (a ring, a phrase, applause) is not explained by its own other frames. What is
+    left, in log-compressed bands, is compared with the example's by the cosine of their
+    spectra, both averaged over ``context_ms`` on each side.
 
     Parameters
     ----------
@@ -398,7 +401,9 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
         music estimate the neighbours are chosen on holds little of the interference.
     marked : np.ndarray [shape=(T,)], bool
     settings : Settings
-        ``floor_db``, ``pad_ms``, ``ramp_ms``, ``k`` and ``context_ms`` are used.
+        ``floor_db``, ``pad_ms``, ``ramp_ms``, ``context_ms`` and the repair's kernels
+        (``repair_compress``, ``repair_context_ms``, ``repair_k``, ``repair_statistic``) are
+        used.
     context_ms : float
         Context of both scores (``LikeParams.context_ms``).
     prototype : {"mean", "nearest"}
@@ -439,9 +444,11 @@ def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, conte
     longest = max((b - a for a, b in runs), default=1) if model is None else max(int(model.longest), 1)
     sep = max(longest, s.frames(500.0, ana.cfg), fc.context)
     sep = min(sep, max(fc.context, T // 4))
-    S, _ = _kam.kam_estimate(ana.V, ana.Fm, np.arange(T), k=s.k, context=fc.context,
-                             exclude=ana.partial | dilate(marked, fc.context), min_separation=sep)
-    S = np.minimum(S, ana.V)
+    away = dilate(marked, fc.context)
+    idx = np.concatenate([_kam.knn_frames(F, np.arange(T), k=s.repair_k, context=kc, min_separation=max(sep, kc),
+                                          exclude=dilate(away, max(0, kc - fc.context)) | ana.partial)
+                          for F, kc in repair_kernels(ana, s)], axis=1)
+    S = np.minimum(_kam.statistic_over(ana.V, idx, s.repair_statistic), ana.V)
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D
