@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kam as _kam
 from .analysis import Analysis, analyse
 from .detector import ACTIVATION_CLASSES, frame_features, frame_probabilities, load_model, smoothed_probability
 from .dictionaries import Dictionary, combine, empty_dictionary, resolve_dictionary
@@ -444,11 +443,9 @@ def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, conte
     longest = max((b - a for a, b in runs), default=1) if model is None else max(int(model.longest), 1)
     sep = max(longest, s.frames(500.0, ana.cfg), fc.context)
     sep = min(sep, max(fc.context, T // 4))
-    away = dilate(marked, fc.context)
-    idx = np.concatenate([_kam.knn_frames(F, np.arange(T), k=s.repair_k, context=kc, min_separation=max(sep, kc),
-                                          exclude=dilate(away, max(0, kc - fc.context)) | ana.partial)
-                          for F, kc in repair_kernels(ana, s)], axis=1)
-    S = np.minimum(_kam.statistic_over(ana.V, idx, s.repair_statistic), ana.V)
+    S = music_estimate(ana, np.arange(T), settings=s, exclude=dilate(marked, fc.context),
+                       kernels=repair_kernels(ana, s), k=s.repair_k, statistic=s.repair_statistic,
+                       min_separation=sep).S
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D

@@ -105,7 +105,8 @@ def repair_kernels(ana: Analysis, settings: Settings) -> list[tuple[np.ndarray, 
 def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
                    exclude: np.ndarray | None = None, features: np.ndarray | None = None,
                    statistic: str = "median", with_power: bool = False,
-                   kernels: list[tuple[np.ndarray, int]] | None = None, k: int | None = None) -> MusicEstimate:
+                   kernels: list[tuple[np.ndarray, int]] | None = None, k: int | None = None,
+                   min_separation: int = 0) -> MusicEstimate:
     """KAM's music estimate at ``frames``.
 
     Parameters
@@ -136,6 +137,9 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         over ``context_ms``.
     k : int >= 1, optional
         Neighbours per kernel (default ``settings.k``).
+    min_separation : int >= 0
+        Frames within this many of a frame to estimate are never its neighbours (each kernel
+        keeps at least its own context away: its windows never overlap the frame's).
 
     Returns
     -------
@@ -155,7 +159,7 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         raise ParameterError("music_estimate takes features or kernels, not both")
     k = s.k if k is None else int(k)
     user = np.zeros(ana.n_frames, bool) if exclude is None else np.asarray(exclude, bool)
-    idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, min_separation=kc,
+    idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, min_separation=max(int(min_separation), kc),
                                           exclude=dilate(user, max(0, kc - ctx)) | ana.partial)
                           for F, kc in kernels], axis=1)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
