@@ -217,6 +217,29 @@ def test_several_kernels_pool_their_neighbours(analysed):
         music_estimate(ana, frames, settings=s, kernels=kernels, features=ana.Fm)
 
 
+def test_min_separation_keeps_neighbours_away_from_the_frame(analysed):
+    """``min_separation`` (the like finder's half second) keeps every kernel's neighbours at
+    least that far from the frame estimated; a kernel's own context stays the floor."""
+    from cleantake.kam import knn_frames, statistic_over
+    from cleantake.repair import music_estimate, repair_kernels
+
+    ana = analysed
+    s = cleantake.Settings(repair_compress=(1.0,), repair_context_ms=(23.0, 184.0), repair_statistic="mean")
+    kernels = repair_kernels(ana, s)
+    frames = np.arange(100, 140)
+    sep = 200
+    # without it, some of the nearest frames lie within ``sep`` (so the test can fail)
+    plain = [knn_frames(F, frames, k=2, context=kc, exclude=ana.partial, min_separation=kc) for F, kc in kernels]
+    assert any((np.abs(i - frames[:, None]) <= sep).any() for i in plain)
+    got = music_estimate(ana, frames, settings=s, kernels=kernels, k=2, statistic="mean", min_separation=sep)
+    idx = [knn_frames(F, frames, k=2, context=kc, exclude=ana.partial, min_separation=max(sep, kc))
+           for F, kc in kernels]
+    for i in idx:
+        assert (np.abs(i - frames[:, None]) > sep).all()
+    pooled = np.concatenate(idx, axis=1)
+    np.testing.assert_array_equal(got.S, np.minimum(statistic_over(ana.V, pooled, "mean"), ana.V[:, frames]))
+
+
 def test_statistics_over_neighbours():
     from cleantake.kam import mean_over, median_over, statistic_over
 
