@@ -43,6 +43,38 @@ def test_knn_small_blocks_give_the_same_neighbours():
     np.testing.assert_array_equal(a, b)
 
 
+def test_several_contexts_in_one_search_find_each_contexts_nearest():
+    """knn_frames_contexts: every context (given out of order, one twice) with its own exclusion
+    and separation gets the nearest columns of its own context_features, as knn_frames would."""
+    rng = np.random.default_rng(7)
+    A = rng.gamma(1.0, 1.0, (10, 600)).astype(np.float32)
+    q = np.r_[0:3, 200:260, 597:600]
+    contexts = [4, 0, 2, 2, 7]
+    excludes = [None, np.arange(600) % 5 == 0, np.zeros(600, bool), np.arange(600) >= 500, None]
+    seps = [4, 0, 6, 2, 9]
+    got = kam.knn_frames_contexts(A, q, k=3, contexts=contexts, excludes=excludes, min_separations=seps,
+                                  max_block_bytes=1)  # blocks of 16 queries
+    assert len(got) == len(contexts)
+    for c, ex, sep, idx in zip(contexts, excludes, seps, got):
+        D = _exact_distances(kam.context_features(A, context=c), q)
+        banned = np.abs(np.arange(600)[None, :] - q[:, None]) <= sep
+        if ex is not None:
+            banned |= ex[None, :]
+        D_ok = np.where(banned, np.inf, D)
+        for i in range(q.size):
+            assert not banned[i, idx[i]].any()
+            np.testing.assert_allclose(D[i, idx[i]], np.sort(D_ok[i])[:3], rtol=1e-4)
+        np.testing.assert_array_equal(idx, kam.knn_frames(A, q, k=3, context=c, exclude=ex, min_separation=sep))
+
+
+def test_several_contexts_refuse_mismatched_lists():
+    A = np.ones((3, 50), np.float32)
+    with pytest.raises(ParameterError, match="one exclude and min_separation for each"):
+        kam.knn_frames_contexts(A, np.array([1]), k=1, contexts=[1, 2], min_separations=[1])
+    with pytest.raises(ParameterError, match="context must be"):
+        kam.knn_frames_contexts(A, np.array([1]), k=1, contexts=[1, -1])
+
+
 def test_k_smallest_matches_sorting():
     rng = np.random.default_rng(2)
     for n in (5, 31, 32, 33, 1000):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["context_features", "knn_frames", "median_over", "mean_over", "STATISTICS", "statistic_over", "kam_estimate"]
+__all__ = ["context_features", "knn_frames", "knn_frames_contexts", "median_over", "mean_over", "STATISTICS", "statistic_over", "kam_estimate"]
 
 
 def context_features(S: np.ndarray, *, context: int, compress: float | None = None) -> np.ndarray:
@@ -45,39 +45,53 @@ def context_features(S: np.ndarray, *, context: int, compress: float | None = No
 
 
 def _padded(A: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
-    """``A`` edge-padded by ``context`` frames, and the squared norms of its context-stacked
-    frames (those of ``context_features(A, context=context)``), float32."""
-    w = 2 * context + 1
+    """``A`` edge-padded by ``context`` frames, and the cumulative sum (float64, a leading 0)
+    of its columns' squared norms: the squared norm of frame ``t`` stacked with ``c <= context``
+    frames on both sides (a column of ``context_features(A, context=c)``) is
+    ``cum[t + context + c + 1] - cum[t + context - c]``."""
     P = np.pad(A, ((0, 0), (context, context)), mode="edge") if context else A
-    c = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->j", P, P, dtype=np.float64))])
-    return P, (c[w:] - c[:-w]).astype(np.float32)
+    return P, np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->j", P, P, dtype=np.float64))])
 
 
-def _context_dots(P: np.ndarray, queries: np.ndarray, context: int) -> np.ndarray:
-    """Dot products of context-stacked frames without stacking them.
+def _context_dots(P: np.ndarray, queries: np.ndarray, contexts: list[int], pad: int) -> np.ndarray:
+    """Dot products of context-stacked frames without stacking them, for several contexts.
 
-    With ``F = context_features(A, context=c)`` and ``P`` = ``A`` edge-padded by ``c``,
-    ``F[:, q] . F[:, t]`` is the sum over ``j = 0..2c`` of ``P[:, q + j] . P[:, t + j]``, so
-    one Gram matrix of single frames, summed along its diagonals, replaces a product
-    ``2c + 1`` times larger.
+    With ``F = context_features(A, context=c)`` and ``P`` = ``A`` edge-padded by ``pad >= c``,
+    ``F[:, q] . F[:, t]`` is the sum over ``d = -c..c`` of ``P[:, q + pad + d] . P[:, t + pad + d]``
+    (a smaller padding is the larger one's middle: both repeat the edge frames), so one Gram
+    matrix of single frames, summed along its diagonals, replaces a product ``2c + 1`` times
+    larger; and the contexts, taken from the smallest up, share that matrix and each other's
+    partial sums (``2 max(c) + 1`` diagonals added in all, not the sum of ``2c + 1``).
 
     Returns
     -------
-    dots : np.ndarray [shape=(n_queries, n_frames)], float32
+    dots : np.ndarray [shape=(len(contexts), n_queries, n_frames)], float32
     """
-    w = 2 * context + 1
-    n = P.shape[1] - 2 * context
+    n = P.shape[1] - 2 * pad
+    order = sorted(range(len(contexts)), key=lambda i: contexts[i])
     # Queries come in runs of consecutive frames (events): per run, the Gram matrix of the
-    # padded frames its windows touch, then 2c + 1 shifted views of it added up.
-    dots = np.empty((queries.size, n), np.float32)
+    # padded frames its windows touch, then shifted views of it added up.
+    dots = np.empty((len(contexts), queries.size, n), np.float32)
     breaks = np.flatnonzero(np.diff(queries) != 1) + 1
     for a, b in zip(np.r_[0, breaks], np.r_[breaks, queries.size]):
         q0, m = int(queries[a]), int(b - a)
-        G = P[:, q0 : q0 + m + w - 1].T @ P  # (m + 2c, n + 2c)
-        out = dots[a:b]
-        np.copyto(out, G[0:m, 0:n])
-        for j in range(1, w):
-            out += G[j : j + m, j : j + n]
+        G = P[:, q0 : q0 + m + 2 * pad].T @ P  # (m + 2 pad, n + 2 pad)
+
+        def diagonal(d: int) -> np.ndarray:
+            return G[pad + d : pad + d + m, pad + d : pad + d + n]
+
+        c = contexts[order[0]]
+        out = dots[order[0], a:b]
+        np.copyto(out, diagonal(-c))
+        for d in range(-c + 1, c + 1):
+            out += diagonal(d)
+        for i in order[1:]:
+            np.copyto(dots[i, a:b], out)
+            out = dots[i, a:b]
+            for d in range(c + 1, contexts[i] + 1):
+                out += diagonal(-d)
+                out += diagonal(d)
+            c = contexts[i]
     return dots
 
 
@@ -123,55 +137,109 @@ def knn_frames(
     idx : np.ndarray [shape=(n_queries, k)], int64
         Neighbours, nearest first.
     """
+    return knn_frames_contexts(F, queries, k=k, contexts=[context], excludes=[exclude],
+                               min_separations=[min_separation], max_block_bytes=max_block_bytes)[0]
+
+
+def knn_frames_contexts(
+    F: np.ndarray,
+    queries: np.ndarray,
+    *,
+    k: int,
+    contexts: list[int],
+    excludes: list[np.ndarray | None] | None = None,
+    min_separations: list[int] | None = None,
+    max_block_bytes: int = 16 * 2**20,
+) -> list[np.ndarray]:
+    """:func:`knn_frames` with several contexts over the same features, in one pass.
+
+    The same neighbours as one :func:`knn_frames` call per context (up to the order in which
+    float32 products are added), at about the cost of the largest context alone: the contexts
+    share one Gram matrix and each other's diagonal sums.
+
+    Parameters
+    ----------
+    F, queries, k, max_block_bytes : see :func:`knn_frames`.
+    contexts : list of int >= 0
+        One kernel per context (frames on each side).
+    excludes : list of (np.ndarray [shape=(n_frames,)], bool, or None), optional
+        Each kernel's ``exclude`` (default: none).
+    min_separations : list of int >= 0, optional
+        Each kernel's ``min_separation`` (default 0).
+
+    Returns
+    -------
+    list of np.ndarray [shape=(n_queries, k)], int64
+        Each context's neighbours, nearest first, in the order of ``contexts``.
+    """
+    contexts = [int(c) for c in contexts]
+    n_ctx = len(contexts)
+    excludes = [None] * n_ctx if excludes is None else list(excludes)
+    min_separations = [0] * n_ctx if min_separations is None else [int(m) for m in min_separations]
     if k < 1:
         raise ParameterError(f"k must be at least 1, got {k}")
-    if context < 0:
-        raise ParameterError(f"context must be >= 0 frames, got {context}")
+    if n_ctx == 0 or len(excludes) != n_ctx or len(min_separations) != n_ctx:
+        raise ParameterError(f"give at least one context, and one exclude and min_separation for each "
+                             f"({n_ctx} contexts, {len(excludes)} excludes, {len(min_separations)} separations)")
+    if min(contexts) < 0:
+        raise ParameterError(f"context must be >= 0 frames, got {min(contexts)}")
     F = np.asarray(F, dtype=np.float32)
     n = F.shape[1]
     queries = np.asarray(queries, dtype=np.int64)
     if queries.size == 0:
-        return np.zeros((0, k), np.int64)
+        return [np.zeros((0, k), np.int64) for _ in contexts]
     k_eff = min(k, n)
-    penalty = np.zeros(n, np.float32)
     big = np.float32(np.finfo(np.float32).max / 4)
-    if exclude is not None:
-        penalty[np.asarray(exclude, bool)] = big / 2
-    out = np.empty((queries.size, k_eff), np.int64)
-    chunk = int(np.clip(max_block_bytes // (4 * n * 3), 16, 4096))
-    offsets = np.arange(-min_separation, min_separation + 1)[None, :]
-    P, norms = _padded(F, context)
+    penalties = []
+    for exclude in excludes:
+        penalty = np.zeros(n, np.float32)
+        if exclude is not None:
+            penalty[np.asarray(exclude, bool)] = big / 2
+        penalties.append(penalty)
+    pad = max(contexts)
+    P, cum = _padded(F, pad)
+    # Each context's |b|^2 of every candidate frame, plus its penalty.
+    offsets_d = [(cum[pad + c + 1 : pad + c + 1 + n] - cum[pad - c : pad - c + n]).astype(np.float32) + penalty
+                 for c, penalty in zip(contexts, penalties)]
+    out = [np.empty((queries.size, k_eff), np.int64) for _ in contexts]
+    # One block holds every context's dot products and one distance matrix besides.
+    chunk = int(np.clip(max_block_bytes // (4 * n * (n_ctx + 2)), 16, 4096))
     for s in range(0, queries.size, chunk):
         q = queries[s : s + chunk]
-        D = _context_dots(P, q, context)
-        D *= -2.0
-        D += norms[None, :]
-        D += penalty[None, :]
-        # The query's own frame and its neighbours within min_separation.
-        cols = np.clip(q[:, None] + offsets, 0, n - 1)
-        D[np.arange(q.size)[:, None], cols] = big
-        out[s : s + chunk] = _k_smallest(D, k_eff) if k_eff < n else np.argsort(D, axis=1)
+        dots = _context_dots(P, q, contexts, pad)
+        for i in range(n_ctx):
+            D = dots[i]
+            D *= -2.0
+            D += offsets_d[i][None, :]
+            # The query's own frame and its neighbours within min_separation.
+            offsets = np.arange(-min_separations[i], min_separations[i] + 1)[None, :]
+            cols = np.clip(q[:, None] + offsets, 0, n - 1)
+            D[np.arange(q.size)[:, None], cols] = big
+            out[i][s : s + chunk] = _k_smallest(D, k_eff) if k_eff < n else np.argsort(D, axis=1)
     return out
 
 
 def _k_smallest(D: np.ndarray, k: int, group: int = 32) -> np.ndarray:
     """Column indices of the ``k`` smallest entries of every row of ``D``, smallest first.
 
-    The k smallest entries of a row lie in the ``k`` groups of ``group`` consecutive columns
-    with the smallest minima (any other group's entries are all beaten by those k minima), so
-    a full-row partition is only needed over the group minima, ``group`` times fewer values.
+    The k smallest entries of a row lie in the ``k`` groups of ``group`` columns with the
+    smallest minima (any other group's entries are all beaten by those k minima), so a
+    full-row partition is only needed over the group minima, ``group`` times fewer values.
+    Group ``g`` holds the columns ``g, g + G, g + 2G, ...`` (``G`` groups), so that its minimum
+    is taken across contiguous rows; the last ``n mod group`` columns are always candidates.
     """
     n_rows, n = D.shape
-    n_groups = -(-n // group)
+    n_groups = n // group
     if n_groups <= k:
         part = np.argpartition(D, k - 1, axis=1)[:, :k]
     else:
-        pad = n_groups * group - n
-        Dp = np.pad(D, ((0, 0), (0, pad)), constant_values=np.inf) if pad else D
-        mins = Dp.reshape(n_rows, n_groups, group).min(axis=2)
+        full = n_groups * group
+        mins = D[:, :full].reshape(n_rows, group, n_groups).min(axis=1)
         best = np.argpartition(mins, k - 1, axis=1)[:, :k]  # (rows, k) groups
-        cand = (best[:, :, None] * group + np.arange(group)[None, None, :]).reshape(n_rows, -1)
-        vals = np.take_along_axis(Dp, cand, axis=1)
+        cand = (best[:, :, None] + n_groups * np.arange(group)[None, None, :]).reshape(n_rows, -1)
+        if full < n:
+            cand = np.concatenate([cand, np.broadcast_to(np.arange(full, n), (n_rows, n - full))], axis=1)
+        vals = np.take_along_axis(D, cand, axis=1)
         sel = np.argpartition(vals, k - 1, axis=1)[:, :k]
         part = np.take_along_axis(cand, sel, axis=1)
     order = np.take_along_axis(D, part, axis=1).argsort(axis=1, kind="stable")

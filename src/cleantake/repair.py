@@ -159,9 +159,17 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         raise ParameterError("music_estimate takes features or kernels, not both")
     k = s.k if k is None else int(k)
     user = np.zeros(ana.n_frames, bool) if exclude is None else np.asarray(exclude, bool)
-    idx = np.concatenate([_kam.knn_frames(F, frames, k=k, context=kc, min_separation=max(int(min_separation), kc),
-                                          exclude=dilate(user, max(0, kc - ctx)) | ana.partial)
-                          for F, kc in kernels], axis=1)
+    # Kernels on the same features share one search (kam.knn_frames_contexts); the
+    # neighbours are laid out kernel by kernel, in the order of ``kernels``.
+    found: list[np.ndarray | None] = [None] * len(kernels)
+    for F in {id(F): F for F, _ in kernels}.values():
+        mine = [i for i, (G, _) in enumerate(kernels) if G is F]
+        cs = [kernels[i][1] for i in mine]
+        for i, idx in zip(mine, _kam.knn_frames_contexts(
+                F, frames, k=k, contexts=cs, min_separations=[max(int(min_separation), kc) for kc in cs],
+                excludes=[dilate(user, max(0, kc - ctx)) | ana.partial for kc in cs])):
+            found[i] = idx
+    idx = np.concatenate(found, axis=1)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
     power = None
     if with_power:  # over the neighbours only, so that no array as large as X is made
