@@ -21,6 +21,9 @@ peak memory of one case cannot contaminate another; imports are not timed):
   files read back piece by piece), split into the blocks and the report;
 * ``cleantake_channels`` (10 and 60 min): the same with ``channel_confidence=0.7`` (``clean
   --channel-confidence 0.7``: each channel also analysed and located on its own);
+* ``cleantake_like`` (3 and 10 min): the same with ``-i none`` and the recording's first
+  event (0.8 s from its onset) given as ``like`` (``clean -i none --like``: the finder
+  learns from it and looks for every event like it, as ``evaluate --given first``);
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` with ``block_s=None``, one
   analysis of the whole recording in memory (the Python API's default cleans more than
   two minutes in blocks, as ``cleantake``);
@@ -260,8 +263,14 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         out["case"] = "cleantake_given"
         given = [(t, min(t + 0.8, rec["seconds"])) for t, _ in rec["events"][:100]]
         out["n_given"] = len(given)
+    like, interference = None, "any"
+    if case == "cleantake_like":  # `clean -i none --like`: the first event marked, every one like it found
+        case, interference = "cleantake", "none"
+        out["case"] = "cleantake_like"
+        t, _ = rec["events"][0]
+        like = [(t, min(t + 0.8, rec["seconds"]))]
     if case == "cleantake":
-        clock = StageClock(cleantake.Cleaner("any", locator=locator, channel_confidence=channel_confidence))
+        clock = StageClock(cleantake.Cleaner(interference, locator=locator, channel_confidence=channel_confidence))
         outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
         outdir.mkdir(exist_ok=True)
         stats: dict = {}
@@ -270,7 +279,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
             t0 = time.perf_counter()
             res = clean_file(path, outdir / "cleaned.wav", cleaner=clock,
                              removed_path=outdir / "removed.wav", overwrite=True,
-                             block_s=BLOCK_S, overlap_s=OVERLAP_S, workers=workers, events=given)
+                             block_s=BLOCK_S, overlap_s=OVERLAP_S, workers=workers, events=given,
+                             like=like)
             events, stats = res.events, res.stats
             wall = time.perf_counter() - t0
         stages = stats["seconds"]
@@ -387,8 +397,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 # ------------------------------------------------------------------------------------------
 
 CASES = {
-    "3m_mono": ["floor", "cleantake", "cleantake_mem", "librosa_repet_sim", "noisereduce"],
-    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels"],
+    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_like", "librosa_repet_sim", "noisereduce"],
+    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels", "cleantake_like"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
                    "cleantake_channels"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
