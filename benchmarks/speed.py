@@ -200,6 +200,9 @@ class StageClock:
         self.cleaner = cleaner
         self.intervals: list[tuple[str, float, float]] = []
 
+    def __getattr__(self, name):  # the rest of the Cleaner (settings, learn_like, ...) as it is
+        return getattr(self.cleaner, name)
+
     def clean(self, audio, sr, *, progress=None, **spans):
         t0 = time.perf_counter()
         res = self.cleaner.clean(audio, sr, progress=progress, **spans)
