@@ -65,6 +65,10 @@ def test_several_contexts_in_one_search_find_each_contexts_nearest():
             assert not banned[i, idx[i]].any()
             np.testing.assert_allclose(D[i, idx[i]], np.sort(D_ok[i])[:3], rtol=1e-4)
         np.testing.assert_array_equal(idx, kam.knn_frames(A, q, k=3, context=c, exclude=ex, min_separation=sep))
+    threaded = kam.knn_frames_contexts(A, q, k=3, contexts=contexts, excludes=excludes, min_separations=seps,
+                                       max_block_bytes=1, threads=3)  # 5 blocks over 3 threads
+    for a, b in zip(got, threaded):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_several_contexts_refuse_mismatched_lists():

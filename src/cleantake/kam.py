@@ -7,6 +7,8 @@ Spectrogram shapes follow librosa, ``(n_freq, n_frames)``; a feature matrix has 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .errors import ParameterError
@@ -150,6 +152,7 @@ def knn_frames_contexts(
     excludes: list[np.ndarray | None] | None = None,
     min_separations: list[int] | None = None,
     max_block_bytes: int = 16 * 2**20,
+    threads: int = 1,
 ) -> list[np.ndarray]:
     """:func:`knn_frames` with several contexts over the same features, in one pass.
 
@@ -166,6 +169,10 @@ def knn_frames_contexts(
         Each kernel's ``exclude`` (default: none).
     min_separations : list of int >= 0, optional
         Each kernel's ``min_separation`` (default 0).
+    threads : int >= 1
+        Blocks of queries searched at once, in threads (the same neighbours for any number;
+        memory is ``threads`` blocks of ``max_block_bytes``). Worth it where BLAS is held to
+        one thread, as it is while cleantake's method runs.
 
     Returns
     -------
@@ -204,7 +211,8 @@ def knn_frames_contexts(
     out = [np.empty((queries.size, k_eff), np.int64) for _ in contexts]
     # One block holds every context's dot products and one distance matrix besides.
     chunk = int(np.clip(max_block_bytes // (4 * n * (n_ctx + 2)), 16, 4096))
-    for s in range(0, queries.size, chunk):
+
+    def block(s: int) -> None:
         q = queries[s : s + chunk]
         dots = _context_dots(P, q, contexts, pad)
         for i in range(n_ctx):
@@ -216,6 +224,14 @@ def knn_frames_contexts(
             cols = np.clip(q[:, None] + offsets, 0, n - 1)
             D[np.arange(q.size)[:, None], cols] = big
             out[i][s : s + chunk] = _k_smallest(D, k_eff) if k_eff < n else np.argsort(D, axis=1)
+
+    starts = range(0, queries.size, chunk)
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=min(int(threads), len(starts))) as ex:
+            list(ex.map(block, starts))  # list(): raise any error here
+    else:
+        for s in starts:
+            block(s)
     return out
 
 

@@ -380,7 +380,7 @@ def with_like(learned: Dictionary, base: Dictionary) -> Dictionary:
 
 
 def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float = 46.0,
-                prototype: str = "mean", model: LikeModel | None = None
+                prototype: str = "mean", model: LikeModel | None = None, threads: int = 1
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """What the finder decides on, per frame: how much of the frame the music does not
     explain (novelty) and how much that part looks like the example's (similarity).
@@ -413,6 +413,8 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
         prototype, reference and longest run are used instead of the marked frames' here
         (``marked`` may then be empty; marked frames are still neither neighbours nor
         eligible).
+    threads : int >= 1
+        Threads for the music estimate's neighbour search (the same scores for any number).
 
     Returns
     -------
@@ -428,12 +430,12 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
         Median similarity of the marked frames themselves.
     """
     sim, novelty, eligible, reference, _ = _like_scores(ana, marked, settings=settings, context_ms=context_ms,
-                                                        prototype=prototype, model=model)
+                                                        prototype=prototype, model=model, threads=threads)
     return sim, novelty, eligible, reference
 
 
 def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float, prototype: str,
-                 model: LikeModel | None):
+                 model: LikeModel | None, threads: int = 1):
     """:func:`like_scores`, and the example's shape ``(level, prototype, marked_bands,
     reference, longest)`` as measured here (``model``'s own when it is given)."""
     s = settings
@@ -445,7 +447,7 @@ def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, conte
     sep = min(sep, max(fc.context, T // 4))
     S = music_estimate(ana, np.arange(T), settings=s, exclude=dilate(marked, fc.context),
                        kernels=repair_kernels(ana, s), k=s.repair_k, statistic=s.repair_statistic,
-                       min_separation=sep).S
+                       min_separation=sep, threads=threads, with_mask=False).S
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D
@@ -563,7 +565,7 @@ def review_runs(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
 
 
 def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: LikeParams | None = None,
-              probability: np.ndarray | None = None, model: LikeModel | None = None
+              probability: np.ndarray | None = None, model: LikeModel | None = None, threads: int = 1
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, list[tuple[int, int]]]:
     """Frames like the marked ones: similar share of the learned templates, and not music.
 
@@ -578,6 +580,8 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: 
         With ``params.detector``: :func:`detector_probability`.
     model : LikeModel, optional
         The example learned elsewhere in the recording (see :func:`like_scores`).
+    threads : int >= 1
+        See :func:`like_scores`.
 
     Returns
     -------
@@ -592,7 +596,7 @@ def find_like(ana: Analysis, marked: np.ndarray, *, settings: Settings, params: 
     """
     p = params or LikeParams()
     sim, nov, eligible, ref = like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
-                                          prototype=p.prototype, model=model)
+                                          prototype=p.prototype, model=model, threads=threads)
     counts = settings.counts(ana.cfg)
     found = like_frames(sim, nov, eligible, reference=ref, counts=counts,
                         min_event=settings.frames(p.min_event_ms, ana.cfg), params=p, probability=probability,
@@ -729,7 +733,7 @@ def learn_like_model(x: np.ndarray, sr: int, spans: list[Event], *, first: Analy
     learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
                                            threads=threads, spans=spans, offset_s=offset_s)
     *_, (level, ex, bands, ref, longest) = _like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
-                                                         prototype=p.prototype, model=None)
+                                                         prototype=p.prototype, model=None, threads=threads)
     model = LikeModel(learned=learned, level=level, prototype=np.array(ex), marked_bands=np.array(bands),
                       reference=ref, longest=int(longest), residual_share=resid)
     return model, ana
@@ -826,7 +830,7 @@ def locate_like(
     if p.detector is not None and probability is None:
         probability = detector_probability(x, sr, first=first, base=base, settings=settings, threads=threads)
     found, sim, nov, ref, review = find_like(ana, marked, settings=settings, params=p, probability=probability,
-                                             model=model)
+                                             model=model, threads=threads)
     frames = found | marked
     n_frames = ana.n_frames
     segs = segments(found)

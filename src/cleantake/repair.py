@@ -55,8 +55,8 @@ class MusicEstimate:
         The frames.
     S : np.ndarray [shape=(F, n)], float32
         Music magnitude at them (never above the mixture's ``V``).
-    M : np.ndarray [shape=(F, n)], float32 in [0, 1]
-        Soft music mask ``soft_mask(S, V - S)``.
+    M : np.ndarray [shape=(F, n)], float32 in [0, 1], or None
+        Soft music mask ``soft_mask(S, V - S)`` (None when not asked for).
     power : np.ndarray [shape=(F, n)], float32, optional
         Mean over the same neighbours of the mixture's power summed over channels (made when
         asked for: the spatial repair's music power).
@@ -64,18 +64,19 @@ class MusicEstimate:
 
     frames: np.ndarray
     S: np.ndarray
-    M: np.ndarray
+    M: np.ndarray | None
     power: np.ndarray | None = None
 
     def merge(self, other: "MusicEstimate") -> "MusicEstimate":
         """Both estimates, in frame order (``other`` must not repeat a frame of this one;
-        ``power`` is kept only when both have it)."""
+        ``M`` and ``power`` are kept only when both have them)."""
         q = np.concatenate([self.frames, other.frames])
         order = np.argsort(q, kind="stable")
         power = (np.concatenate([self.power, other.power], axis=1)[:, order]
                  if self.power is not None and other.power is not None else None)
-        return MusicEstimate(q[order], np.concatenate([self.S, other.S], axis=1)[:, order],
-                             np.concatenate([self.M, other.M], axis=1)[:, order], power)
+        M = (np.concatenate([self.M, other.M], axis=1)[:, order]
+             if self.M is not None and other.M is not None else None)
+        return MusicEstimate(q[order], np.concatenate([self.S, other.S], axis=1)[:, order], M, power)
 
 
 def repair_kernels(ana: Analysis, settings: Settings) -> list[tuple[np.ndarray, int]]:
@@ -106,7 +107,7 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
                    exclude: np.ndarray | None = None, features: np.ndarray | None = None,
                    statistic: str = "median", with_power: bool = False,
                    kernels: list[tuple[np.ndarray, int]] | None = None, k: int | None = None,
-                   min_separation: int = 0) -> MusicEstimate:
+                   min_separation: int = 0, threads: int = 1, with_mask: bool = True) -> MusicEstimate:
     """KAM's music estimate at ``frames``.
 
     Parameters
@@ -140,6 +141,11 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     min_separation : int >= 0
         Frames within this many of a frame to estimate are never its neighbours (each kernel
         keeps at least its own context away: its windows never overlap the frame's).
+    threads : int >= 1
+        Threads for the neighbour search (:func:`cleantake.kam.knn_frames_contexts`).
+    with_mask : bool
+        Also the soft music mask (``MusicEstimate.M``; None without it): the repair needs
+        it, the like finder only the magnitudes.
 
     Returns
     -------
@@ -167,7 +173,7 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         cs = [kernels[i][1] for i in mine]
         for i, idx in zip(mine, _kam.knn_frames_contexts(
                 F, frames, k=k, contexts=cs, min_separations=[max(int(min_separation), kc) for kc in cs],
-                excludes=[dilate(user, max(0, kc - ctx)) | ana.partial for kc in cs])):
+                excludes=[dilate(user, max(0, kc - ctx)) | ana.partial for kc in cs], threads=threads)):
             found[i] = idx
     idx = np.concatenate(found, axis=1)
     S = np.minimum(_kam.statistic_over(ana.V, idx, statistic), ana.V[:, frames])
@@ -175,7 +181,8 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
     if with_power:  # over the neighbours only, so that no array as large as X is made
         used, where = np.unique(idx, return_inverse=True)
         power = _kam.mean_over((np.abs(ana.X[:, :, used]) ** 2).sum(axis=0), where.reshape(idx.shape))
-    return MusicEstimate(frames, S, soft_mask(S, ana.V[:, frames] - S, power=s.mask_power), power)
+    M = soft_mask(S, ana.V[:, frames] - S, power=s.mask_power) if with_mask else None
+    return MusicEstimate(frames, S, M, power)
 
 
 def synthesize(X: np.ndarray, M: np.ndarray, cols: np.ndarray, w: np.ndarray, cfg: StftConfig, n_samples: int,
