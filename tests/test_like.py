@@ -507,3 +507,27 @@ def test_like_on_a_long_array_is_learned_once_and_cleaned_in_blocks_as_its_file(
     long = _music(130.0, sr=8000)
     with pytest.raises(ParameterError, match="within 120 s of each other"):
         c.clean(long, 8000, like=[(2.0, 2.5), (125.0, 125.5)], block_s=8.0, overlap_s=2.0)
+
+
+@pytest.mark.parametrize("repair_estimate", [False, True])
+def test_example_residual_keeps_the_marked_sound_once_templates_hold_it(mixed, repair_estimate):
+    """What learn_from_spans's later rounds learn from: on the analysis made with templates
+    learned from the marked ring, the residual at its frames (under the location's or the
+    repair's music estimate, neighbours kept away from the marks) holds nearly all the energy
+    the ring adds there, and never more than the mixture."""
+    from cleantake.analysis import analyse
+    from cleantake.like import example_residual, learn_from_spans, span_frames
+
+    y, x, spans = mixed
+    s = cleantake.Settings()
+    none = resolve_dictionary("none")
+    first = analyse(y[None], SR, dictionary=none, settings=s)
+    music = analyse(x[None], SR, dictionary=none, settings=s)
+    marked = span_frames([cleantake.Event(*spans[0], "like", 1.0)], first.cfg, first.n_frames)
+    q = np.flatnonzero(marked & ~first.partial)
+    ring = np.maximum(first.V[:, q] ** 2 - music.V[:, q] ** 2, 0).sum()
+    _, ana, _ = learn_from_spans(y[None], SR, marked, first=first, base=none, settings=s)
+    R = example_residual(ana, marked, settings=s, repair_estimate=repair_estimate)
+    assert R.shape == (first.V.shape[0], q.size)
+    assert (R >= 0).all() and (R <= ana.V[:, q] + 1e-6).all()
+    assert (R**2).sum() > 0.9 * ring

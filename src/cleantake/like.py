@@ -85,6 +85,12 @@ class LikeParams:
         carries less than this fraction of their energy.
     passes : int >= 1
         Rounds of learning (:func:`learn_from_spans`).
+    repair_residual : bool
+        Rounds after the first learn from the residual under the repair's music estimate
+        (:func:`example_residual` with ``repair_estimate``) rather than the location's. On for
+        the spans of ``-i none --events`` (:func:`spans_analysis`: +0.30 dB held out), off for
+        ``--like``, where it gained 0.2 dB on 20-s recordings but found fewer events with more
+        false ones on four-minute mixes (``benchmarks/LIKE.md``, session 33).
     prototype : {"mean", "nearest"}
         What the similarity compares a frame with (:func:`like_scores`).
     relative : bool
@@ -130,6 +136,7 @@ class LikeParams:
     min_event_example: float | None = None
     min_residual: float = 0.01
     passes: int = 2
+    repair_residual: bool = False
     relative: bool = True
     prototype: str = "nearest"
     detector: float | None = 0.7
@@ -315,7 +322,8 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
                 "region where the interference sounds")
 
 
-def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings) -> np.ndarray:
+def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings, repair_estimate: bool = False
+                     ) -> np.ndarray:
     """What the music does not explain at the marked frames.
 
     Parameters
@@ -324,6 +332,11 @@ def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings) -
     marked : np.ndarray [shape=(T,)], bool
         The marked frames.
     settings : Settings
+    repair_estimate : bool
+        ``S`` is the repair's music estimate (its kernels, ``repair_k`` and
+        ``repair_statistic``) instead of the location's one kernel. :func:`learn_from_spans`
+        asks for it from its second round on (``LikeParams.repair_residual``), on the
+        analysis made with the templates learned in the first.
 
     Returns
     -------
@@ -336,7 +349,12 @@ def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings) -
     if q.size == 0:
         q = np.flatnonzero(marked)
     ctx = settings.counts(ana.cfg).context
-    est = music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx))
+    if repair_estimate:
+        est = music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx),
+                             kernels=repair_kernels(ana, settings), k=settings.repair_k,
+                             statistic=settings.repair_statistic, with_mask=False)
+    else:
+        est = music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx), with_mask=False)
     return np.maximum(ana.V[:, q] - est.S, 0.0).astype(np.float32)
 
 
@@ -658,7 +676,8 @@ def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analy
     (:func:`example_residual`), learns templates from it (:func:`learn_like`) and analyses
     the recording again with them fixed before ``base``'s: the NMF music estimate, on which
     KAM chooses neighbours, then holds less of the interference, so the next residual holds
-    more of it.
+    more of it. The first round's estimate is the location's (one kernel); with
+    ``params.repair_residual`` the later rounds' is the repair's (its eight kernels).
 
     Returns
     -------
@@ -679,7 +698,7 @@ def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analy
     total = float((first.V[:, q if q.any() else marked] ** 2).sum())
     resid = 0.0
     for i in range(p.passes):
-        R = example_residual(ana, marked, settings=settings)
+        R = example_residual(ana, marked, settings=settings, repair_estimate=p.repair_residual and i > 0)
         if i == 0:
             resid = float((R**2).sum()) / max(total, 1e-30)
             if resid < p.min_residual:
@@ -743,7 +762,8 @@ def spans_analysis(x: np.ndarray, sr: int, frames: np.ndarray, *, first: Analysi
                    threads: int = 1) -> Analysis:
     """The analysis the repair of given spans uses with the empty dictionary (``none``):
     the recording analysed with templates learned from the spans' frames
-    (:func:`learn_from_spans`), or ``first`` if the spans hold nothing the music does not
+    (:func:`learn_from_spans`, its second round from the residual under the repair's music
+    estimate: ``LikeParams.repair_residual``), or ``first`` if the spans hold nothing the music does not
     explain (then the repair's NMF guard removes nothing).
 
     Parameters
@@ -763,7 +783,7 @@ def spans_analysis(x: np.ndarray, sr: int, frames: np.ndarray, *, first: Analysi
     """
     try:
         _, ana, _ = learn_from_spans(x, sr, frames, first=first, base=empty_dictionary(first.cfg),
-            settings=settings, params=LikeParams(min_residual=0.0), threads=threads)
+            settings=settings, params=LikeParams(min_residual=0.0, repair_residual=True), threads=threads)
     except ParameterError:
         return first
     return ana
