@@ -87,10 +87,11 @@ class LikeParams:
         Rounds of learning (:func:`learn_from_spans`).
     repair_residual : bool
         Rounds after the first learn from the residual under the repair's music estimate
-        (:func:`example_residual` with ``repair_estimate``) rather than the location's. On for
-        the spans of ``-i none --events`` (:func:`spans_analysis`: +0.3 dB on the grouped folds' test parts), off for
-        ``--like``, where it gained 0.2 dB on 20-s recordings but found fewer events with more
-        false ones on four-minute mixes (``benchmarks/LIKE.md``, session 33).
+        (:func:`example_residual` with ``repair_estimate``) rather than the location's. On
+        for the spans of ``-i none --events`` (:func:`spans_analysis`: +0.3 dB on the grouped
+        folds' test parts), off for ``--like``, where it gained 0.2 dB on 20-s recordings but
+        found fewer events with more false ones on four-minute mixes (``benchmarks/LIKE.md``,
+        session 33).
     prototype : {"mean", "nearest"}
         What the similarity compares a frame with (:func:`like_scores`).
     relative : bool
