@@ -31,7 +31,7 @@ from .dictionaries import Dictionary, combine, empty_dictionary, resolve_diction
 from .errors import ParameterError
 from .locate import Event, dilate, overlaps_any, segments, segments_to_events
 from .nmf import learn_nmf
-from .repair import music_estimate, repair_kernels
+from .repair import music_estimate, repair_music_estimate
 from .settings import FrameCounts, Settings
 from .spectral import StftConfig
 
@@ -351,9 +351,7 @@ def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings, r
         q = np.flatnonzero(marked)
     ctx = settings.counts(ana.cfg).context
     if repair_estimate:
-        est = music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx),
-                             kernels=repair_kernels(ana, settings), k=settings.repair_k,
-                             statistic=settings.repair_statistic, with_mask=False)
+        est = repair_music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx), with_mask=False)
     else:
         est = music_estimate(ana, q, settings=settings, exclude=dilate(marked, ctx), with_mask=False)
     return np.maximum(ana.V[:, q] - est.S, 0.0).astype(np.float32)
@@ -464,9 +462,8 @@ def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, conte
     longest = max((b - a for a, b in runs), default=1) if model is None else max(int(model.longest), 1)
     sep = max(longest, s.frames(500.0, ana.cfg), fc.context)
     sep = min(sep, max(fc.context, T // 4))
-    S = music_estimate(ana, np.arange(T), settings=s, exclude=dilate(marked, fc.context),
-                       kernels=repair_kernels(ana, s), k=s.repair_k, statistic=s.repair_statistic,
-                       min_separation=sep, threads=threads, with_mask=False).S
+    S = repair_music_estimate(ana, np.arange(T), settings=s, exclude=dilate(marked, fc.context),
+                              min_separation=sep, threads=threads, with_mask=False).S
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D

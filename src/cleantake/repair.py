@@ -35,7 +35,7 @@ from .masking import apply_strength, dilate, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
-__all__ = ["MusicEstimate", "repair_kernels", "music_estimate", "synthesize", "spatial_interference", "repair",
+__all__ = ["MusicEstimate", "repair_kernels", "music_estimate", "repair_music_estimate", "synthesize", "spatial_interference", "repair",
            "DIFFUSE_SHARE"]
 
 #: The measured diffuse share (:func:`spatial_interference`) from which an event's
@@ -183,6 +183,17 @@ def music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
         power = _kam.mean_over((np.abs(ana.X[:, :, used]) ** 2).sum(axis=0), where.reshape(idx.shape))
     M = soft_mask(S, ana.V[:, frames] - S, power=s.mask_power) if with_mask else None
     return MusicEstimate(frames, S, M, power)
+
+
+def repair_music_estimate(ana: Analysis, frames: np.ndarray, *, settings: Settings,
+                          kernels: list[tuple[np.ndarray, int]] | None = None, **kwargs) -> MusicEstimate:
+    """:func:`music_estimate` as the repair makes it: its kernels (:func:`repair_kernels`,
+    or ``kernels`` already made by it), ``repair_k`` neighbours in each and
+    ``repair_statistic``. Other keywords (``exclude``, ``with_power``, ``min_separation``,
+    ``threads``, ``with_mask``) are passed on."""
+    s = settings
+    return music_estimate(ana, frames, settings=s, kernels=repair_kernels(ana, s) if kernels is None else kernels,
+                          k=s.repair_k, statistic=s.repair_statistic, **kwargs)
 
 
 def synthesize(X: np.ndarray, M: np.ndarray, cols: np.ndarray, w: np.ndarray, cfg: StftConfig, n_samples: int,
@@ -471,8 +482,8 @@ def repair(
     if music is not None and (spatial or not as_location):
         music = None  # the location's estimates are not the ones these settings make
     if music is None:
-        est = music_estimate(ana, np.flatnonzero(w > 0), settings=s, exclude=exclude, kernels=kernels,
-                             k=s.repair_k, statistic=s.repair_statistic, with_power=spatial)
+        est = repair_music_estimate(ana, np.flatnonzero(w > 0), settings=s, kernels=kernels, exclude=exclude,
+                                    with_power=spatial)
     else:
         covered = np.zeros(w.shape, bool)
         covered[music.frames] = True
