@@ -647,6 +647,7 @@ def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures
     dicts = {m["dictionary"] for m in metas} or {dictionary}
     label = ("per fold, learned from the other folds' interference" if dicts == {"cv"}
              else "BUNDLED presets (contaminated: learned from files that sit in test folds)" if dicts == {"bundled"}
+             else "none (templates learned from each recording's given spans)" if dicts == {"none"}
              else "per fold (runs marked [bundled]: the BUNDLED presets, contaminated)")
     if same_mixtures:
         label += "; only the mixtures every run measured"
@@ -710,9 +711,11 @@ def main(argv: list[str] | None = None) -> int:
                     "foundloc / foundtrue (diagnostics): the located events without the false ones / the true "
                     "spans of the events found; "
                     "comma-separated for several, e.g. none,spans")
-    ap.add_argument("--dictionary", choices=("cv", "bundled"), default="cv",
+    ap.add_argument("--dictionary", choices=("cv", "bundled", "none"), default="cv",
                     help="cv: learned per fold from the other folds' interference (default); bundled: the "
-                    "shipped presets (contaminated: learned from files in test folds)")
+                    "shipped presets (contaminated: learned from files in test folds); none: the empty "
+                    "dictionary, with --given spans only (what -i none --events does: templates learned from "
+                    "the spans)")
     ap.add_argument("--detector-dir", default=str(DETECTOR_DIR), metavar="DIR",
                     help="proposed: fold k uses DIR/foldK.npz, a detector trained without fold k "
                     "(scripts/train_detector.py writes them; default benchmarks/results/detector_folds); with "
@@ -792,6 +795,9 @@ def main(argv: list[str] | None = None) -> int:
     if "review" in args.given:
         runs.append(("proposed", "review"))
     runs += [("proposed", g) for g in ("foundloc", "foundtrue") if g in args.given]
+    if args.dictionary == "none" and runs != [("proposed", "spans")]:
+        ap.error(f"--dictionary none works with --given spans alone (what -i none --events does), "
+                 f"got --given {','.join(args.given)}")
     # With the bundled presets (contaminated anyway) the shipped detector, which was trained with
     # them; with fold dictionaries, fold k's detector, trained without fold k: checked first.
     for k in folds:
@@ -805,6 +811,8 @@ def main(argv: list[str] | None = None) -> int:
     for k in folds:
         if args.dictionary == "bundled":
             dicts[k], info[k] = "any", {"bundled": True}
+        elif args.dictionary == "none":
+            dicts[k], info[k] = "none", {"none": True}
         else:
             dicts[k], info[k] = fold_dictionary(args.corpus, k)
             dicts[k] = str(dicts[k])
@@ -817,7 +825,7 @@ def main(argv: list[str] | None = None) -> int:
         recipes = C.cv_recipes(args.corpus, k, part=args.part, sets=tuple(args.sets), seed=args.seed)
         noisy = subsample([e for e in recipes if e["set"] != "clean"], args.every, args.offset)
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
-        detector = None if args.dictionary == "bundled" else str(Path(args.detector_dir) / f"fold{k}.npz")
+        detector = None if args.dictionary in ("bundled", "none") else str(Path(args.detector_dir) / f"fold{k}.npz")
         variant = (args.sr, args.via, args.gain_db, args.dual_mono, args.silence,
                    tuple(args.hall) if args.hall else None, args.span_tail)
         per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, variant) for e in noisy + clean])
@@ -864,6 +872,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [{**r, "method": f"{r['method']} [{args.tag}]"} for r in rows]
     agg = aggregate(rows)
     label = ("per fold, learned from the other folds' interference" if args.dictionary == "cv"
+             else "none (templates learned from each recording's given spans)" if args.dictionary == "none"
              else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
     wall = time.perf_counter() - t_start
     print(format_tables(agg, label))

@@ -260,6 +260,9 @@ def test_statistics_over_neighbours():
     ({"repair_context_ms": "long"}, "repair_context_ms"),
     ({"repair_k": 0}, "repair_k"),
     ({"span_fade_ms": -1.0}, "span_fade_ms"),
+    ({"span_windows_ms": (92.0, 600.0)}, "span_windows_ms"),
+    ({"span_windows_ms": 2.0}, "span_windows_ms"),
+    ({"span_windows_ms": "long"}, "span_windows_ms"),
 ])
 def test_bad_repair_settings_are_refused(params, words):
     with pytest.raises(ParameterError, match=words):
@@ -448,3 +451,48 @@ def test_auto_stereo_model_gives_the_diffuse_part_only_to_an_incoherent_event(mi
     same, other_model = ("spatial", "diffuse") if kind == "panned" else ("diffuse", "spatial")
     np.testing.assert_array_equal(res["auto"], res[same])
     assert not np.array_equal(res["auto"], res[other_model])
+
+
+def _removed_at(y, spans, window_ms):
+    """What the repair of ``spans`` removes at one STFT alone (no further windows)."""
+    return cleantake.Cleaner("any", window_ms=window_ms, hop_ms=window_ms / 4, span_windows_ms=()).clean(
+        y, SR, events=spans).removed
+
+
+@pytest.mark.parametrize("seconds", [None, 0.15])
+def test_given_spans_are_the_mean_of_the_repairs_at_each_window(mixed, seconds):
+    """With span_windows_ms (default 92 and 184 ms), a given span's repair is the mean of
+    the repairs at the analysis's STFT and at each further window; a window longer than the
+    recording is left out (0.15 s: the 184-ms window)."""
+    y, _, (t0, t1) = mixed
+    spans = [(t0, t1), (1.0, 1.3)]
+    if seconds is not None:
+        a = int(t0 * SR)
+        y, spans = y[a:a + int(seconds * SR)], [(0.02, 0.1)]
+    assert cleantake.Settings().span_windows_ms == (92.0, 184.0)
+    res = cleantake.Cleaner("any").clean(y, SR, events=spans)
+    fits = [w for w in (46.0, 92.0, 184.0) if w / 1000 * SR <= y.size]
+    assert len(fits) == (3 if seconds is None else 2)
+    parts = [_removed_at(y, spans, w) for w in fits]
+    np.testing.assert_allclose(res.removed, np.mean(parts, axis=0), rtol=0, atol=1e-12)
+    # Each window's repair differs from the others', and removes something.
+    assert all(np.abs(p).max() > 0 for p in parts)
+    assert not np.array_equal(parts[0], parts[1])
+    np.testing.assert_array_equal(res.cleaned + res.removed, y)
+
+
+def test_no_further_windows_is_the_analysis_stft_alone(mixed):
+    y, _, (t0, t1) = mixed
+    one = cleantake.Cleaner("any", span_windows_ms=()).clean(y, SR, events=[(t0, t1)])
+    np.testing.assert_array_equal(one.removed, _removed_at(y, [(t0, t1)], 46.0))
+
+
+def test_spans_learned_without_a_dictionary_use_the_analysis_stft_alone(mixed):
+    """With ``none`` the templates are learned from the spans, and the further windows are
+    not used (they gained nothing measurable there: REPAIR.md, session 34)."""
+    y, _, (t0, t1) = mixed
+    spans = [(t0, t1)]
+    default = cleantake.Cleaner("none").clean(y, SR, events=spans).removed
+    np.testing.assert_array_equal(default, cleantake.Cleaner("none", span_windows_ms=()).clean(
+        y, SR, events=spans).removed)
+    assert np.abs(default).max() > 0

@@ -539,13 +539,16 @@ class Cleaner:
         stats = {"n_frames": ana.n_frames, "seconds": seconds}
         fc = s.counts(cfg)
         if marked is not None:
-            frames = _span_frames(marked, cfg, ana.n_frames)
-            if not self.dictionary.rank:
-                # ``none``: the templates are learned from the spans themselves (as for like=).
-                ana = spans_analysis(x, sr, frames, first=ana, settings=s, threads=_recording_threads())
-            # With ``none`` every template was learned from these marks: the user's spans get
-            # the guard for marked interference (Settings.nmf_guard_marked).
-            removed = repair(ana, frames, settings=s, marked=None if self.dictionary.rank else frames)
+            # The spans repaired at the analysis's STFT and, with a dictionary, again at each
+            # longer window of Settings.span_windows_ms; what they remove is averaged.
+            removed = self._repair_spans(x, sr, marked, ana, s)
+            windows = [sw for sw in s.span_settings() if sw.stft_config(sr).win_length <= n] \
+                if self.dictionary.rank else []
+            for sw in windows:
+                other = analyse(x, sr, dictionary=self.dictionary, settings=sw, threads=_recording_threads(),
+                                templates=self.templates(sw.stft_config(sr)))
+                removed += self._repair_spans(x, sr, marked, other, sw)
+            removed /= 1 + len(windows)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
             removed *= _span_mask(marked, n, sr, fc.span_fade, strength=True)[None]
@@ -580,6 +583,18 @@ class Cleaner:
         removed = repair(ana, frames, settings=s, exclude=loc.exclude, music=loc.music)
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
+
+    def _repair_spans(self, x: np.ndarray, sr: int, marked: list[Event], ana: Analysis,
+                      s: Settings) -> np.ndarray:
+        """What the repair removes at the given spans ``marked`` with the analysis ``ana``
+        (made with settings ``s``): ``(n_channels, n_samples)``, not yet cut to the spans."""
+        frames = _span_frames(marked, ana.cfg, ana.n_frames)
+        if not self.dictionary.rank:
+            # ``none``: the templates are learned from the spans themselves (as for like=).
+            ana = spans_analysis(x, sr, frames, first=ana, settings=s, threads=_recording_threads())
+        # With ``none`` every template was learned from these marks: the user's spans get
+        # the guard for marked interference (Settings.nmf_guard_marked).
+        return repair(ana, frames, settings=s, marked=None if self.dictionary.rank else frames)
 
     def _process_like(self, x, sr, ana, like, kept, stats, report, locate_only, model=None):
         """Learn from the ``like`` spans (or take ``model``), find the events like them (and,

@@ -38,7 +38,8 @@ def parse_assignments(items) -> dict:
     items : iterable of str
         Each ``NAME=VALUE`` with NAME a field of :class:`Settings`; the value is converted to the
         type of the field's default (a field whose default is None takes the text; one whose
-        default is a tuple takes numbers separated by commas, ``repair_context_ms=46,92``).
+        default is a tuple takes numbers separated by commas, ``repair_context_ms=46,92``, or
+        ``none`` for no number where that is allowed, ``span_windows_ms=none``).
 
     Returns
     -------
@@ -60,7 +61,7 @@ def parse_assignments(items) -> dict:
         default = getattr(Settings(), name)
         try:
             if isinstance(default, tuple):  # comma-separated numbers
-                out[name] = tuple(float(v) for v in text.split(","))
+                out[name] = () if text.strip().lower() == "none" else tuple(float(v) for v in text.split(","))
             else:
                 out[name] = text if default is None else type(default)(text)
         except ValueError:
@@ -203,6 +204,15 @@ class Settings:
         Given spans (``events=``): what is removed fades in and out over this long inside
         each span's edges (at least one sample), so nothing changes outside a span and its
         edges do not click; the interference at a span's very start is removed.
+    span_windows_ms : tuple of float, each in [5, 500]
+        Given spans (``events=``) are repaired at the analysis's STFT (``window_ms``) and
+        again at each of these longer windows (hop a quarter of the window), every time with
+        its own analysis of the whole recording; what is removed is the mean of these repairs.
+        Each resolution's neighbours err elsewhere, and the mean errs less: chosen on the
+        train parts of the grouped folds (``benchmarks/REPAIR.md``, session 34). A window
+        longer than the recording is left out; ``()``: the analysis's STFT alone. With the
+        empty dictionary (``none``, templates learned from the spans) the analysis's STFT
+        alone: there the further windows gained nothing measurable for twice the time.
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
@@ -287,6 +297,7 @@ class Settings:
     repair_statistic: str = "mean"
     stereo_model: str = "auto"
     span_fade_ms: float = 2.0
+    span_windows_ms: tuple[float, ...] = (92.0, 184.0)
     locator: str = "auto"
     sensitivity: float = 0.5
     review_level: float = 0.3
@@ -295,7 +306,7 @@ class Settings:
     detector: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("repair_compress", "repair_context_ms"):  # a number is a tuple of one
+        for name in ("repair_compress", "repair_context_ms", "span_windows_ms"):  # a number: a tuple of one
             value = getattr(self, name)
             items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
             try:
@@ -318,6 +329,8 @@ class Settings:
             ("repair_context_ms", 1 <= len(self.repair_context_ms) <= 16
              and all(0.0 <= c <= 2000.0 for c in self.repair_context_ms), "1 to 16 durations from 0 to 2000 ms"),
             ("repair_k", 1 <= self.repair_k <= 1000, "from 1 to 1000 frames"),
+            ("span_windows_ms", len(self.span_windows_ms) <= 8 and all(5.0 <= w <= 500.0 for w in self.span_windows_ms),
+             "0 to 8 STFT windows from 5 to 500 ms"),
             ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
             ("stereo_model", self.stereo_model in STEREO_MODELS, " or ".join(repr(x) for x in STEREO_MODELS)),
             ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
@@ -340,6 +353,11 @@ class Settings:
     def stft_config(self, sr: int) -> StftConfig:
         """The STFT of this recording's sample rate ``sr`` (Hz)."""
         return StftConfig(int(sr), self.window_ms, self.hop_ms)
+
+    def span_settings(self) -> list["Settings"]:
+        """These settings with the STFT of each window of ``span_windows_ms`` (hop a quarter
+        of the window): the further analyses at which given spans are repaired."""
+        return [self.replace(window_ms=w, hop_ms=w / 4, span_windows_ms=()) for w in self.span_windows_ms]
 
     def frames(self, ms: float, cfg: StftConfig) -> int:
         """Milliseconds to a whole number of hops."""
