@@ -263,3 +263,14 @@ def test_hall_and_span_tail_options_are_checked_before_any_run(tmp_path, args):
     with pytest.raises(SystemExit) as exc:
         cv.main([*args, "--out", str(tmp_path / "r.json")])
     assert exc.value.code == 2 and not (tmp_path / "r.json").exists()
+
+
+def test_empty_dictionary_runs_given_spans_only(tmp_path, capsys):
+    """``--dictionary none`` measures ``-i none --events``: with anything but ``--given spans``
+    it is refused before any run."""
+    cv = _cv()
+    with pytest.raises(SystemExit) as exc:
+        cv.main(["--corpus", str(CORPUS), "--dictionary", "none", "--given", "none,spans",
+                 "--out", str(tmp_path / "r.json")])
+    assert exc.value.code == 2 and "--given spans alone" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
