@@ -461,16 +461,15 @@ def _removed_at(y, spans, window_ms):
 
 @pytest.mark.parametrize("seconds", [None, 0.15])
 def test_given_spans_are_the_mean_of_the_repairs_at_each_window(mixed, seconds):
-    """With span_windows_ms (default 92 and 184 ms), a given span's repair is the mean of
-    the repairs at the analysis's STFT and at each further window; a window longer than the
-    recording is left out (0.15 s: the 184-ms window)."""
+    """With span_windows_ms (92 and 184 ms, the measured choice), a given span's repair is the
+    mean of the repairs at the analysis's STFT and at each further window; a window longer than
+    the recording is left out (0.15 s: the 184-ms window)."""
     y, _, (t0, t1) = mixed
     spans = [(t0, t1), (1.0, 1.3)]
     if seconds is not None:
         a = int(t0 * SR)
         y, spans = y[a:a + int(seconds * SR)], [(0.02, 0.1)]
-    assert cleantake.Settings().span_windows_ms == (92.0, 184.0)
-    res = cleantake.Cleaner("any").clean(y, SR, events=spans)
+    res = cleantake.Cleaner("any", span_windows_ms=(92.0, 184.0)).clean(y, SR, events=spans)
     fits = [w for w in (46.0, 92.0, 184.0) if w / 1000 * SR <= y.size]
     assert len(fits) == (3 if seconds is None else 2)
     parts = [_removed_at(y, spans, w) for w in fits]
@@ -483,7 +482,8 @@ def test_given_spans_are_the_mean_of_the_repairs_at_each_window(mixed, seconds):
 
 def test_no_further_windows_is_the_analysis_stft_alone(mixed):
     y, _, (t0, t1) = mixed
-    one = cleantake.Cleaner("any", span_windows_ms=()).clean(y, SR, events=[(t0, t1)])
+    assert cleantake.Settings().span_windows_ms == ()
+    one = cleantake.Cleaner("any").clean(y, SR, events=[(t0, t1)])
     np.testing.assert_array_equal(one.removed, _removed_at(y, [(t0, t1)], 46.0))
 
 
@@ -493,6 +493,6 @@ def test_spans_learned_without_a_dictionary_use_the_analysis_stft_alone(mixed):
     y, _, (t0, t1) = mixed
     spans = [(t0, t1)]
     default = cleantake.Cleaner("none").clean(y, SR, events=spans).removed
-    np.testing.assert_array_equal(default, cleantake.Cleaner("none", span_windows_ms=()).clean(
+    np.testing.assert_array_equal(default, cleantake.Cleaner("none", span_windows_ms=(92.0, 184.0)).clean(
         y, SR, events=spans).removed)
     assert np.abs(default).max() > 0
