@@ -35,8 +35,8 @@ from .masking import apply_strength, dilate, frame_weights, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
-__all__ = ["MusicEstimate", "repair_kernels", "music_estimate", "repair_music_estimate", "synthesize", "spatial_interference", "repair",
-           "DIFFUSE_SHARE"]
+__all__ = ["MusicEstimate", "repair_kernels", "music_estimate", "repair_music_estimate", "synthesize",
+           "spatial_interference", "repair", "DIFFUSE_SHARE"]
 
 #: The measured diffuse share (:func:`spatial_interference`) from which an event's
 #: interference gets a diffuse part, per ``Settings.stereo_model``: never with "spatial",
