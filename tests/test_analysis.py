@@ -156,3 +156,35 @@ def test_dc_offset_on_clean_corpus_music_makes_no_event(clip):
         res = cleantake.clean(music + off, sr)
         assert res.events == []
         np.testing.assert_array_equal(res.cleaned, music + off)
+
+
+@pytest.mark.parametrize("window_ms", [92.0, 184.0])
+def test_reanalysis_is_on_the_new_stft_with_the_fit_carried_over(staged, window_ms):
+    """``reanalyse``: the STFT, bands and frames of the new settings; the interference templates
+    the dictionary's on those bands; a model of the new spectrogram that a short refit from the
+    carried one makes close to a full analysis at that STFT, and closer than the carried one."""
+    from cleantake.analysis import band_templates, reanalyse, spectrogram
+    from cleantake.nmf import beta_divergence
+
+    cl, y, _, ana = staged
+    s = cl.settings.replace(window_ms=window_ms, hop_ms=window_ms / 4)
+    cfg = s.stft_config(SR)
+    t = band_templates(cl.dictionary, cfg, s.n_bands)
+    with threadpool_limits(1, user_api="blas"):
+        full = analyse(y[None, :], SR, dictionary=cl.dictionary, settings=s, templates=t)
+        carried = reanalyse(ana, y[None, :], s, templates=t, n_iter=0)
+        refit = reanalyse(ana, y[None, :], s, templates=t, n_iter=20)
+    X, V = spectrogram(y[None, :], cfg)
+    T = cfg.n_frames(y.size)
+    for r in (carried, refit):
+        assert r.cfg == cfg and r.X.shape == (1, cfg.n_freq, T) and r.L_m.shape == (s.n_bands, T)
+        np.testing.assert_array_equal(r.V, V)
+        np.testing.assert_array_equal(r.nmf.W[:, :r.nmf.n_fixed], t.Wb)
+        assert r.nmf.W.shape[1] == ana.nmf.W.shape[1] and np.all(r.L_m >= 0) and np.all(r.L_i >= 0)
+        np.testing.assert_array_equal(r.partial, full.partial)
+    d = {name: beta_divergence(r.Vb, r.L_i + r.L_m, cl.dictionary.beta) / r.Vb.sum()
+         for name, r in (("carried", carried), ("refit", refit), ("full", full))}
+    assert d["refit"] < d["carried"] and d["refit"] < 2.0 * d["full"], d
+    # The interference is active where the full analysis has it.
+    corr = np.corrcoef(np.log1p(refit.level_i), np.log1p(full.level_i))[0, 1]
+    assert corr > 0.8, corr

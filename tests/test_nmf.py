@@ -98,3 +98,18 @@ def test_objective_recorded_per_iteration_matches_the_model(data):
     res = semi_nmf(V, Wf, n_free=5, n_iter=7, tol=0, track=True, block_frames=100)
     assert len(res.objective) == 7 and res.n_iter == 7
     assert res.objective[-1] == pytest.approx(beta_divergence(V, res.W @ res.H, 1.0), rel=1e-5)
+
+
+def test_starting_activations_are_where_the_fit_starts(data):
+    """``H_init`` is the start: from a fit's own templates and activations the objective starts
+    at that fit's level (not at a random start's) and never increases from there."""
+    V, Wf = data
+    first = semi_nmf(V, Wf, n_free=5, n_iter=60, tol=0)
+    start = beta_divergence(V, first.W @ first.H, 1.0)
+    again = semi_nmf(V, Wf, n_free=5, n_iter=10, tol=0, W_free_init=first.W[:, 4:], H_init=first.H, track=True)
+    cold = semi_nmf(V, Wf, n_free=5, n_iter=10, tol=0, W_free_init=first.W[:, 4:], track=True)
+    obj = np.array(again.objective)
+    assert obj[0] <= start * (1 + 1e-5) and obj[0] < cold.objective[0]
+    assert np.all(np.diff(obj) <= 1e-5 * obj[0])
+    with pytest.raises(ParameterError, match="starting activations must have shape"):
+        semi_nmf(V, Wf, n_free=5, n_iter=5, H_init=first.H[:, :10])

@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from . import kam as _kam
 from .dictionaries import Dictionary
+from .errors import ParameterError
 from .nmf import NMFResult, beta_divergence_frames, interference_share, semi_nmf
 from .settings import Settings
-from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix, stft
+from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix, bands_to_bins, stft
 
-__all__ = ["BandTemplates", "band_templates", "spectrogram", "dc_offset", "Analysis", "analyse"]
+__all__ = ["BandTemplates", "band_templates", "spectrogram", "dc_offset", "Analysis", "analyse", "reanalyse"]
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,12 @@ def analyse(
     d_joint = beta_divergence_frames(Vb, L_i + L_m, dictionary.beta)
     d_alone = beta_divergence_frames(Vb, alone.W @ alone.H, dictionary.beta)
     gain = (d_alone - d_joint) / np.maximum(Vb.sum(axis=0, dtype=np.float64), 1e-12)
+    return _assemble(x, sr, cfg, s, X, V, t, float(dictionary.beta), Vb, res, gain.astype(np.float32))
+
+
+def _assemble(x, sr, cfg, s, X, V, t, beta, Vb, res, gain) -> Analysis:
+    """The :class:`Analysis` of the STFT ``X``, ``V`` and the NMF ``res`` on the bands of ``t``."""
+    L_i, L_m = res.fixed_part, res.free_part
     # Recordings often start or end in the middle of a sound (a cut), which looks like
     # nothing else in the recording: frames whose window reaches past an end are partial
     # (attenuated copies), frames within edge_ms of an end are not inner.
@@ -259,12 +267,12 @@ def analyse(
         P=t.P,
         Wb=t.Wb,
         labels=t.labels,
-        beta=float(dictionary.beta),
+        beta=beta,
         Vb=Vb,
         nmf=res,
         L_i=L_i,
         L_m=L_m,
-        gain=gain.astype(np.float32),
+        gain=gain,
         share=interference_share(L_i, L_m),
         level_i=L_i.sum(axis=0),
         ref=float(np.percentile(Vb.sum(axis=0), 99)),
@@ -272,3 +280,96 @@ def analyse(
         inner=(centres - half >= edge) & (centres + half <= n - edge),
         Fm=_kam.context_features(L_m, context=0, compress=float(L_m.mean()) * 0.1 + 1e-12),
     )
+
+
+def _frame_weights(src: StftConfig, n_src: int, dst: StftConfig, n_dst: int) -> sparse.csc_array:
+    """``(n_src, n_dst)`` sparse weights: column ``j`` the Hann window of ``dst``'s frame ``j``
+    at the centres of ``src``'s frames, summing to one (the nearest ``src`` frame alone where
+    the window holds none)."""
+    c_src = (np.arange(n_src) + src.first_frame) * float(src.hop_length)
+    c_dst = (np.arange(n_dst) + dst.first_frame) * float(dst.hop_length)
+    half = dst.win_length / 2.0
+    lo = np.searchsorted(c_src, c_dst - half, side="right")
+    hi = np.searchsorted(c_src, c_dst + half, side="left")
+    right = np.minimum(np.searchsorted(c_src, c_dst), n_src - 1)
+    left = np.maximum(right - 1, 0)
+    nearest = np.where(np.abs(c_src[left] - c_dst) <= np.abs(c_src[right] - c_dst), left, right)
+    none = hi <= lo
+    lo, hi = np.where(none, nearest, lo), np.where(none, nearest + 1, hi)
+    counts = hi - lo
+    cols = np.repeat(np.arange(n_dst), counts)
+    rows = np.repeat(lo, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    w = 0.5 + 0.5 * np.cos(2.0 * np.pi * (c_src[rows] - c_dst[cols]) / dst.win_length)
+    w = np.where(np.repeat(none, counts), 1.0, np.maximum(w, 1e-6))
+    w /= np.bincount(cols, weights=w, minlength=n_dst)[cols]
+    return sparse.csc_array((w.astype(np.float32), (rows, cols)), shape=(n_src, n_dst))
+
+
+def reanalyse(base: Analysis, x: np.ndarray, settings: Settings, *, templates: BandTemplates,
+              n_iter: int = 0, threads: int | None = None) -> Analysis:
+    """The analysis of the same recording at another STFT, with the NMF of ``base`` carried
+    over as the start of a short fit instead of a new one from scratch.
+
+    The STFT is computed anew (``settings``' window and hop). The NMF starts from ``base``'s:
+    its music templates spread to its bins, read at the new bins and pooled to the new bands
+    (columns summing to one), the interference templates the dictionary's on the new bands
+    (``templates``), and every activation of a new frame the mean of ``base``'s activations
+    over that frame's Hann window, scaled to the new spectrogram; ``n_iter`` iterations of
+    :func:`cleantake.nmf.semi_nmf` (music templates free) then fit it to the new bands. The
+    necessity gain is carried over the same way (not refitted). At 92 and 184 ms, 20
+    iterations from this start fit the bands about as well as :func:`analyse`'s 60 from a
+    random one, and the repair of given spans with them measured better (``benchmarks/REPAIR.md``,
+    session 35), for a fraction of the time; the same 20 iterations from a random start, or
+    the carried model with no iteration, measured worse.
+
+    Parameters
+    ----------
+    base : Analysis
+        Of the same recording ``x``, made by :func:`analyse`.
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+        The recording, at least one window of ``settings`` long.
+    settings : Settings
+        Of the new STFT (``n_bands`` as ``base``'s).
+    templates : BandTemplates
+        ``band_templates(dictionary, settings.stft_config(sr), settings.n_bands)`` of the
+        dictionary ``base`` was made with.
+    n_iter : int >= 0
+        Iterations of the fit on the new bands; 0: the carried model as it is.
+    threads : int, optional
+        Threads of the FFTs and the NMF (default 1).
+
+    Returns
+    -------
+    Analysis
+        ``nmf.n_iter`` is ``n_iter``; ``nmf.objective`` is empty.
+    """
+    if n_iter < 0:
+        raise ParameterError(f"n_iter must be at least 0, got {n_iter}")
+    s = settings
+    cfg = s.stft_config(base.sr)
+    X, V = spectrogram(x, cfg, threads=1 if threads is None else threads)
+    t = templates
+    res = base.nmf
+    k = res.n_fixed
+    A = _frame_weights(base.cfg, base.n_frames, cfg, V.shape[1])
+    H = np.ascontiguousarray((A.T @ res.H.T).T, dtype=np.float32)
+    # The music templates on the new bins (a band is the mean of the bins it pools, so each
+    # bin gets the mean of the bands that pool it), then pooled to the new bands.
+    on_bins = bands_to_bins(res.W[:, k:], base.P)
+    f_old, f_new = base.cfg.freqs(), cfg.freqs()
+    W_m = t.P @ np.stack([np.interp(f_new, f_old, on_bins[:, r]) for r in range(on_bins.shape[1])], axis=1) \
+        if on_bins.shape[1] else np.zeros((t.P.shape[0], 0))
+    W_m = (W_m / np.maximum(W_m.sum(axis=0, keepdims=True), 1e-12)).astype(np.float32)
+    W = np.concatenate([t.Wb, W_m], axis=1).astype(np.float32)
+    Vb = t.P @ V
+    # The carried activations brought to the new STFT's scale (a longer window's magnitudes
+    # are larger).
+    H *= np.float32(Vb.sum(dtype=np.float64) / max(float((W @ H).sum(dtype=np.float64)), 1e-12))
+    if n_iter > 0:
+        # Music templates and every activation refitted on the new bands and frames.
+        fit = semi_nmf(Vb, t.Wb, n_free=W_m.shape[1], W_free_init=W_m, H_init=H, n_iter=n_iter, beta=base.beta,
+                       tol=0, threads=1 if threads is None else threads)
+        W, H = fit.W, fit.H
+    carried = NMFResult(W=W, H=H, n_fixed=k, n_iter=n_iter, objective=[])
+    gain = (A.T @ base.gain).astype(np.float32)
+    return _assemble(x, base.sr, cfg, s, X, V, t, base.beta, Vb, carried, gain)

@@ -157,6 +157,7 @@ def semi_nmf(
     tol: float = 1e-4,
     random_state: int = 0,
     W_free_init: np.ndarray | None = None,
+    H_init: np.ndarray | None = None,
     track: bool = False,
     threads: int = 1,
     block_frames: int = 1024,
@@ -182,6 +183,9 @@ def semi_nmf(
         Seed of the initialisation; equal seeds give equal results.
     W_free_init : np.ndarray [shape=(n_freq, n_free)] or None
         Starting free templates (for example from a previous block).
+    H_init : np.ndarray [shape=(n_fixed + n_free, n_frames)] or None
+        Starting activations, positive (for example carried over from another fit); default
+        random.
     track : bool
         Record the objective after every iteration.
     threads : int >= 1
@@ -222,6 +226,11 @@ def semi_nmf(
         W_free = rng.uniform(0.5, 1.5, size=(n_freq, n_free)).astype(np.float32)
         W_free /= W_free.sum(axis=0, keepdims=True)
     H = (rng.uniform(0.5, 1.5, size=(n_fixed + n_free, n_frames)) * scale * n_freq ** 0.5).astype(np.float32)
+    if H_init is not None:
+        if np.shape(H_init) != H.shape:
+            raise ParameterError(f"starting activations must have shape {H.shape}, got {np.shape(H_init)}")
+        # Multiplicative updates never move a zero: the smallest start is a tiny positive one.
+        H = np.maximum(np.asarray(H_init, np.float32), np.float32(EPS))
     W = np.concatenate([W_fixed, W_free], axis=1)
     gamma = _gamma(beta)
     # Frames are processed in column blocks of a fixed size: the activations of a block depend

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .analysis import Analysis, BandTemplates, analyse, band_templates, spectrogram
+from .analysis import Analysis, BandTemplates, analyse, band_templates, reanalyse, spectrogram
 from .baselines import kam_baseline, nmf_baseline
 from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
@@ -540,13 +540,14 @@ class Cleaner:
         fc = s.counts(cfg)
         if marked is not None:
             # The spans repaired at the analysis's STFT and, with a dictionary, again at each
-            # longer window of Settings.span_windows_ms; what they remove is averaged.
+            # window of Settings.span_windows_ms; what they remove is averaged. Each further
+            # analysis starts from this one's NMF (analysis.reanalyse: _REFIT iterations).
             removed = self._repair_spans(x, sr, marked, ana, s)
             windows = [sw for sw in s.span_settings() if sw.stft_config(sr).win_length <= n] \
                 if self.dictionary.rank else []
             for sw in windows:
-                other = analyse(x, sr, dictionary=self.dictionary, settings=sw, threads=_recording_threads(),
-                                templates=self.templates(sw.stft_config(sr)))
+                other = reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
+                                  threads=_recording_threads())
                 removed += self._repair_spans(x, sr, marked, other, sw)
             removed /= 1 + len(windows)
             report(0.9, "repair")
@@ -652,6 +653,12 @@ class Cleaner:
             inside[int(np.floor(k.start_s * sr)):min(n, int(np.ceil(k.end_s * sr)))] = 1.0
         m = np.maximum(_span_mask(merged, n, sr, fade, strength=False), inside)
         return removed * (1.0 - m)[None]
+
+
+#: Iterations of each further analysis's NMF from the first one's (``analysis.reanalyse``):
+#: 20 measured as good as a full new analysis (60 from a random start) for a fraction of the
+#: time (REPAIR.md, session 35).
+_REFIT = 20
 
 
 def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
