@@ -490,10 +490,15 @@ def test_given_spans_are_the_mean_of_the_repairs_at_each_window(mixed, seconds):
 
 
 def test_no_further_windows_is_the_analysis_stft_alone(mixed):
+    """``span_windows_ms=()`` is the repair at the analysis's STFT (46 ms) alone; the default
+    adds the measured 92 and 184-ms windows."""
     y, _, (t0, t1) = mixed
-    assert cleantake.Settings().span_windows_ms == ()
-    one = cleantake.Cleaner("any").clean(y, SR, events=[(t0, t1)])
+    assert cleantake.Settings().span_windows_ms == (92.0, 184.0)
+    one = cleantake.Cleaner("any", span_windows_ms=()).clean(y, SR, events=[(t0, t1)])
     np.testing.assert_array_equal(one.removed, _removed_at(y, [(t0, t1)], 46.0))
+    default = cleantake.Cleaner("any").clean(y, SR, events=[(t0, t1)])
+    np.testing.assert_array_equal(default.removed, _removed_with(y, [(t0, t1)], (92.0, 184.0)))
+    assert not np.allclose(default.removed, one.removed, atol=1e-6)
 
 
 def test_spans_learned_without_a_dictionary_use_the_analysis_stft_alone(mixed):
@@ -502,6 +507,7 @@ def test_spans_learned_without_a_dictionary_use_the_analysis_stft_alone(mixed):
     y, _, (t0, t1) = mixed
     spans = [(t0, t1)]
     default = cleantake.Cleaner("none").clean(y, SR, events=spans).removed
-    np.testing.assert_array_equal(default, cleantake.Cleaner("none", span_windows_ms=(92.0, 184.0)).clean(
+    assert cleantake.Settings().span_windows_ms
+    np.testing.assert_array_equal(default, cleantake.Cleaner("none", span_windows_ms=()).clean(
         y, SR, events=spans).removed)
     assert np.abs(default).max() > 0

@@ -318,9 +318,10 @@ def reanalyse(base: Analysis, x: np.ndarray, settings: Settings, *, templates: B
     :func:`cleantake.nmf.semi_nmf` (music templates free) then fit it to the new bands. The
     necessity gain is carried over the same way (not refitted). At 92 and 184 ms, 20
     iterations from this start fit the bands about as well as :func:`analyse`'s 60 from a
-    random one, and the repair of given spans with them measured better (``benchmarks/REPAIR.md``,
-    session 35), for a fraction of the time; the same 20 iterations from a random start, or
-    the carried model with no iteration, measured worse.
+    random one, for a fraction of the time; the repair of given spans with them measured as
+    good as with new analyses on the train parts and 0.1-0.16 dB below them held out, where
+    20 iterations from a random start, or the carried model with no iteration, measured
+    0.26-0.48 dB below them on the train parts (``benchmarks/REPAIR.md``, session 35).
 
     Parameters
     ----------

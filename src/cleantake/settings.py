@@ -206,17 +206,19 @@ class Settings:
         edges do not click; the interference at a span's very start is removed.
     span_windows_ms : tuple of float, each in [5, 500]
         Given spans (``events=``) are repaired at the analysis's STFT (``window_ms``) and
-        again at each of these windows (hop a quarter of the window), every time with its own
-        analysis of the recording (of each block, for a long file); what is removed is the
-        mean of these repairs. Each resolution's neighbours err elsewhere, and the mean errs
-        less: ``(92, 184)``, chosen on the train parts of the grouped folds, gains 0.45-0.65
-        dB on held-out stems and 0.9-1.0 dB on stereo mixes (``benchmarks/REPAIR.md``,
-        session 34), but it is not yet the default: as it stands it makes an hour of stereo
-        with 100 given spans take 2.9x the STFT floor instead of 1.3x, beyond that case's
-        60-s target. A window longer than the recording is left out; ``()`` (default): the
-        analysis's STFT alone. With the empty dictionary (``none``, templates learned from
-        the spans) the analysis's STFT alone always: there the further windows gained
-        nothing measurable.
+        again at each of these windows (hop a quarter of the window), each time with an
+        analysis at that STFT whose NMF starts from the first analysis's
+        (:func:`cleantake.analysis.reanalyse`; of each block, for a long file); what is
+        removed is the mean of these repairs. Each resolution's neighbours err elsewhere, and
+        the mean errs less: ``(92, 184)`` (default), chosen on the train parts of the grouped
+        folds, gains about 0.5 dB on held-out stems and 1 dB on stereo mixes
+        (``benchmarks/REPAIR.md``, sessions 34-35) for about 1.6x the time of the given-spans
+        path. A window longer than the recording is left out; ``()``: the analysis's STFT
+        alone. With the empty dictionary (``none``, templates learned from the spans) the
+        analysis's STFT alone always: there the further windows gained nothing measurable.
+        Located events (the automatic path and ``like=``) are repaired at the analysis's STFT
+        alone: there the further windows gained too, but cost more than the hour's time
+        target leaves (REPAIR.md, session 35).
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
@@ -301,7 +303,7 @@ class Settings:
     repair_statistic: str = "mean"
     stereo_model: str = "auto"
     span_fade_ms: float = 2.0
-    span_windows_ms: tuple[float, ...] = ()
+    span_windows_ms: tuple[float, ...] = (92.0, 184.0)
     locator: str = "auto"
     sensitivity: float = 0.5
     review_level: float = 0.3
