@@ -24,6 +24,7 @@ mean magnitude is applied to every channel.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,6 +234,23 @@ def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.r_[0, breaks].tolist(), np.r_[breaks, frames.size].tolist()))
 
 
+@functools.lru_cache(maxsize=4)
+def _delay_grid(bins: bytes, max_delay_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The delay search's grid of :func:`spatial_interference` for the bins whose frequencies
+    (Hz, float64) are ``bins``: the delays ``(n_tau,)`` in seconds, a quarter of a sample at
+    44.1 kHz apart (an eighth of the top bin's period), up to ``max_delay_s`` either way, and the
+    phase shifts ``(n_bins, n_tau)`` that undo each. The same for every call at one STFT, and
+    tens of MB at long windows: made once per STFT (it was a third of the stereo repair's time),
+    read-only."""
+    f_hz = np.frombuffer(bins, np.float64)
+    step = 1.0 / (8.0 * max(float(f_hz[-1]), 1.0))
+    taus = step * np.arange(-int(np.ceil(max_delay_s / step)), int(np.ceil(max_delay_s / step)) + 1)
+    shifts = np.exp(2j * np.pi * np.outer(f_hz, taus))
+    taus.setflags(write=False)
+    shifts.setflags(write=False)
+    return taus, shifts
+
+
 def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
                          reference: np.ndarray, freqs: np.ndarray, *, max_delay_s: float = 0.002,
                          loading: float = 1e-3, chunk: int = 1024, diffuse: float | None = None) -> np.ndarray:
@@ -325,8 +343,7 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     # search would otherwise grow with the rate squared (BENCHMARKS.md 3, session 21).
     nb = max(2, int(np.searchsorted(f_hz, ANALYSIS_FMAX_HZ, side="right")))
     step = 1.0 / (8.0 * max(float(f_hz[nb - 1]), 1.0))
-    taus = step * np.arange(-int(np.ceil(max_delay_s / step)), int(np.ceil(max_delay_s / step)) + 1)
-    shifts = np.exp(2j * np.pi * np.outer(f_hz[:nb], taus))  # (nb, n_tau)
+    taus, shifts = _delay_grid(f_hz[:nb].tobytes(), float(max_delay_s))
     fine = 1.0 / (8.0 * max(float(f_hz[-1]), 1.0))
     refine = fine * np.arange(-int(np.ceil(step / fine)), int(np.ceil(step / fine)) + 1) if nb < f_hz.size else None
     runs = _runs(frames)
