@@ -211,14 +211,15 @@ class Settings:
         (:func:`cleantake.analysis.reanalyse`; of each block, for a long file); what is
         removed is the mean of these repairs. Each resolution's neighbours err elsewhere, and
         the mean errs less: ``(92, 184)`` (default), chosen on the train parts of the grouped
-        folds, gains about 0.5 dB on held-out stems and 1 dB on stereo mixes
+        folds, gains 0.3-0.6 dB on held-out stems and 0.8-1.1 dB on stereo mixes
         (``benchmarks/REPAIR.md``, sessions 34-35) for about 1.6x the time of the given-spans
         path. A window longer than the recording is left out; ``()``: the analysis's STFT
         alone. With the empty dictionary (``none``, templates learned from the spans) the
         analysis's STFT alone always: there the further windows gained nothing measurable.
-        Located events (the automatic path and ``like=``) are repaired at the analysis's STFT
-        alone: there the further windows gained too, but cost more than the hour's time
-        target leaves (REPAIR.md, session 35).
+        Events found by the tool (the automatic path, ``like=``) are repaired at the
+        analysis's STFT alone: for located events the further windows gained too on the
+        train parts, but cost more than the automatic hour's time target leaves (REPAIR.md,
+        session 35); with ``like=`` they were not measured.
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
