@@ -610,6 +610,14 @@ def _compare_files(specs: list[str], reseeds: list[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
+#: How each ``--dictionary`` is named in the printed tables.
+DICTIONARY_LABELS = {
+    "cv": "per fold, learned from the other folds' interference",
+    "bundled": "BUNDLED presets (contaminated: learned from files that sit in test folds)",
+    "none": "none (templates learned from each recording's given spans)",
+}
+
+
 def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures: bool = False,
                      retag: str | None = None) -> int:
     rows, metas = [], []
@@ -645,9 +653,7 @@ def _aggregate_files(paths: list[str], out: Path, dictionary: str, same_mixtures
         unique = [r for r in unique if by_id[r["id"]] == runs]
     agg = aggregate(unique)
     dicts = {m["dictionary"] for m in metas} or {dictionary}
-    label = ("per fold, learned from the other folds' interference" if dicts == {"cv"}
-             else "BUNDLED presets (contaminated: learned from files that sit in test folds)" if dicts == {"bundled"}
-             else "none (templates learned from each recording's given spans)" if dicts == {"none"}
+    label = (DICTIONARY_LABELS[next(iter(dicts))] if len(dicts) == 1 and next(iter(dicts)) in DICTIONARY_LABELS
              else "per fold (runs marked [bundled]: the BUNDLED presets, contaminated)")
     if same_mixtures:
         label += "; only the mixtures every run measured"
@@ -871,9 +877,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tag:
         rows = [{**r, "method": f"{r['method']} [{args.tag}]"} for r in rows]
     agg = aggregate(rows)
-    label = ("per fold, learned from the other folds' interference" if args.dictionary == "cv"
-             else "none (templates learned from each recording's given spans)" if args.dictionary == "none"
-             else "BUNDLED presets (contaminated: learned from files that sit in test folds)")
+    label = DICTIONARY_LABELS[args.dictionary]
     wall = time.perf_counter() - t_start
     print(format_tables(agg, label))
     print(f"wall time {wall:.0f} s")
