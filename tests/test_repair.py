@@ -511,3 +511,13 @@ def test_spans_learned_without_a_dictionary_use_the_analysis_stft_alone(mixed):
     np.testing.assert_array_equal(default, cleantake.Cleaner("none", span_windows_ms=()).clean(
         y, SR, events=spans).removed)
     assert np.abs(default).max() > 0
+
+
+def test_the_analysis_window_is_not_repaired_twice(mixed):
+    """A further window equal to the analysis's own, or given twice, adds no second repair
+    there: the mean is over distinct resolutions."""
+    y, _, (t0, t1) = mixed
+    spans = [(t0, t1)]
+    assert [s.window_ms for s in cleantake.Settings(span_windows_ms=(46.0, 92.0, 92.0)).span_settings()] == [92.0]
+    np.testing.assert_array_equal(_removed_with(y, spans, (46.0, 92.0, 92.0)), _removed_with(y, spans, (92.0,)))
+    np.testing.assert_array_equal(_removed_with(y, spans, (46.0,)), _removed_at(y, spans, 46.0))

@@ -213,8 +213,8 @@ class Settings:
         the mean errs less: ``(92, 184)`` (default), chosen on the train parts of the grouped
         folds, gains 0.3-0.6 dB on held-out stems and 0.8-1.1 dB on stereo mixes
         (``benchmarks/REPAIR.md``, sessions 34-35) for about 1.6x the time of the given-spans
-        path. A window longer than the recording is left out; ``()``: the analysis's STFT
-        alone. With the empty dictionary (``none``, templates learned from the spans) the
+        path. A window longer than the recording, or equal to ``window_ms``, is left out
+        (and a repeated one counts once); ``()``: the analysis's STFT alone. With the empty dictionary (``none``, templates learned from the spans) the
         analysis's STFT alone always: there the further windows gained nothing measurable.
         Events found by the tool (the automatic path, ``like=``) are repaired at the
         analysis's STFT alone: for located events the further windows gained too on the
@@ -363,8 +363,10 @@ class Settings:
 
     def span_settings(self) -> list["Settings"]:
         """These settings with the STFT of each window of ``span_windows_ms`` (hop a quarter
-        of the window): the further analyses at which given spans are repaired."""
-        return [self.replace(window_ms=w, hop_ms=w / 4, span_windows_ms=()) for w in self.span_windows_ms]
+        of the window): the further analyses at which given spans are repaired. A window equal
+        to the analysis's own (``window_ms``) is left out: the spans are repaired there already."""
+        return [self.replace(window_ms=w, hop_ms=w / 4, span_windows_ms=())
+                for w in dict.fromkeys(self.span_windows_ms) if w != self.window_ms]
 
     def frames(self, ms: float, cfg: StftConfig) -> int:
         """Milliseconds to a whole number of hops."""
