@@ -185,6 +185,8 @@ def test_reanalysis_is_on_the_new_stft_with_the_fit_carried_over(staged, window_
     d = {name: beta_divergence(r.Vb, r.L_i + r.L_m, cl.dictionary.beta) / r.Vb.sum()
          for name, r in (("carried", carried), ("refit", refit), ("full", full))}
     assert d["refit"] < d["carried"] and d["refit"] < 2.0 * d["full"], d
+    with pytest.raises(ParameterError, match="n_iter must be at least 0"):
+        reanalyse(ana, y[None, :], s, templates=t, n_iter=-1)
     # The interference is active where the full analysis has it.
     corr = np.corrcoef(np.log1p(refit.level_i), np.log1p(full.level_i))[0, 1]
     assert corr > 0.8, corr

@@ -113,3 +113,5 @@ def test_starting_activations_are_where_the_fit_starts(data):
     assert np.all(np.diff(obj) <= 1e-5 * obj[0])
     with pytest.raises(ParameterError, match="starting activations must have shape"):
         semi_nmf(V, Wf, n_free=5, n_iter=5, H_init=first.H[:, :10])
+    with pytest.raises(ParameterError, match="finite and non-negative"):
+        semi_nmf(V, Wf, n_free=5, n_iter=5, H_init=-first.H)

@@ -1,5 +1,6 @@
 """The analysis of one recording: STFT, band-pooled semi-supervised NMF and what the later
-stages read from it (:func:`analyse`, :class:`Analysis`).
+stages read from it (:func:`analyse`, :class:`Analysis`); the same recording at another STFT,
+starting from a first analysis's NMF (:func:`reanalyse`).
 
 Every channel shares one analysis: the mean magnitude over channels. The NMF works on
 log-frequency bands (``Settings.n_bands``); the masks of the repair use every bin.

@@ -184,8 +184,9 @@ def semi_nmf(
     W_free_init : np.ndarray [shape=(n_freq, n_free)] or None
         Starting free templates (for example from a previous block).
     H_init : np.ndarray [shape=(n_fixed + n_free, n_frames)] or None
-        Starting activations, positive (for example carried over from another fit); default
-        random.
+        Starting activations, finite and non-negative (for example carried over from another
+        fit; zeros start at a tiny positive value, which multiplicative updates can move);
+        default random.
     track : bool
         Record the objective after every iteration.
     threads : int >= 1
@@ -229,6 +230,8 @@ def semi_nmf(
     if H_init is not None:
         if np.shape(H_init) != H.shape:
             raise ParameterError(f"starting activations must have shape {H.shape}, got {np.shape(H_init)}")
+        if not np.all(np.isfinite(H_init)) or np.min(H_init, initial=0.0) < 0:
+            raise ParameterError("starting activations must be finite and non-negative")
         # Multiplicative updates never move a zero: the smallest start is a tiny positive one.
         H = np.maximum(np.asarray(H_init, np.float32), np.float32(EPS))
     W = np.concatenate([W_fixed, W_free], axis=1)
