@@ -803,3 +803,36 @@ def test_channel_confidence_finds_a_quiet_burst_in_one_channel(tmp_path, capsys)
     assert found == {0: False, 2: True}
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--channel-confidence", "1.5"], capsys)
     assert code == 2 and "channel-confidence" in err and not (tmp_path / "bad.wav").exists()
+
+
+def test_resolutions_choose_which_events_are_repaired_at_three_windows(tmp_path, capsys):
+    """`--resolutions all` repairs the located events as `Cleaner(located_windows_ms=(92, 184))`
+    does, `--resolutions one` the given spans as `Cleaner(span_windows_ms=())`; the default
+    `spans` is the library's default; another value is refused, exit code 2, nothing written."""
+    from test_pipeline import SR, _mixture
+
+    y, _, (t0, t1) = _mixture()
+    src = tmp_path / "in.wav"
+    sf.write(src, y, SR, subtype="FLOAT")
+    x, _ = sf.read(src)
+
+    def removed(extra):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.wav"
+        code, _, err = run(["clean", src, "-o", out, "-q", "--clip", "float"] + extra, capsys)
+        assert code == 0, err
+        return x - sf.read(out)[0]
+
+    span = [f"{t0:.3f}-{t1:.3f}"]
+    ref = {
+        "all": cleantake.Cleaner("any", located_windows_ms=(92.0, 184.0)).clean(x, SR).removed,
+        "spans": cleantake.Cleaner("any").clean(x, SR).removed,
+        "one": cleantake.Cleaner("any", span_windows_ms=()).clean(x, SR, events=[(float(f"{t0:.3f}"),
+                                                                                   float(f"{t1:.3f}"))]).removed,
+    }
+    got = {"all": removed(["--resolutions", "all"]), "spans": removed([]),
+           "one": removed(["--resolutions", "one", "--events", span[0]])}
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-6)
+    assert not np.allclose(ref["all"], ref["spans"], atol=1e-4)
+    code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--resolutions", "many"], capsys)
+    assert code == 2 and "resolutions" in err and not (tmp_path / "bad.wav").exists()

@@ -521,3 +521,51 @@ def test_the_analysis_window_is_not_repaired_twice(mixed):
     assert [s.window_ms for s in cleantake.Settings(span_windows_ms=(46.0, 92.0, 92.0)).span_settings()] == [92.0]
     np.testing.assert_array_equal(_removed_with(y, spans, (46.0, 92.0, 92.0)), _removed_with(y, spans, (92.0,)))
     np.testing.assert_array_equal(_removed_with(y, spans, (46.0,)), _removed_at(y, spans, 46.0))
+
+
+def _located_with(y, windows):
+    return cleantake.Cleaner("any", located_windows_ms=windows).clean(y, SR)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_located_events_at_further_windows_are_the_mean_of_the_repairs_at_each_window(mixed, channels):
+    """With located_windows_ms the located events are repaired as given spans are: the mean
+    of the repair at the analysis's STFT and one repair at each further window,
+    ``3 R(92, 184) = 2 R(92) + 2 R(184) - R()``, with the same events found; nothing changes
+    away from them, and ``cleaned + removed == input``."""
+    y, x, (t0, t1) = mixed
+    if channels == 2:
+        y = np.stack([y, 0.6 * x + 0.8 * (y - x)], axis=1)
+    assert cleantake.Settings().located_windows_ms == ()
+    one = cleantake.Cleaner("any").clean(y, SR)
+    assert one.events and all(e.start_s < t1 and e.end_s > t0 for e in one.events)
+    both, r92, r184 = (_located_with(y, w) for w in ((92.0, 184.0), (92.0,), (184.0,)))
+    assert both.events == one.events == r92.events
+    np.testing.assert_allclose(3 * both.removed, 2 * r92.removed + 2 * r184.removed - one.removed, rtol=0,
+                               atol=1e-9)
+    assert not np.allclose(r92.removed, one.removed, atol=1e-6) and not np.allclose(r184.removed, r92.removed,
+                                                                                    atol=1e-6)
+    # Outside the events (and a 184-ms window with the repair's ramp around them) nothing changes.
+    reach = 0.184 + 0.035
+    far = np.ones(len(y), bool)
+    for e in both.events:
+        far[max(0, int((e.start_s - reach) * SR)):int((e.end_s + reach) * SR)] = False
+    assert not np.any(both.removed[far])
+    np.testing.assert_array_equal(y - both.removed, both.cleaned)
+
+
+def test_located_further_windows_leave_clean_music_bit_identical(mixed):
+    """Where nothing is located, the further windows change nothing: the output is the input."""
+    _, x, _ = mixed
+    res = _located_with(x, (92.0, 184.0))
+    assert res.events == []
+    np.testing.assert_array_equal(res.cleaned, x)
+    assert not res.removed.any()
+
+
+def test_located_windows_are_checked():
+    """located_windows_ms takes 0 to 8 windows from 5 to 500 ms, as span_windows_ms."""
+    with pytest.raises(ParameterError, match="located_windows_ms"):
+        cleantake.Cleaner("any", located_windows_ms=(92.0, 600.0))
+    assert [s.window_ms for s in cleantake.Settings(located_windows_ms=(46.0, 92.0)).span_settings(located=True)] \
+        == [92.0]

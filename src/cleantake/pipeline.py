@@ -24,6 +24,7 @@ from .io import block_sizes
 from .labels import check_spans
 from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
 from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any
+from .masking import segments
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
 from .spectral import StftConfig
@@ -543,8 +544,7 @@ class Cleaner:
             # window of Settings.span_windows_ms; what they remove is averaged. Each further
             # analysis starts from this one's NMF (analysis.reanalyse: _REFIT iterations).
             removed = self._repair_spans(x, sr, marked, ana, s)
-            windows = [sw for sw in s.span_settings() if sw.stft_config(sr).win_length <= n] \
-                if self.dictionary.rank else []
+            windows = _fitting(s.span_settings(), sr, n) if self.dictionary.rank else []
             for sw in windows:
                 other = reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
                                   threads=_recording_threads())
@@ -582,8 +582,35 @@ class Cleaner:
             report(1.0)
             return np.zeros_like(x), found, stats
         removed = repair(ana, frames, settings=s, exclude=loc.exclude, music=loc.music)
+        windows = _fitting(s.span_settings(located=True), sr, n)
+        if windows:
+            # The located frames repaired again at each window of Settings.located_windows_ms,
+            # as given spans are; what they remove is averaged.
+            removed = self._repair_located_further(x, sr, ana, frames, loc.exclude, windows, removed)
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
+
+    def _repair_located_further(self, x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
+                                exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray) -> np.ndarray:
+        """The mean of ``removed`` (the repair of the located ``frames`` of ``ana``) and of
+        their repair at each of the further ``windows``: each run of frames as a time span
+        (its frames' centres, half a hop either side), each window's analysis started from
+        ``ana``'s NMF (``reanalyse``), and a frame there excluded from the neighbours where the
+        location's frame at or just after its centre is (``exclude``), besides the spans and
+        their context. ``(n_channels, n_samples)``."""
+        t = ana.cfg.frame_times(ana.n_frames)
+        half = ana.cfg.hop_length / sr / 2
+        spans = [Event(t[a] - half, t[b - 1] + half, "located", 1.0) for a, b in segments(frames)]
+        for sw in windows:
+            other = reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
+                              threads=_recording_threads())
+            fr = _span_frames(spans, other.cfg, other.n_frames)
+            ex = None
+            if exclude is not None:
+                at = np.clip(np.searchsorted(t, other.cfg.frame_times(other.n_frames)), 0, t.size - 1)
+                ex = exclude[at] | dilate(fr, sw.counts(other.cfg).context)
+            removed = removed + repair(other, fr, settings=sw, exclude=ex)
+        return removed / (1 + len(windows))
 
     def _repair_spans(self, x: np.ndarray, sr: int, marked: list[Event], ana: Analysis,
                       s: Settings) -> np.ndarray:
@@ -653,6 +680,11 @@ class Cleaner:
             inside[int(np.floor(k.start_s * sr)):min(n, int(np.ceil(k.end_s * sr)))] = 1.0
         m = np.maximum(_span_mask(merged, n, sr, fade, strength=False), inside)
         return removed * (1.0 - m)[None]
+
+
+def _fitting(windows: list[Settings], sr: int, n: int) -> list[Settings]:
+    """The further resolutions whose window fits in a recording of ``n`` samples."""
+    return [sw for sw in windows if sw.stft_config(sr).win_length <= n]
 
 
 #: Iterations of each further analysis's NMF from the first one's (``analysis.reanalyse``):

@@ -216,10 +216,18 @@ class Settings:
         path. A window longer than the recording, or equal to ``window_ms``, is left out
         (and a repeated one counts once); ``()``: the analysis's STFT alone. With the empty dictionary (``none``, templates learned from the spans) the
         analysis's STFT alone always: there the further windows gained nothing measurable.
-        Events found by the tool (the automatic path, ``like=``) are repaired at the
-        analysis's STFT alone: for located events the further windows gained too on the
-        train parts, but cost more than the automatic hour's time target leaves (REPAIR.md,
-        session 35); with ``like=`` they were not measured.
+        Events found by the tool are repaired at the analysis's STFT alone unless
+        ``located_windows_ms`` says otherwise (with ``like=`` always: not measured there).
+    located_windows_ms : tuple of float, each in [5, 500]
+        The same for the events the tool locates (the automatic path; not ``like=``): each
+        located run of frames is repaired again, as a span, at each of these windows (an
+        analysis from the first one's NMF, as above; the location's excluded frames carried
+        over by time) and what is removed is the mean. ``()`` (default): the analysis's STFT
+        alone. ``(92, 184)`` (``clean --resolutions all``; the same events found) gains
+        +0.33 / +0.39 / +0.40 dB on held-out stems at 0 / -3 / -6 dB and +0.59 / +0.41 dB on
+        stereo mixes at 0 / -6 dB, every fold better (``benchmarks/REPAIR.md``, session 36),
+        for 1.3-1.5 times the automatic path's time: an hour of stereo then takes about 115 s,
+        over issue 15's 90-s target, so it is not the default.
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
@@ -305,6 +313,7 @@ class Settings:
     stereo_model: str = "auto"
     span_fade_ms: float = 2.0
     span_windows_ms: tuple[float, ...] = (92.0, 184.0)
+    located_windows_ms: tuple[float, ...] = ()
     locator: str = "auto"
     sensitivity: float = 0.5
     review_level: float = 0.3
@@ -313,7 +322,7 @@ class Settings:
     detector: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("repair_compress", "repair_context_ms", "span_windows_ms"):  # a number: a tuple of one
+        for name in ("repair_compress", "repair_context_ms", "span_windows_ms", "located_windows_ms"):  # a number: a tuple of one
             value = getattr(self, name)
             items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
             try:
@@ -338,6 +347,8 @@ class Settings:
             ("repair_k", 1 <= self.repair_k <= 1000, "from 1 to 1000 frames"),
             ("span_windows_ms", len(self.span_windows_ms) <= 8 and all(5.0 <= w <= 500.0 for w in self.span_windows_ms),
              "0 to 8 STFT windows from 5 to 500 ms"),
+            ("located_windows_ms", len(self.located_windows_ms) <= 8
+             and all(5.0 <= w <= 500.0 for w in self.located_windows_ms), "0 to 8 STFT windows from 5 to 500 ms"),
             ("repair_statistic", self.repair_statistic in ("median", "mean"), "'median' or 'mean'"),
             ("stereo_model", self.stereo_model in STEREO_MODELS, " or ".join(repr(x) for x in STEREO_MODELS)),
             ("locator", self.locator in LOCATORS, " or ".join(repr(x) for x in LOCATORS)),
@@ -361,12 +372,14 @@ class Settings:
         """The STFT of this recording's sample rate ``sr`` (Hz)."""
         return StftConfig(int(sr), self.window_ms, self.hop_ms)
 
-    def span_settings(self) -> list["Settings"]:
-        """These settings with the STFT of each window of ``span_windows_ms`` (hop a quarter
-        of the window): the further analyses at which given spans are repaired. A window equal
-        to the analysis's own (``window_ms``) is left out: the spans are repaired there already."""
-        return [self.replace(window_ms=w, hop_ms=w / 4, span_windows_ms=())
-                for w in dict.fromkeys(self.span_windows_ms) if w != self.window_ms]
+    def span_settings(self, located: bool = False) -> list["Settings"]:
+        """These settings with the STFT of each window of ``span_windows_ms`` (of
+        ``located_windows_ms`` with ``located``), hop a quarter of the window: the further
+        analyses at which given (located) spans are repaired. A window equal to the analysis's
+        own (``window_ms``) is left out: the spans are repaired there already."""
+        windows = self.located_windows_ms if located else self.span_windows_ms
+        return [self.replace(window_ms=w, hop_ms=w / 4, span_windows_ms=(), located_windows_ms=())
+                for w in dict.fromkeys(windows) if w != self.window_ms]
 
     def frames(self, ms: float, cfg: StftConfig) -> int:
         """Milliseconds to a whole number of hops."""

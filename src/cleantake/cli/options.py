@@ -81,13 +81,23 @@ def add_location_options(p: argparse.ArgumentParser) -> None:
                         "0.7 was measured (benchmarks/DETECTOR.md); default 0, off")
 
 
+#: ``--resolutions``: which events are repaired at the further STFT windows (the settings each
+#: choice sets; ``spans``, the default, sets none).
+RESOLUTIONS = {
+    "spans": {},
+    "all": {"located_windows_ms": Settings.span_windows_ms},
+    "one": {"span_windows_ms": ()},
+}
+
+
 def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
     """The Cleaner the location and method options of ``args`` describe."""
     return Cleaner(args.interference, method=getattr(args, "method", "proposed"),
                    strength=getattr(args, "strength", 1.0), locator=args.locator, sensitivity=args.sensitivity,
                    review_level=getattr(args, "review_level", Settings.review_level),
                    channel_confidence=getattr(args, "channel_confidence", Settings.channel_confidence),
-                   stereo_model=getattr(args, "stereo", "auto"))
+                   stereo_model=getattr(args, "stereo", "auto"),
+                   **RESOLUTIONS[getattr(args, "resolutions", "spans")])
 
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
@@ -98,6 +108,14 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                    help="proposed (default): NMF + KAM; nmf: semi-supervised NMF alone; kam: classic KAM")
     p.add_argument("--strength", type=strength, default=1.0, metavar="X",
                    help="0 = no change ... 1 = full removal (default 1)")
+    windows = " and ".join(f"{w:g}" for w in Settings.span_windows_ms)
+    p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="spans",
+                   help=f"time-frequency resolutions of the repair: spans (default) repairs the regions you give "
+                        f"(--events) with {Settings.window_ms:g}, {windows}-ms windows and takes the mean of the "
+                        f"three, and the events it locates with {Settings.window_ms:g} ms alone; all repairs the "
+                        "located events at all three too (held out +0.3 to +0.6 dB NSDR, for 1.3-1.5 times the "
+                        f"time; benchmarks/REPAIR.md); one repairs everything with {Settings.window_ms:g} ms alone "
+                        "(the fastest)")
     p.add_argument("--stereo", choices=STEREO_MODELS, default="auto",
                    help="two or more channels: spatial takes each event from the direction it comes from and "
                         "keeps the music's stereo image; diffuse also takes the part that reaches the channels "
