@@ -21,6 +21,8 @@ peak memory of one case cannot contaminate another; imports are not timed):
   files read back piece by piece), split into the blocks and the report;
 * ``cleantake_channels`` (10 and 60 min): the same with ``channel_confidence=0.7`` (``clean
   --channel-confidence 0.7``: each channel also analysed and located on its own);
+* ``cleantake_all`` (3, 10 and 60 min): the same with ``located_windows_ms=(92, 184)`` (``clean
+  --resolutions all``: the located events repaired at three STFT resolutions, as given spans are);
 * ``cleantake_like`` (3 and 10 min): the same with ``-i none`` and the recording's first
   event (0.8 s from its onset) given as ``like`` (``clean -i none --like``: the finder
   learns from it and looks for every event like it, as ``evaluate --given first``);
@@ -261,6 +263,10 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
     if case == "cleantake_channels":  # `clean --channel-confidence 0.7`: each channel also located alone
         case, channel_confidence = "cleantake", 0.7
         out["case"] = "cleantake_channels"
+    further = {}
+    if case == "cleantake_all":  # `clean --resolutions all`: located events at three resolutions too
+        case, further = "cleantake", {"located_windows_ms": cleantake.Settings().span_windows_ms}
+        out["case"] = "cleantake_all"
     if case == "cleantake_given":  # `clean --events`: the recording's first 100 events given, no location
         case = "cleantake"
         out["case"] = "cleantake_given"
@@ -273,7 +279,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         t, _ = rec["events"][0]
         like = [(t, min(t + 0.8, rec["seconds"]))]
     if case == "cleantake":
-        clock = StageClock(cleantake.Cleaner(interference, locator=locator, channel_confidence=channel_confidence))
+        clock = StageClock(cleantake.Cleaner(interference, locator=locator, channel_confidence=channel_confidence,
+                                             **further))
         outdir = Path(os.environ.get("SPEED_TMP", "/tmp")) / f"speed-out-{os.getpid()}"
         outdir.mkdir(exist_ok=True)
         stats: dict = {}
@@ -400,10 +407,12 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 # ------------------------------------------------------------------------------------------
 
 CASES = {
-    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_like", "librosa_repet_sim", "noisereduce"],
-    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels", "cleantake_like"],
+    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_all", "cleantake_like", "librosa_repet_sim",
+                "noisereduce"],
+    "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels", "cleantake_all",
+                   "cleantake_like"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
-                   "cleantake_channels"],
+                   "cleantake_channels", "cleantake_all"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
 }
 
@@ -520,6 +529,10 @@ def main(argv=None) -> int:
         if a and b:
             ratios[f"{name}: each channel also located / default, wall"] = b["wall_s"] / a["wall_s"]
             ratios[f"{name}: each channel also located / default, peak RSS"] = b["peak_rss"] / a["peak_rss"]
+    for name in ("3m_mono", "10m_stereo", "60m_stereo"):
+        a, b = by.get((name, "cleantake")), by.get((name, "cleantake_all"))
+        if a and b:
+            ratios[f"{name}: located events at three resolutions / default, wall"] = b["wall_s"] / a["wall_s"]
     a, b = by.get(("10m_stereo", "cleantake")), by.get(("60m_stereo", "cleantake"))
     if a and b:
         ratios["cost per audio minute, 60 min / 10 min (1.0 = linear)"] = (
