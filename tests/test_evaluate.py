@@ -394,3 +394,35 @@ def test_given_first_learns_from_the_first_event_and_reports_the_others():
         assert 0.0 <= r["others_found"] <= 1.0 and r["false_events_given"] >= 0 and r["events"] >= 1
     cell = res["summary"]["stems_extra"]["proposed"]["0"]
     assert cell["others_found"] is not None and cell["false_events_per_recording"] is not None
+
+
+# --------------------------------------------------------------------------------------------
+# --resolutions: the repair's time-frequency resolutions, as `clean --resolutions`
+# --------------------------------------------------------------------------------------------
+def test_resolutions_are_the_repair_of_clean_resolutions(tiny_corpus, tmp_path, capsys):
+    """`evaluate --resolutions` runs cleantake's repair as `clean --resolutions` does: with the
+    spans given, `one` scores what `Cleaner(span_windows_ms=())` leaves and differs from the
+    default (three resolutions); the run records it, a checkpoint of another choice is not
+    reused, and an unknown choice is refused."""
+    import cleantake
+    from cleantake.corpus import build_mixture, event_spans, load_mixtures
+    from cleantake.scores import score
+
+    kw = dict(sets=["stems"], methods=["proposed"], given="spans")
+    ck = tmp_path / "r.json.partial.jsonl"
+    default = ev.run(tiny_corpus, checkpoint=ck, **kw)
+    one = ev.run(tiny_corpus, checkpoint=ck, resume=True, resolutions="one", **kw)
+    assert (default["meta"]["resolutions"], one["meta"]["resolutions"]) == ("spans", "one")
+    entry = next(e for e in load_mixtures(tiny_corpus) if e["id"] == "stem_001__door__+0dB")
+    mixture, music, _, sr = build_mixture(tiny_corpus, entry)
+    cleaned = cleantake.Cleaner("any", span_windows_ms=()).clean(
+        mixture[:, 0], sr, events=event_spans(tiny_corpus, entry)).cleaned
+    want = score(cleaned[:, None], music, mixture)["nsdr"]
+    got = {r["id"]: r["nsdr"] for r in one["rows"]}
+    assert got["stem_001__door__+0dB"] == pytest.approx(want, abs=1e-6)
+    assert any(abs(a["nsdr"] - b["nsdr"]) > 1e-3 for a, b in zip(default["rows"], one["rows"]))
+    with pytest.raises(ParameterError, match="choose from"):
+        ev.run(tiny_corpus, methods=["proposed"], resolutions="many")
+    with pytest.raises(SystemExit) as exc:
+        _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "x.json"), "--resolutions", "many"])
+    assert exc.value.code == 2 and "resolutions" in capsys.readouterr().err

@@ -25,8 +25,9 @@ import numpy as np
 
 from .corpus import build_mixture, event_spans, load_mixtures
 from .errors import AudioReadError, ParameterError
-from .peers import METHODS, check_methods, clean_given_spans
+from .peers import METHODS, OWN_METHODS, check_methods, clean_given_spans, cleantake_method
 from .scores import DB_CAP, FILTER_LENGTH, bss_scores, require_backend, score, score_many
+from .settings import RESOLUTIONS
 
 __all__ = [
     "SETS",
@@ -57,7 +58,8 @@ def _level_key(level) -> str | None:
     return None if level is None else str(int(round(float(level))))
 
 
-def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: str = "none") -> list[dict]:
+def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: str = "none",
+                  resolutions: str = "spans") -> list[dict]:
     """Build one mixture, run every method on it and score the results (one row per method)."""
     mixture, music, _, sr = build_mixture(corpus_dir, entry)
     outputs, rows = [], []
@@ -69,7 +71,8 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
         t0 = time.perf_counter()
         try:
             if given == "spans" and name == "proposed":
-                cleaned, _removed, events = clean_given_spans(mixture, sr, event_spans(corpus_dir, entry))
+                cleaned, _removed, events = clean_given_spans(mixture, sr, event_spans(corpus_dir, entry),
+                                                              resolutions=resolutions)
             elif given == "first" and name == "proposed":
                 true = sorted(event_spans(corpus_dir, entry))
                 cleaned, _removed, events, candidates = clean_like_first(mixture, sr, true)
@@ -79,7 +82,8 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
                 row["false_events_given"] = sum(
                     1 for e in events if not any(min(e.end_s, b) > max(e.start_s, a) for a, b in true))
             else:
-                out = METHODS[name](mixture, sr)
+                method = cleantake_method(name, resolutions=resolutions) if name in OWN_METHODS else METHODS[name]
+                out = method(mixture, sr)
                 cleaned, _removed, events = out[:3]
                 candidates = out[3] if len(out) > 3 else None
                 if events is not None and entry["set"] != "clean":
@@ -205,6 +209,7 @@ def run(
     resume: bool = False,
     every: int = 1,
     given: str = "none",
+    resolutions: str = "spans",
 ) -> dict:
     """Evaluate methods on the mixtures of a corpus.
 
@@ -240,6 +245,11 @@ def run(
         are run, and each cell also gives ``others_found`` (share of the other events found,
         >= 30 % of their span covered), ``others_in_reach`` (the same by the events and the
         candidates for review) and ``false_events_per_recording``.
+    resolutions : {"spans", "all", "one"}
+        The time-frequency resolutions of cleantake's repair (``clean --resolutions``;
+        :data:`cleantake.settings.RESOLUTIONS`): ``spans`` (default) given spans at three and
+        located events at one, ``all`` both at three, ``one`` both at one. Peers ignore it.
+        ``--given first`` (``-i none``) is not changed by it.
 
     Returns
     -------
@@ -278,6 +288,8 @@ def run(
         raise ParameterError(f"every must be a whole number >= 1, got {every!r}")
     methods = list(dict.fromkeys(methods))
     _check_given(given, methods)
+    if resolutions not in RESOLUTIONS:
+        raise ParameterError(f"unknown resolutions {resolutions!r}; choose from {', '.join(RESOLUTIONS)}")
     check_methods(methods)
     require_backend()
     corpus_dir = str(Path(corpus_dir).resolve())
@@ -288,7 +300,7 @@ def run(
     per_entry: list[list[dict] | None] = [None] * len(entries)
     log = None
     if checkpoint is not None:
-        previous = _read_checkpoint(checkpoint, methods, given) if resume else {}
+        previous = _read_checkpoint(checkpoint, methods, given, resolutions) if resume else {}
         for i, e in enumerate(entries):
             per_entry[i] = previous.get(json.dumps(e, sort_keys=True))
         log = _open_checkpoint(checkpoint, append=resume)
@@ -299,8 +311,8 @@ def run(
         nonlocal done
         per_entry[i] = rows
         if log is not None:
-            log.write(json.dumps({"entry": entries[i], "methods": methods, "given": given, "rows": rows},
-                                 allow_nan=False) + "\n")
+            log.write(json.dumps({"entry": entries[i], "methods": methods, "given": given,
+                                  "resolutions": resolutions, "rows": rows}, allow_nan=False) + "\n")
             log.flush()
         done += 1
         if progress is not None:
@@ -309,11 +321,12 @@ def run(
     try:
         if jobs == 1 or len(todo) <= 1:
             for i in todo:
-                finished(i, _evaluate_one(corpus_dir, entries[i], methods, given))
+                finished(i, _evaluate_one(corpus_dir, entries[i], methods, given, resolutions))
         else:
             pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)))
             try:
-                futures = {pool.submit(_evaluate_one, corpus_dir, entries[i], methods, given): i for i in todo}
+                futures = {pool.submit(_evaluate_one, corpus_dir, entries[i], methods, given, resolutions): i
+                           for i in todo}
                 for fut in as_completed(futures):
                     finished(futures[fut], fut.result())
             except BaseException:
@@ -332,6 +345,7 @@ def run(
             "sets": list(sets),
             "methods": methods,
             "given": given,
+            "resolutions": resolutions,
             "jobs": int(jobs),
             "n_mixtures": len(entries),
             "every": int(every),
@@ -363,7 +377,8 @@ def _check_given(given: str, methods: Sequence[str]) -> None:
                              f"not {', '.join(other)}")
 
 
-def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str], given: str = "none") -> dict[str, list[dict]]:
+def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str], given: str = "none",
+                     resolutions: str = "spans") -> dict[str, list[dict]]:
     """Rows per mixture recipe (JSON text) from a checkpoint file; unreadable lines are ignored."""
     out: dict[str, list[dict]] = {}
     try:
@@ -375,7 +390,8 @@ def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str], given: str
     for line in lines:
         try:
             rec = json.loads(line)
-            if rec["methods"] == list(methods) and rec.get("given", "none") == given:
+            if (rec["methods"] == list(methods) and rec.get("given", "none") == given
+                    and rec.get("resolutions", "spans") == resolutions):
                 out[json.dumps(rec["entry"], sort_keys=True)] = rec["rows"]
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by an interrupted run
@@ -562,7 +578,7 @@ def _main(args: argparse.Namespace) -> int:
         methods = args.methods or (DEFAULT_METHODS if args.given == "none" else ("proposed", "identity"))
         results = run(args.corpus, subset=args.subset, sets=args.sets, methods=methods,
                       jobs=args.jobs, progress=progress, checkpoint=checkpoint, resume=args.resume,
-                      every=args.every, given=args.given)
+                      every=args.every, given=args.given, resolutions=args.resolutions)
     except KeyboardInterrupt:
         print(f"cleantake evaluate: interrupted; the mixtures done are kept in {checkpoint}: "
               f"run the same command with --resume to go on", file=sys.stderr)
@@ -574,6 +590,8 @@ def _main(args: argparse.Namespace) -> int:
     checkpoint.unlink(missing_ok=True)
     meta = results["meta"]
     given = {"none": "", "spans": ", the true spans given (no location)"}.get(meta["given"], "")
+    if meta["resolutions"] != "spans":
+        given += f", --resolutions {meta['resolutions']}"
     print(f"cleantake evaluate: {meta['n_mixtures']} mixtures ({meta['subset']} subset), "
           f"methods {', '.join(meta['methods'])}{given}, {meta['wall_seconds']:.0f} s, {meta['date_utc']}")
     print(meta["metric"])
@@ -614,6 +632,10 @@ def add_parser(subparsers) -> None:
                    "given the true span of every event, no location (its ceiling; methods proposed and "
                    "identity only); first: only the first event of each mixture with two or more is given, as an "
                    "example to learn from (like=, -i none), and the share of the other events found is reported")
+    p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="spans",
+                   help="time-frequency resolutions of cleantake's repair, as `clean --resolutions`: spans "
+                   "(default) the given spans at three and the located events at one; all both at three; one "
+                   "both at one")
     p.add_argument("--resume", action="store_true",
                    help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
                    "deleted when it completes) and evaluate only the rest")

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .errors import CleantakeError, ParameterError
+from .settings import RESOLUTIONS
 
-__all__ = ["Method", "METHODS", "check_methods", "cleantake_method", "clean_given_spans"]
+__all__ = ["Method", "METHODS", "OWN_METHODS", "check_methods", "cleantake_method", "clean_given_spans"]
 
 Method = Callable[[np.ndarray, int], tuple]
 
@@ -27,17 +28,19 @@ def _identity(mixture: np.ndarray, sr: int):
 _CLEANERS: dict[tuple, object] = {}
 
 
-def _cleaner(method: str, interference):
-    """One Cleaner per (method, dictionary) and process (dictionaries are loaded once)."""
-    key = (method, str(interference))
+def _cleaner(method: str, interference, resolutions: str = "spans"):
+    """One Cleaner per (method, dictionary, resolutions) and process (dictionaries are loaded once)."""
+    if resolutions not in RESOLUTIONS:
+        raise ParameterError(f"unknown resolutions {resolutions!r}; choose from {', '.join(RESOLUTIONS)}")
+    key = (method, str(interference), resolutions)
     if key not in _CLEANERS:
         import cleantake
 
-        _CLEANERS[key] = cleantake.Cleaner(interference=interference, method=method)
+        _CLEANERS[key] = cleantake.Cleaner(interference=interference, method=method, **RESOLUTIONS[resolutions])
     return _CLEANERS[key]
 
 
-def cleantake_method(method: str = "proposed", interference="any") -> Method:
+def cleantake_method(method: str = "proposed", interference="any", resolutions: str = "spans") -> Method:
     """cleantake's own method as a :data:`Method`.
 
     Parameters
@@ -45,6 +48,8 @@ def cleantake_method(method: str = "proposed", interference="any") -> Method:
     method : {"proposed", "nmf", "kam"}
     interference : str or path
         A bundled preset name or a dictionary file (as ``Cleaner`` takes it).
+    resolutions : {"spans", "all", "one"}
+        The repair's resolutions (:data:`cleantake.settings.RESOLUTIONS`, ``clean --resolutions``).
 
     Returns
     -------
@@ -53,17 +58,18 @@ def cleantake_method(method: str = "proposed", interference="any") -> Method:
     """
     def run_method(mixture: np.ndarray, sr: int):
         audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
-        res = _cleaner(method, interference).clean(audio, sr)
+        res = _cleaner(method, interference, resolutions).clean(audio, sr)
         cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
         return cleaned, mixture - cleaned, list(res.events), list(res.candidates)
 
     run_method.__name__ = f"cleantake_{method}"
-    run_method.__doc__ = f"cleantake.Cleaner({interference!r}, method={method!r}).clean"
+    run_method.__doc__ = (f"cleantake.Cleaner({interference!r}, method={method!r}, "
+                          f"**RESOLUTIONS[{resolutions!r}]).clean")
     return run_method
 
 
 def clean_given_spans(
-    mixture: np.ndarray, sr: int, spans, *, interference="any"
+    mixture: np.ndarray, sr: int, spans, *, interference="any", resolutions: str = "spans"
 ) -> tuple[np.ndarray, np.ndarray, list]:
     """The proposed method's repair of the given spans, with no location (its ceiling).
 
@@ -76,6 +82,8 @@ def clean_given_spans(
         The regions to repair, in seconds.
     interference : str or path
         Dictionary of the NMF music estimate the repair starts from.
+    resolutions : {"spans", "all", "one"}
+        As :func:`cleantake_method` (``one``: the spans at the analysis's STFT alone).
 
     Returns
     -------
@@ -89,7 +97,7 @@ def clean_given_spans(
     equals the input outside them.
     """
     spans = [(float(a), float(b)) for a, b in spans]
-    cl = _cleaner("proposed", interference)
+    cl = _cleaner("proposed", interference, resolutions)
     audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
     res = cl.clean(audio, sr, events=spans)
     cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
@@ -150,6 +158,9 @@ METHODS: dict[str, Method] = {
 
 ``events`` is a list of located events, or None for methods that do not locate events."""
 
+#: The methods that are cleantake's own (:func:`cleantake_method`).
+OWN_METHODS = ("proposed", "nmf", "kam")
+
 _REQUIRES = {"proposed": "cleantake", "nmf": "cleantake", "kam": "cleantake",
              "repet-sim": "librosa", "noisereduce": "noisereduce"}
 
@@ -159,7 +170,7 @@ def check_methods(methods: Sequence[str]) -> None:
     if unknown:
         raise ParameterError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     for m in methods:
-        if m in ("proposed", "nmf", "kam"):
+        if m in OWN_METHODS:
             import cleantake
 
             if not hasattr(cleantake, "Cleaner"):

@@ -401,6 +401,17 @@ class Settings:
         return dataclasses.replace(self, **params)
 
 
+#: The repair's time-frequency resolutions by name (``clean --resolutions``, ``evaluate
+#: --resolutions``) and the settings each sets: ``spans`` (the default) none, given spans at
+#: three resolutions and located events at one; ``all`` located events at three too
+#: (``located_windows_ms``); ``one`` given spans at one (``span_windows_ms=()``).
+RESOLUTIONS: dict[str, dict] = {
+    "spans": {},
+    "all": {"located_windows_ms": Settings.span_windows_ms},
+    "one": {"span_windows_ms": ()},
+}
+
+
 @dataclass(frozen=True)
 class FrameCounts:
     """The durations of :class:`Settings` for one STFT, in whole frames (hops) or samples.

@@ -8,7 +8,7 @@ from ..errors import ParameterError
 from ..io import CLIP_POLICIES
 from ..labels import SPAN_FORMS, spans_from_arg
 from ..pipeline import METHODS, Cleaner
-from ..settings import LOCATORS, STEREO_MODELS, Settings
+from ..settings import LOCATORS, RESOLUTIONS, STEREO_MODELS, Settings
 from ..threads import DEFAULT_MAX_JOBS, MAX_JOBS, parse_jobs
 
 __all__ = [
@@ -79,15 +79,6 @@ def add_location_options(p: argparse.ArgumentParser) -> None:
                         "own and add the events a channel finds with at least this confidence where the channels "
                         "together found none (a quiet event panned to one side); about 2.4-2.7 times the time; "
                         "0.7 was measured (benchmarks/DETECTOR.md); default 0, off")
-
-
-#: ``--resolutions``: which events are repaired at the further STFT windows (the settings each
-#: choice sets; ``spans``, the default, sets none).
-RESOLUTIONS = {
-    "spans": {},
-    "all": {"located_windows_ms": Settings.span_windows_ms},
-    "one": {"span_windows_ms": ()},
-}
 
 
 def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
