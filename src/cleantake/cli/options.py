@@ -104,7 +104,7 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                    help=f"time-frequency resolutions of the repair: spans (default) repairs the regions you give "
                         f"(--events) with {Settings.window_ms:g}, {windows}-ms windows and takes the mean of the "
                         f"three, and the events it locates with {Settings.window_ms:g} ms alone; all repairs the "
-                        "located events at all three too (held out +0.3 to +0.6 dB NSDR, for 1.3-1.5 times the "
+                        "located events at all three too (not those --like finds; held out +0.3 to +0.6 dB NSDR, for 1.3-1.5 times the "
                         f"time; benchmarks/REPAIR.md); one repairs everything with {Settings.window_ms:g} ms alone "
                         "(the fastest)")
     p.add_argument("--stereo", choices=STEREO_MODELS, default="auto",
