@@ -646,7 +646,7 @@ class Cleaner:
         stats[_CANDIDATES] = [c for c in candidates if not overlaps_any(c, found) and not overlaps_any(c, kept)]
         if kept:
             keep_frames = _span_frames(kept, ana.cfg, ana.n_frames)
-            for a, b in _runs(frames):
+            for a, b in segments(frames):
                 if keep_frames[a:b].any():
                     frames[a:b] = False
             found = [e for e in found if not overlaps_any(e, kept)]
@@ -691,12 +691,6 @@ def _fitting(windows: list[Settings], sr: int, n: int) -> list[Settings]:
 #: 20 measured as good as a full new analysis (60 from a random start) for a fraction of the
 #: time (REPAIR.md, session 35).
 _REFIT = 20
-
-
-def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of True in ``frames`` as ``(start, stop)`` pairs."""
-    d = np.diff(np.concatenate([[0], np.asarray(frames, np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
 def _ramp_samples(fc: FrameCounts, cfg: StftConfig) -> int:
