@@ -236,6 +236,7 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 
         threadpool_limits(threads)
     import cleantake
+    from cleantake.settings import RESOLUTIONS
     from cleantake import io as ctio
     from cleantake.spectral import StftConfig, istft, stft
     from cleantake.files import clean_file
@@ -265,7 +266,7 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         out["case"] = "cleantake_channels"
     further = {}
     if case == "cleantake_all":  # `clean --resolutions all`: located events at three resolutions too
-        case, further = "cleantake", {"located_windows_ms": cleantake.Settings().span_windows_ms}
+        case, further = "cleantake", dict(RESOLUTIONS["all"])
         out["case"] = "cleantake_all"
     if case == "cleantake_given":  # `clean --events`: the recording's first 100 events given, no location
         case = "cleantake"
