@@ -39,7 +39,8 @@ def parse_assignments(items) -> dict:
         Each ``NAME=VALUE`` with NAME a field of :class:`Settings`; the value is converted to the
         type of the field's default (a field whose default is None takes the text; one whose
         default is a tuple takes numbers separated by commas, ``repair_context_ms=46,92``, or
-        ``none`` for no number where that is allowed, ``span_windows_ms=none``).
+        ``none`` for no number where that is allowed, ``span_windows_ms=none``; one whose default is
+        a bool takes ``true`` or ``false``).
 
     Returns
     -------
@@ -62,10 +63,16 @@ def parse_assignments(items) -> dict:
         try:
             if isinstance(default, tuple):  # comma-separated numbers
                 out[name] = () if text.strip().lower() == "none" else tuple(float(v) for v in text.split(","))
+            elif isinstance(default, bool):  # bool("false") would be True
+                word = text.strip().lower()
+                if word not in ("true", "false"):
+                    raise ValueError(word)
+                out[name] = word == "true"
             else:
                 out[name] = text if default is None else type(default)(text)
         except ValueError:
-            kind = {int: "a whole number", float: "a number", tuple: "numbers separated by commas"}.get(
+            kind = {int: "a whole number", float: "a number", tuple: "numbers separated by commas",
+                    bool: "true or false"}.get(
                 type(default), type(default).__name__)
             raise ParameterError(f"{item!r}: {name} takes {kind}, got {text!r}") from None
     Settings(**out)
@@ -218,6 +225,15 @@ class Settings:
         analysis's STFT alone always: there the further windows gained nothing measurable.
         Events found by the tool are repaired at the analysis's STFT alone unless
         ``located_windows_ms`` says otherwise (with ``like=`` always: not measured there).
+    trim_spans : bool
+        Given spans (``events=``) are first trimmed at both ends to the event the learned
+        detector hears inside them (:func:`cleantake.locate.trim_spans`): for hand marks
+        looser than the event, whose slack the repair would otherwise rebuild from the
+        neighbours. A span the detector does not hear is repaired whole; nothing outside a
+        span changes either way, and the events reported are the spans as given. Off by
+        default (``--events`` repairs exactly what is marked; ``clean --trim-spans`` turns it
+        on); measured in ``benchmarks/REPAIR.md``, session 36. Only with the learned locator
+        (a dictionary of the five core classes, as ``any``); otherwise a no-op.
     located_windows_ms : tuple of float, each in [5, 500]
         The same for the events the tool locates (the automatic path; not ``like=``): each
         located run of frames is repaired again, as a span, at each of these windows (an
@@ -314,6 +330,7 @@ class Settings:
     span_fade_ms: float = 2.0
     span_windows_ms: tuple[float, ...] = (92.0, 184.0)
     located_windows_ms: tuple[float, ...] = ()
+    trim_spans: bool = False
     locator: str = "auto"
     sensitivity: float = 0.5
     review_level: float = 0.3
