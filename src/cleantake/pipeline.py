@@ -252,10 +252,12 @@ class Cleaner:
 
     def analyse(self, x: np.ndarray, sr: int) -> Analysis:
         """:func:`cleantake.analysis.analyse` with this Cleaner's dictionary and settings;
-        ``x`` is ``(n_channels, n_samples)`` float64."""
+        ``x`` is ``(n_channels, n_samples)`` float64. BLAS single-threaded, as in :meth:`clean`
+        (so that the band templates it caches are those :meth:`clean` would make)."""
         cfg = self.settings.stft_config(sr)
-        return analyse(x, sr, dictionary=self.dictionary, settings=self.settings, threads=_recording_threads(),
-                       templates=self.templates(cfg))
+        with _single_threaded_blas():
+            return analyse(x, sr, dictionary=self.dictionary, settings=self.settings, threads=_recording_threads(),
+                           templates=self.templates(cfg))
 
     # -- public ----------------------------------------------------------------------------
     def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, like=None,
