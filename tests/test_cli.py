@@ -836,3 +836,24 @@ def test_resolutions_choose_which_events_are_repaired_at_three_windows(tmp_path,
     assert not np.allclose(ref["all"], ref["spans"], atol=1e-4)
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--resolutions", "many"], capsys)
     assert code == 2 and "resolutions" in err and not (tmp_path / "bad.wav").exists()
+
+
+def test_trim_spans_trims_the_events_spans_and_needs_them(tmp_path, capsys):
+    """`--trim-spans` with `--events` is `Cleaner(trim_spans=True)`; without `--events` it is
+    refused (exit code 2, nothing written)."""
+    from test_pipeline import SR, _mixture
+
+    y, _, (t0, t1) = _mixture()
+    src = tmp_path / "in.wav"
+    sf.write(src, y, SR, subtype="FLOAT")
+    x, _ = sf.read(src)
+    span = (round(t0 - 0.5, 3), round(t1 + 0.5, 3))
+    out = tmp_path / "out.wav"
+    code, _, err = run(["clean", src, "-o", out, "-q", "--clip", "float", "--events", f"{span[0]}-{span[1]}",
+                        "--trim-spans"], capsys)
+    assert code == 0, err
+    want = cleantake.Cleaner("any", trim_spans=True).clean(x, SR, events=[span]).removed
+    np.testing.assert_allclose(x - sf.read(out)[0], want, rtol=0, atol=1e-6)
+    assert not np.allclose(want, cleantake.Cleaner("any").clean(x, SR, events=[span]).removed, atol=1e-4)
+    code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--trim-spans"], capsys)
+    assert code == 2 and "--trim-spans" in err and "--events" in err and not (tmp_path / "bad.wav").exists()

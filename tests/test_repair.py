@@ -569,3 +569,45 @@ def test_located_windows_are_checked():
         cleantake.Cleaner("any", located_windows_ms=(92.0, 600.0))
     assert [s.window_ms for s in cleantake.Settings(located_windows_ms=(46.0, 92.0)).span_settings(located=True)] \
         == [92.0]
+
+
+def test_trimmed_spans_are_repaired_where_the_detector_hears_the_event(mixed):
+    """With trim_spans a loose mark is repaired only around the event the detector hears in it
+    (what is removed equals the repair of the trimmed span given exactly), nothing changes
+    outside the mark, the events reported are the marks as given, and ``cleaned + removed ==
+    input``; a mark over music alone, where the detector hears nothing, is repaired whole."""
+    from cleantake.locate import trim_spans
+
+    y, x, (t0, t1) = mixed
+    loose = [(t0 - 0.5, t1 + 0.5)]
+    cl = cleantake.Cleaner("any", trim_spans=True)
+    ana = cl.analyse(y[:, None].T if y.ndim == 1 else y.T, SR)
+    (tr,) = trim_spans(ana, [Event(*loose[0], "marked", 1.0)], settings=cl.settings, dictionary=cl.dictionary)
+    # Inside the mark, at least half a second shorter, and still over most of the burst.
+    assert loose[0][0] <= tr.start_s < tr.end_s <= loose[0][1]
+    assert (tr.end_s - tr.start_s) < (loose[0][1] - loose[0][0]) - 0.5
+    assert min(tr.end_s, t1) - max(tr.start_s, t0) >= 0.8 * (t1 - t0)
+    res = cl.clean(y, SR, events=loose)
+    assert [(e.start_s, e.end_s) for e in res.events] == [loose[0]]
+    # Inside the trimmed span what is removed is the repair of the trimmed span given exactly
+    # (at its edges the trim keeps the repair's ramp, where an exact mark fades out)...
+    exact = cleantake.Cleaner("any").clean(y, SR, events=[(tr.start_s, tr.end_s)]).removed
+    inner = slice(int((tr.start_s + 0.01) * SR), int((tr.end_s - 0.01) * SR))
+    np.testing.assert_array_equal(res.removed[inner], exact[inner])
+    # ... and nothing is removed beyond the repair's reach from it (ramp and half a 184-ms window).
+    assert not np.any(res.removed[_outside([(tr.start_s - 0.2, tr.end_s + 0.2)], len(y))])
+    assert not np.allclose(res.removed, cleantake.Cleaner("any").clean(y, SR, events=loose).removed, atol=1e-6)
+    np.testing.assert_array_equal(y - res.removed, res.cleaned)
+    assert not np.any(res.removed[_outside(loose, len(y))])
+    # Music alone: the detector hears nothing there, the mark is repaired whole.
+    quiet = [(1.0, 1.6)]
+    np.testing.assert_array_equal(cl.clean(y, SR, events=quiet).removed,
+                                  cleantake.Cleaner("any").clean(y, SR, events=quiet).removed)
+
+
+def test_trimmed_spans_need_the_learned_locator(mixed):
+    """A single-class preset locates with the stack, not the detector: trim_spans changes nothing."""
+    y, _, (t0, t1) = mixed
+    loose = [(t0 - 0.5, t1 + 0.5)]
+    np.testing.assert_array_equal(cleantake.Cleaner("door", trim_spans=True).clean(y, SR, events=loose).removed,
+                                  cleantake.Cleaner("door").clean(y, SR, events=loose).removed)

@@ -33,7 +33,14 @@ def test_a_tuple_setting_takes_numbers_separated_by_commas_or_one_number():
     ("repair_context_ms=46,-1", "durations from 0 to 2000 ms"),
     ("repair_compress=0", "numbers in \\(0, 1000\\]"),
     ("repair_k=0", "from 1 to 1000"),
+    ("trim_spans=yes", "takes true or false"),
 ])
 def test_bad_assignments_say_what_is_allowed(item, message):
     with pytest.raises(ParameterError, match=message):
         parse_assignments([item])
+
+
+def test_a_switch_takes_true_or_false():
+    """A bool setting is read from its word (``bool("false")`` would be True)."""
+    assert parse_assignments(["trim_spans=false"]) == {"trim_spans": False}
+    assert parse_assignments(["trim_spans=True"]) == {"trim_spans": True}

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
-from .detector import ACTIVATION_CLASSES, detect_events
+from .detector import (ACTIVATION_CLASSES, detect_events, frame_features, frame_probabilities, load_model,
+                       smoothed_probability)
 from .masking import dilate, segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
@@ -372,6 +373,55 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
     return Location(frames, segs, events, {"learned": frames.copy()},
                     {"detector_events": len(found)}, None,
                     dilate(frames, fc.context), candidates)
+
+
+def trim_spans(ana: Analysis, spans: Sequence[Event], *, settings: Settings, dictionary: "Dictionary") -> list[Event]:
+    """Given spans trimmed at both ends to the event the learned detector hears inside them.
+
+    Each span keeps the frames from the first to the last whose smoothed probability
+    (:func:`cleantake.detector.smoothed_probability`) is above the detector's ``low`` level,
+    padded by its ``pad`` frames as its own events are, within the span. A span where the
+    detector is nowhere surer than its ``high`` level (an event it does not hear: the reason a
+    user marks one), or shorter than two frames, is kept whole, as is every span when the
+    settings do not locate with the detector with this dictionary (:func:`chosen_locator` is
+    not ``"learned"``).
+
+    Parameters
+    ----------
+    ana : Analysis
+        Of the recording the spans are in, made with the dictionary the detector was trained
+        with (``settings.detector``'s).
+    spans : sequence of Event
+        Times in seconds of ``ana``'s recording.
+    settings : Settings
+    dictionary : Dictionary
+        The one ``ana`` was made with.
+
+    Returns
+    -------
+    list of Event
+        One per span, in order, each inside its span (label, confidence and strength kept).
+    """
+    spans = list(spans)
+    if not spans or chosen_locator(settings, dictionary) != "learned":
+        return spans
+    model = load_model(settings.detector)
+    p = smoothed_probability(frame_probabilities(frame_features(ana), model)[0], model)
+    st = model.settings
+    low, high, pad = st.get("low", 0.3), st.get("high", 0.5), int(st.get("pad", 4))
+    t = ana.cfg.frame_times(ana.n_frames)
+    half = ana.cfg.frame_seconds / 2
+    out = []
+    for e in spans:
+        idx = np.flatnonzero((t >= e.start_s) & (t < e.end_s))
+        if idx.size < 2 or p[idx].max() <= high:
+            out.append(e)
+            continue
+        heard = idx[p[idx] > low]
+        a, b = max(idx[0], heard[0] - pad), min(idx[-1], heard[-1] + pad)
+        out.append(Event(max(e.start_s, float(t[a]) - half), min(e.end_s, float(t[b]) + half), e.label,
+                         e.confidence, e.strength))
+    return out
 
 
 def add_channel_events(loc: Location, channels: Sequence[Location], *, confidence: float,

@@ -23,7 +23,7 @@ from .errors import ParameterError
 from .io import block_sizes
 from .labels import check_spans
 from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
-from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any
+from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any, trim_spans
 from .masking import segments
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
@@ -545,12 +545,15 @@ class Cleaner:
             # The spans repaired at the analysis's STFT and, with a dictionary, again at each
             # window of Settings.span_windows_ms; what they remove is averaged. Each further
             # analysis starts from this one's NMF (analysis.reanalyse: _REFIT iterations).
-            removed = self._repair_spans(x, sr, marked, ana, s)
+            # With Settings.trim_spans each span is repaired only where the detector hears its
+            # event (the spans as given still bound what changes, below).
+            spans = trim_spans(ana, marked, settings=s, dictionary=self.dictionary) if s.trim_spans else marked
+            removed = self._repair_spans(x, sr, spans, ana, s)
             windows = _fitting(s.span_settings(), sr, n) if self.dictionary.rank else []
             for sw in windows:
                 other = reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
                                   threads=_recording_threads())
-                removed += self._repair_spans(x, sr, marked, other, sw)
+                removed += self._repair_spans(x, sr, spans, other, sw)
             removed /= 1 + len(windows)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.

@@ -31,6 +31,8 @@ def _events_summary(events: Sequence[Event]) -> str:
 
 def run_clean(args: argparse.Namespace) -> int:
     """Run ``cleantake clean``."""
+    if args.trim_spans and not args.events:
+        raise ParameterError("--trim-spans trims the spans of --events: give --events too, or leave it out")
     cleaner = cleaner_from_args(args)
     progress = Progress(Path(args.input).name, quiet=args.quiet)
     try:

@@ -88,6 +88,7 @@ def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
                    review_level=getattr(args, "review_level", Settings.review_level),
                    channel_confidence=getattr(args, "channel_confidence", Settings.channel_confidence),
                    stereo_model=getattr(args, "stereo", "auto"),
+                   trim_spans=getattr(args, "trim_spans", False),
                    **RESOLUTIONS[getattr(args, "resolutions", "spans")])
 
 
@@ -165,6 +166,12 @@ def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
                             "label track .txt as `--labels` or Audacity writes it, .json or .csv; a strength "
                             "per span as `strength=0.5` in the label or a strength column) or a span "
                             f"({SPAN_FORMS}); repeatable")
+        p.add_argument("--trim-spans", action="store_true",
+                       help="with --events: repair each span only from where the learned detector hears its "
+                            "event to where it stops (for marks drawn looser than the event, whose slack "
+                            "would otherwise be rebuilt from the rest of the recording); a span it does not "
+                            "hear is repaired whole; nothing outside the spans changes (-i any; "
+                            "benchmarks/REPAIR.md)")
     p.add_argument("--like", type=spans, action="append", metavar="SPAN",
                    help="an example of the interference in this recording (a cough you hear): what is there "
                         "that the music does not explain is learned and every similar event is found and "
