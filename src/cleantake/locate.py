@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Event", "overlaps_any", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
-    "Location", "locate_events", "chosen_locator", "learned_location", "add_channel_events",
+    "Location", "locate_events", "chosen_locator", "learned_location", "add_channel_events", "trim_spans",
     "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
     "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
@@ -375,7 +375,8 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
                     dilate(frames, fc.context), candidates)
 
 
-def trim_spans(ana: Analysis, spans: Sequence[Event], *, settings: Settings, dictionary: "Dictionary") -> list[Event]:
+def trim_spans(ana: Analysis, spans: Sequence[Event], *, settings: Settings,
+               dictionary: "Dictionary") -> list[Event]:
     """Given spans trimmed at both ends to the event the learned detector hears inside them.
 
     Each span keeps the frames from the first to the last whose smoothed probability

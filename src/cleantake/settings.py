@@ -341,7 +341,8 @@ class Settings:
     detector: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("repair_compress", "repair_context_ms", "span_windows_ms", "located_windows_ms"):  # a number: a tuple of one
+        # A number: a tuple of one.
+        for name in ("repair_compress", "repair_context_ms", "span_windows_ms", "located_windows_ms"):
             value = getattr(self, name)
             items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
             try:

@@ -105,9 +105,9 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                    help=f"time-frequency resolutions of the repair: spans (default) repairs the regions you give "
                         f"(--events) with {Settings.window_ms:g}, {windows}-ms windows and takes the mean of the "
                         f"three, and the events it locates with {Settings.window_ms:g} ms alone; all repairs the "
-                        "located events at all three too (not those --like finds; held out +0.3 to +0.6 dB NSDR, for 1.3-1.5 times the "
-                        f"time; benchmarks/REPAIR.md); one repairs everything with {Settings.window_ms:g} ms alone "
-                        "(the fastest)")
+                        "located events at all three too (not those --like finds; held out +0.3 to +0.6 dB "
+                        "NSDR, for 1.3-1.5 times the time; benchmarks/REPAIR.md); one repairs everything with "
+                        f"{Settings.window_ms:g} ms alone (the fastest)")
     p.add_argument("--stereo", choices=STEREO_MODELS, default="auto",
                    help="two or more channels: spatial takes each event from the direction it comes from and "
                         "keeps the music's stereo image; diffuse also takes the part that reaches the channels "
