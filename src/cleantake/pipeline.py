@@ -551,9 +551,7 @@ class Cleaner:
             removed = self._repair_spans(x, sr, spans, ana, s)
             windows = _fitting(s.span_settings(), sr, n) if self.dictionary.rank else []
             for sw in windows:
-                other = reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
-                                  threads=_recording_threads())
-                removed += self._repair_spans(x, sr, spans, other, sw)
+                removed += self._repair_spans(x, sr, spans, self._further(ana, x, sr, sw), sw)
             removed /= 1 + len(windows)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
@@ -595,6 +593,12 @@ class Cleaner:
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
 
+    def _further(self, ana: Analysis, x: np.ndarray, sr: int, sw: Settings) -> Analysis:
+        """The analysis at the further resolution ``sw`` (one of ``Settings.span_settings``),
+        started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations)."""
+        return reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
+                         threads=_recording_threads())
+
     def _repair_located_further(self, x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
                                 exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray) -> np.ndarray:
         """The mean of ``removed`` (the repair of the located ``frames`` of ``ana``) and of
@@ -607,8 +611,7 @@ class Cleaner:
         half = ana.cfg.hop_length / sr / 2
         spans = [Event(t[a] - half, t[b - 1] + half, "located", 1.0) for a, b in segments(frames)]
         for sw in windows:
-            other = reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
-                              threads=_recording_threads())
+            other = self._further(ana, x, sr, sw)
             fr = _span_frames(spans, other.cfg, other.n_frames)
             ex = None
             if exclude is not None:

@@ -221,8 +221,9 @@ class Settings:
         folds, gains 0.3-0.6 dB on held-out stems and 0.8-1.1 dB on stereo mixes
         (``benchmarks/REPAIR.md``, sessions 34-35) for about 1.6x the time of the given-spans
         path. A window longer than the recording, or equal to ``window_ms``, is left out
-        (and a repeated one counts once); ``()``: the analysis's STFT alone. With the empty dictionary (``none``, templates learned from the spans) the
-        analysis's STFT alone always: there the further windows gained nothing measurable.
+        (and a repeated one counts once); ``()``: the analysis's STFT alone. With the empty
+        dictionary (``none``, templates learned from the spans) the analysis's STFT alone
+        always: there the further windows gained nothing measurable.
         Events found by the tool are repaired at the analysis's STFT alone unless
         ``located_windows_ms`` says otherwise (with ``like=`` always: not measured there).
     trim_spans : bool
