@@ -857,3 +857,7 @@ def test_trim_spans_trims_the_events_spans_and_needs_them(tmp_path, capsys):
     assert not np.allclose(want, cleantake.Cleaner("any").clean(x, SR, events=[span]).removed, atol=1e-4)
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--trim-spans"], capsys)
     assert code == 2 and "--trim-spans" in err and "--events" in err and not (tmp_path / "bad.wav").exists()
+    # A single-class preset locates with the stack, not the detector: refused, not ignored.
+    code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "-i", "cough", "--events",
+                        f"{span[0]}-{span[1]}", "--trim-spans"], capsys)
+    assert code == 2 and "-i any" in err and not (tmp_path / "bad.wav").exists()

@@ -13,7 +13,7 @@ from ..dictionaries import learn_dictionary, save_dictionary
 from ..errors import AudioWriteError, ParameterError
 from ..files import STREAM_BLOCK_S, clean_file, locate_file
 from ..io import read_audio
-from ..locate import Event
+from ..locate import Event, chosen_locator
 from ..progress import Progress
 from ..report import format_clock
 from ..spectral import StftConfig
@@ -34,6 +34,9 @@ def run_clean(args: argparse.Namespace) -> int:
     if args.trim_spans and not args.events:
         raise ParameterError("--trim-spans trims the spans of --events: give --events too, or leave it out")
     cleaner = cleaner_from_args(args)
+    if args.trim_spans and chosen_locator(cleaner.settings, cleaner.dictionary) != "learned":
+        raise ParameterError(f"--trim-spans uses the learned detector, which -i {args.interference} with "
+                             f"--locator {args.locator} does not locate with: use -i any, or leave --trim-spans out")
     progress = Progress(Path(args.input).name, quiet=args.quiet)
     try:
         res = clean_file(args.input, args.output, cleaner=cleaner, removed_path=args.removed,

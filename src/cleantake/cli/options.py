@@ -170,8 +170,8 @@ def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
                        help="with --events: repair each span only from where the learned detector hears its "
                             "event to where it stops (for marks drawn looser than the event, whose slack "
                             "would otherwise be rebuilt from the rest of the recording); a span it does not "
-                            "hear is repaired whole; nothing outside the spans changes (-i any; "
-                            "benchmarks/REPAIR.md)")
+                            "hear is repaired whole; nothing outside the spans changes (needs the learned detector: -i "
+                            "any; benchmarks/REPAIR.md)")
     p.add_argument("--like", type=spans, action="append", metavar="SPAN",
                    help="an example of the interference in this recording (a cough you hear): what is there "
                         "that the music does not explain is learned and every similar event is found and "
