@@ -165,6 +165,56 @@ def test_guard_of_marked_spans_leaves_what_the_finder_found(mixed):
     assert _energy(runs[1].removed, a0, b0) > _energy(runs[0].removed, a0, b0)
 
 
+@pytest.mark.parametrize("name", ["none", "any"])
+def test_like_events_at_further_windows_are_the_mean_of_the_repairs_at_each_window(mixed, name):
+    """What like= finds (and, with a dictionary, locates) is repaired as given spans are, at
+    span_windows_ms (by default 92 and 184 ms besides the analysis's 46): the mean of the
+    repair at the analysis's STFT and one at each further window, ``3 R(92, 184) = 2 R(92) +
+    2 R(184) - R()``, with the same events; nothing changes away from them, ``cleaned + removed
+    == input``; located_windows_ms (the automatic path's) does not act on it."""
+    y, x, spans = mixed
+
+    def run(windows, **kw):
+        return cleantake.Cleaner(name, span_windows_ms=windows, **kw).clean(y, SR, like=[spans[0]])
+
+    one, both, r92, r184 = run(()), run((92.0, 184.0)), run((92.0,)), run((184.0,))
+    np.testing.assert_array_equal(cleantake.Cleaner(name).clean(y, SR, like=[spans[0]]).removed, both.removed)
+    np.testing.assert_array_equal(run((), located_windows_ms=(92.0, 184.0)).removed, one.removed)
+    assert any(e.start_s < spans[1][1] and spans[1][0] < e.end_s for e in one.events)  # the copy was found
+    assert both.events == one.events == r92.events == r184.events
+    np.testing.assert_allclose(3 * both.removed, 2 * r92.removed + 2 * r184.removed - one.removed, rtol=0,
+                               atol=1e-9)
+    assert not np.allclose(r92.removed, one.removed, atol=1e-6)
+    reach = 0.184 + 0.035  # half a 184-ms window and the repair's ramp
+    far = np.ones(y.size, bool)
+    for e in both.events:
+        far[max(0, int((e.start_s - reach) * SR)):int((e.end_s + reach) * SR)] = False
+    assert not np.any(both.removed[far])
+    np.testing.assert_array_equal(y - both.removed, both.cleaned)
+    # Still removed at least as well as at one resolution (6 dB under the mixture's error).
+    for a, b in spans:
+        assert _energy(both.cleaned - x, a, b) < 0.25 * _energy(y - x, a, b)
+
+
+def test_like_further_windows_keep_the_marked_guard_on_the_example_only(mixed):
+    """At the further windows too, with -i none only the marked example's frames take
+    nmf_guard_marked: the copy the finder found is repaired as with the usual guard, and the
+    weaker guard removes more of the example at every resolution (so at least about as much
+    more as at one resolution, not a third of it, as if only the first STFT's repair took it)."""
+    y, _, spans = mixed
+    a0, b0 = spans[0]
+
+    def more(windows):
+        runs = [cleantake.clean(y, SR, interference="none", like=[spans[0]], nmf_guard_marked=g,
+                                span_windows_ms=windows) for g in (0.5, 0.1)]
+        a, b = spans[1]
+        assert np.array_equal(runs[0].removed[int(a * SR):int(b * SR)], runs[1].removed[int(a * SR):int(b * SR)])
+        return _energy(runs[1].removed, a0, b0) - _energy(runs[0].removed, a0, b0)
+
+    one, three = more(()), more((92.0, 184.0))
+    assert one > 0 and three > 0.75 * one
+
+
 @pytest.mark.parametrize("span, words", [
     ((3.0, 2.0), "reversed"),
     ((2.0, 2.0), "no length"),

@@ -22,7 +22,7 @@ from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .io import block_sizes
 from .labels import check_spans
-from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis
+from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis, with_like
 from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any, trim_spans
 from .masking import segments
 from .repair import repair
@@ -593,31 +593,39 @@ class Cleaner:
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
 
-    def _further(self, ana: Analysis, x: np.ndarray, sr: int, sw: Settings) -> Analysis:
+    def _further(self, ana: Analysis, x: np.ndarray, sr: int, sw: Settings,
+                 dictionary: Dictionary | None = None) -> Analysis:
         """The analysis at the further resolution ``sw`` (one of ``Settings.span_settings``),
-        started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations)."""
-        return reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
-                         threads=_recording_threads())
+        started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations); ``dictionary``: the
+        one ``ana`` was made with, if not this Cleaner's (the learned templates of ``like=``)."""
+        cfg = sw.stft_config(sr)
+        t = self.templates(cfg) if dictionary is None else band_templates(dictionary, cfg, sw.n_bands)
+        return reanalyse(ana, x, sw, templates=t, n_iter=_REFIT, threads=_recording_threads())
 
     def _repair_located_further(self, x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
-                                exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray) -> np.ndarray:
+                                exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray, *,
+                                dictionary: Dictionary | None = None, marked: list[Event] | None = None
+                                ) -> np.ndarray:
         """The mean of ``removed`` (the repair of the located ``frames`` of ``ana``) and of
         their repair at each of the further ``windows``: each run of frames as a time span
         (its frames' centres, half a hop either side), each window's analysis started from
-        ``ana``'s NMF (``reanalyse``), and a frame there excluded from the neighbours where the
-        location's frame at or just after its centre is (``exclude``), besides the spans and
-        their context. ``(n_channels, n_samples)``."""
+        ``ana``'s NMF (``reanalyse``; ``dictionary``: the one ``ana`` was made with, if not
+        this Cleaner's), and a frame there excluded from the neighbours where the location's
+        frame at or just after its centre is (``exclude``), besides the spans and their
+        context. ``marked``: spans whose repaired frames get the guard for marked interference
+        (``repair(marked=...)``), as at the first STFT. ``(n_channels, n_samples)``."""
         t = ana.cfg.frame_times(ana.n_frames)
         half = ana.cfg.hop_length / sr / 2
         spans = [Event(t[a] - half, t[b - 1] + half, "located", 1.0) for a, b in segments(frames)]
         for sw in windows:
-            other = self._further(ana, x, sr, sw)
+            other = self._further(ana, x, sr, sw, dictionary)
             fr = _span_frames(spans, other.cfg, other.n_frames)
             ex = None
             if exclude is not None:
                 at = np.clip(np.searchsorted(t, other.cfg.frame_times(other.n_frames)), 0, t.size - 1)
                 ex = exclude[at] | dilate(fr, sw.counts(other.cfg).context)
-            removed = removed + repair(other, fr, settings=sw, exclude=ex)
+            mk = None if marked is None else _span_frames(marked, other.cfg, other.n_frames) & fr
+            removed = removed + repair(other, fr, settings=sw, exclude=ex, marked=mk)
         return removed / (1 + len(windows))
 
     def _repair_spans(self, x: np.ndarray, sr: int, marked: list[Event], ana: Analysis,
@@ -666,6 +674,14 @@ class Cleaner:
         # finder found keeps the usual one (Settings.nmf_guard_marked).
         marked = None if self.dictionary.rank else _span_frames(like, ana.cfg, ana.n_frames) & frames
         removed = repair(lk.analysis, frames, settings=s, exclude=exclude, marked=marked)
+        windows = _fitting(s.span_settings(), sr, x.shape[1])
+        if windows:
+            # What the user pointed at and what is like it, as given spans: repaired again at each
+            # window of Settings.span_windows_ms, from the analysis with the learned templates;
+            # what they remove is averaged.
+            removed = self._repair_located_further(x, sr, lk.analysis, frames, exclude, windows, removed,
+                                                   dictionary=with_like(lk.learned, self.dictionary),
+                                                   marked=None if self.dictionary.rank else list(like))
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, ana.cfg), found, stats
 
