@@ -426,3 +426,30 @@ def test_resolutions_are_the_repair_of_clean_resolutions(tiny_corpus, tmp_path, 
     with pytest.raises(SystemExit) as exc:
         _cli(["evaluate", "--corpus", str(tiny_corpus), "--out", str(tmp_path / "x.json"), "--resolutions", "many"])
     assert exc.value.code == 2 and "resolutions" in capsys.readouterr().err
+
+
+
+def test_resolutions_reach_what_given_first_finds(tiny_corpus):
+    """`evaluate --given first --resolutions one` scores `clean -i none --like ... --resolutions
+    one`: what the finder finds repaired at the analysis's STFT alone, unlike the default (at
+    three resolutions, as given spans)."""
+    import cleantake
+    from cleantake.corpus import build_mixture, event_spans, load_mixtures
+    from cleantake.scores import score
+
+    doc = json.loads((tiny_corpus / "mixtures.json").read_text())
+    two = dict(doc["mixtures"][0], id="stem_001__door__two")
+    two["events"] = [dict(two["events"][0], onset_s=0.2), dict(two["events"][0], onset_s=1.2)]
+    doc["mixtures"] = [two]
+    (tiny_corpus / "mixtures.json").write_text(json.dumps(doc))
+    kw = dict(sets=["stems"], methods=["proposed"], given="first")
+    default, one = ev.run(tiny_corpus, **kw), ev.run(tiny_corpus, resolutions="one", **kw)
+    (row,), (row_one,) = default["rows"], one["rows"]
+    assert row["others_found"] == 1.0  # the second door was found like the first
+    entry = load_mixtures(tiny_corpus)[0]
+    mixture, music, _, sr = build_mixture(tiny_corpus, entry)
+    first = sorted(event_spans(tiny_corpus, entry))[0]
+    for r, windows in ((row, (92.0, 184.0)), (row_one, ())):
+        cleaned = cleantake.Cleaner("none", span_windows_ms=windows).clean(mixture[:, 0], sr, like=[first]).cleaned
+        assert r["nsdr"] == pytest.approx(score(cleaned[:, None], music, mixture)["nsdr"], abs=1e-6)
+    assert abs(row_one["nsdr"] - row["nsdr"]) > 1e-3

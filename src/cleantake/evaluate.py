@@ -75,7 +75,7 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
                                                               resolutions=resolutions)
             elif given == "first" and name == "proposed":
                 true = sorted(event_spans(corpus_dir, entry))
-                cleaned, _removed, events, candidates = clean_like_first(mixture, sr, true)
+                cleaned, _removed, events, candidates = clean_like_first(mixture, sr, true, resolutions=resolutions)
                 others = true[1:]
                 row["others_found"] = _share_found(others, events)
                 row["others_in_reach"] = _share_found(others, list(events) + list(candidates))
@@ -124,15 +124,18 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
     return rows
 
 
-def clean_like_first(mixture: np.ndarray, sr: int, true: Sequence[tuple[float, float]]):
-    """``--given first``: only the first event's span, as an example (``like=``, ``-i none``).
+def clean_like_first(mixture: np.ndarray, sr: int, true: Sequence[tuple[float, float]], *,
+                     resolutions: str = "spans"):
+    """``--given first``: only the first event's span, as an example (``like=``, ``-i none``),
+    repaired at the ``resolutions`` of :data:`cleantake.settings.RESOLUTIONS` (what the finder
+    finds is repaired as given spans are: at three STFT resolutions unless ``one``).
 
     Returns ``(cleaned, removed, events, candidates)``, the audio with ``mixture``'s shape.
     """
     import cleantake
 
     audio = mixture[:, 0] if mixture.shape[1] == 1 else mixture
-    res = cleantake.Cleaner("none").clean(audio, sr, like=[true[0]])
+    res = cleantake.Cleaner("none", **RESOLUTIONS[resolutions]).clean(audio, sr, like=[true[0]])
     cleaned = np.asarray(res.cleaned, dtype=np.float64).reshape(mixture.shape)
     return cleaned, mixture - cleaned, list(res.events), list(res.candidates)
 
@@ -248,8 +251,8 @@ def run(
     resolutions : {"spans", "all", "one"}
         The time-frequency resolutions of cleantake's repair (``clean --resolutions``;
         :data:`cleantake.settings.RESOLUTIONS`): ``spans`` (default) given spans at three and
-        located events at one, ``all`` both at three, ``one`` both at one. Peers ignore it.
-        ``--given first`` (``-i none``) is not changed by it.
+        located events at one, ``all`` both at three, ``one`` both at one; what ``--given
+        first`` finds like its example is repaired as given spans are. Peers ignore it.
 
     Returns
     -------
@@ -634,8 +637,8 @@ def add_parser(subparsers) -> None:
                    "example to learn from (like=, -i none), and the share of the other events found is reported")
     p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="spans",
                    help="time-frequency resolutions of cleantake's repair, as `clean --resolutions`: spans "
-                   "(default) the given spans at three and the located events at one; all both at three; one "
-                   "both at one")
+                   "(default) the given spans (and what --given first finds like its example) at three and the "
+                   "located events at one; all both at three; one both at one")
     p.add_argument("--resume", action="store_true",
                    help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
                    "deleted when it completes) and evaluate only the rest")
