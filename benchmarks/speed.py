@@ -26,6 +26,9 @@ peak memory of one case cannot contaminate another; imports are not timed):
 * ``cleantake_like`` (3 and 10 min): the same with ``-i none`` and the recording's first
   event (0.8 s from its onset) given as ``like`` (``clean -i none --like``: the finder
   learns from it and looks for every event like it, as ``evaluate --given first``);
+* ``cleantake_like_one`` (3 and 10 min): ``cleantake_like`` with ``span_windows_ms=()`` (``clean
+  -i none --like ... --resolutions one``: what the finder finds repaired at the analysis's STFT
+  alone instead of at three resolutions, as given spans are);
 * ``cleantake_mem`` (3 min only): :meth:`cleantake.Cleaner.clean` with ``block_s=None``, one
   analysis of the whole recording in memory (the Python API's default cleans more than
   two minutes in blocks, as ``cleantake``);
@@ -274,9 +277,10 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         given = [(t, min(t + 0.8, rec["seconds"])) for t, _ in rec["events"][:100]]
         out["n_given"] = len(given)
     like, interference = None, "any"
+    if case == "cleantake_like_one":  # `clean -i none --like --resolutions one`: what it finds at one alone
+        case, further = "cleantake_like", dict(RESOLUTIONS["one"])
     if case == "cleantake_like":  # `clean -i none --like`: the first event marked, every one like it found
         case, interference = "cleantake", "none"
-        out["case"] = "cleantake_like"
         t, _ = rec["events"][0]
         like = [(t, min(t + 0.8, rec["seconds"]))]
     if case == "cleantake":
@@ -408,10 +412,10 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 # ------------------------------------------------------------------------------------------
 
 CASES = {
-    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_all", "cleantake_like", "librosa_repet_sim",
-                "noisereduce"],
+    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_all", "cleantake_like", "cleantake_like_one",
+                "librosa_repet_sim", "noisereduce"],
     "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels", "cleantake_all",
-                   "cleantake_like"],
+                   "cleantake_like", "cleantake_like_one"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
                    "cleantake_channels", "cleantake_all"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
@@ -534,6 +538,9 @@ def main(argv=None) -> int:
         a, b = by.get((name, "cleantake")), by.get((name, "cleantake_all"))
         if a and b:
             ratios[f"{name}: located events at three resolutions / default, wall"] = b["wall_s"] / a["wall_s"]
+        a, b = by.get((name, "cleantake_like_one")), by.get((name, "cleantake_like"))
+        if a and b:
+            ratios[f"{name}: --like events at three resolutions (default) / at one, wall"] = b["wall_s"] / a["wall_s"]
     a, b = by.get(("10m_stereo", "cleantake")), by.get(("60m_stereo", "cleantake"))
     if a and b:
         ratios["cost per audio minute, 60 min / 10 min (1.0 = linear)"] = (
