@@ -221,11 +221,17 @@ class Settings:
         folds, gains 0.3-0.6 dB on held-out stems and 0.8-1.1 dB on stereo mixes
         (``benchmarks/REPAIR.md``, sessions 34-35) for about 1.6x the time of the given-spans
         path. A window longer than the recording, or equal to ``window_ms``, is left out
-        (and a repeated one counts once); ``()``: the analysis's STFT alone. With the empty
-        dictionary (``none``, templates learned from the spans) the analysis's STFT alone
-        always: there the further windows gained nothing measurable.
-        Events found by the tool are repaired at the analysis's STFT alone unless
-        ``located_windows_ms`` says otherwise (with ``like=`` always: not measured there).
+        (and a repeated one counts once); ``()``: the analysis's STFT alone. Given spans with
+        the empty dictionary (``none``, templates learned from the spans themselves): the
+        analysis's STFT alone always, where the further windows gained nothing measurable.
+        What ``like=`` finds like the user's example (and, with a dictionary, what is located
+        beside it) is repaired the same way, at these windows: on the dev corpus's mixtures
+        with two or more events, ``-i none`` with the first event as the example (``evaluate
+        --given first``, the same events found either way), +0.45 dB (se 0.05; stems +0.27 to
+        +0.43, stems_extra +0.50, stereo mixes +0.67 / +0.87 at 0 / -6 dB) for 1.0-1.25 times the
+        time of ``-i none --like`` (``benchmarks/LIKE.md``, session 37). Events the tool
+        locates on its own are repaired at the analysis's STFT alone unless
+        ``located_windows_ms`` says otherwise.
     trim_spans : bool
         Given spans (``events=``) are first trimmed at both ends to the event the learned
         detector hears inside them (:func:`cleantake.locate.trim_spans`): for hand marks
@@ -238,10 +244,10 @@ class Settings:
         marks drawn roughly. Only with the learned locator (a dictionary of the five core
         classes, as ``any``); otherwise a no-op.
     located_windows_ms : tuple of float, each in [5, 500]
-        The same for the events the tool locates (the automatic path; not ``like=``): each
-        located run of frames is repaired again, as a span, at each of these windows (an
-        analysis from the first one's NMF, as above; the location's excluded frames carried
-        over by time) and what is removed is the mean. ``()`` (default): the analysis's STFT
+        The same for the events the tool locates (the automatic path; ``like=`` follows
+        ``span_windows_ms``): each located run of frames is repaired again, as a span, at
+        each of these windows (an analysis from the first one's NMF, as above; the location's
+        excluded frames carried over by time) and what is removed is the mean. ``()`` (default): the analysis's STFT
         alone. ``(92, 184)`` (``clean --resolutions all``; the same events found) gains
         +0.33 / +0.39 / +0.40 dB on held-out stems at 0 / -3 / -6 dB and +0.59 / +0.41 dB on
         stereo mixes at 0 / -6 dB, every fold better (``benchmarks/REPAIR.md``, session 36),
@@ -423,9 +429,10 @@ class Settings:
 
 
 #: The repair's time-frequency resolutions by name (``clean --resolutions``, ``evaluate
-#: --resolutions``) and the settings each sets: ``spans`` (the default) none, given spans at
-#: three resolutions and located events at one; ``all`` located events at three too
-#: (``located_windows_ms``); ``one`` given spans at one (``span_windows_ms=()``).
+#: --resolutions``) and the settings each sets: ``spans`` (the default) none, given spans (and
+#: what ``like=`` finds) at three resolutions and located events at one; ``all`` located events
+#: at three too (``located_windows_ms``); ``one`` given spans and ``like=`` at one
+#: (``span_windows_ms=()``).
 RESOLUTIONS: dict[str, dict] = {
     "spans": {},
     "all": {"located_windows_ms": Settings.span_windows_ms},

@@ -103,9 +103,9 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
     windows = " and ".join(f"{w:g}" for w in Settings.span_windows_ms)
     p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="spans",
                    help=f"time-frequency resolutions of the repair: spans (default) repairs the regions you give "
-                        f"(--events) with {Settings.window_ms:g}, {windows}-ms windows and takes the mean of the "
-                        f"three, and the events it locates with {Settings.window_ms:g} ms alone; all repairs the "
-                        "located events at all three too (not those --like finds; held out +0.3 to +0.6 dB "
+                        f"(--events) and what --like finds with {Settings.window_ms:g}, {windows}-ms windows and "
+                        f"takes the mean of the three, and the events it locates with {Settings.window_ms:g} ms "
+                        "alone; all repairs the located events at all three too (held out +0.3 to +0.6 dB "
                         "NSDR, for 1.3-1.5 times the time; benchmarks/REPAIR.md); one repairs everything with "
                         f"{Settings.window_ms:g} ms alone (the fastest)")
     p.add_argument("--stereo", choices=STEREO_MODELS, default="auto",
