@@ -428,7 +428,6 @@ def test_resolutions_are_the_repair_of_clean_resolutions(tiny_corpus, tmp_path, 
     assert exc.value.code == 2 and "resolutions" in capsys.readouterr().err
 
 
-
 def test_resolutions_reach_what_given_first_finds(tiny_corpus):
     """`evaluate --given first --resolutions one` scores `clean -i none --like ... --resolutions
     one`: what the finder finds repaired at the analysis's STFT alone, unlike the default (at

@@ -589,7 +589,7 @@ class Cleaner:
         if windows:
             # The located frames repaired again at each window of Settings.located_windows_ms,
             # as given spans are; what they remove is averaged.
-            removed = self._repair_located_further(x, sr, ana, frames, loc.exclude, windows, removed)
+            removed = self._repair_at_further_windows(x, sr, ana, frames, loc.exclude, windows, removed)
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
 
@@ -602,17 +602,17 @@ class Cleaner:
         t = self.templates(cfg) if dictionary is None else band_templates(dictionary, cfg, sw.n_bands)
         return reanalyse(ana, x, sw, templates=t, n_iter=_REFIT, threads=_recording_threads())
 
-    def _repair_located_further(self, x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
-                                exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray, *,
-                                dictionary: Dictionary | None = None, marked: list[Event] | None = None
-                                ) -> np.ndarray:
-        """The mean of ``removed`` (the repair of the located ``frames`` of ``ana``) and of
-        their repair at each of the further ``windows``: each run of frames as a time span
-        (its frames' centres, half a hop either side), each window's analysis started from
-        ``ana``'s NMF (``reanalyse``; ``dictionary``: the one ``ana`` was made with, if not
-        this Cleaner's), and a frame there excluded from the neighbours where the location's
-        frame at or just after its centre is (``exclude``), besides the spans and their
-        context. ``marked``: spans whose repaired frames get the guard for marked interference
+    def _repair_at_further_windows(self, x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
+                                   exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray, *,
+                                   dictionary: Dictionary | None = None, marked: list[Event] | None = None
+                                   ) -> np.ndarray:
+        """The mean of ``removed`` (the repair of the ``frames`` of ``ana`` the tool located
+        or found like an example) and of their repair at each of the further ``windows``:
+        each run of frames as a time span (its frames' centres, half a hop either side), each
+        window's analysis started from ``ana``'s NMF (``reanalyse``; ``dictionary``: the one
+        ``ana`` was made with, if not this Cleaner's), and a frame there excluded from the
+        neighbours where the location's frame at or just after its centre is (``exclude``),
+        besides the spans and their context. ``marked``: spans whose repaired frames get the guard for marked interference
         (``repair(marked=...)``), as at the first STFT. ``(n_channels, n_samples)``."""
         t = ana.cfg.frame_times(ana.n_frames)
         half = ana.cfg.hop_length / sr / 2
@@ -679,9 +679,9 @@ class Cleaner:
             # What the user pointed at and what is like it, as given spans: repaired again at each
             # window of Settings.span_windows_ms, from the analysis with the learned templates;
             # what they remove is averaged.
-            removed = self._repair_located_further(x, sr, lk.analysis, frames, exclude, windows, removed,
-                                                   dictionary=with_like(lk.learned, self.dictionary),
-                                                   marked=None if self.dictionary.rank else list(like))
+            removed = self._repair_at_further_windows(x, sr, lk.analysis, frames, exclude, windows, removed,
+                                                      dictionary=with_like(lk.learned, self.dictionary),
+                                                      marked=None if self.dictionary.rank else list(like))
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, ana.cfg), found, stats
 
