@@ -49,12 +49,14 @@ from pathlib import Path
 import numpy as np
 
 from cleantake import Cleaner
+from cleantake.analysis import band_templates
 from cleantake.corpus import cv_recipes
 from cleantake.errors import ParameterError
 from cleantake.evaluate import build_mixture, score
 from cleantake.like import (LikeParams, detector_probability, learn_from_spans, like_frames, like_scores,
-                            longest_run, span_frames)
-from cleantake.locate import dilate, segments
+                            longest_run, span_frames, with_like)
+from cleantake.locate import Event, dilate, segments
+from cleantake.pipeline import repair_at_windows
 from cleantake.repair import repair
 from cleantake.settings import parse_assignments
 
@@ -165,8 +167,16 @@ def _prepare(corpus, entry, params):
         found = like_frames(sim, nov, elig, reference=ref, counts=fc, min_event=s.frames(p.min_event_ms, ana.cfg),
                             params=p, probability=prob, max_grow=longest_run(marked))
         frames = found | marked
-        # as the library repairs -i none --like: the marked example with its own guard
-        removed = repair(ana, frames, settings=s, exclude=dilate(frames, fc.context), marked=marked)
+        # as the library repairs -i none --like: the marked example with its own guard, at the
+        # analysis's STFT and at each further window of span_windows_ms (session 37), averaged
+        exclude = dilate(frames, fc.context)
+        removed = repair(ana, frames, settings=s, exclude=exclude, marked=marked)
+        windows = [sw for sw in s.span_settings() if sw.stft_config(sr).win_length <= x.shape[1]]
+        if windows:
+            dictionary = with_like(learned, c.dictionary)
+            removed = repair_at_windows(x, sr, ana, frames, removed, windows=windows, exclude=exclude,
+                                        templates=lambda cfg: band_templates(dictionary, cfg, s.n_bands),
+                                        marked=[Event(first[0], first[1], "like", 1.0)])
         cleaned = y - removed.T
         out["score"] = score(cleaned, m, y)
         out["found_spans"] = frames_to_spans(found, out["times"], out["hop"])

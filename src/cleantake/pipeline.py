@@ -33,7 +33,7 @@ from .streaming import (STREAM_BLOCK_S, STREAM_OVERLAP_S, array_blocks, block_co
 from .threads import single_threaded_blas as _single_threaded_blas
 from .threads import threads_for_recording as _recording_threads
 
-__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "METHODS"]
+__all__ = ["Settings", "CleanResult", "Cleaner", "clean", "repair_at_windows", "METHODS"]
 
 METHODS = ("proposed", "nmf", "kam")
 Progress = Callable[[float], None] | None
@@ -589,44 +589,16 @@ class Cleaner:
         if windows:
             # The located frames repaired again at each window of Settings.located_windows_ms,
             # as given spans are; what they remove is averaged.
-            removed = self._repair_at_further_windows(x, sr, ana, frames, loc.exclude, windows, removed)
+            removed = repair_at_windows(x, sr, ana, frames, removed, windows=windows, exclude=loc.exclude,
+                                        templates=self.templates, threads=_recording_threads())
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
 
-    def _further(self, ana: Analysis, x: np.ndarray, sr: int, sw: Settings,
-                 dictionary: Dictionary | None = None) -> Analysis:
+    def _further(self, ana: Analysis, x: np.ndarray, sr: int, sw: Settings) -> Analysis:
         """The analysis at the further resolution ``sw`` (one of ``Settings.span_settings``),
-        started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations); ``dictionary``: the
-        one ``ana`` was made with, if not this Cleaner's (the learned templates of ``like=``)."""
-        cfg = sw.stft_config(sr)
-        t = self.templates(cfg) if dictionary is None else band_templates(dictionary, cfg, sw.n_bands)
-        return reanalyse(ana, x, sw, templates=t, n_iter=_REFIT, threads=_recording_threads())
-
-    def _repair_at_further_windows(self, x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
-                                   exclude: np.ndarray | None, windows: list[Settings], removed: np.ndarray, *,
-                                   dictionary: Dictionary | None = None, marked: list[Event] | None = None
-                                   ) -> np.ndarray:
-        """The mean of ``removed`` (the repair of the ``frames`` of ``ana`` the tool located
-        or found like an example) and of their repair at each of the further ``windows``:
-        each run of frames as a time span (its frames' centres, half a hop either side), each
-        window's analysis started from ``ana``'s NMF (``reanalyse``; ``dictionary``: the one
-        ``ana`` was made with, if not this Cleaner's), and a frame there excluded from the
-        neighbours where the location's frame at or just after its centre is (``exclude``),
-        besides the spans and their context. ``marked``: spans whose repaired frames get the guard for marked interference
-        (``repair(marked=...)``), as at the first STFT. ``(n_channels, n_samples)``."""
-        t = ana.cfg.frame_times(ana.n_frames)
-        half = ana.cfg.hop_length / sr / 2
-        spans = [Event(t[a] - half, t[b - 1] + half, "located", 1.0) for a, b in segments(frames)]
-        for sw in windows:
-            other = self._further(ana, x, sr, sw, dictionary)
-            fr = _span_frames(spans, other.cfg, other.n_frames)
-            ex = None
-            if exclude is not None:
-                at = np.clip(np.searchsorted(t, other.cfg.frame_times(other.n_frames)), 0, t.size - 1)
-                ex = exclude[at] | dilate(fr, sw.counts(other.cfg).context)
-            mk = None if marked is None else _span_frames(marked, other.cfg, other.n_frames) & fr
-            removed = removed + repair(other, fr, settings=sw, exclude=ex, marked=mk)
-        return removed / (1 + len(windows))
+        started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations)."""
+        return reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
+                         threads=_recording_threads())
 
     def _repair_spans(self, x: np.ndarray, sr: int, marked: list[Event], ana: Analysis,
                       s: Settings) -> np.ndarray:
@@ -679,9 +651,11 @@ class Cleaner:
             # What the user pointed at and what is like it, as given spans: repaired again at each
             # window of Settings.span_windows_ms, from the analysis with the learned templates;
             # what they remove is averaged.
-            removed = self._repair_at_further_windows(x, sr, lk.analysis, frames, exclude, windows, removed,
-                                                      dictionary=with_like(lk.learned, self.dictionary),
-                                                      marked=None if self.dictionary.rank else list(like))
+            learned = with_like(lk.learned, self.dictionary)
+            removed = repair_at_windows(x, sr, lk.analysis, frames, removed, windows=windows, exclude=exclude,
+                                        templates=lambda cfg: band_templates(learned, cfg, s.n_bands),
+                                        marked=None if self.dictionary.rank else list(like),
+                                        threads=_recording_threads())
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, ana.cfg), found, stats
 
@@ -709,6 +683,65 @@ class Cleaner:
 def _fitting(windows: list[Settings], sr: int, n: int) -> list[Settings]:
     """The further resolutions whose window fits in a recording of ``n`` samples."""
     return [sw for sw in windows if sw.stft_config(sr).win_length <= n]
+
+
+def repair_at_windows(x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray, removed: np.ndarray, *,
+                      windows: list[Settings], templates: Callable[[StftConfig], BandTemplates],
+                      exclude: np.ndarray | None = None, marked: list[Event] | None = None,
+                      threads: int = 1) -> np.ndarray:
+    """The repair of ``frames`` averaged over further STFT resolutions, as the located events
+    (``Settings.located_windows_ms``) and what ``like=`` finds (``Settings.span_windows_ms``)
+    are repaired.
+
+    Each run of ``frames`` becomes a time span (its frames' centres, half a hop either side);
+    at each of ``windows`` the recording is analysed again from ``ana``'s NMF
+    (:func:`cleantake.analysis.reanalyse`, ``_REFIT`` iterations), the spans' frames there are
+    repaired (:func:`cleantake.repair.repair`), a frame excluded from the neighbours where
+    ``exclude``'s frame at or just after its centre is (besides the spans and their context),
+    and what is removed is the mean of ``removed`` and these repairs.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_channels, n_samples)], float64
+        The recording ``ana`` analyses.
+    sr : int
+        Sample rate in Hz.
+    ana : Analysis
+    frames : np.ndarray [shape=(ana.n_frames,)], bool
+        The frames repaired at ``ana``'s STFT.
+    removed : np.ndarray [shape=(n_channels, n_samples)]
+        What their repair at ``ana``'s STFT removes.
+    windows : list of Settings
+        One per further resolution (``Settings.span_settings``), each window no longer than
+        the recording.
+    templates : callable
+        The band templates at an STFT (:func:`cleantake.analysis.band_templates` of the
+        dictionary ``ana`` was made with).
+    exclude : np.ndarray [shape=(ana.n_frames,)], bool, optional
+        Frames of ``ana`` never used as neighbours.
+    marked : list of Event, optional
+        Spans (seconds) whose repaired frames get the guard for marked interference
+        (``repair(marked=...)``), as at ``ana``'s STFT.
+    threads : int
+        Threads of the further analyses.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_channels, n_samples)], float64
+    """
+    t = ana.cfg.frame_times(ana.n_frames)
+    half = ana.cfg.hop_length / sr / 2
+    spans = [Event(t[a] - half, t[b - 1] + half, "located", 1.0) for a, b in segments(frames)]
+    for sw in windows:
+        other = reanalyse(ana, x, sw, templates=templates(sw.stft_config(sr)), n_iter=_REFIT, threads=threads)
+        fr = _span_frames(spans, other.cfg, other.n_frames)
+        ex = None
+        if exclude is not None:
+            at = np.clip(np.searchsorted(t, other.cfg.frame_times(other.n_frames)), 0, t.size - 1)
+            ex = exclude[at] | dilate(fr, sw.counts(other.cfg).context)
+        mk = None if marked is None else _span_frames(marked, other.cfg, other.n_frames) & fr
+        removed = removed + repair(other, fr, settings=sw, exclude=ex, marked=mk)
+    return removed / (1 + len(windows))
 
 
 #: Iterations of each further analysis's NMF from the first one's (``analysis.reanalyse``):
