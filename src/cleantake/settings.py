@@ -225,11 +225,12 @@ class Settings:
         the empty dictionary (``none``, templates learned from the spans themselves): the
         analysis's STFT alone always, where the further windows gained nothing measurable.
         What ``like=`` finds like the user's example (and, with a dictionary, what is located
-        beside it) is repaired the same way, at these windows: on the dev corpus's mixtures
-        with two or more events, ``-i none`` with the first event as the example (``evaluate
-        --given first``, the same events found either way), +0.45 dB (se 0.05; stems +0.27 to
-        +0.43, stems_extra +0.50, stereo mixes +0.67 / +0.87 at 0 / -6 dB) for 1.0-1.25 times the
-        time of ``-i none --like`` (``benchmarks/LIKE.md``, session 37). Events the tool
+        beside it) is repaired the same way, at these windows: ``-i none`` with the first event
+        as the example, the same events found either way, +0.34 dB (se 0.09) on the 141
+        held-out ``stems_extra`` recordings with fold detectors (``benchmarks/like.py``) and
+        +0.45 dB (se 0.05; stems +0.27 to +0.43, stereo mixes +0.67 / +0.87) on the dev
+        corpus's own mixtures (``evaluate --given first``), for 1.0-1.25 times the time of
+        ``-i none --like`` (``benchmarks/LIKE.md``, session 37). Events the tool
         locates on its own are repaired at the analysis's STFT alone unless
         ``located_windows_ms`` says otherwise.
     trim_spans : bool
