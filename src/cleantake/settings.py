@@ -249,11 +249,12 @@ class Settings:
         ``span_windows_ms``): each located run of frames is repaired again, as a span, at
         each of these windows (an analysis from the first one's NMF, as above; the location's
         excluded frames carried over by time) and what is removed is the mean. ``()``
-        (default): the analysis's STFT alone. ``(92, 184)`` (``clean --resolutions all``; the same events found) gains
-        +0.33 / +0.39 / +0.40 dB on held-out stems at 0 / -3 / -6 dB and +0.59 / +0.41 dB on
-        stereo mixes at 0 / -6 dB, every fold better (``benchmarks/REPAIR.md``, session 36),
-        for 1.3-1.5 times the automatic path's time: an hour of stereo then takes about 115 s,
-        over issue 15's 90-s target, so it is not the default.
+        (default): the analysis's STFT alone. ``(92, 184)`` (``clean --resolutions all``; the
+        same events found) gains +0.33 / +0.39 / +0.40 dB on held-out stems at 0 / -3 / -6 dB
+        and +0.59 / +0.41 dB on stereo mixes at 0 / -6 dB, every fold better
+        (``benchmarks/REPAIR.md``, session 36), for 1.3-1.5 times the automatic path's time:
+        an hour of stereo then takes about 115 s, over issue 15's 90-s target, so it is not
+        the default.
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
