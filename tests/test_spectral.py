@@ -16,6 +16,21 @@ def test_stft_roundtrip_any_rate(sr):
     np.testing.assert_allclose(y, x, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(2, 44100 // 3 + 17), (5000,), (3, 1100)])
+def test_stft_offset_is_the_offset_taken_out_first_bit_for_bit(shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape) * 0.3 + 0.01
+    offset = rng.standard_normal(shape[:-1]) * 0.01
+    cfg = StftConfig(44100)
+    X = stft(x, cfg, workers=1, offset=offset)
+    assert X.dtype == np.complex64
+    np.testing.assert_array_equal(X, stft(x - np.asarray(offset)[..., None], cfg, workers=1))
+    # without an offset, float64 and integer input are rounded to float32 as before
+    np.testing.assert_array_equal(stft(x, cfg, workers=1), stft(x.astype(np.float32), cfg, workers=1))
+    ints = (x * 1000).astype(np.int16)
+    np.testing.assert_array_equal(stft(ints, cfg, workers=1), stft(ints.astype(np.float32), cfg, workers=1))
+
+
 def test_sizes_in_ms_give_same_seconds_at_every_rate():
     a, b = StftConfig(44100), StftConfig(96000)
     assert abs(a.win_length / a.sr - b.win_length / b.sr) < 1e-3

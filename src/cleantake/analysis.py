@@ -81,7 +81,7 @@ def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np
         Mean over channels of ``|X|``.
     """
     x = np.asarray(x, np.float64)
-    X = stft(x - dc_offset(x, cfg)[:, None], cfg, workers=threads)
+    X = stft(x, cfg, workers=threads, offset=dc_offset(x, cfg))
     return X, np.abs(X).mean(axis=0)
 
 

@@ -184,7 +184,7 @@ def _obj(cfg: StftConfig) -> _Framing:
     return _framing(cfg.win_length, cfg.hop_length, cfg.n_fft)
 
 
-def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
+def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1, offset: np.ndarray | None = None) -> np.ndarray:
     """Complex STFT of ``x`` (float32 arithmetic; the framing of scipy's ``ShortTimeFFT``, see
     :class:`_Framing`).
 
@@ -196,6 +196,9 @@ def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
         Analysis sizes.
     workers : int
         Threads for the FFTs (scipy.fft's ``workers``; -1: all CPUs).
+    offset : np.ndarray [shape=x.shape[:-1]], optional
+        A constant taken out of each signal first, in ``x``'s own precision (the STFT of
+        ``x - offset[..., None]``, bit for bit, without a copy of ``x`` in that precision).
 
     Returns
     -------
@@ -204,14 +207,19 @@ def stft(x: np.ndarray, cfg: StftConfig, *, workers: int = -1) -> np.ndarray:
         cover the whole signal, so :func:`istft` with the same length reconstructs ``x``.
     """
     sft = _obj(cfg)
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x)
     n = x.shape[-1]
     L, mid, hop = sft.m_num, sft.m_num_mid, sft.hop
     n_frames = int(sft.p_max(n) - sft.p_min)
     left = mid - sft.p_min * hop
     total = left + n
     right = max(0, (n_frames - 1) * hop + L - total)
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(left, right)])
+    # The signal, less its offset, rounded to float32 once, straight into the zero-padded copy.
+    xp = np.zeros(x.shape[:-1] + (total + right,), np.float32)
+    if offset is None:
+        xp[..., left:total] = x
+    else:
+        np.subtract(x, np.asarray(offset)[..., None], out=xp[..., left:total], casting="same_kind")
     frames = np.lib.stride_tricks.sliding_window_view(xp, L, axis=-1)[..., ::hop, :][..., :n_frames, :]
     # Windowed frames go into a zero-padded FFT buffer rotated by the window centre, so that
     # the centre is at phase zero (ShortTimeFFT's convention) without a pass over the result.
