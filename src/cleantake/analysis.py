@@ -80,7 +80,9 @@ def spectrogram(x: np.ndarray, cfg: StftConfig, *, threads: int = 1) -> tuple[np
     V : np.ndarray [shape=(n_freq, n_frames)], float
         Mean over channels of ``|X|``.
     """
-    x = np.asarray(x, np.float64)
+    # Each channel contiguous (a copy of a transposed (n_samples, n_channels) view): the offset
+    # and the framing then read memory in order, several times faster.
+    x = np.ascontiguousarray(x, np.float64)
     X = stft(x, cfg, workers=threads, offset=dc_offset(x, cfg))
     return X, np.abs(X).mean(axis=0)
 
