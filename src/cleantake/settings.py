@@ -254,7 +254,9 @@ class Settings:
         and +0.59 / +0.41 dB on stereo mixes at 0 / -6 dB, every fold better
         (``benchmarks/REPAIR.md``, session 36), for 1.3-1.5 times the automatic path's time:
         an hour of stereo then takes about 115 s, over issue 15's 90-s target, so it is not
-        the default.
+        the default. ``(184,)`` alone gains 92 % of that held out (+0.30 / +0.33 / +0.36 and
+        +0.57 / +0.38 dB; session 38) for 1.22 times the time, the hour about 96 s: not the
+        default either.
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
