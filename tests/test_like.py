@@ -275,6 +275,29 @@ def test_a_like_model_learned_from_the_same_audio_gives_the_same_result(result, 
     assert c.locate(y, SR, like=[spans[0]], like_model=model) == result.events
 
 
+def test_a_like_model_holds_the_example_as_the_scores_of_the_whole_recording_measure_it(mixed):
+    """``learn_like_model`` estimates the music only around the marked frames: the model's
+    reference (the marked frames' own similarity, which its level and prototype shape) is what
+    ``like_scores`` measures with the music estimated at every frame."""
+    from cleantake.like import LikeParams, learn_like_model, like_scores, span_frames
+    from cleantake.locate import Event
+
+    y, _, spans = mixed
+    c = cleantake.Cleaner("none")
+    x = y[None, :]
+    example = [Event(spans[0][0], spans[0][1], "like", 1.0)]
+    # the mean prototype: the marked frames' similarity to their mean spectrum is below 1, and
+    # its median moves if any of them, or a frame around them, is scored otherwise
+    p = LikeParams(prototype="mean")
+    model, ana = learn_like_model(x, SR, example, first=c.analyse(x, SR), base=c.dictionary, settings=c.settings,
+                                  params=p)
+    marked = span_frames(example, ana.cfg, ana.n_frames)
+    sim, _, _, reference = like_scores(ana, marked, settings=c.settings, context_ms=p.context_ms,
+                                       prototype=p.prototype)
+    assert model.reference == reference
+    assert 0.5 < reference < 1.0 and sim[marked].min() > 0
+
+
 def test_a_like_model_finds_the_interference_in_a_stretch_without_the_example(mixed):
     """A stretch of the recording that does not hold the marked example (a block of a long
     file) still finds and removes the copy, and marks nothing itself."""

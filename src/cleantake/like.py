@@ -452,9 +452,13 @@ def like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, contex
 
 
 def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, context_ms: float, prototype: str,
-                 model: LikeModel | None, threads: int = 1):
+                 model: LikeModel | None, threads: int = 1, shape_only: bool = False):
     """:func:`like_scores`, and the example's shape ``(level, prototype, marked_bands,
-    reference, longest)`` as measured here (``model``'s own when it is given)."""
+    reference, longest)`` as measured here (``model``'s own when it is given).
+
+    With ``shape_only`` (for :func:`learn_like_model`, which keeps the shape alone) the music is
+    estimated only at the marked frames and ``context_ms`` around them, all the shape reads:
+    the same shape, and scores that mean nothing elsewhere."""
     s = settings
     fc = s.counts(ana.cfg)
     T = ana.n_frames
@@ -462,8 +466,14 @@ def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, conte
     longest = max((b - a for a, b in runs), default=1) if model is None else max(int(model.longest), 1)
     sep = max(longest, s.frames(500.0, ana.cfg), fc.context)
     sep = min(sep, max(fc.context, T // 4))
-    S = repair_music_estimate(ana, np.arange(T), settings=s, exclude=dilate(marked, fc.context),
-                              min_separation=sep, threads=threads, with_mask=False).S
+    at = np.flatnonzero(dilate(marked, s.frames(context_ms, ana.cfg))) if shape_only else np.arange(T)
+    S = ana.V.copy() if shape_only else None
+    est = repair_music_estimate(ana, at, settings=s, exclude=dilate(marked, fc.context),
+                                min_separation=sep, threads=threads, with_mask=False).S
+    if S is None:
+        S = est
+    else:
+        S[:, at] = est
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D
@@ -750,7 +760,8 @@ def learn_like_model(x: np.ndarray, sr: int, spans: list[Event], *, first: Analy
     learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
                                            threads=threads, spans=spans, offset_s=offset_s)
     *_, (level, ex, bands, ref, longest) = _like_scores(ana, marked, settings=settings, context_ms=p.context_ms,
-                                                         prototype=p.prototype, model=None, threads=threads)
+                                                         prototype=p.prototype, model=None, threads=threads,
+                                                         shape_only=True)
     model = LikeModel(learned=learned, level=level, prototype=np.array(ex), marked_bands=np.array(bands),
                       reference=ref, longest=int(longest), residual_share=resid)
     return model, ana
