@@ -298,6 +298,27 @@ def test_a_like_model_holds_the_example_as_the_scores_of_the_whole_recording_mea
     assert 0.5 < reference < 1.0 and sim[marked].min() > 0
 
 
+def test_a_like_model_needs_no_first_analysis_but_learning_does(mixed):
+    """With a model nothing is learned, so ``locate_like`` takes no first analysis (the Cleaner
+    then makes none with ``-i none``) and finds what it finds with one; without a model it
+    needs one to learn from."""
+    from cleantake.like import learn_like_model, locate_like
+    from cleantake.locate import Event
+
+    y, _, spans = mixed
+    c = cleantake.Cleaner("none")
+    x = y[None, :]
+    first = c.analyse(x, SR)
+    example = [Event(spans[0][0], spans[0][1], "like", 1.0)]
+    model, _ = learn_like_model(x, SR, example, first=first, base=c.dictionary, settings=c.settings)
+    kw = dict(base=c.dictionary, settings=c.settings, model=model)
+    with_first, without = locate_like(x, SR, example, first=first, **kw), locate_like(x, SR, example, first=None, **kw)
+    assert without.events == with_first.events and len(without.events) == 2
+    np.testing.assert_array_equal(without.frames, with_first.frames)
+    with pytest.raises(ParameterError, match="first analysis"):
+        locate_like(x, SR, example, first=None, base=c.dictionary, settings=c.settings)
+
+
 def test_a_like_model_finds_the_interference_in_a_stretch_without_the_example(mixed):
     """A stretch of the recording that does not hold the marked example (a block of a long
     file) still finds and removes the copy, and marks nothing itself."""

@@ -313,7 +313,8 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
         for k in keep:
             if e.start_s < k.end_s and k.start_s < e.end_s:
                 raise ParameterError(
-                    f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) overlaps the keep span {at(k.start_s)} s to {at(k.end_s)} s: "
+                    f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) overlaps the keep span "
+                    f"{at(k.start_s)} s to {at(k.end_s)} s: "
                     "a region cannot be both an example of interference and music to keep")
         a, b = int(np.floor(e.start_s * sr)), int(np.ceil(e.end_s * sr))
         seg = x[:, a:b]
@@ -640,19 +641,20 @@ def longest_run(frames: np.ndarray) -> int:
     return max((b - a for a, b in segments(frames)), default=0)
 
 
-def detector_probability(x: np.ndarray, sr: int, *, first: Analysis, base: Dictionary, settings: Settings,
+def detector_probability(x: np.ndarray, sr: int, *, first: Analysis | None, base: Dictionary, settings: Settings,
                          threads: int = 1, model=None, dictionary: Dictionary | None = None) -> np.ndarray:
     """The learned detector's frame probability of interference, smoothed as its events are.
 
     The detector reads an analysis made with a dictionary of all five core classes (the
-    bundled ``any``, which it was trained with): ``first`` if ``base`` is one, else the
-    recording analysed again with ``dictionary`` (default: the bundled ``any``).
+    bundled ``any``, which it was trained with): ``first`` if ``base`` is one, else (or
+    without ``first``) the recording analysed again with ``dictionary`` (default: the bundled
+    ``any``).
 
     Parameters
     ----------
     x : np.ndarray [shape=(n_channels, n_samples)], float64
     sr : int
-    first : Analysis
+    first : Analysis or None
         The recording analysed with ``base``.
     base : Dictionary
     settings : Settings
@@ -666,7 +668,7 @@ def detector_probability(x: np.ndarray, sr: int, *, first: Analysis, base: Dicti
     -------
     np.ndarray [shape=(T,)], float64 in [0, 1]
     """
-    if set(ACTIVATION_CLASSES) <= set(base.labels):
+    if first is not None and set(ACTIVATION_CLASSES) <= set(base.labels):
         ana = first
     else:
         ana = analyse(x, sr, dictionary=dictionary if dictionary is not None else resolve_dictionary("any"),
@@ -803,7 +805,7 @@ def locate_like(
     sr: int,
     spans: list[Event],
     *,
-    first: Analysis,
+    first: Analysis | None,
     base: Dictionary,
     settings: Settings,
     params: LikeParams | None = None,
@@ -820,9 +822,10 @@ def locate_like(
     spans : list of Event
         The marked spans (checked by the caller: inside the recording, in order, not
         overlapping; :func:`check_like`).
-    first : Analysis
+    first : Analysis or None
         The recording analysed with ``base`` (its music estimate at the marked frames gives
-        the residual learned from).
+        the residual learned from). None only with ``model`` (nothing to learn here): the
+        detector then analyses the recording with its own dictionary.
     base : Dictionary
         The Cleaner's dictionary (empty for ``"none"``); its templates stay in the second
         analysis after the learned ones.
@@ -848,14 +851,17 @@ def locate_like(
         If the music explains (nearly) everything in the marked spans.
     """
     p = params or LikeParams()
-    cfg = first.cfg
-    marked = span_frames(spans, cfg, first.n_frames) if spans else np.zeros(first.n_frames, bool)
     if model is None:
+        if first is None:
+            raise ParameterError("locate_like needs the first analysis to learn from the marked spans")
+        marked = span_frames(spans, first.cfg, first.n_frames) if spans else np.zeros(first.n_frames, bool)
         learned, ana, resid = learn_from_spans(x, sr, marked, first=first, base=base, settings=settings, params=p,
                                                threads=threads, spans=spans)
     else:
         learned, resid = model.learned, model.residual_share
         ana = analyse(x, sr, dictionary=with_like(learned, base), settings=settings, threads=threads)
+        marked = span_frames(spans, ana.cfg, ana.n_frames) if spans else np.zeros(ana.n_frames, bool)
+    cfg = ana.cfg
     if p.detector is not None and probability is None:
         probability = detector_probability(x, sr, first=first, base=base, settings=settings, threads=threads)
     found, sim, nov, ref, review = find_like(ana, marked, settings=settings, params=p, probability=probability,

@@ -537,9 +537,13 @@ class Cleaner:
             report(1.0, "repair")
             return self._outside_keep(removed, kept, sr, cfg), found, stats
 
-        ana = self.analyse(x, sr)
+        # With a like= model and no dictionary (a block of a long file cleaned with -i none
+        # --like), nothing reads the analysis with the empty dictionary: the finder analyses the
+        # block with the learned templates, the detector with its own.
+        ana = None if like is not None and like_model is not None and not self.dictionary.rank else \
+            self.analyse(x, sr)
         report(0.55, "analysis")
-        stats = {"n_frames": ana.n_frames, "seconds": seconds}
+        stats = {"n_frames": cfg.n_frames(n), "seconds": seconds}
         fc = s.counts(cfg)
         if marked is not None:
             # The spans repaired at the analysis's STFT and, with a dictionary, again at each
@@ -618,6 +622,7 @@ class Cleaner:
         s = self.settings
         lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, threads=_recording_threads(),
                          model=model)
+        ana = lk.analysis if ana is None else ana  # (the same STFT either way)
         stats.update(lk.stats)
         frames, found = lk.frames.copy(), list(lk.events)
         candidates = list(lk.candidates)
