@@ -171,10 +171,9 @@ def _prepare(corpus, entry, params):
         # analysis's STFT and at each further window of span_windows_ms (session 37), averaged
         exclude = dilate(frames, fc.context)
         removed = repair(ana, frames, settings=s, exclude=exclude, marked=marked)
-        windows = [sw for sw in s.span_settings() if sw.stft_config(sr).win_length <= x.shape[1]]
-        if windows:
+        if s.span_settings():
             dictionary = with_like(learned, c.dictionary)
-            removed = repair_at_windows(x, sr, ana, frames, removed, windows=windows, exclude=exclude,
+            removed = repair_at_windows(x, sr, ana, frames, removed, windows=s.span_settings(), exclude=exclude,
                                         templates=lambda cfg: band_templates(dictionary, cfg, s.n_bands),
                                         marked=[Event(first[0], first[1], "like", 1.0)])
         cleaned = y - removed.T

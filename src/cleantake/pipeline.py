@@ -555,7 +555,8 @@ class Cleaner:
             removed = self._repair_spans(x, sr, spans, ana, s)
             windows = _fitting(s.span_settings(), sr, n) if self.dictionary.rank else []
             for sw in windows:
-                removed += self._repair_spans(x, sr, spans, self._further(ana, x, sr, sw), sw)
+                further = _further(ana, x, sr, sw, self.templates, _recording_threads())
+                removed += self._repair_spans(x, sr, spans, further, sw)
             removed /= 1 + len(windows)
             report(0.9, "repair")
             # Each span's own strength, and exactly nothing removed outside the spans.
@@ -589,7 +590,7 @@ class Cleaner:
             report(1.0)
             return np.zeros_like(x), found, stats
         removed = repair(ana, frames, settings=s, exclude=loc.exclude, music=loc.music)
-        windows = _fitting(s.span_settings(located=True), sr, n)
+        windows = s.span_settings(located=True)
         if windows:
             # The located frames repaired again at each window of Settings.located_windows_ms,
             # as given spans are; what they remove is averaged.
@@ -597,12 +598,6 @@ class Cleaner:
                                         templates=self.templates, threads=_recording_threads())
         report(1.0, "repair")
         return self._outside_keep(removed, kept, sr, cfg), found, stats
-
-    def _further(self, ana: Analysis, x: np.ndarray, sr: int, sw: Settings) -> Analysis:
-        """The analysis at the further resolution ``sw`` (one of ``Settings.span_settings``),
-        started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations)."""
-        return reanalyse(ana, x, sw, templates=self.templates(sw.stft_config(sr)), n_iter=_REFIT,
-                         threads=_recording_threads())
 
     def _repair_spans(self, x: np.ndarray, sr: int, marked: list[Event], ana: Analysis,
                       s: Settings) -> np.ndarray:
@@ -651,7 +646,7 @@ class Cleaner:
         # finder found keeps the usual one (Settings.nmf_guard_marked).
         marked = None if self.dictionary.rank else _span_frames(like, ana.cfg, ana.n_frames) & frames
         removed = repair(lk.analysis, frames, settings=s, exclude=exclude, marked=marked)
-        windows = _fitting(s.span_settings(), sr, x.shape[1])
+        windows = s.span_settings()
         if windows:
             # What the user pointed at and what is like it, as given spans: repaired again at each
             # window of Settings.span_windows_ms, from the analysis with the learned templates;
@@ -690,6 +685,13 @@ def _fitting(windows: list[Settings], sr: int, n: int) -> list[Settings]:
     return [sw for sw in windows if sw.stft_config(sr).win_length <= n]
 
 
+def _further(ana: Analysis, x: np.ndarray, sr: int, sw: Settings, templates: Callable[[StftConfig], BandTemplates],
+             threads: int) -> Analysis:
+    """The analysis at the further resolution ``sw`` (one of ``Settings.span_settings``),
+    started from ``ana``'s NMF (``reanalyse``, ``_REFIT`` iterations)."""
+    return reanalyse(ana, x, sw, templates=templates(sw.stft_config(sr)), n_iter=_REFIT, threads=threads)
+
+
 def repair_at_windows(x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray, removed: np.ndarray, *,
                       windows: list[Settings], templates: Callable[[StftConfig], BandTemplates],
                       exclude: np.ndarray | None = None, marked: list[Event] | None = None,
@@ -717,8 +719,8 @@ def repair_at_windows(x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
     removed : np.ndarray [shape=(n_channels, n_samples)]
         What their repair at ``ana``'s STFT removes.
     windows : list of Settings
-        One per further resolution (``Settings.span_settings``), each window no longer than
-        the recording.
+        One per further resolution (``Settings.span_settings``); a window longer than the
+        recording is left out (with none left, what is returned equals ``removed``).
     templates : callable
         The band templates at an STFT (:func:`cleantake.analysis.band_templates` of the
         dictionary ``ana`` was made with).
@@ -737,8 +739,9 @@ def repair_at_windows(x: np.ndarray, sr: int, ana: Analysis, frames: np.ndarray,
     t = ana.cfg.frame_times(ana.n_frames)
     half = ana.cfg.hop_length / sr / 2
     spans = [Event(t[a] - half, t[b - 1] + half, "located", 1.0) for a, b in segments(frames)]
+    windows = _fitting(windows, sr, x.shape[1])
     for sw in windows:
-        other = reanalyse(ana, x, sw, templates=templates(sw.stft_config(sr)), n_iter=_REFIT, threads=threads)
+        other = _further(ana, x, sr, sw, templates, threads)
         fr = _span_frames(spans, other.cfg, other.n_frames)
         ex = None
         if exclude is not None:
