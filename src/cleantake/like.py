@@ -468,13 +468,12 @@ def _like_scores(ana: Analysis, marked: np.ndarray, *, settings: Settings, conte
     sep = max(longest, s.frames(500.0, ana.cfg), fc.context)
     sep = min(sep, max(fc.context, T // 4))
     at = np.flatnonzero(dilate(marked, s.frames(context_ms, ana.cfg))) if shape_only else np.arange(T)
-    S = ana.V.copy() if shape_only else None
-    est = repair_music_estimate(ana, at, settings=s, exclude=dilate(marked, fc.context),
-                                min_separation=sep, threads=threads, with_mask=False).S
-    if S is None:
-        S = est
-    else:
-        S[:, at] = est
+    S = repair_music_estimate(ana, at, settings=s, exclude=dilate(marked, fc.context),
+                              min_separation=sep, threads=threads, with_mask=False).S
+    if shape_only:  # nothing left anywhere else (those scores are not read)
+        full = ana.V.copy()
+        full[:, at] = S
+        S = full
     D = ana.V - S
     novelty = (D**2).sum(axis=0) / np.maximum((ana.V**2).sum(axis=0), 1e-20)
     Rb = ana.P @ D
