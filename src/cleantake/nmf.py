@@ -252,7 +252,7 @@ def semi_nmf(
         Lam += EPS
         obj = beta_divergence(Vb, Lam - EPS, beta) if want_objective else 0.0
         if beta == 1:
-            num = W.T @ (Vb / Lam)
+            num = W.T @ np.divide(Vb, Lam, out=Lam)
             den = W.sum(axis=0)[:, None]
         else:
             num = W.T @ ((Vb + EPS) * Lam ** (beta - 2))
@@ -265,7 +265,7 @@ def semi_nmf(
         Lam = W @ Hb
         Lam += EPS
         if beta == 1:
-            return obj, (Vb / Lam) @ Hf.T, Hf.sum(axis=1)[None, :]
+            return obj, np.divide(Vb, Lam, out=Lam) @ Hf.T, Hf.sum(axis=1)[None, :]
         return obj, ((Vb + EPS) * Lam ** (beta - 2)) @ Hf.T, Lam ** (beta - 1) @ Hf.T
 
     pool = ThreadPoolExecutor(min(threads, len(blocks))) if threads > 1 and len(blocks) > 1 else None
