@@ -85,7 +85,10 @@ def on_output_grid(samples: np.ndarray, subtype: str) -> np.ndarray:
     if bits is None:
         return samples
     q = float(2 ** (bits - 1))
-    return np.round(samples * q) / q
+    out = np.multiply(samples, q)  # one new array, rounded and scaled back in place
+    np.round(out, out=out)
+    out /= q
+    return out
 
 
 def supported_extensions() -> tuple[str, ...]:
