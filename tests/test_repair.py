@@ -395,6 +395,33 @@ def test_spatial_estimate_does_not_depend_on_its_chunks(channels, diffuse):
         assert not np.allclose(whole, spatial_interference(X, frames, power, shortfall, reference, freqs))
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_spatial_estimate_reads_the_music_only_at_its_reference_frames(channels):
+    """The music's spatial covariance comes from the reference frames alone: what the other
+    frames hold (here: anything, loud) changes nothing at the frames estimated."""
+    from cleantake.repair import spatial_interference
+
+    rng = np.random.default_rng(11)
+    n_freq, T = 33, 300
+    X = (rng.normal(size=(channels, n_freq, T)) + 1j * rng.normal(size=(channels, n_freq, T))).astype(np.complex64)
+    frames = np.arange(120, 150)
+    power = np.abs(rng.normal(size=(n_freq, frames.size))) * channels
+    shortfall = np.abs(rng.normal(size=(n_freq, frames.size)))
+    reference = np.ones(T, bool)
+    reference[100:170] = False  # the event's frames and some around them
+    freqs = np.linspace(0, 8000, n_freq)
+    est = spatial_interference(X, frames, power, shortfall, reference, freqs)
+    other = X.copy()
+    other[:, :, 100:120] = 50 * rng.normal(size=(channels, n_freq, 20))
+    other[:, :, 150:170] = 0
+    np.testing.assert_array_equal(spatial_interference(other, frames, power, shortfall, reference, freqs), est)
+    # ... and what the reference frames hold does change it (with more than one channel)
+    moved = X.copy()
+    moved[:, :, :100] *= np.arange(1, channels + 1)[:, None, None]
+    assert channels == 1 or not np.allclose(spatial_interference(moved, frames, power, shortfall, reference, freqs),
+                                            est)
+
+
 def test_spatial_estimate_never_exceeds_the_mixture_in_a_bin():
     """A diffuse burst (independent in each channel) is not one direction: the estimate is
     capped at the mixture's magnitude in every channel and bin."""

@@ -251,6 +251,28 @@ def _delay_grid(bins: bytes, max_delay_s: float) -> tuple[np.ndarray, np.ndarray
     return taus, shifts
 
 
+def _covariance(X: np.ndarray, frames: np.ndarray, chunk: int) -> np.ndarray:
+    """``(F, C, C)`` complex128: each bin's sum of ``x x^H`` over the ``frames`` (bool,
+    ``(T,)``) of the STFT ``X`` ``(C, F, T)``. Each product's sum over frames is one matrix-vector
+    product with the frames' 0/1 weights (float32 arithmetic, as ``X``), ``chunk`` frames at a
+    time: no copy of the frames taken, a few times faster than a sum of outer products."""
+    C, F, T = X.shape
+    R = np.zeros((F, C, C), np.complex128)
+    weights = np.asarray(frames, np.float32)
+    for a in range(0, T, chunk):
+        w = weights[a:a + chunk]
+        if not w.any():
+            continue
+        xs, wc = X[:, :, a:a + chunk], w.astype(np.complex64)
+        for c in range(C):
+            R[:, c, c] += np.square(xs[c].real) @ w + np.square(xs[c].imag) @ w
+            for d in range(c + 1, C):
+                v = (xs[c] * np.conj(xs[d])) @ wc
+                R[:, c, d] += v
+                R[:, d, c] += np.conj(v)
+    return R
+
+
 def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndarray, interference: np.ndarray,
                          reference: np.ndarray, freqs: np.ndarray, *, max_delay_s: float = 0.002,
                          loading: float = 1e-3, chunk: int = 1024, diffuse: float | None = None) -> np.ndarray:
@@ -318,11 +340,7 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     if not ref.any():
         ref = np.ones(T, bool)
     # The music's spatial covariance per bin, trace 1.
-    R = np.zeros((n_freq, C, C), np.complex128)
-    cols = np.flatnonzero(ref)
-    for a in range(0, cols.size, 4 * chunk):
-        Xr = X[:, :, cols[a:a + 4 * chunk]]
-        R += np.einsum("cft,dft->fcd", Xr, np.conj(Xr))
+    R = _covariance(X, ref, 4 * chunk)
     tr = np.real(np.trace(R, axis1=1, axis2=2))
     silent = tr <= 1e-30
     R[~silent] /= tr[~silent, None, None]
@@ -333,7 +351,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     n = frames.size
     obs = np.empty((n_freq, n))  # the mixture's power summed over channels
     for c0 in range(0, n, chunk):
-        obs[:, c0:c0 + chunk] = (np.abs(X[:, :, frames[c0:c0 + chunk]].astype(np.complex128)) ** 2).sum(axis=0)
+        xo = X[:, :, frames[c0:c0 + chunk]]
+        obs[:, c0:c0 + chunk] = (np.square(xo.real, dtype=np.float64) + np.square(xo.imag, dtype=np.float64)).sum(axis=0)
     vm = np.minimum(np.asarray(music_power, np.float64), obs)  # never more music than mixture
     I = np.asarray(interference, np.float64)
     f_hz = np.asarray(freqs, np.float64)
@@ -359,7 +378,14 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         xs, vs = X[:, :, frames[a:b]].astype(np.complex128), vm[:, a:b]
         # (only where the mixture has more than the music: the bins with something to remove)
         wt = I[:, a:b] ** 2 / np.maximum(obs[:, a:b], 1e-30) * (obs[:, a:b] > vs)
-        om = np.einsum("ft,cft,dft->fcd", wt, xs, np.conj(xs)) - np.einsum("ft,fcd->fcd", wt * vs, R)
+        om = -(wt * vs).sum(axis=1)[:, None, None] * R
+        for c in range(C):
+            wx = wt * xs[c]
+            om[:, c, c] += (wx * np.conj(xs[c])).real.sum(axis=1)
+            for d in range(c + 1, C):
+                v = (wx * np.conj(xs[d])).sum(axis=1)
+                om[:, c, d] += v
+                om[:, d, c] += np.conj(v)
         excess = np.maximum(np.real(np.einsum("fcc->c", om)), 0.0)
         if not excess.sum() > 0:
             D[:, :, r] = 1.0 / np.sqrt(C)
