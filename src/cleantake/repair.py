@@ -432,11 +432,18 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
         vmc = vm[:, sl]
         delta = loading * (vmc + vi) / C + 1e-30
         xc = X[:, :, frames[sl]].astype(np.complex128)
-        xt = np.einsum("fck,cfn->kfn", Uh, xc)  # U^H x
         dt = Dt[:, :, rs]
-        den = vmc[None] * lam.T[:, :, None] + delta[None]  # (C, F, chunk)
-        num = (np.conj(dt) * xt / den).sum(axis=0)
-        quad = (np.abs(dt) ** 2 / den).sum(axis=0)
+        inv = 1.0 / (vmc[None] * lam.T[:, :, None] + delta[None])  # (C, F, chunk)
+        num = np.zeros(vmc.shape, np.complex128)
+        quad = np.zeros(vmc.shape)
+        for k in range(C):
+            xt = Uh[:, 0, k, None] * xc[0]  # (U^H x)_k
+            for c in range(1, C):
+                xt += Uh[:, c, k, None] * xc[c]
+            xt *= inv[k]
+            xt *= np.conj(dt[k])
+            num += xt
+            quad += (np.square(dt[k].real) + np.square(dt[k].imag)) * inv[k]
         est = D[:, :, rs] * (vi * num / (1.0 + vi * quad))[None]
         g = gam[rs]
         diffuse_cols = np.flatnonzero(g > 0)
