@@ -23,6 +23,9 @@ peak memory of one case cannot contaminate another; imports are not timed):
   --channel-confidence 0.7``: each channel also analysed and located on its own);
 * ``cleantake_all`` (3, 10 and 60 min): the same with ``located_windows_ms=(92, 184)`` (``clean
   --resolutions all``: the located events repaired at three STFT resolutions, as given spans are);
+* ``cleantake_spans`` (3, 10 and 60 min): the same with ``located_windows_ms=()`` (``clean
+  --resolutions spans``: the located events repaired at the analysis's STFT alone, the default
+  until session 38; the default repairs them at 46 and 184 ms);
 * ``cleantake_like`` (3 and 10 min): the same with ``-i none`` and the recording's first
   event (0.8 s from its onset) given as ``like`` (``clean -i none --like``: the finder
   learns from it and looks for every event like it, as ``evaluate --given first``);
@@ -268,9 +271,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         case, channel_confidence = "cleantake", 0.7
         out["case"] = "cleantake_channels"
     further = {}
-    if case == "cleantake_all":  # `clean --resolutions all`: located events at three resolutions too
-        case, further = "cleantake", dict(RESOLUTIONS["all"])
-        out["case"] = "cleantake_all"
+    if case in ("cleantake_all", "cleantake_spans"):  # `clean --resolutions all|spans`: located events at three|one
+        case, further = "cleantake", dict(RESOLUTIONS[case.split("_")[1]])
     if case == "cleantake_given":  # `clean --events`: the recording's first 100 events given, no location
         case = "cleantake"
         out["case"] = "cleantake_given"
@@ -412,12 +414,12 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
 # ------------------------------------------------------------------------------------------
 
 CASES = {
-    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_all", "cleantake_like", "cleantake_like_one",
-                "librosa_repet_sim", "noisereduce"],
+    "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_all", "cleantake_spans", "cleantake_like",
+                "cleantake_like_one", "librosa_repet_sim", "noisereduce"],
     "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels", "cleantake_all",
-                   "cleantake_like", "cleantake_like_one"],
+                   "cleantake_spans", "cleantake_like", "cleantake_like_one"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
-                   "cleantake_channels", "cleantake_all"],
+                   "cleantake_channels", "cleantake_all", "cleantake_spans"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
 }
 
@@ -537,7 +539,10 @@ def main(argv=None) -> int:
     for name in ("3m_mono", "10m_stereo", "60m_stereo"):
         a, b = by.get((name, "cleantake")), by.get((name, "cleantake_all"))
         if a and b:
-            ratios[f"{name}: located events at three resolutions / default, wall"] = b["wall_s"] / a["wall_s"]
+            ratios[f"{name}: located events at three resolutions / default (two), wall"] = b["wall_s"] / a["wall_s"]
+        a, b = by.get((name, "cleantake_spans")), by.get((name, "cleantake"))
+        if a and b:
+            ratios[f"{name}: located events at two resolutions (default) / at one, wall"] = b["wall_s"] / a["wall_s"]
         a, b = by.get((name, "cleantake_like_one")), by.get((name, "cleantake_like"))
         if a and b:
             ratios[f"{name}: --like events at three resolutions (default) / at one, wall"] = b["wall_s"] / a["wall_s"]

@@ -8,6 +8,7 @@ import cleantake
 from cleantake.analysis import analyse
 from cleantake.errors import ParameterError
 from cleantake.locate import STAGES, chosen_locator, locate_events
+from cleantake.pipeline import repair_at_windows
 from cleantake.repair import repair
 from cleantake.settings import FrameCounts, Settings
 
@@ -51,8 +52,12 @@ def test_stages_give_what_the_cleaner_gives(staged, locator):
     assert loc.events == res.events and loc.events
     stages = list(STAGES) if locator == "stack" else ["learned"]
     assert [k for k in stages if k in loc.trace] == stages
+    windows = cl.settings.span_settings(located=True)
+    assert windows  # the default repairs the located frames at a further window too
     with threadpool_limits(1, user_api="blas"):
         removed = repair(ana, loc.frames, settings=cl.settings, exclude=loc.exclude, music=loc.music)
+        removed = repair_at_windows(y[None, :], SR, ana, loc.frames, removed, windows=windows, exclude=loc.exclude,
+                                    templates=cl.templates)
     np.testing.assert_array_equal(removed[0], res.removed)
 
 

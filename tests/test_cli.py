@@ -810,8 +810,9 @@ def test_channel_confidence_finds_a_quiet_burst_in_one_channel(tmp_path, capsys)
 
 def test_resolutions_choose_which_events_are_repaired_at_three_windows(tmp_path, capsys):
     """`--resolutions all` repairs the located events as `Cleaner(located_windows_ms=(92, 184))`
-    does, `--resolutions one` the given spans as `Cleaner(span_windows_ms=())`; the default
-    `spans` is the library's default; another value is refused, exit code 2, nothing written."""
+    does, `--resolutions spans` as `Cleaner(located_windows_ms=())`, `--resolutions one` the
+    given spans as `Cleaner(span_windows_ms=())` and the located events at one too; the
+    default is the library's default; another value is refused, exit code 2, nothing written."""
     from test_pipeline import SR, _mixture
 
     y, _, (t0, t1) = _mixture()
@@ -828,15 +829,20 @@ def test_resolutions_choose_which_events_are_repaired_at_three_windows(tmp_path,
     span = [f"{t0:.3f}-{t1:.3f}"]
     ref = {
         "all": cleantake.Cleaner("any", located_windows_ms=(92.0, 184.0)).clean(x, SR).removed,
-        "spans": cleantake.Cleaner("any").clean(x, SR).removed,
+        "default": cleantake.Cleaner("any").clean(x, SR).removed,
+        "spans": cleantake.Cleaner("any", located_windows_ms=()).clean(x, SR).removed,
         "one": cleantake.Cleaner("any", span_windows_ms=()).clean(x, SR, events=[(float(f"{t0:.3f}"),
                                                                                    float(f"{t1:.3f}"))]).removed,
+        "one_located": cleantake.Cleaner("any", located_windows_ms=()).clean(x, SR).removed,
     }
-    got = {"all": removed(["--resolutions", "all"]), "spans": removed([]),
-           "one": removed(["--resolutions", "one", "--events", span[0]])}
+    got = {"all": removed(["--resolutions", "all"]), "default": removed([]),
+           "spans": removed(["--resolutions", "spans"]),
+           "one": removed(["--resolutions", "one", "--events", span[0]]),
+           "one_located": removed(["--resolutions", "one"])}
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-6)
-    assert not np.allclose(ref["all"], ref["spans"], atol=1e-4)
+    assert not np.allclose(ref["all"], ref["default"], atol=1e-4)
+    assert not np.allclose(ref["default"], ref["spans"], atol=1e-4)
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "--resolutions", "many"], capsys)
     assert code == 2 and "resolutions" in err and not (tmp_path / "bad.wav").exists()
 

@@ -282,8 +282,9 @@ def test_learned_locator_cleans_the_example_and_leaves_the_rest_untouched():
     assert all(e.label in CLASSES + ("unknown",) and 0.0 <= e.confidence <= 1.0 for e in res.events)
     touched = np.zeros(len(x), bool)
     for e in res.events:
-        # the repair fades in and out over ramp_ms (35 ms) around an event, plus half a window
-        touched[int(e.start_s * sr) - 4096:int(e.end_s * sr) + 4096] = True
+        # the repair reaches half its longest window, a hop and the ramp beyond an event
+        reach = int(np.ceil(cleantake.Settings().reach_s(sr) * sr))
+        touched[max(0, int(e.start_s * sr) - reach):int(e.end_s * sr) + reach] = True
     assert np.array_equal(res.cleaned[~touched], x[~touched])
     assert np.array_equal(x - res.removed, res.cleaned)
     # a stricter sensitivity never finds more

@@ -412,7 +412,7 @@ def test_resolutions_are_the_repair_of_clean_resolutions(tiny_corpus, tmp_path, 
     ck = tmp_path / "r.json.partial.jsonl"
     default = ev.run(tiny_corpus, checkpoint=ck, **kw)
     one = ev.run(tiny_corpus, checkpoint=ck, resume=True, resolutions="one", **kw)
-    assert (default["meta"]["resolutions"], one["meta"]["resolutions"]) == ("spans", "one")
+    assert (default["meta"]["resolutions"], one["meta"]["resolutions"]) == ("default", "one")
     entry = next(e for e in load_mixtures(tiny_corpus) if e["id"] == "stem_001__door__+0dB")
     mixture, music, _, sr = build_mixture(tiny_corpus, entry)
     cleaned = cleantake.Cleaner("any", span_windows_ms=()).clean(

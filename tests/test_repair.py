@@ -270,14 +270,17 @@ def test_bad_repair_settings_are_refused(params, words):
 
 
 def test_location_does_not_depend_on_the_repair_settings(mixed, cleaner):
-    """The repair's kernel and statistic change what is removed, never which events are found."""
+    """The repair's kernel and statistic change what is removed, never which events are found;
+    nothing is removed farther from an event than its longest repair window reaches (half the
+    window, beyond the event's frames and their fade)."""
     y = mixed[0]
     old = cleaner.with_settings(repair_compress=0.1, repair_statistic="median")
     a, b = cleaner.clean(y, SR), old.clean(y, SR)
     assert a.events == b.events and a.events
+    reach = cleaner.settings.reach_s(SR)
     outside = np.ones(y.size, bool)
     for e in a.events:
-        outside[max(0, int((e.start_s - 0.1) * SR)):int((e.end_s + 0.1) * SR)] = False
+        outside[max(0, int((e.start_s - reach) * SR)):int((e.end_s + reach) * SR)] = False
     assert not a.removed[outside].any() and not b.removed[outside].any()
 
 
@@ -563,11 +566,13 @@ def test_located_events_at_further_windows_are_the_mean_of_the_repairs_at_each_w
     y, x, (t0, t1) = mixed
     if channels == 2:
         y = np.stack([y, 0.6 * x + 0.8 * (y - x)], axis=1)
-    assert cleantake.Settings().located_windows_ms == ()
-    one = cleantake.Cleaner("any").clean(y, SR)
+    one = _located_with(y, ())
     assert one.events and all(e.start_s < t1 and e.end_s > t0 for e in one.events)
     both, r92, r184 = (_located_with(y, w) for w in ((92.0, 184.0), (92.0,), (184.0,)))
     assert both.events == one.events == r92.events
+    # the default: the located events at the analysis's STFT and at 184 ms
+    assert cleantake.Settings().located_windows_ms == (184.0,)
+    np.testing.assert_array_equal(cleantake.Cleaner("any").clean(y, SR).removed, r184.removed)
     np.testing.assert_allclose(3 * both.removed, 2 * r92.removed + 2 * r184.removed - one.removed, rtol=0,
                                atol=1e-9)
     assert not np.allclose(r92.removed, one.removed, atol=1e-6) and not np.allclose(r184.removed, r92.removed,
@@ -581,10 +586,11 @@ def test_located_events_at_further_windows_are_the_mean_of_the_repairs_at_each_w
     np.testing.assert_array_equal(y - both.removed, both.cleaned)
 
 
-def test_located_further_windows_leave_clean_music_bit_identical(mixed):
+@pytest.mark.parametrize("windows", [(92.0, 184.0), (184.0,)])
+def test_located_further_windows_leave_clean_music_bit_identical(mixed, windows):
     """Where nothing is located, the further windows change nothing: the output is the input."""
     _, x, _ = mixed
-    res = _located_with(x, (92.0, 184.0))
+    res = _located_with(x, windows)
     assert res.events == []
     np.testing.assert_array_equal(res.cleaned, x)
     assert not res.removed.any()

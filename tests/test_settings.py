@@ -44,3 +44,14 @@ def test_a_switch_takes_true_or_false():
     """A bool setting is read from its word (``bool("false")`` would be True)."""
     assert parse_assignments(["trim_spans=false"]) == {"trim_spans": False}
     assert parse_assignments(["trim_spans=True"]) == {"trim_spans": True}
+
+
+def test_reach_is_half_the_longest_repair_window_plus_a_hop_and_the_ramp():
+    """The output may differ from the input this far from a located event (the tests of the
+    repair check it holds): the 46-ms analysis alone about 0.07 s, with the default 184-ms
+    window about 0.18 s, at any rate."""
+    for sr in (22050, 44100, 96000):
+        alone = Settings(located_windows_ms=()).reach_s(sr)
+        assert 0.06 < alone < 0.08
+        assert 0.17 < Settings().reach_s(sr) < 0.2
+        assert Settings(located_windows_ms=(92.0, 184.0)).reach_s(sr) == Settings().reach_s(sr)

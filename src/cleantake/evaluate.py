@@ -59,7 +59,7 @@ def _level_key(level) -> str | None:
 
 
 def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: str = "none",
-                  resolutions: str = "spans") -> list[dict]:
+                  resolutions: str = "default") -> list[dict]:
     """Build one mixture, run every method on it and score the results (one row per method)."""
     mixture, music, _, sr = build_mixture(corpus_dir, entry)
     outputs, rows = [], []
@@ -125,7 +125,7 @@ def _evaluate_one(corpus_dir: str, entry: dict, methods: Sequence[str], given: s
 
 
 def clean_like_first(mixture: np.ndarray, sr: int, true: Sequence[tuple[float, float]], *,
-                     resolutions: str = "spans"):
+                     resolutions: str = "default"):
     """``--given first``: only the first event's span, as an example (``like=``, ``-i none``),
     repaired at the ``resolutions`` of :data:`cleantake.settings.RESOLUTIONS` (what the finder
     finds is repaired as given spans are: at three STFT resolutions unless ``one``).
@@ -212,7 +212,7 @@ def run(
     resume: bool = False,
     every: int = 1,
     given: str = "none",
-    resolutions: str = "spans",
+    resolutions: str = "default",
 ) -> dict:
     """Evaluate methods on the mixtures of a corpus.
 
@@ -248,11 +248,12 @@ def run(
         are run, and each cell also gives ``others_found`` (share of the other events found,
         >= 30 % of their span covered), ``others_in_reach`` (the same by the events and the
         candidates for review) and ``false_events_per_recording``.
-    resolutions : {"spans", "all", "one"}
+    resolutions : {"default", "spans", "all", "one"}
         The time-frequency resolutions of cleantake's repair (``clean --resolutions``;
-        :data:`cleantake.settings.RESOLUTIONS`): ``spans`` (default) given spans at three and
-        located events at one, ``all`` both at three, ``one`` both at one; what ``--given
-        first`` finds like its example is repaired as given spans are. Peers ignore it.
+        :data:`cleantake.settings.RESOLUTIONS`): ``default`` given spans at three and located
+        events at two (46 and 184 ms), ``spans`` located events at one, ``all`` both at three,
+        ``one`` both at one; what ``--given first`` finds like its example is repaired as given
+        spans are. Peers ignore it.
 
     Returns
     -------
@@ -381,7 +382,7 @@ def _check_given(given: str, methods: Sequence[str]) -> None:
 
 
 def _read_checkpoint(path: str | os.PathLike, methods: Sequence[str], given: str = "none",
-                     resolutions: str = "spans") -> dict[str, list[dict]]:
+                     resolutions: str = "default") -> dict[str, list[dict]]:
     """Rows per mixture recipe (JSON text) from a checkpoint file; unreadable lines are ignored."""
     out: dict[str, list[dict]] = {}
     try:
@@ -593,7 +594,7 @@ def _main(args: argparse.Namespace) -> int:
     checkpoint.unlink(missing_ok=True)
     meta = results["meta"]
     given = {"none": "", "spans": ", the true spans given (no location)"}.get(meta["given"], "")
-    if meta["resolutions"] != "spans":
+    if meta["resolutions"] != "default":
         given += f", --resolutions {meta['resolutions']}"
     print(f"cleantake evaluate: {meta['n_mixtures']} mixtures ({meta['subset']} subset), "
           f"methods {', '.join(meta['methods'])}{given}, {meta['wall_seconds']:.0f} s, {meta['date_utc']}")
@@ -635,10 +636,10 @@ def add_parser(subparsers) -> None:
                    "given the true span of every event, no location (its ceiling; methods proposed and "
                    "identity only); first: only the first event of each mixture with two or more is given, as an "
                    "example to learn from (like=, -i none), and the share of the other events found is reported")
-    p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="spans",
-                   help="time-frequency resolutions of cleantake's repair, as `clean --resolutions`: spans "
-                   "(default) the given spans (and what --given first finds like its example) at three and the "
-                   "located events at one; all both at three; one both at one")
+    p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="default",
+                   help="time-frequency resolutions of cleantake's repair, as `clean --resolutions`: default: "
+                   "the given spans (and what --given first finds like its example) at three and the located "
+                   "events at two; spans: the located events at one; all: both at three; one: both at one")
     p.add_argument("--resume", action="store_true",
                    help="keep the mixtures already done in OUT.partial.jsonl (written as a run goes, "
                    "deleted when it completes) and evaluate only the rest")

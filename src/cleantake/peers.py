@@ -28,7 +28,7 @@ def _identity(mixture: np.ndarray, sr: int):
 _CLEANERS: dict[tuple, object] = {}
 
 
-def _cleaner(method: str, interference, resolutions: str = "spans"):
+def _cleaner(method: str, interference, resolutions: str = "default"):
     """One Cleaner per (method, dictionary, resolutions) and process (dictionaries are loaded once)."""
     if resolutions not in RESOLUTIONS:
         raise ParameterError(f"unknown resolutions {resolutions!r}; choose from {', '.join(RESOLUTIONS)}")
@@ -40,7 +40,7 @@ def _cleaner(method: str, interference, resolutions: str = "spans"):
     return _CLEANERS[key]
 
 
-def cleantake_method(method: str = "proposed", interference="any", resolutions: str = "spans") -> Method:
+def cleantake_method(method: str = "proposed", interference="any", resolutions: str = "default") -> Method:
     """cleantake's own method as a :data:`Method`.
 
     Parameters
@@ -48,7 +48,7 @@ def cleantake_method(method: str = "proposed", interference="any", resolutions: 
     method : {"proposed", "nmf", "kam"}
     interference : str or path
         A bundled preset name or a dictionary file (as ``Cleaner`` takes it).
-    resolutions : {"spans", "all", "one"}
+    resolutions : {"default", "spans", "all", "one"}
         The repair's resolutions (:data:`cleantake.settings.RESOLUTIONS`, ``clean --resolutions``).
 
     Returns
@@ -69,7 +69,7 @@ def cleantake_method(method: str = "proposed", interference="any", resolutions: 
 
 
 def clean_given_spans(
-    mixture: np.ndarray, sr: int, spans, *, interference="any", resolutions: str = "spans"
+    mixture: np.ndarray, sr: int, spans, *, interference="any", resolutions: str = "default"
 ) -> tuple[np.ndarray, np.ndarray, list]:
     """The proposed method's repair of the given spans, with no location (its ceiling).
 
@@ -82,7 +82,7 @@ def clean_given_spans(
         The regions to repair, in seconds.
     interference : str or path
         Dictionary of the NMF music estimate the repair starts from.
-    resolutions : {"spans", "all", "one"}
+    resolutions : {"default", "spans", "all", "one"}
         As :func:`cleantake_method` (``one``: the spans at the analysis's STFT alone).
 
     Returns

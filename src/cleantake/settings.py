@@ -231,8 +231,7 @@ class Settings:
         +0.45 dB (se 0.05; stems +0.27 to +0.43, stereo mixes +0.67 / +0.87) on the dev
         corpus's own mixtures (``evaluate --given first``), for 1.0-1.25 times the time of
         ``-i none --like`` (``benchmarks/LIKE.md``, session 37). Events the tool
-        locates on its own are repaired at the analysis's STFT alone unless
-        ``located_windows_ms`` says otherwise.
+        locates on its own are repaired at the windows of ``located_windows_ms``.
     trim_spans : bool
         Given spans (``events=``) are first trimmed at both ends to the event the learned
         detector hears inside them (:func:`cleantake.locate.trim_spans`): for hand marks
@@ -248,15 +247,14 @@ class Settings:
         The same for the events the tool locates (the automatic path; ``like=`` follows
         ``span_windows_ms``): each located run of frames is repaired again, as a span, at
         each of these windows (an analysis from the first one's NMF, as above; the location's
-        excluded frames carried over by time) and what is removed is the mean. ``()``
-        (default): the analysis's STFT alone. ``(92, 184)`` (``clean --resolutions all``; the
-        same events found) gains +0.33 / +0.39 / +0.40 dB on held-out stems at 0 / -3 / -6 dB
-        and +0.59 / +0.41 dB on stereo mixes at 0 / -6 dB, every fold better
-        (``benchmarks/REPAIR.md``, session 36), for 1.3-1.5 times the automatic path's time:
-        an hour of stereo then takes about 115 s, over issue 15's 90-s target, so it is not
-        the default. ``(184,)`` alone gains 92 % of that held out (+0.30 / +0.33 / +0.36 and
-        +0.57 / +0.38 dB; session 38) for 1.22 times the time, the hour about 96 s: not the
-        default either.
+        excluded frames carried over by time) and what is removed is the mean. ``(184,)``
+        (default since session 39; chosen among 92, 184 and both on the train parts, session
+        38): against the analysis's STFT alone (``()``, ``clean --resolutions spans``) +0.30 /
+        +0.33 / +0.36 dB on held-out stems at 0 / -3 / -6 dB and +0.57 / +0.38 dB on stereo
+        mixes at 0 / -6 dB, every fold better, the same events found (``benchmarks/REPAIR.md``,
+        sessions 38 and 39), for about 1.2 times the automatic path's time (an hour of stereo
+        about 83 s on two cores, BENCHMARKS.md 3). ``(92, 184)`` (``clean --resolutions all``)
+        gains at most 0.05 dB more held out, for 1.5 times the time of ``()``.
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the
@@ -342,7 +340,7 @@ class Settings:
     stereo_model: str = "auto"
     span_fade_ms: float = 2.0
     span_windows_ms: tuple[float, ...] = (92.0, 184.0)
-    located_windows_ms: tuple[float, ...] = ()
+    located_windows_ms: tuple[float, ...] = (184.0,)
     trim_spans: bool = False
     locator: str = "auto"
     sensitivity: float = 0.5
@@ -416,6 +414,18 @@ class Settings:
         """Milliseconds to a whole number of hops."""
         return int(round(ms / 1000.0 / cfg.frame_seconds))
 
+    def reach_s(self, sr: int) -> float:
+        """How far beyond a located event (seconds) the output may differ from the input:
+        half the longest STFT window its frames are repaired at (``window_ms`` and
+        ``located_windows_ms``), plus the ramp and one hop at that STFT. Farther from every
+        event the output is the input, sample for sample (0.18 s by default: the 184-ms
+        window's half, its 46-ms hop and ramp)."""
+        worst = 0.0
+        for s in (self, *self.span_settings(located=True)):
+            cfg = s.stft_config(sr)
+            worst = max(worst, (cfg.win_length / 2 + (s.counts(cfg).ramp + 1) * cfg.hop_length) / sr)
+        return worst
+
     def counts(self, cfg: StftConfig) -> "FrameCounts":
         """The durations of these settings in frames (and samples) of ``cfg``."""
         return FrameCounts.of(self, cfg)
@@ -433,14 +443,15 @@ class Settings:
 
 
 #: The repair's time-frequency resolutions by name (``clean --resolutions``, ``evaluate
-#: --resolutions``) and the settings each sets: ``spans`` (the default) none, given spans (and
-#: what ``like=`` finds) at three resolutions and located events at one; ``all`` located events
-#: at three too (``located_windows_ms``); ``one`` given spans and ``like=`` at one
-#: (``span_windows_ms=()``).
+#: --resolutions``) and the settings each sets: ``default`` none (given spans and what ``like=``
+#: finds at three resolutions, 46, 92 and 184 ms; located events at two, 46 and 184 ms);
+#: ``spans`` located events at one (``located_windows_ms=()``, the default until session 38);
+#: ``all`` located events at three too; ``one`` everything at one (the fastest).
 RESOLUTIONS: dict[str, dict] = {
-    "spans": {},
+    "default": {},
+    "spans": {"located_windows_ms": ()},
     "all": {"located_windows_ms": Settings.span_windows_ms},
-    "one": {"span_windows_ms": ()},
+    "one": {"span_windows_ms": (), "located_windows_ms": ()},
 }
 
 

@@ -89,7 +89,7 @@ def cleaner_from_args(args: argparse.Namespace) -> Cleaner:
                    channel_confidence=getattr(args, "channel_confidence", Settings.channel_confidence),
                    stereo_model=getattr(args, "stereo", "auto"),
                    trim_spans=getattr(args, "trim_spans", False),
-                   **RESOLUTIONS[getattr(args, "resolutions", "spans")])
+                   **RESOLUTIONS[getattr(args, "resolutions", "default")])
 
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
@@ -101,13 +101,15 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=strength, default=1.0, metavar="X",
                    help="0 = no change ... 1 = full removal (default 1)")
     windows = " and ".join(f"{w:g}" for w in Settings.span_windows_ms)
-    p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="spans",
-                   help=f"time-frequency resolutions of the repair: spans (default) repairs the regions you give "
+    located = " and ".join(f"{w:g}" for w in (Settings.window_ms, *Settings.located_windows_ms))
+    p.add_argument("--resolutions", choices=tuple(RESOLUTIONS), default="default",
+                   help=f"time-frequency resolutions of the repair: default repairs the regions you give "
                         f"(--events) and what --like finds with {Settings.window_ms:g}, {windows}-ms windows and "
-                        f"takes the mean of the three, and the events it locates with {Settings.window_ms:g} ms "
-                        "alone; all repairs the located events at all three too (held out +0.3 to +0.6 dB "
-                        "NSDR, for 1.3-1.5 times the time; benchmarks/REPAIR.md); one repairs everything with "
-                        f"{Settings.window_ms:g} ms alone (the fastest)")
+                        f"takes the mean of the three, and the events it locates with {located}-ms windows "
+                        "(the mean of the two); spans repairs the located events with "
+                        f"{Settings.window_ms:g} ms alone (faster; the default of earlier versions); all repairs "
+                        "them at all three; one repairs everything with "
+                        f"{Settings.window_ms:g} ms alone (the fastest). See benchmarks/REPAIR.md")
     p.add_argument("--stereo", choices=STEREO_MODELS, default="auto",
                    help="two or more channels: spatial takes each event from the direction it comes from and "
                         "keeps the music's stereo image; diffuse also takes the part that reaches the channels "
