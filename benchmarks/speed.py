@@ -14,6 +14,9 @@ peak memory of one case cannot contaminate another; imports are not timed):
   with parallel blocks the stages add up to more than the wall time, plus read/write/join)
   and peak RSS per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
 * ``cleantake_seq`` (10 min): the same with one block at a time (``workers=1``);
+* ``cleantake_inspect`` (10 min): :func:`cleantake.files.locate_file` (``cleantake inspect``: the
+  location alone, no audio written), blocks in threads; ``cleantake_inspect_seq`` one block at a
+  time (``inspect -j 1``, how every long recording was inspected before session 39);
 * ``cleantake_stack`` (60 min): the same with ``locator="stack"``, the threshold stack that
   located before the learned detector became the default (session 8);
 * ``cleantake_report`` (10 and 60 min): :func:`cleantake.files.clean_file` with an HTML
@@ -245,7 +248,7 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
     from cleantake.settings import RESOLUTIONS
     from cleantake import io as ctio
     from cleantake.spectral import StftConfig, istft, stft
-    from cleantake.files import clean_file
+    from cleantake.files import clean_file, locate_file
     from cleantake.threads import default_jobs as default_workers
 
     # Imports are not timed (for cleantake as for the peers, some of which use scipy.signal;
@@ -331,6 +334,18 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
         for f in sorted(outdir.rglob("*"), reverse=True):
             f.rmdir() if f.is_dir() else f.unlink()
         outdir.rmdir()
+    elif case in ("cleantake_inspect", "cleantake_inspect_seq"):  # `cleantake inspect`: location only
+        if case == "cleantake_inspect_seq":  # one block at a time (`inspect -j 1`, as before session 39)
+            workers = 1
+        out["rss_before"] = _rss_bytes()
+        with RssSampler() as sampler:
+            t0 = time.perf_counter()
+            res = locate_file(path, cleaner=cleantake.Cleaner("any"), block_s=BLOCK_S, overlap_s=OVERLAP_S,
+                              workers=workers)
+            wall = time.perf_counter() - t0
+        stages = {"locate": wall}
+        intervals = [("locate", t0, t0 + wall)]
+        out.update(n_events=len(res.events), workers=workers or default_workers())
     elif case == "cleantake_mem":
         audio, info = ctio.read_audio(path)
         clock = StageClock(cleantake.Cleaner("any"))
@@ -417,7 +432,8 @@ CASES = {
     "3m_mono": ["floor", "cleantake", "cleantake_mem", "cleantake_all", "cleantake_spans", "cleantake_like",
                 "cleantake_like_one", "librosa_repet_sim", "noisereduce"],
     "10m_stereo": ["floor", "cleantake", "cleantake_seq", "cleantake_report", "cleantake_channels", "cleantake_all",
-                   "cleantake_spans", "cleantake_like", "cleantake_like_one"],
+                   "cleantake_spans", "cleantake_like", "cleantake_like_one", "cleantake_inspect",
+                   "cleantake_inspect_seq"],
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
                    "cleantake_channels", "cleantake_all", "cleantake_spans"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],

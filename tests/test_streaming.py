@@ -457,6 +457,30 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
     assert len(re.findall(r'<tr id="row-c\d+" class="candidate rejected"', page)) == 3
 
 
+def test_blocks_located_in_parallel_give_what_one_worker_gives(tmp_path):
+    """``inspect`` locates the blocks of a long file in threads: the same events and candidates
+    as one block at a time, with the real method; progress never goes back and ends at 1."""
+    sr = 16000
+    x = organ(26.0, sr)
+    rng = np.random.default_rng(7)
+    for t in (3.0, 9.6, 15.2, 21.5):
+        n = int(0.3 * sr)
+        x[int(t * sr): int(t * sr) + n] += rng.standard_normal(n) * np.exp(-np.arange(n) / (0.06 * sr)) * 0.3
+    p = tmp_path / "in.wav"
+    sf.write(p, np.stack([x, 0.8 * x], axis=1), sr, subtype="PCM_24")
+    c = cleantake.Cleaner("any")
+    got = []
+    for workers in (1, 3):
+        fractions = []
+        res = locate_file(p, cleaner=c, block_s=6.0, overlap_s=1.5, workers=workers, progress=fractions.append)
+        assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+        got.append(([e.to_dict() for e in res.events], [e.to_dict() for e in res.candidates]))
+    assert got[0][0], "the bursts should be found"
+    assert got[0] == got[1]
+    with pytest.raises(ParameterError, match="worker"):
+        locate_file(p, cleaner=c, block_s=6.0, overlap_s=1.5, workers=0)
+
+
 # -- the API in blocks: Cleaner.clean on a long array is clean_file on the same samples -------
 
 def _mix_with_coughs(corpus, onsets_s=(4.2, 11.5, 17.0)):

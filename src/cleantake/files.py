@@ -418,6 +418,7 @@ def locate_file(
     progress: Progress = None,
     block_s: float = STREAM_BLOCK_S,
     overlap_s: float = STREAM_OVERLAP_S,
+    workers: int | None = None,
 ) -> FileResult:
     """Locate the interference of a file without writing audio (``cleantake inspect``).
 
@@ -436,6 +437,9 @@ def locate_file(
         Spans in seconds never to report, passed on as ``cleaner.locate(..., keep=...)``.
     like : sequence of spans, optional
         As :func:`clean_file`: what ``clean`` would find from these examples.
+    workers : int, optional
+        Blocks located at the same time (:func:`cleantake.streaming.locate_blocks`; default: the
+        CPUs this process may use, at most 4); the events do not depend on it.
 
     Returns
     -------
@@ -444,7 +448,7 @@ def locate_file(
     """
     check_blocks(block_s, overlap_s)
     plan = preflight(input_path, labels_path=labels_path, candidates_path=candidates_path, report_dir=report_dir,
-                     overwrite=overwrite)
+                     overwrite=overwrite, workers=workers)
     info = plan.info
     keep = _checked_spans(keep, info, "keep")
     like = _checked_spans(like, info, "like")
@@ -460,7 +464,8 @@ def locate_file(
         blocks = [(0, audio)]
     candidates: list = []
     events = locate_blocks(blocks, cleaner=cleaner, sr=sr, n_total=n_total, keep=keep, like=like,
-                           like_model=like_model, progress=locate_progress, candidates=candidates)
+                           like_model=like_model, progress=locate_progress, candidates=candidates,
+                           workers=plan.workers)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
     out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates)
     if labels_path is not None:

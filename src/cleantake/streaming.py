@@ -31,6 +31,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
+import itertools
 import math
 import threading
 import time
@@ -395,9 +397,44 @@ def _like_kwargs(like, like_model, start: int, n: int, sr: int) -> dict:
     return {"like": spans_in_block(like or [], start / sr, (start + n) / sr), "like_model": like_model}
 
 
+def _in_order(blocks: Iterable[tuple[int, np.ndarray]], work: Callable[[int, int, np.ndarray], object],
+              n_workers: int, pooled: bool) -> Iterator[tuple[int, np.ndarray, object]]:
+    """``(start, block, work(i, start, block))`` for the blocks, in their order.
+
+    With ``pooled`` the work runs in ``n_workers`` threads (the method's numpy work releases the
+    GIL), one block more than the workers in flight: blocks are joined in order, so a worker
+    that finishes a block while an earlier one is still at work starts the next at once instead
+    of waiting for the join (an hour of stereo cleaned: 86 -> 82.5 s on two cores, the same CPU
+    time; BENCHMARKS.md 3, session 39). Close the generator (``contextlib.closing``) to stop:
+    the blocks not started are cancelled, those started finish first.
+    """
+    source = enumerate(blocks)
+    pending: collections.deque = collections.deque()
+    with contextlib.ExitStack() as stack:
+        if pooled:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="cleantake"))
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+
+        def submit_next() -> None:
+            nxt = next(source, None)
+            if nxt is not None:
+                i, (start, block) = nxt
+                pending.append((start, block, pool.submit(work, i, start, block) if pooled
+                                else work(i, start, block)))
+
+        for _ in range(n_workers + 1 if pooled and n_workers > 1 else 1):
+            submit_next()
+        while pending:
+            start, block, fut = pending.popleft()
+            res = fut.result() if pooled else fut
+            submit_next()
+            yield start, block, res
+
+
 def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int, n_total: int,
                   keep: Sequence[Span] | None = None, like: Sequence[Span] | None = None,
-                  like_model=None, progress: Progress = None, candidates: list | None = None) -> list[Event]:
+                  like_model=None, progress: Progress = None, candidates: list | None = None,
+                  workers: int | None = None) -> list[Event]:
     """Locate the interference of a recording given in overlapping blocks.
 
     Consecutive blocks are joined in the middle of their overlap: events starting before it
@@ -428,39 +465,71 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
     candidates : list, optional
         Filled with the candidates for review (``cleaner.locate(..., return_candidates=True)``),
         joined as the events are and without those that overlap an event.
+    workers : int, optional
+        Blocks located at the same time, in threads, as :func:`clean_blocks` cleans them
+        (default: the CPUs this process may use, at most 4); the events do not depend on it.
 
     Returns
     -------
     list of Event
         Times in seconds from the start of the recording.
     """
+    n_workers = default_jobs() if workers is None else check_workers(workers)
     duration_s = n_total / sr
     events: list[Event] = []
     cands: list[Event] = []
     prev_end = None
-    report = progress or (lambda f: None)
-    for start, block in blocks:
-        done = 0 if prev_end is None else prev_end
+    user_report = progress or (lambda f: None)
+    # Several blocks: located in ``n_workers`` pool threads, each block's own work single-threaded
+    # when several run at once (as clean_blocks). One block: in this thread, with the recording's
+    # threads.
+    source = iter(blocks)
+    head = list(itertools.islice(source, 2))
+    pooled = len(head) > 1
+    parallel = pooled and n_workers > 1
+    # Progress by samples: each block's new samples (from the previous block's end on), done as
+    # far as its own progress says; reported non-decreasing.
+    spans: list[tuple[int, int]] = []
+    done_samples: dict[int, float] = {}
+    lock = threading.Lock()
+    reported = {"f": 0.0}
 
-        def within(f: float, a: int = done, b: int = start + block.shape[0]) -> None:
-            report((a + max(0.0, min(1.0, f)) * (b - a)) / max(n_total, 1))
+    def advance(i: int, f: float) -> None:
+        a, b = spans[i]
+        with lock:
+            done_samples[i] = max(0.0, min(1.0, f)) * (b - a)
+            reported["f"] = max(reported["f"], sum(done_samples.values()) / max(n_total, 1))
+            user_report(reported["f"])
 
+    def in_order() -> Iterator[tuple[int, np.ndarray]]:
+        for start, block in itertools.chain(head, source):  # read (and spanned) in order
+            spans.append((spans[-1][1] if spans else 0, start + block.shape[0]))
+            yield start, block
+
+    def locate_block(i: int, start: int, block: np.ndarray):
         kw = {**_span_kwargs("keep", keep, start, block.shape[0], sr),
               **_like_kwargs(like, like_model, start, block.shape[0], sr), **_whole(cleaner)}
-        if candidates is None:
-            found, below = cleaner.locate(block, sr, progress=within, **kw), []
-        else:
-            found, below = cleaner.locate(block, sr, progress=within, return_candidates=True, **kw)
-        ev = _shifted(found, start / sr, duration_s)
-        cv = _shifted(below, start / sr, duration_s)
-        if prev_end is None:
-            events, cands = ev, cv
-        else:
-            join_s = (start + prev_end) / 2 / sr
-            events = merge_events(events, ev, join_s=join_s)
-            cands = merge_events(cands, cv, join_s=join_s)
-        prev_end = start + block.shape[0]
-        report(prev_end / max(n_total, 1))
+        token = recording_threads.set(1 if parallel else None)
+        try:
+            cb = functools.partial(advance, i)
+            if candidates is None:
+                return cleaner.locate(block, sr, progress=cb, **kw), []
+            return cleaner.locate(block, sr, progress=cb, return_candidates=True, **kw)
+        finally:
+            recording_threads.reset(token)
+
+    with contextlib.closing(_in_order(in_order(), locate_block, n_workers, pooled)) as results:
+        for i, (start, block, (found, below)) in enumerate(results):
+            advance(i, 1.0)
+            ev = _shifted(found, start / sr, duration_s)
+            cv = _shifted(below, start / sr, duration_s)
+            if prev_end is None:
+                events, cands = ev, cv
+            else:
+                join_s = (start + prev_end) / 2 / sr
+                events = merge_events(events, ev, join_s=join_s)
+                cands = merge_events(cands, cv, join_s=join_s)
+            prev_end = start + block.shape[0]
     if candidates is not None:
         candidates[:] = apart_from(cands, events)
     return events
@@ -598,38 +667,14 @@ def clean_blocks(
 
     found: list[Event] = []
     below: list[Event] = []
-    # Blocks are cleaned by ``workers`` threads (the method's numpy work releases the GIL)
-    # and joined strictly in order. State carried from one block to the next: the previous
-    # block's samples and removed part from ``prev_start`` on (not yet emitted).
+    # Blocks are cleaned by ``workers`` threads and joined strictly in order. State carried from
+    # one block to the next: the previous block's samples and removed part from ``prev_start``
+    # on (not yet emitted).
     prev_start = 0
     prev_x: np.ndarray | None = None
     prev_r: np.ndarray | None = None
-    source = enumerate(timed_blocks())
-    pending: collections.deque = collections.deque()
-    with contextlib.ExitStack() as stack:
-        if pooled:
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="cleantake"))
-            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-
-        def submit_next() -> None:
-            nxt = next(source, None)
-            if nxt is not None:
-                i, (start, block) = nxt
-                if pooled:
-                    pending.append((start, block, pool.submit(clean_block, i, start, block)))
-                else:
-                    pending.append((start, block, clean_block(i, start, block)))
-
-        # One block more than the workers in flight: blocks are joined in order, so a worker that
-        # finishes a block while an earlier one is still being cleaned starts the next at once
-        # instead of waiting for the join (an hour of stereo: 86 -> 82.5 s on two cores, the
-        # same CPU time; BENCHMARKS.md 3, session 39).
-        for _ in range(n_workers + 1 if parallel else 1):
-            submit_next()
-        while pending:
-            start, block, fut = pending.popleft()
-            res = fut.result() if pooled else fut
-            submit_next()
+    with contextlib.closing(_in_order(timed_blocks(), clean_block, n_workers, pooled)) as results:
+        for start, block, res in results:
             for k, v in res.stats.get("seconds", {}).items():
                 seconds[k] = seconds.get(k, 0.0) + v
             counts["blocks"] += 1

@@ -125,7 +125,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         res = locate_file(src, cleaner=cleaner, labels_path=args.labels, candidates_path=args.candidates,
                           report_dir=args.report,
                           overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep),
-                          like=joined_spans(args.like))
+                          like=joined_spans(args.like), workers=args.jobs)
     finally:
         progress.close()
     print(format_events_table(res.events))
@@ -163,6 +163,8 @@ def add_inspect_parser(sub) -> None:
                         "a second label track to check in Audacity")
     p.add_argument("--report", metavar="DIR", help="write an HTML report with spectrograms and excerpts into DIR")
     add_span_options(p, events=False)
+    add_jobs_option(p, f"recordings longer than {2 * STREAM_BLOCK_S:g} s are located in "
+                       f"{STREAM_BLOCK_S:g}-s blocks, N at a time")
     add_overwrite_option(p)
     add_quiet_option(p, "no progress display (the table is still printed)")
     p.set_defaults(func=run_inspect)
