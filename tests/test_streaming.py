@@ -297,18 +297,24 @@ def test_real_method_joins_match_whole_file(tmp_path):
     assert join_error > max(30.0, method_error + 6), (join_error, method_error)
 
 
-@pytest.mark.slow
-def test_parallel_blocks_give_the_same_output(tmp_path):
-    """Blocks cleaned in parallel threads are joined in order: the files are byte-identical to
-    one-at-a-time cleaning (the method itself runs with single-threaded BLAS)."""
+def _organ_with_bursts(tmp_path, seconds, onsets_s, seed):
+    """A stereo 24-bit file at 16 kHz: an organ with 0.3-s noise bursts at ``onsets_s``."""
     sr = 16000
-    x = organ(14.0, sr)
-    rng = np.random.default_rng(5)
-    for t in (3.0, 7.2, 11.5):
+    x = organ(seconds, sr)
+    rng = np.random.default_rng(seed)
+    for t in onsets_s:
         n = int(0.3 * sr)
         x[int(t * sr): int(t * sr) + n] += rng.standard_normal(n) * np.exp(-np.arange(n) / (0.06 * sr)) * 0.3
     p = tmp_path / "in.wav"
     sf.write(p, np.stack([x, 0.8 * x], axis=1), sr, subtype="PCM_24")
+    return p
+
+
+@pytest.mark.slow
+def test_parallel_blocks_give_the_same_output(tmp_path):
+    """Blocks cleaned in parallel threads are joined in order: the files are byte-identical to
+    one-at-a-time cleaning (the method itself runs with single-threaded BLAS)."""
+    p = _organ_with_bursts(tmp_path, 14.0, (3.0, 7.2, 11.5), seed=5)
     c = cleantake.Cleaner("any")
     got = []
     for workers in (1, 3):
@@ -460,14 +466,7 @@ def test_long_file_is_located_in_blocks_as_the_whole_file(tmp_path, monkeypatch)
 def test_blocks_located_in_parallel_give_what_one_worker_gives(tmp_path):
     """``inspect`` locates the blocks of a long file in threads: the same events and candidates
     as one block at a time, with the real method; progress never goes back and ends at 1."""
-    sr = 16000
-    x = organ(26.0, sr)
-    rng = np.random.default_rng(7)
-    for t in (3.0, 9.6, 15.2, 21.5):
-        n = int(0.3 * sr)
-        x[int(t * sr): int(t * sr) + n] += rng.standard_normal(n) * np.exp(-np.arange(n) / (0.06 * sr)) * 0.3
-    p = tmp_path / "in.wav"
-    sf.write(p, np.stack([x, 0.8 * x], axis=1), sr, subtype="PCM_24")
+    p = _organ_with_bursts(tmp_path, 26.0, (3.0, 9.6, 15.2, 21.5), seed=7)
     c = cleantake.Cleaner("any")
     got = []
     for workers in (1, 3):
