@@ -178,6 +178,7 @@ def test_like_events_at_further_windows_are_the_mean_of_the_repairs_at_each_wind
         return cleantake.Cleaner(name, span_windows_ms=windows, **kw).clean(y, SR, like=[spans[0]])
 
     one, both, r92, r184 = run(()), run((92.0, 184.0)), run((92.0,)), run((184.0,))
+    both_settings = cleantake.Cleaner(name, span_windows_ms=(92.0, 184.0), located_windows_ms=()).settings
     np.testing.assert_array_equal(cleantake.Cleaner(name).clean(y, SR, like=[spans[0]]).removed, both.removed)
     np.testing.assert_array_equal(run((), located_windows_ms=(92.0, 184.0)).removed, one.removed)
     assert any(e.start_s < spans[1][1] and spans[1][0] < e.end_s for e in one.events)  # the copy was found
@@ -185,7 +186,7 @@ def test_like_events_at_further_windows_are_the_mean_of_the_repairs_at_each_wind
     np.testing.assert_allclose(3 * both.removed, 2 * r92.removed + 2 * r184.removed - one.removed, rtol=0,
                                atol=1e-9)
     assert not np.allclose(r92.removed, one.removed, atol=1e-6)
-    reach = 0.184 + 0.035  # half a 184-ms window and the repair's ramp
+    reach = both_settings.reach_s(SR, like=True)  # half a 184-ms window, its hop and the ramp
     far = np.ones(y.size, bool)
     for e in both.events:
         far[max(0, int((e.start_s - reach) * SR)):int((e.end_s + reach) * SR)] = False

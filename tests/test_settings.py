@@ -55,3 +55,5 @@ def test_reach_is_half_the_longest_repair_window_plus_a_hop_and_the_ramp():
         assert 0.06 < alone < 0.08
         assert 0.17 < Settings().reach_s(sr) < 0.2
         assert Settings(located_windows_ms=(92.0, 184.0)).reach_s(sr) == Settings().reach_s(sr)
+        # what like= finds is repaired at span_windows_ms (92 and 184 ms) whatever the located ones
+        assert Settings(located_windows_ms=()).reach_s(sr, like=True) == Settings().reach_s(sr)

@@ -414,14 +414,16 @@ class Settings:
         """Milliseconds to a whole number of hops."""
         return int(round(ms / 1000.0 / cfg.frame_seconds))
 
-    def reach_s(self, sr: int) -> float:
+    def reach_s(self, sr: int, like: bool = False) -> float:
         """How far beyond a located event (seconds) the output may differ from the input:
         half the longest STFT window its frames are repaired at (``window_ms`` and
-        ``located_windows_ms``), plus the ramp and one hop at that STFT. Farther from every
+        ``located_windows_ms``; with ``like``, for the events found like an example, also
+        ``span_windows_ms``), plus the ramp and one hop at that STFT. Farther from every
         event the output is the input, sample for sample (0.18 s by default: the 184-ms
-        window's half, its 46-ms hop and ramp)."""
+        window's half, its 46-ms hop and ramp). Given spans (``events=``) change nothing
+        outside themselves."""
         worst = 0.0
-        for s in (self, *self.span_settings(located=True)):
+        for s in (self, *self.span_settings(located=True), *(self.span_settings() if like else ())):
             cfg = s.stft_config(sr)
             worst = max(worst, (cfg.win_length / 2 + (s.counts(cfg).ramp + 1) * cfg.hop_length) / sr)
         return worst
