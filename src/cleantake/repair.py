@@ -251,14 +251,15 @@ def _delay_grid(bins: bytes, max_delay_s: float) -> tuple[np.ndarray, np.ndarray
     return taus, shifts
 
 
-def _covariance(X: np.ndarray, frames: np.ndarray, chunk: int) -> np.ndarray:
-    """``(F, C, C)`` complex128: each bin's sum of ``x x^H`` over the ``frames`` (bool,
-    ``(T,)``) of the STFT ``X`` ``(C, F, T)``. Each product's sum over frames is one matrix-vector
-    product with the frames' 0/1 weights (float32 arithmetic, as ``X``), ``chunk`` frames at a
-    time: no copy of the frames taken, a few times faster than a sum of outer products."""
+def _covariance(X: np.ndarray, reference: np.ndarray, chunk: int) -> np.ndarray:
+    """``(F, C, C)`` complex128: each bin's sum of ``x x^H`` over the ``reference`` frames
+    (bool, ``(T,)``) of the STFT ``X`` ``(C, F, T)``. Each product's sum over frames is one
+    matrix-vector product with the frames' 0/1 weights (float32 arithmetic, as ``X``), ``chunk``
+    frames at a time: no copy of the frames taken, a few times faster than a sum of outer
+    products."""
     C, F, T = X.shape
     R = np.zeros((F, C, C), np.complex128)
-    weights = np.asarray(frames, np.float32)
+    weights = np.asarray(reference, np.float32)
     for a in range(0, T, chunk):
         w = weights[a:a + chunk]
         if not w.any():
@@ -352,7 +353,8 @@ def spatial_interference(X: np.ndarray, frames: np.ndarray, music_power: np.ndar
     obs = np.empty((n_freq, n))  # the mixture's power summed over channels
     for c0 in range(0, n, chunk):
         xo = X[:, :, frames[c0:c0 + chunk]]
-        obs[:, c0:c0 + chunk] = (np.square(xo.real, dtype=np.float64) + np.square(xo.imag, dtype=np.float64)).sum(axis=0)
+        obs[:, c0:c0 + chunk] = (np.square(xo.real, dtype=np.float64)
+                                 + np.square(xo.imag, dtype=np.float64)).sum(axis=0)
     vm = np.minimum(np.asarray(music_power, np.float64), obs)  # never more music than mixture
     I = np.asarray(interference, np.float64)
     f_hz = np.asarray(freqs, np.float64)

@@ -254,7 +254,8 @@ class Settings:
         mixes at 0 / -6 dB, every fold better, the same events found (``benchmarks/REPAIR.md``,
         sessions 38 and 39), for about 1.2 times the automatic path's time (an hour of stereo
         about 83 s on two cores, BENCHMARKS.md 3). ``(92, 184)`` (``clean --resolutions all``)
-        gains at most 0.05 dB more held out, for 1.5 times the time of ``()``.
+        gains at most 0.05 dB more held out, for about 1.4 times the time of ``()`` (the hour
+        98.5 s against 72.4).
     locator : {"auto", "learned", "stack"}
         How the interference is located: ``learned``, the detector learned from the corpus
         (:mod:`cleantake.detector`: gradient-boosted trees on per-frame features of the

@@ -501,7 +501,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
             reported["f"] = max(reported["f"], sum(done_samples.values()) / max(n_total, 1))
             user_report(reported["f"])
 
-    def in_order() -> Iterator[tuple[int, np.ndarray]]:
+    def spanned() -> Iterator[tuple[int, np.ndarray]]:
         for start, block in itertools.chain(head, source):  # read (and spanned) in order
             spans.append((spans[-1][1] if spans else 0, start + block.shape[0]))
             yield start, block
@@ -518,7 +518,7 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
         finally:
             recording_threads.reset(token)
 
-    with contextlib.closing(_in_order(in_order(), locate_block, n_workers, pooled)) as results:
+    with contextlib.closing(_in_order(spanned(), locate_block, n_workers, pooled)) as results:
         for i, (start, block, (found, below)) in enumerate(results):
             advance(i, 1.0)
             ev = _shifted(found, start / sr, duration_s)
