@@ -539,9 +539,9 @@ class Cleaner:
 
         # With a like= model and no dictionary (a block of a long file cleaned with -i none
         # --like), nothing reads the analysis with the empty dictionary: the finder analyses the
-        # block with the learned templates, the detector with its own.
-        ana = None if like is not None and like_model is not None and not self.dictionary.rank else \
-            self.analyse(x, sr)
+        # block with the learned templates, the detector with its own. (Given spans always get it.)
+        skip = marked is None and like is not None and like_model is not None and not self.dictionary.rank
+        ana = None if skip else self.analyse(x, sr)
         report(0.55, "analysis")
         stats = {"n_frames": cfg.n_frames(n), "seconds": seconds}
         fc = s.counts(cfg)
