@@ -12,8 +12,9 @@ import pytest
 from cleantake.analysis import analyse
 from cleantake.errors import ParameterError
 from cleantake.detector import (
-    CLASSES, FEATURE_NAMES, DetectedEvent, DetectorError, DetectorModel, TreeEnsemble, average_models,
-    detect_events, frame_features, frame_probabilities, load_model, save_model,
+    CLASSES, FEATURE_NAMES, NETWORK_BANDS, ConvNet, DetectedEvent, DetectorError, DetectorModel, TreeEnsemble,
+    average_models, detect_events, frame_features, frame_probabilities, interference_probabilities, load_model,
+    network_bands, network_logits, network_planes, network_probability, save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
 from cleantake.settings import Settings
@@ -134,6 +135,95 @@ def test_averaged_model_round_trips_through_its_file(tmp_path, model):
     np.testing.assert_array_equal(p, p2)
     np.testing.assert_allclose(cp, cp2, rtol=1e-5)  # the class weights are stored as float32
     np.testing.assert_array_equal(back.calib_y, [0.0, 0.4, 1.0])
+
+
+def _random_net(rng: np.random.Generator, n_bands: int = 8) -> ConvNet:
+    """Two band convolutions (2 -> 3 -> 4 channels), two dilated temporal ones, an output."""
+    conv = ((rng.standard_normal((3, 2, 3, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)),
+            (rng.standard_normal((4, 3, 3, 3)).astype(np.float32) / 3, rng.standard_normal(4).astype(np.float32)))
+    c_in = 4 * (n_bands // 4)
+    temporal = ((rng.standard_normal((5, c_in, 3)).astype(np.float32) / 3, rng.standard_normal(5).astype(np.float32), 1),
+                (rng.standard_normal((5, 5, 3)).astype(np.float32) / 3, rng.standard_normal(5).astype(np.float32), 2))
+    return ConvNet(conv, temporal, (rng.standard_normal(5).astype(np.float32), 0.3))
+
+
+def _direct_logits(x: np.ndarray, net: ConvNet) -> np.ndarray:
+    """The network written out as loops over outputs, taps and zero padding (float64)."""
+    h = x.astype(np.float64)
+    for W, b in net.conv:
+        C, F, T = h.shape
+        y = np.zeros((W.shape[0], F, T))
+        for o in range(W.shape[0]):
+            y[o] = b[o]
+            for c in range(C):
+                for i in range(3):
+                    for j in range(3):
+                        for f in range(F):
+                            ff = f + i - 1
+                            if 0 <= ff < F:
+                                lo, hi = max(0, 1 - j), min(T, T + 1 - j)
+                                y[o, f, lo:hi] += W[o, c, i, j] * h[c, ff, lo + j - 1:hi + j - 1]
+        y = np.maximum(y, 0)
+        h = np.maximum(y[:, 0::2], y[:, 1::2])
+    h = h.reshape(-1, h.shape[2])
+    for W, b, d in net.temporal:
+        T = h.shape[1]
+        y = np.zeros((W.shape[0], T)) + b[:, None]
+        for j in range(W.shape[2]):
+            s = (j - W.shape[2] // 2) * d
+            for t in range(T):
+                if 0 <= t + s < T:
+                    y[:, t] += W[:, :, j] @ h[:, t + s]
+        h = np.maximum(y, 0)
+    return net.out[0] @ h + net.out[1]
+
+
+def test_network_forward_pass_is_the_convolutions_written_out():
+    rng = np.random.default_rng(3)
+    net = _random_net(rng)
+    x = rng.standard_normal((2, 8, 23)).astype(np.float32)
+    np.testing.assert_allclose(network_logits(x, net), _direct_logits(x, net), rtol=1e-4, atol=1e-4)
+    assert network_logits(x[:, :, :0], net).shape == (0,)
+
+
+def test_network_reads_only_its_reach_of_frames():
+    rng = np.random.default_rng(4)
+    net = _random_net(rng)
+    assert net.reach == 2 + 1 + 2
+    x = rng.standard_normal((2, 8, 40)).astype(np.float32)
+    y = x.copy()
+    y[:, :, 20] += 5.0
+    changed = np.flatnonzero(np.abs(network_logits(x, net) - network_logits(y, net)) > 1e-6)
+    assert changed.size and changed.min() >= 20 - net.reach and changed.max() <= 20 + net.reach
+
+
+def test_network_input_does_not_depend_on_the_level(ana_music):
+    B = network_bands(ana_music.V, ana_music.cfg)
+    assert B.shape == (NETWORK_BANDS, ana_music.V.shape[1]) and B.dtype == np.float32
+    np.testing.assert_allclose(network_planes(1e-3 * B), network_planes(B), atol=1e-4)
+
+
+def test_a_model_with_a_network_averages_it_with_the_trees_and_round_trips(tmp_path, model, ana_music):
+    rng = np.random.default_rng(5)
+    # a third band convolution: three poolings leave NETWORK_BANDS / 8 bands of 4 channels
+    small = _random_net(rng)
+    conv = small.conv + ((rng.standard_normal((4, 4, 3, 3)).astype(np.float32) / 3, np.zeros(4, np.float32)),)
+    W0 = rng.standard_normal((5, 4 * NETWORK_BANDS // 8, 3)).astype(np.float32) / 10
+    net = ConvNet(conv, ((W0,) + small.temporal[0][1:],) + small.temporal[1:], small.out)
+    with_net = replace(model, network=net)
+    F = frame_features(ana_music)
+    B = network_bands(ana_music.V, ana_music.cfg)
+    p_trees, cp = frame_probabilities(F, model)
+    p, cp2 = interference_probabilities(ana_music, with_net)
+    np.testing.assert_allclose(p, 0.5 * (p_trees + network_probability(B, net)))
+    np.testing.assert_array_equal(cp, cp2)
+    back = load_model(save_model(with_net, tmp_path / "net.npz"))
+    assert back.network is not None and back.network.reach == net.reach
+    np.testing.assert_array_equal(frame_probabilities(F, back, B)[0], p)
+    with pytest.raises(DetectorError, match="band spectrogram"):
+        frame_probabilities(F, back)
+    with pytest.raises(DetectorError, match="frames"):
+        frame_probabilities(F, back, B[:, :-1])
 
 
 def test_features_shape_and_finite(ana_music):

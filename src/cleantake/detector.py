@@ -11,7 +11,10 @@ computes. This module replaces it by a small model trained on augmented corpus m
 2. a model stored as arrays in ``presets/detector.npz`` and evaluated here in numpy (a
    multilayer perceptron, or an ensemble of gradient-boosted trees exported from
    scikit-learn: :class:`TreeEnsemble`) gives each frame the probability that it holds
-   interference, and a second one the probability of each interference class;
+   interference, and a second one the probability of each interference class; the shipped
+   model also holds a small convolutional network on the mixture's band spectrogram
+   (:class:`ConvNet`, trained by ``scripts/train_network.py``), whose frame probability is
+   averaged with the trees' (:func:`interference_probabilities`);
 3. :func:`detect_events` smooths the probabilities, cuts events with hysteresis, and gives
    each event a calibrated confidence (isotonic calibration fitted on held-out folds) and a
    class label (``"unknown"`` when no class is likely enough).
@@ -34,12 +37,15 @@ import numpy as np
 from .errors import CleantakeError, ParameterError
 from .kam import kam_estimate
 from .masking import segments
-from .spectral import ANALYSIS_FMAX_HZ
+from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix
 
 __all__ = [
-    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "DetectorModel", "TreeEnsemble", "DetectedEvent", "load_model", "frame_features",
+    "CLASSES", "ACTIVATION_CLASSES", "NETWORK_BANDS", "network_bands", "FEATURE_NAMES", "FEATURES_VERSION", "DetectorModel", "TreeEnsemble", "ConvNet", "network_planes", "network_logits", "network_probability", "interference_probabilities", "network_arrays", "network_from_arrays", "DetectedEvent", "load_model", "frame_features",
     "frame_probabilities", "average_models", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
 ]
+
+#: Log-spaced frequency bands of the network's input (:func:`network_bands`).
+NETWORK_BANDS = 64
 
 #: Version of :func:`frame_features`' definition, for caches of computed features: 2 since
 #: session 19 (the recording's medians leave out silent frames; the spectral statistics stop
@@ -305,6 +311,31 @@ def frame_features(ana, *, version: int = FEATURES_VERSION) -> np.ndarray:
     return np.clip(out, -1e3, 1e3).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _network_pool(cfg: StftConfig) -> np.ndarray:
+    return band_matrix(cfg, NETWORK_BANDS, fmax=ANALYSIS_FMAX_HZ)
+
+
+def network_bands(V: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """The network's input before normalisation: a magnitude spectrogram pooled into bands.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(cfg.n_freq, n_frames)]
+        Magnitude spectrogram (the analysis's ``V``: the mean magnitude over channels).
+    cfg : StftConfig
+        Its STFT; it needs at least :data:`NETWORK_BANDS` frequency bins.
+
+    Returns
+    -------
+    np.ndarray [shape=(NETWORK_BANDS, n_frames)], float32
+        ``V`` pooled by triangular bands spaced evenly in log frequency from 40 Hz to
+        :data:`cleantake.spectral.ANALYSIS_FMAX_HZ` (:func:`cleantake.spectral.band_matrix`),
+        so that the bands are the same at every sample rate from 44.1 kHz up.
+    """
+    return (_network_pool(cfg) @ np.asarray(V, np.float32)).astype(np.float32)
+
+
 # ------------------------------------------------------------------------------------------
 # model
 # ------------------------------------------------------------------------------------------
@@ -396,6 +427,120 @@ class TreeEnsemble:
 
 
 @dataclass(frozen=True)
+class ConvNet:
+    """A small convolutional network on the log band spectrogram, one logit per frame.
+
+    Four 3x3 convolutions over (band, frame), each followed by a ReLU and a 2:1 maximum
+    over bands, turn the input planes (:func:`network_planes`) into features per frame; four
+    dilated convolutions over frames (ReLU) and a 1x1 output give the logit. Batch
+    normalisation is folded into the weights. Every convolution is "same" (zero padding):
+    frame ``t``'s logit reads frames ``t - reach .. t + reach``.
+
+    Attributes
+    ----------
+    conv : tuple of (W, b)
+        ``W`` [shape=(c_out, c_in, 3, 3)], ``b`` [shape=(c_out,)], float32.
+    temporal : tuple of (W, b, dilation)
+        ``W`` [shape=(c_out, c_in, k)] with ``k`` odd, ``b`` [shape=(c_out,)], dilation in frames.
+    out : (W, b)
+        ``W`` [shape=(c_in,)], ``b`` float.
+    """
+
+    conv: tuple
+    temporal: tuple
+    out: tuple
+
+    @property
+    def reach(self) -> int:
+        """Frames of context on each side of the frame scored."""
+        return len(self.conv) + sum(d * (W.shape[2] // 2) for W, _, d in self.temporal)
+
+    @property
+    def n_weights(self) -> int:
+        return int(sum(W.size + b.size for W, b in self.conv) + sum(W.size + b.size for W, b, _ in self.temporal)
+                   + self.out[0].size + 1)
+
+
+def network_planes(bands: np.ndarray) -> np.ndarray:
+    """The network's input planes from :func:`network_bands`, independent of the level.
+
+    Parameters
+    ----------
+    bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
+
+    Returns
+    -------
+    np.ndarray [shape=(2, NETWORK_BANDS, n_frames)], float32
+        The natural log of the bands (floored at a thousandth of their mean), minus each
+        band's median over the frames (plane 0) and minus the median of all (plane 1).
+    """
+    B = np.asarray(bands, np.float64)
+    L = np.log(B + 1e-3 * float(B.mean()) + 1e-12) if B.size else B
+    if not B.size:
+        return np.zeros((2,) + B.shape, np.float32)
+    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)]).astype(np.float32)
+
+
+def _columns(x: np.ndarray, offsets: list[tuple[int, int]], pad: tuple[int, int]) -> np.ndarray:
+    """im2col: ``x`` [shape=(C, F, T)] zero-padded by ``pad`` (bands, frames) -> rows
+    ``(c, offset)`` in that order [shape=(C * len(offsets), F * T)]."""
+    C, F, T = x.shape
+    xp = np.pad(x, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    return np.stack([xp[:, i:i + F, j:j + T] for i, j in offsets], axis=1).reshape(C * len(offsets), F * T)
+
+
+def network_logits(planes: np.ndarray, net: ConvNet) -> np.ndarray:
+    """Forward pass of ``net`` (numpy, float32).
+
+    Parameters
+    ----------
+    planes : np.ndarray [shape=(2, NETWORK_BANDS, n_frames)]
+        From :func:`network_planes`.
+    net : ConvNet
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], float32
+    """
+    h = np.asarray(planes, np.float32)
+    T = h.shape[2]
+    if T == 0:
+        return np.zeros(0, np.float32)
+    square = [(i, j) for i in range(3) for j in range(3)]
+    for W, b in net.conv:
+        co = W.shape[0]
+        F = h.shape[1]
+        y = W.reshape(co, -1) @ _columns(h, square, (1, 1)) + b[:, None]
+        y = np.maximum(y, 0.0).reshape(co, F // 2, 2, T)
+        h = y.max(axis=2)
+    h = h.reshape(-1, T)
+    for W, b, d in net.temporal:
+        k = W.shape[2]
+        offs = [(0, d * j) for j in range(k)]
+        y = W.reshape(W.shape[0], -1) @ _columns(h[:, None, :], offs, (0, d * (k // 2))) + b[:, None]
+        h = np.maximum(y, 0.0)
+    W, b = net.out
+    return (W @ h + b).astype(np.float32)
+
+
+def network_probability(bands: np.ndarray, net: ConvNet) -> np.ndarray:
+    """Probability that each frame holds interference, by the network alone.
+
+    Parameters
+    ----------
+    bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
+        From :func:`network_bands`.
+    net : ConvNet
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], float64 in [0, 1]
+    """
+    z = network_logits(network_planes(bands), net).astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+@dataclass(frozen=True)
 class DetectorModel:
     """A trained detector (see ``scripts/train_detector.py``).
 
@@ -417,6 +562,9 @@ class DetectorModel:
         11.5 ms hops), ``threshold`` (default confidence an event needs), ``unknown`` (class
         probability under which the label is ``"unknown"``).
     feature_names : tuple of str
+    network : ConvNet, optional
+        A network on the band spectrogram whose frame probability is averaged with the
+        detector's (:func:`interference_probabilities`); None: the detector's alone.
     """
 
     mean: np.ndarray
@@ -428,6 +576,7 @@ class DetectorModel:
     calib_y: np.ndarray
     settings: dict = field(default_factory=dict)
     feature_names: tuple = FEATURE_NAMES
+    network: ConvNet | None = None
 
 
 def _default_path() -> Path:
@@ -450,11 +599,35 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
         for i, (W, b) in enumerate(layers):
             arrays[f"{name}_W{i}"] = np.asarray(W, np.float32)
             arrays[f"{name}_b{i}"] = np.asarray(b, np.float32)
+    if model.network is not None:
+        arrays.update(network_arrays(model.network))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     return path
+
+
+def network_arrays(net: ConvNet) -> dict[str, np.ndarray]:
+    """``net`` as named arrays (``net_*``), as :func:`save_model` stores it."""
+    arrays = {"net_n_conv": np.array(len(net.conv)), "net_n_temporal": np.array(len(net.temporal)),
+              "net_out_W": np.asarray(net.out[0], np.float32), "net_out_b": np.asarray(net.out[1], np.float32)}
+    for i, (W, b) in enumerate(net.conv):
+        arrays[f"net_conv{i}_W"], arrays[f"net_conv{i}_b"] = np.asarray(W, np.float32), np.asarray(b, np.float32)
+    for i, (W, b, d) in enumerate(net.temporal):
+        arrays[f"net_temporal{i}_W"], arrays[f"net_temporal{i}_b"] = np.asarray(W, np.float32), np.asarray(b, np.float32)
+        arrays[f"net_temporal{i}_dilation"] = np.array(int(d))
+    return arrays
+
+
+def network_from_arrays(d: dict) -> ConvNet | None:
+    """The network stored by :func:`network_arrays` in ``d``, or None if there is none."""
+    if "net_n_conv" not in d:
+        return None
+    conv = tuple((d[f"net_conv{i}_W"], d[f"net_conv{i}_b"]) for i in range(int(d["net_n_conv"])))
+    temporal = tuple((d[f"net_temporal{i}_W"], d[f"net_temporal{i}_b"], int(d[f"net_temporal{i}_dilation"]))
+                     for i in range(int(d["net_n_temporal"])))
+    return ConvNet(conv, temporal, (d["net_out_W"], float(d["net_out_b"])))
 
 
 @lru_cache(maxsize=4)
@@ -477,7 +650,7 @@ def _load(path: str) -> DetectorModel:
 
     settings = {str(k): float(v) for k, v in zip(d["settings_keys"], d["settings_values"])}
     return DetectorModel(d["mean"], d["scale"], layers("det"), layers("cls"), tuple(str(c) for c in d["classes"]),
-                         d["calib_x"], d["calib_y"], settings, names)
+                         d["calib_x"], d["calib_y"], settings, names, network_from_arrays(d))
 
 
 def load_model(path: str | Path | None = None) -> DetectorModel:
@@ -571,10 +744,12 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
                          first.classes,
                          first.calib_x if calib_x is None else np.asarray(calib_x, np.float64),
                          first.calib_y if calib_y is None else np.asarray(calib_y, np.float64),
-                         dict(first.settings if settings is None else settings), first.feature_names)
+                         dict(first.settings if settings is None else settings), first.feature_names,
+                         first.network)
 
 
-def frame_probabilities(features: np.ndarray, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
+def frame_probabilities(features: np.ndarray, model: DetectorModel,
+                        bands: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class.
 
     Parameters
@@ -582,6 +757,9 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel) -> tuple[np.
     features : np.ndarray [shape=(n_frames, n_features)]
         From :func:`frame_features`.
     model : DetectorModel
+    bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
+        From :func:`network_bands`; needed when the model has a network, whose probability
+        is then averaged with the trees'.
 
     Returns
     -------
@@ -593,9 +771,37 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel) -> tuple[np.
     Z = (np.asarray(features, np.float64) - model.mean) / model.scale
     logit = _mlp(Z, model.det_layers)[:, 0]
     p = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+    if model.network is not None:
+        if bands is None:
+            raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
+        if np.shape(bands)[1] != p.size:
+            raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
+        p = 0.5 * (p + network_probability(bands, model.network))
     s = _mlp(Z, model.cls_layers)
     s = np.exp(s - s.max(axis=1, keepdims=True))
     return p, s / s.sum(axis=1, keepdims=True)
+
+
+def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
+    """Frame probabilities of interference and of each class in an analysed recording.
+
+    The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
+    averaged with its network's (:func:`network_probability` on :func:`network_bands` of the
+    analysis's ``V``) where the model has one.
+
+    Parameters
+    ----------
+    ana : Analysis
+        The NMF analysis of the recording (see the module docstring).
+    model : DetectorModel
+
+    Returns
+    -------
+    p : np.ndarray [shape=(n_frames,)], float64 in [0, 1]
+    class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
+    """
+    bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
+    return frame_probabilities(frame_features(ana), model, bands)
 
 
 # ------------------------------------------------------------------------------------------
@@ -699,6 +905,5 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     """
     if not isinstance(model, DetectorModel):
         model = load_model(model)
-    F = frame_features(ana)
-    p, cp = frame_probabilities(F, model)
+    p, cp = interference_probabilities(ana, model)
     return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .analysis import Analysis, analyse
-from .detector import ACTIVATION_CLASSES, frame_features, frame_probabilities, load_model, smoothed_probability
+from .detector import ACTIVATION_CLASSES, interference_probabilities, load_model, smoothed_probability
 from .dictionaries import Dictionary, combine, empty_dictionary, resolve_dictionary
 from .errors import ParameterError
 from .locate import Event, dilate, overlaps_any, segments, segments_to_events
@@ -673,7 +673,7 @@ def detector_probability(x: np.ndarray, sr: int, *, first: Analysis | None, base
         ana = analyse(x, sr, dictionary=dictionary if dictionary is not None else resolve_dictionary("any"),
                       settings=settings, threads=threads)
     model = load_model(model if model is not None else settings.detector)
-    return smoothed_probability(frame_probabilities(frame_features(ana), model)[0], model)
+    return smoothed_probability(interference_probabilities(ana, model)[0], model)
 
 
 def learn_from_spans(x: np.ndarray, sr: int, marked: np.ndarray, *, first: Analysis, base: Dictionary,

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
-from .detector import (ACTIVATION_CLASSES, detect_events, frame_features, frame_probabilities, load_model,
+from .detector import (ACTIVATION_CLASSES, detect_events, interference_probabilities, load_model,
                        smoothed_probability)
 from .masking import dilate, segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
@@ -407,7 +407,7 @@ def trim_spans(ana: Analysis, spans: Sequence[Event], *, settings: Settings,
     if not spans or chosen_locator(settings, dictionary) != "learned":
         return spans
     model = load_model(settings.detector)
-    p = smoothed_probability(frame_probabilities(frame_features(ana), model)[0], model)
+    p = smoothed_probability(interference_probabilities(ana, model)[0], model)
     st = model.settings
     low, high, pad = st.get("low", 0.3), st.get("high", 0.5), int(st.get("pad", 4))
     t = ana.cfg.frame_times(ana.n_frames)
