@@ -77,3 +77,23 @@ def test_average_of_pools_pools_consecutive_seeds_and_averages_the_groups(monkey
     fits.clear()
     pooled = td.fit_detector(by_seed, ["shared"], "hgb", argparse.Namespace(combine="pool", class_model="logreg"))
     assert pooled == ("model", (0,)) and len(fits) == 1 and len(fits[0][0]) == 7
+
+
+def test_a_matched_threshold_finds_the_most_within_the_references_false_alarms():
+    td = _script()
+
+    def row(s, conf, real):
+        return {"set": s, "conf": conf, "real": real}
+
+    # the reference at 0.5: one false event over four recordings, one of two clean touched
+    reference = [row("clean", [0.6], [False]), row("clean", [], []), row("stems", [0.9, 0.4], [True, False]),
+                 row("mixes", [0.55], [True])]
+    assert td.false_alarms(reference, 0.5) == (0.25, 0.5)
+    # the candidate's false events sit at 0.62 and 0.3: from 0.31 up one is left (0.25 per recording)
+    rows = [row("clean", [0.62], [False]), row("clean", [0.3], [False]), row("stems", [0.7, 0.2], [True, True]),
+            row("mixes", [0.35], [True])]
+    t = td.matched_threshold(rows, reference, 0.5)
+    assert t == 0.31
+    f, c = td.false_alarms(rows, t)
+    assert f <= 0.25 and c <= 0.5
+    assert td.false_alarms(rows, t - 0.01)[0] > 0.25

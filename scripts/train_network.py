@@ -1,0 +1,269 @@
+"""Train the detector's network (:class:`cleantake.detector.ConvNet`) by grouped cross-validation.
+
+    python scripts/train_network.py          # = --seed 0 --n-train 3000 --epochs 8
+
+The network reads the mixture's band spectrogram (:func:`cleantake.detector.network_bands`,
+64 log-spaced bands of the analysis's magnitude) and gives every frame the probability that it
+holds interference; the shipped detector averages it with the trees' probability
+(:func:`cleantake.detector.interference_probabilities`). It needs no NMF, so its training
+data are cheap: for fold k, ``--n-train`` augmented 10-s mixtures of
+:func:`train_detector.training_recipe` whose music and interference lie outside fold k, plus
+every held-out recording of the other folds (``cv_recipes(corpus, j, part="test")``, j != k:
+none of their sources is in fold k), as the trees are cross-trained. The shipped network
+(``final``) takes the shipped recipe's mixtures (fold None) and every fold's held-out
+recordings. Frames are labelled as for the trees: positive where the true interference has at
+least 15 % of the mixture's energy, negative under 1 %, ignored in between.
+
+Writes ``--out/fold{k}.npz`` and ``--out/final.npz`` (arrays of
+:func:`cleantake.detector.network_arrays`, batch normalisation folded in; each checked
+against PyTorch's own forward pass), which ``scripts/train_detector.py --network DIR``
+attaches to the detector models it fits and calibrates.
+
+Training needs PyTorch (``pip install '.[train]'``, which pins the CPU build); the shipped
+network is arrays evaluated in numpy. Deterministic for ``--seed`` on one software stack
+(data from seeded generators; PyTorch's deterministic algorithms on ``--threads`` threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cleantake.analysis import spectrogram  # noqa: E402
+from cleantake.corpus import cv_recipes  # noqa: E402
+from cleantake.detector import (NETWORK_BANDS, ConvNet, network_arrays, network_bands,  # noqa: E402
+                                network_logits, network_planes)
+from cleantake.settings import Settings  # noqa: E402
+from train_detector import (N_FOLDS, NEG_RATIO, POS_RATIO, SR, frame_truth, test_recording,  # noqa: E402
+                            training_recipe)
+
+#: Seeds of the network's training mixtures are offset from the trees' (train_detector's
+#: seeds 0-3), so that the two see different augmentations of the same sources.
+RECIPE_SEED = 100
+CROP = 344  # frames per training crop (4 s)
+WIDTHS = (8, 16, 24, 32)
+HIDDEN = 64
+DILATIONS = (1, 2, 4, 8)
+KERNEL = 5
+
+
+# --------------------------------------------------------------------------------------------
+# data: band spectrogram + frame labels per recording, cached per fold
+# --------------------------------------------------------------------------------------------
+def example(mix: np.ndarray, events: list) -> tuple[np.ndarray, np.ndarray]:
+    """Bands [shape=(NETWORK_BANDS, T)] and labels (1, 0, or -1 = ignored) [shape=(T,)]."""
+    cfg = Settings().stft_config(SR)
+    _, V = spectrogram(mix, cfg)
+    ratio = frame_truth(mix, events, cfg, V)[0]
+    y = np.where(ratio >= POS_RATIO, 1, np.where(ratio < NEG_RATIO, 0, -1)).astype(np.int8)
+    return network_bands(V, cfg), y
+
+
+def _train_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
+    corpus, k, i, seed = a
+    mix, events, _ = training_recipe(corpus, k, i, seed)
+    return example(mix, events)
+
+
+def _test_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
+    corpus, entry = a
+    mix, events, _ = test_recording(corpus, entry)
+    return example(mix, events)
+
+
+def _save(path: Path, exs: list) -> None:
+    lengths = np.array([b.shape[1] for b, _ in exs], np.int64)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, B=np.concatenate([b for b, _ in exs], axis=1), y=np.concatenate([y for _, y in exs]),
+             lengths=lengths)
+    tmp.replace(path)
+
+
+def _load(path: Path) -> list:
+    with np.load(path) as z:
+        B, y, lengths = z["B"], z["y"], z["lengths"]
+    edges = np.concatenate([[0], np.cumsum(lengths)])
+    return [(B[:, a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def cached(path: Path, fn, args: list, jobs: int) -> list:
+    if path.is_file():
+        return _load(path)
+    t0 = time.perf_counter()
+    if jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            exs = pool.map(fn, args, chunksize=8)
+    else:
+        exs = [fn(a) for a in args]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(path, exs)
+    print(f"{path.name}: {len(exs)} recordings, {sum(b.shape[1] for b, _ in exs)} frames "
+          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return exs
+
+
+def held_out(corpus: Path, cache: Path, j: int, jobs: int) -> list:
+    """Every held-out recording of fold ``j``."""
+    return cached(cache / f"test_f{j}.npz", _test_job, [(corpus, e) for e in cv_recipes(corpus, j, part="test")], jobs)
+
+
+def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs: int) -> list:
+    name = "final" if k is None else f"f{k}"
+    return cached(cache / f"train_{name}_s{seed}_n{n}.npz", _train_job,
+                  [(corpus, k, i, RECIPE_SEED + seed) for i in range(n)], jobs)
+
+
+# --------------------------------------------------------------------------------------------
+# the network in PyTorch, and its export
+# --------------------------------------------------------------------------------------------
+def build(torch):
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers, ci = [], 2
+            for co in WIDTHS:
+                layers += [nn.Conv2d(ci, co, 3, padding=1), nn.BatchNorm2d(co), nn.ReLU(), nn.MaxPool2d((2, 1))]
+                ci = co
+            self.conv = nn.Sequential(*layers)
+            layers, ci = [], ci * (NETWORK_BANDS >> len(WIDTHS))
+            for d in DILATIONS:
+                layers += [nn.Conv1d(ci, HIDDEN, KERNEL, dilation=d, padding=d * (KERNEL // 2)),
+                           nn.BatchNorm1d(HIDDEN), nn.ReLU()]
+                ci = HIDDEN
+            self.temporal = nn.Sequential(*layers)
+            self.out = nn.Conv1d(HIDDEN, 1, 1)
+
+        def forward(self, x):
+            h = self.conv(x)
+            n, c, f, t = h.shape
+            return self.out(self.temporal(h.reshape(n, c * f, t)))[:, 0]
+
+    return Net()
+
+
+def export(net) -> ConvNet:
+    """The trained network (eval mode) with each batch normalisation folded into the
+    convolution before it, as float32 arrays."""
+
+    def fold(conv, bn):
+        s = (bn.weight / (bn.running_var + bn.eps).sqrt()).detach().double().numpy()
+        W = conv.weight.detach().double().numpy()
+        b = conv.bias.detach().double().numpy()
+        W = W * s.reshape((-1,) + (1,) * (W.ndim - 1))
+        b = (b - bn.running_mean.detach().double().numpy()) * s + bn.bias.detach().double().numpy()
+        return W.astype(np.float32), b.astype(np.float32)
+
+    conv = tuple(fold(net.conv[i], net.conv[i + 1]) for i in range(0, len(net.conv), 4))
+    temporal = tuple(fold(net.temporal[i], net.temporal[i + 1]) + (int(net.temporal[i].dilation[0]),)
+                     for i in range(0, len(net.temporal), 3))
+    out = (net.out.weight.detach().numpy()[0, :, 0].astype(np.float32), float(net.out.bias.detach().numpy()[0]))
+    return ConvNet(conv, temporal, out)
+
+
+def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> ConvNet:
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(seed)
+    planes = [network_planes(b) for b, _ in exs]
+    labels = [y for _, y in exs]
+    net = build(torch)
+    batch = 16
+    steps = epochs * int(np.ceil(len(exs) / batch))
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(3.0), reduction="none")
+    t0 = time.perf_counter()
+    for ep in range(epochs):
+        net.train()
+        order = rng.permutation(len(exs))
+        total, n = 0.0, 0
+        for s in range(0, len(order), batch):
+            idx = order[s:s + batch]
+            X = np.zeros((len(idx), 2, NETWORK_BANDS, CROP), np.float32)
+            Y = np.full((len(idx), CROP), -1, np.int8)
+            for r, i in enumerate(idx):
+                T = labels[i].size
+                a = int(rng.integers(0, max(T - CROP, 0) + 1))
+                L = min(CROP, T)
+                X[r, :, :, :L] = planes[i][:, :, a:a + L]
+                Y[r, :L] = labels[i][a:a + L]
+            y = torch.from_numpy(Y.astype(np.float32))
+            mask = y >= 0
+            logits = net(torch.from_numpy(X))
+            loss = (loss_fn(logits, y.clamp(min=0)) * mask).sum() / mask.sum().clamp(min=1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, n = total + loss.item() * len(idx), n + len(idx)
+        print(f"{log}epoch {ep + 1}/{epochs}: loss {total / n:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    net.eval()
+    out = export(net)
+    # the numpy forward pass must give PyTorch's logits
+    x = planes[0][None]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()[0]
+    err = float(np.max(np.abs(network_logits(x[0], out) - ref)))
+    if err > 1e-3:
+        raise SystemExit(f"numpy forward pass differs from PyTorch's by {err}")
+    return out
+
+
+def frame_ap(net: ConvNet, exs: list) -> float:
+    from sklearn.metrics import average_precision_score
+
+    from cleantake.detector import network_probability
+
+    p = np.concatenate([network_probability(b, net) for b, _ in exs])
+    y = np.concatenate([y for _, y in exs])
+    keep = y >= 0
+    return float(average_precision_score(y[keep], p[keep]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "network")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "networks")
+    ap.add_argument("--folds", default="0,1,2,3,4,final", help="which networks to train")
+    ap.add_argument("--n-train", type=int, default=3000, help="augmented mixtures per network")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=2, help="processes building the data")
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch threads while training")
+    ap.add_argument("--stage", choices=("all", "data"), default="all")
+    args = ap.parse_args(argv)
+    names = args.folds.split(",")
+    tests = {j: held_out(args.corpus, args.cache, j, args.jobs) for j in range(N_FOLDS)}
+    for name in names:
+        k = None if name == "final" else int(name)
+        exs = augmented(args.corpus, args.cache, k, args.n_train, args.seed, args.jobs)
+        if args.stage == "data":
+            continue
+        others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]
+        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ")
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"{'final' if k is None else f'fold{k}'}.npz"
+        np.savez_compressed(path, **network_arrays(net))
+        held = f", frame AP on fold {k}'s held-out recordings {frame_ap(net, tests[k]):.3f}" if k is not None else ""
+        print(f"[{name}] {net.n_weights} weights -> {path}{held}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
