@@ -935,7 +935,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     print_tables(base, base, "The threshold stack (locator='stack', fold dictionary), same recordings")
     chosen = {}
     for kd in kinds:
-        per_fold, thr, calibs = {}, {}, {}
+        per_fold, thr, calibs, matched = {}, {}, {}, {}
         for k in range(N_FOLDS):
             others = [r for j in range(N_FOLDS) if j != k for r in rows[kd][j]]
             calib = isotonic(np.array([s for r in others for s in r["scores"]]),
@@ -944,8 +944,8 @@ def fit_all(args, jobs: list[dict]) -> None:
             apply_conf(others, calib)
             thr[k] = args.threshold if args.threshold >= 0 else choose_threshold(others)
             if nets:
-                thr[k] = matched_threshold(others, _trees_conf([r for j in range(N_FOLDS) if j != k
-                                                                for r in trees_rows[kd][j]]), thr[k])
+                matched[k] = matched_threshold(others, _trees_conf([r for j in range(N_FOLDS) if j != k
+                                                                    for r in trees_rows[kd][j]]), thr[k])
             unk = choose_unknown(others)
             apply_conf(rows[kd][k], calib)
             per_fold[k] = summarise(rows[kd][k], thr[k], unk)
@@ -964,6 +964,9 @@ def fit_all(args, jobs: list[dict]) -> None:
         for k in range(N_FOLDS):
             apply_conf(rows[kd][k], calibs[k])
         print_tables(per_fold, base, f"{kd}: confidence threshold {thr}, unknown level chosen on the other folds")
+        if matched:
+            print(f"\nWith the network: the lowest threshold at which the other folds' events give no more false events "
+                  f"per recording and clean recordings touched than the trees alone at {args.threshold}: {matched}")
         chosen[kd] = per_fold
         if kd == kinds[0]:
             event_ranking(rows[kd])
@@ -987,7 +990,8 @@ def fit_all(args, jobs: list[dict]) -> None:
     apply_conf(allrows, calib)
     thr = args.threshold if args.threshold >= 0 else choose_threshold(allrows)
     if nets:
-        thr = matched_threshold(allrows, _trees_conf([r for k in range(N_FOLDS) for r in trees_rows[kd][k]]), thr)
+        print(f"With the network, all folds' events: the trees' false alarms at {thr} are matched from "
+              f"{matched_threshold(allrows, _trees_conf([r for k in range(N_FOLDS) for r in trees_rows[kd][k]]), thr)}")
     unk = choose_unknown(allrows)
     model = fit_detector(final, shared_final, kd, args)
     if nets:
@@ -1134,9 +1138,10 @@ def main(argv: list[str] | None = None) -> int:
                          "clean recordings with an event")
     ap.add_argument("--network", type=Path, default=None, metavar="DIR",
                     help="attach the networks of scripts/train_network.py in DIR (fold0..4.npz, final.npz) to "
-                    "the models, their probability averaged with the trees'; each threshold is then the lowest "
-                    "at which the calibrated events have no more false events per recording and clean "
-                    "recordings touched than the trees alone at --threshold, on the same held-out recordings")
+                    "the models, their probability averaged with the trees' (and print, per fold, the lowest "
+                    "threshold at which the calibrated events have no more false events per recording and "
+                    "clean recordings touched than the trees alone at --threshold, on the same held-out "
+                    "recordings; the models keep --threshold)")
     ap.add_argument("--no-cross-train", dest="cross_train", action="store_false",
                     help="train fold k's model on its augmented mixtures only (not also on the other "
                          "folds' test recordings)")

@@ -47,6 +47,12 @@ def model():
 
 
 @pytest.fixture(scope="module")
+def trees(model):
+    """The shipped model's trees alone (its network left out)."""
+    return replace(model, network=None)
+
+
+@pytest.fixture(scope="module")
 def ana_music():
     return _analyse(_music())
 
@@ -57,6 +63,8 @@ def test_model_loads_and_fits_features(model):
     assert model.mean.shape == model.scale.shape == (len(FEATURE_NAMES),)
     assert np.all(np.diff(model.calib_y) >= 0) and 0 <= model.calib_y.min() <= model.calib_y.max() <= 1
     assert 0 <= model.settings["threshold"] <= 1
+    # the shipped model averages its trees with a network on the band spectrogram
+    assert model.network is not None and model.network.reach > 0
 
 
 def _stumps(n_outputs: int = 1) -> TreeEnsemble:
@@ -103,7 +111,8 @@ def _logits(F: np.ndarray, m: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
     return np.log(p / (1 - p)), lc - lc.mean(axis=1, keepdims=True)
 
 
-def test_an_averaged_model_gives_the_mean_of_its_members_logits(model):
+def test_an_averaged_model_gives_the_mean_of_its_members_logits(trees):
+    model = trees
     # A second member standardised otherwise (as a model trained with another seed is): the
     # average must re-express its splits and weights on the first member's standardisation.
     other = replace(model, mean=model.mean + 0.3 * model.scale, scale=1.7 * model.scale)
@@ -125,7 +134,8 @@ def test_an_averaged_model_gives_the_mean_of_its_members_logits(model):
         average_models([])
 
 
-def test_averaged_model_round_trips_through_its_file(tmp_path, model):
+def test_averaged_model_round_trips_through_its_file(tmp_path, trees):
+    model = trees
     avg = average_models([model, replace(model, mean=model.mean - 0.2 * model.scale)],
                          calib_x=np.array([0.0, 0.5, 1.0]), calib_y=np.array([0.0, 0.4, 1.0]))
     back = load_model(save_model(avg, tmp_path / "avg.npz"))
@@ -203,17 +213,17 @@ def test_network_input_does_not_depend_on_the_level(ana_music):
     np.testing.assert_allclose(network_planes(1e-3 * B), network_planes(B), atol=1e-4)
 
 
-def test_a_model_with_a_network_averages_it_with_the_trees_and_round_trips(tmp_path, model, ana_music):
+def test_a_model_with_a_network_averages_it_with_the_trees_and_round_trips(tmp_path, trees, ana_music):
     rng = np.random.default_rng(5)
     # a third band convolution: three poolings leave NETWORK_BANDS / 8 bands of 4 channels
     small = _random_net(rng)
     conv = small.conv + ((rng.standard_normal((4, 4, 3, 3)).astype(np.float32) / 3, np.zeros(4, np.float32)),)
     W0 = rng.standard_normal((5, 4 * NETWORK_BANDS // 8, 3)).astype(np.float32) / 10
     net = ConvNet(conv, ((W0,) + small.temporal[0][1:],) + small.temporal[1:], small.out)
-    with_net = replace(model, network=net)
+    with_net = replace(trees, network=net)
     F = frame_features(ana_music)
     B = network_bands(ana_music.V, ana_music.cfg)
-    p_trees, cp = frame_probabilities(F, model)
+    p_trees, cp = frame_probabilities(F, trees)
     p, cp2 = interference_probabilities(ana_music, with_net)
     np.testing.assert_allclose(p, 0.5 * (p_trees + network_probability(B, net)))
     np.testing.assert_array_equal(cp, cp2)
@@ -241,7 +251,7 @@ def test_dc_offset_does_not_change_features():
 
 
 def test_probabilities_in_range(model, ana_music):
-    p, cp = frame_probabilities(frame_features(ana_music), model)
+    p, cp = interference_probabilities(ana_music, model)
     assert p.shape == (ana_music.V.shape[1],) and np.all((p >= 0) & (p <= 1))
     assert cp.shape == (p.size, len(model.classes))
     np.testing.assert_allclose(cp.sum(axis=1), 1.0, rtol=1e-6)

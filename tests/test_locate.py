@@ -147,7 +147,7 @@ def test_candidates_are_the_events_below_the_sensitivity(corpus):
 
     from cleantake.corpus import build_mixture
 
-    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__+0dB")
+    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__-6dB")
     y, _, _, sr = build_mixture(str(corpus), entry)
     every = cleantake.Cleaner("any", sensitivity=0.0).locate(y, sr)
     confs = sorted({e.confidence for e in every})
@@ -176,7 +176,7 @@ def test_events_longer_than_max_event_are_candidates_never_repaired(corpus):
 
     from cleantake.corpus import build_mixture
 
-    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__+0dB")
+    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__-6dB")
     y, _, _, sr = build_mixture(str(corpus), entry)
     ref = cleantake.Cleaner("any", review_level=1.0).clean(y, sr)
     assert ref.events and not ref.candidates

@@ -727,7 +727,8 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
     -------
     DetectorModel
         Standardised as the first model; ``frame_probabilities`` gives the sigmoid (softmax)
-        of the members' mean logit, up to rounding at split values.
+        of the members' mean logit, up to rounding at split values. Its network is the first
+        model's (the trees are averaged, not the networks).
     """
     if not models:
         raise DetectorError("no models to average")
