@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -168,6 +168,14 @@ def _span_frames(spans: list[Event], cfg: StftConfig, n_frames: int) -> np.ndarr
         out |= (t >= e.start_s) & (t < e.end_s)
         out[int(np.argmin(np.abs(t - 0.5 * (e.start_s + e.end_s))))] = True
     return out
+
+
+def _covering(event: Event, others: list[Event]) -> Event:
+    """``event`` widened to cover ``others`` (as many seconds as their union with it)."""
+    if not others:
+        return event
+    return replace(event, start_s=min(event.start_s, *(o.start_s for o in others)),
+                   end_s=max(event.end_s, *(o.end_s for o in others)))
 
 
 class Cleaner:
@@ -627,7 +635,11 @@ class Cleaner:
             stats.update(loc.stats)
             frames |= loc.frames
             exclude |= loc.exclude
-            found += [e for e in loc.events if not overlaps_any(e, found)]
+            # A located event that overlaps an event like the example is repaired with it (its
+            # frames are in the union): the listed event covers both spans.
+            like_events = found
+            found = [_covering(e, [o for o in loc.events if overlaps_any(o, [e])]) for e in like_events]
+            found += [e for e in loc.events if not overlaps_any(e, like_events)]
             found.sort(key=lambda e: e.start_s)
             candidates = sorted(candidates + loc.candidates, key=lambda e: e.start_s)
         # A candidate is never an event already found, nor inside a keep span.
