@@ -40,8 +40,11 @@ from .masking import segments
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix
 
 __all__ = [
-    "CLASSES", "ACTIVATION_CLASSES", "NETWORK_BANDS", "network_bands", "FEATURE_NAMES", "FEATURES_VERSION", "DetectorModel", "TreeEnsemble", "ConvNet", "network_planes", "network_logits", "network_probability", "interference_probabilities", "network_arrays", "network_from_arrays", "DetectedEvent", "load_model", "frame_features",
-    "frame_probabilities", "average_models", "smoothed_probability", "detect_events", "events_from_probabilities", "save_model", "DetectorError",
+    "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "NETWORK_BANDS", "DetectorModel",
+    "TreeEnsemble", "ConvNet", "DetectedEvent", "DetectorError", "load_model", "save_model", "frame_features",
+    "frame_probabilities", "network_bands", "network_planes", "network_logits", "network_probability",
+    "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
+    "smoothed_probability", "detect_events", "events_from_probabilities",
 ]
 
 #: Log-spaced frequency bands of the network's input (:func:`network_bands`).
@@ -430,9 +433,10 @@ class TreeEnsemble:
 class ConvNet:
     """A small convolutional network on the log band spectrogram, one logit per frame.
 
-    Four 3x3 convolutions over (band, frame), each followed by a ReLU and a 2:1 maximum
-    over bands, turn the input planes (:func:`network_planes`) into features per frame; four
-    dilated convolutions over frames (ReLU) and a 1x1 output give the logit. Batch
+    3x3 convolutions over (band, frame), each followed by a ReLU and a 2:1 maximum over
+    bands, turn the input planes (:func:`network_planes`) into features per frame; dilated
+    convolutions over frames (ReLU) and a 1x1 output give the logit (the shipped network:
+    four of each, ``scripts/train_network.py``). Batch
     normalisation is folded into the weights. Every convolution is "same" (zero padding):
     frame ``t``'s logit reads frames ``t - reach .. t + reach``.
 
@@ -457,6 +461,7 @@ class ConvNet:
 
     @property
     def n_weights(self) -> int:
+        """Weights and biases, all layers."""
         return int(sum(W.size + b.size for W, b in self.conv) + sum(W.size + b.size for W, b, _ in self.temporal)
                    + self.out[0].size + 1)
 
@@ -475,9 +480,9 @@ def network_planes(bands: np.ndarray) -> np.ndarray:
         band's median over the frames (plane 0) and minus the median of all (plane 1).
     """
     B = np.asarray(bands, np.float64)
-    L = np.log(B + 1e-3 * float(B.mean()) + 1e-12) if B.size else B
     if not B.size:
         return np.zeros((2,) + B.shape, np.float32)
+    L = np.log(B + 1e-3 * float(B.mean()) + 1e-12)
     return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)]).astype(np.float32)
 
 
