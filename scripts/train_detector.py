@@ -914,6 +914,9 @@ def fit_all(args, jobs: list[dict]) -> None:
               f"final: {len(final[seeds[0]]) + len(shared_final)}")
     kinds = args.models.split(",")
     nets = networks(args.network) if args.network else None
+    if nets and any("B" not in it for k in range(N_FOLDS) for it in test[k]):
+        raise SystemExit(f"--cache {args.cache} holds analyses without the band spectrogram the network reads "
+                         "(made before session 41); run --stage features into a fresh --cache")
     trees_rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}  # trees alone (with --network)
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
     fitted: dict[str, dict[int, object]] = {kd: {} for kd in kinds}
