@@ -171,7 +171,7 @@ def _span_frames(spans: list[Event], cfg: StftConfig, n_frames: int) -> np.ndarr
 
 
 def _covering(event: Event, others: list[Event]) -> Event:
-    """``event`` widened to cover ``others`` (as many seconds as their union with it)."""
+    """``event`` widened to cover ``others``: from the earliest start to the latest end among them."""
     if not others:
         return event
     return replace(event, start_s=min(event.start_s, *(o.start_s for o in others)),
