@@ -1040,7 +1040,7 @@ def review_levels(rows_by_fold: dict[int, list[dict]], thresholds: dict[int, flo
     reviews them can reach, and how many candidates per minute that costs; the level chosen per
     fold on the other folds (the lowest within :data:`REVIEW_BUDGET` candidates per minute of
     clean music)."""
-    print(f"\n### Candidates for review: events below the threshold down to a review level (all folds pooled)")
+    print("\n### Candidates for review: events below the threshold down to a review level (all folds pooled)")
     print("| review level | found by the events | found by the events and candidates | "
           "candidates per minute, clean music | candidates per minute, mixtures |")
     print("|---|---|---|---|---|")
