@@ -61,11 +61,7 @@ from cleantake.repair import repair
 from cleantake.settings import parse_assignments
 
 GRID = {
-    # Not under 0.7 (session 42): with the network's detector at 0.8 any lower value is chosen,
-    # down to 0.05 (the similarity then tests nothing and the finder takes whatever the
-    # detector is sure of, like the example or not); the judged mixtures hold one class each,
-    # so they cannot see what that costs a user who marked a cough in a recording with doors.
-    "similarity": (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+    "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
     "novelty": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
     "min_event_ms": (80.0, 160.0, 320.0),
     # the shortest run at most this fraction of the example's length (None: min_event_ms alone)
@@ -73,7 +69,7 @@ GRID = {
     "relative": (False, True),
     "prototype": ("mean", "nearest"),
     # None: the novelty test; a number: the detector's smoothed frame probability instead
-    "detector": (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.75, 0.8, 0.85, 0.9),
+    "detector": (None, 0.1, 0.2, 0.3, 0.5, 0.7),
     # with the detector only: the similarity needed rises by slope * (1 - probability); a run
     # needs a frame of at least this probability (None: no such test)
     "detector_slope": (0.0,),

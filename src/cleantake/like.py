@@ -58,10 +58,8 @@ class LikeParams:
     ``benchmarks/LIKE.md`` item 7; chosen again in session 32, when :func:`like_scores` took
     the repair's music estimate: "Session 32"; the larger grid with ``min_event_example``,
     better on the 20-s recordings but worse on four-minute full mixes, was not taken: "The
-    relative shortest run again"; chosen again in session 42 for the detector with its
-    network, on a grid whose detector levels go to 0.9 and whose similarity stops at 0.7, so
-    that what is found stays like the example: "Session 42"); ``novelty`` (used only with
-    ``detector=None``) is session 7's.
+    relative shortest run again"); ``novelty`` (used only with ``detector=None``) is session
+    7's.
 
     Attributes
     ----------
@@ -132,7 +130,7 @@ class LikeParams:
     """
 
     rank: int = 4
-    similarity: float = 0.7
+    similarity: float = 0.75
     novelty: float = 0.3
     context_ms: float = 46.0
     min_event_ms: float = 80.0
@@ -141,8 +139,8 @@ class LikeParams:
     passes: int = 2
     repair_residual: bool = False
     relative: bool = True
-    prototype: str = "mean"
-    detector: float | None = 0.8
+    prototype: str = "nearest"
+    detector: float | None = 0.7
     detector_slope: float = 0.0
     detector_peak: float | None = None
     grow_similarity: float | None = 0.5
