@@ -231,10 +231,10 @@ def test_memory_does_not_grow_with_length(tmp_path):
     # 40 s and 400 s: the whole 400-s input alone (float64, stereo) would be 51 MB.
     whole_input = 400 * SR * 2 * 8
     # (two workers: three blocks in flight, one read ahead for the first free worker)
-    # When a finished block is written and its successor read depends on the threads' timing,
-    # and a long file meets the worst interleaving more often: up to one block more (its input,
-    # cleaned and removed parts, 3 MB here) is the same memory, not a growth with the length
-    # (keeping the whole output would add 46 MB).
+    # Whether a finished block is written before or after the next one is read depends on the
+    # threads' timing, and a long file meets the worse order more often: one block more (its
+    # input, cleaned and removed parts, 3 MB here) is allowed; it is not a growth with the
+    # length (keeping the whole output would add 46 MB).
     block = BLOCK * SR * 2 * 8
     for workers, bound in ((1, whole_input / 4), (2, whole_input / 2.5)):
         short = _peak_bytes(tmp_path, 40, LocalCleaner(), BLOCK, OVERLAP, f"a{workers}", workers)
