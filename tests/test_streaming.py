@@ -228,17 +228,20 @@ def _peak_bytes(tmp_path, seconds, cleaner, block_s, overlap_s, tag, workers=1):
 
 @pytest.mark.slow
 def test_memory_does_not_grow_with_length(tmp_path):
-    # 40 s and 400 s: the whole 400-s input alone (float64, stereo) would be 51 MB.
-    whole_input = 400 * SR * 2 * 8
-    # (two workers: three blocks in flight, one read ahead for the first free worker)
-    # Whether a finished block is written before or after the next one is read depends on the
-    # threads' timing, and a long file meets the worse order more often: one block more (its
-    # input, cleaned and removed parts, 3 MB here) is allowed; it is not a growth with the
-    # length (keeping the whole output would add 46 MB).
+    # 40 s and 800 s: the whole 800-s input alone (float64, stereo) would be 102 MB, and keeping
+    # the whole output would add 92 MB to the long run's peak.
+    whole_input = 800 * SR * 2 * 8
     block = BLOCK * SR * 2 * 8
-    for workers, bound in ((1, whole_input / 4), (2, whole_input / 2.5)):
-        short = _peak_bytes(tmp_path, 40, LocalCleaner(), BLOCK, OVERLAP, f"a{workers}", workers)
-        long = _peak_bytes(tmp_path, 400, LocalCleaner(), BLOCK, OVERLAP, f"b{workers}", workers)
+    # With two workers the peak depends on the threads' timing (whether a finished block is
+    # written before or after the next one is read; three blocks in flight, one read ahead), and
+    # the 40-s file meets fewer orders than the 800-s one: one 40-s run peaked 3.5 blocks below a
+    # 400-s one on CI. The short reference is the highest of three runs (the spread of that
+    # maximum is under 1.2 blocks over 16 measured pairs); three blocks are allowed over it,
+    # which is not a growth with the length.
+    for workers, bound in ((1, whole_input / 6), (2, whole_input / 4)):
+        short = max(_peak_bytes(tmp_path, 40, LocalCleaner(), BLOCK, OVERLAP, f"a{workers}{k}", workers)
+                    for k in range(3))
+        long = _peak_bytes(tmp_path, 800, LocalCleaner(), BLOCK, OVERLAP, f"b{workers}", workers)
         assert long < short + 3 * block, (workers, short, long)
         assert long < bound
 
