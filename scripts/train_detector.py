@@ -595,7 +595,8 @@ def _calibrated(model, calib, extra: dict):
 def predict(model, it: dict):
     from cleantake.detector import frame_probabilities
 
-    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None, it.get("D"))
+    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None, it.get("D"),
+                               stereo="D" in it)
 
 
 def item_events(model, it: dict) -> list:

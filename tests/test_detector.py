@@ -474,3 +474,18 @@ def test_feature_versions_differ_only_next_to_digital_silence(ana_music):
     assert np.isfinite(F1).all() and np.abs(F1 - F2).max() > 1.0
     with pytest.raises(ParameterError, match="version"):
         frame_features(ana_music, version=3)
+
+
+def test_a_two_plane_stereo_network_is_used_on_two_channels_without_the_level_difference(trees):
+    rng = np.random.default_rng(7)
+    net, stereo = _full_net(rng, 2), _full_net(rng, 2)
+    model = replace(trees, network=net, stereo_network=stereo)
+    x = np.stack([_music(6.0, seed=8)[0], 0.5 * _music(6.0, seed=9)[0]])
+    two = _analyse(x)
+    F, B = frame_features(two), network_bands(two.V, two.cfg)
+    p = interference_probabilities(two, model)[0]
+    np.testing.assert_allclose(p, 0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, stereo)))
+    np.testing.assert_array_equal(frame_probabilities(F, model, B, stereo=True)[0], p)
+    mono = _analyse(_music(6.0, seed=8))
+    np.testing.assert_array_equal(interference_probabilities(mono, model)[0],
+                                  interference_probabilities(mono, replace(model, stereo_network=None))[0])

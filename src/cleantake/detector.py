@@ -807,7 +807,8 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
 
 
 def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.ndarray | None = None,
-                        difference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        difference: np.ndarray | None = None, *,
+                        stereo: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class.
 
     Parameters
@@ -822,6 +823,10 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
         From :func:`network_level_difference` of a two-channel recording: the model's stereo
         network (if it has one) is then used instead of its network. None: a mono recording,
         or the network on the channels' mean alone.
+    stereo : bool, optional
+        Whether the recording has two channels (the stereo network, if any, is then used; a
+        stereo network with two input planes reads no ``difference``). Default: whether
+        ``difference`` is given.
 
     Returns
     -------
@@ -838,8 +843,11 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
             raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
         if np.shape(bands)[1] != p.size:
             raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
-        if difference is not None and model.stereo_network is not None:
-            if np.shape(difference) != np.shape(bands):
+        stereo = difference is not None if stereo is None else stereo
+        if stereo and model.stereo_network is not None:
+            if model.stereo_network.conv[0][0].shape[1] == 2:
+                difference = None
+            elif np.shape(difference) != np.shape(bands):
                 raise DetectorError(f"the level difference has shape {np.shape(difference)}, the bands {np.shape(bands)}")
             p = 0.5 * (p + network_probability(bands, model.stereo_network, difference))
         else:
@@ -870,8 +878,9 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     """
     bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
     stereo = bands is not None and model.stereo_network is not None and np.shape(ana.X)[0] == 2
-    difference = network_level_difference(ana.X, bands, ana.cfg) if stereo else None
-    return frame_probabilities(frame_features(ana), model, bands, difference)
+    planes = model.stereo_network.conv[0][0].shape[1] if stereo else 2
+    difference = network_level_difference(ana.X, bands, ana.cfg) if stereo and planes == 3 else None
+    return frame_probabilities(frame_features(ana), model, bands, difference, stereo=stereo)
 
 
 # ------------------------------------------------------------------------------------------
