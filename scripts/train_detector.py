@@ -596,7 +596,7 @@ def predict(model, it: dict):
     from cleantake.detector import frame_probabilities
 
     return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None, it.get("D"),
-                               stereo="D" in it)
+                               stereo=it.get("stereo", "D" in it))
 
 
 def item_events(model, it: dict) -> list:
@@ -929,8 +929,15 @@ def fit_all(args, jobs: list[dict]) -> None:
     if args.stereo_network and not nets:
         raise SystemExit("--stereo-network needs --network (mono recordings keep the network of --network)")
     snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: None for k in nets or {}}
-    if args.stereo_network and any("D" not in it and it["B"].size and _stereo(it, args.corpus)
-                                   for k in range(N_FOLDS) for it in test[k]):
+    if args.stereo_network:
+        # which held-out analyses are of two channels (from their music: caches before session 43
+        # hold no level difference to tell), so that predict() gives them the stereo network
+        for k in range(N_FOLDS):
+            for it in test[k]:
+                it["stereo"] = "D" in it or _stereo(it, args.corpus)
+    reads_difference = any(n is not None and n.conv[0][0].shape[1] == 3 for n in snets.values())
+    if reads_difference and any(it["stereo"] and "D" not in it and it["B"].size
+                                for k in range(N_FOLDS) for it in test[k]):
         raise SystemExit(f"--cache {args.cache} holds stereo analyses without the level difference the stereo "
                          "network reads (made before session 43); run --stage features into a fresh --cache")
     trees_rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}  # trees alone (with --network)
