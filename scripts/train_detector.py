@@ -78,7 +78,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from cleantake.analysis import analyse  # noqa: E402
 from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes, in_hall  # noqa: E402
 from cleantake.corpus import fold_dictionary as corpus_fold_dictionary  # noqa: E402
-from cleantake.detector import FEATURES_VERSION, FMIN_HZ, frame_features, network_bands  # noqa: E402
+from cleantake.detector import FEATURES_VERSION, FMIN_HZ, frame_features, network_bands, network_level_difference  # noqa: E402
 from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
 from cleantake.errors import ParameterError  # noqa: E402
 from cleantake.evaluate import build_mixture  # noqa: E402
@@ -359,7 +359,10 @@ def run_job(job: dict) -> str:
     base = baseline_segments(cleaner, ana) if job["kind"] == "test" else []
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, F=F, B=network_bands(ana.V, ana.cfg), ratio=ratio.astype(np.float32), cls=cls.astype(np.int8),
+    B = network_bands(ana.V, ana.cfg)
+    # two channels: their level difference too, which a stereo network reads (--stereo-network)
+    D = {"D": network_level_difference(ana.X, B, ana.cfg)} if ana.X.shape[0] == 2 else {}
+    np.savez_compressed(tmp, F=F, B=B, **D, ratio=ratio.astype(np.float32), cls=cls.astype(np.int8),
                         inner=ana.inner, spans=np.array(spans, np.int32).reshape(-1, 3),
                         base=np.array(base, np.int32).reshape(-1, 2), meta=json.dumps(meta),
                         seconds=time.perf_counter() - t0)
@@ -592,7 +595,8 @@ def _calibrated(model, calib, extra: dict):
 def predict(model, it: dict):
     from cleantake.detector import frame_probabilities
 
-    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None)
+    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None, it.get("D"),
+                               stereo=it.get("stereo", "D" in it))
 
 
 def item_events(model, it: dict) -> list:
@@ -861,7 +865,7 @@ def frame_ap(model, items) -> float:
     return float(average_precision_score(np.concatenate(ys), np.concatenate(ps)))
 
 
-def networks(d: Path) -> dict:
+def networks(d: Path, option: str = "--network") -> dict:
     """The networks of ``scripts/train_network.py`` in ``d``: fold k's and the shipped one (None)."""
     from cleantake.detector import network_from_arrays
 
@@ -869,10 +873,15 @@ def networks(d: Path) -> dict:
     for k in list(range(N_FOLDS)) + [None]:
         path = d / ("final.npz" if k is None else f"fold{k}.npz")
         if not path.is_file():
-            raise SystemExit(f"--network {d}: {path.name} missing (run scripts/train_network.py)")
+            raise SystemExit(f"{option} {d}: {path.name} missing (run scripts/train_network.py)")
         with np.load(path) as z:
             out[k] = network_from_arrays({n: z[n] for n in z.files})
     return out
+
+
+def _stereo(it: dict, corpus: Path) -> bool:
+    """Whether a cached analysis is of a two-channel recording (its music's channels)."""
+    return sf.info(str(corpus / it["meta"]["music"])).channels == 2
 
 
 def _trees_conf(rows: list[dict]) -> list[dict]:
@@ -917,6 +926,20 @@ def fit_all(args, jobs: list[dict]) -> None:
     if nets and any("B" not in it for k in range(N_FOLDS) for it in test[k]):
         raise SystemExit(f"--cache {args.cache} holds analyses without the band spectrogram the network reads "
                          "(made before session 41); run --stage features into a fresh --cache")
+    if args.stereo_network and not nets:
+        raise SystemExit("--stereo-network needs --network (mono recordings keep the network of --network)")
+    snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: None for k in nets or {}}
+    if args.stereo_network:
+        # which held-out analyses are of two channels (from their music: caches before session 43
+        # hold no level difference to tell), so that predict() gives them the stereo network
+        for k in range(N_FOLDS):
+            for it in test[k]:
+                it["stereo"] = "D" in it or _stereo(it, args.corpus)
+    reads_difference = any(n is not None and n.conv[0][0].shape[1] == 3 for n in snets.values())
+    if reads_difference and any(it["stereo"] and "D" not in it and it["B"].size
+                                for k in range(N_FOLDS) for it in test[k]):
+        raise SystemExit(f"--cache {args.cache} holds stereo analyses without the level difference the stereo "
+                         "network reads (made before session 43); run --stage features into a fresh --cache")
     trees_rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}  # trees alone (with --network)
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
     fitted: dict[str, dict[int, object]] = {kd: {} for kd in kinds}
@@ -929,7 +952,7 @@ def fit_all(args, jobs: list[dict]) -> None:
             model = fitted[kd][k] = fit_detector(train[k], shared[k], kd, args)
             if nets:
                 trees_rows[kd][k] = oof_rows(model, test[k])
-                model = fitted[kd][k] = replace(model, network=nets[k])
+                model = fitted[kd][k] = replace(model, network=nets[k], stereo_network=snets[k])
             aps.append(frame_ap(model, test[k]))
             rows[kd][k] = oof_rows(model, test[k])
         print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
@@ -998,7 +1021,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     unk = choose_unknown(allrows)
     model = fit_detector(final, shared_final, kd, args)
     if nets:
-        model = replace(model, network=nets[None])
+        model = replace(model, network=nets[None], stereo_network=snets[None])
     model = _calibrated(model, calib, {"threshold": thr, "unknown": unk})
     from cleantake.detector import save_model
 
@@ -1139,6 +1162,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="default confidence threshold of the model (an event at least as likely "
                          "real as not); negative: the lowest that leaves <= 2 %% of the other folds' "
                          "clean recordings with an event")
+    ap.add_argument("--stereo-network", type=Path, default=None, metavar="DIR",
+                    help="with --network: also attach the stereo networks of scripts/train_network.py "
+                    "--level-difference in DIR (fold0..4.npz, final.npz), used instead of the network on "
+                    "two-channel recordings")
     ap.add_argument("--network", type=Path, default=None, metavar="DIR",
                     help="attach the networks of scripts/train_network.py in DIR (fold0..4.npz, final.npz) to "
                     "the models, their probability averaged with the trees' (and print, per fold, the lowest "

@@ -19,6 +19,12 @@ Writes ``--out/fold{k}.npz`` and ``--out/final.npz`` (arrays of
 against PyTorch's own forward pass), which ``scripts/train_detector.py --network DIR``
 attaches to the detector models it fits and calibrates.
 
+With ``--level-difference`` it trains the stereo network instead (into
+``benchmarks/results/networks_stereo`` and ``.cache/network_stereo`` by default): a third input
+plane, the channels' level difference per band (:func:`cleantake.detector.network_level_difference`;
+zero for mono recordings, which it is trained on too), on the same recordings; ``train_detector.py
+--stereo-network DIR`` attaches it, and the library uses it on two-channel recordings only.
+
 Training needs PyTorch (``pip install '.[train]'``, which pins the CPU build); the shipped
 network is arrays evaluated in numpy. Deterministic for ``--seed`` on one software stack
 (data from seeded generators; PyTorch's deterministic algorithms on ``--threads`` threads).
@@ -40,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cleantake.analysis import spectrogram  # noqa: E402
 from cleantake.corpus import cv_recipes  # noqa: E402
 from cleantake.detector import (NETWORK_BANDS, ConvNet, network_arrays, network_bands,  # noqa: E402
-                                network_logits, network_planes)
+                                network_level_difference, network_logits, network_planes)
 from cleantake.settings import Settings  # noqa: E402
 from train_detector import (N_FOLDS, NEG_RATIO, POS_RATIO, SR, frame_truth, test_recording,  # noqa: E402
                             training_recipe)
@@ -58,25 +64,36 @@ KERNEL = 5
 # --------------------------------------------------------------------------------------------
 # data: band spectrogram + frame labels per recording, cached per fold
 # --------------------------------------------------------------------------------------------
-def example(mix: np.ndarray, events: list) -> tuple[np.ndarray, np.ndarray]:
-    """Bands [shape=(NETWORK_BANDS, T)] and labels (1, 0, or -1 = ignored) [shape=(T,)]."""
+def example(mix: np.ndarray, events: list, level_difference: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Bands [shape=(NETWORK_BANDS, T)] and labels (1, 0, or -1 = ignored) [shape=(T,)];
+    with ``level_difference``, the bands over the level difference [shape=(2 * NETWORK_BANDS, T)],
+    zero for a mono recording."""
     cfg = Settings().stft_config(SR)
-    _, V = spectrogram(mix, cfg)
+    X, V = spectrogram(mix, cfg)
     ratio = frame_truth(mix, events, cfg, V)[0]
     y = np.where(ratio >= POS_RATIO, 1, np.where(ratio < NEG_RATIO, 0, -1)).astype(np.int8)
-    return network_bands(V, cfg), y
+    B = network_bands(V, cfg)
+    if not level_difference:
+        return B, y
+    D = network_level_difference(X, B, cfg) if X.shape[0] == 2 else np.zeros_like(B)
+    return np.concatenate([B, D]), y
+
+
+def planes_of(b: np.ndarray) -> np.ndarray:
+    """The network's input planes of one cached example (3 with the level difference)."""
+    return network_planes(b[:NETWORK_BANDS], b[NETWORK_BANDS:] if b.shape[0] > NETWORK_BANDS else None)
 
 
 def _train_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
-    corpus, k, i, seed = a
+    corpus, k, i, seed, ld = a
     mix, events, _ = training_recipe(corpus, k, i, seed)
-    return example(mix, events)
+    return example(mix, events, ld)
 
 
 def _test_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
-    corpus, entry = a
+    corpus, entry, ld = a
     mix, events, _ = test_recording(corpus, entry)
-    return example(mix, events)
+    return example(mix, events, ld)
 
 
 def _save(path: Path, exs: list) -> None:
@@ -112,27 +129,28 @@ def cached(path: Path, fn, args: list, jobs: int) -> list:
     return exs
 
 
-def held_out(corpus: Path, cache: Path, j: int, jobs: int) -> list:
-    """Every held-out recording of fold ``j``."""
-    return cached(cache / f"test_f{j}.npz", _test_job, [(corpus, e) for e in cv_recipes(corpus, j, part="test")], jobs)
+def held_out(corpus: Path, cache: Path, j: int, jobs: int, ld: bool = False) -> list:
+    """Every held-out recording of fold ``j`` (with the level difference: ``ld``)."""
+    return cached(cache / f"test_f{j}.npz", _test_job,
+                  [(corpus, e, ld) for e in cv_recipes(corpus, j, part="test")], jobs)
 
 
-def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs: int) -> list:
+def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs: int, ld: bool = False) -> list:
     name = "final" if k is None else f"f{k}"
     return cached(cache / f"train_{name}_s{seed}_n{n}.npz", _train_job,
-                  [(corpus, k, i, RECIPE_SEED + seed) for i in range(n)], jobs)
+                  [(corpus, k, i, RECIPE_SEED + seed, ld) for i in range(n)], jobs)
 
 
 # --------------------------------------------------------------------------------------------
 # the network in PyTorch, and its export
 # --------------------------------------------------------------------------------------------
-def build(torch):
+def build(torch, n_planes: int = 2):
     nn = torch.nn
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            layers, ci = [], 2
+            layers, ci = [], n_planes
             for co in WIDTHS:
                 layers += [nn.Conv2d(ci, co, 3, padding=1), nn.BatchNorm2d(co), nn.ReLU(), nn.MaxPool2d((2, 1))]
                 ci = co
@@ -179,9 +197,10 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> Con
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
-    planes = [network_planes(b) for b, _ in exs]
+    planes = [planes_of(b) for b, _ in exs]
     labels = [y for _, y in exs]
-    net = build(torch)
+    n_planes = planes[0].shape[0]
+    net = build(torch, n_planes)
     batch = 16
     steps = epochs * int(np.ceil(len(exs) / batch))
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
@@ -194,7 +213,7 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> Con
         total, n = 0.0, 0
         for s in range(0, len(order), batch):
             idx = order[s:s + batch]
-            X = np.zeros((len(idx), 2, NETWORK_BANDS, CROP), np.float32)
+            X = np.zeros((len(idx), n_planes, NETWORK_BANDS, CROP), np.float32)
             Y = np.full((len(idx), CROP), -1, np.int8)
             for r, i in enumerate(idx):
                 T = labels[i].size
@@ -229,7 +248,9 @@ def frame_ap(net: ConvNet, exs: list) -> float:
 
     from cleantake.detector import network_probability
 
-    p = np.concatenate([network_probability(b, net) for b, _ in exs])
+    p = np.concatenate([network_probability(b[:NETWORK_BANDS], net,
+                                            b[NETWORK_BANDS:] if b.shape[0] > NETWORK_BANDS else None)
+                        for b, _ in exs])
     y = np.concatenate([y for _, y in exs])
     keep = y >= 0
     return float(average_precision_score(y[keep], p[keep]))
@@ -238,8 +259,12 @@ def frame_ap(net: ConvNet, exs: list) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "network")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "networks")
+    ap.add_argument("--level-difference", action="store_true",
+                    help="train the stereo network: the channels' level difference as a third input plane")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="default .cache/network, or .cache/network_stereo with --level-difference")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default benchmarks/results/networks, or networks_stereo with --level-difference")
     ap.add_argument("--folds", default="0,1,2,3,4,final", help="which networks to train")
     ap.add_argument("--n-train", type=int, default=3000, help="augmented mixtures per network")
     ap.add_argument("--epochs", type=int, default=8)
@@ -248,11 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="PyTorch threads while training")
     ap.add_argument("--stage", choices=("all", "data"), default="all")
     args = ap.parse_args(argv)
+    ld = args.level_difference
+    args.cache = args.cache or ROOT / ".cache" / ("network_stereo" if ld else "network")
+    args.out = args.out or ROOT / "benchmarks" / "results" / ("networks_stereo" if ld else "networks")
     names = args.folds.split(",")
-    tests = {j: held_out(args.corpus, args.cache, j, args.jobs) for j in range(N_FOLDS)}
+    tests = {j: held_out(args.corpus, args.cache, j, args.jobs, ld) for j in range(N_FOLDS)}
     for name in names:
         k = None if name == "final" else int(name)
-        exs = augmented(args.corpus, args.cache, k, args.n_train, args.seed, args.jobs)
+        exs = augmented(args.corpus, args.cache, k, args.n_train, args.seed, args.jobs, ld)
         if args.stage == "data":
             continue
         others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]

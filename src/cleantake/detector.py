@@ -19,7 +19,8 @@ computes. This module replaces it by a small model trained on augmented corpus m
    each event a calibrated confidence (isotonic calibration fitted on held-out folds) and a
    class label (``"unknown"`` when no class is likely enough).
 
-Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, T),
+Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, T), ``X``
+(C, F, T; only with a stereo network),
 ``P`` (B, F), ``Vb`` (B, T), ``Wb`` (B, n_fixed), ``nmf`` (with ``W``, ``H``, ``n_fixed``),
 ``labels`` (class of every interference template), ``L_i``, ``L_m`` (B, T), ``gain``,
 ``share``, ``level_i`` (T,), ``ref``, ``partial``, ``inner`` (T,) and ``Fm`` (kNN features).
@@ -42,7 +43,7 @@ from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "NETWORK_BANDS", "DetectorModel",
     "TreeEnsemble", "ConvNet", "DetectedEvent", "DetectorError", "load_model", "save_model", "frame_features",
-    "frame_probabilities", "network_bands", "network_planes", "network_logits", "network_probability",
+    "frame_probabilities", "network_bands", "network_level_difference", "network_planes", "network_logits", "network_probability",
     "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
     "smoothed_probability", "detect_events", "events_from_probabilities",
 ]
@@ -339,6 +340,37 @@ def network_bands(V: np.ndarray, cfg: StftConfig) -> np.ndarray:
     return (_network_pool(cfg) @ np.asarray(V, np.float32)).astype(np.float32)
 
 
+def network_level_difference(X: np.ndarray, bands: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """The stereo network's third input: where in the stereo image each band's sound sits.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(2, cfg.n_freq, n_frames)], complex
+        STFT of the two channels (the analysis's ``X``).
+    bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
+        From :func:`network_bands` of the same recording; its mean sets the floor.
+    cfg : StftConfig
+
+    Returns
+    -------
+    np.ndarray [shape=(NETWORK_BANDS, n_frames)], float32
+        Per band, the natural log of the left channel's pooled magnitude over the right's
+        (each floored at a thousandth of the bands' mean), minus that band's median over the
+        frames: zero where a band sits where it usually does, so that an event panned away
+        from the music stands out whatever the mix's own balance.
+    """
+    X = np.asarray(X)
+    if X.ndim != 3 or X.shape[0] != 2:
+        raise ParameterError(f"the level difference needs the STFT of two channels, got shape {X.shape}")
+    B = np.asarray(bands, np.float32)
+    if not B.size:
+        return np.zeros(B.shape, np.float32)
+    pool = _network_pool(cfg)
+    f = 1e-3 * float(B.mean()) + 1e-12
+    D = np.log(pool @ np.abs(X[0]).astype(np.float32) + f) - np.log(pool @ np.abs(X[1]).astype(np.float32) + f)
+    return (D - np.median(D, axis=1, keepdims=True)).astype(np.float32)
+
+
 # ------------------------------------------------------------------------------------------
 # model
 # ------------------------------------------------------------------------------------------
@@ -466,24 +498,28 @@ class ConvNet:
                    + self.out[0].size + 1)
 
 
-def network_planes(bands: np.ndarray) -> np.ndarray:
+def network_planes(bands: np.ndarray, difference: np.ndarray | None = None) -> np.ndarray:
     """The network's input planes from :func:`network_bands`, independent of the level.
 
     Parameters
     ----------
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
+    difference : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
+        From :func:`network_level_difference`: the stereo network's third plane.
 
     Returns
     -------
-    np.ndarray [shape=(2, NETWORK_BANDS, n_frames)], float32
+    np.ndarray [shape=(2 or 3, NETWORK_BANDS, n_frames)], float32
         The natural log of the bands (floored at a thousandth of their mean), minus each
-        band's median over the frames (plane 0) and minus the median of all (plane 1).
+        band's median over the frames (plane 0) and minus the median of all (plane 1); then
+        ``difference`` if given (plane 2).
     """
     B = np.asarray(bands, np.float64)
+    extra = [] if difference is None else [np.asarray(difference, np.float32)]
     if not B.size:
-        return np.zeros((2,) + B.shape, np.float32)
+        return np.zeros((2 + len(extra),) + B.shape, np.float32)
     L = np.log(B + 1e-3 * float(B.mean()) + 1e-12)
-    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)]).astype(np.float32)
+    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)] + extra).astype(np.float32)
 
 
 def _columns(x: np.ndarray, offsets: list[tuple[int, int]], pad: tuple[int, int]) -> np.ndarray:
@@ -499,8 +535,8 @@ def network_logits(planes: np.ndarray, net: ConvNet) -> np.ndarray:
 
     Parameters
     ----------
-    planes : np.ndarray [shape=(2, NETWORK_BANDS, n_frames)]
-        From :func:`network_planes`.
+    planes : np.ndarray [shape=(n_planes, NETWORK_BANDS, n_frames)]
+        From :func:`network_planes` (2 planes, or 3 for a stereo network).
     net : ConvNet
 
     Returns
@@ -528,7 +564,7 @@ def network_logits(planes: np.ndarray, net: ConvNet) -> np.ndarray:
     return (W @ h + b).astype(np.float32)
 
 
-def network_probability(bands: np.ndarray, net: ConvNet) -> np.ndarray:
+def network_probability(bands: np.ndarray, net: ConvNet, difference: np.ndarray | None = None) -> np.ndarray:
     """Probability that each frame holds interference, by the network alone.
 
     Parameters
@@ -536,12 +572,17 @@ def network_probability(bands: np.ndarray, net: ConvNet) -> np.ndarray:
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
         From :func:`network_bands`.
     net : ConvNet
+    difference : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
+        From :func:`network_level_difference`, for a stereo network (3 input planes).
 
     Returns
     -------
     np.ndarray [shape=(n_frames,)], float64 in [0, 1]
     """
-    z = network_logits(network_planes(bands), net).astype(np.float64)
+    planes = network_planes(bands, difference)
+    if net.conv and net.conv[0][0].shape[1] != planes.shape[0]:
+        raise DetectorError(f"this network reads {net.conv[0][0].shape[1]} input planes, got {planes.shape[0]}")
+    z = network_logits(planes, net).astype(np.float64)
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
@@ -570,6 +611,10 @@ class DetectorModel:
     network : ConvNet, optional
         A network on the band spectrogram whose frame probability is averaged with the
         detector's (:func:`interference_probabilities`); None: the detector's alone.
+    stereo_network : ConvNet, optional
+        A network with a third input plane, the channels' level difference
+        (:func:`network_level_difference`), used instead of ``network`` on two-channel
+        recordings; None: ``network`` on every recording. Needs ``network``.
     """
 
     mean: np.ndarray
@@ -582,6 +627,7 @@ class DetectorModel:
     settings: dict = field(default_factory=dict)
     feature_names: tuple = FEATURE_NAMES
     network: ConvNet | None = None
+    stereo_network: ConvNet | None = None
 
 
 def _default_path() -> Path:
@@ -606,6 +652,8 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
             arrays[f"{name}_b{i}"] = np.asarray(b, np.float32)
     if model.network is not None:
         arrays.update(network_arrays(model.network))
+    if model.stereo_network is not None:
+        arrays.update(network_arrays(model.stereo_network, prefix="stereo_net"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -613,26 +661,29 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
     return path
 
 
-def network_arrays(net: ConvNet) -> dict[str, np.ndarray]:
-    """``net`` as named arrays (``net_*``), as :func:`save_model` stores it."""
-    arrays = {"net_n_conv": np.array(len(net.conv)), "net_n_temporal": np.array(len(net.temporal)),
-              "net_out_W": np.asarray(net.out[0], np.float32), "net_out_b": np.asarray(net.out[1], np.float32)}
+def network_arrays(net: ConvNet, prefix: str = "net") -> dict[str, np.ndarray]:
+    """``net`` as named arrays (``<prefix>_*``), as :func:`save_model` stores it (``net`` for
+    the network, ``stereo_net`` for the stereo one)."""
+    p = prefix
+    arrays = {f"{p}_n_conv": np.array(len(net.conv)), f"{p}_n_temporal": np.array(len(net.temporal)),
+              f"{p}_out_W": np.asarray(net.out[0], np.float32), f"{p}_out_b": np.asarray(net.out[1], np.float32)}
     for i, (W, b) in enumerate(net.conv):
-        arrays[f"net_conv{i}_W"], arrays[f"net_conv{i}_b"] = np.asarray(W, np.float32), np.asarray(b, np.float32)
+        arrays[f"{p}_conv{i}_W"], arrays[f"{p}_conv{i}_b"] = np.asarray(W, np.float32), np.asarray(b, np.float32)
     for i, (W, b, d) in enumerate(net.temporal):
-        arrays[f"net_temporal{i}_W"], arrays[f"net_temporal{i}_b"] = np.asarray(W, np.float32), np.asarray(b, np.float32)
-        arrays[f"net_temporal{i}_dilation"] = np.array(int(d))
+        arrays[f"{p}_temporal{i}_W"], arrays[f"{p}_temporal{i}_b"] = np.asarray(W, np.float32), np.asarray(b, np.float32)
+        arrays[f"{p}_temporal{i}_dilation"] = np.array(int(d))
     return arrays
 
 
-def network_from_arrays(d: dict) -> ConvNet | None:
-    """The network stored by :func:`network_arrays` in ``d``, or None if there is none."""
-    if "net_n_conv" not in d:
+def network_from_arrays(d: dict, prefix: str = "net") -> ConvNet | None:
+    """The network stored by :func:`network_arrays` under ``prefix`` in ``d``, or None if there is none."""
+    p = prefix
+    if f"{p}_n_conv" not in d:
         return None
-    conv = tuple((d[f"net_conv{i}_W"], d[f"net_conv{i}_b"]) for i in range(int(d["net_n_conv"])))
-    temporal = tuple((d[f"net_temporal{i}_W"], d[f"net_temporal{i}_b"], int(d[f"net_temporal{i}_dilation"]))
-                     for i in range(int(d["net_n_temporal"])))
-    return ConvNet(conv, temporal, (d["net_out_W"], float(d["net_out_b"])))
+    conv = tuple((d[f"{p}_conv{i}_W"], d[f"{p}_conv{i}_b"]) for i in range(int(d[f"{p}_n_conv"])))
+    temporal = tuple((d[f"{p}_temporal{i}_W"], d[f"{p}_temporal{i}_b"], int(d[f"{p}_temporal{i}_dilation"]))
+                     for i in range(int(d[f"{p}_n_temporal"])))
+    return ConvNet(conv, temporal, (d[f"{p}_out_W"], float(d[f"{p}_out_b"])))
 
 
 @lru_cache(maxsize=4)
@@ -655,7 +706,8 @@ def _load(path: str) -> DetectorModel:
 
     settings = {str(k): float(v) for k, v in zip(d["settings_keys"], d["settings_values"])}
     return DetectorModel(d["mean"], d["scale"], layers("det"), layers("cls"), tuple(str(c) for c in d["classes"]),
-                         d["calib_x"], d["calib_y"], settings, names, network_from_arrays(d))
+                         d["calib_x"], d["calib_y"], settings, names, network_from_arrays(d),
+                         network_from_arrays(d, "stereo_net"))
 
 
 def load_model(path: str | Path | None = None) -> DetectorModel:
@@ -751,11 +803,12 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
                          first.calib_x if calib_x is None else np.asarray(calib_x, np.float64),
                          first.calib_y if calib_y is None else np.asarray(calib_y, np.float64),
                          dict(first.settings if settings is None else settings), first.feature_names,
-                         first.network)
+                         first.network, first.stereo_network)
 
 
-def frame_probabilities(features: np.ndarray, model: DetectorModel,
-                        bands: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.ndarray | None = None,
+                        difference: np.ndarray | None = None, *,
+                        stereo: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class.
 
     Parameters
@@ -766,6 +819,14 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel,
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
         From :func:`network_bands`; needed when the model has a network, whose probability
         is then averaged with the trees'.
+    difference : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
+        From :func:`network_level_difference` of a two-channel recording: the model's stereo
+        network (if it has one) is then used instead of its network. None: a mono recording,
+        or the network on the channels' mean alone.
+    stereo : bool, optional
+        Whether the recording has two channels (the stereo network, if any, is then used; a
+        stereo network with two input planes reads no ``difference``). Default: whether
+        ``difference`` is given.
 
     Returns
     -------
@@ -782,7 +843,15 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel,
             raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
         if np.shape(bands)[1] != p.size:
             raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
-        p = 0.5 * (p + network_probability(bands, model.network))
+        stereo = difference is not None if stereo is None else stereo
+        if stereo and model.stereo_network is not None:
+            if model.stereo_network.conv[0][0].shape[1] == 2:
+                difference = None
+            elif np.shape(difference) != np.shape(bands):
+                raise DetectorError(f"the level difference has shape {np.shape(difference)}, the bands {np.shape(bands)}")
+            p = 0.5 * (p + network_probability(bands, model.stereo_network, difference))
+        else:
+            p = 0.5 * (p + network_probability(bands, model.network))
     s = _mlp(Z, model.cls_layers)
     s = np.exp(s - s.max(axis=1, keepdims=True))
     return p, s / s.sum(axis=1, keepdims=True)
@@ -793,7 +862,8 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
 
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
     averaged with its network's (:func:`network_probability` on :func:`network_bands` of the
-    analysis's ``V``) where the model has one.
+    analysis's ``V``) where the model has one; on a two-channel recording, with its stereo
+    network's (which also reads :func:`network_level_difference` of ``X``) where it has one.
 
     Parameters
     ----------
@@ -807,7 +877,10 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
     bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
-    return frame_probabilities(frame_features(ana), model, bands)
+    stereo = bands is not None and model.stereo_network is not None and np.shape(ana.X)[0] == 2
+    planes = model.stereo_network.conv[0][0].shape[1] if stereo else 2
+    difference = network_level_difference(ana.X, bands, ana.cfg) if stereo and planes == 3 else None
+    return frame_probabilities(frame_features(ana), model, bands, difference, stereo=stereo)
 
 
 # ------------------------------------------------------------------------------------------
