@@ -124,6 +124,51 @@ def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs:
 
 
 # --------------------------------------------------------------------------------------------
+# augmentation of the input planes while training
+# --------------------------------------------------------------------------------------------
+#: Augmentations applied to every training batch (``--augment``): ``eq``, a random smooth curve
+#: over the bands added to the level plane (the music's and the event's spectral balance as
+#: another mix or microphone would give them); ``mask``, half of the crops with 1-6 adjacent
+#: bands set to their typical value (SpecAugment's frequency masking). Session 43 (DETECTOR.md).
+AUGMENT = ("eq", "mask")
+EQ_TILT = 0.7   # nepers (about 6 dB) from the lowest band to the highest, at most, either way
+EQ_BUMP = 0.7   # nepers, at most, either way: a bell 0.1-0.5 of the band range wide (std)
+MASK_P = 0.5
+MASK_BANDS = 6
+
+
+def augment_planes(X: np.ndarray, rng: np.random.Generator, kinds: tuple = AUGMENT) -> np.ndarray:
+    """Augment a batch of input planes in place.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, 2, NETWORK_BANDS, n_frames)], float32
+        Planes of :func:`cleantake.detector.network_planes`.
+    rng : np.random.Generator
+    kinds : tuple of {"eq", "mask"}
+
+    Returns
+    -------
+    np.ndarray
+        ``X``. ``eq`` changes plane 1 only: plane 0 subtracts each band's own median, in which a
+        fixed gain per band cancels.
+    """
+    n = X.shape[0]
+    if "eq" in kinds:
+        b = np.linspace(-1, 1, NETWORK_BANDS)[None, :]
+        tilt = rng.uniform(-EQ_TILT, EQ_TILT, (n, 1)) * b
+        c, w, h = rng.uniform(-1, 1, (n, 1)), rng.uniform(0.1, 0.5, (n, 1)), rng.uniform(-EQ_BUMP, EQ_BUMP, (n, 1))
+        X[:, 1] += (tilt + h * np.exp(-0.5 * ((b - c) / w) ** 2)).astype(np.float32)[:, :, None]
+    if "mask" in kinds:
+        for r in range(n):
+            if rng.random() < MASK_P:
+                w = int(rng.integers(1, MASK_BANDS + 1))
+                a = int(rng.integers(0, NETWORK_BANDS - w))
+                X[r, :, a:a + w] = 0.0
+    return X
+
+
+# --------------------------------------------------------------------------------------------
 # the network in PyTorch, and its export
 # --------------------------------------------------------------------------------------------
 def build(torch):
@@ -172,13 +217,14 @@ def export(net) -> ConvNet:
     return ConvNet(conv, temporal, out)
 
 
-def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> ConvNet:
+def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augment: tuple = AUGMENT) -> ConvNet:
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
+    arng = np.random.default_rng(seed + 1000)  # the augmentation's own stream: crops as without it
     planes = [network_planes(b) for b, _ in exs]
     labels = [y for _, y in exs]
     net = build(torch)
@@ -202,6 +248,8 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> Con
                 L = min(CROP, T)
                 X[r, :, :, :L] = planes[i][:, :, a:a + L]
                 Y[r, :L] = labels[i][a:a + L]
+            if augment:
+                X = augment_planes(X, arng, augment)
             y = torch.from_numpy(Y.astype(np.float32))
             mask = y >= 0
             logits = net(torch.from_numpy(X))
@@ -247,8 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes building the data")
     ap.add_argument("--threads", type=int, default=2, help="PyTorch threads while training")
     ap.add_argument("--stage", choices=("all", "data"), default="all")
+    ap.add_argument("--augment", default=",".join(AUGMENT),
+                    help="augmentations of the input planes while training, comma-separated from eq, mask "
+                    "('' for none: session 41's recipe)")
     args = ap.parse_args(argv)
     names = args.folds.split(",")
+    augment = tuple(a for a in args.augment.split(",") if a)
+    if set(augment) - set(AUGMENT):
+        raise SystemExit(f"--augment: unknown {sorted(set(augment) - set(AUGMENT))}; allowed: {', '.join(AUGMENT)}")
     tests = {j: held_out(args.corpus, args.cache, j, args.jobs) for j in range(N_FOLDS)}
     for name in names:
         k = None if name == "final" else int(name)
@@ -256,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "data":
             continue
         others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]
-        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ")
+        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ", augment=augment)
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{'final' if k is None else f'fold{k}'}.npz"
         np.savez_compressed(path, **network_arrays(net))
