@@ -1,6 +1,13 @@
 """Train the detector's network (:class:`cleantake.detector.ConvNet`) by grouped cross-validation.
 
-    python scripts/train_network.py          # = --seed 0 --n-train 3000 --epochs 8
+    python scripts/train_network.py             # = --seed 0 --n-train 3000 --epochs 8 --augment mask
+    python scripts/train_network.py --augment ''
+
+The shipped detector holds two networks of the same architecture: the first command's (frequency
+masking while training; ``benchmarks/results/networks_mask``) for mono recordings, the second's
+(no augmentation; ``benchmarks/results/networks``) for two-channel ones. Held out on all 1,264
+cross-validation recordings (session 43, DETECTOR.md), masking gained on mono recordings and
+lost on the stereo full mixes, so each kind of recording gets the network that was better on it.
 
 The network reads the mixture's band spectrogram (:func:`cleantake.detector.network_bands`,
 64 log-spaced bands of the analysis's magnitude) and gives every frame the probability that it
@@ -142,6 +149,54 @@ def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs:
 
 
 # --------------------------------------------------------------------------------------------
+# augmentation of the input planes while training
+# --------------------------------------------------------------------------------------------
+#: Augmentations that ``--augment`` allows: ``eq``, a random smooth curve over the bands added
+#: to the level plane (the music's and the event's spectral balance as another mix or
+#: microphone would give them); ``mask``, half of the crops with 1-6 adjacent bands set to
+#: their typical value (SpecAugment's frequency masking). Session 43 (DETECTOR.md): eq + mask
+#: gained on mono recordings and lost on every fold's stereo mixes; mask alone gained more on
+#: mono and lost less on stereo (the default, for the mono network).
+AUGMENT = ("eq", "mask")
+DEFAULT_AUGMENT = ("mask",)
+EQ_TILT = 0.7   # nepers (about 6 dB) from the lowest band to the highest, at most, either way
+EQ_BUMP = 0.7   # nepers, at most, either way: a bell 0.1-0.5 of the band range wide (std)
+MASK_P = 0.5
+MASK_BANDS = 6
+
+
+def augment_planes(X: np.ndarray, rng: np.random.Generator, kinds: tuple = AUGMENT) -> np.ndarray:
+    """Augment a batch of input planes in place.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, n_planes, NETWORK_BANDS, n_frames)], float32
+        Planes of :func:`cleantake.detector.network_planes` (2, or 3 with the level difference).
+    rng : np.random.Generator
+    kinds : tuple of {"eq", "mask"}
+
+    Returns
+    -------
+    np.ndarray
+        ``X``. ``eq`` changes plane 1 only: plane 0 subtracts each band's own median, in which a
+        fixed gain per band cancels.
+    """
+    n = X.shape[0]
+    if "eq" in kinds:
+        b = np.linspace(-1, 1, NETWORK_BANDS)[None, :]
+        tilt = rng.uniform(-EQ_TILT, EQ_TILT, (n, 1)) * b
+        c, w, h = rng.uniform(-1, 1, (n, 1)), rng.uniform(0.1, 0.5, (n, 1)), rng.uniform(-EQ_BUMP, EQ_BUMP, (n, 1))
+        X[:, 1] += (tilt + h * np.exp(-0.5 * ((b - c) / w) ** 2)).astype(np.float32)[:, :, None]
+    if "mask" in kinds:
+        for r in range(n):
+            if rng.random() < MASK_P:
+                w = int(rng.integers(1, MASK_BANDS + 1))
+                a = int(rng.integers(0, NETWORK_BANDS - w))
+                X[r, :, a:a + w] = 0.0
+    return X
+
+
+# --------------------------------------------------------------------------------------------
 # the network in PyTorch, and its export
 # --------------------------------------------------------------------------------------------
 def build(torch, n_planes: int = 2):
@@ -190,13 +245,14 @@ def export(net) -> ConvNet:
     return ConvNet(conv, temporal, out)
 
 
-def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> ConvNet:
+def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augment: tuple = DEFAULT_AUGMENT) -> ConvNet:
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
+    arng = np.random.default_rng(seed + 1000)  # the augmentation's own stream: crops as without it
     planes = [planes_of(b) for b, _ in exs]
     labels = [y for _, y in exs]
     n_planes = planes[0].shape[0]
@@ -221,6 +277,8 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "") -> Con
                 L = min(CROP, T)
                 X[r, :, :, :L] = planes[i][:, :, a:a + L]
                 Y[r, :L] = labels[i][a:a + L]
+            if augment:
+                X = augment_planes(X, arng, augment)
             y = torch.from_numpy(Y.astype(np.float32))
             mask = y >= 0
             logits = net(torch.from_numpy(X))
@@ -264,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=None,
                     help="default .cache/network, or .cache/network_stereo with --level-difference")
     ap.add_argument("--out", type=Path, default=None,
-                    help="default benchmarks/results/networks, or networks_stereo with --level-difference")
+                    help="default benchmarks/results/networks (networks_stereo with --level-difference), "
+                    "with _<augmentations> appended (networks_mask by default)")
     ap.add_argument("--folds", default="0,1,2,3,4,final", help="which networks to train")
     ap.add_argument("--n-train", type=int, default=3000, help="augmented mixtures per network")
     ap.add_argument("--epochs", type=int, default=8)
@@ -272,11 +331,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes building the data")
     ap.add_argument("--threads", type=int, default=2, help="PyTorch threads while training")
     ap.add_argument("--stage", choices=("all", "data"), default="all")
+    ap.add_argument("--augment", default=",".join(DEFAULT_AUGMENT),
+                    help="augmentations of the input planes while training, comma-separated from eq, mask "
+                    "('' for none: session 41's recipe)")
     args = ap.parse_args(argv)
     ld = args.level_difference
     args.cache = args.cache or ROOT / ".cache" / ("network_stereo" if ld else "network")
-    args.out = args.out or ROOT / "benchmarks" / "results" / ("networks_stereo" if ld else "networks")
     names = args.folds.split(",")
+    augment = tuple(a for a in args.augment.split(",") if a)
+    if set(augment) - set(AUGMENT):
+        raise SystemExit(f"--augment: unknown {sorted(set(augment) - set(AUGMENT))}; allowed: {', '.join(AUGMENT)}")
+    args.out = args.out or ROOT / "benchmarks" / "results" / "_".join(
+        ["networks_stereo" if ld else "networks", *augment])
     tests = {j: held_out(args.corpus, args.cache, j, args.jobs, ld) for j in range(N_FOLDS)}
     for name in names:
         k = None if name == "final" else int(name)
@@ -284,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "data":
             continue
         others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]
-        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ")
+        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ", augment=augment)
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{'final' if k is None else f'fold{k}'}.npz"
         np.savez_compressed(path, **network_arrays(net))

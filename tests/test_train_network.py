@@ -1,0 +1,64 @@
+"""scripts/train_network.py: the augmentation of the network's input planes while training (the
+training itself takes minutes and is measured in benchmarks/DETECTOR.md, not here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import load_script
+
+from cleantake.detector import NETWORK_BANDS
+
+
+def _script():
+    return load_script("scripts/train_network.py")
+
+
+def _batch(seed: int = 0, n: int = 64, frames: int = 50) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 2, NETWORK_BANDS, frames)).astype(np.float32)
+
+
+def test_eq_changes_only_the_level_plane_by_a_smooth_curve_the_same_in_every_frame():
+    tn = _script()
+    X = _batch()
+    Y = tn.augment_planes(X.copy(), np.random.default_rng(1), ("eq",))
+    np.testing.assert_array_equal(Y[:, 0], X[:, 0])  # plane 0 subtracts each band's median: untouched
+    d = Y[:, 1] - X[:, 1]
+    np.testing.assert_allclose(d, d[:, :, :1].repeat(d.shape[2], axis=2), atol=1e-5)  # constant over frames
+    curve = d[:, :, 0]
+    assert np.abs(curve).max() <= tn.EQ_TILT + tn.EQ_BUMP + 1e-5
+    assert np.ptp(curve, axis=1).mean() > 0.1  # it does change the balance
+    # smooth: neighbouring bands move together far more than the curve's range
+    assert np.abs(np.diff(curve, axis=1)).max() < 0.25 * np.ptp(curve, axis=1).max()
+
+
+def test_mask_sets_a_few_adjacent_bands_to_zero_in_about_half_the_crops():
+    tn = _script()
+    X = _batch(n=400)
+    Y = tn.augment_planes(X.copy(), np.random.default_rng(2), ("mask",))
+    masked = 0
+    for x, y in zip(X, Y):
+        bands = np.flatnonzero(np.any(y != x, axis=(0, 2)))
+        if bands.size == 0:
+            continue
+        masked += 1
+        assert 1 <= bands.size <= tn.MASK_BANDS and np.all(np.diff(bands) == 1)
+        assert np.all(y[:, bands] == 0.0)
+    assert 0.4 < masked / len(X) < 0.6
+
+
+def test_augmentation_is_deterministic_for_its_generator_and_none_leaves_the_batch():
+    tn = _script()
+    X = _batch()
+    a = tn.augment_planes(X.copy(), np.random.default_rng(3))
+    b = tn.augment_planes(X.copy(), np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, X)
+    np.testing.assert_array_equal(tn.augment_planes(X.copy(), np.random.default_rng(3), ()), X)
+
+
+def test_an_unknown_augmentation_is_refused_before_any_data_is_made(tmp_path, capsys):
+    tn = _script()
+    with pytest.raises(SystemExit, match="unknown.*allowed: eq, mask"):
+        tn.main(["--augment", "eq,flip", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    assert not any(tmp_path.iterdir())
