@@ -48,8 +48,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def trees(model):
-    """The shipped model's trees alone (its network left out)."""
-    return replace(model, network=None)
+    """The shipped model's trees alone (its networks left out)."""
+    return replace(model, network=None, stereo_network=None)
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +269,20 @@ def test_level_difference_marks_what_is_panned_away_from_the_music():
     np.testing.assert_allclose(network_level_difference(1e-3 * ana.X, 1e-3 * B, ana.cfg), D, atol=1e-3)
     with pytest.raises(ParameterError, match="two channels"):
         network_level_difference(ana.X[:1], B, ana.cfg)
+
+
+def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model, trees):
+    # Session 44: the masked-band network on mono recordings, session 41's on two-channel ones;
+    # both read the two level-independent planes (no level difference).
+    assert model.network is not None and model.stereo_network is not None
+    for net in (model.network, model.stereo_network):
+        assert net.conv[0][0].shape[1] == 2
+    assert not np.array_equal(model.network.conv[0][0], model.stereo_network.conv[0][0])
+    x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0]])
+    for ana, net in ((_analyse(x[:1]), model.network), (_analyse(x), model.stereo_network)):
+        F, B = frame_features(ana), network_bands(ana.V, ana.cfg)
+        np.testing.assert_allclose(interference_probabilities(ana, model)[0],
+                                   0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, net)))
 
 
 def test_a_stereo_network_is_used_on_two_channels_only_and_round_trips(tmp_path, trees):
