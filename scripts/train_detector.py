@@ -78,7 +78,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from cleantake.analysis import analyse  # noqa: E402
 from cleantake.corpus import CORE_CLASSES, EXTRA_CLASSES, assign_folds, corpus_files, cv_recipes, in_hall  # noqa: E402
 from cleantake.corpus import fold_dictionary as corpus_fold_dictionary  # noqa: E402
-from cleantake.detector import FEATURES_VERSION, FMIN_HZ, frame_features, network_bands, network_level_difference  # noqa: E402
+from cleantake.detector import FEATURES_VERSION, FMIN_HZ, frame_features, network_bands  # noqa: E402
 from cleantake.dictionaries import load_dictionary, resolve_dictionary, save_dictionary  # noqa: E402
 from cleantake.errors import ParameterError  # noqa: E402
 from cleantake.evaluate import build_mixture  # noqa: E402
@@ -359,10 +359,7 @@ def run_job(job: dict) -> str:
     base = baseline_segments(cleaner, ana) if job["kind"] == "test" else []
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
-    B = network_bands(ana.V, ana.cfg)
-    # two channels: their level difference too, which a stereo network reads (--stereo-network)
-    D = {"D": network_level_difference(ana.X, B, ana.cfg)} if ana.X.shape[0] == 2 else {}
-    np.savez_compressed(tmp, F=F, B=B, **D, ratio=ratio.astype(np.float32), cls=cls.astype(np.int8),
+    np.savez_compressed(tmp, F=F, B=network_bands(ana.V, ana.cfg), ratio=ratio.astype(np.float32), cls=cls.astype(np.int8),
                         inner=ana.inner, spans=np.array(spans, np.int32).reshape(-1, 3),
                         base=np.array(base, np.int32).reshape(-1, 2), meta=json.dumps(meta),
                         seconds=time.perf_counter() - t0)
@@ -595,8 +592,8 @@ def _calibrated(model, calib, extra: dict):
 def predict(model, it: dict):
     from cleantake.detector import frame_probabilities
 
-    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None, it.get("D"),
-                               stereo=it.get("stereo", "D" in it))
+    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None,
+                               stereo=it.get("stereo", False))
 
 
 def item_events(model, it: dict) -> list:
@@ -930,16 +927,11 @@ def fit_all(args, jobs: list[dict]) -> None:
         raise SystemExit("--stereo-network needs --network (mono recordings keep the network of --network)")
     snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: None for k in nets or {}}
     if args.stereo_network:
-        # which held-out analyses are of two channels (from their music: caches before session 43
-        # hold no level difference to tell), so that predict() gives them the stereo network
+        # which held-out analyses are of two channels (from their music), so that predict()
+        # gives them the stereo network
         for k in range(N_FOLDS):
             for it in test[k]:
-                it["stereo"] = "D" in it or _stereo(it, args.corpus)
-    reads_difference = any(n is not None and n.conv[0][0].shape[1] == 3 for n in snets.values())
-    if reads_difference and any(it["stereo"] and "D" not in it and it["B"].size
-                                for k in range(N_FOLDS) for it in test[k]):
-        raise SystemExit(f"--cache {args.cache} holds stereo analyses without the level difference the stereo "
-                         "network reads (made before session 43); run --stage features into a fresh --cache")
+                it["stereo"] = _stereo(it, args.corpus)
     trees_rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}  # trees alone (with --network)
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
     fitted: dict[str, dict[int, object]] = {kd: {} for kd in kinds}
@@ -1163,9 +1155,9 @@ def main(argv: list[str] | None = None) -> int:
                          "real as not); negative: the lowest that leaves <= 2 %% of the other folds' "
                          "clean recordings with an event")
     ap.add_argument("--stereo-network", type=Path, default=None, metavar="DIR",
-                    help="with --network: also attach the stereo networks of scripts/train_network.py "
-                    "--level-difference in DIR (fold0..4.npz, final.npz), used instead of the network on "
-                    "two-channel recordings")
+                    help="with --network: also attach the networks of scripts/train_network.py in DIR "
+                    "(fold0..4.npz, final.npz) as stereo networks, used instead of the network on "
+                    "two-channel recordings (the shipped model: --augment '' ones)")
     ap.add_argument("--network", type=Path, default=None, metavar="DIR",
                     help="attach the networks of scripts/train_network.py in DIR (fold0..4.npz, final.npz) to "
                     "the models, their probability averaged with the trees' (and print, per fold, the lowest "

@@ -26,12 +26,6 @@ Writes ``--out/fold{k}.npz`` and ``--out/final.npz`` (arrays of
 against PyTorch's own forward pass), which ``scripts/train_detector.py --network DIR``
 attaches to the detector models it fits and calibrates.
 
-With ``--level-difference`` it trains the stereo network instead (into
-``benchmarks/results/networks_stereo`` and ``.cache/network_stereo`` by default): a third input
-plane, the channels' level difference per band (:func:`cleantake.detector.network_level_difference`;
-zero for mono recordings, which it is trained on too), on the same recordings; ``train_detector.py
---stereo-network DIR`` attaches it, and the library uses it on two-channel recordings only.
-
 Training needs PyTorch (``pip install '.[train]'``, which pins the CPU build); the shipped
 network is arrays evaluated in numpy. Deterministic for ``--seed`` on one software stack
 (data from seeded generators; PyTorch's deterministic algorithms on ``--threads`` threads).
@@ -53,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cleantake.analysis import spectrogram  # noqa: E402
 from cleantake.corpus import cv_recipes  # noqa: E402
 from cleantake.detector import (NETWORK_BANDS, ConvNet, network_arrays, network_bands,  # noqa: E402
-                                network_level_difference, network_logits, network_planes)
+                                network_logits, network_planes)
 from cleantake.settings import Settings  # noqa: E402
 from train_detector import (N_FOLDS, NEG_RATIO, POS_RATIO, SR, frame_truth, test_recording,  # noqa: E402
                             training_recipe)
@@ -71,36 +65,25 @@ KERNEL = 5
 # --------------------------------------------------------------------------------------------
 # data: band spectrogram + frame labels per recording, cached per fold
 # --------------------------------------------------------------------------------------------
-def example(mix: np.ndarray, events: list, level_difference: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Bands [shape=(NETWORK_BANDS, T)] and labels (1, 0, or -1 = ignored) [shape=(T,)];
-    with ``level_difference``, the bands over the level difference [shape=(2 * NETWORK_BANDS, T)],
-    zero for a mono recording."""
+def example(mix: np.ndarray, events: list) -> tuple[np.ndarray, np.ndarray]:
+    """Bands [shape=(NETWORK_BANDS, T)] and labels (1, 0, or -1 = ignored) [shape=(T,)]."""
     cfg = Settings().stft_config(SR)
-    X, V = spectrogram(mix, cfg)
+    _, V = spectrogram(mix, cfg)
     ratio = frame_truth(mix, events, cfg, V)[0]
     y = np.where(ratio >= POS_RATIO, 1, np.where(ratio < NEG_RATIO, 0, -1)).astype(np.int8)
-    B = network_bands(V, cfg)
-    if not level_difference:
-        return B, y
-    D = network_level_difference(X, B, cfg) if X.shape[0] == 2 else np.zeros_like(B)
-    return np.concatenate([B, D]), y
-
-
-def planes_of(b: np.ndarray) -> np.ndarray:
-    """The network's input planes of one cached example (3 with the level difference)."""
-    return network_planes(b[:NETWORK_BANDS], b[NETWORK_BANDS:] if b.shape[0] > NETWORK_BANDS else None)
+    return network_bands(V, cfg), y
 
 
 def _train_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
-    corpus, k, i, seed, ld = a
+    corpus, k, i, seed = a
     mix, events, _ = training_recipe(corpus, k, i, seed)
-    return example(mix, events, ld)
+    return example(mix, events)
 
 
 def _test_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
-    corpus, entry, ld = a
+    corpus, entry = a
     mix, events, _ = test_recording(corpus, entry)
-    return example(mix, events, ld)
+    return example(mix, events)
 
 
 def _save(path: Path, exs: list) -> None:
@@ -136,16 +119,15 @@ def cached(path: Path, fn, args: list, jobs: int) -> list:
     return exs
 
 
-def held_out(corpus: Path, cache: Path, j: int, jobs: int, ld: bool = False) -> list:
-    """Every held-out recording of fold ``j`` (with the level difference: ``ld``)."""
-    return cached(cache / f"test_f{j}.npz", _test_job,
-                  [(corpus, e, ld) for e in cv_recipes(corpus, j, part="test")], jobs)
+def held_out(corpus: Path, cache: Path, j: int, jobs: int) -> list:
+    """Every held-out recording of fold ``j``."""
+    return cached(cache / f"test_f{j}.npz", _test_job, [(corpus, e) for e in cv_recipes(corpus, j, part="test")], jobs)
 
 
-def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs: int, ld: bool = False) -> list:
+def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs: int) -> list:
     name = "final" if k is None else f"f{k}"
     return cached(cache / f"train_{name}_s{seed}_n{n}.npz", _train_job,
-                  [(corpus, k, i, RECIPE_SEED + seed, ld) for i in range(n)], jobs)
+                  [(corpus, k, i, RECIPE_SEED + seed) for i in range(n)], jobs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,8 +152,8 @@ def augment_planes(X: np.ndarray, rng: np.random.Generator, kinds: tuple = AUGME
 
     Parameters
     ----------
-    X : np.ndarray [shape=(n, n_planes, NETWORK_BANDS, n_frames)], float32
-        Planes of :func:`cleantake.detector.network_planes` (2, or 3 with the level difference).
+    X : np.ndarray [shape=(n, 2, NETWORK_BANDS, n_frames)], float32
+        Planes of :func:`cleantake.detector.network_planes`.
     rng : np.random.Generator
     kinds : tuple of {"eq", "mask"}
 
@@ -199,13 +181,13 @@ def augment_planes(X: np.ndarray, rng: np.random.Generator, kinds: tuple = AUGME
 # --------------------------------------------------------------------------------------------
 # the network in PyTorch, and its export
 # --------------------------------------------------------------------------------------------
-def build(torch, n_planes: int = 2):
+def build(torch):
     nn = torch.nn
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            layers, ci = [], n_planes
+            layers, ci = [], 2
             for co in WIDTHS:
                 layers += [nn.Conv2d(ci, co, 3, padding=1), nn.BatchNorm2d(co), nn.ReLU(), nn.MaxPool2d((2, 1))]
                 ci = co
@@ -253,10 +235,9 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augmen
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
     arng = np.random.default_rng(seed + 1000)  # the augmentation's own stream: crops as without it
-    planes = [planes_of(b) for b, _ in exs]
+    planes = [network_planes(b) for b, _ in exs]
     labels = [y for _, y in exs]
-    n_planes = planes[0].shape[0]
-    net = build(torch, n_planes)
+    net = build(torch)
     batch = 16
     steps = epochs * int(np.ceil(len(exs) / batch))
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
@@ -269,7 +250,7 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augmen
         total, n = 0.0, 0
         for s in range(0, len(order), batch):
             idx = order[s:s + batch]
-            X = np.zeros((len(idx), n_planes, NETWORK_BANDS, CROP), np.float32)
+            X = np.zeros((len(idx), 2, NETWORK_BANDS, CROP), np.float32)
             Y = np.full((len(idx), CROP), -1, np.int8)
             for r, i in enumerate(idx):
                 T = labels[i].size
@@ -306,9 +287,7 @@ def frame_ap(net: ConvNet, exs: list) -> float:
 
     from cleantake.detector import network_probability
 
-    p = np.concatenate([network_probability(b[:NETWORK_BANDS], net,
-                                            b[NETWORK_BANDS:] if b.shape[0] > NETWORK_BANDS else None)
-                        for b, _ in exs])
+    p = np.concatenate([network_probability(b, net) for b, _ in exs])
     y = np.concatenate([y for _, y in exs])
     keep = y >= 0
     return float(average_precision_score(y[keep], p[keep]))
@@ -317,13 +296,10 @@ def frame_ap(net: ConvNet, exs: list) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    ap.add_argument("--level-difference", action="store_true",
-                    help="train the stereo network: the channels' level difference as a third input plane")
-    ap.add_argument("--cache", type=Path, default=None,
-                    help="default .cache/network, or .cache/network_stereo with --level-difference")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "network")
     ap.add_argument("--out", type=Path, default=None,
-                    help="default benchmarks/results/networks (networks_stereo with --level-difference), "
-                    "with _<augmentations> appended (networks_mask by default)")
+                    help="default benchmarks/results/networks_<augmentations> (networks_mask by default, "
+                    "networks with --augment '')")
     ap.add_argument("--folds", default="0,1,2,3,4,final", help="which networks to train")
     ap.add_argument("--n-train", type=int, default=3000, help="augmented mixtures per network")
     ap.add_argument("--epochs", type=int, default=8)
@@ -335,18 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="augmentations of the input planes while training, comma-separated from eq, mask "
                     "('' for none: session 41's recipe)")
     args = ap.parse_args(argv)
-    ld = args.level_difference
-    args.cache = args.cache or ROOT / ".cache" / ("network_stereo" if ld else "network")
     names = args.folds.split(",")
     augment = tuple(a for a in args.augment.split(",") if a)
     if set(augment) - set(AUGMENT):
         raise SystemExit(f"--augment: unknown {sorted(set(augment) - set(AUGMENT))}; allowed: {', '.join(AUGMENT)}")
-    args.out = args.out or ROOT / "benchmarks" / "results" / "_".join(
-        ["networks_stereo" if ld else "networks", *augment])
-    tests = {j: held_out(args.corpus, args.cache, j, args.jobs, ld) for j in range(N_FOLDS)}
+    args.out = args.out or ROOT / "benchmarks" / "results" / "_".join(["networks", *augment])
+    tests = {j: held_out(args.corpus, args.cache, j, args.jobs) for j in range(N_FOLDS)}
     for name in names:
         k = None if name == "final" else int(name)
-        exs = augmented(args.corpus, args.cache, k, args.n_train, args.seed, args.jobs, ld)
+        exs = augmented(args.corpus, args.cache, k, args.n_train, args.seed, args.jobs)
         if args.stage == "data":
             continue
         others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]

@@ -14,7 +14,7 @@ from cleantake.errors import ParameterError
 from cleantake.detector import (
     CLASSES, FEATURE_NAMES, NETWORK_BANDS, ConvNet, DetectedEvent, DetectorError, DetectorModel, TreeEnsemble,
     average_models, detect_events, frame_features, frame_probabilities, interference_probabilities, load_model,
-    network_bands, network_level_difference, network_logits, network_planes, network_probability, save_model,
+    network_bands, network_logits, network_planes, network_probability, save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
 from cleantake.settings import Settings
@@ -245,32 +245,6 @@ def _full_net(rng: np.random.Generator, n_planes: int) -> ConvNet:
     return ConvNet(conv, ((W0,) + small.temporal[0][1:],) + small.temporal[1:], small.out)
 
 
-def test_level_difference_marks_what_is_panned_away_from_the_music():
-    music = np.repeat(_music(6.0, seed=3), 2, axis=0)  # the music in the middle
-    ana = _analyse(music)
-    B = network_bands(ana.V, ana.cfg)
-    D = network_level_difference(ana.X, B, ana.cfg)
-    assert D.shape == B.shape and D.dtype == np.float32
-    np.testing.assert_allclose(D, 0.0, atol=1e-5)
-    # a burst of noise on the left only, from 3.0 to 3.3 s
-    x = music.copy()
-    a, b = int(3.0 * SR), int(3.3 * SR)
-    x[0, a:b] += 0.05 * np.random.default_rng(0).standard_normal(b - a)
-    ana = _analyse(x)
-    B = network_bands(ana.V, ana.cfg)
-    D = network_level_difference(ana.X, B, ana.cfg)
-    t = ana.cfg.frame_times(D.shape[1])
-    inside, outside = (t > 3.05) & (t < 3.25), (t < 2.5) | (t > 3.8)
-    assert D[:, inside].mean() > 1.0 and np.abs(D[:, outside]).mean() < 0.05
-    # the channels swapped: the sign flips; louder or quieter: the same
-    swapped = _analyse(x[::-1].copy())
-    np.testing.assert_allclose(network_level_difference(swapped.X, network_bands(swapped.V, swapped.cfg), swapped.cfg),
-                               -D, atol=1e-4)
-    np.testing.assert_allclose(network_level_difference(1e-3 * ana.X, 1e-3 * B, ana.cfg), D, atol=1e-3)
-    with pytest.raises(ParameterError, match="two channels"):
-        network_level_difference(ana.X[:1], B, ana.cfg)
-
-
 def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model, trees):
     # Session 44: the masked-band network on mono recordings, session 41's on two-channel ones;
     # both read the two level-independent planes (no level difference).
@@ -287,7 +261,7 @@ def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model
 
 def test_a_stereo_network_is_used_on_two_channels_only_and_round_trips(tmp_path, trees):
     rng = np.random.default_rng(6)
-    net, stereo = _full_net(rng, 2), _full_net(rng, 3)
+    net, stereo = _full_net(rng, 2), _full_net(rng, 2)
     model = replace(trees, network=net, stereo_network=stereo)
     mono = _analyse(_music(6.0, seed=4))
     x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0]])
@@ -295,19 +269,19 @@ def test_a_stereo_network_is_used_on_two_channels_only_and_round_trips(tmp_path,
     # mono: the network alone, as without a stereo network
     np.testing.assert_array_equal(interference_probabilities(mono, model)[0],
                                   interference_probabilities(mono, replace(model, stereo_network=None))[0])
-    # stereo: the stereo network, reading the level difference
+    # two channels: the stereo network instead
     F, B = frame_features(two), network_bands(two.V, two.cfg)
-    D = network_level_difference(two.X, B, two.cfg)
     p = interference_probabilities(two, model)[0]
-    np.testing.assert_allclose(p, 0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, stereo, D)))
+    np.testing.assert_allclose(p, 0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, stereo)))
     assert not np.allclose(p, interference_probabilities(two, replace(model, stereo_network=None))[0])
+    np.testing.assert_array_equal(frame_probabilities(F, model, B, stereo=True)[0], p)
     back = load_model(save_model(model, tmp_path / "stereo.npz"))
     assert back.stereo_network is not None and back.network is not None
-    np.testing.assert_array_equal(frame_probabilities(F, back, B, D)[0], p)
+    np.testing.assert_array_equal(frame_probabilities(F, back, B, stereo=True)[0], p)
+    np.testing.assert_array_equal(frame_probabilities(F, back, B)[0], interference_probabilities(
+        two, replace(model, stereo_network=None))[0])
     with pytest.raises(DetectorError, match="input planes"):
-        network_probability(B, stereo)
-    with pytest.raises(DetectorError, match="level difference"):
-        frame_probabilities(F, back, B, D[:, :-1])
+        network_probability(B, _full_net(rng, 3))
 
 
 def test_features_shape_and_finite(ana_music):
@@ -488,18 +462,3 @@ def test_feature_versions_differ_only_next_to_digital_silence(ana_music):
     assert np.isfinite(F1).all() and np.abs(F1 - F2).max() > 1.0
     with pytest.raises(ParameterError, match="version"):
         frame_features(ana_music, version=3)
-
-
-def test_a_two_plane_stereo_network_is_used_on_two_channels_without_the_level_difference(trees):
-    rng = np.random.default_rng(7)
-    net, stereo = _full_net(rng, 2), _full_net(rng, 2)
-    model = replace(trees, network=net, stereo_network=stereo)
-    x = np.stack([_music(6.0, seed=8)[0], 0.5 * _music(6.0, seed=9)[0]])
-    two = _analyse(x)
-    F, B = frame_features(two), network_bands(two.V, two.cfg)
-    p = interference_probabilities(two, model)[0]
-    np.testing.assert_allclose(p, 0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, stereo)))
-    np.testing.assert_array_equal(frame_probabilities(F, model, B, stereo=True)[0], p)
-    mono = _analyse(_music(6.0, seed=8))
-    np.testing.assert_array_equal(interference_probabilities(mono, model)[0],
-                                  interference_probabilities(mono, replace(model, stereo_network=None))[0])

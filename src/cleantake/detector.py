@@ -20,7 +20,7 @@ computes. This module replaces it by a small model trained on augmented corpus m
    class label (``"unknown"`` when no class is likely enough).
 
 Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, T), ``X``
-(C, F, T; only with a stereo network),
+(only its number of channels, with a stereo network),
 ``P`` (B, F), ``Vb`` (B, T), ``Wb`` (B, n_fixed), ``nmf`` (with ``W``, ``H``, ``n_fixed``),
 ``labels`` (class of every interference template), ``L_i``, ``L_m`` (B, T), ``gain``,
 ``share``, ``level_i`` (T,), ``ref``, ``partial``, ``inner`` (T,) and ``Fm`` (kNN features).
@@ -43,7 +43,7 @@ from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "NETWORK_BANDS", "DetectorModel",
     "TreeEnsemble", "ConvNet", "DetectedEvent", "DetectorError", "load_model", "save_model", "frame_features",
-    "frame_probabilities", "network_bands", "network_level_difference", "network_planes", "network_logits", "network_probability",
+    "frame_probabilities", "network_bands", "network_planes", "network_logits", "network_probability",
     "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
     "smoothed_probability", "detect_events", "events_from_probabilities",
 ]
@@ -340,37 +340,6 @@ def network_bands(V: np.ndarray, cfg: StftConfig) -> np.ndarray:
     return (_network_pool(cfg) @ np.asarray(V, np.float32)).astype(np.float32)
 
 
-def network_level_difference(X: np.ndarray, bands: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """The stereo network's third input: where in the stereo image each band's sound sits.
-
-    Parameters
-    ----------
-    X : np.ndarray [shape=(2, cfg.n_freq, n_frames)], complex
-        STFT of the two channels (the analysis's ``X``).
-    bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
-        From :func:`network_bands` of the same recording; its mean sets the floor.
-    cfg : StftConfig
-
-    Returns
-    -------
-    np.ndarray [shape=(NETWORK_BANDS, n_frames)], float32
-        Per band, the natural log of the left channel's pooled magnitude over the right's
-        (each floored at a thousandth of the bands' mean), minus that band's median over the
-        frames: zero where a band sits where it usually does, so that an event panned away
-        from the music stands out whatever the mix's own balance.
-    """
-    X = np.asarray(X)
-    if X.ndim != 3 or X.shape[0] != 2:
-        raise ParameterError(f"the level difference needs the STFT of two channels, got shape {X.shape}")
-    B = np.asarray(bands, np.float32)
-    if not B.size:
-        return np.zeros(B.shape, np.float32)
-    pool = _network_pool(cfg)
-    f = 1e-3 * float(B.mean()) + 1e-12
-    D = np.log(pool @ np.abs(X[0]).astype(np.float32) + f) - np.log(pool @ np.abs(X[1]).astype(np.float32) + f)
-    return (D - np.median(D, axis=1, keepdims=True)).astype(np.float32)
-
-
 # ------------------------------------------------------------------------------------------
 # model
 # ------------------------------------------------------------------------------------------
@@ -498,28 +467,24 @@ class ConvNet:
                    + self.out[0].size + 1)
 
 
-def network_planes(bands: np.ndarray, difference: np.ndarray | None = None) -> np.ndarray:
+def network_planes(bands: np.ndarray) -> np.ndarray:
     """The network's input planes from :func:`network_bands`, independent of the level.
 
     Parameters
     ----------
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
-    difference : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
-        From :func:`network_level_difference`: the stereo network's third plane.
 
     Returns
     -------
-    np.ndarray [shape=(2 or 3, NETWORK_BANDS, n_frames)], float32
+    np.ndarray [shape=(2, NETWORK_BANDS, n_frames)], float32
         The natural log of the bands (floored at a thousandth of their mean), minus each
-        band's median over the frames (plane 0) and minus the median of all (plane 1); then
-        ``difference`` if given (plane 2).
+        band's median over the frames (plane 0) and minus the median of all (plane 1).
     """
     B = np.asarray(bands, np.float64)
-    extra = [] if difference is None else [np.asarray(difference, np.float32)]
     if not B.size:
-        return np.zeros((2 + len(extra),) + B.shape, np.float32)
+        return np.zeros((2,) + B.shape, np.float32)
     L = np.log(B + 1e-3 * float(B.mean()) + 1e-12)
-    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)] + extra).astype(np.float32)
+    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)]).astype(np.float32)
 
 
 def _columns(x: np.ndarray, offsets: list[tuple[int, int]], pad: tuple[int, int]) -> np.ndarray:
@@ -535,8 +500,8 @@ def network_logits(planes: np.ndarray, net: ConvNet) -> np.ndarray:
 
     Parameters
     ----------
-    planes : np.ndarray [shape=(n_planes, NETWORK_BANDS, n_frames)]
-        From :func:`network_planes` (2 planes, or 3 for a stereo network).
+    planes : np.ndarray [shape=(2, NETWORK_BANDS, n_frames)]
+        From :func:`network_planes`.
     net : ConvNet
 
     Returns
@@ -564,7 +529,7 @@ def network_logits(planes: np.ndarray, net: ConvNet) -> np.ndarray:
     return (W @ h + b).astype(np.float32)
 
 
-def network_probability(bands: np.ndarray, net: ConvNet, difference: np.ndarray | None = None) -> np.ndarray:
+def network_probability(bands: np.ndarray, net: ConvNet) -> np.ndarray:
     """Probability that each frame holds interference, by the network alone.
 
     Parameters
@@ -572,14 +537,12 @@ def network_probability(bands: np.ndarray, net: ConvNet, difference: np.ndarray 
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
         From :func:`network_bands`.
     net : ConvNet
-    difference : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
-        From :func:`network_level_difference`, for a stereo network (3 input planes).
 
     Returns
     -------
     np.ndarray [shape=(n_frames,)], float64 in [0, 1]
     """
-    planes = network_planes(bands, difference)
+    planes = network_planes(bands)
     if net.conv and net.conv[0][0].shape[1] != planes.shape[0]:
         raise DetectorError(f"this network reads {net.conv[0][0].shape[1]} input planes, got {planes.shape[0]}")
     z = network_logits(planes, net).astype(np.float64)
@@ -612,9 +575,9 @@ class DetectorModel:
         A network on the band spectrogram whose frame probability is averaged with the
         detector's (:func:`interference_probabilities`); None: the detector's alone.
     stereo_network : ConvNet, optional
-        A network with a third input plane, the channels' level difference
-        (:func:`network_level_difference`), used instead of ``network`` on two-channel
-        recordings; None: ``network`` on every recording. Needs ``network``.
+        A network of the same inputs used instead of ``network`` on two-channel recordings
+        (the shipped model: ``network`` trained with frequency masking, this one without;
+        ``scripts/train_network.py``); None: ``network`` on every recording. Needs ``network``.
     """
 
     mean: np.ndarray
@@ -806,9 +769,8 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
                          first.network, first.stereo_network)
 
 
-def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.ndarray | None = None,
-                        difference: np.ndarray | None = None, *,
-                        stereo: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.ndarray | None = None, *,
+                        stereo: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class.
 
     Parameters
@@ -819,14 +781,9 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
         From :func:`network_bands`; needed when the model has a network, whose probability
         is then averaged with the trees'.
-    difference : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
-        From :func:`network_level_difference` of a two-channel recording: the model's stereo
-        network (if it has one) is then used instead of its network. None: a mono recording,
-        or the network on the channels' mean alone.
-    stereo : bool, optional
-        Whether the recording has two channels (the stereo network, if any, is then used; a
-        stereo network with two input planes reads no ``difference``). Default: whether
-        ``difference`` is given.
+    stereo : bool, default False
+        Whether the recording has two channels: the model's stereo network, if it has one, is
+        then used instead of its network.
 
     Returns
     -------
@@ -843,15 +800,8 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
             raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
         if np.shape(bands)[1] != p.size:
             raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
-        stereo = difference is not None if stereo is None else stereo
-        if stereo and model.stereo_network is not None:
-            if model.stereo_network.conv[0][0].shape[1] == 2:
-                difference = None
-            elif np.shape(difference) != np.shape(bands):
-                raise DetectorError(f"the level difference has shape {np.shape(difference)}, the bands {np.shape(bands)}")
-            p = 0.5 * (p + network_probability(bands, model.stereo_network, difference))
-        else:
-            p = 0.5 * (p + network_probability(bands, model.network))
+        net = model.stereo_network if stereo and model.stereo_network is not None else model.network
+        p = 0.5 * (p + network_probability(bands, net))
     s = _mlp(Z, model.cls_layers)
     s = np.exp(s - s.max(axis=1, keepdims=True))
     return p, s / s.sum(axis=1, keepdims=True)
@@ -863,7 +813,7 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
     averaged with its network's (:func:`network_probability` on :func:`network_bands` of the
     analysis's ``V``) where the model has one; on a two-channel recording, with its stereo
-    network's (which also reads :func:`network_level_difference` of ``X``) where it has one.
+    network's where it has one.
 
     Parameters
     ----------
@@ -877,10 +827,7 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
     bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
-    stereo = bands is not None and model.stereo_network is not None and np.shape(ana.X)[0] == 2
-    planes = model.stereo_network.conv[0][0].shape[1] if stereo else 2
-    difference = network_level_difference(ana.X, bands, ana.cfg) if stereo and planes == 3 else None
-    return frame_probabilities(frame_features(ana), model, bands, difference, stereo=stereo)
+    return frame_probabilities(frame_features(ana), model, bands, stereo=np.shape(ana.X)[0] == 2)
 
 
 # ------------------------------------------------------------------------------------------
