@@ -877,8 +877,8 @@ def networks(d: Path, option: str = "--network") -> dict:
 
 
 def _stereo(it: dict, corpus: Path) -> bool:
-    """Whether a cached analysis is of a two-channel recording (its music's channels)."""
-    return sf.info(str(corpus / it["meta"]["music"])).channels == 2
+    """Whether a cached analysis is of a recording of two channels or more (its music's)."""
+    return sf.info(str(corpus / it["meta"]["music"])).channels >= 2
 
 
 def _trees_conf(rows: list[dict]) -> list[dict]:

@@ -252,8 +252,9 @@ def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model
     for net in (model.network, model.stereo_network):
         assert net.conv[0][0].shape[1] == 2
     assert not np.array_equal(model.network.conv[0][0], model.stereo_network.conv[0][0])
-    x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0]])
-    for ana, net in ((_analyse(x[:1]), model.network), (_analyse(x), model.stereo_network)):
+    x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0], 0.7 * _music(6.0, seed=6)[0]])
+    for ana, net in ((_analyse(x[:1]), model.network), (_analyse(x[:2]), model.stereo_network),
+                     (_analyse(x), model.stereo_network)):  # more than two channels: a mix too
         F, B = frame_features(ana), network_bands(ana.V, ana.cfg)
         np.testing.assert_allclose(interference_probabilities(ana, model)[0],
                                    0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, net)))

@@ -575,7 +575,8 @@ class DetectorModel:
         A network on the band spectrogram whose frame probability is averaged with the
         detector's (:func:`interference_probabilities`); None: the detector's alone.
     stereo_network : ConvNet, optional
-        A network of the same inputs used instead of ``network`` on two-channel recordings
+        A network of the same inputs used instead of ``network`` on recordings of two channels
+        or more
         (the shipped model: ``network`` trained with frequency masking, this one without;
         ``scripts/train_network.py``); None: ``network`` on every recording. Needs ``network``.
     """
@@ -782,8 +783,8 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
         From :func:`network_bands`; needed when the model has a network, whose probability
         is then averaged with the trees'.
     stereo : bool, default False
-        Whether the recording has two channels: the model's stereo network, if it has one, is
-        then used instead of its network.
+        Whether the recording has two channels (or more): the model's stereo network, if it
+        has one, is then used instead of its network.
 
     Returns
     -------
@@ -812,8 +813,9 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
 
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
     averaged with its network's (:func:`network_probability` on :func:`network_bands` of the
-    analysis's ``V``) where the model has one; on a two-channel recording, with its stereo
-    network's where it has one.
+    analysis's ``V``) where the model has one; on a recording of two channels or more, with
+    its stereo network's where it has one (a multichannel recording is a mix, not a single
+    instrument's stem, and the network reads the channels' mean magnitude either way).
 
     Parameters
     ----------
@@ -827,7 +829,7 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
     bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
-    return frame_probabilities(frame_features(ana), model, bands, stereo=np.shape(ana.X)[0] == 2)
+    return frame_probabilities(frame_features(ana), model, bands, stereo=np.shape(ana.X)[0] >= 2)
 
 
 # ------------------------------------------------------------------------------------------
