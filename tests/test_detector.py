@@ -14,7 +14,7 @@ from cleantake.errors import ParameterError
 from cleantake.detector import (
     CLASSES, FEATURE_NAMES, NETWORK_BANDS, ConvNet, DetectedEvent, DetectorError, DetectorModel, TreeEnsemble,
     average_models, detect_events, frame_features, frame_probabilities, interference_probabilities, load_model,
-    network_bands, network_logits, network_planes, network_probability, save_model,
+    channels_differ, network_bands, network_logits, network_planes, network_probability, save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
 from cleantake.settings import Settings
@@ -253,11 +253,28 @@ def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model
         assert net.conv[0][0].shape[1] == 2
     assert not np.array_equal(model.network.conv[0][0], model.stereo_network.conv[0][0])
     x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0], 0.7 * _music(6.0, seed=6)[0]])
+    dual = np.repeat(x[:1], 2, axis=0)
     for ana, net in ((_analyse(x[:1]), model.network), (_analyse(x[:2]), model.stereo_network),
-                     (_analyse(x), model.stereo_network)):  # more than two channels: a mix too
+                     (_analyse(x), model.stereo_network),  # more than two channels: a mix too
+                     (_analyse(dual), model.network)):  # dual mono: a mono recording
         F, B = frame_features(ana), network_bands(ana.V, ana.cfg)
         np.testing.assert_allclose(interference_probabilities(ana, model)[0],
                                    0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, net)))
+
+
+def test_channels_differ_tells_stereo_from_dual_mono():
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((1, 65, 700)) + 1j * rng.standard_normal((1, 65, 700))
+    assert not channels_differ(X)
+    assert not channels_differ(np.repeat(X, 2, axis=0))  # a mono recording stored as stereo
+    assert not channels_differ(np.repeat(X, 3, axis=0))
+    noise = rng.standard_normal((1, 65, 700)) * (1 + 1j)
+    # channels apart by -50 dB (dither, a lossy codec): still dual mono; by -30 dB: stereo
+    assert not channels_differ(np.concatenate([X, X + 10 ** (-50 / 20) * noise / np.sqrt(2)]))
+    assert channels_differ(np.concatenate([X, X + 10 ** (-30 / 20) * noise / np.sqrt(2)]))
+    assert channels_differ(np.concatenate([X, -X]))  # one channel's polarity inverted
+    assert channels_differ(np.concatenate([X, 0 * X]))  # hard-panned: one channel silent
+    assert not channels_differ(np.zeros((2, 65, 0)))
 
 
 def test_a_stereo_network_is_used_on_two_channels_only_and_round_trips(tmp_path, trees):

@@ -43,7 +43,7 @@ from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "NETWORK_BANDS", "DetectorModel",
     "TreeEnsemble", "ConvNet", "DetectedEvent", "DetectorError", "load_model", "save_model", "frame_features",
-    "frame_probabilities", "network_bands", "network_planes", "network_logits", "network_probability",
+    "frame_probabilities", "channels_differ", "DUAL_MONO_DB", "network_bands", "network_planes", "network_logits", "network_probability",
     "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
     "smoothed_probability", "detect_events", "events_from_probabilities",
 ]
@@ -813,9 +813,10 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
 
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
     averaged with its network's (:func:`network_probability` on :func:`network_bands` of the
-    analysis's ``V``) where the model has one; on a recording of two channels or more, with
-    its stereo network's where it has one (a multichannel recording is a mix, not a single
-    instrument's stem, and the network reads the channels' mean magnitude either way).
+    analysis's ``V``) where the model has one; on a recording of two channels or more that
+    differ (:func:`channels_differ`: not dual mono), with its stereo network's where it has
+    one (a multichannel recording is a mix, not a single instrument's stem, and the network
+    reads the channels' mean magnitude either way).
 
     Parameters
     ----------
@@ -829,7 +830,45 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
     bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
-    return frame_probabilities(frame_features(ana), model, bands, stereo=np.shape(ana.X)[0] >= 2)
+    stereo = model.stereo_network is not None and channels_differ(ana.X)
+    return frame_probabilities(frame_features(ana), model, bands, stereo=stereo)
+
+
+#: How far below the channels' common part what sets them apart must stay for a recording of
+#: several channels to count as mono (dual mono): -40 dB, a hundredth in amplitude. A choice,
+#: not tuned: the corpus's stereo mixes lie far above it and a dual-mono file far below.
+DUAL_MONO_DB = -40.0
+
+
+def channels_differ(X: np.ndarray, floor_db: float = DUAL_MONO_DB) -> bool:
+    """Whether a recording has two channels or more that are not one signal repeated.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_channels, n_freq, n_frames)], complex
+        STFT of the channels (the analysis's ``X``).
+    floor_db : float
+        The channels differ when the energy of each channel's difference from their mean,
+        summed, exceeds this many dB re. the energy of their mean times the channel count.
+
+    Returns
+    -------
+    bool
+        False for one channel, for identical channels (a mono recording stored as stereo) and
+        for channels that differ by less than ``floor_db``; True otherwise. The detector reads
+        its stereo network only when True: a dual-mono file is a mono recording.
+    """
+    X = np.asarray(X)
+    if X.ndim != 3 or X.shape[0] < 2:
+        return False
+    common = apart = 0.0
+    for a in range(0, X.shape[2], 256):  # a few MB at a time, not copies of the whole STFT
+        x = X[:, :, a:a + 256]
+        mid = x.mean(axis=0)
+        common += x.shape[0] * float(np.sum(mid.real ** 2 + mid.imag ** 2))
+        d = x - mid
+        apart += float(np.sum(d.real ** 2 + d.imag ** 2))
+    return apart > 10.0 ** (floor_db / 10.0) * common
 
 
 # ------------------------------------------------------------------------------------------
