@@ -262,6 +262,19 @@ def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model
                                    0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, net)))
 
 
+def test_network_planes_ignore_digital_silence_around_the_music():
+    rng = np.random.default_rng(12)
+    B = np.exp(rng.standard_normal((NETWORK_BANDS, 400))).astype(np.float32)
+    padded = np.concatenate([np.zeros((NETWORK_BANDS, 150), np.float32), B,
+                             np.zeros((NETWORK_BANDS, 200), np.float32)], axis=1)
+    np.testing.assert_allclose(network_planes(padded)[:, :, 150:550], network_planes(B), atol=1e-6)
+    assert np.all(network_planes(padded)[:, :, :150] < -3)  # the silence itself: far below the music
+    # quiet but sounding frames (a fade to -60 dB) still count: the medians move
+    faded = np.concatenate([1e-3 * B[:, :200], B], axis=1)
+    assert not np.allclose(network_planes(faded)[:, :, 200:], network_planes(B), atol=1e-3)
+    np.testing.assert_array_equal(network_planes(np.zeros((NETWORK_BANDS, 5), np.float32)), 0.0)
+
+
 def test_channels_differ_tells_stereo_from_dual_mono():
     rng = np.random.default_rng(11)
     X = rng.standard_normal((1, 65, 700)) + 1j * rng.standard_normal((1, 65, 700))

@@ -478,13 +478,24 @@ def network_planes(bands: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(2, NETWORK_BANDS, n_frames)], float32
         The natural log of the bands (floored at a thousandth of their mean), minus each
-        band's median over the frames (plane 0) and minus the median of all (plane 1).
+        band's median over the frames (plane 0) and minus the median of all (plane 1). The
+        mean and the medians are taken over the sounding frames (those within 100 dB of the
+        loudest), as the trees' features are: seconds of digital silence around the music
+        would otherwise pull the medians down and make all the music look loud (session 44:
+        5 s of silence before and after cost the stereo mixes 2.7 dB). Without digital
+        silence every frame sounds and nothing changes.
     """
     B = np.asarray(bands, np.float64)
     if not B.size:
         return np.zeros((2,) + B.shape, np.float32)
-    L = np.log(B + 1e-3 * float(B.mean()) + 1e-12)
-    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)]).astype(np.float32)
+    e = B.sum(axis=0)
+    sounding = e > 1e-5 * float(e.max())  # magnitudes: 100 dB
+    if sounding.sum() < 2:
+        sounding[:] = True
+    S = B[:, sounding]
+    L = np.log(B + 1e-3 * float(S.mean()) + 1e-12)
+    Ls = L[:, sounding]
+    return np.stack([L - np.median(Ls, axis=1, keepdims=True), L - np.median(Ls)]).astype(np.float32)
 
 
 def _columns(x: np.ndarray, offsets: list[tuple[int, int]], pad: tuple[int, int]) -> np.ndarray:
