@@ -20,7 +20,7 @@ computes. This module replaces it by a small model trained on augmented corpus m
    class label (``"unknown"`` when no class is likely enough).
 
 Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, T), ``X``
-(only its number of channels, with a stereo network),
+(C, F, T; with a stereo network, whether its channels differ: :func:`channels_differ`),
 ``P`` (B, F), ``Vb`` (B, T), ``Wb`` (B, n_fixed), ``nmf`` (with ``W``, ``H``, ``n_fixed``),
 ``labels`` (class of every interference template), ``L_i``, ``L_m`` (B, T), ``gain``,
 ``share``, ``level_i`` (T,), ``ref``, ``partial``, ``inner`` (T,) and ``Fm`` (kNN features).
@@ -586,10 +586,10 @@ class DetectorModel:
         A network on the band spectrogram whose frame probability is averaged with the
         detector's (:func:`interference_probabilities`); None: the detector's alone.
     stereo_network : ConvNet, optional
-        A network of the same inputs used instead of ``network`` on recordings of two channels
-        or more
-        (the shipped model: ``network`` trained with frequency masking, this one without;
-        ``scripts/train_network.py``); None: ``network`` on every recording. Needs ``network``.
+        A network of the same inputs used instead of ``network`` on recordings of two or more
+        channels that differ (:func:`channels_differ`; the shipped model: ``network`` trained
+        with frequency masking, this one without; ``scripts/train_network.py``); None:
+        ``network`` on every recording. Needs ``network``.
     """
 
     mean: np.ndarray
@@ -794,8 +794,8 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
         From :func:`network_bands`; needed when the model has a network, whose probability
         is then averaged with the trees'.
     stereo : bool, default False
-        Whether the recording has two channels (or more): the model's stereo network, if it
-        has one, is then used instead of its network.
+        Whether the recording has two or more channels that differ (:func:`channels_differ`):
+        the model's stereo network, if it has one, is then used instead of its network.
 
     Returns
     -------
