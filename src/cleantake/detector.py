@@ -43,7 +43,7 @@ from .spectral import ANALYSIS_FMAX_HZ, StftConfig, band_matrix
 __all__ = [
     "CLASSES", "ACTIVATION_CLASSES", "FEATURE_NAMES", "FEATURES_VERSION", "NETWORK_BANDS", "DetectorModel",
     "TreeEnsemble", "ConvNet", "DetectedEvent", "DetectorError", "load_model", "save_model", "frame_features",
-    "frame_probabilities", "channels_differ", "DUAL_MONO_DB", "network_bands", "network_planes", "network_logits", "network_probability",
+    "frame_probabilities", "channels_differ", "DUAL_MONO_DB", "SOUNDING_DB", "network_bands", "network_planes", "network_logits", "network_probability",
     "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
     "smoothed_probability", "detect_events", "events_from_probabilities",
 ]
@@ -195,6 +195,12 @@ def _spectral_stats(V: np.ndarray, S: np.ndarray, lo: np.ndarray, freqs: np.ndar
     return out
 
 
+#: Frames more than this many dB under a recording's loudest are digital silence: the
+#: features (:func:`frame_features`) and the network's planes (:func:`network_planes`) take
+#: the recording's own reference (medians, mean) over the other frames only.
+SOUNDING_DB = 100.0
+
+
 def frame_features(ana, *, version: int = FEATURES_VERSION) -> np.ndarray:
     """Per-frame features of one analysed recording.
 
@@ -253,7 +259,7 @@ def frame_features(ana, *, version: int = FEATURES_VERSION) -> np.ndarray:
         S = V
     st = _spectral_stats(V, S, lo, freqs, np.asarray(ana.P, np.float32))
     e_mix = st["e_mix"]
-    tiny = 1e-10 * max(float(e_mix.max()), 1e-30)
+    tiny = 10.0 ** (-SOUNDING_DB / 10) * max(float(e_mix.max()), 1e-30)
     # The recording's own reference (medians, robust z) is taken over the frames that are not
     # silent (more than 100 dB under the loudest): seconds of digital silence before or after
     # the music would otherwise shift every median and make ordinary music stand out.
@@ -489,7 +495,7 @@ def network_planes(bands: np.ndarray) -> np.ndarray:
     if not B.size:
         return np.zeros((2,) + B.shape, np.float32)
     e = B.sum(axis=0)
-    sounding = e > 1e-5 * float(e.max())  # magnitudes: 100 dB
+    sounding = e > 10.0 ** (-SOUNDING_DB / 20) * float(e.max())  # magnitudes
     if sounding.sum() < 2:
         sounding[:] = True
     S = B[:, sounding]
