@@ -1,18 +1,18 @@
 """Train the detector's network (:class:`cleantake.detector.ConvNet`) by grouped cross-validation.
 
     python scripts/train_network.py             # = --seed 0 --n-train 3000 --epochs 8 --augment mask
-    python scripts/train_network.py --seed 1    # -> networks_mask_s1; --seed 2 -> networks_mask_s2
-    python scripts/train_network.py --augment ''             # -> networks
-    python scripts/train_network.py --augment '' --seed 1    # -> networks_s1; --seed 2 -> networks_s2
+    python scripts/train_network.py --augment '' --seed 0    # -> networks
+    python scripts/train_network.py --augment '' --seed 1    # -> networks_s1 (--seed 2 -> networks_s2)
 
-The shipped detector holds two pools of networks of the same architecture, each of three seeds
-of one recipe read together (their mean logit; session 46, DETECTOR.md): the first command's
-recipe (frequency masking while training; ``benchmarks/results/networks_mask*``) for mono
-recordings, the third's (no augmentation; ``benchmarks/results/networks*``) for two-channel
-ones. Held out on all 1,264 cross-validation recordings (session 43, DETECTOR.md), masking
-gained on mono recordings and lost on the stereo full mixes, so each kind of recording gets the
-recipe that was better on it; a second seed of either recipe moved its held-out figures by up
-to half a dB (session 45), so the shipped model pools three rather than rest on one draw.
+The shipped detector holds networks of one architecture and two recipes: the first command's
+(frequency masking while training; ``benchmarks/results/networks_mask``) for mono recordings,
+and the others' (no augmentation; ``benchmarks/results/networks``, ``networks_s1``,
+``networks_s2``) for two-channel ones, three seeds pooled by their mean logit. Held out on all
+1,264 cross-validation recordings (session 43, DETECTOR.md), masking gained on mono recordings
+and lost on the stereo full mixes, so each kind of recording gets the recipe that was better on
+it; a second seed of the stereo recipe moved the held-out mixes by half a dB (session 45), so
+the shipped model pools three (session 46; pooling the mono recipe's seeds too cost the
+learning from one example, DETECTOR.md).
 
 The network reads the mixture's band spectrogram (:func:`cleantake.detector.network_bands`,
 64 log-spaced bands of the analysis's magnitude) and gives every frame the probability that it
