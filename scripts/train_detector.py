@@ -592,7 +592,7 @@ def _calibrated(model, calib, extra: dict):
 def predict(model, it: dict):
     from cleantake.detector import frame_probabilities
 
-    return frame_probabilities(it["F"], model, it.get("B") if model.network is not None else None,
+    return frame_probabilities(it["F"], model, it.get("B") if model.networks else None,
                                stereo=it.get("stereo", False))
 
 
@@ -862,17 +862,21 @@ def frame_ap(model, items) -> float:
     return float(average_precision_score(np.concatenate(ys), np.concatenate(ps)))
 
 
-def networks(d: Path, option: str = "--network") -> dict:
-    """The networks of ``scripts/train_network.py`` in ``d``: fold k's and the shipped one (None)."""
+def networks(dirs: str, option: str = "--network") -> dict:
+    """The networks of ``scripts/train_network.py`` in the comma-separated directories ``dirs``
+    (one per training seed): fold k's pool and the shipped one's (None), in the order given."""
     from cleantake.detector import network_from_arrays
 
-    out = {}
-    for k in list(range(N_FOLDS)) + [None]:
-        path = d / ("final.npz" if k is None else f"fold{k}.npz")
-        if not path.is_file():
-            raise SystemExit(f"{option} {d}: {path.name} missing (run scripts/train_network.py)")
-        with np.load(path) as z:
-            out[k] = network_from_arrays({n: z[n] for n in z.files})
+    out: dict = {k: () for k in list(range(N_FOLDS)) + [None]}
+    for d in (Path(x) for x in dirs.split(",") if x):
+        for k in out:
+            path = d / ("final.npz" if k is None else f"fold{k}.npz")
+            if not path.is_file():
+                raise SystemExit(f"{option} {d}: {path.name} missing (run scripts/train_network.py)")
+            with np.load(path) as z:
+                out[k] += (network_from_arrays({n: z[n] for n in z.files}),)
+    if not out[None]:
+        raise SystemExit(f"{option}: no directory given")
     return out
 
 
@@ -929,7 +933,7 @@ def fit_all(args, jobs: list[dict]) -> None:
                          "(made before session 41); run --stage features into a fresh --cache")
     if args.stereo_network and not nets:
         raise SystemExit("--stereo-network needs --network (mono recordings keep the network of --network)")
-    snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: None for k in nets or {}}
+    snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: () for k in nets or {}}
     if args.stereo_network:
         # which held-out analyses are of two channels (from their music), so that predict()
         # gives them the stereo network
@@ -948,7 +952,7 @@ def fit_all(args, jobs: list[dict]) -> None:
             model = fitted[kd][k] = fit_detector(train[k], shared[k], kd, args)
             if nets:
                 trees_rows[kd][k] = oof_rows(model, test[k])
-                model = fitted[kd][k] = replace(model, network=nets[k], stereo_network=snets[k])
+                model = fitted[kd][k] = replace(model, networks=nets[k], stereo_networks=snets[k])
             aps.append(frame_ap(model, test[k]))
             rows[kd][k] = oof_rows(model, test[k])
         print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
@@ -1017,7 +1021,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     unk = choose_unknown(allrows)
     model = fit_detector(final, shared_final, kd, args)
     if nets:
-        model = replace(model, network=nets[None], stereo_network=snets[None])
+        model = replace(model, networks=nets[None], stereo_networks=snets[None])
     model = _calibrated(model, calib, {"threshold": thr, "unknown": unk})
     from cleantake.detector import save_model
 
@@ -1158,13 +1162,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="default confidence threshold of the model (an event at least as likely "
                          "real as not); negative: the lowest that leaves <= 2 %% of the other folds' "
                          "clean recordings with an event")
-    ap.add_argument("--stereo-network", type=Path, default=None, metavar="DIR",
+    ap.add_argument("--stereo-network", default=None, metavar="DIR[,DIR...]",
                     help="with --network: also attach the networks of scripts/train_network.py in DIR "
                     "(fold0..4.npz, final.npz) as stereo networks, used instead of the network on "
-                    "two-channel recordings (the shipped model: --augment '' ones)")
-    ap.add_argument("--network", type=Path, default=None, metavar="DIR",
+                    "two-channel recordings (the shipped model: --augment '' ones); several DIRs (one "
+                    "per training seed) are pooled by their mean logit")
+    ap.add_argument("--network", default=None, metavar="DIR[,DIR...]",
                     help="attach the networks of scripts/train_network.py in DIR (fold0..4.npz, final.npz) to "
-                    "the models, their probability averaged with the trees' (and print, per fold, the lowest "
+                    "the models, their probability averaged with the trees' (several DIRs, one per "
+                    "training seed: pooled by their mean logit; and print, per fold, the lowest "
                     "threshold at which the calibrated events have no more false events per recording and "
                     "clean recordings touched than the trees alone at --threshold, on the same held-out "
                     "recordings; the models keep --threshold)")

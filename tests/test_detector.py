@@ -49,7 +49,7 @@ def model():
 @pytest.fixture(scope="module")
 def trees(model):
     """The shipped model's trees alone (its networks left out)."""
-    return replace(model, network=None, stereo_network=None)
+    return replace(model, networks=(), stereo_networks=())
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,8 @@ def test_model_loads_and_fits_features(model):
     assert model.mean.shape == model.scale.shape == (len(FEATURE_NAMES),)
     assert np.all(np.diff(model.calib_y) >= 0) and 0 <= model.calib_y.min() <= model.calib_y.max() <= 1
     assert 0 <= model.settings["threshold"] <= 1
-    # the shipped model averages its trees with a network on the band spectrogram
-    assert model.network is not None and model.network.reach > 0
+    # the shipped model averages its trees with networks on the band spectrogram
+    assert model.networks and all(net.reach > 0 for net in model.networks)
 
 
 def _stumps(n_outputs: int = 1) -> TreeEnsemble:
@@ -220,7 +220,7 @@ def test_a_model_with_a_network_averages_it_with_the_trees_and_round_trips(tmp_p
     conv = small.conv + ((rng.standard_normal((4, 4, 3, 3)).astype(np.float32) / 3, np.zeros(4, np.float32)),)
     W0 = rng.standard_normal((5, 4 * NETWORK_BANDS // 8, 3)).astype(np.float32) / 10
     net = ConvNet(conv, ((W0,) + small.temporal[0][1:],) + small.temporal[1:], small.out)
-    with_net = replace(trees, network=net)
+    with_net = replace(trees, networks=(net,))
     F = frame_features(ana_music)
     B = network_bands(ana_music.V, ana_music.cfg)
     p_trees, cp = frame_probabilities(F, trees)
@@ -228,7 +228,7 @@ def test_a_model_with_a_network_averages_it_with_the_trees_and_round_trips(tmp_p
     np.testing.assert_allclose(p, 0.5 * (p_trees + network_probability(B, net)))
     np.testing.assert_array_equal(cp, cp2)
     back = load_model(save_model(with_net, tmp_path / "net.npz"))
-    assert back.network is not None and back.network.reach == net.reach
+    assert len(back.networks) == 1 and back.networks[0].reach == net.reach
     np.testing.assert_array_equal(frame_probabilities(F, back, B)[0], p)
     with pytest.raises(DetectorError, match="band spectrogram"):
         frame_probabilities(F, back)
@@ -245,18 +245,19 @@ def _full_net(rng: np.random.Generator, n_planes: int) -> ConvNet:
     return ConvNet(conv, ((W0,) + small.temporal[0][1:],) + small.temporal[1:], small.out)
 
 
-def test_the_shipped_model_reads_one_network_on_mono_and_another_on_stereo(model, trees):
-    # Session 44: the masked-band network on mono recordings, session 41's on two-channel ones;
-    # both read the two level-independent planes (no level difference).
-    assert model.network is not None and model.stereo_network is not None
-    for net in (model.network, model.stereo_network):
+def test_the_shipped_model_reads_one_pool_on_mono_and_another_on_stereo(model, trees):
+    # Session 44: the masked-band networks on mono recordings, session 41's recipe on two-channel
+    # ones; all read the two level-independent planes (no level difference).
+    assert model.networks and model.stereo_networks
+    for net in model.networks + model.stereo_networks:
         assert net.conv[0][0].shape[1] == 2
-    assert not np.array_equal(model.network.conv[0][0], model.stereo_network.conv[0][0])
+    firsts = [net.conv[0][0] for net in model.networks + model.stereo_networks]
+    assert not any(np.array_equal(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:])
     x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0], 0.7 * _music(6.0, seed=6)[0]])
     dual = np.repeat(x[:1], 2, axis=0)
-    for ana, net in ((_analyse(x[:1]), model.network), (_analyse(x[:2]), model.stereo_network),
-                     (_analyse(x), model.stereo_network),  # more than two channels: a mix too
-                     (_analyse(dual), model.network)):  # dual mono: a mono recording
+    for ana, net in ((_analyse(x[:1]), model.networks), (_analyse(x[:2]), model.stereo_networks),
+                     (_analyse(x), model.stereo_networks),  # more than two channels: a mix too
+                     (_analyse(dual), model.networks)):  # dual mono: a mono recording
         F, B = frame_features(ana), network_bands(ana.V, ana.cfg)
         np.testing.assert_allclose(interference_probabilities(ana, model)[0],
                                    0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, net)))
@@ -293,26 +294,53 @@ def test_channels_differ_tells_stereo_from_dual_mono():
 def test_a_stereo_network_is_used_on_two_channels_only_and_round_trips(tmp_path, trees):
     rng = np.random.default_rng(6)
     net, stereo = _full_net(rng, 2), _full_net(rng, 2)
-    model = replace(trees, network=net, stereo_network=stereo)
+    model = replace(trees, networks=(net,), stereo_networks=(stereo,))
     mono = _analyse(_music(6.0, seed=4))
     x = np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0]])
     two = _analyse(x)
     # mono: the network alone, as without a stereo network
     np.testing.assert_array_equal(interference_probabilities(mono, model)[0],
-                                  interference_probabilities(mono, replace(model, stereo_network=None))[0])
+                                  interference_probabilities(mono, replace(model, stereo_networks=()))[0])
     # two channels: the stereo network instead
     F, B = frame_features(two), network_bands(two.V, two.cfg)
     p = interference_probabilities(two, model)[0]
     np.testing.assert_allclose(p, 0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, stereo)))
-    assert not np.allclose(p, interference_probabilities(two, replace(model, stereo_network=None))[0])
+    assert not np.allclose(p, interference_probabilities(two, replace(model, stereo_networks=()))[0])
     np.testing.assert_array_equal(frame_probabilities(F, model, B, stereo=True)[0], p)
     back = load_model(save_model(model, tmp_path / "stereo.npz"))
-    assert back.stereo_network is not None and back.network is not None
+    assert len(back.stereo_networks) == len(back.networks) == 1
     np.testing.assert_array_equal(frame_probabilities(F, back, B, stereo=True)[0], p)
     np.testing.assert_array_equal(frame_probabilities(F, back, B)[0], interference_probabilities(
-        two, replace(model, stereo_network=None))[0])
+        two, replace(model, stereo_networks=()))[0])
     with pytest.raises(DetectorError, match="input planes"):
         network_probability(B, _full_net(rng, 3))
+
+
+def test_a_pool_of_networks_gives_their_mean_logit_and_round_trips_in_order(tmp_path, trees):
+    rng = np.random.default_rng(7)
+    pool, stereo = tuple(_full_net(rng, 2) for _ in range(3)), tuple(_full_net(rng, 2) for _ in range(2))
+    two = _analyse(np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0]]))
+    B = network_bands(two.V, two.cfg)
+    planes = network_planes(B)
+    z = np.mean([network_logits(planes, net).astype(np.float64) for net in pool], axis=0)
+    p = network_probability(B, pool)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-z)), rtol=1e-12)
+    # a pool of one is that network
+    np.testing.assert_array_equal(network_probability(B, pool[:1]), network_probability(B, pool[0]))
+    assert not np.allclose(p, network_probability(B, pool[0]))
+    with pytest.raises(DetectorError, match="no network"):
+        network_probability(B, ())
+    model = replace(trees, networks=pool, stereo_networks=stereo)
+    back = load_model(save_model(model, tmp_path / "pool.npz"))
+    assert len(back.networks) == 3 and len(back.stereo_networks) == 2
+    for a, b in zip(model.networks + model.stereo_networks, back.networks + back.stereo_networks):
+        np.testing.assert_array_equal(a.conv[0][0], b.conv[0][0])
+        np.testing.assert_array_equal(a.out[0], b.out[0])
+    F = frame_features(two)
+    np.testing.assert_array_equal(frame_probabilities(F, back, B)[0],
+                                  0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, pool)))
+    np.testing.assert_array_equal(frame_probabilities(F, back, B, stereo=True)[0],
+                                  0.5 * (frame_probabilities(F, trees)[0] + network_probability(B, stereo)))
 
 
 def test_features_shape_and_finite(ana_music):

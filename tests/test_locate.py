@@ -147,11 +147,16 @@ def test_candidates_are_the_events_below_the_sensitivity(corpus):
 
     from cleantake.corpus import build_mixture
 
-    entry = next(e for e in corpus_mixtures(corpus) if e["id"] == "stem_001__drop__-6dB")
-    y, _, _, sr = build_mixture(str(corpus), entry)
-    every = cleantake.Cleaner("any", sensitivity=0.0).locate(y, sr)
-    confs = sorted({e.confidence for e in every})
-    assert len(confs) >= 3, "this mixture has events of three confidences at least"
+    # The calibration's knots are coarse, so which mixture has events of three confidences or
+    # more depends on the shipped model: the first of these that has (one is enough).
+    wanted = ("stem_001__drop__-6dB", "stem_002__scream__-3dB", "stem_002__drop__-3dB")
+    for entry in (e for e in corpus_mixtures(corpus) if e["id"] in wanted):
+        y, _, _, sr = build_mixture(str(corpus), entry)
+        every = cleantake.Cleaner("any", sensitivity=0.0).locate(y, sr)
+        confs = sorted({e.confidence for e in every})
+        if len(confs) >= 3:
+            break
+    assert len(confs) >= 3, f"none of {wanted} has events of three confidences or more"
     sens = confs[-1]  # the surest events stay events, the others become candidates
     level = (confs[0] + confs[1]) / 2  # a review level between the two least sure
     low = cleantake.Cleaner("any", sensitivity=sens, review_level=0.0).clean(y, sr)

@@ -12,9 +12,10 @@ computes. This module replaces it by a small model trained on augmented corpus m
    multilayer perceptron, or an ensemble of gradient-boosted trees exported from
    scikit-learn: :class:`TreeEnsemble`) gives each frame the probability that it holds
    interference, and a second one the probability of each interference class; the shipped
-   model also holds a small convolutional network on the mixture's band spectrogram
-   (:class:`ConvNet`, trained by ``scripts/train_network.py``), whose frame probability is
-   averaged with the trees' (:func:`interference_probabilities`);
+   model also holds small convolutional networks on the mixture's band spectrogram
+   (:class:`ConvNet`, trained by ``scripts/train_network.py`` with several seeds and pooled
+   by their mean logit), whose frame probability is averaged with the trees'
+   (:func:`interference_probabilities`);
 3. :func:`detect_events` smooths the probabilities, cuts events with hysteresis, and gives
    each event a calibrated confidence (isotonic calibration fitted on held-out folds) and a
    class label (``"unknown"`` when no class is likely enough).
@@ -28,6 +29,7 @@ Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -546,23 +548,31 @@ def network_logits(planes: np.ndarray, net: ConvNet) -> np.ndarray:
     return (W @ h + b).astype(np.float32)
 
 
-def network_probability(bands: np.ndarray, net: ConvNet) -> np.ndarray:
-    """Probability that each frame holds interference, by the network alone.
+def network_probability(bands: np.ndarray, nets: ConvNet | Sequence[ConvNet]) -> np.ndarray:
+    """Probability that each frame holds interference, by the network(s) alone.
 
     Parameters
     ----------
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
         From :func:`network_bands`.
-    net : ConvNet
+    nets : ConvNet, or sequence of ConvNet
+        Several networks (a pool: one recipe trained with different seeds) give the sigmoid
+        of their mean logit.
 
     Returns
     -------
     np.ndarray [shape=(n_frames,)], float64 in [0, 1]
     """
+    nets = (nets,) if isinstance(nets, ConvNet) else tuple(nets)
+    if not nets:
+        raise DetectorError("no network to evaluate")
     planes = network_planes(bands)
-    if net.conv and net.conv[0][0].shape[1] != planes.shape[0]:
-        raise DetectorError(f"this network reads {net.conv[0][0].shape[1]} input planes, got {planes.shape[0]}")
-    z = network_logits(planes, net).astype(np.float64)
+    z = np.zeros(planes.shape[-1])
+    for net in nets:
+        if net.conv and net.conv[0][0].shape[1] != planes.shape[0]:
+            raise DetectorError(f"this network reads {net.conv[0][0].shape[1]} input planes, got {planes.shape[0]}")
+        z += network_logits(planes, net).astype(np.float64)
+    z /= len(nets)
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
@@ -588,14 +598,16 @@ class DetectorModel:
         11.5 ms hops), ``threshold`` (default confidence an event needs), ``unknown`` (class
         probability under which the label is ``"unknown"``).
     feature_names : tuple of str
-    network : ConvNet, optional
-        A network on the band spectrogram whose frame probability is averaged with the
-        detector's (:func:`interference_probabilities`); None: the detector's alone.
-    stereo_network : ConvNet, optional
-        A network of the same inputs used instead of ``network`` on recordings of two or more
-        channels that differ (:func:`channels_differ`; the shipped model: ``network`` trained
-        with frequency masking, this one without; ``scripts/train_network.py``); None:
-        ``network`` on every recording. Needs ``network``.
+    networks : tuple of ConvNet
+        Networks on the band spectrogram (one recipe, several training seeds) whose pooled
+        frame probability (:func:`network_probability`: the sigmoid of their mean logit) is
+        averaged with the detector's (:func:`interference_probabilities`); empty: the
+        detector's alone.
+    stereo_networks : tuple of ConvNet
+        Networks of the same inputs used instead of ``networks`` on recordings of two or more
+        channels that differ (:func:`channels_differ`; the shipped model: ``networks`` trained
+        with frequency masking, these without; ``scripts/train_network.py``); empty:
+        ``networks`` on every recording. Needs ``networks``.
     """
 
     mean: np.ndarray
@@ -607,8 +619,8 @@ class DetectorModel:
     calib_y: np.ndarray
     settings: dict = field(default_factory=dict)
     feature_names: tuple = FEATURE_NAMES
-    network: ConvNet | None = None
-    stereo_network: ConvNet | None = None
+    networks: tuple[ConvNet, ...] = ()
+    stereo_networks: tuple[ConvNet, ...] = ()
 
 
 def _default_path() -> Path:
@@ -631,10 +643,9 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
         for i, (W, b) in enumerate(layers):
             arrays[f"{name}_W{i}"] = np.asarray(W, np.float32)
             arrays[f"{name}_b{i}"] = np.asarray(b, np.float32)
-    if model.network is not None:
-        arrays.update(network_arrays(model.network))
-    if model.stereo_network is not None:
-        arrays.update(network_arrays(model.stereo_network, prefix="stereo_net"))
+    for kind, nets in (("net", model.networks), ("stereo_net", model.stereo_networks)):
+        for j, net in enumerate(nets):
+            arrays.update(network_arrays(net, prefix=_member_prefix(kind, j)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -642,9 +653,25 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
     return path
 
 
+def _member_prefix(kind: str, j: int) -> str:
+    """Prefix of the ``j``-th network of a pool in a model file: ``net``, ``net1``, ``net2``...
+    (``stereo_net``, ``stereo_net1``... for the stereo pool), so that a file of one network per
+    kind reads as before pooling."""
+    return kind if j == 0 else f"{kind}{j}"
+
+
+def _pool_from_arrays(d: dict, kind: str) -> tuple[ConvNet, ...]:
+    """Every network of the pool ``kind`` (``net`` or ``stereo_net``) stored in ``d``."""
+    nets: list[ConvNet] = []
+    while (net := network_from_arrays(d, _member_prefix(kind, len(nets)))) is not None:
+        nets.append(net)
+    return tuple(nets)
+
+
 def network_arrays(net: ConvNet, prefix: str = "net") -> dict[str, np.ndarray]:
     """``net`` as named arrays (``<prefix>_*``), as :func:`save_model` stores it (``net`` for
-    the network, ``stereo_net`` for the stereo one)."""
+    the first network of the pool, ``net1``, ``net2``... for the others, ``stereo_net``... for
+    the stereo pool)."""
     p = prefix
     arrays = {f"{p}_n_conv": np.array(len(net.conv)), f"{p}_n_temporal": np.array(len(net.temporal)),
               f"{p}_out_W": np.asarray(net.out[0], np.float32), f"{p}_out_b": np.asarray(net.out[1], np.float32)}
@@ -687,8 +714,8 @@ def _load(path: str) -> DetectorModel:
 
     settings = {str(k): float(v) for k, v in zip(d["settings_keys"], d["settings_values"])}
     return DetectorModel(d["mean"], d["scale"], layers("det"), layers("cls"), tuple(str(c) for c in d["classes"]),
-                         d["calib_x"], d["calib_y"], settings, names, network_from_arrays(d),
-                         network_from_arrays(d, "stereo_net"))
+                         d["calib_x"], d["calib_y"], settings, names, _pool_from_arrays(d, "net"),
+                         _pool_from_arrays(d, "stereo_net"))
 
 
 def load_model(path: str | Path | None = None) -> DetectorModel:
@@ -784,7 +811,7 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
                          first.calib_x if calib_x is None else np.asarray(calib_x, np.float64),
                          first.calib_y if calib_y is None else np.asarray(calib_y, np.float64),
                          dict(first.settings if settings is None else settings), first.feature_names,
-                         first.network, first.stereo_network)
+                         first.networks, first.stereo_networks)
 
 
 def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.ndarray | None = None, *,
@@ -797,11 +824,11 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
         From :func:`frame_features`.
     model : DetectorModel
     bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)], optional
-        From :func:`network_bands`; needed when the model has a network, whose probability
-        is then averaged with the trees'.
+        From :func:`network_bands`; needed when the model has networks, whose pooled
+        probability is then averaged with the trees'.
     stereo : bool, default False
         Whether the recording has two or more channels that differ (:func:`channels_differ`):
-        the model's stereo network, if it has one, is then used instead of its network.
+        the model's stereo networks, if it has any, are then used instead of its networks.
 
     Returns
     -------
@@ -813,13 +840,13 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
     Z = (np.asarray(features, np.float64) - model.mean) / model.scale
     logit = _mlp(Z, model.det_layers)[:, 0]
     p = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
-    if model.network is not None:
+    if model.networks:
         if bands is None:
             raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
         if np.shape(bands)[1] != p.size:
             raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
-        net = model.stereo_network if stereo and model.stereo_network is not None else model.network
-        p = 0.5 * (p + network_probability(bands, net))
+        nets = model.stereo_networks if stereo and model.stereo_networks else model.networks
+        p = 0.5 * (p + network_probability(bands, nets))
     s = _mlp(Z, model.cls_layers)
     s = np.exp(s - s.max(axis=1, keepdims=True))
     return p, s / s.sum(axis=1, keepdims=True)
@@ -829,11 +856,11 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     """Frame probabilities of interference and of each class in an analysed recording.
 
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
-    averaged with its network's (:func:`network_probability` on :func:`network_bands` of the
-    analysis's ``V``) where the model has one; on a recording of two channels or more that
-    differ (:func:`channels_differ`: not dual mono), with its stereo network's where it has
-    one (a multichannel recording is a mix, not a single instrument's stem, and the network
-    reads the channels' mean magnitude either way).
+    averaged with its networks' (:func:`network_probability` on :func:`network_bands` of the
+    analysis's ``V``) where the model has any; on a recording of two channels or more that
+    differ (:func:`channels_differ`: not dual mono), with its stereo networks' where it has
+    any (a multichannel recording is a mix, not a single instrument's stem, and the networks
+    read the channels' mean magnitude either way).
 
     Parameters
     ----------
@@ -846,8 +873,8 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     p : np.ndarray [shape=(n_frames,)], float64 in [0, 1]
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
-    bands = network_bands(ana.V, ana.cfg) if model.network is not None else None
-    stereo = model.stereo_network is not None and channels_differ(ana.X)
+    bands = network_bands(ana.V, ana.cfg) if model.networks else None
+    stereo = bool(model.stereo_networks) and channels_differ(ana.X)
     return frame_probabilities(frame_features(ana), model, bands, stereo=stereo)
 
 
