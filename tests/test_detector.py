@@ -330,6 +330,8 @@ def test_a_pool_of_networks_gives_their_mean_logit_and_round_trips_in_order(tmp_
     assert not np.allclose(p, network_probability(B, pool[0]))
     with pytest.raises(DetectorError, match="no network"):
         network_probability(B, ())
+    with pytest.raises(DetectorError, match="needs networks for mono"):
+        replace(trees, stereo_networks=stereo)
     model = replace(trees, networks=pool, stereo_networks=stereo)
     back = load_model(save_model(model, tmp_path / "pool.npz"))
     assert len(back.networks) == 3 and len(back.stereo_networks) == 2

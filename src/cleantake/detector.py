@@ -622,6 +622,10 @@ class DetectorModel:
     networks: tuple[ConvNet, ...] = ()
     stereo_networks: tuple[ConvNet, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.stereo_networks and not self.networks:
+            raise DetectorError("a detector model with stereo networks needs networks for mono recordings too")
+
 
 def _default_path() -> Path:
     return Path(str(resources.files("cleantake") / "presets" / "detector.npz"))
