@@ -150,6 +150,7 @@ def test_candidates_are_the_events_below_the_sensitivity(corpus):
     # The calibration's knots are coarse, so which mixture has events of three confidences or
     # more depends on the shipped model: the first of these that has (one is enough).
     wanted = ("stem_001__drop__-6dB", "stem_002__scream__-3dB", "stem_002__drop__-3dB")
+    confs: list[float] = []
     for entry in (e for e in corpus_mixtures(corpus) if e["id"] in wanted):
         y, _, _, sr = build_mixture(str(corpus), entry)
         every = cleantake.Cleaner("any", sensitivity=0.0).locate(y, sr)
