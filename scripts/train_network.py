@@ -4,6 +4,10 @@
     python scripts/train_network.py --augment '' --seed 0    # -> networks
     python scripts/train_network.py --augment '' --seed 1    # -> networks_s1 (--seed 2 -> networks_s2)
 
+Networks trained before session 44 read the planes of every frame (``--planes all``); the
+shipped mono network and its fold networks are those, and so are the fold networks of the
+stereo recipe's seeds 0 and 1 (benchmarks/DETECTOR.md, "Rebuilding the shipped networks").
+
 The shipped detector holds networks of one architecture and two recipes: the first command's
 (frequency masking while training; ``benchmarks/results/networks_mask``) for mono recordings,
 and the others' (no augmentation; ``benchmarks/results/networks``, ``networks_s1``,
@@ -232,7 +236,36 @@ def export(net) -> ConvNet:
     return ConvNet(conv, temporal, out)
 
 
-def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augment: tuple = DEFAULT_AUGMENT) -> ConvNet:
+def planes_of_all_frames(bands: np.ndarray) -> np.ndarray:
+    """:func:`cleantake.detector.network_planes` as it was until session 44: the mean and the
+    medians over every frame, digital silence included (``--planes all``).
+
+    The networks trained before session 44's change (the shipped mono network, session 43's;
+    the fold networks of the stereo recipe's seeds 0 and 1) were trained on these planes, and
+    only these rebuild them bit for bit. The library reads every network with today's planes,
+    which equal these wherever every frame sounds.
+
+    Parameters
+    ----------
+    bands : np.ndarray [shape=(NETWORK_BANDS, n_frames)]
+
+    Returns
+    -------
+    np.ndarray [shape=(2, NETWORK_BANDS, n_frames)], float32
+    """
+    B = np.asarray(bands, np.float64)
+    if not B.size:
+        return np.zeros((2,) + B.shape, np.float32)
+    L = np.log(B + 1e-3 * float(B.mean()) + 1e-12)
+    return np.stack([L - np.median(L, axis=1, keepdims=True), L - np.median(L)]).astype(np.float32)
+
+
+#: The input planes ``--planes`` names: today's (the library's) or those before session 44.
+PLANES = {"sounding": network_planes, "all": planes_of_all_frames}
+
+
+def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augment: tuple = DEFAULT_AUGMENT,
+          planes_fn=network_planes) -> ConvNet:
     import torch
 
     torch.manual_seed(seed)
@@ -240,7 +273,7 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augmen
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
     arng = np.random.default_rng(seed + 1000)  # the augmentation's own stream: crops as without it
-    planes = [network_planes(b) for b, _ in exs]
+    planes = [planes_fn(b) for b, _ in exs]
     labels = [y for _, y in exs]
     net = build(torch)
     batch = 16
@@ -315,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment", default=",".join(DEFAULT_AUGMENT),
                     help="augmentations of the input planes while training, comma-separated from eq, mask "
                     "('' for none: session 41's recipe)")
+    ap.add_argument("--planes", choices=tuple(PLANES), default="sounding",
+                    help="the input planes trained on: the library's (over the sounding frames, since session "
+                    "44) or over all frames, which rebuilds the networks trained before that (the shipped mono "
+                    "network: --planes all with the defaults)")
     args = ap.parse_args(argv)
     names = args.folds.split(",")
     augment = tuple(a for a in args.augment.split(",") if a)
@@ -329,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "data":
             continue
         others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]
-        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ", augment=augment)
+        net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ", augment=augment,
+                    planes_fn=PLANES[args.planes])
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{'final' if k is None else f'fold{k}'}.npz"
         np.savez_compressed(path, **network_arrays(net))

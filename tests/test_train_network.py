@@ -62,3 +62,20 @@ def test_an_unknown_augmentation_is_refused_before_any_data_is_made(tmp_path, ca
     with pytest.raises(SystemExit, match="unknown.*allowed: eq, mask"):
         tn.main(["--augment", "eq,flip", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
     assert not any(tmp_path.iterdir())
+
+
+def test_all_frames_planes_differ_from_the_library_s_only_where_frames_are_digitally_silent():
+    """--planes all rebuilds the networks trained before session 44: the same planes as the
+    library's wherever every frame sounds; with digital silence they keep its frames in the
+    mean and medians (so the music's planes shift), the library's do not."""
+    from cleantake.detector import network_planes
+
+    tn = _script()
+    rng = np.random.default_rng(3)
+    bands = rng.uniform(0.5, 2.0, (NETWORK_BANDS, 120))
+    np.testing.assert_allclose(tn.planes_of_all_frames(bands), network_planes(bands), rtol=0, atol=1e-6)
+    silent = np.concatenate([np.zeros((NETWORK_BANDS, 60)), bands], axis=1)
+    old, new = tn.planes_of_all_frames(silent), network_planes(silent)
+    np.testing.assert_allclose(new[:, :, 60:], network_planes(bands), rtol=0, atol=1e-5)  # silence ignored
+    assert (old[:, :, 60:] - new[:, :, 60:]).min() > 0.1  # silence pulls every median down: music looks louder
+    assert tn.PLANES["sounding"] is network_planes
