@@ -77,6 +77,10 @@ GRID = {
     # runs found grow over adjacent frames this similar (None: no growing) and this probable
     "grow_similarity": (None, 0.4, 0.5, 0.6, 0.7),
     "grow_detector": (0.0,),
+    # with the detector only: runs shorter than min_event_ms kept if this similar on average
+    # and this probable somewhere (None: dropped)
+    "short_similarity": (None,),
+    "short_detector": (0.9,),
 }
 #: Settings changed for every Cleaner of the run (``--set``; read by the worker processes, forked
 #: after main sets it).
@@ -231,6 +235,11 @@ def grid_points(grid: dict | None = None):
             continue  # no growing: its probability tests nothing
         if point["detector"] is None and point["grow_detector"] != grid["grow_detector"][0]:
             continue  # acts only with the detector
+        if (point["detector"] is None or point["short_similarity"] is None) \
+                and point["short_detector"] != grid["short_detector"][0]:
+            continue  # acts only with the detector and short_similarity
+        if point["detector"] is None and point["short_similarity"] != grid["short_similarity"][0]:
+            continue
         yield point
 
 

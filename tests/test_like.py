@@ -516,7 +516,7 @@ def test_finder_keeps_runs_as_short_as_a_short_example_only_when_asked():
     prob[100:106] = 0.9
     elig = np.ones(T, bool)
     kw = dict(reference=1.0, counts=counts, min_event=14, probability=prob)
-    base = dict(similarity=0.6, detector=0.5, relative=False, grow_similarity=None)
+    base = dict(similarity=0.6, detector=0.5, relative=False, grow_similarity=None, short_similarity=None)
     plain = LikeParams(**base, min_event_example=None)
     assert not like_frames(sim, np.zeros(T), elig, params=plain, max_grow=8, **kw).any()
     relaxed = LikeParams(**base, min_event_example=0.75)
@@ -525,6 +525,38 @@ def test_finder_keeps_runs_as_short_as_a_short_example_only_when_asked():
     assert not like_frames(sim, np.zeros(T), elig, params=relaxed, **kw).any()  # example length unknown
     with pytest.raises(ParameterError, match="min_event_example"):
         LikeParams(min_event_example=0.0)
+
+
+def test_finder_keeps_a_short_run_only_if_it_is_plainly_like_the_example_and_not_music():
+    from cleantake.like import LikeParams, like_frames
+    from cleantake.settings import Settings
+
+    cfg = Settings().stft_config(SR)
+    counts = Settings().counts(cfg)
+    T = 400
+    sim = np.zeros(T, np.float32)
+    prob = np.zeros(T)
+    sim[100:106], prob[100:106] = 0.9, 0.95  # short, like the example, the detector sure
+    sim[200:206], prob[200:206] = 0.9, 0.8  # short, like the example, the detector not sure enough
+    sim[300:306], prob[300:306] = 0.65, 0.95  # short, the detector sure, too little like the example
+    elig = np.ones(T, bool)
+    kw = dict(reference=1.0, counts=counts, min_event=14, probability=prob)
+    base = dict(similarity=0.6, detector=0.5, relative=False, grow_similarity=None)
+    plain = LikeParams(**base, short_similarity=None)
+    rescue = LikeParams(**base, short_similarity=0.8, short_detector=0.9)
+    assert not like_frames(sim, np.zeros(T), elig, params=plain, **kw).any()
+    short = like_frames(sim, np.zeros(T), elig, params=rescue, **kw)
+    assert short[100:106].all() and not short[200:206].any() and not short[300:306].any()
+    assert not short[:100 - counts.pad].any() and not short[106 + counts.pad:200].any()
+    # a long run is kept as before, whatever the short-run test
+    sim[100:130], prob[100:130] = 0.65, 0.6
+    long_ = like_frames(sim, np.zeros(T), elig, params=rescue, **kw)
+    np.testing.assert_array_equal(long_[:150], like_frames(sim, np.zeros(T), elig, params=plain, **kw)[:150])
+    assert long_[100:130].all()
+    with pytest.raises(ParameterError, match="short_similarity"):
+        LikeParams(short_similarity=0.0)
+    with pytest.raises(ParameterError, match="short_detector"):
+        LikeParams(short_detector=1.5)
 
 
 def test_review_runs_are_the_looser_rule_away_from_the_events():

@@ -117,6 +117,16 @@ class LikeParams:
         is covered where it stays like the example. Growing adds no new event.
     grow_detector : float in [0, 1]
         The probability a frame needs to join a growing run (with ``detector`` only).
+    short_similarity : float in (0, 2] or None
+        With ``detector``: a run of matching frames shorter than the shortest run kept is
+        still an event if its mean similarity is at least this and the detector's
+        probability reaches ``short_detector`` in it (a clap or a footstep shorter than
+        ``min_event_ms``, plainly like the example and plainly not music). None (the
+        default): short runs are dropped. Chosen with looser frame tests by
+        ``benchmarks/like.py`` in session 47, it gained on the 20-s recordings and doubled
+        the false events on four-minute full mixes (``benchmarks/LIKE.md``), so it is off.
+    short_detector : float in [0, 1]
+        The probability a short run must reach somewhere (with ``short_similarity``).
     review_similarity : float in (0, 2] or None
         With ``detector``: runs of at least ``review_min_event_ms`` whose frames have at
         least this similarity and at least ``review_detector`` probability, and that overlap
@@ -145,6 +155,8 @@ class LikeParams:
     detector_peak: float | None = None
     grow_similarity: float | None = 0.5
     grow_detector: float = 0.0
+    short_similarity: float | None = None
+    short_detector: float = 0.9
     review_similarity: float | None = 0.55
     review_detector: float = 0.5
     review_min_event_ms: float = 80.0
@@ -168,6 +180,10 @@ class LikeParams:
             raise ParameterError(f"grow_similarity must be in (0, 2] or None, got {self.grow_similarity}")
         if not 0.0 <= self.grow_detector <= 1.0:
             raise ParameterError(f"grow_detector must be a probability from 0 to 1, got {self.grow_detector}")
+        if self.short_similarity is not None and not 0.0 < self.short_similarity <= 2.0:
+            raise ParameterError(f"short_similarity must be in (0, 2] or None, got {self.short_similarity}")
+        if not 0.0 <= self.short_detector <= 1.0:
+            raise ParameterError(f"short_detector must be a probability from 0 to 1, got {self.short_detector}")
         if self.review_similarity is not None and not 0.0 < self.review_similarity <= 2.0:
             raise ParameterError(f"review_similarity must be in (0, 2] or None, got {self.review_similarity}")
         if not 0.0 <= self.review_detector <= 1.0:
@@ -556,8 +572,12 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     if params.min_event_example is not None and max_grow:
         min_event = min(min_event, int(round(params.min_event_example * max_grow)))
     found = np.zeros(act.shape, bool)
-    for a, b in segments(act, max_gap=counts.max_gap, min_len=max(1, min_event)):
+    short = prob is not None and params.short_similarity is not None
+    for a, b in segments(act, max_gap=counts.max_gap, min_len=1 if short else max(1, min_event)):
         if prob is not None and params.detector_peak is not None and prob[a:b].max() < params.detector_peak:
+            continue
+        if b - a < min_event and not (short and sim[a:b][act[a:b]].mean() >= params.short_similarity
+                                      and prob[a:b].max() >= params.short_detector):
             continue
         found[a:b] = True
     if params.grow_similarity is not None and found.any():
