@@ -239,7 +239,7 @@ def grid_points(grid: dict | None = None):
                 and point["short_detector"] != grid["short_detector"][0]:
             continue  # acts only with the detector and short_similarity
         if point["detector"] is None and point["short_similarity"] != grid["short_similarity"][0]:
-            continue
+            continue  # acts only with the detector
         yield point
 
 

@@ -6,7 +6,7 @@
 
 Networks trained before session 44 read the planes of every frame (``--planes all``); the
 shipped mono network and its fold networks are those, and so are the fold networks of the
-stereo recipe's seeds 0 and 1 (benchmarks/DETECTOR.md, "Rebuilding the shipped networks").
+stereo recipe's seeds 0 and 1 (benchmarks/DETECTOR.md, "Session 47").
 
 The shipped detector holds networks of one architecture and two recipes: the first command's
 (frequency masking while training; ``benchmarks/results/networks_mask``) for mono recordings,
@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,7 @@ PLANES = {"sounding": network_planes, "all": planes_of_all_frames}
 
 
 def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augment: tuple = DEFAULT_AUGMENT,
-          planes_fn=network_planes) -> ConvNet:
+          planes_fn: Callable[[np.ndarray], np.ndarray] = network_planes) -> ConvNet:
     import torch
 
     torch.manual_seed(seed)

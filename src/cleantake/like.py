@@ -544,8 +544,8 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
     probability : np.ndarray [shape=(T,)], optional
         The detector's smoothed frame probability (:func:`detector_probability`); needed
         when ``params.detector`` is set, which then replaces the novelty test (with
-        ``params.detector_slope``, ``params.detector_peak`` and ``params.grow_detector``, see
-        :class:`LikeParams`).
+        ``params.detector_slope``, ``params.detector_peak``, ``params.grow_detector`` and
+        ``params.short_similarity``, see :class:`LikeParams`).
     max_grow : int, optional
         The example's length in frames (:func:`find_like` passes the longest marked run): with
         ``params.grow_similarity`` a run grows by at most this on each side (default
