@@ -166,6 +166,18 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / max(float(np.sum((ref - est) ** 2)), 1e-30)))
 
 
+def with_like_defaults(fields: dict) -> None:
+    """Make ``fields`` the defaults of every :class:`cleantake.like.LikeParams` the library builds
+    in this process and the workers it forks (a candidate measured through the library's own path,
+    which takes no parameters of the finder: ``Cleaner`` reads ``LikeParams()``)."""
+    import functools
+
+    import cleantake.like as like
+
+    like.LikeParams(**fields)  # refused here, with the field's own message, if out of range
+    like.LikeParams = functools.partial(like.LikeParams, **fields)
+
+
 def run_one(job) -> dict | None:
     corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, with_whole, detector_dir = job
     import cleantake
@@ -247,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
                     help="a cleantake.Settings field for every Cleaner of the run (repeatable), e.g. "
                          "nmf_guard_marked=0.5")
+    ap.add_argument("--like-params", default=None, metavar="JSON",
+                    help="LikeParams fields as the finder's defaults for the run, e.g. a candidate choice of "
+                         "benchmarks/like.py: '{\"similarity\": 0.65, \"short_similarity\": 0.7}'")
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -254,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         OVERRIDES.update(parse_assignments(args.overrides))
     except ParameterError as exc:
         ap.error(f"--set: {exc}")
+    if args.like_params:
+        try:
+            with_like_defaults(json.loads(args.like_params))
+        except (ValueError, TypeError, ParameterError) as exc:
+            ap.error(f"--like-params: {exc}")
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
     jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,
