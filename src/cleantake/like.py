@@ -124,7 +124,9 @@ class LikeParams:
         ``min_event_ms``, plainly like the example and plainly not music). None (the
         default): short runs are dropped. Chosen with looser frame tests by
         ``benchmarks/like.py`` in session 47, it gained on the 20-s recordings and doubled
-        the false events on four-minute full mixes (``benchmarks/LIKE.md``), so it is off.
+        the false events on four-minute full mixes (``benchmarks/LIKE.md``), so it is off;
+        chosen again in session 48 with 20-s full mixes among the tuning recordings (detector
+        0.8), it still made 2.62 false events per four-minute mix against 1.69.
     short_detector : float in [0, 1]
         The probability a short run must reach somewhere (with ``short_similarity``).
     review_similarity : float in (0, 2] or None
