@@ -34,6 +34,8 @@ than ``--minutes``, as its stems are). ``--music one-mix`` repeats one of fold k
 never fall inside one 20-s block and its overlaps. ``--music one-mix-shifted`` plays that mix,
 then the same resampled 1, -1, 2, -2, 3, -3 semitones (and as much faster or slower) in turn, so
 that no frame repeats exactly and blocks of any length can be compared on unchanging music.
+``--like-params JSON`` makes a candidate finder choice (``LikeParams`` fields, as
+``benchmarks/like.py`` prints them) the library's defaults for the run.
 
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --max-event-ms 1e9
