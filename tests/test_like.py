@@ -369,6 +369,40 @@ def test_like_on_a_file_cleaned_in_blocks_finds_copies_in_every_block(tmp_path):
         [t for e in res.events for t in (e.start_s, e.end_s)], abs=0.002)
 
 
+def test_like_params_set_the_finder_of_clean_locate_learn_and_the_block_path(mixed, tmp_path):
+    """``Cleaner(like_params=...)`` is the finder every like path uses: a similarity no frame can
+    reach finds nothing but the marked example, in a whole recording, through a model learned
+    beforehand and in a file cleaned in blocks; the default is ``LikeParams()``."""
+    import soundfile as sf
+
+    from cleantake.files import clean_file
+
+    y, _, spans = mixed
+    strict = cleantake.LikeParams(similarity=2.0, grow_similarity=None, review_similarity=None)
+
+    def misses_the_copy(events):
+        return [(e.start_s, e.end_s) for e in events if e.start_s < spans[1][1] and spans[1][0] < e.end_s] == []
+
+    assert not misses_the_copy(cleantake.Cleaner("none").locate(y, SR, like=[spans[0]]))  # the copy is found...
+    c = cleantake.Cleaner("none", like_params=strict)
+    assert misses_the_copy(c.locate(y, SR, like=[spans[0]]))  # ... but not by a finder that takes nothing
+    res = c.clean(y, SR, like=[spans[0]])
+    assert misses_the_copy(res.events) and len(res.events) == 1
+    assert misses_the_copy(c.clean(y, SR, like=[spans[0]], like_model=c.learn_like(y, SR, [spans[0]])).events)
+    assert misses_the_copy(cleantake.clean(y, SR, interference="none", like=[spans[0]], like_params=strict).events)
+    assert c.with_settings(strength=0.5).like_params == strict
+    assert c.with_settings(like_params=None).like_params == cleantake.LikeParams()
+    src = tmp_path / "long.wav"
+    long_y, long_spans = _with_rings(_music(30.0, seed=3), (2.1, 13.3, 26.2))
+    sf.write(src, long_y, SR, subtype="FLOAT")
+    blocks = clean_file(src, tmp_path / "out.wav", cleaner=c, like=[long_spans[0]], block_s=8.0, overlap_s=2.0)
+    assert blocks.stats["blocks"] >= 4
+    assert [(e.start_s, e.end_s) for e in blocks.events] == [
+        pytest.approx(long_spans[0], abs=0.03)]  # the example alone, in the block that holds it
+    with pytest.raises(ParameterError, match="like_params must be"):
+        cleantake.Cleaner("none", like_params={"similarity": 0.5})
+
+
 def test_like_examples_spread_over_more_than_two_blocks_are_refused_in_seconds(tmp_path):
     import soundfile as sf
 

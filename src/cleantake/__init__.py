@@ -6,7 +6,7 @@ Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., IC
 from .errors import (AudioReadError, AudioWriteError, CleantakeError, DictionaryError, MissingDependencyError,
                      ParameterError)
 from .files import FileResult, clean_file, locate_file
-from .like import LikeModel
+from .like import LikeModel, LikeParams
 from .locate import Event
 from .pipeline import METHODS, CleanResult, Cleaner, Settings, clean
 
@@ -22,6 +22,7 @@ __all__ = [
     "Settings",
     "Event",
     "LikeModel",
+    "LikeParams",
     "METHODS",
     "CleantakeError",
     "ParameterError",

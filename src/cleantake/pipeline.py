@@ -22,7 +22,7 @@ from .dictionaries import Dictionary, resolve_dictionary
 from .errors import ParameterError
 from .io import block_sizes
 from .labels import check_spans
-from .like import LikeModel, check_like, learn_like_model, locate_like, spans_analysis, with_like
+from .like import LikeModel, LikeParams, check_like, learn_like_model, locate_like, spans_analysis, with_like
 from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any, trim_spans
 from .masking import segments
 from .repair import repair
@@ -203,6 +203,10 @@ class Cleaner:
         ``kam``: classic KAM, kNN on the mixture for every frame, no location.
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
+    like_params : LikeParams, optional
+        How ``like=`` examples are learned and looked for (:class:`cleantake.like.LikeParams`:
+        the finder's thresholds, the templates learned, the candidates for review). Default:
+        ``LikeParams()``, the choice cross-validated in ``benchmarks/like.py``.
     **params
         Any field of :class:`Settings`.
 
@@ -226,12 +230,14 @@ class Cleaner:
         *,
         method: str = "proposed",
         strength: float = 1.0,
+        like_params: LikeParams | None = None,
         **params,
     ) -> None:
         _check_method(method)
         check_names(params)
         self.method = method
         self.settings = Settings(strength=strength, **params)
+        self.like_params = _check_like_params(like_params)
         self.dictionary = resolve_dictionary(interference)
         self._cache: dict = {}
 
@@ -241,11 +247,12 @@ class Cleaner:
         return state
 
     def with_settings(self, **params) -> "Cleaner":
-        """A copy with some settings (or ``method``) changed, checked like a new Cleaner
-        (ParameterError on an unknown name or a bad value); the dictionary is shared."""
+        """A copy with some settings (or ``method``, or ``like_params``) changed, checked like a
+        new Cleaner (ParameterError on an unknown name or a bad value); the dictionary is shared."""
         new = object.__new__(Cleaner)
         new.method = params.pop("method", self.method)
         _check_method(new.method)
+        new.like_params = _check_like_params(params.pop("like_params", self.like_params))
         new.settings = self.settings.replace(**params)
         new.dictionary = self.dictionary
         new._cache = {}
@@ -453,7 +460,7 @@ class Cleaner:
         with _single_threaded_blas():
             ana = m.analyse(x, sr)
             model, _ = learn_like_model(x, sr, examples, first=ana, base=m.dictionary, settings=m.settings,
-                                        threads=_recording_threads(), offset_s=offset_s)
+                                        params=m.like_params, threads=_recording_threads(), offset_s=offset_s)
         return model
 
     def _clean_in_blocks(self, x: np.ndarray, mono: bool, sr: int, progress: Progress, block_s: float,
@@ -623,8 +630,8 @@ class Cleaner:
         """Learn from the ``like`` spans (or take ``model``), find the events like them (and,
         with a non-empty dictionary, locate its own), and repair them all."""
         s = self.settings
-        lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, threads=_recording_threads(),
-                         model=model)
+        lk = locate_like(x, sr, like, first=ana, base=self.dictionary, settings=s, params=self.like_params,
+                         threads=_recording_threads(), model=model)
         ana = lk.analysis if ana is None else ana  # (the same STFT either way)
         stats.update(lk.stats)
         frames, found = lk.frames.copy(), list(lk.events)
@@ -775,6 +782,16 @@ def _ramp_samples(fc: FrameCounts, cfg: StftConfig) -> int:
     return max(1, fc.ramp) * cfg.hop_length
 
 
+def _check_like_params(like_params) -> LikeParams:
+    """``like_params``, or ``LikeParams()`` for None; ParameterError for anything else."""
+    if like_params is None:
+        return LikeParams()
+    if not isinstance(like_params, LikeParams):
+        raise ParameterError(f"like_params must be a cleantake.like.LikeParams or None, got "
+                             f"{type(like_params).__name__}")
+    return like_params
+
+
 def _check_method(method) -> None:
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
@@ -790,6 +807,7 @@ def clean(
     events=None,
     keep=None,
     like=None,
+    like_params: LikeParams | None = None,
     progress: Progress = None,
     block_s: float | None = STREAM_BLOCK_S,
     overlap_s: float = STREAM_OVERLAP_S,
@@ -816,6 +834,8 @@ def clean(
     like : sequence of (start_s, end_s), optional
         Examples of the interference to learn from; every event like them is removed (see
         :meth:`Cleaner.clean`). ``interference="none"`` uses only these.
+    like_params : LikeParams, optional
+        How ``like`` examples are learned and looked for (see :class:`Cleaner`).
     progress : callable(float), optional
     block_s, overlap_s : float
         A recording longer than ``2 * block_s`` seconds is cleaned in overlapping blocks, as
@@ -832,5 +852,5 @@ def clean(
     --------
     Cleaner : the same, for many recordings with the dictionaries loaded once.
     """
-    return Cleaner(interference, method=method, strength=strength, **params).clean(
+    return Cleaner(interference, method=method, strength=strength, like_params=like_params, **params).clean(
         audio, sr, events=events, keep=keep, like=like, progress=progress, block_s=block_s, overlap_s=overlap_s)
