@@ -24,6 +24,13 @@ Where the parameters of fold k are chosen (``--protocol``):
     ``--train-every``-th). Their probabilities come from fold k's detector, which was trained
     on those recordings' sources, so it is surer of them than of unheard recordings.
 
+Long recordings (``--long PKL``, written by ``benchmarks/like_long.py --record``): four-minute
+full mixes cleaned in 20-s blocks as the command line cleans a file, each block's finder inputs
+recorded once, so that every grid point is replayed on them (:func:`long_events`: the default's
+events exactly, another point's up to where its blocks join). With ``--max-long-false``, fold k
+chooses only among the points that make at most that many false events per minute on the OTHER
+folds' long recordings, and each fold's choice is judged on its own long recordings (detection).
+
 Usage (from the repository root)::
 
     PYTHONPATH=src nice -n 10 python benchmarks/like.py /path/to/corpus --jobs 2
@@ -55,10 +62,11 @@ from cleantake.errors import ParameterError
 from cleantake.evaluate import build_mixture, score
 from cleantake.like import (LikeParams, detector_probability, learn_from_spans, like_frames, like_scores,
                             longest_run, span_frames, with_like)
-from cleantake.locate import Event, dilate, segments
+from cleantake.locate import Event, dilate, overlaps_any, segments, segments_to_events
 from cleantake.pipeline import repair_at_windows
 from cleantake.repair import repair
 from cleantake.settings import parse_assignments
+from cleantake.streaming import merge_events
 
 GRID = {
     "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
@@ -326,6 +334,106 @@ def review(by_id: dict, tune: dict, test: dict, budget: float) -> dict:
     return out
 
 
+#: How far around an event (seconds) a block's removed part is not zero: ramps, the repair's
+#: further windows and the inverse STFT (0.095-0.135 s at the joins of the default's run).
+REMOVED_MARGIN_S = 0.12
+
+
+def long_events(rec: dict, point: dict, joins: str = "emulated") -> list[Event] | None:
+    """The events the library's block path would list with the thresholds ``point`` on one
+    recording of ``like_long.py --record``: every block's finder decision replayed from what it
+    decided on, as :func:`cleantake.like.locate_like` turns it into events (the block's marked
+    spans listed, found events overlapping them dropped), shifted to file time and merged
+    (:func:`cleantake.streaming.merge_events`) at each join. ``joins="recorded"``: where the
+    recorded run joined (exact for the thresholds it ran with); ``"emulated"``: where
+    :func:`cleantake.streaming.join_removed` would with these events, the time nearest the
+    middle of the overlap at least :data:`REMOVED_MARGIN_S` from every event of both blocks.
+    None where the point needs scores the recording lacks (another ``prototype`` or
+    ``context_ms``)."""
+    s = SETTINGS
+    p = LikeParams(**point)
+    per_block = []
+    for b in rec["blocks"]:
+        if p.prototype != b["prototype"] or p.context_ms != b["context_ms"]:
+            return None
+        cfg = s.stft_config(b["sr"])
+        found = like_frames(b["similarity"], b["novelty"], b["eligible"], reference=b["reference"],
+                            counts=s.counts(cfg), min_event=s.frames(p.min_event_ms, cfg), params=p,
+                            probability=b["probability"],
+                            max_grow=b["longest"] if b["longest"] is not None else longest_run(b["marked"]))
+        segs = segments(found)
+        ev = segments_to_events(segs, frame_times=b["times"], hop_s=b["hop"], duration_s=b["duration"],
+                                labels=["like"] * len(segs),
+                                confidences=[float(b["similarity"][a:c].max()) for a, c in segs])
+        marked = [Event(a, c, "like", 1.0) for a, c in b["spans"]]
+        ev = sorted(marked + [e for e in ev if not overlaps_any(e, marked)], key=lambda e: e.start_s)
+        ev = [dataclasses.replace(e, start_s=round(e.start_s + b["start"], 6),
+                                  end_s=round(min(e.end_s + b["start"], rec["duration"]), 6)) for e in ev]
+        per_block.append([e for e in ev if e.end_s > e.start_s])
+    events = per_block[0]
+    for i in range(1, len(per_block)):
+        if joins == "recorded":
+            join = rec["joins"][i - 1]
+        else:
+            a, b = rec["blocks"][i - 1], rec["blocks"][i]
+            lo, hi = b["start"], a["start"] + a["duration"]
+            join = _free_time(lo, hi, lo + (hi - lo) / 2,
+                              [(e.start_s - REMOVED_MARGIN_S, e.end_s + REMOVED_MARGIN_S)
+                               for e in per_block[i - 1] + per_block[i]])
+        events = merge_events(events, per_block[i], join_s=join)
+    return events
+
+
+def _free_time(lo: float, hi: float, mid: float, busy: list[tuple[float, float]]) -> float:
+    """The time in ``[lo, hi)`` nearest ``mid`` inside none of ``busy`` (``mid`` if there is none)."""
+    cands = [t for t in [mid] + [x for u, v in busy for x in (u, v)] if lo <= t < hi
+             and not any(u < t < v for u, v in busy)]
+    return min(cands, key=lambda t: abs(t - mid)) if cands else mid
+
+
+def long_table(recs: dict, points: list[dict], pool=None) -> dict:
+    """``{name: array (points, 3)}`` of (other events, found, false) of every grid point on every
+    recording of ``like_long.py --record`` (rows of -1 where :func:`long_events` cannot replay)."""
+    names = list(recs)
+    work = [(recs[n], points) for n in names]
+    done = pool.starmap(_long_rows, work, chunksize=1) if pool is not None else [_long_rows(*w) for w in work]
+    return dict(zip(names, done))
+
+
+def _long_rows(rec: dict, points: list[dict]) -> np.ndarray:
+    from like_long import detection as long_detection
+
+    out = np.full((len(points), 3), -1, dtype=np.int64)
+    for j, pt in enumerate(points):
+        ev = long_events(rec, pt)
+        if ev is not None:
+            out[j] = (len(rec["spans"]) - 1, *long_detection(ev, rec["spans"]))
+    return out
+
+
+def cached(source: str, what: str, key, compute):
+    """``compute()``, kept in ``source + ".tables.pkl"`` under (``what``, ``key``, ``source``'s size
+    and time): a table of many grid points on many recordings is computed once per cache file
+    and grid, whichever half is judged (session 48: 500 of a run's 880 s)."""
+    import hashlib
+
+    st = Path(source).stat()
+    digest = hashlib.sha256(json.dumps([what, key, st.st_size, st.st_mtime_ns], sort_keys=True,
+                                       default=str).encode()).hexdigest()
+    path = Path(source + ".tables.pkl")
+    store = {}
+    if path.is_file():
+        with open(path, "rb") as fh:
+            store = pickle.load(fh)
+    if digest not in store:
+        store[digest] = compute()
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(store, fh)
+        tmp.replace(path)
+    return store[digest]
+
+
 def detection_table(rows: dict, grids: dict | None = None, pool=None) -> tuple[list[dict], dict, dict]:
     """Every grid point's detection on every scored mixture.
 
@@ -459,6 +567,14 @@ def main() -> int:
     ap.add_argument("--limits", default=None,
                     help="comma-separated limits on the tuning false events per recording to choose among "
                          "likewise (default: --max-false alone)")
+    ap.add_argument("--long", default=None, metavar="PKL",
+                    help="recordings of benchmarks/like_long.py --record (four-minute full mixes in blocks, as the "
+                         "command line cleans them): fold k chooses only among points with at most "
+                         "--max-long-false false events per minute on the other folds' recordings, and each "
+                         "fold's choice is judged on its own (detection only)")
+    ap.add_argument("--max-long-false", type=float, default=None, metavar="PER_MINUTE",
+                    help="with --long: false events per minute allowed on the other folds' long recordings "
+                         "(default: no limit, the long recordings only judged)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--grid", default=None,
                     help="JSON object replacing some of GRID's value lists, e.g. '{\"detector\": [0.6, 0.7]}'")
@@ -567,9 +683,46 @@ def main() -> int:
         names = [] if not a.variants else list(VARIANTS) if a.variants == "all" else a.variants.split(",")
         grids = {n: dict(GRID, **VARIANTS[n]) for n in names} or {"grid": GRID}
         limits = [float(x) for x in a.limits.split(",")] if a.limits else [a.max_false]
-        points, table, members = detection_table({i: by_id[i] for i in all_tune}, grids, pool=pool)
+        points, table, members = cached(a.cache, "table", [grids, sorted(all_tune)], lambda: detection_table(
+            {i: by_id[i] for i in all_tune}, grids, pool=pool))
         candidates = [(n, members[n], lim) for n in grids for lim in limits]
         print(f"{len(points)} grid points judged after {time.time() - t_start:.0f} s", flush=True)
+        long_recs, long_tab = {}, {}
+        if a.long:
+            with open(a.long, "rb") as fh:
+                long_recs = pickle.load(fh)["recordings"]
+            long_tab = cached(a.long, f"long emulated {REMOVED_MARGIN_S}", points,
+                              lambda: long_table(long_recs, points, pool=pool))
+            print(f"{len(long_recs)} long recordings replayed after {time.time() - t_start:.0f} s", flush=True)
+
+        def long_rate(names) -> tuple[np.ndarray, np.ndarray]:
+            """Per point: share of the other events found and false events per minute on ``names``
+            (nan where a point cannot be replayed)."""
+            tot = sum(long_tab[n] for n in names).astype(float)
+            minutes = sum(long_recs[n]["duration"] for n in names) / 60.0
+            bad = (np.stack([long_tab[n][:, 0] for n in names]) < 0).any(axis=0)
+            found, false = tot[:, 1] / np.maximum(tot[:, 0], 1), tot[:, 2] / minutes
+            found[bad], false[bad] = np.nan, np.nan
+            return found, false
+
+        def long_limited(k):
+            """The candidates, with each grid cut to the points within --max-long-false on the long
+            recordings fold k may use (every fold's for the pooled default, k None)."""
+            if not long_recs or a.max_long_false is None:
+                return candidates
+            names = [n for n, r in long_recs.items() if k is None or r["fold"] != k]
+            _, false = long_rate(names)
+            ok = np.flatnonzero(false <= a.max_long_false)
+            return [(n, np.intersect1d(idx, ok), lim) for n, idx, lim in candidates]
+
+        def long_judged(k, point) -> str:
+            """Fold k's own long recordings with ``point`` (held out from fold k's choice)."""
+            names = [n for n, r in long_recs.items() if r["fold"] == k or k is None]
+            d = np.sum([_long_rows(long_recs[n], [point])[0] for n in names], axis=0)
+            if d[0] < 0:
+                return "long: cannot replay"
+            return (f"long ({len(names)} recordings): found {100 * d[1] / max(d[0], 1):.1f} % ({d[1]}/{d[0]}), "
+                    f"false/rec {d[2] / len(names):.2f}")
 
         def groups_of(k):
             """What fold k (None: the pooled default) chooses on, by group for the nested choice."""
@@ -578,14 +731,24 @@ def main() -> int:
             return {0: choose_on[k] if k is not None else list(by_id)}  # one group: no nesting
 
         for k in range(a.folds):
-            point, ev = choose_nested(points, table, groups_of(k), a.max_false, candidates)
+            point, ev = choose_nested(points, table, groups_of(k), a.max_false, long_limited(k))
             chosen[k] = {"params": point, "tune": ev}
+            if long_recs:
+                chosen[k]["long"] = long_judged(k, point)
+                print(f"fold {k} held out, {chosen[k]['long']}", flush=True)
             print(f"fold {k}: chose {point} ({ev['candidate']}) on {ev['n']} {where}: found {ev['found']:.2f}, "
                   f"false/rec {ev['false_per_rec']:.2f}" + ("" if ev["inner_found"] is None else
                   f"; nested inner held out: found {ev['inner_found']:.2f}, false/rec "
                   f"{ev['inner_false_per_rec']:.2f}"), flush=True)
-        point, ev = choose_nested(points, table, groups_of(None), a.max_false, candidates)
+        point, ev = choose_nested(points, table, groups_of(None), a.max_false, long_limited(None))
         chosen["all"] = {"params": point, "tune": ev}
+        if long_recs:
+            held = [_long_rows(long_recs[n], [chosen[r["fold"]]["params"]])[0] for n, r in long_recs.items()]
+            d = np.sum(held, axis=0)
+            print(f"long recordings held out (each fold's choice on its own {len(held)}): found "
+                  f"{100 * d[1] / max(d[0], 1):.1f} % ({d[1]}/{d[0]}), false/rec {d[2] / len(held):.2f}", flush=True)
+            default = {key: getattr(LikeParams(), key) for key in GRID}
+            print(f"the library's LikeParams on the same: {long_judged(None, default)}", flush=True)
         print(f"all folds pooled (the library's default): {point} ({ev['candidate']}) on {ev['n']} mixtures: found "
               f"{ev['found']:.2f}, false/rec {ev['false_per_rec']:.2f}" + ("" if ev["inner_found"] is None else
               f"; nested inner held out: found {ev['inner_found']:.2f}, false/rec {ev['inner_false_per_rec']:.2f}"),

@@ -34,8 +34,10 @@ than ``--minutes``, as its stems are). ``--music one-mix`` repeats one of fold k
 never fall inside one 20-s block and its overlaps. ``--music one-mix-shifted`` plays that mix,
 then the same resampled 1, -1, 2, -2, 3, -3 semitones (and as much faster or slower) in turn, so
 that no frame repeats exactly and blocks of any length can be compared on unchanging music.
-``--like-params JSON`` makes a candidate finder choice (``LikeParams`` fields, as
-``benchmarks/like.py`` prints them) the library's defaults for the run.
+``--like-params JSON`` measures a candidate finder choice (``LikeParams`` fields, as
+``benchmarks/like.py`` prints them; ``Cleaner(like_params=...)``). ``--record PKL`` also writes
+what the finder decided on in every block, for ``benchmarks/like.py --long`` to replay any
+choice on these recordings.
 
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --json benchmarks/results/like_long.json
     PYTHONPATH=src python benchmarks/like_long.py /path/to/corpus -j 2 --auto --max-event-ms 1e9
@@ -45,7 +47,9 @@ that no frame repeats exactly and blocks of any length can be compared on unchan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import pickle
 import sys
 import tempfile
 import time
@@ -58,7 +62,7 @@ import soxr
 
 from cleantake.errors import ParameterError
 from cleantake.settings import Settings, parse_assignments
-from cleantake.streaming import STREAM_BLOCK_S
+from cleantake.streaming import STREAM_BLOCK_S, STREAM_OVERLAP_S
 
 #: Settings changed for every Cleaner of the run (``--set``; the worker processes are forked after
 #: main sets it).
@@ -168,20 +172,83 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / max(float(np.sum((ref - est) ** 2)), 1e-30)))
 
 
-def with_like_defaults(fields: dict) -> None:
-    """Make ``fields`` the defaults of every :class:`cleantake.like.LikeParams` the library builds
-    in this process and the workers it forks (a candidate measured through the library's own path,
-    which takes no parameters of the finder: ``Cleaner`` reads ``LikeParams()``)."""
-    import functools
+@contextlib.contextmanager
+def recording():
+    """While open, record for every block of the file path what the finder decides on (the
+    inputs of :func:`cleantake.like.like_frames`) and the time of every join between blocks, so
+    that ``benchmarks/like.py --long`` can replay any grid point on the recording without running
+    it again. Wraps library functions of this process while open; ``--like`` with one block
+    worker finds the blocks one after another, in order.
 
+    Yields
+    ------
+    dict
+        ``blocks`` (one dict per block, in order: ``similarity``, ``novelty``, ``eligible``,
+        ``reference``, ``probability``, ``marked``, ``longest``, ``times``, ``hop``,
+        ``duration``, ``spans``, ``sr``, ``prototype``, ``context_ms``) and ``joins`` (seconds).
+    """
     import cleantake.like as like
+    import cleantake.pipeline as pipeline
+    import cleantake.streaming as streaming
 
-    like.LikeParams(**fields)  # refused here, with the field's own message, if out of range
-    like.LikeParams = functools.partial(like.LikeParams, **fields)
+    scores, find, locate, merge = like.like_scores, like.find_like, pipeline.locate_like, streaming.merge_events
+    record: dict = {"blocks": [], "joins": []}
+    last: dict = {}
+
+    def like_scores(*a, **kw):
+        last["scores"] = out = scores(*a, **kw)
+        return out
+
+    def find_like(ana, marked, *, settings, params=None, probability=None, model=None, threads=1):
+        out = find(ana, marked, settings=settings, params=params, probability=probability, model=model,
+                   threads=threads)
+        sim, nov, eligible, ref = last.pop("scores")
+        p = params or like.LikeParams()
+        record["blocks"].append({
+            "similarity": sim, "novelty": nov, "eligible": eligible, "reference": ref,
+            "probability": None if probability is None else np.asarray(probability, np.float32),
+            "marked": np.asarray(marked, bool), "longest": int(model.longest) if model is not None else None,
+            "times": ana.cfg.frame_times(ana.n_frames), "hop": ana.cfg.frame_seconds,
+            "duration": last["duration"], "spans": last["spans"], "sr": ana.cfg.sr,
+            "prototype": p.prototype, "context_ms": p.context_ms})
+        return out
+
+    def locate_like(x, sr, spans, **kw):
+        last["duration"], last["spans"] = x.shape[1] / sr, [(e.start_s, e.end_s) for e in spans]
+        return locate(x, sr, spans, **kw)
+
+    def merge_events(first, second, *, join_s):
+        if not record["joins"] or record["joins"][-1] != join_s:  # (events, then candidates)
+            record["joins"].append(join_s)
+        return merge(first, second, join_s=join_s)
+
+    like.like_scores, like.find_like, pipeline.locate_like = like_scores, find_like, locate_like
+    streaming.merge_events = merge_events
+    try:
+        yield record
+    finally:
+        like.like_scores, like.find_like, pipeline.locate_like = scores, find, locate
+        streaming.merge_events = merge
+
+
+def recorded(record: dict, mix: np.ndarray, sr: int, block_s: float, overlap_s: float) -> dict:
+    """What :func:`recording` recorded while ``mix`` was cleaned in blocks, each block with its
+    ``start`` (seconds), and the recording's ``duration``; RuntimeError unless there is one
+    record per block."""
+    from cleantake.streaming import array_blocks
+
+    starts = [a / sr for a, _ in array_blocks(mix, sr, block_s, overlap_s)]
+    if len(starts) != len(record["blocks"]) or len(record["joins"]) != len(starts) - 1:
+        raise RuntimeError(f"recorded {len(record['blocks'])} blocks and {len(record['joins'])} joins "
+                           f"for {len(starts)} blocks")
+    for b, t in zip(record["blocks"], starts):
+        b["start"] = t
+    return {"blocks": record["blocks"], "joins": record["joins"], "duration": mix.shape[0] / sr}
 
 
 def run_one(job) -> dict | None:
-    corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, with_whole, detector_dir = job
+    (corpus, fold, cls, minutes, level_db, auto, max_event_ms, block_s, music_kind, with_whole, detector_dir,
+     record, like_params) = job
     import cleantake
     from cleantake.files import clean_file
 
@@ -194,7 +261,8 @@ def run_one(job) -> dict | None:
         cleaner = cleantake.Cleaner("any", detector=detector, max_event_ms=max_event_ms, **OVERRIDES)
         like, spans = None, [(0.0, 0.0)] + spans
     else:
-        cleaner = cleantake.Cleaner("none", detector=detector, max_event_ms=max_event_ms, **OVERRIDES)
+        cleaner = cleantake.Cleaner("none", detector=detector, max_event_ms=max_event_ms, like_params=like_params,
+                                    **OVERRIDES)
         like = [spans[0]]
     row = {"fold": fold, "class": cls, "seconds": mix.shape[0] / sr, "events": len(spans), "files": n_files}
     base = _sdr(music, mix)
@@ -203,7 +271,7 @@ def run_one(job) -> dict | None:
         res = cleaner.clean(mix, sr, like=like, block_s=None)
         row["whole"] = {"seconds": time.perf_counter() - t0, "nsdr": _sdr(music, res.cleaned) - base,
                         **dict(zip(("found", "false"), detection(res.events, spans)))}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, (recording() if record else contextlib.nullcontext()) as rec:
         src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         sf.write(str(src), mix, sr, subtype="FLOAT")
         t0 = time.perf_counter()
@@ -213,6 +281,8 @@ def run_one(job) -> dict | None:
                      "n_blocks": fr.stats.get("blocks"), **dict(zip(("found", "false"), detection(fr.events, spans))),
                      "events": [(e.start_s, e.end_s, e.confidence) for e in fr.events]}
     row["true_spans"] = spans[1:] if auto else spans
+    if record:
+        row["record"] = recorded(rec, mix, sr, block_s, STREAM_OVERLAP_S)
     return row
 
 
@@ -264,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--like-params", default=None, metavar="JSON",
                     help="LikeParams fields as the finder's defaults for the run, e.g. a candidate choice of "
                          "benchmarks/like.py: '{\"similarity\": 0.65, \"short_similarity\": 0.7}'")
+    ap.add_argument("--record", type=Path, default=None, metavar="PKL",
+                    help="also write, per recording, what the finder decided on in every block and the joins "
+                         "(for benchmarks/like.py --long; with --like and --blocks-only)")
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -271,29 +344,43 @@ def main(argv: list[str] | None = None) -> int:
         OVERRIDES.update(parse_assignments(args.overrides))
     except ParameterError as exc:
         ap.error(f"--set: {exc}")
+    like_params = None
     if args.like_params:
+        from cleantake import LikeParams
+
         try:
-            with_like_defaults(json.loads(args.like_params))
+            like_params = LikeParams(**json.loads(args.like_params))
         except (ValueError, TypeError, ParameterError) as exc:
             ap.error(f"--like-params: {exc}")
+    if args.record and (args.auto or not args.blocks_only):
+        ap.error("--record: only with --like (no --auto) and --blocks-only")
     if args.classes is None:
         args.classes = list(CLASSES[:5] if args.auto else CLASSES)
     jobs = [(str(args.corpus), k, c, args.minutes, args.level, args.auto, args.max_event_ms, args.block_s, args.music,
-             not args.blocks_only, str(args.detector_dir))
+             not args.blocks_only, str(args.detector_dir), args.record is not None, like_params)
             for k in args.folds for c in args.classes]
     t0 = time.perf_counter()
     rows: list[dict] = []
+    records: dict = {}
 
     def save() -> None:
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows},
                                             indent=1))
+        if args.record:
+            args.record.parent.mkdir(parents=True, exist_ok=True)
+            with open(args.record, "wb") as fh:
+                pickle.dump({"args": {k: str(v) for k, v in vars(args).items()}, "recordings": records}, fh)
 
     with Pool(args.jobs) as pool:
         for r in pool.imap(run_one, jobs):  # each row as it comes (and saved): a long run may be stopped
             if r is None:
                 continue
+            rec = r.pop("record", None)
+            if rec is not None:
+                records[f"fold{r['fold']}-{r['class']}"] = dict(rec, fold=r["fold"], cls=r["class"],
+                                                                spans=r["true_spans"], events=r["blocks"]["events"])
             rows.append(r)
             save()
             whole = (f"whole {r['whole']['found']}/{r['events'] - 1} found, {r['whole']['false']} false, "
