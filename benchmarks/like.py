@@ -89,9 +89,6 @@ GRID = {
     # and this probable somewhere (None: dropped)
     "short_similarity": (None,),
     "short_detector": (0.9,),
-    # a run's similarity must stand this many robust deviations above the recording's median
-    # somewhere (None: no such test)
-    "background_z": (None,),
 }
 #: Settings changed for every Cleaner of the run (``--set``; read by the worker processes, forked
 #: after main sets it).

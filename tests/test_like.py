@@ -1,6 +1,5 @@
 """Learning the interference from one marked example (``like=``) and ``interference="none"``."""
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -560,37 +559,6 @@ def test_finder_keeps_runs_as_short_as_a_short_example_only_when_asked():
     assert not like_frames(sim, np.zeros(T), elig, params=relaxed, **kw).any()  # example length unknown
     with pytest.raises(ParameterError, match="min_event_example"):
         LikeParams(min_event_example=0.0)
-
-
-def test_finder_keeps_only_runs_that_stand_out_from_the_recording_s_similarity_when_asked():
-    """``background_z``: a run as similar as the recording's music is everywhere is dropped, one
-    standing out from it is kept."""
-    from cleantake.like import LikeParams, like_frames
-    from cleantake.settings import Settings
-
-    cfg = Settings().stft_config(SR)
-    counts = Settings().counts(cfg)
-    T = 600
-    rng = np.random.default_rng(0)
-    sim = (0.6 + 0.05 * rng.standard_normal(T)).astype(np.float32)  # music: like the example throughout
-    sim[100:120] = 0.72  # a run barely above the music's similarity (~2.4 deviations)
-    sim[300:320] = 0.95  # a run far above it (~7 deviations)
-    prob = np.full(T, 0.9)
-    elig = np.ones(T, bool)
-    kw = dict(reference=1.0, counts=counts, min_event=10, probability=prob)
-    base = dict(similarity=0.7, detector=0.5, relative=False, grow_similarity=None)
-    plain = like_frames(sim, np.zeros(T), elig, params=LikeParams(**base), **kw)
-    assert plain[100:120].all() and plain[300:320].all()
-    strict = LikeParams(**base, background_z=4.0)
-    out = like_frames(sim, np.zeros(T), elig, params=strict, **kw)
-    assert not out[90:130].any() and out[300:320].all()
-    halved = like_frames(sim * 0.5, np.zeros(T), elig, params=dataclasses.replace(strict, relative=True),
-                         **dict(kw, reference=0.5))
-    assert np.array_equal(halved, out)  # the same relative to the marked frames' own similarity
-    assert np.array_equal(like_frames(sim, np.zeros(T), elig, params=LikeParams(**base, background_z=1.0), **kw),
-                          plain)  # a low bar keeps both
-    with pytest.raises(ParameterError, match="background_z"):
-        LikeParams(background_z=0.0)
 
 
 def test_finder_keeps_a_short_run_only_if_it_is_plainly_like_the_example_and_not_music():

@@ -129,13 +129,6 @@ class LikeParams:
         0.8), it still made 2.62 false events per four-minute mix against 1.69.
     short_detector : float in [0, 1]
         The probability a short run must reach somewhere (with ``short_similarity``).
-    background_z : float > 0 or None
-        If set, a run of matching frames is kept only if its similarity somewhere stands at
-        least this many robust standard deviations (1.4826 x the median absolute deviation)
-        above the median similarity of the recording's eligible frames: an event stands out
-        from what the rest of the recording (each block of a long one) scores, where music
-        that resembles the example everywhere (a hi-hat against a clap) does not. None: no
-        such test.
     review_similarity : float in (0, 2] or None
         With ``detector``: runs of at least ``review_min_event_ms`` whose frames have at
         least this similarity and at least ``review_detector`` probability, and that overlap
@@ -166,7 +159,6 @@ class LikeParams:
     grow_detector: float = 0.0
     short_similarity: float | None = None
     short_detector: float = 0.9
-    background_z: float | None = None
     review_similarity: float | None = 0.55
     review_detector: float = 0.5
     review_min_event_ms: float = 80.0
@@ -194,8 +186,6 @@ class LikeParams:
             raise ParameterError(f"short_similarity must be in (0, 2] or None, got {self.short_similarity}")
         if not 0.0 <= self.short_detector <= 1.0:
             raise ParameterError(f"short_detector must be a probability from 0 to 1, got {self.short_detector}")
-        if self.background_z is not None and not 0.0 < self.background_z <= 100.0:
-            raise ParameterError(f"background_z must be in (0, 100] or None, got {self.background_z}")
         if self.review_similarity is not None and not 0.0 < self.review_similarity <= 2.0:
             raise ParameterError(f"review_similarity must be in (0, 2] or None, got {self.review_similarity}")
         if not 0.0 <= self.review_detector <= 1.0:
@@ -585,14 +575,8 @@ def like_frames(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         min_event = min(min_event, int(round(params.min_event_example * max_grow)))
     found = np.zeros(act.shape, bool)
     short = prob is not None and params.short_similarity is not None
-    stands_out = -np.inf
-    if params.background_z is not None and eligible.any():
-        med = float(np.median(sim[eligible]))
-        stands_out = med + params.background_z * 1.4826 * float(np.median(np.abs(sim[eligible] - med)))
     for a, b in segments(act, max_gap=counts.max_gap, min_len=1 if short else max(1, min_event)):
         if prob is not None and params.detector_peak is not None and prob[a:b].max() < params.detector_peak:
-            continue
-        if sim[a:b].max() < stands_out:
             continue
         if b - a < min_event and not (short and sim[a:b][act[a:b]].mean() >= params.short_similarity
                                       and prob[a:b].max() >= params.short_detector):
@@ -622,7 +606,7 @@ def review_runs(similarity: np.ndarray, novelty: np.ndarray, eligible: np.ndarra
         Frame ranges ``[a, b)``.
     """
     loose = dataclasses.replace(params, similarity=params.review_similarity, detector=params.review_detector,
-                                detector_slope=0.0, detector_peak=None, grow_similarity=None, background_z=None)
+                                detector_slope=0.0, detector_peak=None, grow_similarity=None)
     runs = like_frames(similarity, novelty, eligible, reference=reference, counts=counts, min_event=min_event,
                        params=loose, probability=probability)
     return [(a, b) for a, b in segments(runs) if not taken[a:b].any()]
