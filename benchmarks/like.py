@@ -695,15 +695,14 @@ def main() -> int:
                               lambda: long_table(long_recs, points, pool=pool))
             print(f"{len(long_recs)} long recordings replayed after {time.time() - t_start:.0f} s", flush=True)
 
-        def long_rate(names) -> tuple[np.ndarray, np.ndarray]:
-            """Per point: share of the other events found and false events per minute on ``names``
-            (nan where a point cannot be replayed)."""
+        def long_false_per_minute(names) -> np.ndarray:
+            """Per point: false events per minute on the long recordings ``names`` (nan where a
+            point cannot be replayed)."""
             tot = sum(long_tab[n] for n in names).astype(float)
-            minutes = sum(long_recs[n]["duration"] for n in names) / 60.0
             bad = (np.stack([long_tab[n][:, 0] for n in names]) < 0).any(axis=0)
-            found, false = tot[:, 1] / np.maximum(tot[:, 0], 1), tot[:, 2] / minutes
-            found[bad], false[bad] = np.nan, np.nan
-            return found, false
+            false = tot[:, 2] / (sum(long_recs[n]["duration"] for n in names) / 60.0)
+            false[bad] = np.nan
+            return false
 
         def long_limited(k):
             """The candidates, with each grid cut to the points within --max-long-false on the long
@@ -711,9 +710,14 @@ def main() -> int:
             if not long_recs or a.max_long_false is None:
                 return candidates
             names = [n for n, r in long_recs.items() if k is None or r["fold"] != k]
-            _, false = long_rate(names)
+            false = long_false_per_minute(names)
             ok = np.flatnonzero(false <= a.max_long_false)
-            return [(n, np.intersect1d(idx, ok), lim) for n, idx, lim in candidates]
+            out = [(n, np.intersect1d(idx, ok), lim) for n, idx, lim in candidates]
+            if not all(idx.size for _, idx, _ in out):
+                raise SystemExit(f"--max-long-false {a.max_long_false:g}: no point of the grid makes that few false "
+                                 f"events per minute on the long recordings of fold {k}'s choice (fewest: "
+                                 f"{np.nanmin(false):.2f})")
+            return out
 
         def long_judged(k, point) -> str:
             """Fold k's own long recordings with ``point`` (held out from fold k's choice)."""
