@@ -134,9 +134,11 @@ class LikeParams:
         least this similarity and at least ``review_detector`` probability, and that overlap
         no event found and no marked span, are *candidates for review*: not repaired, listed
         for the user to accept (``LikeResult.candidates``). None: no candidates. The default
-        (0.55 with 0.5 and 80 ms) is the choice of ``benchmarks/like.py --review`` on every
-        fold's tuning recordings pooled, under a budget of 2 candidates per minute
-        (``benchmarks/LIKE.md``, "Candidates for review").
+        (0.3 with 0.7 and 80 ms: the detector's probability decides, the similarity hardly) is
+        the choice of ``benchmarks/like.py --review`` on every fold's tuning recordings pooled,
+        under a budget of 2 candidates per minute, made again for session 49's finder (with
+        it session 32's 0.55 with 0.5 listed 2.3 per minute on 20-s recordings and 3.1 on
+        four-minute mixes; ``benchmarks/LIKE.md``, "Session 49").
     review_detector : float in [0, 1]
     review_min_event_ms : float >= 0
     """
@@ -159,8 +161,8 @@ class LikeParams:
     grow_detector: float = 0.0
     short_similarity: float | None = 0.65
     short_detector: float = 0.8
-    review_similarity: float | None = 0.55
-    review_detector: float = 0.5
+    review_similarity: float | None = 0.3
+    review_detector: float = 0.7
     review_min_event_ms: float = 80.0
 
     def __post_init__(self) -> None:
