@@ -60,9 +60,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from cleantake.atomic import atomic_write
 from cleantake.errors import ParameterError
 from cleantake.settings import Settings, parse_assignments
-from cleantake.streaming import STREAM_BLOCK_S, STREAM_OVERLAP_S
+from cleantake.streaming import STREAM_BLOCK_S, STREAM_OVERLAP_S, array_blocks
 
 #: Settings changed for every Cleaner of the run (``--set``; the worker processes are forked after
 #: main sets it).
@@ -235,8 +236,6 @@ def recorded(record: dict, mix: np.ndarray, sr: int, block_s: float, overlap_s: 
     """What :func:`recording` recorded while ``mix`` was cleaned in blocks, each block with its
     ``start`` (seconds), and the recording's ``duration``; RuntimeError unless there is one
     record per block."""
-    from cleantake.streaming import array_blocks
-
     starts = [a / sr for a, _ in array_blocks(mix, sr, block_s, overlap_s)]
     if len(starts) != len(record["blocks"]) or len(record["joins"]) != len(starts) - 1:
         raise RuntimeError(f"recorded {len(record['blocks'])} blocks and {len(record['joins'])} joins "
@@ -332,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a cleantake.Settings field for every Cleaner of the run (repeatable), e.g. "
                          "nmf_guard_marked=0.5")
     ap.add_argument("--like-params", default=None, metavar="JSON",
-                    help="LikeParams fields as the finder's defaults for the run, e.g. a candidate choice of "
-                         "benchmarks/like.py: '{\"similarity\": 0.65, \"short_similarity\": 0.7}'")
+                    help="LikeParams fields for the finder of the run (Cleaner(like_params=...); the others "
+                         "LikeParams' defaults), e.g. a candidate choice of benchmarks/like.py: "
+                         "'{\"similarity\": 0.65, \"short_similarity\": 0.7}'")
     ap.add_argument("--record", type=Path, default=None, metavar="PKL",
                     help="also write, per recording, what the finder decided on in every block and the joins "
                          "(for benchmarks/like.py --long; with --like and --blocks-only)")
@@ -368,10 +368,10 @@ def main(argv: list[str] | None = None) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows},
                                             indent=1))
-        if args.record:
+        if args.record:  # rewritten after every recording: never left half-written if stopped
             args.record.parent.mkdir(parents=True, exist_ok=True)
-            with open(args.record, "wb") as fh:
-                pickle.dump({"args": {k: str(v) for k, v in vars(args).items()}, "recordings": records}, fh)
+            atomic_write(args.record, pickle.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                                    "recordings": records}), what="--record")
 
     with Pool(args.jobs) as pool:
         for r in pool.imap(run_one, jobs):  # each row as it comes (and saved): a long run may be stopped
