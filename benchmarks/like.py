@@ -57,16 +57,17 @@ import numpy as np
 
 from cleantake import Cleaner
 from cleantake.analysis import band_templates
+from cleantake.atomic import atomic_write
 from cleantake.corpus import cv_recipes
 from cleantake.errors import ParameterError
 from cleantake.evaluate import build_mixture, score
-from cleantake.like import (LikeParams, detector_probability, learn_from_spans, like_frames, like_scores,
-                            longest_run, span_frames, with_like)
-from cleantake.locate import Event, dilate, overlaps_any, segments, segments_to_events
+from cleantake.like import (LikeParams, detector_probability, learn_from_spans, like_events, like_frames,
+                            like_scores, longest_run, span_frames, with_like)
+from cleantake.locate import Event, dilate, segments
 from cleantake.pipeline import repair_at_windows
 from cleantake.repair import repair
 from cleantake.settings import parse_assignments
-from cleantake.streaming import merge_events
+from cleantake.streaming import merge_events, shift_events
 
 GRID = {
     "similarity": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
@@ -343,7 +344,8 @@ def long_events(rec: dict, point: dict, joins: str = "emulated") -> list[Event] 
     """The events the library's block path would list with the thresholds ``point`` on one
     recording of ``like_long.py --record``: every block's finder decision replayed from what it
     decided on, as :func:`cleantake.like.locate_like` turns it into events (the block's marked
-    spans listed, found events overlapping them dropped), shifted to file time and merged
+    spans listed, found events overlapping them dropped: :func:`cleantake.like.like_events`),
+    shifted to file time (:func:`cleantake.streaming.shift_events`) and merged
     (:func:`cleantake.streaming.merge_events`) at each join. ``joins="recorded"``: where the
     recorded run joined (exact for the thresholds it ran with); ``"emulated"``: where
     :func:`cleantake.streaming.join_removed` would with these events, the time nearest the
@@ -361,15 +363,9 @@ def long_events(rec: dict, point: dict, joins: str = "emulated") -> list[Event] 
                             counts=s.counts(cfg), min_event=s.frames(p.min_event_ms, cfg), params=p,
                             probability=b["probability"],
                             max_grow=b["longest"] if b["longest"] is not None else longest_run(b["marked"]))
-        segs = segments(found)
-        ev = segments_to_events(segs, frame_times=b["times"], hop_s=b["hop"], duration_s=b["duration"],
-                                labels=["like"] * len(segs),
-                                confidences=[float(b["similarity"][a:c].max()) for a, c in segs])
-        marked = [Event(a, c, "like", 1.0) for a, c in b["spans"]]
-        ev = sorted(marked + [e for e in ev if not overlaps_any(e, marked)], key=lambda e: e.start_s)
-        ev = [dataclasses.replace(e, start_s=round(e.start_s + b["start"], 6),
-                                  end_s=round(min(e.end_s + b["start"], rec["duration"]), 6)) for e in ev]
-        per_block.append([e for e in ev if e.end_s > e.start_s])
+        ev = like_events(found, b["similarity"], [Event(a, c, "like", 1.0) for a, c in b["spans"]], frame_times=b["times"],
+                         hop_s=b["hop"], duration_s=b["duration"])
+        per_block.append(shift_events(ev, b["start"], rec["duration"]))
     events = per_block[0]
     for i in range(1, len(per_block)):
         if joins == "recorded":
@@ -427,10 +423,7 @@ def cached(source: str, what: str, key, compute):
             store = pickle.load(fh)
     if digest not in store:
         store[digest] = compute()
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(store, fh)
-        tmp.replace(path)
+        atomic_write(path, pickle.dumps(store), what="table cache")
     return store[digest]
 
 

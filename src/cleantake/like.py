@@ -38,7 +38,7 @@ from .spectral import StftConfig
 __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
     "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
-    "spans_analysis", "detector_probability", "longest_run", "LikeModel", "learn_like_model",
+    "spans_analysis", "detector_probability", "longest_run", "LikeModel", "learn_like_model", "like_events",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -823,6 +823,38 @@ def spans_analysis(x: np.ndarray, sr: int, frames: np.ndarray, *, first: Analysi
     return ana
 
 
+def like_events(found: np.ndarray, similarity: np.ndarray, spans, *, frame_times: np.ndarray, hop_s: float,
+                duration_s: float) -> list[Event]:
+    """The events of :func:`locate_like`: the marked spans, and the runs of ``found`` that overlap
+    none of them (confidence: their highest similarity), in time order.
+
+    Parameters
+    ----------
+    found : np.ndarray [shape=(T,)], bool
+        Frames of the events found (:func:`find_like`).
+    similarity : np.ndarray [shape=(T,)]
+        :func:`like_scores`.
+    spans : sequence of Event
+        The marked spans (seconds), listed with confidence 1.
+    frame_times : np.ndarray [shape=(T,)]
+        Frame centres in seconds.
+    hop_s, duration_s : float
+        Hop and recording length in seconds.
+
+    Returns
+    -------
+    list of Event
+        Labelled :data:`LIKE_LABEL`.
+    """
+    segs = segments(found)
+    found_events = segments_to_events(
+        segs, frame_times=frame_times, hop_s=hop_s, duration_s=duration_s, labels=[LIKE_LABEL] * len(segs),
+        confidences=[float(np.clip(similarity[a:b].max(), 0, 1)) for a, b in segs])
+    marked_events = [Event(e.start_s, e.end_s, LIKE_LABEL, 1.0) for e in spans]
+    found_events = [e for e in found_events if not overlaps_any(e, marked_events)]
+    return sorted(marked_events + found_events, key=lambda e: e.start_s)
+
+
 def locate_like(
     x: np.ndarray,
     sr: int,
@@ -891,14 +923,9 @@ def locate_like(
                                              model=model, threads=threads)
     frames = found | marked
     n_frames = ana.n_frames
-    segs = segments(found)
-    found_events = segments_to_events(
-        segs, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds, duration_s=x.shape[1] / sr,
-        labels=[LIKE_LABEL] * len(segs), confidences=[float(np.clip(sim[a:b].max(), 0, 1)) for a, b in segs])
-    marked_events = [Event(e.start_s, e.end_s, LIKE_LABEL, 1.0) for e in spans]
-    found_events = [e for e in found_events if not overlaps_any(e, marked_events)]
-    events = sorted(marked_events + found_events, key=lambda e: e.start_s)
-    stats = {"like_reference": ref, "like_residual": resid, "like_found": len(found_events)}
+    events = like_events(found, sim, spans, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds,
+                         duration_s=x.shape[1] / sr)
+    stats = {"like_reference": ref, "like_residual": resid, "like_found": len(events) - len(spans)}
     candidates = segments_to_events(
         review, frame_times=cfg.frame_times(n_frames), hop_s=cfg.frame_seconds, duration_s=x.shape[1] / sr,
         labels=[LIKE_LABEL] * len(review), confidences=[float(np.clip(sim[a:b].max(), 0, 1)) for a, b in review])

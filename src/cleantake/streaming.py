@@ -63,6 +63,7 @@ __all__ = [
     "spans_in_block",
     "join_removed",
     "merge_events",
+    "shift_events",
 ]
 
 Progress = Callable[[float], None] | None
@@ -154,7 +155,10 @@ def apart_from(candidates: list[Event], events: list[Event]) -> list[Event]:
     return [c for c in candidates if not overlaps_any(c, events)]
 
 
-def _shifted(events: list, offset_s: float, duration_s: float) -> list[Event]:
+def shift_events(events: list, offset_s: float, duration_s: float) -> list[Event]:
+    """``events`` of a block starting ``offset_s`` seconds into a recording of ``duration_s``
+    seconds, in the recording's time (rounded to the microsecond, cut at its end; events left
+    empty dropped)."""
     out = []
     for e in events:
         s = round(e.start_s + offset_s, 6)
@@ -521,8 +525,8 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
     with contextlib.closing(_in_order(spanned(), locate_block, n_workers, pooled)) as results:
         for i, (start, block, (found, below)) in enumerate(results):
             advance(i, 1.0)
-            ev = _shifted(found, start / sr, duration_s)
-            cv = _shifted(below, start / sr, duration_s)
+            ev = shift_events(found, start / sr, duration_s)
+            cv = shift_events(below, start / sr, duration_s)
             if prev_end is None:
                 events, cands = ev, cv
             else:
@@ -679,8 +683,8 @@ def clean_blocks(
                 seconds[k] = seconds.get(k, 0.0) + v
             counts["blocks"] += 1
             r = res.removed.reshape(block.shape)
-            ev = _shifted(res.events, start / sr, duration_s)
-            cv = _shifted(getattr(res, "candidates", []), start / sr, duration_s)
+            ev = shift_events(res.events, start / sr, duration_s)
+            cv = shift_events(getattr(res, "candidates", []), start / sr, duration_s)
             if prev_x is None:
                 found, below = ev, cv
             else:
