@@ -71,6 +71,37 @@ def test_preflight_checks_everything_before_reading(tmp_path, mixture):
     assert files_in(tmp_path) == ["mix.wav"]
 
 
+@pytest.mark.parametrize("ext,subtype", [("ogg", "VORBIS"), ("flac", "PCM_16"), ("wav", "FLOAT")])
+def test_nothing_removed_gives_the_input_file_itself_and_a_lossy_one_is_not_encoded_again(tmp_path, ext, subtype):
+    x = organ(4.0, SR)
+    src = tmp_path / f"in.{ext}"
+    sf.write(src, np.stack([x, 0.8 * x], axis=1), SR, subtype=subtype)
+    res = clean_file(src, tmp_path / f"o.{ext}", cleaner=cleantake.Cleaner("any"), removed_path=tmp_path / "r.wav")
+    assert res.events == []
+    assert (tmp_path / f"o.{ext}").read_bytes() == src.read_bytes()
+    assert not np.any(sf.read(tmp_path / "r.wav")[0])
+    # another container holds the same samples, encoded anew
+    clean_file(src, tmp_path / "o.aiff", cleaner=cleantake.Cleaner("any"))
+    assert sf.info(str(tmp_path / "o.aiff")).format == "AIFF"
+    # anything removed: the lossy input is encoded again, and only then
+    clean_file(src, tmp_path / f"e.{ext}", cleaner=cleantake.Cleaner("any"), events=[(1.0, 1.5)])
+    assert (tmp_path / f"e.{ext}").read_bytes() != src.read_bytes()
+    y, _ = sf.read(tmp_path / f"e.{ext}", always_2d=True)
+    assert y.shape == (4 * SR, 2)
+
+
+def test_nothing_removed_keeps_chunks_libsndfile_does_not_read(tmp_path):
+    x = organ(3.0, SR)
+    plain = tmp_path / "plain.wav"
+    sf.write(plain, x, SR, subtype="PCM_16")
+    raw = plain.read_bytes()
+    extra = b"smpl" + (8).to_bytes(4, "little") + bytes(range(8))
+    src = tmp_path / "in.wav"
+    src.write_bytes(raw[:4] + (len(raw) - 8 + len(extra)).to_bytes(4, "little") + raw[8:] + extra)
+    clean_file(src, tmp_path / "o.wav", cleaner=cleantake.Cleaner("any"))
+    assert (tmp_path / "o.wav").read_bytes() == src.read_bytes()
+
+
 # ------------------------------------------------------------------- atomic writes
 
 

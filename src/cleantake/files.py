@@ -259,9 +259,10 @@ def clean_file(
     """Clean one audio file into another, safely (what ``cleantake clean`` does).
 
     The output keeps the input's sample rate, channel count, channel layout, length and
-    (unless ``subtype`` is given) sample format. Every output is written to a temporary file
-    and renamed into place; the input is never modified; existing outputs are kept unless
-    ``overwrite``.
+    (unless ``subtype`` is given) sample format; where nothing is removed and the output has
+    the input's format and subtype, it is a byte-for-byte copy of the input file (a lossy
+    input is not encoded again). Every output is written to a temporary file and renamed into
+    place; the input is never modified; existing outputs are kept unless ``overwrite``.
 
     Parameters
     ----------
@@ -352,8 +353,11 @@ def clean_file(
                 removed_path, samplerate=sr, channels=info.channels, format=rfmt, subtype=rst,
                 overwrite=overwrite, clip=clip, frames=n_total, like=info))
 
+        removed_any = [False]
+
         def emit(x: np.ndarray, r: np.ndarray) -> None:
             """Write the finished samples ``x`` (input) with removed part ``r``."""
+            removed_any[0] = removed_any[0] or bool(np.any(r))
             cleaned = on_output_grid(x - r, st)
             w_clean.write(cleaned)
             # What the cleaned file holds after any clipping: the removed file is the rest.
@@ -374,6 +378,10 @@ def clean_file(
                                   emit=emit, events=events, keep=keep, like=like, like_model=like_model,
                                   progress=clean_progress,
                                   workers=plan.workers, stats=out.stats, candidates=out.candidates)
+        if not removed_any[0] and (fmt, st) == (info.format, info.subtype):
+            # Nothing removed, same format: the input file itself, not a new encoding of it
+            # (which a lossy input would lose quality to).
+            w_clean.copy_instead(input_path)
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
     if labels_path is not None:

@@ -9,6 +9,7 @@ import errno
 import io
 import math
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -479,6 +480,7 @@ class AtomicAudioWriter:
         self._tags = dict(like.tags) if like is not None else {}
         self._chunks = like.chunks if like is not None else ()
         self.tags_lost: list[str] = []
+        self._copy_of: Path | None = None
 
     # -- context manager ---------------------------------------------------------------
     def __enter__(self) -> AtomicAudioWriter:
@@ -614,6 +616,25 @@ class AtomicAudioWriter:
             raise self._os_error(exc, self._sf_detail()) from None
         self.frames_written += a.shape[0]
 
+    def copy_instead(self, source: str | os.PathLike[str]) -> None:
+        """Make the finished output a byte-for-byte copy of ``source`` instead of the samples
+        written.
+
+        For an output that holds the same samples as its input, in the input's own format
+        and subtype: encoding a lossy input (MP3, Ogg Vorbis, Opus) again loses quality each
+        time, and a copy also keeps whatever else the file holds that libsndfile does not read
+        (pictures, other chunks). Call it inside the ``with`` block, before it ends. The
+        samples written are still checked as they come (nothing is clipped in the copy, so no
+        :class:`ClippingWarning` is given), and the copy must read back with as many samples,
+        channels and the sample rate the writer was given, or nothing is written.
+
+        Parameters
+        ----------
+        source : str or path-like
+            The input file the samples were read from.
+        """
+        self._copy_of = Path(source)
+
     # -- internals ---------------------------------------------------------------------
     def _sf_detail(self) -> str:
         """libsndfile's detailed message for the open file (it names the system error)."""
@@ -656,12 +677,16 @@ class AtomicAudioWriter:
             raise self._os_error(exc) from None
         finally:
             self._sf = None
-        if self._open_format == "RF64" and self.subtype in FLOAT_SUBTYPES:
-            _clear_peak_timestamp(self._tmp)
-        if self._channel_mask is not None:
-            write_channel_mask(self._tmp, self._channel_mask)
-        chunks_kept = bool(self._chunks) and self.format in ("WAV", "WAVEX", "RF64") and append_chunks(
-            self._tmp, self._chunks)
+        if self._copy_of is not None:  # the input's own bytes: its chunks and tags come with them
+            shutil.copyfile(self._copy_of, self._tmp)
+            self.clipped, chunks_kept = 0, True
+        else:
+            if self._open_format == "RF64" and self.subtype in FLOAT_SUBTYPES:
+                _clear_peak_timestamp(self._tmp)
+            if self._channel_mask is not None:
+                write_channel_mask(self._tmp, self._channel_mask)
+            chunks_kept = bool(self._chunks) and self.format in ("WAV", "WAVEX", "RF64") and append_chunks(
+                self._tmp, self._chunks)
         self._verify()
         if self._chunks and not chunks_kept:
             self.tags_lost += [CHUNK_NAMES[c] for c in dict.fromkeys(cid for cid, _ in self._chunks)]
