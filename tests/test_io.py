@@ -717,6 +717,21 @@ def test_output_appearing_during_write_is_not_clobbered(tmp_path):
     assert out.read_bytes() == b"someone else's file" and no_part_files(tmp_path)
 
 
+def test_a_copy_instead_must_read_back_as_the_samples_written(tmp_path):
+    src = tmp_path / "src.wav"
+    sf.write(src, np.full(50, 0.25), 8000, subtype="PCM_16")
+    out = tmp_path / "o.wav"
+    with cio.AtomicAudioWriter(out, samplerate=8000, channels=1, subtype="PCM_16") as w:
+        w.write(np.full(50, 2.0))  # clipped as written, not in the copy
+        w.copy_instead(src)
+    assert out.read_bytes() == src.read_bytes() and w.clipped == 0
+    with pytest.raises(AudioWriteError, match="does not read back"):
+        with cio.AtomicAudioWriter(tmp_path / "short.wav", samplerate=8000, channels=1) as w:
+            w.write(np.zeros(100))
+            w.copy_instead(src)
+    assert not (tmp_path / "short.wav").exists() and no_part_files(tmp_path)
+
+
 def test_output_folder_problems(tmp_path, wav_in):
     with pytest.raises(AudioWriteError, match="does not exist"):
         cio.check_output(wav_in, tmp_path / "missing" / "o.wav", overwrite=False)
