@@ -352,12 +352,12 @@ def test_check_spans_takes_tuples_spans_and_events():
 
 
 @pytest.mark.parametrize("spans,match", [
-    ([(1, 2, 3, 4)], r"--like 1: expected \(start_s, end_s\)"),
-    ([5], r"--like 1: expected"),
+    ([(1, 2, 3, 4)], r"--like span 1: expected \(start_s, end_s\)"),
+    ([5], r"--like span 1: expected"),
     ([("1", "2")], "must be numbers"),
     ([(2, 1)], "reversed"),
     ([(1, 1)], "no length"),
-    ([(1, 3), (2, 4)], r"--like 2 \(2\.000-4\.000 s\) overlaps --like 1"),
+    ([(1, 3), (2, 4)], r"--like span 2 \(2\.000-4\.000 s\) overlaps --like span 1"),
     ([(1, 2, -0.1)], "strength -0.1 is outside"),
     ([(8, 12)], r"after the end of the recording \(10\.000 s\)"),
 ])

@@ -458,7 +458,8 @@ def check_spans(
         Length of the recording in seconds: spans must lie inside it (an end up to 1 ms past
         it is cut to it).
     name : str
-        What the spans are called in error messages (e.g. ``"--keep"``).
+        What the spans are called in error messages (``"keep"`` gives "keep span 2: ..."; the
+        default "span 2: ...").
 
     Returns
     -------
@@ -474,7 +475,7 @@ def check_spans(
     d = _check_duration(duration_s)
     out = []
     for i, sp in enumerate(spans, 1):
-        where = f"{name} {i}"
+        where = f"{name} {i}" if name == "span" else f"{name} span {i}"
         if isinstance(sp, Event):
             s, e, g = sp.start_s, sp.end_s, _strength_of(sp)
         else:

@@ -328,19 +328,19 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
     for i, e in enumerate(spans):
         if e.end_s - e.start_s < win_s:
             raise ParameterError(
-                f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) is {e.end_s - e.start_s:.3f} s long: an example to "
+                f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) is {e.end_s - e.start_s:.3f} s long: an example to "
                 f"learn from must be at least one analysis window, {win_s:.3f} s")
         for k in keep:
             if e.start_s < k.end_s and k.start_s < e.end_s:
                 raise ParameterError(
-                    f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) overlaps the keep span "
+                    f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) overlaps the keep span "
                     f"{at(k.start_s)} s to {at(k.end_s)} s: "
                     "a region cannot be both an example of interference and music to keep")
         a, b = int(np.floor(e.start_s * sr)), int(np.ceil(e.end_s * sr))
         seg = x[:, a:b]
         if not np.any(seg) or float(np.mean(seg**2)) < 1e-8 * level:
             raise ParameterError(
-                f"like[{i}] ({at(e.start_s)} s to {at(e.end_s)} s) is silent: there is nothing to learn from; mark a "
+                f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) is silent: there is nothing to learn from; mark a "
                 "region where the interference sounds")
 
 
