@@ -174,6 +174,20 @@ def test_modules_import_in_one_direction():
 # ------------------------------------------------------------------- inspect
 
 
+def test_clean_says_when_the_output_is_the_input_file_and_when_its_sample_format_changes(tmp_path, fake, capsys):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, 0.1 * two_tones(2.0, SR), SR, subtype="FLOAT")
+    code, out, _ = run(["clean", quiet, "-o", tmp_path / "o.wav"], capsys)
+    assert code == 0 and "0 interference events removed" in out and "(a copy of the input file)" in out
+    assert (tmp_path / "o.wav").read_bytes() == quiet.read_bytes() and "sample format" not in out
+    code, out, _ = run(["clean", quiet, "-o", tmp_path / "o.flac"], capsys)
+    assert code == 0 and "copy" not in out
+    assert "sample format FLOAT -> PCM_24 (the closest a .flac file holds; choose with --subtype)" in out
+    assert sf.info(str(tmp_path / "o.flac")).subtype == "PCM_24"
+    code, out, _ = run(["clean", quiet, "-o", tmp_path / "o16.wav", "--subtype", "PCM_16"], capsys)
+    assert code == 0 and "sample format FLOAT -> PCM_16\n" in out
+
+
 def test_inspect_prints_table_and_writes_labels_and_report(tmp_path, take, fake, capsys):
     pytest.importorskip("matplotlib")
     code, out, err = run(["inspect", take, "-i", "cough", "--labels", tmp_path / "ev.txt",

@@ -76,6 +76,11 @@ class FileResult:
     candidates : list of Event
         Events the detector was less sure of (``CleanResult.candidates``): not removed,
         listed unticked in the report for review, not in the label file.
+    input_format, output_format : tuple of (str, str) or None
+        The input's and the cleaned output's libsndfile container and subtype (e.g.
+        ``("FLAC", "PCM_24")``); ``output_format`` None for :func:`locate_file`.
+    copied : bool
+        Nothing was removed and the output is a byte-for-byte copy of the input file.
     """
 
     events: list
@@ -89,6 +94,9 @@ class FileResult:
     candidates_output: Path | None = None
     stats: dict = field(default_factory=dict)
     candidates: list = field(default_factory=list)
+    input_format: tuple[str, str] | None = None
+    output_format: tuple[str, str] | None = None
+    copied: bool = False
 
 
 @dataclass(frozen=True)
@@ -341,7 +349,8 @@ def clean_file(
     clean_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))
     blocked = in_blocks(n_total, sr, block_s)
     kept: dict[str, np.ndarray] = {}
-    out = FileResult([], info.duration_s, sr, info.channels)
+    out = FileResult([], info.duration_s, sr, info.channels, input_format=(info.format, info.subtype),
+                     output_format=(fmt, st))
     with contextlib.ExitStack() as stack:
         w_clean = stack.enter_context(AtomicAudioWriter(
             output_path, samplerate=sr, channels=info.channels, format=fmt, subtype=st,
@@ -382,6 +391,7 @@ def clean_file(
             # Nothing removed, same format: the input file itself, not a new encoding of it
             # (which a lossy input would lose quality to).
             w_clean.copy_instead(input_path)
+            out.copied = True
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
     if labels_path is not None:
@@ -475,7 +485,8 @@ def locate_file(
                            like_model=like_model, progress=locate_progress, candidates=candidates,
                            workers=plan.workers)
     events = sorted(events, key=lambda e: (e.start_s, e.end_s))
-    out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates)
+    out = FileResult(events, info.duration_s, sr, info.channels, candidates=candidates,
+                     input_format=(info.format, info.subtype))
     if labels_path is not None:
         out.labels_output = write_labels(labels_path, events, duration_s=out.duration_s,
                                          source=str(input_path), sr=sr)

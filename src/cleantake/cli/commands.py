@@ -51,7 +51,12 @@ def run_clean(args: argparse.Namespace) -> int:
         if args.method != "proposed":
             print(f"{args.input}: the whole recording was processed by method {args.method} -> {args.output}")
         else:
-            print(f"{args.input}: {_events_summary(res.events)} removed -> {args.output}")
+            print(f"{args.input}: {_events_summary(res.events)} removed -> {args.output}"
+                  + (" (a copy of the input file)" if res.copied else ""))
+        if res.output_format and res.input_format and res.output_format[1] != res.input_format[1]:
+            print(f"  sample format {res.input_format[1]} -> {res.output_format[1]}"
+                  + ("" if args.subtype else f" (the closest a {Path(args.output).suffix.lower()} file holds; "
+                                         "choose with --subtype)"))
         for ev in res.events:
             print(f"  {ev.start_s:10.3f} s - {ev.end_s:10.3f} s  {ev.label:12s} confidence {ev.confidence:.2f}")
         if res.candidates:
