@@ -730,6 +730,11 @@ def test_a_copy_instead_must_read_back_as_the_samples_written(tmp_path):
             w.write(np.zeros(100))
             w.copy_instead(src)
     assert not (tmp_path / "short.wav").exists() and no_part_files(tmp_path)
+    with pytest.raises(AudioReadError, match="cannot copy the input .*gone.wav.*nothing was written"):
+        with cio.AtomicAudioWriter(tmp_path / "g.wav", samplerate=8000, channels=1, subtype="PCM_16") as w:
+            w.write(np.zeros(50))
+            w.copy_instead(tmp_path / "gone.wav")
+    assert not (tmp_path / "g.wav").exists() and no_part_files(tmp_path)
 
 
 def test_output_folder_problems(tmp_path, wav_in):

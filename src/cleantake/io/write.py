@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from ..atomic import commit, discard, make_temp
-from ..errors import AudioWriteError, ParameterError
+from ..errors import AudioReadError, AudioWriteError, ParameterError
 from .formats import (BYTES_PER_SAMPLE, CLIP_POLICIES, EXTENSIONS, FLOAT_SUBTYPES, MP3_FRAME_TOLERANCE, PCM_BITS,
                       CHUNK_NAMES, AudioInfo, append_chunks, first_nonfinite, read_tags, write_channel_mask)
 
@@ -678,7 +678,14 @@ class AtomicAudioWriter:
         finally:
             self._sf = None
         if self._copy_of is not None:  # the input's own bytes: its chunks and tags come with them
-            shutil.copyfile(self._copy_of, self._tmp)
+            try:
+                shutil.copyfile(self._copy_of, self._tmp)
+            except OSError as exc:
+                if _is_disk_full(exc) or os.access(self._copy_of, os.R_OK):  # the output's side: mapped below
+                    raise
+                raise AudioReadError(
+                    f"cannot copy the input {str(self._copy_of)!r} to {str(self.path)!r} ({exc.strerror or exc}); "
+                    f"nothing was written") from None
             self.clipped, chunks_kept = 0, True
         else:
             if self._open_format == "RF64" and self.subtype in FLOAT_SUBTYPES:
