@@ -102,6 +102,28 @@ def test_nothing_removed_keeps_chunks_libsndfile_does_not_read(tmp_path):
     assert (tmp_path / "o.wav").read_bytes() == src.read_bytes()
 
 
+class _Rewrites:
+    """A cleaner that, while it cleans, replaces its input file with other audio (another
+    program saving over it), then cleans as the real one does."""
+
+    def __init__(self, path, other):
+        self.path, self.other, self.real = path, other, cleantake.Cleaner("any")
+
+    def clean(self, audio, sr, **kw):
+        sf.write(self.path, self.other, sr, subtype="PCM_16")
+        return self.real.clean(audio, sr, **kw)
+
+
+def test_an_input_changed_while_cleaned_is_not_copied_the_samples_read_are_written(tmp_path):
+    x = 0.5 * organ(3.0, SR)
+    src = tmp_path / "in.wav"
+    sf.write(src, x, SR, subtype="PCM_16")
+    want, _ = sf.read(src)
+    res = clean_file(src, tmp_path / "o.wav", cleaner=_Rewrites(src, 0.5 * x))
+    assert res.events == [] and not res.copied
+    np.testing.assert_array_equal(sf.read(tmp_path / "o.wav")[0], want)
+
+
 # ------------------------------------------------------------------- atomic writes
 
 

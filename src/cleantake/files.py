@@ -212,6 +212,16 @@ def _checked_spans(spans: Sequence | None, info: AudioInfo, name: str) -> list |
     return spans
 
 
+def _stamp(path) -> tuple[int, int, int] | None:
+    """Identity, size and modification time of a file (whether it is still the one that was
+    read); None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _like_model(cleaner, input_path, like: list | None, keep: list | None, info: AudioInfo, block_s: float):
     """For a recording cleaned in blocks with ``like``: what its marked examples teach
     (:func:`cleantake.streaming.learn_like_for_blocks`, reading the stretch around them from
@@ -341,6 +351,7 @@ def clean_file(
     like = _checked_spans(like, info, "like")
     if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
         raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
+    stamp = _stamp(input_path)  # before any sample is read: a copy is made only of the file that was cleaned
     like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
     sr, n_total = info.samplerate, info.frames
     fmt, st = plan.output_format
@@ -387,9 +398,9 @@ def clean_file(
                                   emit=emit, events=events, keep=keep, like=like, like_model=like_model,
                                   progress=clean_progress,
                                   workers=plan.workers, stats=out.stats, candidates=out.candidates)
-        if not removed_any[0] and (fmt, st) == (info.format, info.subtype):
+        if not removed_any[0] and (fmt, st) == (info.format, info.subtype) and _stamp(input_path) == stamp:
             # Nothing removed, same format: the input file itself, not a new encoding of it
-            # (which a lossy input would lose quality to).
+            # (which a lossy input would lose quality to); unless the file changed meanwhile.
             w_clean.copy_instead(input_path)
             out.copied = True
     out.output = Path(output_path)
