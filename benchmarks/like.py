@@ -363,8 +363,9 @@ def long_events(rec: dict, point: dict, joins: str = "emulated") -> list[Event] 
                             counts=s.counts(cfg), min_event=s.frames(p.min_event_ms, cfg), params=p,
                             probability=b["probability"],
                             max_grow=b["longest"] if b["longest"] is not None else longest_run(b["marked"]))
-        ev = like_events(found, b["similarity"], [Event(a, c, "like", 1.0) for a, c in b["spans"]], frame_times=b["times"],
-                         hop_s=b["hop"], duration_s=b["duration"])
+        marked = [Event(a, c, "like", 1.0) for a, c in b["spans"]]
+        ev = like_events(found, b["similarity"], marked, frame_times=b["times"], hop_s=b["hop"],
+                         duration_s=b["duration"])
         per_block.append(shift_events(ev, b["start"], rec["duration"]))
     events = per_block[0]
     for i in range(1, len(per_block)):

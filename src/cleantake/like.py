@@ -328,8 +328,8 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
     for i, e in enumerate(spans):
         if e.end_s - e.start_s < win_s:
             raise ParameterError(
-                f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) is {e.end_s - e.start_s:.3f} s long: an example to "
-                f"learn from must be at least one analysis window, {win_s:.3f} s")
+                f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) is {e.end_s - e.start_s:.3f} s long: "
+                f"an example to learn from must be at least one analysis window, {win_s:.3f} s")
         for k in keep:
             if e.start_s < k.end_s and k.start_s < e.end_s:
                 raise ParameterError(
@@ -340,8 +340,8 @@ def check_like(spans: list[Event], x: np.ndarray, sr: int, cfg: StftConfig, *, k
         seg = x[:, a:b]
         if not np.any(seg) or float(np.mean(seg**2)) < 1e-8 * level:
             raise ParameterError(
-                f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) is silent: there is nothing to learn from; mark a "
-                "region where the interference sounds")
+                f"like span {i + 1} ({at(e.start_s)} s to {at(e.end_s)} s) is silent: there is nothing to learn "
+                "from; mark a region where the interference sounds")
 
 
 def example_residual(ana: Analysis, marked: np.ndarray, *, settings: Settings, repair_estimate: bool = False
