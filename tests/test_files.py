@@ -90,6 +90,31 @@ def test_nothing_removed_gives_the_input_file_itself_and_a_lossy_one_is_not_enco
     assert y.shape == (4 * SR, 2)
 
 
+@pytest.mark.parametrize("block_s", [None, 2.0])
+def test_a_lossy_input_decoded_past_full_scale_with_nothing_removed_is_copied_whole(tmp_path, block_s):
+    # A square wave near full scale: Vorbis decodes it about 2 dB past full scale.
+    t = np.arange(4 * SR) / SR
+    x = 0.99 * np.sign(np.sin(2 * np.pi * 220 * t))
+    src = tmp_path / "in.ogg"
+    sf.write(src, np.stack([x, 0.9 * x], axis=1), SR, subtype="VORBIS")
+    assert np.abs(sf.read(src)[0]).max() > 1.1
+    c = cleantake.Cleaner("any")
+    kw = {} if block_s is None else {"block_s": block_s, "overlap_s": 0.5}
+    # --clip error: nothing is clipped in a copy, so nothing is refused
+    res = clean_file(src, tmp_path / "o.ogg", cleaner=c, removed_path=tmp_path / "r.wav", clip="error", **kw)
+    assert res.events == [] and res.copied
+    assert (tmp_path / "o.ogg").read_bytes() == src.read_bytes()
+    # the copy keeps every input sample, so the removed part is silence, not the overshoot
+    removed, _ = sf.read(tmp_path / "r.wav")
+    assert removed.shape == (4 * SR, 2) and not np.any(removed)
+    # something removed: the output is encoded anew, and --clip error refuses it whole
+    with pytest.raises(AudioWriteError, match="exceeds full scale at 0.0"):
+        clean_file(src, tmp_path / "e.ogg", cleaner=c, events=[(3.0, 3.5)], removed_path=tmp_path / "e.wav",
+                   clip="error", **kw)
+    assert not (tmp_path / "e.ogg").exists() and not (tmp_path / "e.wav").exists()
+    assert sorted(files_in(tmp_path)) == ["in.ogg", "o.ogg", "r.wav"]
+
+
 def test_nothing_removed_keeps_chunks_libsndfile_does_not_read(tmp_path):
     x = organ(3.0, SR)
     plain = tmp_path / "plain.wav"

@@ -737,6 +737,40 @@ def test_a_copy_instead_must_read_back_as_the_samples_written(tmp_path):
     assert not (tmp_path / "g.wav").exists() and no_part_files(tmp_path)
 
 
+def test_a_held_clip_refusal_is_raised_unless_the_output_becomes_a_copy(tmp_path):
+    src = tmp_path / "src.wav"
+    sf.write(src, np.full(50, 0.25), 8000, subtype="PCM_16")
+    with cio.AtomicAudioWriter(tmp_path / "c.wav", samplerate=8000, channels=1, subtype="PCM_16",
+                               clip="error") as w:
+        w.hold_clip_errors = True
+        w.write(np.full(50, 2.0))
+        w.copy_instead(src)
+    assert (tmp_path / "c.wav").read_bytes() == src.read_bytes()
+    for release in (True, False):  # released when something is removed, or at the end
+        with pytest.raises(AudioWriteError, match="exceeds full scale at 0.003 s"):
+            with cio.AtomicAudioWriter(tmp_path / "e.wav", samplerate=8000, channels=1, subtype="PCM_16",
+                                       clip="error") as w:
+                w.hold_clip_errors = True
+                w.write(np.r_[np.zeros(20), np.full(30, 2.0)])
+                if release:
+                    w.release_clip_errors()
+                w.write(np.zeros(10))
+        assert not (tmp_path / "e.wav").exists() and no_part_files(tmp_path)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac"])
+def test_silence_instead_keeps_the_length_format_and_tags(tmp_path, ext):
+    info = cio.AudioInfo(tmp_path / "in.wav", samplerate=8000, channels=2, frames=70_000, format="WAV",
+                         subtype="PCM_24", tags=(("title", "take 3"),))
+    out = tmp_path / f"s.{ext}"
+    with cio.AtomicAudioWriter(out, samplerate=8000, channels=2, subtype="PCM_24", like=info) as w:
+        w.write(np.full((70_000, 2), 0.5))
+        w.silence_instead()
+    y, sr = sf.read(out)
+    assert y.shape == (70_000, 2) and sr == 8000 and not np.any(y)
+    assert sf.info(str(out)).subtype == "PCM_24" and sf.SoundFile(str(out)).title == "take 3"
+
+
 def test_output_folder_problems(tmp_path, wav_in):
     with pytest.raises(AudioWriteError, match="does not exist"):
         cio.check_output(wav_in, tmp_path / "missing" / "o.wav", overwrite=False)

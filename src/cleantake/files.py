@@ -373,17 +373,25 @@ def clean_file(
                 removed_path, samplerate=sr, channels=info.channels, format=rfmt, subtype=rst,
                 overwrite=overwrite, clip=clip, frames=n_total, like=info))
 
-        removed_any = [False]
+        removed_any, rem_nonzero = [False], [False]
+        # The output may yet be the input file itself (nothing removed, same format), which
+        # clips nothing: a --clip error refusal waits until something is removed.
+        copy_may_be = (fmt, st) == (info.format, info.subtype)
+        w_clean.hold_clip_errors = copy_may_be
 
         def emit(x: np.ndarray, r: np.ndarray) -> None:
             """Write the finished samples ``x`` (input) with removed part ``r``."""
-            removed_any[0] = removed_any[0] or bool(np.any(r))
+            if not removed_any[0] and np.any(r):
+                removed_any[0] = True
+                w_clean.release_clip_errors()
             cleaned = on_output_grid(x - r, st)
             w_clean.write(cleaned)
             # What the cleaned file holds after any clipping: the removed file is the rest.
             written = cleaned if rng is None else np.clip(cleaned, *rng)
             if w_rem is not None:
-                w_rem.write(x - written)
+                rem = x - written
+                rem_nonzero[0] = rem_nonzero[0] or bool(np.any(rem))
+                w_rem.write(rem)
             if not blocked:  # one block, in memory anyway: the report is drawn from it
                 kept["audio"], kept["cleaned"] = x, written
 
@@ -398,11 +406,15 @@ def clean_file(
                                   emit=emit, events=events, keep=keep, like=like, like_model=like_model,
                                   progress=clean_progress,
                                   workers=plan.workers, stats=out.stats, candidates=out.candidates)
-        if not removed_any[0] and (fmt, st) == (info.format, info.subtype) and _stamp(input_path) == stamp:
+        if not removed_any[0] and copy_may_be and _stamp(input_path) == stamp:
             # Nothing removed, same format: the input file itself, not a new encoding of it
             # (which a lossy input would lose quality to); unless the file changed meanwhile.
             w_clean.copy_instead(input_path)
             out.copied = True
+            if w_rem is not None and rem_nonzero[0]:
+                # Only what clipping would have cut (a lossy input decoded past full scale),
+                # which the copy keeps: nothing was removed.
+                w_rem.silence_instead()
     out.output = Path(output_path)
     out.removed_output = Path(removed_path) if removed_path is not None else None
     if labels_path is not None:

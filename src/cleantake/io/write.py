@@ -425,6 +425,11 @@ class AtomicAudioWriter:
         Number of sample values clipped so far.
     frames_written : int
         Samples per channel written so far.
+    hold_clip_errors : bool
+        With ``clip="error"``, hold a refusal back instead of raising it at once (the samples
+        are clipped meanwhile): it is raised by :meth:`release_clip_errors` or when the file
+        is finished, unless the output became a copy of its input (:meth:`copy_instead`),
+        which clips nothing. For an output that may yet turn out to be its input's own file.
 
     Examples
     --------
@@ -481,6 +486,10 @@ class AtomicAudioWriter:
         self._chunks = like.chunks if like is not None else ()
         self.tags_lost: list[str] = []
         self._copy_of: Path | None = None
+        self._silent = False
+        self._auto_downgrade = False
+        self._held_clip_error: AudioWriteError | None = None
+        self.hold_clip_errors = False
 
     # -- context manager ---------------------------------------------------------------
     def __enter__(self) -> AtomicAudioWriter:
@@ -504,20 +513,9 @@ class AtomicAudioWriter:
             elif self.expected_frames * self._bytes_per_frame > WAV_LIMIT_BYTES:
                 open_format = "RF64"
         self._open_format = open_format
+        self._auto_downgrade = auto_downgrade
         try:
-            self._sf = sf.SoundFile(str(self._tmp), "w", self.samplerate, self.channels,
-                                    self.subtype, format=open_format)
-            if auto_downgrade:
-                sf._snd.sf_command(self._sf._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
-            if self.subtype in FLOAT_SUBTYPES and open_format != "AIFF":
-                # The PEAK chunk holds a time stamp: without it equal samples give equal bytes.
-                # (Not for AIFF: libsndfile 1.2 then writes a broken header for short files.)
-                sf._snd.sf_command(self._sf._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-            for name, value in self._tags.items():  # before any sample: FLAC needs them first
-                try:
-                    setattr(self._sf, name, value)
-                except (RuntimeError, sf.SoundFileError):  # the format holds no such tag
-                    pass  # found missing when the file is read back (_verify)
+            self._open_temp()
         except BaseException as exc:
             err = self._os_error(exc) if isinstance(exc, (OSError, sf.SoundFileError, RuntimeError)) else None
             self._discard()
@@ -525,6 +523,23 @@ class AtomicAudioWriter:
                 raise err from None
             raise
         return self
+
+    def _open_temp(self) -> None:
+        """Open (or open again, empty) the temporary file for writing, tags first."""
+        assert self._tmp is not None
+        self._sf = sf.SoundFile(str(self._tmp), "w", self.samplerate, self.channels,
+                                self.subtype, format=self._open_format)
+        if self._auto_downgrade:
+            sf._snd.sf_command(self._sf._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
+        if self.subtype in FLOAT_SUBTYPES and self._open_format != "AIFF":
+            # The PEAK chunk holds a time stamp: without it equal samples give equal bytes.
+            # (Not for AIFF: libsndfile 1.2 then writes a broken header for short files.)
+            sf._snd.sf_command(self._sf._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        for name, value in self._tags.items():  # before any sample: FLAC needs them first
+            try:
+                setattr(self._sf, name, value)
+            except (RuntimeError, sf.SoundFileError):  # the format holds no such tag
+                pass  # found missing when the file is read back (_verify)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if exc_type is not None:
@@ -596,11 +611,14 @@ class AtomicAudioWriter:
                 first = self.frames_written + int(np.argmax(over.any(axis=1)))
                 if self.clip == "error":
                     peak = float(np.max(np.abs(a)))
-                    raise AudioWriteError(
+                    err = AudioWriteError(
                         f"the cleaned signal exceeds full scale at {first / self.samplerate:.3f} s "
                         f"(peak {20 * math.log10(peak):+.2f} dBFS) and --clip error was chosen; "
                         f"nothing was written. Use --clip clip to clip, or --clip float for a "
                         f"float output")
+                    if not self.hold_clip_errors:
+                        raise err
+                    self._held_clip_error = self._held_clip_error or err
                 self.clipped += int(over.sum())
                 if self._first_clip_frame is None:
                     self._first_clip_frame = first
@@ -634,6 +652,28 @@ class AtomicAudioWriter:
             The input file the samples were read from.
         """
         self._copy_of = Path(source)
+
+    def release_clip_errors(self) -> None:
+        """Stop holding ``clip="error"`` refusals back (see ``hold_clip_errors``).
+
+        Raises
+        ------
+        AudioWriteError
+            The first refusal held back, if any sample written meanwhile passed full scale.
+        """
+        self.hold_clip_errors = False
+        if self._held_clip_error is not None:
+            raise self._held_clip_error
+
+    def silence_instead(self) -> None:
+        """Make the finished output digital silence as long as the samples written.
+
+        For the removed part of an output that became a copy of its input
+        (:meth:`copy_instead`): the copy holds every input sample, even those past full scale
+        that were clipped while written, so nothing was removed. Call it inside the ``with``
+        block, before it ends.
+        """
+        self._silent = True
 
     # -- internals ---------------------------------------------------------------------
     def _sf_detail(self) -> str:
@@ -677,6 +717,15 @@ class AtomicAudioWriter:
             raise self._os_error(exc) from None
         finally:
             self._sf = None
+        if self._silent:  # written again, empty, then the same number of zeros
+            self._open_temp()
+            zeros = np.zeros((min(_WRITE_CHUNK, max(self.frames_written, 1)), self.channels))
+            for i in range(0, self.frames_written, _WRITE_CHUNK):
+                self._sf.write(zeros[:min(_WRITE_CHUNK, self.frames_written - i)])  # type: ignore[union-attr]
+            self._sf.close()  # type: ignore[union-attr]
+            self._sf, self.clipped = None, 0
+        if self._copy_of is None and self._held_clip_error is not None:
+            raise self._held_clip_error
         if self._copy_of is not None:  # the input's own bytes: its chunks and tags come with them
             try:
                 shutil.copyfile(self._copy_of, self._tmp)
