@@ -221,9 +221,48 @@ def test_fingerprint_changes_with_settings(cleaner):
         assert a["hash"] != B.settings_fingerprint(cleaner.with_settings(strength=0.5))["hash"]
 
 
+def test_fingerprint_holds_the_like_model(tree):
+    from cleantake.files import learn_like_file
+
+    in_dir, _, made = tree
+    c = cleantake.Cleaner("none")
+    m1 = learn_like_file(made["a.wav"], cleaner=c, like=[(0.9, 1.05)])
+    m2 = learn_like_file(made["sub/c.wav"], cleaner=c, like=[(0.9, 1.05)])
+    plain = B.settings_fingerprint(c)
+    assert plain["hash"] == B.settings_fingerprint(c, like_model=None)["hash"] and "like_model" not in plain
+    h1 = B.settings_fingerprint(c, like_model=m1)["hash"]
+    assert h1 == B.settings_fingerprint(c, like_model=learn_like_file(made["a.wav"], cleaner=c,
+                                                                      like=[(0.9, 1.05)]))["hash"]
+    assert len({plain["hash"], h1, B.settings_fingerprint(c, like_model=m2)["hash"]}) == 3
+
+
 # ------------------------------------------------------------------------------------------
 # on the cluster
 # ------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_batch_with_a_like_model_finds_what_clean_finds_in_every_file(tree, cluster):
+    from cleantake.files import learn_like_file
+
+    in_dir, out_dir, made = tree
+    c = cleantake.Cleaner("none")
+    model = learn_like_file(made["a.wav"], cleaner=c, like=[(0.9, 1.05)])
+    summary = _run(in_dir, out_dir, cluster, c, labels=True, like_model=model)
+    assert _status(summary) == {**{g: "done" for g in GOOD}, "sub/broken.wav": "failed"}
+    for rel in GOOD:
+        single = clean_file(made[rel], out_dir.parent / "single.wav", cleaner=c, like_model=model, overwrite=True,
+                            workers=1)
+        assert any(e.start_s < 1.0 < e.end_s for e in single.events), rel  # every file's knock
+        row = next(r for r in summary["files"] if r["input"] == rel)
+        assert row["n_events"] == len(single.events), rel
+    again = _run(in_dir, out_dir, cluster, c, labels=True, like_model=model)
+    assert again["counts"]["skipped"] == 4  # the same model: nothing to redo
+    other = learn_like_file(made["sub/c.wav"], cleaner=c, like=[(0.9, 1.05)])
+    changed = _run(in_dir, out_dir, cluster, c, labels=True, like_model=other)
+    # another model: the outputs are another run's, kept unless --overwrite
+    assert changed["counts"]["skipped"] == 0 and changed["counts"]["failed"] == 5
+    assert sum("different settings" in r["reason"] for r in changed["files"]) == 4
+
+
 @pytest.mark.slow
 def test_batch_equals_single_file_and_reports_corrupt(tree, cluster, cleaner, reference):
     in_dir, out_dir, made = tree

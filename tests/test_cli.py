@@ -884,3 +884,53 @@ def test_trim_spans_trims_the_events_spans_and_needs_them(tmp_path, capsys):
     code, _, err = run(["clean", src, "-o", tmp_path / "bad.wav", "-i", "cough", "--events",
                         f"{span[0]}-{span[1]}", "--trim-spans"], capsys)
     assert code == 2 and "-i any" in err and not (tmp_path / "bad.wav").exists()
+
+
+def test_learn_a_dictionary_and_a_like_model_and_use_each_where_it_belongs(tmp_path, capsys):
+    """``cleantake learn FILES --name`` writes a dictionary for ``-i``; ``cleantake learn REC
+    --like SPAN`` a like model for ``clean/inspect --like-model``, which finds the marked
+    sound in another recording; each file refused where the other belongs, and the options
+    of one mode refused in the other (exit code 2, nothing written)."""
+    from conftest import burst, organ
+
+    b = burst(SR)
+    sf.write(tmp_path / "knocks.wav", np.concatenate([b, np.zeros(SR // 4), b]), SR)
+    code, out, _ = run(["learn", tmp_path / "knocks.wav", "--name", "knock", "--rank", 4,
+                        "-o", tmp_path / "knock.npz"], capsys)
+    assert code == 0 and "learned 4 templates of 'knock'" in out
+    x1, x2 = organ(8.0, SR, seed=1), 0.6 * organ(10.0, SR, seed=2)
+    x1[int(2.0 * SR):int(2.0 * SR) + b.size] += b
+    for t in (3.0, 7.5):
+        x2[int(t * SR):int(t * SR) + b.size] += 0.6 * b
+    sf.write(tmp_path / "take1.wav", x1, SR, subtype="PCM_24")
+    sf.write(tmp_path / "take2.wav", x2, SR, subtype="PCM_24")
+    code, out, _ = run(["learn", tmp_path / "take1.wav", "--like", "2.0-2.3", "-o", tmp_path / "m.npz"], capsys)
+    assert code == 0 and "from take1.wav (2.000-2.300 s)" in out and "--like-model" in out
+    code, out, _ = run(["clean", tmp_path / "take2.wav", "-o", tmp_path / "c2.wav", "-i", "none",
+                        "--like-model", tmp_path / "m.npz", "--labels", tmp_path / "c2.txt"], capsys)
+    assert code == 0 and "2 interference events removed" in out
+    found = [(e.start_s, e.end_s) for e in read_labels(tmp_path / "c2.txt")]
+    assert len(found) == 2 and found[0][0] < 3.1 < found[0][1] and found[1][0] < 7.6 < found[1][1]
+    code, out, _ = run(["inspect", tmp_path / "take2.wav", "-i", "none", "--like-model", tmp_path / "m.npz"],
+                       capsys)
+    assert code == 0 and "2 events in take2.wav" in out
+    refusals = [
+        (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "-i", tmp_path / "m.npz"],
+         "a like model .*give it to --like-model"),
+        (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "knock.npz"],
+         "an interference dictionary, not a like model"),
+        (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "m.npz",
+          "--like", "3.0-3.3"], "give one or the other"),
+        (["learn", tmp_path / "take1.wav", tmp_path / "take2.wav", "--like", "2.0-2.3", "-o", tmp_path / "x.npz"],
+         "exactly one input file"),
+        (["learn", tmp_path / "take1.wav", "--like", "2.0-2.3", "--name", "knock", "-o", tmp_path / "x.npz"],
+         "--name is for learning a dictionary"),
+        (["learn", tmp_path / "take1.wav", "--like", "9.0-9.3", "-o", tmp_path / "x.npz"],
+         "like span 1: starts at 9.000 s, at or after the end of the recording"),
+        (["learn", tmp_path / "knocks.wav", "-o", tmp_path / "x.npz"], "needs --name"),
+        (["learn", tmp_path / "take1.wav", "--like", "2.0-2.3", "-o", tmp_path / "m.npz"], "already exists"),
+    ]
+    for argv, message in refusals:
+        code, _, err = run(argv, capsys)
+        assert code == 2 and re.search(message, err), (argv, err)
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "x.npz").exists()

@@ -696,3 +696,105 @@ def test_example_residual_keeps_the_marked_sound_once_templates_hold_it(mixed, r
     assert R.shape == (first.V.shape[0], q.size)
     assert (R >= 0).all() and (R <= ana.V[:, q] + 1e-6).all()
     assert (R**2).sum() > 0.9 * ring
+
+
+# ------------------------------------------------------------- a like model for other recordings
+
+
+def test_a_like_model_learned_in_one_file_finds_the_interference_in_others(tmp_path):
+    """``learn_like_file`` on the recording with the marked example; ``save_like_model`` /
+    ``load_like_model``; ``clean_file(..., like_model=...)`` on another recording (other
+    notes, 6 dB quieter, another sample rate) finds and removes its rings and nothing else,
+    and on a recording without any returns the input file itself."""
+    import soundfile as sf
+    import soxr
+
+    from cleantake.files import clean_file, learn_like_file, locate_file
+    from cleantake.like import load_like_model, save_like_model
+
+    y, spans = _with_rings(_music(10.0, seed=1), (2.1,))
+    sf.write(tmp_path / "take1.wav", y, SR, subtype="PCM_24")
+    c = cleantake.Cleaner("none")
+    model = learn_like_file(tmp_path / "take1.wav", cleaner=c, like=[spans[0]])
+    assert model.source == {"file": "take1.wav", "samplerate": SR, "spans": [list(spans[0])]}
+    path = save_like_model(model, tmp_path / "ring")
+    assert path.name == "ring.npz"
+    loaded = load_like_model(path)
+    assert loaded.source == model.source and loaded.longest == model.longest
+    np.testing.assert_allclose(loaded.prototype, model.prototype, rtol=1e-6)
+
+    x2 = 0.5 * _music(12.0, seed=5)
+    y2, spans2 = _with_rings(x2, (3.4, 9.0))
+    for sr in (SR, 32000):
+        audio = y2 if sr == SR else soxr.resample(y2, SR, sr)
+        src = tmp_path / f"take2_{sr}.wav"
+        sf.write(src, audio, sr, subtype="FLOAT")
+        res = clean_file(src, tmp_path / f"out_{sr}.wav", cleaner=c, like_model=loaded)
+        for a, b in spans2:
+            assert any(e.start_s < b and a < e.end_s for e in res.events), (sr, a, b)
+        assert all(any(e.start_s < b and a < e.end_s for a, b in spans2) for e in res.events), res.events
+        assert [(e.start_s, e.end_s) for e in locate_file(src, cleaner=c, like_model=loaded).events] == [
+            (e.start_s, e.end_s) for e in res.events]
+        if sr == SR:
+            out, _ = sf.read(tmp_path / f"out_{sr}.wav")
+            for a, b in spans2:
+                assert _energy(out - x2, a, b) < 0.25 * _energy(y2 - x2, a, b)
+    # the same model, in memory or read back, gives the same samples
+    direct = c.clean(y2, SR, like_model=model).cleaned
+    np.testing.assert_array_equal(c.clean(y2, SR, like_model=loaded).cleaned, direct)
+    sf.write(tmp_path / "clean.wav", _music(8.0, seed=7), SR, subtype="PCM_16")
+    res = clean_file(tmp_path / "clean.wav", tmp_path / "clean_out.wav", cleaner=c, like_model=loaded)
+    assert res.events == [] and res.copied
+    assert (tmp_path / "clean_out.wav").read_bytes() == (tmp_path / "clean.wav").read_bytes()
+    with pytest.raises(ParameterError, match="not both"):
+        clean_file(src, tmp_path / "x.wav", cleaner=c, like_model=loaded, like=[(1.0, 1.5)])
+    with pytest.raises(ParameterError, match="not both"):
+        clean_file(src, tmp_path / "x.wav", cleaner=c, like_model=loaded, events=[(1.0, 1.5)])
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_like_model_file_is_checked_and_told_apart_from_a_dictionary(mixed, tmp_path):
+    import json
+
+    from cleantake.dictionaries import load_dictionary, save_dictionary
+    from cleantake.errors import DictionaryError
+    from cleantake.like import load_like_model, save_like_model
+
+    y, _, spans = mixed
+    c = cleantake.Cleaner("none")
+    model = c.learn_like(y, SR, [spans[0]])
+    good = save_like_model(model, tmp_path / "m.npz")
+    with pytest.raises(DictionaryError, match="a like model .*--like-model"):
+        load_dictionary(good)
+    d = save_dictionary(resolve_dictionary("cough"), tmp_path / "d.npz")
+    with pytest.raises(DictionaryError, match="an interference dictionary, not a like model: give it to -i"):
+        load_like_model(d)
+    with pytest.raises(DictionaryError, match="not found"):
+        load_like_model(tmp_path / "nope.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DictionaryError, match="not a cleantake like model"):
+        load_like_model(tmp_path / "junk.npz")
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+
+    def variant(name, **change):
+        a = dict(arrays)
+        m = dict(meta, **{k: v for k, v in change.items() if k != "arrays"})
+        a.update(change.get("arrays", {}))
+        a["meta"] = np.array(json.dumps(m))
+        np.savez(tmp_path / name, **a)
+        return tmp_path / name
+
+    with pytest.raises(DictionaryError, match="version 2 like model"):
+        load_like_model(variant("v2.npz", version=2))
+    with pytest.raises(DictionaryError, match="damaged like model"):
+        load_like_model(variant("short.npz", arrays={"prototype": arrays["prototype"][:5]}))
+    with pytest.raises(DictionaryError, match="damaged"):
+        load_like_model(variant("level.npz", level=-1.0))
+    with pytest.raises(DictionaryError, match="damaged metadata"):
+        load_like_model(variant("dict.npz", dictionary="garbage"))
+    # a model is used only with the analysis it was learned with
+    other = cleantake.Cleaner("none", window_ms=92.0)
+    with pytest.raises(ParameterError, match="learned with 46-ms windows.*uses 92 ms"):
+        other.clean(y, SR, like_model=load_like_model(good))

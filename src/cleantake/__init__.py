@@ -5,8 +5,8 @@ Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., IC
 
 from .errors import (AudioReadError, AudioWriteError, CleantakeError, DictionaryError, MissingDependencyError,
                      ParameterError)
-from .files import FileResult, clean_file, locate_file
-from .like import LikeModel, LikeParams
+from .files import FileResult, clean_file, learn_like_file, locate_file
+from .like import LikeModel, LikeParams, load_like_model, save_like_model
 from .locate import Event
 from .pipeline import METHODS, CleanResult, Cleaner, Settings, clean
 
@@ -16,6 +16,9 @@ __all__ = [
     "clean",
     "clean_file",
     "locate_file",
+    "learn_like_file",
+    "save_like_model",
+    "load_like_model",
     "FileResult",
     "Cleaner",
     "CleanResult",

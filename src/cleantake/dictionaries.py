@@ -26,6 +26,7 @@ __all__ = [
     "PRESETS",
     "learn_dictionary",
     "load_dictionary",
+    "dictionary_from_arrays",
     "save_dictionary",
     "resolve_dictionary",
     "combine",
@@ -35,6 +36,8 @@ __all__ = [
 
 FORMAT = "cleantake-dictionary"
 VERSION = 1
+#: ``format`` field of a like model file (:func:`cleantake.like.save_like_model`), told apart here.
+LIKE_MODEL_FORMAT = "cleantake-like-model"
 PRESETS = ("any", "cough", "door", "creak", "scream", "drop")
 #: Name of the empty dictionary: no bundled templates, only what the user marks
 #: (``like=`` spans) or the spans given to ``events=``.
@@ -153,8 +156,28 @@ def load_dictionary(path: str | Path) -> Dictionary:
         raise DictionaryError(
             f"{path} is not a cleantake dictionary (expected an .npz written by `cleantake learn`)"
         ) from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DictionaryError(f"{path} is not a cleantake dictionary (format field is {meta.get('format')!r})")
+    fmt = meta.get("format") if isinstance(meta, dict) else None
+    if fmt == LIKE_MODEL_FORMAT:
+        raise DictionaryError(f"{path} is a like model (`cleantake learn --like`), not a dictionary: give it to "
+                              "--like-model")
+    if fmt != FORMAT:
+        raise DictionaryError(f"{path} is not a cleantake dictionary (format field is {fmt!r})")
+    return dictionary_from_arrays(W, meta, path)
+
+
+def dictionary_from_arrays(W: np.ndarray, meta: dict, where: str | Path) -> Dictionary:
+    """The :class:`Dictionary` of templates ``W`` and their :meth:`Dictionary.metadata`, checked
+    (as :func:`load_dictionary` reads them; ``where`` names the file in messages).
+
+    Raises
+    ------
+    DictionaryError
+        An unsupported format version, or metadata that does not match the templates.
+    """
+    path = where
+    W = np.asarray(W, dtype=np.float32)
+    if not isinstance(meta, dict):
+        raise DictionaryError(f"{path}: damaged metadata (not a mapping)")
     if meta.get("version") != VERSION:
         raise DictionaryError(
             f"{path} is a version {meta.get('version')} dictionary; this cleantake reads version {VERSION}. "

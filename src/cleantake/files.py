@@ -36,6 +36,7 @@ from .errors import AudioWriteError, ParameterError
 from .io import (AtomicAudioWriter, AudioInfo, FileSamples, block_sizes, check_output, full_scale_range,
                  on_output_grid, output_format, probe, read_audio)
 from .labels import LABEL_FORMATS, check_spans, write_labels
+from .like import LikeModel
 from .optional import require
 from .report import write_report
 from .streaming import (STREAM_BLOCK_S, STREAM_OVERLAP_S, block_count, check_blocks, clean_blocks, file_blocks,
@@ -50,6 +51,7 @@ __all__ = [
     "preflight",
     "clean_file",
     "locate_file",
+    "learn_like_file",
 ]
 
 Progress = Callable[[float], None] | None
@@ -222,10 +224,20 @@ def _stamp(path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _like_model(cleaner, input_path, like: list | None, keep: list | None, info: AudioInfo, block_s: float):
-    """For a recording cleaned in blocks with ``like``: what its marked examples teach
+def _like_model(cleaner, input_path, like: list | None, keep: list | None, info: AudioInfo, block_s: float,
+                given: LikeModel | None = None, events: list | None = None):
+    """``given`` (an example learned from another recording), or for a recording cleaned in
+    blocks with ``like`` what its marked examples teach
     (:func:`cleantake.streaming.learn_like_for_blocks`, reading the stretch around them from
     the file). None for a one-block recording (it learns from itself) or without ``like``."""
+    if given is not None:
+        if like is not None or events is not None:
+            raise ParameterError(f"give like_model (an example learned from another recording) or "
+                                 f"{'like (examples in this one)' if like is not None else 'events'}, not both")
+        if not isinstance(given, LikeModel):
+            raise ParameterError(f"like_model must be a cleantake.like.LikeModel (load_like_model reads one "
+                                 f"from a file), got {type(given).__name__}")
+        return given
     if like is None or not in_blocks(info.frames, info.samplerate, block_s):
         return None
     sr = info.samplerate
@@ -234,6 +246,60 @@ def _like_model(cleaner, input_path, like: list | None, keep: list | None, info:
         return read_audio(input_path, start_s=start / sr, stop_s=stop / sr)[0]
 
     return learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
+
+
+def learn_like_file(input_path: str | os.PathLike, *, cleaner, like: Sequence, keep: Sequence | None = None,
+                    block_s: float = STREAM_BLOCK_S) -> LikeModel:
+    """Learn the interference marked in a file, to look for it in other recordings
+    (``cleantake learn --like``; :func:`clean_file` and :func:`locate_file` take the result as
+    ``like_model=``, :func:`cleantake.like.save_like_model` writes it).
+
+    Parameters
+    ----------
+    input_path : str or path-like
+    cleaner : cleantake.Cleaner
+        Learns (``cleaner.learn_like``), with its settings and dictionary (the model is then
+        used with the same settings; ``Cleaner("none")`` learns only what was marked).
+    like : sequence of spans
+        The marked examples in seconds, as :func:`clean_file`'s ``like`` (within 120 s of each
+        other on a recording longer than ``2 * block_s``: they are learned from the 120 s
+        around them, as the file's own blocks would be).
+    keep : sequence of spans, optional
+        Music in the stretch learned from that must not be taken for the example.
+    block_s : float
+        As :func:`clean_file`.
+
+    Returns
+    -------
+    LikeModel
+        With ``source`` naming the file and the spans.
+
+    Raises
+    ------
+    AudioReadError, ParameterError
+        An unreadable input; a span outside the recording, too short, silent, or holding
+        nothing the music does not explain (times in seconds).
+    """
+    if like is None or not list(like):
+        raise ParameterError("learning from a recording needs at least one marked example (--like SPAN)")
+    info = probe(input_path)
+    like = _checked_spans(like, info, "like")
+    keep = _checked_spans(keep, info, "keep")
+    sr = info.samplerate
+
+    def read(start: int, stop: int) -> np.ndarray:
+        return read_audio(input_path, start_s=start / sr, stop_s=stop / sr)[0]
+
+    model = learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
+    return dataclasses.replace(model, source={"file": Path(input_path).name, "samplerate": sr,
+                                              "spans": [[float(a), float(b)] for a, b in like]})
+
+
+def _like_source(model: LikeModel) -> str:
+    """Where a like model was learned, for people: ``take3.wav 72.300-72.950 s`` (or ``(unknown)``)."""
+    src = model.source or {}
+    spans = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in src.get("spans", []))
+    return " ".join(str(p) for p in (src.get("file"), spans) if p) or "(source unknown)"
 
 
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
@@ -271,6 +337,7 @@ def clean_file(
     events: Sequence | None = None,
     keep: Sequence | None = None,
     like: Sequence | None = None,
+    like_model: LikeModel | None = None,
     block_s: float = STREAM_BLOCK_S,
     overlap_s: float = STREAM_OVERLAP_S,
 ) -> FileResult:
@@ -324,6 +391,11 @@ def clean_file(
         (:data:`cleantake.streaming.LIKE_WINDOW_S`, or ``2 * block_s`` if longer; they must
         lie within that of each other), and every block looks for
         events like them (``Cleaner.learn_like``, ``like_model=``).
+    like_model : LikeModel, optional
+        An example learned from another recording (:func:`learn_like_file`,
+        :func:`cleantake.like.load_like_model`): every event like it is found and removed
+        (with the cleaner's own dictionary's events too, unless it is ``"none"``). Not with
+        ``like`` or ``events``.
     block_s, overlap_s : float
         Recordings longer than ``2 * block_s`` seconds are cleaned in blocks of ``block_s``
         seconds overlapping by ``overlap_s`` (``block_s > 2 * overlap_s > 0``; see
@@ -352,7 +424,7 @@ def clean_file(
     if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
         raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
     stamp = _stamp(input_path)  # before any sample is read: a copy is made only of the file that was cleaned
-    like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
+    like_model = _like_model(cleaner, input_path, like, keep, info, block_s, given=like_model, events=events)
     sr, n_total = info.samplerate, info.frames
     fmt, st = plan.output_format
     rng = full_scale_range(st)
@@ -437,6 +509,8 @@ def clean_file(
                              events_from=None if events is None else "the given spans")
         if like is not None:
             run_info["command"] = "like " + ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in like)
+        elif like_model is not None:
+            run_info["command"] = "like model " + _like_source(like_model)
         out.report_output = write_report(report_dir, src, sr, cleaned=cleaned, removed=removed,
                                          events=out.events, title=Path(input_path).name,
                                          source_path=input_path, filename=report_name, run_info=run_info,
@@ -456,6 +530,7 @@ def locate_file(
     overwrite: bool = False,
     keep: Sequence | None = None,
     like: Sequence | None = None,
+    like_model: LikeModel | None = None,
     progress: Progress = None,
     block_s: float = STREAM_BLOCK_S,
     overlap_s: float = STREAM_OVERLAP_S,
@@ -478,6 +553,8 @@ def locate_file(
         Spans in seconds never to report, passed on as ``cleaner.locate(..., keep=...)``.
     like : sequence of spans, optional
         As :func:`clean_file`: what ``clean`` would find from these examples.
+    like_model : LikeModel, optional
+        As :func:`clean_file`: what ``clean`` would find like an example learned elsewhere.
     workers : int, optional
         Blocks located at the same time (:func:`cleantake.streaming.locate_blocks`; default: the
         CPUs this process may use, at most 4); the events do not depend on it.
@@ -493,7 +570,7 @@ def locate_file(
     info = plan.info
     keep = _checked_spans(keep, info, "keep")
     like = _checked_spans(like, info, "like")
-    like_model = _like_model(cleaner, input_path, like, keep, info, block_s)
+    like_model = _like_model(cleaner, input_path, like, keep, info, block_s, given=like_model)
     sr, n_total = info.samplerate, info.frames
     user_progress = progress or (lambda f: None)
     locate_progress = user_progress if report_dir is None else (lambda f: user_progress(0.9 * f))

@@ -21,14 +21,20 @@ development corpus (``benchmarks/like.py``, ``benchmarks/LIKE.md``).
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .analysis import Analysis, analyse
 from .detector import ACTIVATION_CLASSES, interference_probabilities, load_model, smoothed_probability
-from .dictionaries import Dictionary, combine, empty_dictionary, resolve_dictionary
-from .errors import ParameterError
+from .atomic import atomic_file
+from .dictionaries import FORMAT as DICTIONARY_FORMAT
+from .dictionaries import (LIKE_MODEL_FORMAT, Dictionary, combine, dictionary_from_arrays, empty_dictionary,
+                           resolve_dictionary)
+from .errors import DictionaryError, ParameterError
 from .locate import Event, dilate, overlaps_any, segments, segments_to_events
 from .nmf import learn_nmf
 from .repair import music_estimate, repair_music_estimate
@@ -39,6 +45,7 @@ __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
     "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
     "spans_analysis", "detector_probability", "longest_run", "LikeModel", "learn_like_model", "like_events",
+    "save_like_model", "load_like_model", "LIKE_MODEL_VERSION",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -268,6 +275,9 @@ class LikeModel:
         an event grows by at most this much).
     residual_share : float
         Fraction of the marked frames' energy the music did not explain.
+    source : dict
+        Where it was learned (``file``, ``spans`` in seconds), as :func:`save_like_model`
+        keeps it; empty if unknown.
     """
 
     learned: Dictionary
@@ -277,6 +287,87 @@ class LikeModel:
     reference: float
     longest: int
     residual_share: float
+    source: dict = field(default_factory=dict)
+
+
+#: Version of a like model file (:func:`save_like_model`; its ``format`` field is
+#: :data:`cleantake.dictionaries.LIKE_MODEL_FORMAT`).
+LIKE_MODEL_VERSION = 1
+
+
+def save_like_model(model: LikeModel, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Write ``model`` to ``path`` (``.npz``), atomically, to look for the example in other
+    recordings (:func:`load_like_model`; ``cleantake learn --like``, ``clean --like-model``).
+
+    Parameters
+    ----------
+    model : LikeModel
+    path : str or path-like
+        ``.npz`` is appended if missing.
+    overwrite : bool
+        Replace an existing file (otherwise refused).
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    meta = {"format": LIKE_MODEL_FORMAT, "version": LIKE_MODEL_VERSION, "dictionary": model.learned.metadata(),
+            "level": float(model.level), "reference": float(model.reference), "longest": int(model.longest),
+            "residual_share": float(model.residual_share), "source": dict(model.source)}
+    with atomic_file(path, "wb", overwrite=overwrite, error=DictionaryError, what="like model") as fh:
+        np.savez_compressed(fh, W=model.learned.W.astype(np.float32),
+                            prototype=np.asarray(model.prototype, np.float32),
+                            marked_bands=np.asarray(model.marked_bands, np.float32), meta=np.array(json.dumps(meta)))
+    return path
+
+
+def load_like_model(path: str | os.PathLike[str]) -> LikeModel:
+    """Read a like model written by :func:`save_like_model`, checking it.
+
+    Raises
+    ------
+    DictionaryError
+        A missing file, not a like model (a dictionary file says so: it goes to ``-i``), an
+        unsupported version, or arrays that do not match each other.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DictionaryError(f"like model file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: np.asarray(z[k], np.float32) for k in ("W", "prototype", "marked_bands") if k in z}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise DictionaryError(f"{path} is not a cleantake like model (expected an .npz written by "
+                              "`cleantake learn --like`)") from exc
+    fmt = meta.get("format") if isinstance(meta, dict) else None
+    if fmt == DICTIONARY_FORMAT:
+        raise DictionaryError(f"{path} is an interference dictionary, not a like model: give it to -i")
+    if fmt != LIKE_MODEL_FORMAT:
+        raise DictionaryError(f"{path} is not a cleantake like model (format field is {fmt!r})")
+    if meta.get("version") != LIKE_MODEL_VERSION:
+        raise DictionaryError(f"{path} is a version {meta.get('version')} like model; this cleantake reads "
+                              f"version {LIKE_MODEL_VERSION}. Learn it again with `cleantake learn --like`.")
+    if len(arrays) != 3:
+        raise DictionaryError(f"{path}: damaged like model (arrays missing)")
+    try:
+        learned = dictionary_from_arrays(arrays["W"], meta["dictionary"], path)
+        level, reference = float(meta["level"]), float(meta["reference"])
+        longest, share = int(meta["longest"]), float(meta["residual_share"])
+        source = dict(meta.get("source", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DictionaryError(f"{path}: damaged metadata ({exc})") from exc
+    proto, bands = arrays["prototype"], arrays["marked_bands"]
+    if (proto.ndim != 1 or bands.ndim != 2 or bands.shape[0] != proto.shape[0] or not bands.shape[1]
+            or not all(np.all(np.isfinite(a)) for a in (proto, bands)) or not (np.isfinite(level) and level > 0)
+            or longest < 1):
+        raise DictionaryError(f"{path}: damaged like model (prototype {proto.shape}, marked bands {bands.shape})")
+    return LikeModel(learned=learned, level=level, prototype=proto, marked_bands=bands, reference=reference,
+                     longest=longest, residual_share=share, source=source)
 
 
 def span_frames(spans, cfg: StftConfig, n_frames: int) -> np.ndarray:
@@ -855,6 +946,17 @@ def like_events(found: np.ndarray, similarity: np.ndarray, spans, *, frame_times
     return sorted(marked_events + found_events, key=lambda e: e.start_s)
 
 
+def _check_model_fits(model: LikeModel, cfg: StftConfig, settings: Settings) -> None:
+    """ParameterError unless ``model`` was learned with the analysis ``cfg`` and ``settings``
+    use (the same window and hop in milliseconds, the same bands; the sample rate may differ)."""
+    got, bands = model.learned.stft, min(settings.n_bands, cfg.n_freq)
+    if (got.window_ms, got.hop_ms) != (cfg.window_ms, cfg.hop_ms) or model.prototype.shape[0] != bands:
+        raise ParameterError(
+            f"the like model was learned with {got.window_ms:g}-ms windows, {got.hop_ms:g}-ms hops and "
+            f"{model.prototype.shape[0]} bands; this analysis uses {cfg.window_ms:g} ms, {cfg.hop_ms:g} ms and "
+            f"{bands}: learn it again with the same settings")
+
+
 def locate_like(
     x: np.ndarray,
     sr: int,
@@ -914,6 +1016,7 @@ def locate_like(
                                                threads=threads, spans=spans)
     else:
         learned, resid = model.learned, model.residual_share
+        _check_model_fits(model, settings.stft_config(sr), settings)
         ana = analyse(x, sr, dictionary=with_like(learned, base), settings=settings, threads=threads)
         marked = span_frames(spans, ana.cfg, ana.n_frames) if spans else np.zeros(ana.n_frames, bool)
     cfg = ana.cfg

@@ -55,7 +55,8 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def settings_fingerprint(cleaner: Any, *, subtype: str | None = None, clip: str = "clip") -> dict:
+def settings_fingerprint(cleaner: Any, *, subtype: str | None = None, clip: str = "clip",
+                         like_model: Any = None) -> dict:
     """Everything that decides the bytes of an output, as plain JSON.
 
     Parameters
@@ -67,6 +68,9 @@ def settings_fingerprint(cleaner: Any, *, subtype: str | None = None, clip: str 
         Output sample format, as given to ``clean_file``.
     clip : str
         Policy for samples beyond full scale, as given to ``clean_file``.
+    like_model : cleantake.LikeModel, optional
+        The example every file is searched for (its arrays by content hash); the fingerprint
+        without one is unchanged.
 
     Returns
     -------
@@ -81,6 +85,8 @@ def settings_fingerprint(cleaner: Any, *, subtype: str | None = None, clip: str 
         if hasattr(cleaner, attr):
             fp[attr] = _jsonable(getattr(cleaner, attr))
             known = True
+    if like_model is not None:
+        fp["like_model"] = _jsonable(like_model)
     if not known:  # some other picklable object (e.g. a stand-in in tests)
         fp["object"] = type(cleaner).__qualname__
         fp["pickle_sha256"] = hashlib.sha256(pickle.dumps(cleaner, protocol=5)).hexdigest()

@@ -336,6 +336,7 @@ def run_batch(
     clip: str = "clip",
     clean_fn: CleanFn | None = None,
     report_dir: str | Path | None = None,
+    like_model: Any = None,
 ) -> dict:
     """Clean every audio file under a folder into a mirrored tree, in parallel on Dask.
 
@@ -381,6 +382,11 @@ def run_batch(
         (failures with their reason). The index is rewritten at the end of every run,
         also after Ctrl-C, and links the reports of skipped files when present. Long files
         are cleaned and reported in blocks, as by ``cleantake clean``.
+    like_model : cleantake.LikeModel, optional
+        An example learned from one recording (:func:`cleantake.files.learn_like_file`,
+        ``cleantake learn --like``): every file is searched for events like it, as ``clean
+        --like-model`` does (``clean_fn`` is then called with ``like_model=`` too). Part of the
+        settings that decide whether a file is done.
 
     Returns
     -------
@@ -433,7 +439,9 @@ def run_batch(
         probe.unlink()
     except OSError as exc:
         raise AudioWriteError(f"cannot write into OUT_DIR {str(out_dir)!r}: {exc.strerror or exc}") from None
-    fingerprint = settings_fingerprint(cleaner, subtype=subtype, clip=clip)
+    if like_model is not None:
+        clean_fn = functools.partial(clean_fn or functools.partial(clean_file, workers=1), like_model=like_model)
+    fingerprint = settings_fingerprint(cleaner, subtype=subtype, clip=clip, like_model=like_model)
     shash = fingerprint["hash"]
     run_id = uuid.uuid4().hex[:12]
     show = sys.stderr.isatty() if progress is None else bool(progress)

@@ -11,14 +11,15 @@ import soxr
 
 from ..dictionaries import learn_dictionary, save_dictionary
 from ..errors import AudioWriteError, ParameterError
-from ..files import STREAM_BLOCK_S, clean_file, locate_file
+from ..files import STREAM_BLOCK_S, clean_file, learn_like_file, locate_file
+from ..like import load_like_model, save_like_model
 from ..io import read_audio
 from ..locate import Event, chosen_locator
 from ..progress import Progress
 from ..report import format_clock
 from ..spectral import StftConfig
 from .options import (add_jobs_option, add_location_options, add_method_options, add_output_format_options,
-                      add_overwrite_option, add_quiet_option, add_span_options, cleaner_from_args, joined_spans)
+                      add_overwrite_option, add_quiet_option, add_span_options, cleaner_from_args, joined_spans, spans)
 
 __all__ = ["add_clean_parser", "add_inspect_parser", "add_learn_parser", "format_events_table", "run_clean",
            "run_inspect", "run_learn"]
@@ -33,6 +34,7 @@ def run_clean(args: argparse.Namespace) -> int:
     """Run ``cleantake clean``."""
     if args.trim_spans and not args.events:
         raise ParameterError("--trim-spans trims the spans of --events: give --events too, or leave it out")
+    like_model = _like_model(args)
     cleaner = cleaner_from_args(args)
     if args.trim_spans and chosen_locator(cleaner.settings, cleaner.dictionary) != "learned":
         raise ParameterError(f"--trim-spans uses the learned detector, which -i {args.interference} with "
@@ -44,7 +46,7 @@ def run_clean(args: argparse.Namespace) -> int:
                          subtype=args.subtype,
                          clip=args.clip, report_dir=args.report, progress=progress, workers=args.jobs,
                          events=joined_spans(args.events), keep=joined_spans(args.keep),
-                         like=joined_spans(args.like))
+                         like=joined_spans(args.like), like_model=like_model)
     finally:
         progress.close()
     if not args.quiet:
@@ -124,13 +126,14 @@ def _candidates_line(res) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
     src = Path(args.input)
+    _like_model(args)  # a bad file is refused before anything else
     cleaner = cleaner_from_args(args)
     progress = Progress(src.name, quiet=args.quiet)
     try:
         res = locate_file(src, cleaner=cleaner, labels_path=args.labels, candidates_path=args.candidates,
                           report_dir=args.report,
                           overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep),
-                          like=joined_spans(args.like), workers=args.jobs)
+                          like=joined_spans(args.like), like_model=_like_model(args), workers=args.jobs)
     finally:
         progress.close()
     print(format_events_table(res.events))
@@ -175,13 +178,35 @@ def add_inspect_parser(sub) -> None:
     p.set_defaults(func=run_inspect)
 
 
+def _like_model(args: argparse.Namespace):
+    """The ``--like-model`` file of ``args``, read and checked (None without it; refused with
+    ``--like`` or ``--events``)."""
+    path = getattr(args, "like_model", None)
+    if path is None:
+        return None
+    for opt in ("like", "events"):
+        if getattr(args, opt, None):
+            raise ParameterError(f"--like-model looks for an example learned from another recording; --{opt} "
+                                 "marks this one: give one or the other")
+    if not hasattr(args, "_like_model_loaded"):
+        args._like_model_loaded = load_like_model(path)
+    return args._like_model_loaded
+
+
 def run_learn(args: argparse.Namespace) -> int:
-    """Run ``cleantake learn``."""
+    """Run ``cleantake learn``: a dictionary from example recordings, or with ``--like`` the
+    example marked in one recording (a like model)."""
     out = Path(args.output)
+    what = "like model" if args.like else "dictionary"
     if out.suffix != ".npz":
-        raise ParameterError(f"the dictionary file must end in .npz, got {out.name!r}")
+        raise ParameterError(f"the {what} file must end in .npz, got {out.name!r}")
     if out.exists() and not args.overwrite:
         raise AudioWriteError(f"output {str(out)!r} already exists; use -y to overwrite it")
+    if args.like:
+        return _learn_like(args, out)
+    if args.name is None:
+        raise ParameterError("learning a dictionary needs --name CLASS (the label of the events it finds); "
+                             "to learn what is marked in one recording give --like SPAN instead")
     sigs, sr = [], None
     for f in args.files:
         x, info = read_audio(f)
@@ -199,14 +224,46 @@ def run_learn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _learn_like(args: argparse.Namespace, out: Path) -> int:
+    """``cleantake learn INPUT --like SPAN ... -o NAME.npz``."""
+    if len(args.files) != 1:
+        raise ParameterError(f"--like marks one recording: give exactly one input file, got {len(args.files)}")
+    for opt, default in (("name", None), ("rank", 12), ("window_ms", 46.0), ("hop_ms", 11.5)):
+        if getattr(args, opt) != default:
+            raise ParameterError(f"--{opt.replace('_', '-')} is for learning a dictionary; with --like the "
+                                 "example is learned with the settings clean uses")
+    from ..pipeline import Cleaner
+
+    model = learn_like_file(args.files[0], cleaner=Cleaner("none"), like=joined_spans(args.like),
+                            keep=joined_spans(args.keep))
+    path = save_like_model(model, out, overwrite=args.overwrite)
+    if not args.quiet:
+        spans_text = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in model.source["spans"])
+        print(f"learned {model.learned.rank} templates from {model.source['file']} ({spans_text}) -> {path}; "
+              f"look for it with: cleantake clean OTHER -o OUT --like-model {path}")
+    return 0
+
+
 def add_learn_parser(sub) -> None:
     """Add ``learn`` to an argparse subparsers object."""
-    p = sub.add_parser("learn", help="learn an interference dictionary from example recordings",
-                       description="Learn an interference dictionary from example recordings of one class.")
-    p.add_argument("files", nargs="+", help="example recordings of the interference alone")
+    p = sub.add_parser("learn", help="learn an interference dictionary from example recordings, or what you "
+                       "mark in one recording (--like) to find it in others",
+                       description="Learn an interference dictionary from example recordings of one class; or, "
+                       "with --like, learn the interference you mark in one recording (what the music there "
+                       "does not explain) into a like model that clean and inspect --like-model look for "
+                       "in other recordings.")
+    p.add_argument("files", nargs="+", help="example recordings of the interference alone; with --like, the "
+                   "one recording the spans are marked in")
     p.add_argument("-o", "--output", required=True, metavar="NAME.npz",
-                   help="dictionary file to write (.npz); use it with -i NAME.npz")
-    p.add_argument("--name", required=True, help="class name, used as the label of located events")
+                   help="file to write (.npz): a dictionary, use it with -i NAME.npz; with --like a like "
+                        "model, use it with --like-model NAME.npz")
+    p.add_argument("--like", type=spans, action="append", metavar="SPAN",
+                   help="an example of the interference in the input recording, as clean --like takes it "
+                        "(a span such as 12.30-12.95 or 1:02.5-1:03.1, or a label file); repeatable")
+    p.add_argument("--keep", type=spans, action="append", metavar="SPAN",
+                   help="with --like: music near the example that is not the interference; repeatable")
+    p.add_argument("--name", default=None, help="class name, used as the label of located events (needed "
+                   "without --like)")
     p.add_argument("--rank", type=int, default=12, help="number of templates (default 12)")
     p.add_argument("--window-ms", type=float, default=46.0, help="STFT window in ms (default 46)")
     p.add_argument("--hop-ms", type=float, default=11.5, help="STFT hop in ms (default 11.5)")
