@@ -254,7 +254,8 @@ class LikeResult:
 class LikeModel:
     """What was learned from the marked example(s), to look for the interference anywhere in
     the same recording, including stretches analysed apart from the example (the blocks of a
-    long file): :func:`learn_like_model` makes it, :func:`locate_like` takes it.
+    long file), or in other recordings (:func:`save_like_model`; ``benchmarks/LIKE.md``,
+    "Session 51", measures that): :func:`learn_like_model` makes it, :func:`locate_like` takes it.
 
     Attributes
     ----------
@@ -840,8 +841,8 @@ def learn_like_model(x: np.ndarray, sr: int, spans: list[Event], *, first: Analy
                      settings: Settings, params: LikeParams | None = None, threads: int = 1,
                      offset_s: float = 0.0) -> tuple[LikeModel, Analysis]:
     """Learn the example(s) marked in ``x`` as a :class:`LikeModel`, to look for the
-    interference in other stretches of the same recording (:func:`locate_like` with
-    ``model=``).
+    interference in other stretches of the same recording or in other recordings
+    (:func:`locate_like` with ``model=``).
 
     Parameters
     ----------
@@ -993,8 +994,8 @@ def locate_like(
         With ``params.detector``: the detector's frame probability (computed here with the
         bundled ``any`` dictionary if not given; :func:`detector_probability`).
     model : LikeModel, optional
-        The example already learned, from this stretch or another of the same recording
-        (:func:`learn_like_model`): nothing is learned here, ``spans`` are only the marked
+        The example already learned, from this stretch, another of the same recording or
+        another recording (:func:`learn_like_model`): nothing is learned here, ``spans`` are only the marked
         spans that fall in ``x`` (they may be none, or cut at its ends) and are repaired as
         marked.
 

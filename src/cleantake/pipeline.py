@@ -310,8 +310,8 @@ class Cleaner:
             own located events are removed too. Not with ``events=``; only with the
             ``proposed`` method.
         like_model : LikeModel, optional
-            The example already learned from another stretch of the same recording
-            (:meth:`learn_like`): every event like it is found and removed here, and ``like``
+            The example already learned from another stretch of the same recording, or from
+            another recording (:meth:`learn_like`, :func:`cleantake.like.load_like_model`): every event like it is found and removed here, and ``like``
             (which may then be empty or None) only says which spans of ``audio`` were marked,
             to repair them as such. How :func:`cleantake.files.clean_file` cleans a long file
             in blocks with ``like``.
@@ -423,7 +423,8 @@ class Cleaner:
 
     def learn_like(self, audio: np.ndarray, sr: int, like, *, keep=None, offset_s: float = 0.0) -> LikeModel:
         """Learn the interference from example(s) marked in ``audio``, to find it elsewhere in
-        the same recording (``clean(..., like_model=...)`` on other stretches of it).
+        the same recording or in others (``clean(..., like_model=...)`` on other stretches of it,
+        or on other recordings; :func:`cleantake.like.save_like_model` keeps it in a file).
 
         Parameters
         ----------

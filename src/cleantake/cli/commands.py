@@ -250,8 +250,8 @@ def add_learn_parser(sub) -> None:
                        "mark in one recording (--like) to find it in others",
                        description="Learn an interference dictionary from example recordings of one class; or, "
                        "with --like, learn the interference you mark in one recording (what the music there "
-                       "does not explain) into a like model that clean and inspect --like-model look for "
-                       "in other recordings.")
+                       "does not explain) into a like model that clean, inspect and batch --like-model "
+                       "look for in other recordings.")
     p.add_argument("files", nargs="+", help="example recordings of the interference alone; with --like, the "
                    "one recording the spans are marked in")
     p.add_argument("-o", "--output", required=True, metavar="NAME.npz",
@@ -267,6 +267,6 @@ def add_learn_parser(sub) -> None:
     p.add_argument("--rank", type=int, default=12, help="number of templates (default 12)")
     p.add_argument("--window-ms", type=float, default=46.0, help="STFT window in ms (default 46)")
     p.add_argument("--hop-ms", type=float, default=11.5, help="STFT hop in ms (default 11.5)")
-    add_overwrite_option(p, "replace an existing dictionary file")
+    add_overwrite_option(p, "replace an existing dictionary or like model file")
     add_quiet_option(p, "no summary")
     p.set_defaults(func=run_learn)
