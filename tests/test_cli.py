@@ -905,10 +905,11 @@ def test_learn_a_dictionary_and_a_like_model_and_use_each_where_it_belongs(tmp_p
     sf.write(tmp_path / "take1.wav", x1, SR, subtype="PCM_24")
     sf.write(tmp_path / "take2.wav", x2, SR, subtype="PCM_24")
     code, out, _ = run(["learn", tmp_path / "take1.wav", "--like", "2.0-2.3", "-o", tmp_path / "m.npz"], capsys)
-    assert code == 0 and "from take1.wav (2.000-2.300 s)" in out and "--like-model" in out
+    assert code == 0 and "from take1.wav 2.000-2.300 s" in out and "--like-model" in out
     code, out, _ = run(["clean", tmp_path / "take2.wav", "-o", tmp_path / "c2.wav", "-i", "none",
                         "--like-model", tmp_path / "m.npz", "--labels", tmp_path / "c2.txt"], capsys)
     assert code == 0 and "2 interference events removed" in out
+    assert "looked for the example learned from take1.wav 2.000-2.300 s" in out
     found = [(e.start_s, e.end_s) for e in read_labels(tmp_path / "c2.txt")]
     assert len(found) == 2 and found[0][0] < 3.1 < found[0][1] and found[1][0] < 7.6 < found[1][1]
     code, out, _ = run(["inspect", tmp_path / "take2.wav", "-i", "none", "--like-model", tmp_path / "m.npz"],

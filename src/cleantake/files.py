@@ -295,13 +295,6 @@ def learn_like_file(input_path: str | os.PathLike, *, cleaner, like: Sequence, k
                                               "spans": [[float(a), float(b)] for a, b in like]})
 
 
-def _like_source(model: LikeModel) -> str:
-    """Where a like model was learned, for people: ``take3.wav 72.300-72.950 s`` (or ``(unknown)``)."""
-    src = model.source or {}
-    spans = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in src.get("spans", []))
-    return " ".join(str(p) for p in (src.get("file"), spans) if p) or "(source unknown)"
-
-
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
     """What the report records of the run (see :func:`cleantake.report.write_report`)."""
     settings = getattr(cleaner, "settings", None)
@@ -510,7 +503,7 @@ def clean_file(
         if like is not None:
             run_info["command"] = "like " + ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in like)
         elif like_model is not None:
-            run_info["command"] = "like model " + _like_source(like_model)
+            run_info["command"] = "like model learned from " + like_model.origin
         out.report_output = write_report(report_dir, src, sr, cleaned=cleaned, removed=removed,
                                          events=out.events, title=Path(input_path).name,
                                          source_path=input_path, filename=report_name, run_info=run_info,

@@ -290,6 +290,13 @@ class LikeModel:
     residual_share: float
     source: dict = field(default_factory=dict)
 
+    @property
+    def origin(self) -> str:
+        """Where it was learned, for people: ``take3.wav 72.300-72.950 s``."""
+        src = self.source or {}
+        spans = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in src.get("spans", []))
+        return " ".join(str(p) for p in (src.get("file"), spans) if p) or "an unknown recording"
+
 
 #: Version of a like model file (:func:`save_like_model`; its ``format`` field is
 #: :data:`cleantake.dictionaries.LIKE_MODEL_FORMAT`).

@@ -50,6 +50,8 @@ def run_clean(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if not args.quiet:
+        if like_model is not None:
+            print(f"looked for the example learned from {like_model.origin}")
         if args.method != "proposed":
             print(f"{args.input}: the whole recording was processed by method {args.method} -> {args.output}")
         else:
@@ -126,16 +128,18 @@ def _candidates_line(res) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     """Run ``cleantake inspect``: locate events, print them, optionally write labels and a report."""
     src = Path(args.input)
-    _like_model(args)  # a bad file is refused before anything else
+    like_model = _like_model(args)  # a bad file is refused before anything else
     cleaner = cleaner_from_args(args)
     progress = Progress(src.name, quiet=args.quiet)
     try:
         res = locate_file(src, cleaner=cleaner, labels_path=args.labels, candidates_path=args.candidates,
                           report_dir=args.report,
                           overwrite=args.overwrite, progress=progress, keep=joined_spans(args.keep),
-                          like=joined_spans(args.like), like_model=_like_model(args), workers=args.jobs)
+                          like=joined_spans(args.like), like_model=like_model, workers=args.jobs)
     finally:
         progress.close()
+    if like_model is not None:
+        print(f"looked for the example learned from {like_model.origin}")
     print(format_events_table(res.events))
     n = len(res.events)
     print(f"{n} event{'s' if n != 1 else ''} in {src.name} ({format_clock(res.duration_s)})")
@@ -188,9 +192,7 @@ def _like_model(args: argparse.Namespace):
         if getattr(args, opt, None):
             raise ParameterError(f"--like-model looks for an example learned from another recording; --{opt} "
                                  "marks this one: give one or the other")
-    if not hasattr(args, "_like_model_loaded"):
-        args._like_model_loaded = load_like_model(path)
-    return args._like_model_loaded
+    return load_like_model(path)
 
 
 def run_learn(args: argparse.Namespace) -> int:
@@ -238,8 +240,7 @@ def _learn_like(args: argparse.Namespace, out: Path) -> int:
                             keep=joined_spans(args.keep))
     path = save_like_model(model, out, overwrite=args.overwrite)
     if not args.quiet:
-        spans_text = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in model.source["spans"])
-        print(f"learned {model.learned.rank} templates from {model.source['file']} ({spans_text}) -> {path}; "
+        print(f"learned {model.learned.rank} templates from {model.origin} -> {path}; "
               f"look for it with: cleantake clean OTHER -o OUT --like-model {path}")
     return 0
 
