@@ -704,6 +704,7 @@ def test_clean_events_repairs_exactly_the_spans_of_an_audacity_track(tmp_path, c
     (["--events", "3-2"], "reversed"),
     (["--events", "1-2", "--events", "1.5-3"], "overlap"),
     (["--events", "1-2", "--method", "nmf"], "proposed method only"),
+    (["--like", "2.1-2.7", "--method", "nmf"], r"like= \(--like\) works with the proposed method only"),
     (["--keep", "nonsense"], "START-END"),
 ])
 def test_bad_spans_are_refused_in_seconds_and_nothing_is_written(tmp_path, capsys, args, match):
@@ -922,6 +923,8 @@ def test_learn_a_dictionary_and_a_like_model_and_use_each_where_it_belongs(tmp_p
          "an interference dictionary, not a like model"),
         (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "m.npz",
           "--like", "3.0-3.3"], "give one or the other"),
+        (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "m.npz",
+          "--method", "nmf"], r"like_model= \(--like-model\) works with the proposed method only"),
         (["learn", tmp_path / "take1.wav", tmp_path / "take2.wav", "--like", "2.0-2.3", "-o", tmp_path / "x.npz"],
          "exactly one input file"),
         (["learn", tmp_path / "take1.wav", "--like", "2.0-2.3", "--name", "knock", "-o", tmp_path / "x.npz"],

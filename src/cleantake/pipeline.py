@@ -501,7 +501,8 @@ class Cleaner:
                 raise ParameterError("give like_model= (examples learned elsewhere) or events= (regions to "
                                      "repair), not both")
             if self.method != "proposed":
-                raise ParameterError(f"like= works with the proposed method only, not {self.method!r}")
+                raise ParameterError(f"like_model= (--like-model) works with the proposed method only, not "
+                                     f"{self.method!r}")
             return [] if like is None else _spans(like, x.shape[1], sr, "like", with_strength=False)
         if like is None:
             if self.dictionary.rank == 0 and marked is None:
@@ -512,7 +513,7 @@ class Cleaner:
         if marked is not None:
             raise ParameterError("give like= (examples to learn from) or events= (regions to repair), not both")
         if self.method != "proposed":
-            raise ParameterError(f"like= works with the proposed method only, not {self.method!r}")
+            raise ParameterError(f"like= (--like) works with the proposed method only, not {self.method!r}")
         examples = _spans(like, x.shape[1], sr, "like", with_strength=False)
         if not examples:
             raise ParameterError("like= holds no span: give at least one (start_s, end_s) example")
