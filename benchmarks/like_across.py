@@ -29,6 +29,11 @@ Scored per recording B:
 And on every clean recording of the fold (``--clean``): events made by a donor's model (each
 clean recording takes the stems_extra recordings' models in turn), all false, per minute.
 
+``--donors N``: examples from the next N recordings of the class (each on other music), each
+learned in its own recording and looked for together (:func:`cleantake.like.merge_like_models`,
+as ``clean --like-model A --like-model B``); the first donor is the one of ``--donors 1``, so
+two runs compare recording by recording.
+
     PYTHONPATH=src python benchmarks/like_across.py /path/to/corpus -j 2 --json benchmarks/results/like_across.json
 """
 
@@ -62,17 +67,23 @@ def false_count(truth, events) -> int:
     return sum(1 for c, d in events if not any(c < b and a < d for a, b in truth))
 
 
-def pairs(corpus: str, fold: int, sets: tuple[str, ...]) -> list[tuple[dict, dict]]:
-    """(B, donor A) for every recording B of the fold's test part with >= 2 events."""
+def pairs(corpus: str, fold: int, sets: tuple[str, ...], donors: int = 1) -> list[tuple[dict, list[dict]]]:
+    """(B, its donors) for every recording B of the fold's test part with >= 2 events that has
+    ``donors`` of them: the next recordings of the same class (cyclically), each on music
+    other than B's and than the donors' before it (the first is the same for any ``donors``)."""
     from cleantake.corpus import cv_recipes
 
     recs = [e for e in cv_recipes(corpus, fold, part="test", sets=sets) if len(e["events"]) >= 2]
     out = []
     for i, b in enumerate(recs):
-        same = [recs[(i + j) % len(recs)] for j in range(1, len(recs))]
-        donor = next((a for a in same if a["class"] == b["class"] and a["music"] != b["music"]), None)
-        if donor is not None:
-            out.append((b, donor))
+        chosen: list[dict] = []
+        for j in range(1, len(recs)):
+            a = recs[(i + j) % len(recs)]
+            if a["class"] == b["class"] and a["music"] not in {b["music"]} | {c["music"] for c in chosen}:
+                chosen.append(a)
+                if len(chosen) == donors:
+                    out.append((b, chosen))
+                    break
     return out
 
 
@@ -83,9 +94,10 @@ def _setup(job):
         return _run(*job)
 
 
-def _run(corpus: str, b: dict, a: dict, detector: str, params: dict | None = None) -> dict:
+def _run(corpus: str, b: dict, donors: list[dict], detector: str, params: dict | None = None) -> dict:
     import cleantake
     from cleantake.corpus import build_mixture, event_spans
+    from cleantake.like import merge_like_models
     from cleantake.scores import score
 
     t0 = time.perf_counter()
@@ -97,12 +109,16 @@ def _run(corpus: str, b: dict, a: dict, detector: str, params: dict | None = Non
             raise ValueError(f"fold params set fields LikeParams no longer has: {unknown}")
         like_params = cleantake.LikeParams(**{k: v for k, v in params.items() if k in known})
     c = cleantake.Cleaner("none", detector=detector, like_params=like_params)
-    ya, _, _, sr_a = build_mixture(corpus, a)
-    first_a = sorted(event_spans(corpus, a))[0]
-    model = c.learn_like(ya[:, 0] if ya.shape[1] == 1 else ya, sr_a, like=[first_a])
+    models = []
+    for a in donors:  # each donor's first event, learned in its own recording
+        ya, _, _, sr_a = build_mixture(corpus, a)
+        first_a = sorted(event_spans(corpus, a))[0]
+        models.append(c.learn_like(ya[:, 0] if ya.shape[1] == 1 else ya, sr_a, like=[first_a]))
+    model = merge_like_models(models)
     y, m, _, sr = build_mixture(corpus, b)
     audio = y[:, 0] if y.shape[1] == 1 else y
-    row = {"id": b["id"], "donor": a["id"], "fold": b["fold"], "set": b["set"], "class": b["class"]}
+    row = {"id": b["id"], "donor": "+".join(a["id"] for a in donors), "fold": b["fold"], "set": b["set"],
+           "class": b["class"]}
     if b["set"] == "clean":
         res = c.clean(audio, sr, like_model=model)
         ev = [(e.start_s, e.end_s) for e in res.events]
@@ -168,6 +184,8 @@ def main() -> int:
     ap.add_argument("--clean", action="store_true", help="also every clean recording with a donor's model")
     ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--every", type=int, default=1, help="every N-th recording B of each fold")
+    ap.add_argument("--donors", type=int, default=1,
+                    help="examples from this many other recordings, looked for together (merge_like_models)")
     ap.add_argument("--detector-dir", type=Path, default=DETECTOR_DIR, metavar="DIR")
     ap.add_argument("--fold-params", type=Path, default=None, metavar="PATH",
                     help="a benchmarks/like.py output: fold k's finder is its chosen[k] params (made on the "
@@ -185,12 +203,12 @@ def main() -> int:
         if not det.is_file():
             raise SystemExit(f"{det} is missing: make the fold detectors with scripts/train_detector.py")
         params = None if chosen is None else chosen[str(k)]["params"]
-        fold_pairs = pairs(args.corpus, k, sets)[::args.every]
-        jobs += [(args.corpus, b, a, str(det), params) for b, a in fold_pairs]
+        fold_pairs = pairs(args.corpus, k, sets, args.donors)[::args.every]
+        jobs += [(args.corpus, b, donors, str(det), params) for b, donors in fold_pairs]
         if args.clean and fold_pairs:
             clean = cv_recipes(args.corpus, k, part="test", sets=("clean",))
-            jobs += [(args.corpus, c, fold_pairs[i % len(fold_pairs)][0], str(det), params)
-                     for i, c in enumerate(clean)]
+            jobs += [(args.corpus, c, [fold_pairs[(i + j) % len(fold_pairs)][0] for j in range(args.donors)],
+                      str(det), params) for i, c in enumerate(clean)]
     t0 = time.perf_counter()
     rows = []
     with Pool(args.jobs) as pool:
@@ -215,7 +233,8 @@ def _setup_safe(job):
     try:
         return _setup(job)
     except Exception as exc:  # one recording failing must not end the run
-        return {"id": job[1]["id"], "donor": job[2]["id"], "set": job[1]["set"], "class": job[1]["class"],
+        return {"id": job[1]["id"], "donor": "+".join(a["id"] for a in job[2]), "set": job[1]["set"],
+                "class": job[1]["class"],
                 "error": f"{type(exc).__name__}: {exc}"}
 
 

@@ -916,6 +916,13 @@ def test_learn_a_dictionary_and_a_like_model_and_use_each_where_it_belongs(tmp_p
     code, out, _ = run(["inspect", tmp_path / "take2.wav", "-i", "none", "--like-model", tmp_path / "m.npz"],
                        capsys)
     assert code == 0 and "2 events in take2.wav" in out
+    # examples from two recordings, looked for together
+    code, _, _ = run(["learn", tmp_path / "take2.wav", "--like", "7.5-7.8", "-o", tmp_path / "m2.npz"], capsys)
+    assert code == 0
+    code, out, _ = run(["inspect", tmp_path / "take1.wav", "-i", "none", "--like-model", tmp_path / "m.npz",
+                        "--like-model", tmp_path / "m2.npz"], capsys)
+    assert code == 0 and "learned from take1.wav 2.000-2.300 s; take2.wav 7.500-7.800 s" in out
+    assert "1 event in take1.wav" in out
     refusals = [
         (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "-i", tmp_path / "m.npz"],
          "a like model .*give it to --like-model"),

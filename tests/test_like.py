@@ -798,3 +798,45 @@ def test_a_like_model_file_is_checked_and_told_apart_from_a_dictionary(mixed, tm
     other = cleantake.Cleaner("none", window_ms=92.0)
     with pytest.raises(ParameterError, match="learned with 46-ms windows.*uses 92 ms"):
         other.clean(y, SR, like_model=load_like_model(good))
+
+
+def test_like_models_merged_are_looked_for_together(tmp_path):
+    """``merge_like_models``: one model is itself; the marked frames of every model kept, each
+    compressed again with the common level (the residual they stand for unchanged); the
+    merged model finds what each finds; models of other analyses refused."""
+    from conftest import burst
+
+    from cleantake.like import merge_like_models
+
+    def put(x, sig, t):
+        n0 = int(t * SR)
+        y = x.copy()
+        y[n0:n0 + sig.size] += sig
+        return y, (n0 / SR, (n0 + sig.size) / SR)
+
+    c = cleantake.Cleaner("none")
+    r1, s1 = put(_music(10.0, seed=1), _ring(0), 3.0)
+    r2, s2 = put(0.5 * _music(10.0, seed=2), burst(SR, seed=3, level=0.1), 4.0)
+    ma, mb = c.learn_like(r1, SR, [s1]), c.learn_like(r2, SR, [s2])
+    assert merge_like_models([ma]) is ma
+    m = merge_like_models([ma, mb])
+    na, nb = ma.marked_bands.shape[1], mb.marked_bands.shape[1]
+    assert m.marked_bands.shape == (ma.prototype.size, na + nb)
+    assert m.level == pytest.approx((na * ma.level + nb * mb.level) / (na + nb))
+    for part, own in ((m.marked_bands[:, :na], ma), (m.marked_bands[:, na:], mb)):
+        np.testing.assert_allclose(m.level * np.expm1(part.astype(np.float64)),
+                                   own.level * np.expm1(own.marked_bands.astype(np.float64)), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(m.prototype, m.marked_bands.mean(axis=1), rtol=1e-6)
+    assert m.learned.rank == ma.learned.rank + mb.learned.rank and m.longest == max(ma.longest, mb.longest)
+    assert merge_like_models([ma, ma]).level == pytest.approx(ma.level)
+    r3, t1 = put(_music(12.0, seed=5), _ring(1), 3.0)
+    r3, t2 = put(r3, burst(SR, seed=7, level=0.1), 8.0)
+    found = c.locate(r3, SR, like_model=m)
+    for a, b in (t1, t2):
+        assert any(e.start_s < b and a < e.end_s for e in found), (a, b, found)
+    assert all(any(e.start_s < b and a < e.end_s for a, b in (t1, t2)) for e in found)
+    other = cleantake.Cleaner("none", window_ms=92.0).learn_like(r1, SR, [s1])
+    with pytest.raises(ParameterError, match="cannot be looked for together"):
+        merge_like_models([ma, other])
+    with pytest.raises(ParameterError, match="at least one"):
+        merge_like_models([])

@@ -6,7 +6,7 @@ Implements semi-supervised NMF + Kernel Additive Modelling (Fano Yela et al., IC
 from .errors import (AudioReadError, AudioWriteError, CleantakeError, DictionaryError, MissingDependencyError,
                      ParameterError)
 from .files import FileResult, clean_file, learn_like_file, locate_file
-from .like import LikeModel, LikeParams, load_like_model, save_like_model
+from .like import LikeModel, LikeParams, load_like_model, merge_like_models, save_like_model
 from .locate import Event
 from .pipeline import METHODS, CleanResult, Cleaner, Settings, clean
 
@@ -19,6 +19,7 @@ __all__ = [
     "learn_like_file",
     "save_like_model",
     "load_like_model",
+    "merge_like_models",
     "FileResult",
     "Cleaner",
     "CleanResult",

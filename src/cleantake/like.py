@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ __all__ = [
     "LIKE_LABEL", "LikeParams", "LikeResult", "span_frames", "check_like", "example_residual", "learn_like",
     "with_like", "like_scores", "like_frames", "find_like", "learn_from_spans", "locate_like",
     "spans_analysis", "detector_probability", "longest_run", "LikeModel", "learn_like_model", "like_events",
-    "save_like_model", "load_like_model", "LIKE_MODEL_VERSION",
+    "save_like_model", "load_like_model", "merge_like_models", "LIKE_MODEL_VERSION",
 ]
 
 #: Label of the templates learned from the marked spans and of the events they find.
@@ -292,10 +293,16 @@ class LikeModel:
 
     @property
     def origin(self) -> str:
-        """Where it was learned, for people: ``take3.wav 72.300-72.950 s``."""
-        src = self.source or {}
-        spans = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in src.get("spans", []))
-        return " ".join(str(p) for p in (src.get("file"), spans) if p) or "an unknown recording"
+        """Where it was learned, for people: ``take3.wav 72.300-72.950 s`` (``; ``-joined for
+        a merged model)."""
+        return _origin(self.source or {})
+
+
+def _origin(src: dict) -> str:
+    if "merged" in src:
+        return "; ".join(_origin(part) for part in src["merged"])
+    spans = ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in src.get("spans", []))
+    return " ".join(str(p) for p in (src.get("file"), spans) if p) or "an unknown recording"
 
 
 #: Version of a like model file (:func:`save_like_model`; its ``format`` field is
@@ -331,6 +338,60 @@ def save_like_model(model: LikeModel, path: str | os.PathLike[str], *, overwrite
                             prototype=np.asarray(model.prototype, np.float32),
                             marked_bands=np.asarray(model.marked_bands, np.float32), meta=np.array(json.dumps(meta)))
     return path
+
+
+def merge_like_models(models: Sequence[LikeModel]) -> LikeModel:
+    """One model that looks for the examples of several (learned in different recordings, or
+    different stretches), as if they had been marked together.
+
+    As :func:`learn_like_model` measures several marked spans at once: the learned templates
+    side by side (on the first model's frequency grid), the compression level the mean over
+    all marked frames (each model's level is a tenth of its marked frames' mean residual), the
+    marked frames' bands compressed again with that level, the prototype their mean, the
+    longest run the longest of all. The reference (the marked frames' own similarity, read
+    only with ``LikeParams.relative``) is the lowest of the models'.
+
+    Parameters
+    ----------
+    models : sequence of LikeModel
+        At least one; learned with the same window and hop.
+
+    Returns
+    -------
+    LikeModel
+        ``models[0]`` itself for one; ``source`` lists the sources.
+
+    Raises
+    ------
+    ParameterError
+        No model, or models learned with different windows, hops or band counts.
+    """
+    models = list(models)
+    if not models:
+        raise ParameterError("nothing to merge: give at least one like model")
+    if len(models) == 1:
+        return models[0]
+    first = models[0]
+    for m in models[1:]:
+        a, b = first.learned.stft, m.learned.stft
+        if (a.window_ms, a.hop_ms) != (b.window_ms, b.hop_ms) or m.prototype.shape != first.prototype.shape:
+            raise ParameterError(
+                f"like models learned with other analyses cannot be looked for together ({m.origin}: "
+                f"{b.window_ms:g}-ms windows, {m.prototype.shape[0]} bands; {first.origin}: {a.window_ms:g} ms, "
+                f"{first.prototype.shape[0]} bands)")
+    n = np.array([m.marked_bands.shape[1] for m in models], float)
+    level = float((n * np.array([m.level for m in models])).sum() / n.sum())
+    # each model's bands are log1p(R / its level): back to R, then compressed with the common level
+    bands = np.concatenate([np.log1p(m.level * np.expm1(np.asarray(m.marked_bands, np.float64)) / level)
+                            for m in models], axis=1).astype(np.float32)
+    grid = first.learned.stft
+    learned = Dictionary(W=np.concatenate([m.learned.templates_for(grid) for m in models], axis=1),
+                         labels=[lab for m in models for lab in m.learned.labels], name=LIKE_LABEL, stft=grid,
+                         beta=first.learned.beta, meta={"parts": [m.origin for m in models]})
+    share = float((n * np.array([m.residual_share for m in models])).sum() / n.sum())
+    return LikeModel(learned=learned, level=level, prototype=bands.mean(axis=1), marked_bands=bands,
+                     reference=float(min(m.reference for m in models)), longest=max(int(m.longest) for m in models),
+                     residual_share=share, source={"merged": [dict(m.source) for m in models]})
 
 
 def load_like_model(path: str | os.PathLike[str]) -> LikeModel:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..batch import DEFAULT_TEMPLATE, SUMMARY_NAME, run_batch
-from ..like import load_like_model
+from ..like import load_like_model, merge_like_models
 from .options import (add_jobs_option, add_method_options, add_output_format_options, add_overwrite_option,
                       add_quiet_option, cleaner_from_args)
 
@@ -48,10 +48,10 @@ def add_batch_parser(subparsers) -> None:
     p.add_argument("--report", dest="report_dir", metavar="DIR", default=None,
                    help="also write a self-contained HTML report per cleaned file into DIR, and "
                         "DIR/index.html linking them with event counts and failures")
-    p.add_argument("--like-model", metavar="FILE.npz", default=None,
+    p.add_argument("--like-model", metavar="FILE.npz", action="append", default=None,
                    help="an example learned from one recording (`cleantake learn REC --like SPAN -o "
                         "FILE.npz`): every file is searched for events like it, as clean --like-model does "
-                        "(with -i none only for those)")
+                        "(with -i none only for those); repeatable")
     add_overwrite_option(p, "reprocess every file, replacing existing outputs")
     add_quiet_option(p, "no progress bars and no summary (failures are still reported on stderr)")
     p.set_defaults(func=run_from_args)
@@ -73,7 +73,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     int
         0 if every file is done or skipped, 1 if any file failed, 130 after Ctrl-C.
     """
-    like_model = load_like_model(args.like_model) if args.like_model is not None else None
+    like_model = merge_like_models([load_like_model(p) for p in args.like_model]) if args.like_model else None
     cleaner = cleaner_from_args(args)
     summary = run_batch(
         args.in_dir, args.out_dir, cleaner=cleaner, pattern=args.pattern, jobs=args.jobs,

@@ -12,7 +12,7 @@ import soxr
 from ..dictionaries import learn_dictionary, save_dictionary
 from ..errors import AudioWriteError, ParameterError
 from ..files import STREAM_BLOCK_S, clean_file, learn_like_file, locate_file
-from ..like import load_like_model, save_like_model
+from ..like import load_like_model, merge_like_models, save_like_model
 from ..io import read_audio
 from ..locate import Event, chosen_locator
 from ..progress import Progress
@@ -183,16 +183,16 @@ def add_inspect_parser(sub) -> None:
 
 
 def _like_model(args: argparse.Namespace):
-    """The ``--like-model`` file of ``args``, read and checked (None without it; refused with
-    ``--like`` or ``--events``)."""
-    path = getattr(args, "like_model", None)
-    if path is None:
+    """The ``--like-model`` files of ``args``, read, checked and merged into one (None without
+    them; refused with ``--like`` or ``--events``)."""
+    paths = getattr(args, "like_model", None)
+    if not paths:
         return None
     for opt in ("like", "events"):
         if getattr(args, opt, None):
             raise ParameterError(f"--like-model looks for an example learned from another recording; --{opt} "
                                  "marks this one: give one or the other")
-    return load_like_model(path)
+    return merge_like_models([load_like_model(p) for p in paths])
 
 
 def run_learn(args: argparse.Namespace) -> int:

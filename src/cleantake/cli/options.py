@@ -181,12 +181,12 @@ def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
                         f"a span ({SPAN_FORMS}) or a label file; repeatable; on a recording cleaned in "
                         "blocks the examples must lie within 2 minutes of each other (they are learned "
                         "from the 2 minutes around them)")
-    p.add_argument("--like-model", metavar="FILE.npz", default=None,
+    p.add_argument("--like-model", metavar="FILE.npz", action="append", default=None,
                    help="an example learned from another recording (`cleantake learn REC --like SPAN -o "
                         "FILE.npz`: a cough marked in the first take of a session, a concert's first file): "
                         "every event like it is found and removed here, as --like finds them in the "
-                        "recording they are marked in; with -i none only that is looked for; not with "
-                        "--like or --events")
+                        "recording they are marked in; with -i none only that is looked for; repeatable "
+                        "(examples from several recordings, looked for together); not with --like or --events")
     p.add_argument("--keep", type=spans, action="append", metavar="SPAN",
                    help="music that must not be touched (a snare hit taken for a drop): events overlapping "
                         f"it are dropped and the output equals the input there; a span ({SPAN_FORMS}) or a "
