@@ -29,6 +29,9 @@ Scored per recording B:
 And on every clean recording of the fold (``--clean``): events made by a donor's model (each
 clean recording takes the stems_extra recordings' models in turn), all false, per minute.
 
+``--with-own``: a third path, ``both``: B's own first event marked (``like=``) and looked for
+together with the donors' examples (``like_model=`` the merge of B's and theirs).
+
 ``--donors N``: examples from the next N recordings of the class (each on other music), each
 learned in its own recording and looked for together (:func:`cleantake.like.merge_like_models`,
 as ``clean --like-model A --like-model B``); the first donor is the one of ``--donors 1``, so
@@ -94,7 +97,8 @@ def _setup(job):
         return _run(*job)
 
 
-def _run(corpus: str, b: dict, donors: list[dict], detector: str, params: dict | None = None) -> dict:
+def _run(corpus: str, b: dict, donors: list[dict], detector: str, params: dict | None = None,
+         with_own: bool = False) -> dict:
     import cleantake
     from cleantake.corpus import build_mixture, event_spans
     from cleantake.like import merge_like_models
@@ -130,7 +134,11 @@ def _run(corpus: str, b: dict, donors: list[dict], detector: str, params: dict |
     first, others = truth[0], truth[1:]
     within = c.clean(audio, sr, like=[first])
     across = c.clean(audio, sr, like_model=model)
-    for name, res in (("within", within), ("across", across)):
+    arms = [("within", within), ("across", across)]
+    if with_own:  # B's own first event marked too, learned in B and looked for with the donors'
+        own = c.learn_like(audio, sr, like=[first])
+        arms.append(("both", c.clean(audio, sr, like=[first], like_model=merge_like_models([own, *models]))))
+    for name, res in arms:
         ev = [(e.start_s, e.end_s) for e in res.events]  # (within: the marked span is one of them)
         row[f"{name}_others_found"] = found_count(others, ev)
         row[f"{name}_false"] = false_count(truth, ev)
@@ -148,7 +156,9 @@ def summarise(rows: list[dict]) -> dict:
     if ev:
         others = sum(r["n_true"] - 1 for r in ev)
         allev = sum(r["n_true"] for r in ev)
-        for name in ("within", "across"):
+        for name in ("within", "across", "both"):
+            if f"{name}_nsdr" not in ev[0]:
+                continue
             out[name] = {"others_found_pct": 100.0 * sum(r[f"{name}_others_found"] for r in ev) / others,
                          "false_per_rec": float(np.mean([r[f"{name}_false"] for r in ev])),
                          "nsdr": float(np.mean([r[f"{name}_nsdr"] for r in ev]))}
@@ -184,6 +194,8 @@ def main() -> int:
     ap.add_argument("--clean", action="store_true", help="also every clean recording with a donor's model")
     ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--every", type=int, default=1, help="every N-th recording B of each fold")
+    ap.add_argument("--with-own", action="store_true",
+                    help="also B's own first event marked, looked for together with the donors' examples")
     ap.add_argument("--donors", type=int, default=1,
                     help="examples from this many other recordings, looked for together (merge_like_models)")
     ap.add_argument("--detector-dir", type=Path, default=DETECTOR_DIR, metavar="DIR")
@@ -204,7 +216,7 @@ def main() -> int:
             raise SystemExit(f"{det} is missing: make the fold detectors with scripts/train_detector.py")
         params = None if chosen is None else chosen[str(k)]["params"]
         fold_pairs = pairs(args.corpus, k, sets, args.donors)[::args.every]
-        jobs += [(args.corpus, b, donors, str(det), params) for b, donors in fold_pairs]
+        jobs += [(args.corpus, b, donors, str(det), params, args.with_own) for b, donors in fold_pairs]
         if args.clean and fold_pairs:
             clean = cv_recipes(args.corpus, k, part="test", sets=("clean",))
             jobs += [(args.corpus, c, [fold_pairs[(i + j) % len(fold_pairs)][0] for j in range(args.donors)],

@@ -923,13 +923,17 @@ def test_learn_a_dictionary_and_a_like_model_and_use_each_where_it_belongs(tmp_p
                         "--like-model", tmp_path / "m2.npz"], capsys)
     assert code == 0 and "learned from take1.wav 2.000-2.300 s; take2.wav 7.500-7.800 s" in out
     assert "1 event in take1.wav" in out
+    # an event of this recording marked too: looked for together with the model
+    code, out, _ = run(["inspect", tmp_path / "take2.wav", "-i", "none", "--like", "3.0-3.3",
+                        "--like-model", tmp_path / "m.npz"], capsys)
+    assert code == 0 and "2 events in take2.wav" in out
     refusals = [
         (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "-i", tmp_path / "m.npz"],
          "a like model .*give it to --like-model"),
         (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "knock.npz"],
          "an interference dictionary, not a like model"),
         (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "m.npz",
-          "--like", "3.0-3.3"], "give one or the other"),
+          "--events", "3.0-3.3"], "give one or the other"),
         (["clean", tmp_path / "take2.wav", "-o", tmp_path / "x.wav", "--like-model", tmp_path / "m.npz",
           "--method", "nmf"], r"like_model= \(--like-model\) works with the proposed method only"),
         (["learn", tmp_path / "take1.wav", tmp_path / "take2.wav", "--like", "2.0-2.3", "-o", tmp_path / "x.npz"],

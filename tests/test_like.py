@@ -747,10 +747,13 @@ def test_a_like_model_learned_in_one_file_finds_the_interference_in_others(tmp_p
     assert res.events == [] and res.copied
     assert (tmp_path / "clean_out.wav").read_bytes() == (tmp_path / "clean.wav").read_bytes()
     with pytest.raises(ParameterError, match="not both"):
-        clean_file(src, tmp_path / "x.wav", cleaner=c, like_model=loaded, like=[(1.0, 1.5)])
-    with pytest.raises(ParameterError, match="not both"):
         clean_file(src, tmp_path / "x.wav", cleaner=c, like_model=loaded, events=[(1.0, 1.5)])
     assert not (tmp_path / "x.wav").exists()
+    # one of this recording's own events marked too: learned here and looked for with the model
+    both = clean_file(tmp_path / f"take2_{SR}.wav", tmp_path / "both.wav", cleaner=c, like_model=loaded,
+                      like=[spans2[0]])
+    assert [(e.start_s, e.end_s, e.confidence) for e in both.events][0] == (*spans2[0], 1.0)
+    assert any(e.start_s < spans2[1][1] and spans2[1][0] < e.end_s for e in both.events)
 
 
 def test_a_like_model_file_is_checked_and_told_apart_from_a_dictionary(mixed, tmp_path):

@@ -36,7 +36,7 @@ from .errors import AudioWriteError, ParameterError
 from .io import (AtomicAudioWriter, AudioInfo, FileSamples, block_sizes, check_output, full_scale_range,
                  on_output_grid, output_format, probe, read_audio)
 from .labels import LABEL_FORMATS, check_spans, write_labels
-from .like import LikeModel
+from .like import LikeModel, merge_like_models
 from .optional import require
 from .report import write_report
 from .streaming import (STREAM_BLOCK_S, STREAM_OVERLAP_S, block_count, check_blocks, clean_blocks, file_blocks,
@@ -226,26 +226,29 @@ def _stamp(path) -> tuple[int, int, int] | None:
 
 def _like_model(cleaner, input_path, like: list | None, keep: list | None, info: AudioInfo, block_s: float,
                 given: LikeModel | None = None, events: list | None = None):
-    """``given`` (an example learned from another recording), or for a recording cleaned in
-    blocks with ``like`` what its marked examples teach
+    """What the examples teach: ``given`` (learned in another recording), merged with what the
+    ``like`` spans of this one teach when both are given; or, for a recording cleaned in
+    blocks with ``like`` alone, what its marked examples teach
     (:func:`cleantake.streaming.learn_like_for_blocks`, reading the stretch around them from
-    the file). None for a one-block recording (it learns from itself) or without ``like``."""
+    the file). None for a one-block recording with ``like`` alone (it learns from itself) or
+    without either."""
     if given is not None:
-        if like is not None or events is not None:
-            raise ParameterError(f"give like_model (an example learned from another recording) or "
-                                 f"{'like (examples in this one)' if like is not None else 'events'}, not both")
+        if events is not None:
+            raise ParameterError("give like_model (an example learned from another recording) or events, not both")
         if not isinstance(given, LikeModel):
             raise ParameterError(f"like_model must be a cleantake.like.LikeModel (load_like_model reads one "
                                  f"from a file), got {type(given).__name__}")
-        return given
-    if like is None or not in_blocks(info.frames, info.samplerate, block_s):
+        if like is None:
+            return given
+    elif like is None or not in_blocks(info.frames, info.samplerate, block_s):
         return None
     sr = info.samplerate
 
     def read(start: int, stop: int) -> np.ndarray:
         return read_audio(input_path, start_s=start / sr, stop_s=stop / sr)[0]
 
-    return learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
+    own = learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
+    return own if given is None else merge_like_models([own, given])
 
 
 def learn_like_file(input_path: str | os.PathLike, *, cleaner, like: Sequence, keep: Sequence | None = None,
@@ -387,8 +390,9 @@ def clean_file(
     like_model : LikeModel, optional
         An example learned from another recording (:func:`learn_like_file`,
         :func:`cleantake.like.load_like_model`): every event like it is found and removed
-        (with the cleaner's own dictionary's events too, unless it is ``"none"``). Not with
-        ``like`` or ``events``.
+        (with the cleaner's own dictionary's events too, unless it is ``"none"``). With
+        ``like`` too, the examples marked here are learned and looked for together with it
+        (:func:`cleantake.like.merge_like_models`). Not with ``events``.
     block_s, overlap_s : float
         Recordings longer than ``2 * block_s`` seconds are cleaned in blocks of ``block_s``
         seconds overlapping by ``overlap_s`` (``block_s > 2 * overlap_s > 0``; see

@@ -188,10 +188,9 @@ def _like_model(args: argparse.Namespace):
     paths = getattr(args, "like_model", None)
     if not paths:
         return None
-    for opt in ("like", "events"):
-        if getattr(args, opt, None):
-            raise ParameterError(f"--like-model looks for an example learned from another recording; --{opt} "
-                                 "marks this one: give one or the other")
+    if getattr(args, "events", None):
+        raise ParameterError("--like-model looks for an example learned from another recording; --events "
+                             "repairs exactly the spans given: give one or the other")
     return merge_like_models([load_like_model(p) for p in paths])
 
 

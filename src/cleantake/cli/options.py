@@ -186,7 +186,8 @@ def add_span_options(p: argparse.ArgumentParser, *, events: bool) -> None:
                         "FILE.npz`: a cough marked in the first take of a session, a concert's first file): "
                         "every event like it is found and removed here, as --like finds them in the "
                         "recording they are marked in; with -i none only that is looked for; repeatable "
-                        "(examples from several recordings, looked for together); not with --like or --events")
+                        "(examples from several recordings, looked for together); with --like, the examples "
+                        "marked here are looked for with it; not with --events")
     p.add_argument("--keep", type=spans, action="append", metavar="SPAN",
                    help="music that must not be touched (a snare hit taken for a drop): events overlapping "
                         f"it are dropped and the output equals the input there; a span ({SPAN_FORMS}) or a "
