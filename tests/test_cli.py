@@ -943,6 +943,8 @@ def test_learn_a_dictionary_and_a_like_model_and_use_each_where_it_belongs(tmp_p
         (["learn", tmp_path / "take1.wav", "--like", "9.0-9.3", "-o", tmp_path / "x.npz"],
          "like span 1: starts at 9.000 s, at or after the end of the recording"),
         (["learn", tmp_path / "knocks.wav", "-o", tmp_path / "x.npz"], "needs --name"),
+        (["learn", tmp_path / "knocks.wav", "--name", "k", "--keep", "0.1-0.2", "-o", tmp_path / "x.npz"],
+         "--keep marks music near a --like example"),
         (["learn", tmp_path / "take1.wav", "--like", "2.0-2.3", "-o", tmp_path / "m.npz"], "already exists"),
     ]
     for argv, message in refusals:

@@ -184,7 +184,8 @@ def add_inspect_parser(sub) -> None:
 
 def _like_model(args: argparse.Namespace):
     """The ``--like-model`` files of ``args``, read, checked and merged into one (None without
-    them; refused with ``--like`` or ``--events``)."""
+    them; refused with ``--events``; with ``--like`` the marked spans join it in the file's
+    own learning, :func:`cleantake.files.clean_file`)."""
     paths = getattr(args, "like_model", None)
     if not paths:
         return None
@@ -208,6 +209,9 @@ def run_learn(args: argparse.Namespace) -> int:
     if args.name is None:
         raise ParameterError("learning a dictionary needs --name CLASS (the label of the events it finds); "
                              "to learn what is marked in one recording give --like SPAN instead")
+    if args.keep:
+        raise ParameterError("--keep marks music near a --like example; a dictionary is learned from "
+                             "recordings of the interference alone")
     sigs, sr = [], None
     for f in args.files:
         x, info = read_audio(f)
