@@ -278,8 +278,9 @@ class LikeModel:
     residual_share : float
         Fraction of the marked frames' energy the music did not explain.
     source : dict
-        Where it was learned (``file``, ``spans`` in seconds), as :func:`save_like_model`
-        keeps it; empty if unknown.
+        Where it was learned (``file``, ``samplerate``, ``spans`` in seconds, as
+        :func:`cleantake.files.learn_like_file` fills it; ``merged``: the sources of a
+        :func:`merge_like_models` model), kept by :func:`save_like_model`; empty if unknown.
     """
 
     learned: Dictionary
