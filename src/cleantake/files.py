@@ -242,13 +242,21 @@ def _like_model(cleaner, input_path, like: list | None, keep: list | None, info:
             return given
     elif like is None or not in_blocks(info.frames, info.samplerate, block_s):
         return None
+    own = _learn_in_file(cleaner, input_path, info, like, keep, block_s)
+    return own if given is None else merge_like_models([own, given])
+
+
+def _learn_in_file(cleaner, input_path, info: AudioInfo, like: list, keep: list | None, block_s: float) -> LikeModel:
+    """The examples ``like`` (checked spans) learned from the stretch around them, read from the
+    file (:func:`cleantake.streaming.learn_like_for_blocks`), with ``source`` naming them."""
     sr = info.samplerate
 
     def read(start: int, stop: int) -> np.ndarray:
         return read_audio(input_path, start_s=start / sr, stop_s=stop / sr)[0]
 
-    own = learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
-    return own if given is None else merge_like_models([own, given])
+    model = learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
+    return dataclasses.replace(model, source={"file": Path(input_path).name, "samplerate": sr,
+                                              "spans": [[float(a), float(b)] for a, b in like]})
 
 
 def learn_like_file(input_path: str | os.PathLike, *, cleaner, like: Sequence, keep: Sequence | None = None,
@@ -286,16 +294,8 @@ def learn_like_file(input_path: str | os.PathLike, *, cleaner, like: Sequence, k
     if like is None or not list(like):
         raise ParameterError("learning from a recording needs at least one marked example (--like SPAN)")
     info = probe(input_path)
-    like = _checked_spans(like, info, "like")
-    keep = _checked_spans(keep, info, "keep")
-    sr = info.samplerate
-
-    def read(start: int, stop: int) -> np.ndarray:
-        return read_audio(input_path, start_s=start / sr, stop_s=stop / sr)[0]
-
-    model = learn_like_for_blocks(cleaner, read, like, keep, info.frames, sr, block_s)
-    return dataclasses.replace(model, source={"file": Path(input_path).name, "samplerate": sr,
-                                              "spans": [[float(a), float(b)] for a, b in like]})
+    return _learn_in_file(cleaner, input_path, info, _checked_spans(like, info, "like"),
+                          _checked_spans(keep, info, "keep"), block_s)
 
 
 def _run_info(cleaner, input_path, outputs: Sequence, *, events_from: str | None) -> dict:
