@@ -420,6 +420,9 @@ def clean_file(
     like = _checked_spans(like, info, "like")
     if events is not None and getattr(cleaner, "method", "proposed") != "proposed":
         raise ParameterError(f"given events are repaired by the proposed method only, not {cleaner.method!r}")
+    for name, given in (("like= (--like)", like), ("like_model= (--like-model)", like_model)):
+        if given is not None and getattr(cleaner, "method", "proposed") != "proposed":  # before any work
+            raise ParameterError(f"{name} works with the proposed method only, not {cleaner.method!r}")
     stamp = _stamp(input_path)  # before any sample is read: a copy is made only of the file that was cleaned
     like_model = _like_model(cleaner, input_path, like, keep, info, block_s, given=like_model, events=events)
     sr, n_total = info.samplerate, info.frames
