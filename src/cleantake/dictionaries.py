@@ -165,16 +165,15 @@ def load_dictionary(path: str | Path) -> Dictionary:
     return dictionary_from_arrays(W, meta, path)
 
 
-def dictionary_from_arrays(W: np.ndarray, meta: dict, where: str | Path) -> Dictionary:
+def dictionary_from_arrays(W: np.ndarray, meta: dict, path: str | Path) -> Dictionary:
     """The :class:`Dictionary` of templates ``W`` and their :meth:`Dictionary.metadata`, checked
-    (as :func:`load_dictionary` reads them; ``where`` names the file in messages).
+    (as :func:`load_dictionary` reads them; ``path`` names the file in messages).
 
     Raises
     ------
     DictionaryError
         An unsupported format version, or metadata that does not match the templates.
     """
-    path = where
     W = np.asarray(W, dtype=np.float32)
     if not isinstance(meta, dict):
         raise DictionaryError(f"{path}: damaged metadata (not a mapping)")

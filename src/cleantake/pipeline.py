@@ -311,9 +311,10 @@ class Cleaner:
             ``proposed`` method.
         like_model : LikeModel, optional
             The example already learned from another stretch of the same recording, or from
-            another recording (:meth:`learn_like`, :func:`cleantake.like.load_like_model`): every event like it is found and removed here, and ``like``
-            (which may then be empty or None) only says which spans of ``audio`` were marked,
-            to repair them as such. How :func:`cleantake.files.clean_file` cleans a long file
+            another recording (:meth:`learn_like`, :func:`cleantake.like.load_like_model`):
+            every event like it is found and removed here, and ``like`` (which may then be
+            empty or None) only says which spans of ``audio`` were marked, to repair them as
+            such. How :func:`cleantake.files.clean_file` cleans a long file
             in blocks with ``like``.
         progress : callable(float), optional
             Called with the completed fraction (0 to 1).
