@@ -234,6 +234,11 @@ def test_fingerprint_holds_the_like_model(tree):
     assert h1 == B.settings_fingerprint(c, like_model=learn_like_file(made["a.wav"], cleaner=c,
                                                                       like=[(0.9, 1.05)]))["hash"]
     assert len({plain["hash"], h1, B.settings_fingerprint(c, like_model=m2)["hash"]}) == 3
+    # another method cannot use it: refused before anything is created
+    out_dir = in_dir.parent / "never"
+    with pytest.raises(ParameterError, match=r"like_model= \(--like-model\) works with the proposed method only"):
+        B.run_batch(in_dir, out_dir, cleaner=cleantake.Cleaner("none", method="nmf"), like_model=m1)
+    assert not out_dir.exists()
 
 
 # ------------------------------------------------------------------------------------------

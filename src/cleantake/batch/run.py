@@ -403,7 +403,8 @@ def run_batch(
         Dask distributed (or, with ``report_dir``, matplotlib) is not installed; raised
         before anything is created.
     ParameterError
-        Bad folder, template, ``jobs`` or scheduler address; colliding outputs.
+        Bad folder, template, ``jobs`` or scheduler address; colliding outputs; a
+        ``like_model`` with another method than ``proposed``.
     AudioWriteError
         OUT_DIR or the report folder is a file or cannot be created.
     """
@@ -418,6 +419,9 @@ def run_batch(
     jobs = default_jobs() if jobs is None else check_jobs(jobs)
     if scheduler is not None and not isinstance(scheduler, str):
         raise ParameterError(f"scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
+    if like_model is not None and getattr(cleaner, "method", "proposed") != "proposed":
+        raise ParameterError(f"like_model= (--like-model) works with the proposed method only, not "
+                             f"{cleaner.method!r}")
     # Optional parts first: a missing package costs nothing and creates nothing.
     require("distributed", extra="batch", package="Dask distributed")
     report_root = Path(report_dir).resolve() if report_dir is not None else None
