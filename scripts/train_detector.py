@@ -1007,7 +1007,7 @@ def fit_all(args, jobs: list[dict]) -> None:
             review_levels(rows[kd], thr)
     kd = kinds[0]
     if args.loco:
-        loco(train, shared, test, kd, args)
+        loco(train, shared, test, kd, args, fitted[kd])
     # Shipped model: trained on the final mixtures (bundled dictionary); calibration,
     # threshold and unknown level from every fold's held-out events.
     allrows = [r for k in range(N_FOLDS) for r in rows[kd][k]]
@@ -1094,34 +1094,75 @@ def review_levels(rows_by_fold: dict[int, list[dict]], thresholds: dict[int, flo
           f"{tot['clean_c'] / max(tot['clean_min'], 1e-9):.2f} | {tot['mix_c'] / max(tot['mix_min'], 1e-9):.2f} |")
 
 
-def loco(train, shared, test, kd, args) -> None:
-    print("\n### Leave one class out: the class absent from training (and its mixtures dropped)")
-    print("| class | found (held-out folds) | labelled unknown (of found) | labelled as another class |")
-    print("|---|---|---|---|")
-    for c in args.loco.split(","):
-        f = n = unk = other = 0
-        for k in range(N_FOLDS):
-            def without(its):
-                return [it for it in its if c not in it["meta"].get("classes", [it["meta"].get("class")])]
+def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
+    """Leave one class out: each class of ``--loco`` absent from the whole training.
 
-            model = fit_detector({s: without(its) for s, its in train[k].items()}, without(shared[k]), kd, args)
-            others_rows = []
-            for j in range(N_FOLDS):
-                if j != k:
-                    others_rows += oof_rows(model, [it for it in test[j] if it["meta"]["class"] != c])
+    For class c, fold k's model is fitted on fold k's training data without any mixture that
+    holds c (and, with ``--loco-networks DIR``, reads ``DIR/c/fold{k}.npz``, a network trained
+    by ``train_network.py --without c``); it is calibrated, and its threshold and unknown level
+    chosen, on the other folds' held-out recordings of the other classes, each scored by its own
+    fold's model (out of fold: until session 52 by fold k's model, which had trained on them),
+    and it is judged on fold k's held-out recordings of c. With ``fitted`` (the main fit's
+    models, which saw c) the same is done with them on the same recordings, for reference; with
+    ``--loco-networks`` that reference reads the networks of ``--network`` on every recording,
+    as the left-out models read theirs (no stereo pool: one recipe's network for both).
+    """
+    print("\n### Leave one class out: the class absent from training (and its mixtures dropped)")
+    nets_dir = getattr(args, "loco_networks", None)
+    if nets_dir:
+        print(f"(networks: {nets_dir}/<class>/fold<k>.npz for every recording; reference: {args.network})")
+    print("| class | trained on | found (held-out folds) | stems | mixes | stems_extra | labelled unknown (of found) "
+          "| labelled as another class |")
+    print("|---|---|---|---|---|---|---|---|")
+    ref_nets = networks(args.network) if (nets_dir and args.network) else None
+
+    def judged(models: dict, c: str) -> tuple:
+        rows = {k: oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] != c]) for k in range(N_FOLDS)}
+        f = n = unk = other = 0
+        per = {st: [0, 0] for st in ("stems", "mixes", "stems_extra")}
+        for k in range(N_FOLDS):
+            others_rows = [r for j in range(N_FOLDS) if j != k for r in rows[j]]
             calib = isotonic(np.array([s for r in others_rows for s in r["scores"]]),
                              np.array([x for r in others_rows for x in r["real"]], bool))
             apply_conf(others_rows, calib)
             thr = args.threshold if args.threshold >= 0 else choose_threshold(others_rows)
             u = choose_unknown(others_rows)
-            rows = oof_rows(model, [it for it in test[k] if it["meta"]["class"] == c])
-            apply_conf(rows, calib)
-            s = summarise(rows, thr, u)
+            crow = oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] == c])
+            apply_conf(crow, calib)
+            s = summarise(crow, thr, u)
+            for st in per:
+                x, y = _found(s, (st,))
+                per[st][0] += x
+                per[st][1] += y
             a, b = _found(s, ("stems", "mixes", "stems_extra"))
             f, n = f + a, n + b
             unk += s["unknown"]
             other += s["found_total"] - s["unknown"]
-        print(f"| {c} | {_pct(f, n)} ({f}/{n}) | {_pct(unk, f)} | {_pct(other, f)} |", flush=True)
+        cells = " | ".join(_pct(*per[st]) + f" ({per[st][0]}/{per[st][1]})" if per[st][1] else "-" for st in per)
+        return f"{_pct(f, n)} ({f}/{n}) | {cells} | {_pct(unk, f)} | {_pct(other, f)}"
+
+    for c in args.loco.split(","):
+        def without(its):
+            return [it for it in its if c not in it["meta"].get("classes", [it["meta"].get("class")])]
+
+        if fitted is not None:
+            seen = {k: (replace(fitted[k], networks=ref_nets[k], stereo_networks=()) if ref_nets else fitted[k])
+                    for k in range(N_FOLDS)}
+            print(f"| {c} | every class | {judged(seen, c)} |", flush=True)
+        models = {}
+        for k in range(N_FOLDS):
+            models[k] = fit_detector({s: without(its) for s, its in train[k].items()}, without(shared[k]), kd, args)
+            if nets_dir:
+                path = Path(nets_dir) / c / f"fold{k}.npz"
+                if not path.is_file():
+                    raise SystemExit(f"--loco-networks {nets_dir}: {path} missing "
+                                     f"(run scripts/train_network.py --without {c} --out {Path(nets_dir) / c})")
+                from cleantake.detector import network_from_arrays
+
+                with np.load(path) as z:
+                    net = network_from_arrays({n: z[n] for n in z.files})
+                models[k] = replace(models[k], networks=(net,), stereo_networks=())
+        print(f"| {c} | without {c} | {judged(models, c)} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1199,7 +1240,12 @@ def main(argv: list[str] | None = None) -> int:
                          "max_leaf_nodes; repeatable)")
     ap.add_argument("--loco", default="cough,scream,door,speech,laugh",
                     help="classes of the leave-one-class-out check ('' for none)")
+    ap.add_argument("--loco-networks", type=Path, default=None, metavar="DIR",
+                    help="with --loco: the left-out models also read DIR/<class>/fold<k>.npz (train_network.py "
+                         "--without <class>) on every recording, and the reference the networks of --network")
     args = ap.parse_args(argv)
+    if args.loco_networks and not args.network:
+        ap.error("--loco-networks needs --network (the reference that saw every class)")
     try:
         args.seeds = [int(v) for v in str(args.seed).split(",")]
     except ValueError:

@@ -96,6 +96,11 @@ def _test_job(a: tuple) -> tuple[np.ndarray, np.ndarray]:
     return example(mix, events)
 
 
+def _classes_job(a: tuple) -> list:
+    corpus, k, i, seed = a
+    return training_recipe(corpus, k, i, seed)[2]["classes"]
+
+
 def _save(path: Path, exs: list) -> None:
     lengths = np.array([b.shape[1] for b, _ in exs], np.int64)
     tmp = path.with_suffix(".tmp.npz")
@@ -138,6 +143,34 @@ def augmented(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs:
     name = "final" if k is None else f"f{k}"
     return cached(cache / f"train_{name}_s{seed}_n{n}.npz", _train_job,
                   [(corpus, k, i, RECIPE_SEED + seed) for i in range(n)], jobs)
+
+
+def recipe_classes(corpus: Path, cache: Path, k: int | None, n: int, seed: int, jobs: int) -> list[list[str]]:
+    """The classes of the events in each of :func:`augmented`'s mixtures (cached as JSON).
+
+    The recipe draws its classes between reading and placing the audio, so they are had only by
+    building each mixture again (a few minutes a fold); ``--without`` needs them."""
+    import json
+
+    name = "final" if k is None else f"f{k}"
+    path = cache / f"classes_{name}_s{seed}_n{n}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    args = [(corpus, k, i, RECIPE_SEED + seed) for i in range(n)]
+    t0 = time.perf_counter()
+    if jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            out = pool.map(_classes_job, args, chunksize=8)
+    else:
+        out = [_classes_job(a) for a in args]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)
+    print(f"{path.name}: classes of {n} mixtures ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,13 +386,24 @@ def main(argv: list[str] | None = None) -> int:
                     help="the input planes trained on: the library's (over the sounding frames, since session "
                     "44) or over all frames, which rebuilds the networks trained before that (the shipped mono "
                     "network: --planes all with the defaults)")
+    ap.add_argument("--without", default="", metavar="CLASS[,CLASS...]",
+                    help="leave these classes out entirely: every training mixture with an event of them and "
+                    "every held-out recording of them is dropped (the leave-one-class-out protocol of "
+                    "train_detector.py --loco-networks); default out gains _without_<classes>")
     args = ap.parse_args(argv)
     names = args.folds.split(",")
+    without = tuple(c for c in args.without.split(",") if c)
+    from train_detector import ALL_CLASSES
+
+    if set(without) - set(ALL_CLASSES):
+        raise SystemExit(f"--without: unknown {sorted(set(without) - set(ALL_CLASSES))}; "
+                         f"allowed: {', '.join(ALL_CLASSES)}")
     augment = tuple(a for a in args.augment.split(",") if a)
     if set(augment) - set(AUGMENT):
         raise SystemExit(f"--augment: unknown {sorted(set(augment) - set(AUGMENT))}; allowed: {', '.join(AUGMENT)}")
     args.out = args.out or ROOT / "benchmarks" / "results" / "_".join(
-        ["networks", *augment] + ([f"s{args.seed}"] if args.seed else []))
+        ["networks", *augment] + ([f"s{args.seed}"] if args.seed else [])
+        + (["without", *without] if without else []))
     tests = {j: held_out(args.corpus, args.cache, j, args.jobs) for j in range(N_FOLDS)}
     for name in names:
         k = None if name == "final" else int(name)
@@ -367,6 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "data":
             continue
         others = [e for j in range(N_FOLDS) if j != k for e in tests[j]]
+        if without:
+            classes = recipe_classes(args.corpus, args.cache, k, args.n_train, args.seed, args.jobs)
+            exs = [e for e, cs in zip(exs, classes) if not set(cs) & set(without)]
+            others = [e for j in range(N_FOLDS) if j != k
+                      for e, r in zip(tests[j], cv_recipes(args.corpus, j, part="test")) if r["class"] not in without]
+            print(f"[{name}] without {', '.join(without)}: {len(exs)} training mixtures, "
+                  f"{len(others)} held-out recordings of the other folds", flush=True)
         net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ", augment=augment,
                     planes_fn=PLANES[args.planes])
         args.out.mkdir(parents=True, exist_ok=True)

@@ -79,3 +79,30 @@ def test_all_frames_planes_differ_from_the_library_s_only_where_frames_are_digit
     np.testing.assert_allclose(new[:, :, 60:], network_planes(bands), rtol=0, atol=1e-5)  # silence ignored
     assert (old[:, :, 60:] - new[:, :, 60:]).min() > 0.1  # silence pulls every median down: music looks louder
     assert tn.PLANES["sounding"] is network_planes
+
+
+def test_an_unknown_class_to_leave_out_is_refused_before_any_data_is_made(tmp_path):
+    tn = _script()
+    with pytest.raises(SystemExit, match="--without: unknown.*allowed: cough"):
+        tn.main(["--without", "cough,kazoo", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_classes_of_the_training_mixtures_are_the_recipe_s_and_are_read_back_from_the_cache(tmp_path,
+                                                                                                monkeypatch):
+    """--without drops a training mixture by the classes its recipe drew: built once, then read
+    back from the cache rather than built again."""
+    tn = _script()
+    calls = []
+
+    def recipe(corpus, k, i, seed):
+        calls.append((k, i, seed))
+        return None, [], {"classes": ["cough", "door"][: i % 3]}
+
+    monkeypatch.setattr(tn, "training_recipe", recipe)
+    first = tn.recipe_classes(tmp_path, tmp_path / "cache", 2, 5, 1, jobs=1)
+    assert first == [[], ["cough"], ["cough", "door"], [], ["cough"]]
+    assert calls == [(2, i, tn.RECIPE_SEED + 1) for i in range(5)]
+    monkeypatch.setattr(tn, "training_recipe", None)  # a second call must not build anything
+    assert tn.recipe_classes(tmp_path, tmp_path / "cache", 2, 5, 1, jobs=1) == first
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["classes_f2_s1_n5.json"]
