@@ -1111,15 +1111,16 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
     nets_dir = getattr(args, "loco_networks", None)
     if nets_dir:
         print(f"(networks: {nets_dir}/<class>/fold<k>.npz for every recording; reference: {args.network})")
-    print("| class | trained on | found (held-out folds) | stems | mixes | stems_extra | labelled unknown (of found) "
-          "| labelled as another class |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| class | trained on | found (held-out folds) | stems | mixes | stems_extra | mean confidence of its "
+          "events | labelled unknown (of found) | labelled as another class |")
+    print("|---|---|---|---|---|---|---|---|---|")
     ref_nets = networks(args.network) if (nets_dir and args.network) else None
 
     def judged(models: dict, c: str) -> tuple:
         rows = {k: oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] != c]) for k in range(N_FOLDS)}
         f = n = unk = other = 0
         per = {st: [0, 0] for st in ("stems", "mixes", "stems_extra")}
+        confs: list[float] = []
         for k in range(N_FOLDS):
             others_rows = [r for j in range(N_FOLDS) if j != k for r in rows[j]]
             calib = isotonic(np.array([s for r in others_rows for s in r["scores"]]),
@@ -1129,6 +1130,7 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
             u = choose_unknown(others_rows)
             crow = oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] == c])
             apply_conf(crow, calib)
+            confs += [x for r in crow for x, real in zip(r["conf"], r["real"]) if real]
             s = summarise(crow, thr, u)
             for st in per:
                 x, y = _found(s, (st,))
@@ -1139,7 +1141,8 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
             unk += s["unknown"]
             other += s["found_total"] - s["unknown"]
         cells = " | ".join(_pct(*per[st]) + f" ({per[st][0]}/{per[st][1]})" if per[st][1] else "-" for st in per)
-        return f"{_pct(f, n)} ({f}/{n}) | {cells} | {_pct(unk, f)} | {_pct(other, f)}"
+        return (f"{_pct(f, n)} ({f}/{n}) | {cells} | {np.mean(confs) if confs else float('nan'):.2f} | "
+                f"{_pct(unk, f)} | {_pct(other, f)}")
 
     for c in args.loco.split(","):
         def without(its):
