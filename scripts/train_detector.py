@@ -1105,12 +1105,15 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
     and it is judged on fold k's held-out recordings of c. With ``fitted`` (the main fit's
     models, which saw c) the same is done with them on the same recordings, for reference; with
     ``--loco-networks`` that reference reads the networks of ``--network`` on every recording,
-    as the left-out models read theirs (no stereo pool: one recipe's network for both).
+    as the left-out models read theirs (no stereo pool: one recipe's network for both); without
+    it, both are the trees alone.
     """
     print("\n### Leave one class out: the class absent from training (and its mixtures dropped)")
     nets_dir = getattr(args, "loco_networks", None)
     if nets_dir:
         print(f"(networks: {nets_dir}/<class>/fold<k>.npz for every recording; reference: {args.network})")
+    else:
+        print("(the trees alone; --loco-networks DIR leaves the class out of a network too)")
     print("| class | trained on | found (held-out folds) | stems | mixes | stems_extra | mean confidence of its "
           "events | labelled unknown (of found) | labelled as another class |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -1149,7 +1152,9 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
             return [it for it in its if c not in it["meta"].get("classes", [it["meta"].get("class")])]
 
         if fitted is not None:
-            seen = {k: (replace(fitted[k], networks=ref_nets[k], stereo_networks=()) if ref_nets else fitted[k])
+            # judged as the left-out models are: with one network on every recording, or with
+            # none (the main fit's models may hold networks that saw every class)
+            seen = {k: replace(fitted[k], networks=ref_nets[k] if ref_nets else (), stereo_networks=())
                     for k in range(N_FOLDS)}
             print(f"| {c} | every class | {judged(seen, c)} |", flush=True)
         models = {}
