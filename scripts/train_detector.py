@@ -1115,11 +1115,11 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
     else:
         print("(the trees alone; --loco-networks DIR leaves the class out of a network too)")
     print("| class | trained on | found (held-out folds) | stems | mixes | stems_extra | mean confidence of its "
-          "events | labelled unknown (of found) | labelled as another class |")
+          "events | labelled unknown (of found) | labelled with a class (of found) |")
     print("|---|---|---|---|---|---|---|---|---|")
     ref_nets = networks(args.network) if (nets_dir and args.network) else None
 
-    def judged(models: dict, c: str) -> tuple:
+    def judged(models: dict, c: str) -> str:
         rows = {k: oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] != c]) for k in range(N_FOLDS)}
         f = n = unk = other = 0
         per = {st: [0, 0] for st in ("stems", "mixes", "stems_extra")}

@@ -116,17 +116,21 @@ def _load(path: Path) -> list:
     return [(B[:, a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def cached(path: Path, fn, args: list, jobs: int) -> list:
-    if path.is_file():
-        return _load(path)
-    t0 = time.perf_counter()
+def _map(fn, args: list, jobs: int) -> list:
+    """``[fn(a) for a in args]``, in ``jobs`` processes when more than one."""
     if jobs > 1:
         from multiprocessing import Pool
 
         with Pool(jobs) as pool:
-            exs = pool.map(fn, args, chunksize=8)
-    else:
-        exs = [fn(a) for a in args]
+            return pool.map(fn, args, chunksize=8)
+    return [fn(a) for a in args]
+
+
+def cached(path: Path, fn, args: list, jobs: int) -> list:
+    if path.is_file():
+        return _load(path)
+    t0 = time.perf_counter()
+    exs = _map(fn, args, jobs)
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(path, exs)
     print(f"{path.name}: {len(exs)} recordings, {sum(b.shape[1] for b, _ in exs)} frames "
@@ -158,13 +162,7 @@ def recipe_classes(corpus: Path, cache: Path, k: int | None, n: int, seed: int, 
         return json.loads(path.read_text())
     args = [(corpus, k, i, RECIPE_SEED + seed) for i in range(n)]
     t0 = time.perf_counter()
-    if jobs > 1:
-        from multiprocessing import Pool
-
-        with Pool(jobs) as pool:
-            out = pool.map(_classes_job, args, chunksize=8)
-    else:
-        out = [_classes_job(a) for a in args]
+    out = _map(_classes_job, args, jobs)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out))
