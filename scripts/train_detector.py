@@ -862,12 +862,13 @@ def frame_ap(model, items) -> float:
     return float(average_precision_score(np.concatenate(ys), np.concatenate(ps)))
 
 
-def networks(dirs: str, option: str = "--network") -> dict:
+def networks(dirs: str, option: str = "--network", final: bool = True) -> dict:
     """The networks of ``scripts/train_network.py`` in the comma-separated directories ``dirs``
-    (one per training seed): fold k's pool and the shipped one's (None), in the order given."""
+    (one per training seed): fold k's pool and the shipped one's (None; not with ``final=False``,
+    for directories of fold networks alone), in the order given."""
     from cleantake.detector import network_from_arrays
 
-    out: dict = {k: () for k in list(range(N_FOLDS)) + [None]}
+    out: dict = {k: () for k in list(range(N_FOLDS)) + ([None] if final else [])}
     for d in (Path(x) for x in dirs.split(",") if x):
         for k in out:
             path = d / ("final.npz" if k is None else f"fold{k}.npz")
@@ -875,7 +876,7 @@ def networks(dirs: str, option: str = "--network") -> dict:
                 raise SystemExit(f"{option} {d}: {path.name} missing (run scripts/train_network.py)")
             with np.load(path) as z:
                 out[k] += (network_from_arrays({n: z[n] for n in z.files}),)
-    if not out[None]:
+    if not out[0]:
         raise SystemExit(f"{option}: no directory given")
     return out
 
@@ -1099,7 +1100,8 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
 
     For class c, fold k's model is fitted on fold k's training data without any mixture that
     holds c (and, with ``--loco-networks DIR``, reads ``DIR/c/fold{k}.npz``, a network trained
-    by ``train_network.py --without c``); it is calibrated, and its threshold and unknown level
+    by ``train_network.py --without c``; ``args.loco_nets``, read by :func:`main` before any
+    work); it is calibrated, and its threshold and unknown level
     chosen, on the other folds' held-out recordings of the other classes, each scored by its own
     fold's model (out of fold: until session 52 by fold k's model, which had trained on them),
     and it is judged on fold k's held-out recordings of c. With ``fitted`` (the main fit's
@@ -1109,29 +1111,30 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
     it, both are the trees alone.
     """
     print("\n### Leave one class out: the class absent from training (and its mixtures dropped)")
-    nets_dir = getattr(args, "loco_networks", None)
-    if nets_dir:
-        print(f"(networks: {nets_dir}/<class>/fold<k>.npz for every recording; reference: {args.network})")
+    loco_nets = getattr(args, "loco_nets", None)
+    if loco_nets:
+        print(f"(networks: {args.loco_networks}/<class>/fold<k>.npz for every recording; reference: "
+              f"{args.network})")
     else:
         print("(the trees alone; --loco-networks DIR leaves the class out of a network too)")
     print("| class | trained on | found (held-out folds) | stems | mixes | stems_extra | mean confidence of its "
           "events | labelled unknown (of found) | labelled with a class (of found) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    ref_nets = networks(args.network) if (nets_dir and args.network) else None
 
-    def judged(models: dict, c: str) -> str:
-        rows = {k: oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] != c]) for k in range(N_FOLDS)}
+    def judged(rows: dict, c: str) -> str:
+        """The table's cells for class ``c`` from each fold's rows (its own model's, every
+        held-out recording of the fold)."""
         f = n = unk = other = 0
         per = {st: [0, 0] for st in ("stems", "mixes", "stems_extra")}
         confs: list[float] = []
         for k in range(N_FOLDS):
-            others_rows = [r for j in range(N_FOLDS) if j != k for r in rows[j]]
+            others_rows = [r for j in range(N_FOLDS) if j != k for r in rows[j] if r["class"] != c]
             calib = isotonic(np.array([s for r in others_rows for s in r["scores"]]),
                              np.array([x for r in others_rows for x in r["real"]], bool))
             apply_conf(others_rows, calib)
             thr = args.threshold if args.threshold >= 0 else choose_threshold(others_rows)
             u = choose_unknown(others_rows)
-            crow = oof_rows(models[k], [it for it in test[k] if it["meta"]["class"] == c])
+            crow = [r for r in rows[k] if r["class"] == c]
             apply_conf(crow, calib)
             confs += [x for r in crow for x, real in zip(r["conf"], r["real"]) if real]
             s = summarise(crow, thr, u)
@@ -1147,30 +1150,26 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
         return (f"{_pct(f, n)} ({f}/{n}) | {cells} | {np.mean(confs) if confs else float('nan'):.2f} | "
                 f"{_pct(unk, f)} | {_pct(other, f)}")
 
+    seen_rows = None
+    if fitted is not None:
+        # judged as the left-out models are: with one network on every recording, or with none
+        # (the main fit's models may hold networks that saw every class); scored once for all classes
+        ref_nets = networks(args.network) if loco_nets else None
+        seen_rows = {k: oof_rows(replace(fitted[k], networks=ref_nets[k] if ref_nets else (), stereo_networks=()),
+                                 test[k]) for k in range(N_FOLDS)}
     for c in args.loco.split(","):
         def without(its):
             return [it for it in its if c not in it["meta"].get("classes", [it["meta"].get("class")])]
 
-        if fitted is not None:
-            # judged as the left-out models are: with one network on every recording, or with
-            # none (the main fit's models may hold networks that saw every class)
-            seen = {k: replace(fitted[k], networks=ref_nets[k] if ref_nets else (), stereo_networks=())
-                    for k in range(N_FOLDS)}
-            print(f"| {c} | every class | {judged(seen, c)} |", flush=True)
-        models = {}
+        if seen_rows is not None:
+            print(f"| {c} | every class | {judged(seen_rows, c)} |", flush=True)
+        rows = {}
         for k in range(N_FOLDS):
-            models[k] = fit_detector({s: without(its) for s, its in train[k].items()}, without(shared[k]), kd, args)
-            if nets_dir:
-                path = Path(nets_dir) / c / f"fold{k}.npz"
-                if not path.is_file():
-                    raise SystemExit(f"--loco-networks {nets_dir}: {path} missing "
-                                     f"(run scripts/train_network.py --without {c} --out {Path(nets_dir) / c})")
-                from cleantake.detector import network_from_arrays
-
-                with np.load(path) as z:
-                    net = network_from_arrays({n: z[n] for n in z.files})
-                models[k] = replace(models[k], networks=(net,), stereo_networks=())
-        print(f"| {c} | without {c} | {judged(models, c)} |", flush=True)
+            model = fit_detector({s: without(its) for s, its in train[k].items()}, without(shared[k]), kd, args)
+            if loco_nets:
+                model = replace(model, networks=loco_nets[c][k], stereo_networks=())
+            rows[k] = oof_rows(model, test[k])
+        print(f"| {c} | without {c} | {judged(rows, c)} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1254,6 +1253,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.loco_networks and not args.network:
         ap.error("--loco-networks needs --network (the reference that saw every class)")
+    if args.loco_networks:
+        # read before any work: a missing network stops the run now, not after the main fit
+        args.loco_nets = {c: networks(str(args.loco_networks / c), "--loco-networks", final=False)
+                          for c in args.loco.split(",") if c}
     try:
         args.seeds = [int(v) for v in str(args.seed).split(",")]
     except ValueError:

@@ -59,8 +59,8 @@ from cleantake.corpus import cv_recipes  # noqa: E402
 from cleantake.detector import (NETWORK_BANDS, ConvNet, network_arrays, network_bands,  # noqa: E402
                                 network_logits, network_planes)
 from cleantake.settings import Settings  # noqa: E402
-from train_detector import (N_FOLDS, NEG_RATIO, POS_RATIO, SR, frame_truth, test_recording,  # noqa: E402
-                            training_recipe)
+from train_detector import (ALL_CLASSES, N_FOLDS, NEG_RATIO, POS_RATIO, SR, frame_truth,  # noqa: E402
+                            test_recording, training_recipe)
 
 #: Seeds of the network's training mixtures are offset from the trees' (train_detector's
 #: seeds 0-3), so that the two see different augmentations of the same sources.
@@ -391,8 +391,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     names = args.folds.split(",")
     without = tuple(c for c in args.without.split(",") if c)
-    from train_detector import ALL_CLASSES
-
     if set(without) - set(ALL_CLASSES):
         raise SystemExit(f"--without: unknown {sorted(set(without) - set(ALL_CLASSES))}; "
                          f"allowed: {', '.join(ALL_CLASSES)}")
