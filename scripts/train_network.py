@@ -222,7 +222,7 @@ def augment_planes(X: np.ndarray, rng: np.random.Generator, kinds: tuple = AUGME
 # --------------------------------------------------------------------------------------------
 # the network in PyTorch, and its export
 # --------------------------------------------------------------------------------------------
-def build(torch):
+def build(torch, dilations: tuple[int, ...] = DILATIONS):
     nn = torch.nn
 
     class Net(nn.Module):
@@ -234,7 +234,7 @@ def build(torch):
                 ci = co
             self.conv = nn.Sequential(*layers)
             layers, ci = [], ci * (NETWORK_BANDS >> len(WIDTHS))
-            for d in DILATIONS:
+            for d in dilations:
                 layers += [nn.Conv1d(ci, HIDDEN, KERNEL, dilation=d, padding=d * (KERNEL // 2)),
                            nn.BatchNorm1d(HIDDEN), nn.ReLU()]
                 ci = HIDDEN
@@ -297,7 +297,8 @@ PLANES = {"sounding": network_planes, "all": planes_of_all_frames}
 
 
 def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augment: tuple = DEFAULT_AUGMENT,
-          planes_fn: Callable[[np.ndarray], np.ndarray] = network_planes) -> ConvNet:
+          planes_fn: Callable[[np.ndarray], np.ndarray] = network_planes,
+          dilations: tuple[int, ...] = DILATIONS) -> ConvNet:
     import torch
 
     torch.manual_seed(seed)
@@ -307,7 +308,7 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augmen
     arng = np.random.default_rng(seed + 1000)  # the augmentation's own stream: crops as without it
     planes = [planes_fn(b) for b, _ in exs]
     labels = [y for _, y in exs]
-    net = build(torch)
+    net = build(torch, dilations)
     batch = 16
     steps = epochs * int(np.ceil(len(exs) / batch))
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
@@ -388,7 +389,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave these classes out entirely: every training mixture with an event of them and "
                     "every held-out recording of them is dropped (the leave-one-class-out protocol of "
                     "train_detector.py --loco-networks); default out gains _without_<classes>")
+    ap.add_argument("--dilations", default=",".join(map(str, DILATIONS)), metavar="D[,D...]",
+                    help="dilations of the temporal convolutions, one layer each (default %(default)s: +-34 frames, "
+                    "0.39 s of context; 1,2,4,8,16,32: +-130 frames, 1.5 s)")
     args = ap.parse_args(argv)
+    try:
+        dilations = tuple(int(d) for d in args.dilations.split(","))
+    except ValueError:
+        dilations = ()
+    if not dilations or min(dilations) < 1:
+        raise SystemExit(f"--dilations: give positive whole numbers separated by commas, got {args.dilations!r}")
     names = args.folds.split(",")
     without = tuple(c for c in args.without.split(",") if c)
     if set(without) - set(ALL_CLASSES):
@@ -415,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{name}] without {', '.join(without)}: {len(exs)} training mixtures, "
                   f"{len(others)} held-out recordings of the other folds", flush=True)
         net = train(exs + others, args.seed, args.epochs, args.threads, log=f"[{name}] ", augment=augment,
-                    planes_fn=PLANES[args.planes])
+                    planes_fn=PLANES[args.planes], dilations=dilations)
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{'final' if k is None else f'fold{k}'}.npz"
         np.savez_compressed(path, **network_arrays(net))

@@ -64,6 +64,14 @@ def test_an_unknown_augmentation_is_refused_before_any_data_is_made(tmp_path, ca
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("bad", ["", "1,2,x", "1,0,4", "-1"])
+def test_dilations_that_are_not_positive_whole_numbers_are_refused_before_any_data_is_made(tmp_path, bad):
+    tn = _script()
+    with pytest.raises(SystemExit, match="--dilations: give positive whole numbers"):
+        tn.main(["--dilations", bad, "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    assert not any(tmp_path.iterdir())
+
+
 def test_all_frames_planes_differ_from_the_library_s_only_where_frames_are_digitally_silent():
     """--planes all rebuilds the networks trained before session 44: the same planes as the
     library's wherever every frame sounds; with digital silence they keep its frames in the
