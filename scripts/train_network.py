@@ -55,9 +55,11 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cleantake.analysis import spectrogram  # noqa: E402
+from cleantake.atomic import atomic_file  # noqa: E402
 from cleantake.corpus import cv_recipes  # noqa: E402
 from cleantake.detector import (NETWORK_BANDS, ConvNet, network_arrays, network_bands,  # noqa: E402
                                 network_logits, network_planes)
+from cleantake.errors import CleantakeError  # noqa: E402
 from cleantake.settings import Settings  # noqa: E402
 from train_detector import (ALL_CLASSES, N_FOLDS, NEG_RATIO, POS_RATIO, SR, frame_truth,  # noqa: E402
                             test_recording, training_recipe)
@@ -353,6 +355,14 @@ def train(exs: list, seed: int, epochs: int, threads: int, log: str = "", augmen
     return out
 
 
+def save_network(net: ConvNet, path: Path) -> None:
+    """Write ``net``'s arrays to ``path`` atomically: a complete file or none, and a link at
+    ``path`` (a placeholder ``final.npz`` pointing at another directory's network) is replaced,
+    never written through."""
+    with atomic_file(path, "wb", error=CleantakeError, what="network") as fh:
+        np.savez_compressed(fh, **network_arrays(net))
+
+
 def frame_ap(net: ConvNet, exs: list) -> float:
     from sklearn.metrics import average_precision_score
 
@@ -428,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                     planes_fn=PLANES[args.planes], dilations=dilations)
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{'final' if k is None else f'fold{k}'}.npz"
-        np.savez_compressed(path, **network_arrays(net))
+        save_network(net, path)
         held = f", frame AP on fold {k}'s held-out recordings {frame_ap(net, tests[k]):.3f}" if k is not None else ""
         print(f"[{name}] {net.n_weights} weights -> {path}{held}", flush=True)
     return 0

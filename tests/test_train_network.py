@@ -72,6 +72,29 @@ def test_dilations_that_are_not_positive_whole_numbers_are_refused_before_any_da
     assert not any(tmp_path.iterdir())
 
 
+def test_a_network_saved_over_a_placeholder_link_replaces_the_link_not_the_linked_file(tmp_path):
+    from cleantake.detector import ConvNet, network_from_arrays
+
+    tn = _script()
+    rng = np.random.default_rng(5)
+    conv = tuple((rng.standard_normal((c, ci, 3, 3)).astype(np.float32), np.zeros(c, np.float32))
+                 for ci, c in zip((2,) + tn.WIDTHS[:-1], tn.WIDTHS))
+    c_in = tn.WIDTHS[-1] * (NETWORK_BANDS >> len(tn.WIDTHS))
+    temporal = ((rng.standard_normal((3, c_in, 5)).astype(np.float32), np.zeros(3, np.float32), 1),)
+    net = ConvNet(conv, temporal, (np.ones(3, np.float32), 0.0))
+    other = tmp_path / "other.npz"
+    other.write_bytes(b"another directory's network")
+    link = tmp_path / "final.npz"
+    link.symlink_to(other)
+    tn.save_network(net, link)
+    assert other.read_bytes() == b"another directory's network"
+    assert not link.is_symlink()
+    with np.load(link) as z:
+        back = network_from_arrays({n: z[n] for n in z.files})
+    np.testing.assert_array_equal(back.temporal[0][0], net.temporal[0][0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final.npz", "other.npz"]
+
+
 def test_all_frames_planes_differ_from_the_library_s_only_where_frames_are_digitally_silent():
     """--planes all rebuilds the networks trained before session 44: the same planes as the
     library's wherever every frame sounds; with digital silence they keep its frames in the
