@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cleantake.analysis import spectrogram  # noqa: E402
-from cleantake.atomic import atomic_file  # noqa: E402
+from cleantake.atomic import atomic_file, atomic_write  # noqa: E402
 from cleantake.corpus import cv_recipes  # noqa: E402
 from cleantake.detector import (NETWORK_BANDS, ConvNet, network_arrays, network_bands,  # noqa: E402
                                 network_logits, network_planes)
@@ -105,10 +105,9 @@ def _classes_job(a: tuple) -> list:
 
 def _save(path: Path, exs: list) -> None:
     lengths = np.array([b.shape[1] for b, _ in exs], np.int64)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, B=np.concatenate([b for b, _ in exs], axis=1), y=np.concatenate([y for _, y in exs]),
-             lengths=lengths)
-    tmp.replace(path)
+    with atomic_file(path, "wb", error=CleantakeError, what="network data cache") as fh:
+        np.savez(fh, B=np.concatenate([b for b, _ in exs], axis=1), y=np.concatenate([y for _, y in exs]),
+                 lengths=lengths)
 
 
 def _load(path: Path) -> list:
@@ -166,9 +165,7 @@ def recipe_classes(corpus: Path, cache: Path, k: int | None, n: int, seed: int, 
     t0 = time.perf_counter()
     out = _map(_classes_job, args, jobs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(out), error=CleantakeError, what="recipe classes cache")
     print(f"{path.name}: classes of {n} mixtures ({time.perf_counter() - t0:.0f} s)", flush=True)
     return out
 
@@ -374,13 +371,24 @@ def frame_ap(net: ConvNet, exs: list) -> float:
     return float(average_precision_score(y[keep], p[keep]))
 
 
+def default_out(augment: tuple, seed: int, without: tuple = (), dilations: tuple = DILATIONS) -> Path:
+    """``--out``'s default: ``benchmarks/results/networks`` with a part for every choice that is
+    not the shipped stereo recipe's (``_mask``, ``_s1``, ``_without_cough``, ``_d1-2-4-8-16-32``),
+    so that a variant never lands on the networks of another recipe."""
+    parts = ["networks", *augment] + ([f"s{seed}"] if seed else []) + (["without", *without] if without else [])
+    if tuple(dilations) != DILATIONS:
+        parts.append("d" + "-".join(map(str, dilations)))
+    return ROOT / "benchmarks" / "results" / "_".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "network")
     ap.add_argument("--out", type=Path, default=None,
                     help="default benchmarks/results/networks_<augmentations>[_s<seed>] (networks_mask by "
-                    "default, networks with --augment '', networks_mask_s1 with --seed 1)")
+                    "default, networks with --augment '', networks_mask_s1 with --seed 1; --without and "
+                    "--dilations add their own parts)")
     ap.add_argument("--folds", default="0,1,2,3,4,final", help="which networks to train")
     ap.add_argument("--n-train", type=int, default=3000, help="augmented mixtures per network")
     ap.add_argument("--epochs", type=int, default=8)
@@ -417,9 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     augment = tuple(a for a in args.augment.split(",") if a)
     if set(augment) - set(AUGMENT):
         raise SystemExit(f"--augment: unknown {sorted(set(augment) - set(AUGMENT))}; allowed: {', '.join(AUGMENT)}")
-    args.out = args.out or ROOT / "benchmarks" / "results" / "_".join(
-        ["networks", *augment] + ([f"s{args.seed}"] if args.seed else [])
-        + (["without", *without] if without else []))
+    args.out = args.out or default_out(augment, args.seed, without, dilations)
     tests = {j: held_out(args.corpus, args.cache, j, args.jobs) for j in range(N_FOLDS)}
     for name in names:
         k = None if name == "final" else int(name)

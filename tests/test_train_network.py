@@ -72,6 +72,15 @@ def test_dilations_that_are_not_positive_whole_numbers_are_refused_before_any_da
     assert not any(tmp_path.iterdir())
 
 
+def test_the_default_output_folder_names_every_choice_so_variants_never_share_one():
+    tn = _script()
+    names = {tn.default_out(a, s, w, d).name for a, s, w, d in [
+        (("mask",), 0, (), tn.DILATIONS), ((), 0, (), tn.DILATIONS), ((), 1, (), tn.DILATIONS),
+        ((), 0, ("cough",), tn.DILATIONS), ((), 0, (), (1, 2, 4, 8, 16, 32)), ((), 1, (), (1, 2, 4, 8, 16, 32))]}
+    assert names == {"networks_mask", "networks", "networks_s1", "networks_without_cough",
+                     "networks_d1-2-4-8-16-32", "networks_s1_d1-2-4-8-16-32"}
+
+
 def test_a_network_saved_over_a_placeholder_link_replaces_the_link_not_the_linked_file(tmp_path):
     from cleantake.detector import ConvNet, network_from_arrays
 
