@@ -1,0 +1,130 @@
+"""Rebuild the shipped detector (``src/cleantake/presets/detector.npz``) with one command.
+
+    python scripts/rebuild_detector.py              # every step not done yet, in order
+    python scripts/rebuild_detector.py --dry-run    # list the steps, and which are done
+
+The shipped model is the output of several runs of two scripts: the analyses of
+``train_detector.py --stage features``, the networks of ``train_network.py`` (one recipe for
+mono recordings, three seeds of another for stereo ones, each a network per cross-validation
+fold and a ``final`` one), then ``train_detector.py --stage fit`` with every network attached.
+This script runs them in that order, as recorded in :data:`RECIPE` (benchmarks/DETECTOR.md,
+"Since session 46", gives the measurements behind each choice). A step whose outputs all exist
+is skipped, and a network run is given only the folds still missing, so a rebuild cut short
+(a session's end, a killed job) goes on where it stopped: every network and every analysis is
+written atomically when it is done. ``--force`` runs every step again.
+
+On 2 cores the whole rebuild takes about three hours (sessions 46-54: features 35-40 minutes,
+each network 4-8 minutes with its data). Deterministic for the recorded seeds on one software
+stack, not across them (DETECTOR.md, "Session 48"); fold models and the shipped file rebuilt on
+another machine are that machine's, and benchmarks judge with the fold models of the machine
+that runs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+RESULTS = ROOT / "benchmarks" / "results"
+FOLDS = ("0", "1", "2", "3", "4")
+
+
+class NetworkRun(NamedTuple):
+    """One run of ``train_network.py``: its options and the networks it writes into ``out``."""
+
+    out: str  # directory under benchmarks/results
+    options: tuple[str, ...]
+    folds: tuple[str, ...]
+
+
+#: The shipped recipe. Mono recordings: one network trained with frequency bands masked, on the
+#: input planes of every frame (``--planes all``, how it was trained in session 43). Stereo
+#: ones: three seeds without augmentation, pooled; seeds 0 and 1's fold networks on the planes
+#: of every frame, their finals and all of seed 2's on today's planes (DETECTOR.md, "Session 47").
+MONO = (NetworkRun("networks_mask", ("--planes", "all"), FOLDS + ("final",)),)
+STEREO = (
+    NetworkRun("networks", ("--augment", "", "--seed", "0", "--planes", "all"), FOLDS),
+    NetworkRun("networks", ("--augment", "", "--seed", "0"), ("final",)),
+    NetworkRun("networks_s1", ("--augment", "", "--seed", "1", "--planes", "all"), FOLDS),
+    NetworkRun("networks_s1", ("--augment", "", "--seed", "1"), ("final",)),
+    NetworkRun("networks_s2", ("--augment", "", "--seed", "2"), FOLDS + ("final",)),
+)
+RECIPE = MONO + STEREO
+
+
+def _dirs(runs: tuple[NetworkRun, ...], results: Path) -> str:
+    seen: list[str] = []
+    for r in runs:
+        if r.out not in seen:
+            seen.append(r.out)
+    return ",".join(str(results / d) for d in seen)
+
+
+def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
+          cache: Path | None = None) -> list[tuple[str, list[str], bool]]:
+    """The rebuild's steps in order: ``(name, command, done)``.
+
+    Parameters
+    ----------
+    results : Path
+        Where the networks and fold models go (``benchmarks/results``).
+    out : Path, optional
+        The shipped file to write (``train_detector.py``'s default, the package's preset).
+    force : bool
+        Count no step as done.
+    cache : Path, optional
+        ``train_detector.py --cache`` (its default ``.cache/detector``).
+
+    Returns
+    -------
+    list of (str, list of str, bool)
+        A name, the command (``sys.executable`` first), and whether its outputs all exist. A
+        network step not done lists only its missing folds.
+    """
+    py = sys.executable
+    cache_opt = ["--cache", str(cache)] if cache else []
+    # the features stage skips the analyses it finds in its cache, so it is cheap to run again
+    found = [("features", [py, str(SCRIPTS / "train_detector.py"), "--stage", "features", *cache_opt], False)]
+    for r in RECIPE:
+        missing = [f for f in r.folds
+                   if force or not (results / r.out / ("final.npz" if f == "final" else f"fold{f}.npz")).is_file()]
+        cmd = [py, str(SCRIPTS / "train_network.py"), *r.options, "--out", str(results / r.out),
+               "--folds", ",".join(missing or r.folds)]
+        found.append((f"{r.out} {','.join(r.folds)}", cmd, not missing))
+    fit = [py, str(SCRIPTS / "train_detector.py"), "--stage", "fit", "--models", "hgb", "--loco", "",
+           "--network", _dirs(MONO, results), "--stereo-network", _dirs(STEREO, results),
+           "--fold-models", str(results / "detector_folds"), *cache_opt] + (["--out", str(out)] if out else [])
+    found.append(("fit", fit, False))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", type=Path, default=RESULTS, help="networks and fold models (default %(default)s)")
+    ap.add_argument("--out", type=Path, default=None, help="the shipped file to write "
+                    "(default: train_detector.py's, src/cleantake/presets/detector.npz)")
+    ap.add_argument("--cache", type=Path, default=None, help="train_detector.py's analyses (default .cache/detector)")
+    ap.add_argument("--dry-run", action="store_true", help="list the steps and which are done; run nothing")
+    ap.add_argument("--force", action="store_true", help="run every step, even those whose outputs exist")
+    args = ap.parse_args(argv)
+    plan = steps(args.results, args.out, args.force, args.cache)
+    for name, cmd, done in plan:
+        shown = " ".join(repr(c) if c == "" else c for c in cmd[1:])
+        print(f"{'done' if done else 'to do'}: {name}: python {shown}", flush=True)
+        if done or args.dry_run:
+            continue
+        rc = subprocess.call(cmd, cwd=ROOT)
+        if rc:
+            print(f"step {name!r} failed with exit code {rc}; the steps before it are kept, "
+                  "run this script again to go on", file=sys.stderr)
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
