@@ -13,8 +13,9 @@ is skipped, and a network run is given only the folds still missing, so a rebuil
 (a session's end, a killed job) goes on where it stopped: every network and every analysis is
 written atomically when it is done. ``--force`` runs every step again.
 
-On 2 cores the whole rebuild takes about three hours (sessions 46-54: features 35-40 minutes,
-each network 4-8 minutes with its data). Deterministic for the recorded seeds on one software
+On 2 cores the whole rebuild takes three to four hours (session 54, nothing else running: the
+features 21 minutes; each network about 7 minutes, 2.3 of them building its data, which the
+networks of the same seed and fold share (the mono recipe and stereo seed 0); 24 networks; the fit 2-10 minutes). Deterministic for the recorded seeds on one software
 stack, not across them (DETECTOR.md, "Session 48"); fold models and the shipped file rebuilt on
 another machine are that machine's, and benchmarks judge with the fold models of the machine
 that runs them.
@@ -88,7 +89,8 @@ def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
     """
     py = sys.executable
     cache_opt = ["--cache", str(cache)] if cache else []
-    # the features stage skips the analyses it finds in its cache, so it is cheap to run again
+    # never counted as done: the features stage itself skips the analyses its cache holds, so
+    # running it again costs seconds once they are all there
     found = [("features", [py, str(SCRIPTS / "train_detector.py"), "--stage", "features", *cache_opt], False)]
     for r in RECIPE:
         missing = [f for f in r.folds
