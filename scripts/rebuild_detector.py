@@ -11,7 +11,8 @@ This script runs them in that order, as recorded in :data:`RECIPE` (benchmarks/D
 "Since session 46", gives the measurements behind each choice). A step whose outputs all exist
 is skipped, and a network run is given only the folds still missing, so a rebuild cut short
 (a session's end, a killed job) goes on where it stopped: every network and every analysis is
-written atomically when it is done. ``--force`` runs every step again.
+written atomically when it is done. ``--force`` trains every network again; the features stage
+always reuses the analyses in its cache (give another ``--cache`` to make them anew).
 
 On 2 cores the whole rebuild takes three to four hours (session 54, nothing else running: the
 features 21 minutes; each network about 7 minutes, 2.3 of them building its data, which the
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: train_detector.py's, src/cleantake/presets/detector.npz)")
     ap.add_argument("--cache", type=Path, default=None, help="train_detector.py's analyses (default .cache/detector)")
     ap.add_argument("--dry-run", action="store_true", help="list the steps and which are done; run nothing")
-    ap.add_argument("--force", action="store_true", help="run every step, even those whose outputs exist")
+    ap.add_argument("--force", action="store_true", help="train every network again, even those that exist (the features stage still reuses the "
+                    "analyses in its --cache)")
     args = ap.parse_args(argv)
     plan = steps(args.results, args.out, args.force, args.cache)
     for name, cmd, done in plan:
