@@ -72,3 +72,18 @@ def test_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
     assert lines[0].startswith("to do: features") and lines[-1].startswith("to do: fit")
     assert "--stereo-network" in lines[-1] and "--loco ''" in lines[-1]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_step_stops_the_rebuild_with_its_exit_code_and_says_how_to_go_on(tmp_path, monkeypatch, capsys):
+    rb = load_script("scripts/rebuild_detector.py")
+    calls = []
+
+    def fail(cmd, cwd=None):
+        calls.append(cmd)
+        return 3
+
+    monkeypatch.setattr(rb.subprocess, "call", fail)
+    assert rb.main(["--results", str(tmp_path), "--out", str(tmp_path / "detector.npz")]) == 3
+    assert len(calls) == 1 and "--stage" in calls[0] and "features" in calls[0]  # nothing after the failure
+    err = capsys.readouterr().err
+    assert "'features' failed with exit code 3" in err and "run this script again" in err
