@@ -2,6 +2,7 @@
 
     python scripts/rebuild_detector.py              # every step not done yet, in order
     python scripts/rebuild_detector.py --dry-run    # list the steps, and which are done
+    python scripts/rebuild_detector.py --recipe long --out /tmp/detector_long.npz   # session 53's candidate
 
 The shipped model is the output of several runs of two scripts: the analyses of
 ``train_detector.py --stage features``, the networks of ``train_network.py`` (one recipe for
@@ -14,9 +15,11 @@ is skipped, and a network run is given only the folds still missing, so a rebuil
 written atomically when it is done. ``--force`` trains every network again; the features stage
 always reuses the analyses in its cache (give another ``--cache`` to make them anew).
 
-On 2 cores the whole rebuild takes three to four hours (session 54, nothing else running: the
-features 21 minutes; each network about 7 minutes, 2.3 of them building its data, which the
-networks of the same seed and fold share (the mono recipe and stereo seed 0); 24 networks; the fit 2-10 minutes). Deterministic for the recorded seeds on one software
+On 2 cores the whole rebuild takes three to four hours, either recipe (sessions 54 and 55, nothing
+else running: the features 21-32 minutes; each network 7-8 minutes, 2.3-3 of them building its
+data, which the networks of the same seed and fold share (the mono recipe and stereo seed 0),
+five of them training, eight epochs; 24 networks; the fit 2-10 minutes). Four epochs instead of
+eight lost frame AP (DETECTOR.md, "Session 55"), so that is not a way to shorten it. Deterministic for the recorded seeds on one software
 stack, not across them (DETECTOR.md, "Session 48"); fold models and the shipped file rebuilt on
 another machine are that machine's, and benchmarks judge with the fold models of the machine
 that runs them.
@@ -44,6 +47,18 @@ class NetworkRun(NamedTuple):
     folds: tuple[str, ...]
 
 
+class Recipe(NamedTuple):
+    """The network runs of one detector: those for mono recordings and those for stereo ones."""
+
+    mono: tuple[NetworkRun, ...]
+    stereo: tuple[NetworkRun, ...]
+    fold_models: str = "detector_folds"  # the fit's fold models, under benchmarks/results
+
+    @property
+    def runs(self) -> tuple[NetworkRun, ...]:
+        return self.mono + self.stereo
+
+
 #: The shipped recipe. Mono recordings: one network trained with frequency bands masked, on the
 #: input planes of every frame (``--planes all``, how it was trained in session 43). Stereo
 #: ones: three seeds without augmentation, pooled; seeds 0 and 1's fold networks on the planes
@@ -56,7 +71,22 @@ STEREO = (
     NetworkRun("networks_s1", ("--augment", "", "--seed", "1"), ("final",)),
     NetworkRun("networks_s2", ("--augment", "", "--seed", "2"), FOLDS + ("final",)),
 )
-RECIPE = MONO + STEREO
+RECIPE = Recipe(MONO, STEREO)
+
+#: The candidate measured in session 53 (DETECTOR.md): the stereo networks with 1.5 s of
+#: temporal context (``--dilations``), better on the held-out stereo mixes (+0.19 / +0.46 dB, 45 %
+#: fewer false events), the same three seeds and planes as :data:`STEREO`; the mono network as
+#: shipped. Not shipped yet: its rebuild takes as long as the shipped recipe's, and halving its
+#: training (four epochs) lost frame AP (DETECTOR.md, "Session 55").
+LONG = ("--dilations", "1,2,4,8,16,32")
+STEREO_LONG = (
+    NetworkRun("networks_long", ("--augment", "", "--seed", "0", "--planes", "all", *LONG), FOLDS),
+    NetworkRun("networks_long", ("--augment", "", "--seed", "0", *LONG), ("final",)),
+    NetworkRun("networks_s1_long", ("--augment", "", "--seed", "1", "--planes", "all", *LONG), FOLDS),
+    NetworkRun("networks_s1_long", ("--augment", "", "--seed", "1", *LONG), ("final",)),
+    NetworkRun("networks_s2_long", ("--augment", "", "--seed", "2", *LONG), FOLDS + ("final",)),
+)
+RECIPES = {"shipped": RECIPE, "long": Recipe(MONO, STEREO_LONG, "detector_folds_long")}
 
 
 def _dirs(runs: tuple[NetworkRun, ...], results: Path) -> str:
@@ -68,7 +98,7 @@ def _dirs(runs: tuple[NetworkRun, ...], results: Path) -> str:
 
 
 def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
-          cache: Path | None = None) -> list[tuple[str, list[str], bool]]:
+          cache: Path | None = None, recipe: Recipe = RECIPE) -> list[tuple[str, list[str], bool]]:
     """The rebuild's steps in order: ``(name, command, done)``.
 
     Parameters
@@ -81,6 +111,8 @@ def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
         Count no step as done.
     cache : Path, optional
         ``train_detector.py --cache`` (its default ``.cache/detector``).
+    recipe : Recipe
+        The networks to train and attach (:data:`RECIPE`, the shipped one, by default).
 
     Returns
     -------
@@ -93,15 +125,15 @@ def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
     # never counted as done: the features stage itself skips the analyses its cache holds, so
     # running it again costs seconds once they are all there
     found = [("features", [py, str(SCRIPTS / "train_detector.py"), "--stage", "features", *cache_opt], False)]
-    for r in RECIPE:
+    for r in recipe.runs:
         missing = [f for f in r.folds
                    if force or not (results / r.out / ("final.npz" if f == "final" else f"fold{f}.npz")).is_file()]
         cmd = [py, str(SCRIPTS / "train_network.py"), *r.options, "--out", str(results / r.out),
                "--folds", ",".join(missing or r.folds)]
         found.append((f"{r.out} {','.join(r.folds)}", cmd, not missing))
     fit = [py, str(SCRIPTS / "train_detector.py"), "--stage", "fit", "--models", "hgb", "--loco", "",
-           "--network", _dirs(MONO, results), "--stereo-network", _dirs(STEREO, results),
-           "--fold-models", str(results / "detector_folds"), *cache_opt] + (["--out", str(out)] if out else [])
+           "--network", _dirs(recipe.mono, results), "--stereo-network", _dirs(recipe.stereo, results),
+           "--fold-models", str(results / recipe.fold_models), *cache_opt] + (["--out", str(out)] if out else [])
     found.append(("fit", fit, False))
     return found
 
@@ -115,8 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="list the steps and which are done; run nothing")
     ap.add_argument("--force", action="store_true", help="train every network again, even those that exist (the features stage still reuses the "
                     "analyses in its --cache)")
+    ap.add_argument("--recipe", choices=tuple(RECIPES), default="shipped",
+                    help="the networks to train: the shipped detector's (default), or 'long', session 53's "
+                    "candidate with 1.5 s of context for stereo recordings (DETECTOR.md), whose fold models go "
+                    "to detector_folds_long; "
+                    "give --out to keep it from replacing the shipped file")
     args = ap.parse_args(argv)
-    plan = steps(args.results, args.out, args.force, args.cache)
+    plan = steps(args.results, args.out, args.force, args.cache, RECIPES[args.recipe])
     for name, cmd, done in plan:
         shown = " ".join(repr(c) if c == "" else c for c in cmd[1:])
         print(f"{'done' if done else 'to do'}: {name}: python {shown}", flush=True)

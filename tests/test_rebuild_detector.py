@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,9 +26,11 @@ def _networks_written(plan: list, results: Path) -> dict[str, list[str]]:
     return out
 
 
-def test_every_directory_gets_each_fold_and_a_final_once_and_the_fit_reads_them_all(tmp_path):
+@pytest.mark.parametrize("name, stereo_seeds", [("shipped", 3), ("long", 3)])
+def test_every_directory_gets_each_fold_and_a_final_once_and_the_fit_reads_them_all(tmp_path, name, stereo_seeds):
     rb = load_script("scripts/rebuild_detector.py")
-    plan = rb.steps(tmp_path)
+    recipe = rb.RECIPES[name]
+    plan = rb.steps(tmp_path, recipe=recipe)
     assert [n for n, _, _ in plan][0] == "features" and plan[-1][0] == "fit"
     written = _networks_written(plan, tmp_path)
     for d, folds in written.items():
@@ -35,9 +39,12 @@ def test_every_directory_gets_each_fold_and_a_final_once_and_the_fit_reads_them_
     mono = fit[fit.index("--network") + 1].split(",")
     stereo = fit[fit.index("--stereo-network") + 1].split(",")
     assert {Path(p).name for p in mono + stereo} == set(written)
-    assert len(stereo) == 3 and len(mono) == 1  # three stereo seeds pooled, one mono network
+    assert len(stereo) == stereo_seeds and len(mono) == 1  # stereo seeds pooled, one mono network
     assert fit[fit.index("--loco") + 1] == ""  # no leave-one-class-out runs in the shipped fit
     assert not any(done for _, _, done in plan)
+    # each recipe's fold models in their own directory: a candidate never replaces the shipped one's
+    assert Path(fit[fit.index("--fold-models") + 1]) == tmp_path / recipe.fold_models
+    assert len({r.fold_models for r in rb.RECIPES.values()}) == len(rb.RECIPES)
 
 
 def _step_for(plan: list, d: Path) -> tuple:
@@ -46,7 +53,7 @@ def _step_for(plan: list, d: Path) -> tuple:
 
 def test_a_rebuild_cut_short_goes_on_with_only_the_missing_networks(tmp_path):
     rb = load_script("scripts/rebuild_detector.py")
-    first = rb.RECIPE[0]
+    first = rb.RECIPE.runs[0]
     d = tmp_path / first.out
     d.mkdir()
     for f in first.folds[:2]:
