@@ -2,7 +2,7 @@
 
     python scripts/rebuild_detector.py              # every step not done yet, in order
     python scripts/rebuild_detector.py --dry-run    # list the steps, and which are done
-    python scripts/rebuild_detector.py --recipe long --out /tmp/detector_long.npz   # session 53's candidate
+    python scripts/rebuild_detector.py --recipe long  # session 53's candidate -> benchmarks/results
 
 The shipped model is the output of several runs of two scripts: the analyses of
 ``train_detector.py --stage features``, the networks of ``train_network.py`` (one recipe for
@@ -53,6 +53,7 @@ class Recipe(NamedTuple):
     mono: tuple[NetworkRun, ...]
     stereo: tuple[NetworkRun, ...]
     fold_models: str = "detector_folds"  # the fit's fold models, under benchmarks/results
+    out: str | None = None  # the fitted file under benchmarks/results; None: the shipped preset
 
     @property
     def runs(self) -> tuple[NetworkRun, ...]:
@@ -86,7 +87,7 @@ STEREO_LONG = (
     NetworkRun("networks_s1_long", ("--augment", "", "--seed", "1", *LONG), ("final",)),
     NetworkRun("networks_s2_long", ("--augment", "", "--seed", "2", *LONG), FOLDS + ("final",)),
 )
-RECIPES = {"shipped": RECIPE, "long": Recipe(MONO, STEREO_LONG, "detector_folds_long")}
+RECIPES = {"shipped": RECIPE, "long": Recipe(MONO, STEREO_LONG, "detector_folds_long", "detector_long.npz")}
 
 
 def _dirs(runs: tuple[NetworkRun, ...], results: Path) -> str:
@@ -106,7 +107,9 @@ def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
     results : Path
         Where the networks and fold models go (``benchmarks/results``).
     out : Path, optional
-        The shipped file to write (``train_detector.py``'s default, the package's preset).
+        The fitted file to write; by default the recipe's (a candidate's under ``results``, so
+        that it never replaces the shipped one) or, for the shipped recipe,
+        ``train_detector.py``'s default, the package's preset.
     force : bool
         Count no step as done.
     cache : Path, optional
@@ -121,6 +124,8 @@ def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
         network step not done lists only its missing folds.
     """
     py = sys.executable
+    if out is None and recipe.out is not None:
+        out = results / recipe.out
     cache_opt = ["--cache", str(cache)] if cache else []
     # never counted as done: the features stage itself skips the analyses its cache holds, so
     # running it again costs seconds once they are all there
@@ -141,8 +146,9 @@ def steps(results: Path = RESULTS, out: Path | None = None, force: bool = False,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=RESULTS, help="networks and fold models (default %(default)s)")
-    ap.add_argument("--out", type=Path, default=None, help="the shipped file to write "
-                    "(default: train_detector.py's, src/cleantake/presets/detector.npz)")
+    ap.add_argument("--out", type=Path, default=None, help="the fitted file to write (default: "
+                    "train_detector.py's, src/cleantake/presets/detector.npz; with --recipe long, "
+                    "detector_long.npz under --results)")
     ap.add_argument("--cache", type=Path, default=None, help="train_detector.py's analyses (default .cache/detector)")
     ap.add_argument("--dry-run", action="store_true", help="list the steps and which are done; run nothing")
     ap.add_argument("--force", action="store_true", help="train every network again, even those that exist (the features stage still reuses the "
@@ -150,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipe", choices=tuple(RECIPES), default="shipped",
                     help="the networks to train: the shipped detector's (default), or 'long', session 53's "
                     "candidate with 1.5 s of context for stereo recordings (DETECTOR.md), whose fold models go "
-                    "to detector_folds_long; "
-                    "give --out to keep it from replacing the shipped file")
+                    "to detector_folds_long and fitted file to detector_long.npz under --results, never over "
+                    "the shipped one unless --out says so")
     args = ap.parse_args(argv)
     plan = steps(args.results, args.out, args.force, args.cache, RECIPES[args.recipe])
     for name, cmd, done in plan:

@@ -45,6 +45,14 @@ def test_every_directory_gets_each_fold_and_a_final_once_and_the_fit_reads_them_
     # each recipe's fold models in their own directory: a candidate never replaces the shipped one's
     assert Path(fit[fit.index("--fold-models") + 1]) == tmp_path / recipe.fold_models
     assert len({r.fold_models for r in rb.RECIPES.values()}) == len(rb.RECIPES)
+    # only the shipped recipe writes the package's preset (train_detector.py's default, no --out)
+    assert ("--out" not in fit) == (name == "shipped")
+    if name != "shipped":
+        assert Path(fit[fit.index("--out") + 1]).parent == tmp_path
+    # the candidate differs from the shipped recipe in its stereo networks' context alone
+    for run in recipe.stereo:
+        assert ("--dilations" in run.options) == (name == "long")
+    assert recipe.mono == rb.RECIPE.mono
 
 
 def _step_for(plan: list, d: Path) -> tuple:
