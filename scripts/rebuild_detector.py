@@ -19,8 +19,9 @@ On 2 cores the whole rebuild takes three to four hours, either recipe (sessions 
 else running: the features 21-32 minutes; each network 7-8 minutes, 2.3-3 of them building its
 data, which the networks of the same seed and fold share (the mono recipe and stereo seed 0),
 five of them training, eight epochs; 24 networks; the fit 2-10 minutes). Four epochs instead of
-eight lost frame AP (DETECTOR.md, "Session 55"), so that is not a way to shorten it. Deterministic for the recorded seeds on one software
-stack, not across them (DETECTOR.md, "Session 48"); fold models and the shipped file rebuilt on
+eight lost frame AP (DETECTOR.md, "Session 55"), so that is not a way to shorten it.
+Deterministic for the recorded seeds on one software stack, not across machines (DETECTOR.md,
+"Session 48" and "Session 55": up to 0.02 of frame AP a fold); fold models and the shipped file rebuilt on
 another machine are that machine's, and benchmarks judge with the fold models of the machine
 that runs them.
 """
