@@ -2,12 +2,13 @@
 
     python scripts/rebuild_detector.py              # every step not done yet, in order
     python scripts/rebuild_detector.py --dry-run    # list the steps, and which are done
-    python scripts/rebuild_detector.py --recipe long  # session 53's candidate -> benchmarks/results
+    python scripts/rebuild_detector.py --recipe short  # sessions 46-55's detector -> benchmarks/results
 
 The shipped model is the output of several runs of two scripts: the analyses of
 ``train_detector.py --stage features``, the networks of ``train_network.py`` (one recipe for
 mono recordings, three seeds of another for stereo ones, each a network per cross-validation
-fold and a ``final`` one), then ``train_detector.py --stage fit`` with every network attached.
+fold and a ``final`` one; the stereo ones with 1.5 s of temporal context since session 57), then
+``train_detector.py --stage fit`` with every network attached.
 This script runs them in that order, as recorded in :data:`RECIPE` (benchmarks/DETECTOR.md,
 "Since session 46", gives the measurements behind each choice). A step whose outputs all exist
 is skipped, and a network run is given only the folds still missing, so a rebuild cut short
@@ -15,15 +16,16 @@ is skipped, and a network run is given only the folds still missing, so a rebuil
 written atomically when it is done. ``--force`` trains every network again; the features stage
 always reuses the analyses in its cache (give another ``--cache`` to make them anew).
 
-On 2 cores the whole rebuild takes three to four hours, either recipe (sessions 54 and 55, nothing
-else running: the features 21-32 minutes; each network 7-8 minutes, 2.3-3 of them building its
+On 2 cores the whole rebuild takes three to four hours, either recipe (sessions 54-56, nothing
+else running: the features 21-32 minutes; each network 7-10 minutes, 2.3-3 of them building its
 data, which the networks of the same seed and fold share (the mono recipe and stereo seed 0),
 five of them training, eight epochs; 24 networks; the fit 2-10 minutes). Four epochs instead of
 eight lost frame AP (DETECTOR.md, "Session 55"), so that is not a way to shorten it.
 Deterministic for the recorded seeds on one software stack, not across machines (DETECTOR.md,
-"Session 48" and "Session 55": up to 0.02 of frame AP a fold); fold models and the shipped file rebuilt on
-another machine are that machine's, and benchmarks judge with the fold models of the machine
-that runs them.
+"Session 48", "Session 55" and "Session 56": the same network's frame AP on a fold moved by up
+to 0.02 on the mono recipe and by 0.17 on one stereo fold); fold models and the shipped file
+rebuilt on another machine are that machine's, and benchmarks judge with the fold models of the
+machine that runs them.
 """
 
 from __future__ import annotations
@@ -61,25 +63,23 @@ class Recipe(NamedTuple):
         return self.mono + self.stereo
 
 
-#: The shipped recipe. Mono recordings: one network trained with frequency bands masked, on the
-#: input planes of every frame (``--planes all``, how it was trained in session 43). Stereo
-#: ones: three seeds without augmentation, pooled; seeds 0 and 1's fold networks on the planes
-#: of every frame, their finals and all of seed 2's on today's planes (DETECTOR.md, "Session 47").
+#: The mono recipe (since session 44): one network trained with frequency bands masked, on the
+#: input planes of every frame (``--planes all``, how it was trained in session 43).
 MONO = (NetworkRun("networks_mask", ("--planes", "all"), FOLDS + ("final",)),)
-STEREO = (
+#: The stereo recipe of sessions 46-55: three seeds without augmentation, pooled; seeds 0 and 1's
+#: fold networks on the planes of every frame, their finals and all of seed 2's on today's planes
+#: (DETECTOR.md, "Session 47"). 0.39 s of temporal context.
+STEREO_SHORT = (
     NetworkRun("networks", ("--augment", "", "--seed", "0", "--planes", "all"), FOLDS),
     NetworkRun("networks", ("--augment", "", "--seed", "0"), ("final",)),
     NetworkRun("networks_s1", ("--augment", "", "--seed", "1", "--planes", "all"), FOLDS),
     NetworkRun("networks_s1", ("--augment", "", "--seed", "1"), ("final",)),
     NetworkRun("networks_s2", ("--augment", "", "--seed", "2"), FOLDS + ("final",)),
 )
-RECIPE = Recipe(MONO, STEREO)
-
-#: The candidate measured in session 53 (DETECTOR.md): the stereo networks with 1.5 s of
-#: temporal context (``--dilations``), better on the held-out stereo mixes (+0.19 / +0.46 dB, 45 %
-#: fewer false events), the same three seeds and planes as :data:`STEREO`; the mono network as
-#: shipped. Not shipped yet: its rebuild takes as long as the shipped recipe's, and halving its
-#: training (four epochs) lost frame AP (DETECTOR.md, "Session 55").
+#: The shipped stereo recipe since session 57 (measured in session 53, DETECTOR.md): the same
+#: three seeds and planes as :data:`STEREO_SHORT`, with 1.5 s of temporal context
+#: (``--dilations``): better on the held-out stereo mixes (+0.19 / +0.46 dB, 45 % fewer false
+#: events) on one machine's paired comparison.
 LONG = ("--dilations", "1,2,4,8,16,32")
 STEREO_LONG = (
     NetworkRun("networks_long", ("--augment", "", "--seed", "0", "--planes", "all", *LONG), FOLDS),
@@ -88,7 +88,11 @@ STEREO_LONG = (
     NetworkRun("networks_s1_long", ("--augment", "", "--seed", "1", *LONG), ("final",)),
     NetworkRun("networks_s2_long", ("--augment", "", "--seed", "2", *LONG), FOLDS + ("final",)),
 )
-RECIPES = {"shipped": RECIPE, "long": Recipe(MONO, STEREO_LONG, "detector_folds_long", "detector_long.npz")}
+#: The shipped detector's recipe (since session 57): the mono network and the long stereo pool.
+RECIPE = Recipe(MONO, STEREO_LONG)
+#: Every recipe by name: the shipped one, and the one it replaced (sessions 46-55), whose fold
+#: models and fitted file go beside the shipped ones, never over them.
+RECIPES = {"shipped": RECIPE, "short": Recipe(MONO, STEREO_SHORT, "detector_folds_short", "detector_short.npz")}
 
 
 def _dirs(runs: tuple[NetworkRun, ...], results: Path) -> str:
@@ -148,16 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=RESULTS, help="networks and fold models (default %(default)s)")
     ap.add_argument("--out", type=Path, default=None, help="the fitted file to write (default: "
-                    "train_detector.py's, src/cleantake/presets/detector.npz; with --recipe long, "
-                    "detector_long.npz under --results)")
+                    "train_detector.py's, src/cleantake/presets/detector.npz; with --recipe short, "
+                    "detector_short.npz under --results)")
     ap.add_argument("--cache", type=Path, default=None, help="train_detector.py's analyses (default .cache/detector)")
     ap.add_argument("--dry-run", action="store_true", help="list the steps and which are done; run nothing")
     ap.add_argument("--force", action="store_true", help="train every network again, even those that exist (the features stage still reuses the "
                     "analyses in its --cache)")
     ap.add_argument("--recipe", choices=tuple(RECIPES), default="shipped",
-                    help="the networks to train: the shipped detector's (default), or 'long', session 53's "
-                    "candidate with 1.5 s of context for stereo recordings (DETECTOR.md), whose fold models go "
-                    "to detector_folds_long and fitted file to detector_long.npz under --results, never over "
+                    help="the networks to train: the shipped detector's (default), or 'short', the one it "
+                    "replaced in session 57 (0.39 s of context for stereo recordings; DETECTOR.md), whose fold "
+                    "models go to detector_folds_short and fitted file to detector_short.npz under --results, never over "
                     "the shipped one unless --out says so")
     args = ap.parse_args(argv)
     plan = steps(args.results, args.out, args.force, args.cache, RECIPES[args.recipe])
