@@ -14,7 +14,8 @@ from cleantake.errors import ParameterError
 from cleantake.detector import (
     CLASSES, FEATURE_NAMES, NETWORK_BANDS, ConvNet, DetectedEvent, DetectorError, DetectorModel, TreeEnsemble,
     average_models, detect_events, frame_features, frame_probabilities, interference_probabilities, load_model,
-    channels_differ, network_bands, network_logits, network_planes, network_probability, save_model,
+    channels_differ, network_bands, network_logits, network_planes, network_probability, reads_stereo,
+    save_model,
 )
 from cleantake.dictionaries import resolve_dictionary
 from cleantake.settings import Settings
@@ -314,6 +315,36 @@ def test_a_stereo_network_is_used_on_two_channels_only_and_round_trips(tmp_path,
         two, replace(model, stereo_networks=()))[0])
     with pytest.raises(DetectorError, match="input planes"):
         network_probability(B, _full_net(rng, 3))
+
+
+def test_a_stereo_calibration_sets_the_confidence_of_stereo_recordings_only(tmp_path, trees):
+    rng = np.random.default_rng(8)
+    model = replace(trees, networks=(_full_net(rng, 2),), stereo_networks=(_full_net(rng, 2),),
+                    calib_x=np.array([0.0, 1.0]), calib_y=np.array([0.0, 1.0]))
+    shifted = replace(model, stereo_calib_x=np.array([0.0, 1.0]), stereo_calib_y=np.array([0.5, 1.0]))
+    mono = _analyse(_music(6.0, seed=4))
+    two = _analyse(np.stack([_music(6.0, seed=4)[0], 0.5 * _music(6.0, seed=5)[0]]))
+    assert not reads_stereo(mono, shifted) and reads_stereo(two, shifted)
+    assert not reads_stereo(two, replace(shifted, stereo_networks=(), stereo_calib_x=np.zeros(0),
+                                         stereo_calib_y=np.zeros(0)))
+    # mono recordings: the first calibration, as without a stereo one
+    assert detect_events(mono, model=shifted, threshold=0.0) == detect_events(mono, model=model, threshold=0.0)
+    # stereo ones: the same events, each with the stereo calibration's confidence (0.5 + score / 2)
+    plain, own = detect_events(two, model=model, threshold=0.0), detect_events(two, model=shifted, threshold=0.0)
+    assert plain and [(e.start_frame, e.end_frame, e.score) for e in plain] == \
+        [(e.start_frame, e.end_frame, e.score) for e in own]
+    np.testing.assert_allclose([e.confidence for e in own], [0.5 + e.score / 2 for e in plain])
+    back = load_model(save_model(shifted, tmp_path / "by_kind.npz"))
+    np.testing.assert_array_equal(back.calibration(True)[1], [0.5, 1.0])
+    np.testing.assert_array_equal(back.calibration(False)[1], [0.0, 1.0])
+    assert detect_events(two, model=back, threshold=0.0) == own
+    # a file written without one reads as before: one calibration for every recording
+    again = load_model(save_model(model, tmp_path / "pooled.npz"))
+    assert again.calibration(True)[1] is again.calib_y
+    with pytest.raises(DetectorError, match="needs stereo networks"):
+        replace(trees, stereo_calib_x=np.array([0.0, 1.0]), stereo_calib_y=np.array([0.5, 1.0]))
+    with pytest.raises(DetectorError, match="as many scores"):
+        replace(model, stereo_calib_x=np.array([0.0, 1.0]), stereo_calib_y=np.array([0.5]))
 
 
 def test_a_pool_of_networks_gives_their_mean_logit_and_round_trips_in_order(tmp_path, trees):

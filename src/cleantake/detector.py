@@ -47,7 +47,7 @@ __all__ = [
     "TreeEnsemble", "ConvNet", "DetectedEvent", "DetectorError", "load_model", "save_model", "frame_features",
     "frame_probabilities", "channels_differ", "DUAL_MONO_DB", "SOUNDING_DB", "network_bands", "network_planes", "network_logits", "network_probability",
     "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
-    "smoothed_probability", "detect_events", "events_from_probabilities",
+    "smoothed_probability", "detect_events", "events_from_probabilities", "reads_stereo",
 ]
 
 #: Log-spaced frequency bands of the network's input (:func:`network_bands`).
@@ -608,6 +608,10 @@ class DetectorModel:
         channels that differ (:func:`channels_differ`; the shipped model: ``networks`` trained
         with frequency masking, these without; ``scripts/train_network.py``); empty:
         ``networks`` on every recording. Needs ``networks``.
+    stereo_calib_x, stereo_calib_y : np.ndarray [shape=(n_knots,)], optional
+        Calibration of the events of recordings read by ``stereo_networks``, fitted on those
+        alone (``scripts/train_detector.py --calibration by-kind``); empty (the default):
+        ``calib_x``, ``calib_y`` calibrate every event. See :meth:`calibration`.
     """
 
     mean: np.ndarray
@@ -621,10 +625,34 @@ class DetectorModel:
     feature_names: tuple = FEATURE_NAMES
     networks: tuple[ConvNet, ...] = ()
     stereo_networks: tuple[ConvNet, ...] = ()
+    stereo_calib_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stereo_calib_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         if self.stereo_networks and not self.networks:
             raise DetectorError("a detector model with stereo networks needs networks for mono recordings too")
+        if np.size(self.stereo_calib_x) != np.size(self.stereo_calib_y):
+            raise DetectorError("a detector model's stereo calibration needs as many scores as confidences")
+        if np.size(self.stereo_calib_x) and not self.stereo_networks:
+            raise DetectorError("a detector model with a stereo calibration needs stereo networks")
+
+    def calibration(self, stereo: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The isotonic calibration (knots: scores, confidences) of a recording's events.
+
+        Parameters
+        ----------
+        stereo : bool
+            Whether the recording is read by the stereo networks (:func:`reads_stereo`).
+
+        Returns
+        -------
+        x, y : np.ndarray [shape=(n_knots,)]
+            Confidence = ``np.interp(score, x, y)``: the stereo calibration for a stereo
+            recording where the model has one, ``calib_x``, ``calib_y`` otherwise.
+        """
+        if stereo and np.size(self.stereo_calib_x):
+            return self.stereo_calib_x, self.stereo_calib_y
+        return self.calib_x, self.calib_y
 
 
 def _default_path() -> Path:
@@ -637,6 +665,8 @@ def save_model(model: DetectorModel, path: str | Path) -> Path:
               "classes": np.array(model.classes), "feature_names": np.array(model.feature_names),
               "settings_keys": np.array(sorted(model.settings)),
               "settings_values": np.array([float(model.settings[k]) for k in sorted(model.settings)])}
+    if np.size(model.stereo_calib_x):
+        arrays["stereo_calib_x"], arrays["stereo_calib_y"] = model.stereo_calib_x, model.stereo_calib_y
     for name, layers in (("det", model.det_layers), ("cls", model.cls_layers)):
         if isinstance(layers, TreeEnsemble):
             arrays[f"{name}_trees_depth"] = np.array(layers.depth)
@@ -719,7 +749,8 @@ def _load(path: str) -> DetectorModel:
     settings = {str(k): float(v) for k, v in zip(d["settings_keys"], d["settings_values"])}
     return DetectorModel(d["mean"], d["scale"], layers("det"), layers("cls"), tuple(str(c) for c in d["classes"]),
                          d["calib_x"], d["calib_y"], settings, names, _pool_from_arrays(d, "net"),
-                         _pool_from_arrays(d, "stereo_net"))
+                         _pool_from_arrays(d, "stereo_net"), d.get("stereo_calib_x", np.zeros(0)),
+                         d.get("stereo_calib_y", np.zeros(0)))
 
 
 def load_model(path: str | Path | None = None) -> DetectorModel:
@@ -878,8 +909,24 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
     bands = network_bands(ana.V, ana.cfg) if model.networks else None
-    stereo = bool(model.stereo_networks) and channels_differ(ana.X)
-    return frame_probabilities(frame_features(ana), model, bands, stereo=stereo)
+    return frame_probabilities(frame_features(ana), model, bands, stereo=reads_stereo(ana, model))
+
+
+def reads_stereo(ana, model: DetectorModel) -> bool:
+    """Whether ``model`` reads the analysed recording with its stereo networks (and
+    calibrates its events with its stereo calibration, :meth:`DetectorModel.calibration`):
+    it has stereo networks, and the recording's channels differ (:func:`channels_differ`).
+
+    Parameters
+    ----------
+    ana : Analysis
+    model : DetectorModel
+
+    Returns
+    -------
+    bool
+    """
+    return bool(model.stereo_networks) and channels_differ(ana.X)
 
 
 #: How far below the channels' common part what sets them apart must stay for a recording of
@@ -968,8 +1015,10 @@ def events_from_probabilities(
     *,
     threshold: float | None = None,
     inner: np.ndarray | None = None,
+    stereo: bool = False,
 ) -> list[DetectedEvent]:
-    """Frame probabilities -> events (see :func:`detect_events`)."""
+    """Frame probabilities -> events (see :func:`detect_events`); ``stereo``: the recording
+    is read by the stereo networks (:func:`reads_stereo`), whose calibration then applies."""
     st = model.settings
     threshold = st.get("threshold", 0.5) if threshold is None else float(threshold)
     if not 0.0 <= threshold <= 1.0:
@@ -981,12 +1030,13 @@ def events_from_probabilities(
     if inner is not None:
         ok &= np.asarray(inner, bool)
     out = []
+    calib_x, calib_y = model.calibration(stereo)
     pad, min_len = int(st.get("pad", 4)), int(st.get("min_len", 4))
     for a, b in segments(ok, max_gap=int(st.get("max_gap", 4))):
         if b - a < min_len or ps[a:b].max() <= high:
             continue
         score = event_score(ps[a:b])
-        conf = float(np.clip(np.interp(score, model.calib_x, model.calib_y), 0.0, 1.0))
+        conf = float(np.clip(np.interp(score, calib_x, calib_y), 0.0, 1.0))
         if conf < threshold:
             continue
         w = p[a:b]
@@ -1021,4 +1071,5 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     if not isinstance(model, DetectorModel):
         model = load_model(model)
     p, cp = interference_probabilities(ana, model)
-    return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None))
+    return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None),
+                                     stereo=reads_stereo(ana, model))
