@@ -375,15 +375,26 @@ def train_dir(cache: Path, seed: int) -> Path:
 
 
 def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seeds: int | list[int],
-              fraction: float = 1.0, settings: dict | None = None, excerpt_s: float = EXCERPT_S) -> list[dict]:
+              fraction: float = 1.0, settings: dict | None = None, excerpt_s: float = EXCERPT_S,
+              calib_every: int = 0) -> list[dict]:
+    """Every analysis of the rebuild: each fold's held-out test recordings (``test_every``),
+    the augmented training mixtures of each seed, and with ``calib_every`` > 0 the further
+    held-out recordings (every ``calib_every``-th, those not already tested) whose events only
+    calibrate the confidence (kind ``calib``: never trained on, not in the tables)."""
     jobs = []
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     base = {"corpus": str(corpus), "cache": str(cache), "seed": seeds[0], "settings": settings or {},
             "excerpt_s": excerpt_s}
     for k in range(N_FOLDS):
+        tested = set()
         for e in test_subset(corpus, k, test_every):
+            tested.add(e["id"])
             jobs.append({**base, "kind": "test", "fold": k, "dict_fold": k, "entry": e,
                          "out": str(cache / "test" / f"f{k}" / f"{e['id']}.npz")})
+        for e in (test_subset(corpus, k, calib_every) if calib_every > 0 else []):
+            if e["id"] not in tested:
+                jobs.append({**base, "kind": "calib", "fold": k, "dict_fold": k, "entry": e,
+                             "out": str(cache / "test" / f"f{k}" / f"{e['id']}.npz")})
     for seed in seeds:
         tdir = train_dir(cache, seed)
         for i in range(max(n_train, n_final)):
@@ -582,11 +593,15 @@ def fit_detector(by_seed: dict[int, list[dict]], shared: list[dict], kind: str, 
 
 
 def _calibrated(model, calib, extra: dict):
-    """``model`` with its event calibration and settings (``threshold``, ``unknown``) set."""
+    """``model`` with its event calibration (``fit_calibration``'s) and settings
+    (``threshold``, ``unknown``) set."""
     from dataclasses import replace
 
-    return replace(model, calib_x=np.asarray(calib[0], np.float64), calib_y=np.asarray(calib[1], np.float64),
-                   settings={**EVENT_SETTINGS, "threshold": 0.0, "unknown": 0.0, **extra})
+    mono, stereo = calib[False], calib[True]
+    by_kind = {} if stereo is mono else {"stereo_calib_x": np.asarray(stereo[0], np.float64),
+                                         "stereo_calib_y": np.asarray(stereo[1], np.float64)}
+    return replace(model, calib_x=np.asarray(mono[0], np.float64), calib_y=np.asarray(mono[1], np.float64),
+                   settings={**EVENT_SETTINGS, "threshold": 0.0, "unknown": 0.0, **extra}, **by_kind)
 
 
 def predict(model, it: dict):
@@ -629,6 +644,28 @@ def isotonic(scores: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarr
     x = np.asarray(ir.X_thresholds_, np.float64)
     y = np.asarray(ir.y_thresholds_, np.float64)
     return x, y
+
+
+def _is_stereo(row: dict) -> bool:
+    """Whether a row's recording is read by the stereo networks (set by fit_all)."""
+    return bool(row["item"].get("stereo", False))
+
+
+def fit_calibration(rows: list[dict], how: str = "pooled") -> dict[bool, tuple[np.ndarray, np.ndarray]]:
+    """The isotonic calibration of ``rows``' events, by kind of recording: ``{False: mono,
+    True: stereo}`` knots. ``how="pooled"``: one calibration of every event, the same object
+    for both kinds (until session 57); ``"by-kind"``: one fitted on the events of recordings
+    read by the stereo networks alone, another on the rest, since the two kinds are read by
+    different networks whose scores need not mean the same."""
+    def fit(rs):
+        return isotonic(np.array([s for r in rs for s in r["scores"]]), np.array([x for r in rs for x in r["real"]], bool))
+
+    if how == "pooled":
+        both = fit(rows)
+        return {False: both, True: both}
+    if how != "by-kind":
+        raise ValueError(f"calibration {how!r}: 'pooled' or 'by-kind'")
+    return {False: fit([r for r in rows if not _is_stereo(r)]), True: fit([r for r in rows if _is_stereo(r)])}
 
 
 def choose_threshold(rows: list[dict], target_clean: float = 0.02) -> float:
@@ -693,8 +730,11 @@ def oof_rows(model, items: list[dict]) -> list[dict]:
 
 
 def apply_conf(rows: list[dict], calib) -> None:
+    """Set each row's event confidences: ``calib`` is knots (x, y) for every row, or
+    ``fit_calibration``'s dict by kind of recording."""
     for r in rows:
-        r["conf"] = [float(np.interp(s, calib[0], calib[1])) for s in r["scores"]]
+        x, y = calib[_is_stereo(r)] if isinstance(calib, dict) else calib
+        r["conf"] = [float(np.interp(s, x, y)) for s in r["scores"]]
 
 
 def summarise(rows: list[dict], threshold: float, unknown: float) -> dict:
@@ -827,6 +867,18 @@ def reliability(rows_by_fold: dict[int, list[dict]]) -> None:
         sel = (c >= lo) & (c < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
         mc = f"{c[sel].mean():.2f}" if sel.any() else "-"
         print(f"| {lo:.1f}-{lo + 0.1:.1f} | {int(sel.sum())} | {_pct(int(rl[sel].sum()), int(sel.sum()))} | {mc} |")
+    kinds = {kind: [r for rows in rows_by_fold.values() for r in rows if _is_stereo(r) == kind] for kind in (False, True)}
+    if kinds[True]:
+        print("\n| confidence bin | mono recordings: events | real | stereo recordings: events | real |")
+        print("|---|---|---|---|---|")
+        arrays = {kind: _event_arrays(rs, "conf") for kind, rs in kinds.items()}
+        for lo in np.arange(0.0, 1.0, 0.1):
+            cells = []
+            for kind in (False, True):
+                c, rl = arrays[kind]
+                sel = (c >= lo) & (c < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+                cells += [str(int(sel.sum())), _pct(int(rl[sel].sum()), int(sel.sum()))]
+            print(f"| {lo:.1f}-{lo + 0.1:.1f} | " + " | ".join(cells) + " |")
 
 
 def event_ranking(rows_by_fold: dict[int, list[dict]]) -> None:
@@ -912,10 +964,13 @@ def fit_all(args, jobs: list[dict]) -> None:
     # fold k trains on besides (the other folds' held-out recordings, with --cross-train).
     train = {k: {s: items("train", k, s) for s in seeds} for k in range(N_FOLDS)}
     test = {k: items("test", k) for k in range(N_FOLDS)}
+    calib_only = {k: items("calib", k) for k in range(N_FOLDS)}  # with --calib-every: calibration alone
     final = {s: items("train", None, s) for s in seeds}
     print(f"training mixtures per fold and seed: {[len(train[k][seeds[0]]) for k in range(N_FOLDS)]} "
           f"x {len(seeds)} seed(s) {seeds}, final: {len(final[seeds[0]])}; "
-          f"test recordings per fold: {[len(test[k]) for k in range(N_FOLDS)]}")
+          f"test recordings per fold: {[len(test[k]) for k in range(N_FOLDS)]}"
+          + (f", and for the calibration alone: {[len(calib_only[k]) for k in range(N_FOLDS)]}"
+             if any(calib_only.values()) else ""))
     shared = {k: [] for k in range(N_FOLDS)}
     shared_final = []
     if args.cross_train:
@@ -932,6 +987,9 @@ def fit_all(args, jobs: list[dict]) -> None:
     if nets and any("B" not in it for k in range(N_FOLDS) for it in test[k]):
         raise SystemExit(f"--cache {args.cache} holds analyses without the band spectrogram the network reads "
                          "(made before session 41); run --stage features into a fresh --cache")
+    if args.calibration == "by-kind" and not args.stereo_network:
+        raise SystemExit("--calibration by-kind needs --stereo-network (it calibrates the events of the recordings "
+                         "those networks read apart from the rest)")
     if args.stereo_network and not nets:
         raise SystemExit("--stereo-network needs --network (mono recordings keep the network of --network)")
     snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: () for k in nets or {}}
@@ -939,10 +997,11 @@ def fit_all(args, jobs: list[dict]) -> None:
         # which held-out analyses are of two channels (from their music), so that predict()
         # gives them the stereo network
         for k in range(N_FOLDS):
-            for it in test[k]:
+            for it in test[k] + calib_only[k]:
                 it["stereo"] = _stereo(it, args.corpus)
     trees_rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}  # trees alone (with --network)
     rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}
+    calib_rows: dict[str, dict[int, list]] = {kd: {} for kd in kinds}  # --calib-every's, each by its fold's model
     fitted: dict[str, dict[int, object]] = {kd: {} for kd in kinds}
     print("\n### Frame average precision on the held-out fold (frames >= 15 % interference vs < 1 %)")
     print("| model | " + " | ".join(f"fold {k}" for k in range(N_FOLDS)) + " | mean |")
@@ -956,6 +1015,7 @@ def fit_all(args, jobs: list[dict]) -> None:
                 model = fitted[kd][k] = replace(model, networks=nets[k], stereo_networks=snets[k])
             aps.append(frame_ap(model, test[k]))
             rows[kd][k] = oof_rows(model, test[k])
+            calib_rows[kd][k] = oof_rows(model, calib_only[k])
         print(f"| {kd} | " + " | ".join(f"{a:.3f}" for a in aps) + f" | {np.mean(aps):.3f} |", flush=True)
     print(f"({time.perf_counter() - t0:.0f} s)")
     base = {k: baseline_summary(test[k]) for k in range(N_FOLDS)}
@@ -965,8 +1025,8 @@ def fit_all(args, jobs: list[dict]) -> None:
         per_fold, thr, calibs, matched = {}, {}, {}, {}
         for k in range(N_FOLDS):
             others = [r for j in range(N_FOLDS) if j != k for r in rows[kd][j]]
-            calib = isotonic(np.array([s for r in others for s in r["scores"]]),
-                             np.array([x for r in others for x in r["real"]], bool))
+            calib = fit_calibration(others + [r for j in range(N_FOLDS) if j != k for r in calib_rows[kd][j]],
+                                    args.calibration)
             calibs[k] = calib
             apply_conf(others, calib)
             thr[k] = args.threshold if args.threshold >= 0 else choose_threshold(others)
@@ -1012,8 +1072,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     # Shipped model: trained on the final mixtures (bundled dictionary); calibration,
     # threshold and unknown level from every fold's held-out events.
     allrows = [r for k in range(N_FOLDS) for r in rows[kd][k]]
-    calib = isotonic(np.array([s for r in allrows for s in r["scores"]]),
-                     np.array([x for r in allrows for x in r["real"]], bool))
+    calib = fit_calibration(allrows + [r for k in range(N_FOLDS) for r in calib_rows[kd][k]], args.calibration)
     apply_conf(allrows, calib)
     thr = args.threshold if args.threshold >= 0 else choose_threshold(allrows)
     if nets:
@@ -1027,7 +1086,7 @@ def fit_all(args, jobs: list[dict]) -> None:
     from cleantake.detector import save_model
 
     save_model(model, args.out)
-    print(f"\nshipped: {kd}, threshold {thr}, unknown below {unk}, {len(calib[0])} calibration knots -> "
+    print(f"\nshipped: {kd}, threshold {thr}, unknown below {unk}, {len(calib[False][0])}+{len(calib[True][0])} calibration knots (mono+stereo) -> "
           f"{args.out} ({args.out.stat().st_size / 1e3:.0f} kB); total {time.perf_counter() - t0:.0f} s")
 
 
@@ -1181,6 +1240,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-train", type=int, default=40, help="training mixtures per fold")
     ap.add_argument("--n-final", type=int, default=60, help="training mixtures of the shipped model")
     ap.add_argument("--test-every", type=int, default=8, help="every n-th test recipe (clean: all)")
+    ap.add_argument("--calib-every", type=int, default=0, metavar="N",
+                    help="also analyse every N-th test recipe not already tested, for the calibration of the "
+                    "confidence alone (never trained on, not in the tables); 0 (default): none (session 57)")
     ap.add_argument("--seed", default="0,1,2,3", metavar="S[,S...]",
                     help="seeds of the augmentation and the fits (default 0,1,2,3, the shipped model's since "
                          "session 21; one seed trains one model); several train on every seed's mixtures "
@@ -1206,6 +1268,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="class model: multinomial logistic regression or gradient-boosted trees")
     ap.add_argument("--models", default="hgb,mlp",
                     help="models compared (the first is shipped): hgb (gradient-boosted trees), mlp, logreg")
+    ap.add_argument("--calibration", choices=("pooled", "by-kind"), default="pooled",
+                    help="the events' isotonic calibration: one fitted on every recording's events (default), or "
+                    "'by-kind', one for the recordings read by the stereo networks and another for the rest "
+                    "(needs --stereo-network; session 57)")
     ap.add_argument("--threshold", type=float, default=0.5,
                     help="default confidence threshold of the model (an event at least as likely "
                          "real as not); negative: the lowest that leaves <= 2 %% of the other folds' "
@@ -1296,7 +1362,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
     jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seeds, args.fraction,
-                     settings, args.excerpt_s)
+                     settings, args.excerpt_s, args.calib_every)
     for job in jobs:
         job["features_version"] = args.features_version
         job["hall_prob"] = args.hall_prob

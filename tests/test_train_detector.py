@@ -36,6 +36,23 @@ def test_each_seed_trains_on_its_own_mixtures_and_all_share_the_test_recordings(
     assert [(j["fold"], j["i"]) for j in train2] == [(j["fold"], j["i"]) for j in train1]
 
 
+def test_calibration_recordings_are_the_held_out_ones_not_already_tested(tmp_path, monkeypatch):
+    td = _script()
+    # every ``every``-th of four held-out recipes of a fold stands for test_subset
+    monkeypatch.setattr(td, "test_subset", lambda corpus, k, every: [{"id": f"r{k}_{i}"} for i in range(4)][::every])
+    plain = td.make_jobs(CORPUS, tmp_path, 1, 1, 2, 0)
+    more = td.make_jobs(CORPUS, tmp_path, 1, 1, 2, 0, calib_every=1)
+    assert not [j for j in plain if j["kind"] == "calib"]
+    assert [j for j in more if j["kind"] != "calib"] == plain  # the rest unchanged: nothing else trains on them
+    for k in range(5):
+        test = {j["entry"]["id"] for j in more if j["kind"] == "test" and j["fold"] == k}
+        calib = {j["entry"]["id"] for j in more if j["kind"] == "calib" and j["fold"] == k}
+        assert test == {f"r{k}_0", f"r{k}_2"} and calib == {f"r{k}_1", f"r{k}_3"}
+    # analysed as the fold's held-out recordings are, into the same place
+    assert {Path(j["out"]).parent for j in more if j["kind"] == "calib"} == \
+        {Path(j["out"]).parent for j in more if j["kind"] == "test"}
+
+
 @pytest.mark.parametrize("argv,match", [
     (["--seed", "0,x"], "whole numbers separated by commas"),
     (["--seed", "1,1"], "distinct seeds"),
