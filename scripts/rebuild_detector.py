@@ -2,7 +2,7 @@
 
     python scripts/rebuild_detector.py              # every step not done yet, in order
     python scripts/rebuild_detector.py --dry-run    # list the steps, and which are done
-    python scripts/rebuild_detector.py --recipe short  # sessions 46-55's detector -> benchmarks/results
+    python scripts/rebuild_detector.py --recipe short  # sessions 46-56's detector -> benchmarks/results
 
 The shipped model is the output of several runs of two scripts: the analyses of
 ``train_detector.py --stage features``, the networks of ``train_network.py`` (one recipe for
@@ -66,7 +66,7 @@ class Recipe(NamedTuple):
 #: The mono recipe (since session 44): one network trained with frequency bands masked, on the
 #: input planes of every frame (``--planes all``, how it was trained in session 43).
 MONO = (NetworkRun("networks_mask", ("--planes", "all"), FOLDS + ("final",)),)
-#: The stereo recipe of sessions 46-55: three seeds without augmentation, pooled; seeds 0 and 1's
+#: The stereo recipe of sessions 46-56: three seeds without augmentation, pooled; seeds 0 and 1's
 #: fold networks on the planes of every frame, their finals and all of seed 2's on today's planes
 #: (DETECTOR.md, "Session 47"). 0.39 s of temporal context.
 STEREO_SHORT = (
@@ -90,7 +90,7 @@ STEREO_LONG = (
 )
 #: The shipped detector's recipe (since session 57): the mono network and the long stereo pool.
 RECIPE = Recipe(MONO, STEREO_LONG)
-#: Every recipe by name: the shipped one, and the one it replaced (sessions 46-55), whose fold
+#: Every recipe by name: the shipped one, and the one it replaced (sessions 46-56), whose fold
 #: models and fitted file go beside the shipped ones, never over them.
 RECIPES = {"shipped": RECIPE, "short": Recipe(MONO, STEREO_SHORT, "detector_folds_short", "detector_short.npz")}
 
