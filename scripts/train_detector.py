@@ -646,6 +646,11 @@ def isotonic(scores: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return x, y
 
 
+def rows_isotonic(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`isotonic` of every event of ``rows`` (their scores, and whether each is real)."""
+    return isotonic(np.array([s for r in rows for s in r["scores"]]), np.array([x for r in rows for x in r["real"]], bool))
+
+
 def _is_stereo(row: dict) -> bool:
     """Whether a row's recording is read by the stereo networks (set by fit_all)."""
     return bool(row["item"].get("stereo", False))
@@ -657,15 +662,13 @@ def fit_calibration(rows: list[dict], how: str = "pooled") -> dict[bool, tuple[n
     for both kinds (until session 57); ``"by-kind"``: one fitted on the events of recordings
     read by the stereo networks alone, another on the rest, since the two kinds are read by
     different networks whose scores need not mean the same."""
-    def fit(rs):
-        return isotonic(np.array([s for r in rs for s in r["scores"]]), np.array([x for r in rs for x in r["real"]], bool))
-
     if how == "pooled":
-        both = fit(rows)
+        both = rows_isotonic(rows)
         return {False: both, True: both}
     if how != "by-kind":
         raise ValueError(f"calibration {how!r}: 'pooled' or 'by-kind'")
-    return {False: fit([r for r in rows if not _is_stereo(r)]), True: fit([r for r in rows if _is_stereo(r)])}
+    return {False: rows_isotonic([r for r in rows if not _is_stereo(r)]),
+            True: rows_isotonic([r for r in rows if _is_stereo(r)])}
 
 
 def choose_threshold(rows: list[dict], target_clean: float = 0.02) -> float:
@@ -944,8 +947,7 @@ def _stereo(it: dict, corpus: Path) -> bool:
 
 def _trees_conf(rows: list[dict]) -> list[dict]:
     """``rows`` (the trees alone) with confidences from their own isotonic calibration."""
-    apply_conf(rows, isotonic(np.array([s for r in rows for s in r["scores"]]),
-                              np.array([x for r in rows for x in r["real"]], bool)))
+    apply_conf(rows, rows_isotonic(rows))
     return rows
 
 
@@ -987,9 +989,6 @@ def fit_all(args, jobs: list[dict]) -> None:
     if nets and any("B" not in it for k in range(N_FOLDS) for it in test[k]):
         raise SystemExit(f"--cache {args.cache} holds analyses without the band spectrogram the network reads "
                          "(made before session 41); run --stage features into a fresh --cache")
-    if args.calibration == "by-kind" and not args.stereo_network:
-        raise SystemExit("--calibration by-kind needs --stereo-network (it calibrates the events of the recordings "
-                         "those networks read apart from the rest)")
     if args.stereo_network and not nets:
         raise SystemExit("--stereo-network needs --network (mono recordings keep the network of --network)")
     snets = networks(args.stereo_network, "--stereo-network") if args.stereo_network else {k: () for k in nets or {}}
@@ -1188,8 +1187,7 @@ def loco(train, shared, test, kd, args, fitted: dict | None = None) -> None:
         confs: list[float] = []
         for k in range(N_FOLDS):
             others_rows = [r for j in range(N_FOLDS) if j != k for r in rows[j] if r["class"] != c]
-            calib = isotonic(np.array([s for r in others_rows for s in r["scores"]]),
-                             np.array([x for r in others_rows for x in r["real"]], bool))
+            calib = rows_isotonic(others_rows)
             apply_conf(others_rows, calib)
             thr = args.threshold if args.threshold >= 0 else choose_threshold(others_rows)
             u = choose_unknown(others_rows)
@@ -1347,6 +1345,11 @@ def main(argv: list[str] | None = None) -> int:
     TRAIN_POS_RATIO = args.pos_ratio
     if not args.excerpt_s > 0:
         ap.error(f"--excerpt-s must be a positive number of seconds, got {args.excerpt_s}")
+    if args.calibration == "by-kind" and not args.stereo_network:
+        ap.error("--calibration by-kind needs --stereo-network (it calibrates the events of the recordings those "
+                 "networks read apart from the rest)")
+    if args.calib_every < 0:
+        ap.error(f"--calib-every is a whole number of recipes, 0 for none, got {args.calib_every}")
     if not 0.0 <= args.hall_prob <= 1.0:
         ap.error(f"--hall-prob is a probability from 0 to 1, got {args.hall_prob:g}")
     for item in args.hgb:

@@ -61,8 +61,10 @@ def test_calibration_recordings_are_the_held_out_ones_not_already_tested(tmp_pat
     (["--seed", "0,1,2", "--combine", "average", "--pool-size", "2", "--models", "hgb"], "divides the 3 seeds"),
     (["--seed", "0,1", "--pool-size", "0", "--combine", "average", "--models", "hgb"], "1 or more"),
     (["--seed", "0,1", "--pool-size", "2", "--models", "hgb"], "give --combine average"),
+    (["--calibration", "by-kind"], "needs --stereo-network"),
+    (["--calib-every", "-1"], "0 for none"),
 ])
-def test_bad_seeds_are_refused_before_anything_is_written(tmp_path, capsys, argv, match):
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, argv, match):
     td = _script()
     cache = tmp_path / "cache"
     with pytest.raises(SystemExit) as exc:
