@@ -44,6 +44,24 @@ def test_marked_spans_only_are_repaired(mixed, cleaner):
     assert np.sum((res.cleaned[a:b] - x[a:b]) ** 2) < 0.5 * np.sum((y[a:b] - x[a:b]) ** 2)
 
 
+def test_marked_spans_at_both_ends_of_the_file_are_repaired(mixed, cleaner):
+    # The automatic location ignores the first and last quarter second (Settings.edge_ms); a
+    # span the user marks there is repaired all the same (the README's advice for such events).
+    _, x, _ = mixed
+    n, k = x.size, int(0.2 * SR)
+    y = x.copy()
+    noise = np.random.default_rng(3).normal(0, 0.3, (2, k))
+    y[:k] += noise[0]
+    y[-k:] += noise[1]
+    res = cleaner.clean(y, SR, events=[(0.0, k / SR), ((n - k) / SR, n / SR)])
+    for part in (slice(0, k), slice(n - k, n)):
+        burst = y[part] - x[part]
+        assert np.sum(res.removed[part] ** 2) > 0.5 * np.sum(burst ** 2)
+        assert np.sum((res.cleaned[part] - x[part]) ** 2) < 0.5 * np.sum(burst ** 2)
+    inside = slice(int(0.5 * SR), n - int(0.5 * SR))
+    np.testing.assert_array_equal(res.cleaned[inside], y[inside])
+
+
 def test_marked_span_strength_zero_returns_the_input(mixed, cleaner):
     y = mixed[0]
     res = cleaner.clean(y, SR, events=[(2.0, 4.0, 0.0)])
