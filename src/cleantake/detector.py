@@ -887,7 +887,8 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
     return p, s / s.sum(axis=1, keepdims=True)
 
 
-def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, np.ndarray]:
+def interference_probabilities(ana, model: DetectorModel, *,
+                               stereo: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class in an analysed recording.
 
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
@@ -902,6 +903,9 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     ana : Analysis
         The NMF analysis of the recording (see the module docstring).
     model : DetectorModel
+    stereo : bool, optional
+        :func:`reads_stereo` of ``ana`` and ``model``, when the caller has it already (it
+        reads the whole STFT); default: asked here.
 
     Returns
     -------
@@ -909,7 +913,8 @@ def interference_probabilities(ana, model: DetectorModel) -> tuple[np.ndarray, n
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
     bands = network_bands(ana.V, ana.cfg) if model.networks else None
-    return frame_probabilities(frame_features(ana), model, bands, stereo=reads_stereo(ana, model))
+    stereo = reads_stereo(ana, model) if stereo is None else bool(stereo)
+    return frame_probabilities(frame_features(ana), model, bands, stereo=stereo)
 
 
 def reads_stereo(ana, model: DetectorModel) -> bool:
@@ -1070,6 +1075,7 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     """
     if not isinstance(model, DetectorModel):
         model = load_model(model)
-    p, cp = interference_probabilities(ana, model)
+    stereo = reads_stereo(ana, model)  # once: it reads the whole STFT
+    p, cp = interference_probabilities(ana, model, stereo=stereo)
     return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None),
-                                     stereo=reads_stereo(ana, model))
+                                     stereo=stereo)
