@@ -348,8 +348,13 @@ def test_interrupted_run_leaves_nothing(tmp_path, signame):
     import time
 
     p = tmp_path / "long.wav"
-    # Long enough that the run is still going when the signal arrives, however fast the machine.
-    sf.write(str(p), music(100.0), SR, subtype="PCM_16")
+    # Long enough that the run is still going when the signal arrives, however fast the machine,
+    # with a noise burst every 2 s so that no block is screened out before its analysis.
+    x = music(100.0)
+    rng = np.random.default_rng(0)
+    for a in range(SR, len(x) - SR, 2 * SR):
+        x[a:a + SR // 10] += 0.3 * rng.standard_normal((SR // 10, x.shape[1]))
+    sf.write(str(p), np.clip(x, -1, 1), SR, subtype="PCM_16")
     out = tmp_path / "o.wav"
     out.write_bytes(b"old output")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))

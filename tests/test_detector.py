@@ -554,3 +554,61 @@ def test_feature_versions_differ_only_next_to_digital_silence(ana_music):
     assert np.isfinite(F1).all() and np.abs(F1 - F2).max() > 1.0
     with pytest.raises(ParameterError, match="version"):
         frame_features(ana_music, version=3)
+
+
+# -- the screen: the networks alone bound every event's confidence before the analysis --------
+def test_no_event_is_more_confident_than_the_networks_allow(model):
+    # Whatever the trees say (random, or all at their largest), the events cut from the
+    # average of theirs and the networks' probability stay at or under highest_confidence.
+    from cleantake.detector import events_from_probabilities, highest_confidence
+
+    rng = np.random.default_rng(7)
+    n = 600
+    for trial in range(40):
+        pn = np.clip(rng.beta(0.6, 3.0, n) * rng.uniform(0.2, 1.0), 0, 1)
+        a = int(rng.integers(0, n - 40))
+        pn[a:a + int(rng.integers(3, 40))] = rng.uniform(0.0, 1.0)  # a burst of some height
+        stereo = bool(trial % 2)
+        ceiling = highest_confidence(pn, model, stereo=stereo)
+        assert 0.0 <= ceiling <= 1.0
+        cp = np.full((n, len(model.classes)), 1.0 / len(model.classes))
+        for pt in (np.ones(n), rng.uniform(0, 1, n), np.where(rng.uniform(0, 1, n) < 0.5, 1.0, 0.0)):
+            events = events_from_probabilities(0.5 * (pt + pn), cp, model, threshold=0.0, stereo=stereo)
+            assert all(e.confidence <= ceiling for e in events), (trial, ceiling, [e.confidence for e in events])
+    # a quiet network rules every event out; a sure one rules nothing out
+    assert highest_confidence(np.full(n, 0.01), model, stereo=False) < 0.3
+    assert highest_confidence(np.full(n, 0.99), model, stereo=False) > 0.5
+
+
+@pytest.mark.slow
+def test_a_screened_recording_has_no_event_in_its_full_analysis_and_the_rest_locate_alike(model):
+    # On corpus recordings: where the screen rules events out, the full analysis finds none at
+    # the lowest confidence that matters; where it does not, the location given the screen's
+    # reading of the networks is the location without it.
+    from cleantake.analysis import spectrogram
+    from cleantake.evaluate import build_mixture
+    from cleantake.locate import locate_events, screen
+
+    s, d = Settings(), resolve_dictionary("any")
+    seen = {True: 0, False: 0}
+    for pred in (lambda e: e["set"] == "clean" and "stems" in e["music"],
+                 lambda e: e["set"] == "clean" and "mixes" in e["music"],
+                 lambda e: e["set"] == "mixes" and e.get("class") == "door",
+                 lambda e: e["class"] == "cough" and e["level_db"] == 0 and len(e["events"]) == 1):
+        e = _corpus_recipe(pred, sets=("stems", "mixes", "clean"))
+        mix, _, _, sr = build_mixture(CORPUS, e)
+        x = mix.T.copy() if mix.ndim == 2 else mix[None, :]
+        cfg = s.stft_config(sr)
+        X, V = spectrogram(x, cfg)
+        scr = screen(X, V, cfg, settings=s, dictionary=d)
+        assert scr is not None and scr.stereo == (x.shape[0] > 1 and channels_differ(X))
+        ana = analyse(x, sr, dictionary=d, settings=s, stft_pair=(X, V))
+        if scr.rules_out(s):
+            seen[True] += 1
+            assert detect_events(ana, model=model, threshold=min(s.sensitivity, s.review_level)) == []
+        else:
+            seen[False] += 1
+            a = locate_events(ana, settings=s, dictionary=d)
+            b = locate_events(ana, settings=s, dictionary=d, screened=scr)
+            assert a.events == b.events and a.candidates == b.candidates and np.array_equal(a.frames, b.frames)
+    assert seen[True] and seen[False], seen

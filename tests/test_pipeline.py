@@ -127,6 +127,42 @@ def test_silence_and_clean_music_unchanged():
     np.testing.assert_array_equal(res.cleaned, x)
 
 
+def test_clean_music_the_networks_rule_out_comes_back_unanalysed_and_bit_identical(monkeypatch):
+    """Corpus stems the detector's networks rule out (locate.Screen): no NMF analysis, the
+    input returned bit for bit, alone and as blocks of a longer recording."""
+    import soundfile as sf
+
+    import cleantake.pipeline as P
+
+    paths = sorted((CORPUS / "music" / "stems").glob("*.flac"))[:4]
+    if not paths:
+        pytest.skip(f"no corpus at {CORPUS}")
+    c = cleantake.Cleaner("any")
+    screened = []
+    for p in paths:
+        x, sr = sf.read(p)
+        res = c.clean(x, sr, block_s=None)
+        if res.stats.get("screened"):
+            screened.append(x)
+            assert res.events == [] and res.candidates == [] and not res.removed.any()
+            assert np.array_equal(res.cleaned, x)
+    assert screened, "none of the first corpus stems was screened"
+
+    calls = []
+    analyse = P.analyse
+
+    def counted(*a, **k):
+        calls.append(1)
+        return analyse(*a, **k)
+
+    monkeypatch.setattr(P, "analyse", counted)
+    x = screened[0]
+    res = c.clean(x, sr, block_s=8.0, overlap_s=2.0)  # 20 s in blocks
+    assert res.stats["blocks"] >= 2 and res.stats["screened_blocks"] >= 1
+    assert len(calls) == res.stats["blocks"] - res.stats["screened_blocks"]
+    assert np.array_equal(res.cleaned, x)
+
+
 @pytest.mark.parametrize("method", ["nmf", "kam"])
 def test_baselines_sum_to_input(mixed, method):
     y = mixed[0]

@@ -208,6 +208,7 @@ def analyse(
     settings: Settings,
     threads: int | None = None,
     templates: BandTemplates | None = None,
+    stft_pair: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Analysis:
     """Analyse one recording: STFT, NMF with the interference templates, necessity gains.
 
@@ -226,6 +227,8 @@ def analyse(
         to one (``threadpoolctl.threadpool_limits(1, user_api="blas")`` to match it).
     templates : BandTemplates, optional
         ``band_templates(dictionary, cfg, settings.n_bands)``, if already computed.
+    stft_pair : (X, V), optional
+        :func:`spectrogram` of ``x`` at ``settings.stft_config(sr)``, if already computed.
 
     Returns
     -------
@@ -234,7 +237,10 @@ def analyse(
     s = settings
     threads = 1 if threads is None else threads
     cfg = s.stft_config(sr)
-    X, V = spectrogram(x, cfg, threads=threads)
+    X, V = spectrogram(x, cfg, threads=threads) if stft_pair is None else stft_pair
+    if X.shape[0] != x.shape[0] or V.shape != (cfg.n_freq, cfg.n_frames(x.shape[1])):
+        raise ParameterError(f"the STFT given has shape {V.shape} for {X.shape[0]} channels; this recording's is "
+                             f"{(cfg.n_freq, cfg.n_frames(x.shape[1]))} for {x.shape[0]}")
     t = templates if templates is not None else band_templates(dictionary, cfg, s.n_bands)
     Vb = t.P @ V
     res = semi_nmf(Vb, t.Wb, n_free=s.music_rank, n_iter=s.n_iter, beta=dictionary.beta, threads=threads)

@@ -20,6 +20,11 @@ computes. This module replaces it by a small model trained on augmented corpus m
    each event a calibrated confidence (isotonic calibration fitted on held-out folds) and a
    class label (``"unknown"`` when no class is likely enough).
 
+The networks need only the STFT: :func:`highest_confidence` bounds every event's confidence
+from their probability alone, with the trees' taken at their largest, so that a recording
+they rule out need not be analysed (:func:`cleantake.locate.screen`; the bound is exact, the
+events found are the same).
+
 Only these attributes of the analysis are read: ``cfg`` (StftConfig), ``V`` (F, T), ``X``
 (C, F, T; with a stereo network, whether its channels differ: :func:`channels_differ`),
 ``P`` (B, F), ``Vb`` (B, T), ``Wb`` (B, n_fixed), ``nmf`` (with ``W``, ``H``, ``n_fixed``),
@@ -48,6 +53,7 @@ __all__ = [
     "frame_probabilities", "channels_differ", "DUAL_MONO_DB", "SOUNDING_DB", "network_bands", "network_planes", "network_logits", "network_probability",
     "network_arrays", "network_from_arrays", "interference_probabilities", "average_models",
     "smoothed_probability", "detect_events", "events_from_probabilities", "reads_stereo",
+    "model_network_probability", "highest_confidence",
 ]
 
 #: Log-spaced frequency bands of the network's input (:func:`network_bands`).
@@ -850,7 +856,7 @@ def average_models(models: list[DetectorModel], *, calib_x: np.ndarray | None = 
 
 
 def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.ndarray | None = None, *,
-                        stereo: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                        stereo: bool = False, network: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class.
 
     Parameters
@@ -864,6 +870,9 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
     stereo : bool, default False
         Whether the recording has two or more channels that differ (:func:`channels_differ`):
         the model's stereo networks, if it has any, are then used instead of its networks.
+    network : np.ndarray [shape=(n_frames,)], optional
+        :func:`model_network_probability` of the same recording with the same ``stereo``,
+        when the caller has it already (``bands`` is then not read).
 
     Returns
     -------
@@ -876,19 +885,23 @@ def frame_probabilities(features: np.ndarray, model: DetectorModel, bands: np.nd
     logit = _mlp(Z, model.det_layers)[:, 0]
     p = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
     if model.networks:
-        if bands is None:
-            raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
-        if np.shape(bands)[1] != p.size:
-            raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
-        nets = model.stereo_networks if stereo and model.stereo_networks else model.networks
-        p = 0.5 * (p + network_probability(bands, nets))
+        if network is None:
+            if bands is None:
+                raise DetectorError("this detector model has a network: give the band spectrogram (network_bands)")
+            if np.shape(bands)[1] != p.size:
+                raise DetectorError(f"bands cover {np.shape(bands)[1]} frames, the features {p.size}")
+            nets = model.stereo_networks if stereo and model.stereo_networks else model.networks
+            network = network_probability(bands, nets)
+        elif np.shape(network) != p.shape:
+            raise DetectorError(f"the network's probability covers {np.size(network)} frames, the features {p.size}")
+        p = 0.5 * (p + np.asarray(network, np.float64))
     s = _mlp(Z, model.cls_layers)
     s = np.exp(s - s.max(axis=1, keepdims=True))
     return p, s / s.sum(axis=1, keepdims=True)
 
 
-def interference_probabilities(ana, model: DetectorModel, *,
-                               stereo: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def interference_probabilities(ana, model: DetectorModel, *, stereo: bool | None = None,
+                               network: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities of interference and of each class in an analysed recording.
 
     The detector's probability (:func:`frame_probabilities` on :func:`frame_features`),
@@ -906,15 +919,84 @@ def interference_probabilities(ana, model: DetectorModel, *,
     stereo : bool, optional
         :func:`reads_stereo` of ``ana`` and ``model``, when the caller has it already (it
         reads the whole STFT); default: asked here.
+    network : np.ndarray [shape=(n_frames,)], optional
+        :func:`model_network_probability` of ``ana.V`` with the same ``stereo``, when the
+        caller has it already (as :func:`cleantake.locate.screen` does).
 
     Returns
     -------
     p : np.ndarray [shape=(n_frames,)], float64 in [0, 1]
     class_probs : np.ndarray [shape=(n_frames, len(model.classes))], rows summing to 1
     """
-    bands = network_bands(ana.V, ana.cfg) if model.networks else None
     stereo = reads_stereo(ana, model) if stereo is None else bool(stereo)
-    return frame_probabilities(frame_features(ana), model, bands, stereo=stereo)
+    if network is None and model.networks:
+        network = model_network_probability(ana.V, ana.cfg, model, stereo=stereo)
+    return frame_probabilities(frame_features(ana), model, stereo=stereo, network=network)
+
+
+def model_network_probability(V: np.ndarray, cfg: StftConfig, model: DetectorModel, *,
+                              stereo: bool) -> np.ndarray | None:
+    """The probability of interference by the model's networks alone (the pool that
+    :func:`frame_probabilities` reads: its stereo networks when ``stereo`` and it has any).
+
+    It needs only the STFT, not the NMF analysis, so it can be had before the analysis.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(cfg.n_freq, n_frames)]
+        Magnitude spectrogram (the analysis's ``V``: the mean magnitude over channels).
+    cfg : StftConfig
+    model : DetectorModel
+    stereo : bool
+        :func:`reads_stereo` of the recording.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)], float64 in [0, 1], or None
+        None when the model has no networks.
+    """
+    if not model.networks:
+        return None
+    nets = model.stereo_networks if stereo and model.stereo_networks else model.networks
+    return network_probability(network_bands(V, cfg), nets)
+
+
+def highest_confidence(network: np.ndarray, model: DetectorModel, *, stereo: bool) -> float:
+    """The highest confidence any event of a recording can have, from its networks alone.
+
+    A frame's probability is the mean of the trees' and the networks'
+    (:func:`frame_probabilities`); with the trees' taken at their largest (1), no smoothed
+    frame probability can exceed ``(1 + max smoothed network probability) / 2``, so no
+    event's score, nor (the calibration being read at it) its confidence, can exceed what
+    this returns. An exact bound, not an estimate: where it lies under the confidence an
+    event needs, :func:`detect_events` finds none in the recording whatever its analysis
+    holds, and the analysis need not be made.
+
+    Parameters
+    ----------
+    network : np.ndarray [shape=(n_frames,)]
+        :func:`model_network_probability` of the recording.
+    model : DetectorModel
+    stereo : bool
+        :func:`reads_stereo` of the recording (which calibration applies).
+
+    Returns
+    -------
+    float in [0, 1]
+        0 when no smoothed frame probability can pass the model's ``high`` level.
+    """
+    network = np.asarray(network, np.float64)
+    if not network.size:
+        return 0.0
+    # 1e-9: the running mean of the averaged probabilities and this sum round differently.
+    top = 0.5 * (1.0 + float(smoothed_probability(network, model).max())) + 1e-9
+    if top <= model.settings.get("high", 0.5) - 1e-9:
+        return 0.0
+    calib_x, calib_y = model.calibration(stereo)
+    # The calibration is isotonic (non-decreasing); its largest value up to ``top`` is read
+    # all the same, so that the bound holds for any calibration.
+    at = np.append(np.asarray(calib_x, np.float64)[np.asarray(calib_x) <= top], top)
+    return float(np.clip(np.max(np.interp(at, calib_x, calib_y)), 0.0, 1.0))
 
 
 def reads_stereo(ana, model: DetectorModel) -> bool:
@@ -1053,8 +1135,8 @@ def events_from_probabilities(
     return out
 
 
-def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
-                  threshold: float | None = None) -> list[DetectedEvent]:
+def detect_events(ana, *, model: DetectorModel | str | Path | None = None, threshold: float | None = None,
+                  stereo: bool | None = None, network: np.ndarray | None = None) -> list[DetectedEvent]:
     """Find interference events in an analysed recording.
 
     Parameters
@@ -1067,6 +1149,10 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     threshold : float in [0, 1], optional
         Confidence (calibrated probability that an event is real) an event needs to be
         returned; lower finds more events and more false ones. Default: the model's.
+    stereo : bool, optional
+        :func:`reads_stereo` of ``ana`` and ``model``, if the caller has it; default: asked here.
+    network : np.ndarray [shape=(n_frames,)], optional
+        :func:`model_network_probability` of ``ana.V``, if the caller has it.
 
     Returns
     -------
@@ -1075,7 +1161,7 @@ def detect_events(ana, *, model: DetectorModel | str | Path | None = None,
     """
     if not isinstance(model, DetectorModel):
         model = load_model(model)
-    stereo = reads_stereo(ana, model)  # once: it reads the whole STFT
-    p, cp = interference_probabilities(ana, model, stereo=stereo)
+    stereo = reads_stereo(ana, model) if stereo is None else bool(stereo)  # once: it reads the whole STFT
+    p, cp = interference_probabilities(ana, model, stereo=stereo, network=network)
     return events_from_probabilities(p, cp, model, threshold=threshold, inner=getattr(ana, "inner", None),
                                      stereo=stereo)

@@ -73,8 +73,9 @@ class FileResult:
     output, removed_output, labels_output, candidates_output, report_output : Path or None
         Files written.
     stats : dict
-        ``"blocks"``, ``"crossfaded_joins"`` and ``"seconds"`` (per stage, summed over
-        blocks, plus ``"read"`` and ``"write"``) for :func:`clean_file`.
+        ``"blocks"``, ``"crossfaded_joins"``, ``"screened_blocks"`` and ``"seconds"`` (per
+        stage, summed over blocks, plus ``"read"`` and ``"write"``) for :func:`clean_file`
+        (see :func:`cleantake.streaming.clean_blocks`).
     candidates : list of Event
         Events the detector was less sure of (``CleanResult.candidates``): not removed,
         listed unticked in the report for review, not in the label file.

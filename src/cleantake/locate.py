@@ -17,8 +17,8 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
-from .detector import (ACTIVATION_CLASSES, detect_events, interference_probabilities, load_model,
-                       smoothed_probability)
+from .detector import (ACTIVATION_CLASSES, channels_differ, detect_events, highest_confidence,
+                       interference_probabilities, load_model, model_network_probability, smoothed_probability)
 from .masking import dilate, segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Event", "overlaps_any", "interference_share", "candidate_frames", "evidence_ratio", "segments", "dilate", "segments_to_events",
-    "Location", "locate_events", "chosen_locator", "learned_location", "add_channel_events", "trim_spans",
+    "Location", "locate_events", "chosen_locator", "learned_location", "Screen", "screen", "add_channel_events", "trim_spans",
     "necessity_threshold", "necessity_contrast", "evidence_threshold", "size_share",
     "event_label", "events_from_share", "EVIDENCE_RANK", "CONTRAST_NEIGHBOURS", "STAGES",
 ]
@@ -329,7 +329,70 @@ def chosen_locator(settings: Settings, dictionary: "Dictionary") -> str:
     return "learned" if set(ACTIVATION_CLASSES) <= set(dictionary.labels) else "stack"
 
 
-def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Location:
+@dataclass(frozen=True)
+class Screen:
+    """What the learned detector's networks say of a recording before its NMF analysis
+    (:func:`screen`).
+
+    Attributes
+    ----------
+    stereo : bool
+        Whether the detector reads the recording with its stereo networks
+        (:func:`cleantake.detector.reads_stereo`).
+    network : np.ndarray [shape=(T,)], float64 in [0, 1]
+        The networks' probability of interference in each frame
+        (:func:`cleantake.detector.model_network_probability`).
+    ceiling : float in [0, 1]
+        The highest confidence any event of the recording can reach, whatever the analysis
+        holds (:func:`cleantake.detector.highest_confidence`).
+    """
+
+    stereo: bool
+    network: np.ndarray
+    ceiling: float
+
+    def rules_out(self, settings: Settings) -> bool:
+        """Whether the learned location (:func:`learned_location`) can find no event and no
+        candidate for review at ``settings`` (``sensitivity``, ``review_level``) in the
+        recording: its analysis need not be made, and nothing is removed from it."""
+        return self.ceiling < min(settings.sensitivity, settings.review_level)
+
+
+def screen(X: np.ndarray, V: np.ndarray, cfg, *, settings: Settings, dictionary: "Dictionary") -> Screen | None:
+    """The learned detector's networks read a recording from its STFT alone, before the NMF
+    analysis: where they bound every event's confidence under what an event or a candidate
+    needs (:meth:`Screen.rules_out`), the location finds nothing whatever the analysis holds.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_channels, n_freq, T)], complex
+        STFT of the channels (:func:`cleantake.analysis.spectrogram`).
+    V : np.ndarray [shape=(n_freq, T)]
+        Their mean magnitude (the same).
+    cfg : StftConfig
+        Their STFT (``settings.stft_config(sr)``).
+    settings : Settings
+    dictionary : Dictionary
+        The dictionary the analysis would be made with (:func:`chosen_locator`).
+
+    Returns
+    -------
+    Screen or None
+        None when the location is not the learned detector's, or its model has no networks.
+        Give it to :func:`locate_events` with the analysis of the same STFT: the networks are
+        not read twice.
+    """
+    if chosen_locator(settings, dictionary) != "learned":
+        return None
+    model = load_model(settings.detector)
+    stereo = bool(model.stereo_networks) and channels_differ(X)
+    network = model_network_probability(V, cfg, model, stereo=stereo)
+    if network is None:
+        return None
+    return Screen(stereo, network, highest_confidence(network, model, stereo=stereo))
+
+
+def learned_location(ana: Analysis, *, settings: Settings, model=None, screened: Screen | None = None) -> Location:
     """The location by the learned detector (``Settings.locator == "learned"``).
 
     Parameters
@@ -340,6 +403,9 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
         ``sensitivity`` is the confidence an event needs.
     model : DetectorModel or path, optional
         Default: the shipped model (see :func:`cleantake.detector.detect_events`).
+    screened : Screen, optional
+        :func:`screen` of the same STFT with the same model, if made (its networks' reading
+        is used, not made again).
 
     Returns
     -------
@@ -352,7 +418,8 @@ def learned_location(ana: Analysis, *, settings: Settings, model=None) -> Locati
     fc = settings.counts(ana.cfg)
     # Each run of frames is judged on its own, so the events at or above the sensitivity are
     # the same whatever the lower level the candidates are cut at.
-    cut = detect_events(ana, model=model, threshold=min(settings.sensitivity, settings.review_level))
+    more = {} if screened is None else {"stereo": screened.stereo, "network": screened.network}
+    cut = detect_events(ana, model=model, threshold=min(settings.sensitivity, settings.review_level), **more)
     # An event far longer than any interference the detector learned from is music that stands
     # out, not a transient: listed for review, never repaired (Settings.max_event_ms).
     longest = settings.max_event_ms / 1000.0 / ana.cfg.frame_seconds
@@ -480,7 +547,8 @@ def add_channel_events(loc: Location, channels: Sequence[Location], *, confidenc
                     [c for c in loc.candidates if not overlaps_any(c, new)])
 
 
-def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary") -> Location:
+def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary",
+                  screened: Screen | None = None) -> Location:
     """Find the frames with interference: candidates, necessity, edge, KAM novelty, length,
     confirmation, evidence, growth (the stages are described by :class:`Settings`).
 
@@ -491,13 +559,15 @@ def locate_events(ana: Analysis, *, settings: Settings, dictionary: "Dictionary"
     dictionary : Dictionary
         The dictionary ``ana`` was made with (its size scales the thresholds; its classes
         label the events).
+    screened : Screen, optional
+        :func:`screen` of ``ana``'s STFT, if made (read by the learned detector).
 
     Returns
     -------
     Location
     """
     if chosen_locator(settings, dictionary) == "learned":
-        return learned_location(ana, settings=settings, model=settings.detector)
+        return learned_location(ana, settings=settings, model=settings.detector, screened=screened)
     s = settings
     fc = s.counts(ana.cfg)
     n_frames = ana.n_frames

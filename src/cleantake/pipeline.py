@@ -23,7 +23,8 @@ from .errors import ParameterError
 from .io import block_sizes
 from .labels import check_spans
 from .like import LikeModel, LikeParams, check_like, learn_like_model, locate_like, spans_analysis, with_like
-from .locate import Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any, trim_spans
+from .locate import (Event, add_channel_events, chosen_locator, dilate, locate_events, overlaps_any, screen,
+                     trim_spans)
 from .masking import segments
 from .repair import repair
 from .settings import FrameCounts, Settings, check_names
@@ -61,10 +62,11 @@ class CleanResult:
         (STFT frames), ``seconds`` (wall seconds per stage: ``analysis``, ``location``,
         ``repair``), and from the location ``necessity`` (the recording's necessity
         threshold), ``candidate_frames`` and ``events_before_confirm`` (see
-        :class:`cleantake.locate.Location`). A recording cleaned in blocks has instead
-        ``seconds`` summed over blocks (with ``read`` and ``write``: taking the blocks and
-        joining them), ``blocks`` and ``crossfaded_joins``
-        (:func:`cleantake.streaming.clean_blocks`).
+        :class:`cleantake.locate.Location`); ``screened`` (True) when the detector's networks
+        ruled every event out before the NMF analysis (:func:`cleantake.locate.screen`), which
+        was then not made. A recording cleaned in blocks has instead ``seconds`` summed over
+        blocks (with ``read`` and ``write``: taking the blocks and joining them), ``blocks``,
+        ``crossfaded_joins`` and ``screened_blocks`` (:func:`cleantake.streaming.clean_blocks`).
     candidates : list of Event
         Events the learned detector was less sure of: confidence from
         ``Settings.review_level`` up to ``Settings.sensitivity``, in seconds. Never
@@ -189,7 +191,11 @@ class Cleaner:
 
     The ``proposed`` method is three public stages, usable on their own:
     :func:`cleantake.analysis.analyse` → :func:`cleantake.locate.locate_events` →
-    :func:`cleantake.repair.repair`.
+    :func:`cleantake.repair.repair`. Before the NMF analysis, the learned detector's networks
+    read the STFT (:func:`cleantake.locate.screen`); a recording or block where they bound
+    every event's confidence under what an event or a candidate for review needs is returned
+    as it is, without the analysis (``stats["screened"]``): an exact bound, so the events,
+    the candidates and the output are those the analysis would have given.
 
     Parameters
     ----------
@@ -265,14 +271,15 @@ class Cleaner:
             self._cache[key] = band_templates(self.dictionary, cfg, self.settings.n_bands)
         return self._cache[key]
 
-    def analyse(self, x: np.ndarray, sr: int) -> Analysis:
+    def analyse(self, x: np.ndarray, sr: int, *, stft_pair: tuple[np.ndarray, np.ndarray] | None = None) -> Analysis:
         """:func:`cleantake.analysis.analyse` with this Cleaner's dictionary and settings;
-        ``x`` is ``(n_channels, n_samples)`` float64. BLAS single-threaded, as in :meth:`clean`
-        (so that the band templates it caches are those :meth:`clean` would make)."""
+        ``x`` is ``(n_channels, n_samples)`` float64 (``stft_pair``: its ``spectrogram``, if
+        made). BLAS single-threaded, as in :meth:`clean` (so that the band templates it caches
+        are those :meth:`clean` would make)."""
         cfg = self.settings.stft_config(sr)
         with _single_threaded_blas():
             return analyse(x, sr, dictionary=self.dictionary, settings=self.settings, threads=_recording_threads(),
-                           templates=self.templates(cfg))
+                           templates=self.templates(cfg), stft_pair=stft_pair)
 
     # -- public ----------------------------------------------------------------------------
     def clean(self, audio: np.ndarray, sr: int, *, events=None, keep=None, like=None,
@@ -559,9 +566,24 @@ class Cleaner:
         # --like), nothing reads the analysis with the empty dictionary: the finder analyses the
         # block with the learned templates, the detector with its own. (Given spans always get it.)
         skip = marked is None and like is not None and like_model is not None and not self.dictionary.rank
-        ana = None if skip else self.analyse(x, sr)
-        report(0.55, "analysis")
         stats = {"n_frames": cfg.n_frames(n), "seconds": seconds}
+        screened = None
+        if marked is None and like is None and not (s.channel_confidence > 0 and x.shape[0] > 1):
+            # The detector's networks read the STFT first: where they rule every event out
+            # (locate.Screen.rules_out, an exact bound), the location could find nothing
+            # whatever the NMF analysis held, and the analysis is not made.
+            stft_pair = spectrogram(x, cfg, threads=_recording_threads())
+            report(0.2, "analysis")
+            screened = screen(*stft_pair, cfg, settings=s, dictionary=self.dictionary)
+            report(0.3, "location")
+            if screened is not None and screened.rules_out(s):
+                stats.update(screened=True, detector_events=0)
+                report(1.0)
+                return np.zeros_like(x), [], stats
+            ana = self.analyse(x, sr, stft_pair=stft_pair)
+        else:
+            ana = None if skip else self.analyse(x, sr)
+        report(0.55, "analysis")
         fc = s.counts(cfg)
         if marked is not None:
             # The spans repaired at the analysis's STFT and, with a dictionary, again at each
@@ -583,7 +605,7 @@ class Cleaner:
             return self._outside_keep(removed, kept, sr, cfg), list(marked), stats
         if like is not None:
             return self._process_like(x, sr, ana, like, kept, stats, report, locate_only, like_model)
-        loc = locate_events(ana, settings=s, dictionary=self.dictionary)
+        loc = locate_events(ana, settings=s, dictionary=self.dictionary, screened=screened)
         if s.channel_confidence > 0 and x.shape[0] > 1 and chosen_locator(s, self.dictionary) == "learned":
             # Each channel located on its own too (Settings.channel_confidence).
             alone = [locate_events(self.analyse(x[c:c + 1], sr), settings=s, dictionary=self.dictionary)

@@ -597,7 +597,8 @@ def clean_blocks(
         (about 0.1 GB per 20-s stereo block at 44.1 kHz); the output does not depend on it.
     stats : dict, optional
         Filled with ``"seconds"`` (per-stage seconds summed over blocks, plus ``"read"`` and
-        ``"write"``), ``"blocks"`` and ``"crossfaded_joins"``.
+        ``"write"``), ``"blocks"``, ``"crossfaded_joins"`` and ``"screened_blocks"`` (blocks
+        whose NMF analysis was not needed: ``CleanResult.stats["screened"]``).
     candidates : list, optional
         Filled with the candidates for review (``CleanResult.candidates``), joined as the
         events are and without those that overlap an event.
@@ -610,7 +611,7 @@ def clean_blocks(
     n_workers = default_jobs() if workers is None else check_workers(workers)
     duration_s = n_total / sr
     seconds: dict[str, float] = {}
-    counts = {"blocks": 0, "crossfaded_joins": 0}
+    counts = {"blocks": 0, "crossfaded_joins": 0, "screened_blocks": 0}
     user_report = progress or (lambda f: None)
     done = {"f": 0.0}
     # Several blocks: cleaned in ``n_workers`` pool threads (even one), each block's own work
@@ -682,6 +683,7 @@ def clean_blocks(
             for k, v in res.stats.get("seconds", {}).items():
                 seconds[k] = seconds.get(k, 0.0) + v
             counts["blocks"] += 1
+            counts["screened_blocks"] += int(bool(res.stats.get("screened")))
             r = res.removed.reshape(block.shape)
             ev = shift_events(res.events, start / sr, duration_s)
             cv = shift_events(getattr(res, "candidates", []), start / sr, duration_s)
