@@ -161,6 +161,20 @@ def test_clean_music_the_networks_rule_out_comes_back_unanalysed_and_bit_identic
     assert res.stats["blocks"] >= 2 and res.stats["screened_blocks"] >= 1
     assert len(calls) == res.stats["blocks"] - res.stats["screened_blocks"]
     assert np.array_equal(res.cleaned, x)
+    # Stereo mixes with each channel also located alone (channel_confidence): screened only
+    # when the mix and every channel are ruled out; then nothing at all is analysed.
+    cc = cleantake.Cleaner("any", channel_confidence=0.7)
+    n_screened = 0
+    for p in sorted((CORPUS / "music" / "mixes").glob("*.flac"))[:10]:
+        x, sr = sf.read(p)
+        calls.clear()
+        res = cc.clean(x, sr, block_s=None)
+        if res.stats.get("screened"):
+            n_screened += 1
+            assert not calls and np.array_equal(res.cleaned, x) and res.events == []
+        else:
+            assert 1 <= len(calls) <= 3  # the mix, and the channels not ruled out
+    assert n_screened, "none of the first corpus mixes was screened"
 
 
 @pytest.mark.parametrize("method", ["nmf", "kam"])

@@ -357,6 +357,12 @@ class Screen:
         recording: its analysis need not be made, and nothing is removed from it."""
         return self.ceiling < min(settings.sensitivity, settings.review_level)
 
+    def adds_nothing(self, settings: Settings) -> bool:
+        """For one channel of a recording located alone (``Settings.channel_confidence``):
+        whether none of its events can reach the confidence :func:`add_channel_events` needs
+        (``channel_confidence``, and ``sensitivity`` to be an event at all)."""
+        return self.ceiling < max(settings.sensitivity, settings.channel_confidence)
+
 
 def screen(X: np.ndarray, V: np.ndarray, cfg, *, settings: Settings, dictionary: "Dictionary") -> Screen | None:
     """The learned detector's networks read a recording from its STFT alone, before the NMF

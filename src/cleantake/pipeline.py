@@ -567,16 +567,25 @@ class Cleaner:
         # block with the learned templates, the detector with its own. (Given spans always get it.)
         skip = marked is None and like is not None and like_model is not None and not self.dictionary.rank
         stats = {"n_frames": cfg.n_frames(n), "seconds": seconds}
-        screened = None
-        if marked is None and like is None and not (s.channel_confidence > 0 and x.shape[0] > 1):
+        by_channel = s.channel_confidence > 0 and x.shape[0] > 1 and chosen_locator(s, self.dictionary) == "learned"
+        screened, channels = None, []
+        if marked is None and like is None:
             # The detector's networks read the STFT first: where they rule every event out
             # (locate.Screen.rules_out, an exact bound), the location could find nothing
             # whatever the NMF analysis held, and the analysis is not made.
             stft_pair = spectrogram(x, cfg, threads=_recording_threads())
             report(0.2, "analysis")
             screened = screen(*stft_pair, cfg, settings=s, dictionary=self.dictionary)
+            if by_channel:
+                # Each channel is located on its own too (Settings.channel_confidence), unless
+                # its networks rule out every event it could add (Screen.adds_nothing).
+                for c in range(x.shape[0]):
+                    pair = spectrogram(x[c:c + 1], cfg, threads=_recording_threads())
+                    sc = screen(*pair, cfg, settings=s, dictionary=self.dictionary)
+                    if sc is None or not sc.adds_nothing(s):
+                        channels.append((c, pair, sc))
             report(0.3, "location")
-            if screened is not None and screened.rules_out(s):
+            if screened is not None and screened.rules_out(s) and not channels:
                 stats.update(screened=True, detector_events=0)
                 report(1.0)
                 return np.zeros_like(x), [], stats
@@ -606,10 +615,11 @@ class Cleaner:
         if like is not None:
             return self._process_like(x, sr, ana, like, kept, stats, report, locate_only, like_model)
         loc = locate_events(ana, settings=s, dictionary=self.dictionary, screened=screened)
-        if s.channel_confidence > 0 and x.shape[0] > 1 and chosen_locator(s, self.dictionary) == "learned":
-            # Each channel located on its own too (Settings.channel_confidence).
-            alone = [locate_events(self.analyse(x[c:c + 1], sr), settings=s, dictionary=self.dictionary)
-                     for c in range(x.shape[0])]
+        if channels:
+            # Each channel located on its own too (Settings.channel_confidence), but those whose
+            # networks ruled out every event they could add.
+            alone = [locate_events(self.analyse(x[c:c + 1], sr, stft_pair=pair), settings=s,
+                                   dictionary=self.dictionary, screened=sc) for c, pair, sc in channels]
             loc = add_channel_events(loc, alone, confidence=s.channel_confidence,
                                      frame_times=cfg.frame_times(ana.n_frames), context=fc.context)
         stats.update(loc.stats)
