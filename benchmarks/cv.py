@@ -282,6 +282,8 @@ def _work(job: tuple) -> list[dict]:
                 row["candidates"] = [[e.start_s, e.end_s, e.label, e.confidence] for e in res.candidates]
                 row["in_reach"] = event_metrics(true, events + list(res.candidates), entry["class"])["found"]
                 row["minutes"] = mixture.shape[0] / sr / 60
+                # ruled out by the detector's networks before the analysis (locate.Screen)
+                row["screened"] = bool(res.stats.get("screened") or res.stats.get("screened_blocks"))
             else:
                 cleaned, _, events = peers.cleantake_method(method, dictionary)(mixture, sr)
             cleaned = np.asarray(cleaned, dtype=np.float64).reshape(mixture.shape)

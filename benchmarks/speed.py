@@ -3,7 +3,9 @@
 Builds test recordings by tiling corpus music (stems for mono, full mixes for stereo) and
 inserting corpus interference events (eval set, core classes, one every ~15 s, at -6 dB
 event-to-music energy over the event's span, per the corpus README's level definition):
-3 min mono, 10 min stereo and 60 min stereo, 44.1 kHz, 16-bit WAV, written tile by tile.
+3 min mono, 10 min stereo and 60 min stereo, 44.1 kHz, 16-bit WAV, written tile by tile (on
+request also the hour at 96 kHz, and ``60m_stereo_sparse``: the hour with one event in every
+eighth 30-s tile, a concert with a few coughs, where most blocks hold none).
 
 Then measures, in ONE run and on the same inputs, every case in a fresh Python process (so
 peak memory of one case cannot contaminate another; imports are not timed):
@@ -77,12 +79,14 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 SR = 44100
 CLASSES = ("cough", "door", "creak", "scream", "drop")
-RECORDINGS = {  # name: (minutes, channels[, sample rate, Hz: 44.1 kHz 16-bit unless given])
+RECORDINGS = {  # name: (minutes, channels[, sample rate, Hz: 44.1 kHz 16-bit unless given[, tiles per event]])
     "3m_mono": (3.0, 1),
     "10m_stereo": (10.0, 2),
     "60m_stereo": (60.0, 2),
     # an archive transfer: the hour at 96 kHz, 24-bit (memory grows with the rate: blocks are in seconds)
     "60m_stereo_96k": (60.0, 2, 96000),
+    # a concert's hour: one event in every eighth 30-s tile (15 in the hour) instead of one per ~15 s
+    "60m_stereo_sparse": (60.0, 2, SR, 8),
 }
 from cleantake.streaming import STREAM_BLOCK_S as BLOCK_S, STREAM_OVERLAP_S as OVERLAP_S  # noqa: E402  the library's
 
@@ -92,7 +96,7 @@ from cleantake.streaming import STREAM_BLOCK_S as BLOCK_S, STREAM_OVERLAP_S as O
 # ------------------------------------------------------------------------------------------
 
 def build_recording(corpus: Path, path: Path, minutes: float, channels: int, seed: int = 0,
-                    rate: int = SR) -> dict:
+                    rate: int = SR, tiles_per_event: int = 0) -> dict:
     """Write a test recording of ``minutes`` by tiling corpus music, with interference events.
 
     Music tiles cycle through the corpus stems (mono) or mixes (stereo); each tile gets
@@ -101,6 +105,8 @@ def build_recording(corpus: Path, path: Path, minutes: float, channels: int, see
     over their span; stereo events get a random constant pan. Memory: one tile at a time. With
     ``rate`` other than the corpus's 44.1 kHz every tile is resampled (soxr HQ) after its events
     are added and written as 24-bit (an archive transfer); the events' times are unchanged.
+    With ``tiles_per_event`` k > 0, only every k-th tile gets an event, one (sparse: a concert
+    with a few coughs rather than one event every 15 s).
 
     Returns
     -------
@@ -124,7 +130,9 @@ def build_recording(corpus: Path, path: Path, minutes: float, channels: int, see
             y = m[: n_total - written].copy()
             n = y.shape[0]
             t = 1.0 + rng.uniform(0, 3)
-            while t < n / SR - 5.0:
+            sparse_skip = tiles_per_event > 0 and (k - 1) % tiles_per_event != 0
+            limit = 0.0 if sparse_skip else n / SR - 5.0
+            while t < limit:
                 cls = CLASSES[len(events) % len(CLASSES)]
                 e, esr = sf.read(str(pools[cls][rng.integers(len(pools[cls]))]), dtype="float64")
                 assert esr == SR
@@ -141,6 +149,8 @@ def build_recording(corpus: Path, path: Path, minutes: float, channels: int, see
                         seg += gain * e[:, None] * w[None, :]
                         events.append([round((written + n0) / SR, 3), cls])
                 t += e.size / SR + 0.5 + rng.uniform(8, 14)
+                if tiles_per_event > 0:
+                    break
             if rate != SR:
                 import soxr
 
@@ -157,7 +167,9 @@ def ensure_recordings(corpus: Path, cache: Path, names: list[str], scale: float)
     cache.mkdir(parents=True, exist_ok=True)
     out = {}
     for name in names:
-        minutes, channels, *rate = RECORDINGS[name]
+        minutes, channels, *more = RECORDINGS[name]
+        rate = more[0] if more else SR
+        tiles_per_event = more[1] if len(more) > 1 else 0
         minutes *= scale
         path = cache / f"{name}_x{scale:g}.wav"
         meta = path.with_suffix(".json")
@@ -165,7 +177,7 @@ def ensure_recordings(corpus: Path, cache: Path, names: list[str], scale: float)
             out[name] = json.loads(meta.read_text())
             continue
         t0 = time.perf_counter()
-        out[name] = build_recording(corpus, path, minutes, channels, rate=rate[0] if rate else SR)
+        out[name] = build_recording(corpus, path, minutes, channels, rate=rate, tiles_per_event=tiles_per_event)
         print(f"built {path.name}: {minutes:g} min, {channels} ch, {len(out[name]['events'])} events "
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
     return out
@@ -305,7 +317,8 @@ def run_case(case: str, rec: dict, threads: int | None, workers: int | None = No
             wall = time.perf_counter() - t0
         stages = stats["seconds"]
         intervals = clock.intervals
-        out.update(blocks=stats["blocks"], crossfaded_joins=stats["crossfaded_joins"], n_events=len(events),
+        out.update(blocks=stats["blocks"], crossfaded_joins=stats["crossfaded_joins"],
+                   screened_blocks=stats.get("screened_blocks", 0), n_events=len(events),
                    workers=workers or default_workers())
         for f in outdir.iterdir():
             f.unlink()
@@ -437,6 +450,7 @@ CASES = {
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
                    "cleantake_channels", "cleantake_all", "cleantake_spans"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
+    "60m_stereo_sparse": ["floor", "cleantake"],
 }
 
 
@@ -451,7 +465,8 @@ def main(argv=None) -> int:
                     help="where the built recordings are kept (about 0.7 GB for all)")
     ap.add_argument("--lengths", nargs="+", default=["3m_mono", "10m_stereo", "60m_stereo"], choices=list(RECORDINGS),
                     help="recordings to run (default the three at 44.1 kHz; 60m_stereo_96k, an hour at 96 kHz "
-                         "24-bit, 2 GB on disk, on request)")
+                         "24-bit, 2 GB on disk, and 60m_stereo_sparse, the hour with 15 events instead of "
+                         "about 240, on request)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every length (quick runs)")
     ap.add_argument("--threads", type=int, default=None, help="limit BLAS/OpenMP threads (default: theirs)")
     ap.add_argument("--workers", type=int, default=None,
