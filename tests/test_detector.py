@@ -557,11 +557,16 @@ def test_feature_versions_differ_only_next_to_digital_silence(ana_music):
 
 
 # -- the screen: the networks alone bound every event's confidence before the analysis --------
-def test_no_event_is_more_confident_than_the_networks_allow(model):
+@pytest.mark.parametrize("calibration", ["shipped", "stereo apart, not monotone"])
+def test_no_event_is_more_confident_than_the_networks_allow(model, calibration):
     # Whatever the trees say (random, or all at their largest), the events cut from the
-    # average of theirs and the networks' probability stay at or under highest_confidence.
+    # average of theirs and the networks' probability stay at or under highest_confidence,
+    # with the shipped calibration and with a stereo one of its own that rises and falls.
     from cleantake.detector import events_from_probabilities, highest_confidence
 
+    if calibration != "shipped":
+        x = np.linspace(0.45, 1.0, 12)
+        model = replace(model, stereo_calib_x=x, stereo_calib_y=np.array([0, .1, .6, .2, .9, .3, .3, .8, .1, .5, .95, 1]))
     rng = np.random.default_rng(7)
     n = 600
     for trial in range(40):
