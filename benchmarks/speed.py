@@ -16,7 +16,7 @@ peak memory of one case cannot contaminate another; imports are not timed):
   with parallel blocks the stages add up to more than the wall time, plus read/write/join)
   and peak RSS per stage (RSS polled every 5 ms from /proc and attributed to the stage running);
 * ``cleantake_seq`` (10 min): the same with one block at a time (``workers=1``);
-* ``cleantake_inspect`` (10 min): :func:`cleantake.files.locate_file` (``cleantake inspect``: the
+* ``cleantake_inspect`` (10 min, and the sparse hour): :func:`cleantake.files.locate_file` (``cleantake inspect``: the
   location alone, no audio written), blocks in threads; ``cleantake_inspect_seq`` one block at a
   time (``inspect -j 1``, how every long recording was inspected before session 39);
 * ``cleantake_stack`` (60 min): the same with ``locator="stack"``, the threshold stack that
@@ -450,7 +450,7 @@ CASES = {
     "60m_stereo": ["floor", "cleantake", "cleantake_stack", "cleantake_report", "cleantake_given",
                    "cleantake_channels", "cleantake_all", "cleantake_spans"],
     "60m_stereo_96k": ["floor", "cleantake", "cleantake_given"],
-    "60m_stereo_sparse": ["floor", "cleantake"],
+    "60m_stereo_sparse": ["floor", "cleantake", "cleantake_inspect"],
 }
 
 
