@@ -5,6 +5,7 @@ input`` in the written files."""
 import dataclasses
 import re
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -565,3 +566,41 @@ def test_the_blocks_of_a_file_are_analysed_whole_whatever_the_block_length(tmp_p
     assert res.stats["blocks"] == 1 and res.events == whole.events
     assert np.array_equal(out, whole.cleaned.astype(np.float32))
     assert locate_file(p, cleaner=cleaner, block_s=30.0).events == whole.events
+
+
+def test_the_join_of_located_events_is_where_clean_would_join():
+    from cleantake.streaming import join_like_clean
+
+    sr = 1000
+    # Overlap 48-52 s; the later block alone holds an event ending just after the middle:
+    # clean cuts after its reach (the earlier block's nothing up to there), so the event is not
+    # the later block's, as inspect must then say too.
+    ev = [Event(48.2, 50.04, "x", 0.9)]
+    j = join_like_clean([], ev, start=48 * sr, n_overlap=4 * sr, sr=sr, reach_s=0.18)
+    assert j == pytest.approx(50.04 + 0.18 + 1 / sr, abs=2 / sr)
+    assert merge_events([], ev, join_s=j) == []
+    # No reach known: the middle; events everywhere: the middle (a cross-fade).
+    assert join_like_clean([], ev, start=48 * sr, n_overlap=4 * sr, sr=sr, reach_s=None) == 50.0
+    wide = [Event(47.0, 53.0, "x", 0.9)]
+    assert join_like_clean(wide, [], start=48 * sr, n_overlap=4 * sr, sr=sr, reach_s=0.18) == 50.0
+
+
+@pytest.mark.slow
+def test_inspect_lists_the_events_clean_keeps_where_a_block_join_falls_on_one(tmp_path):
+    """Two corpus mixes spliced 50 s into a file: the splice sounds like an event to the later
+    20-s block only, in the middle of its overlap with the earlier one. inspect and clean must
+    agree on it (they did not until session 59: inspect joined at the middle, clean where
+    neither block removed anything)."""
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "music" / "mixes"
+    if not corpus.is_dir():
+        pytest.skip("no corpus")
+    parts = [sf.read(corpus / f"mix_00{i}.flac") for i in (2, 3, 4)]
+    sr = parts[0][1]
+    x = np.concatenate([parts[0][0][10 * sr:], parts[1][0], parts[2][0]])  # splices at 20 s and 50 s
+    p = tmp_path / "in.wav"
+    sf.write(p, x, sr, subtype="PCM_16")
+    c = cleantake.Cleaner("any")
+    located = locate_file(p, cleaner=c, block_s=20.0, overlap_s=4.0)
+    cleaned = clean_file(p, tmp_path / "out.wav", cleaner=c, block_s=20.0, overlap_s=4.0)
+    assert [(e.start_s, e.end_s) for e in located.events] == [(e.start_s, e.end_s) for e in cleaned.events]
+    assert [(e.start_s, e.end_s) for e in located.candidates] == [(e.start_s, e.end_s) for e in cleaned.candidates]

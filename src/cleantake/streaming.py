@@ -53,6 +53,7 @@ __all__ = [
     "LIKE_WINDOW_S",
     "clean_blocks",
     "locate_blocks",
+    "join_like_clean",
     "file_blocks",
     "array_blocks",
     "in_blocks",
@@ -115,6 +116,51 @@ def join_removed(r_a: np.ndarray, r_b: np.ndarray) -> tuple[np.ndarray, int, boo
     # sin^2 ramp over the whole overlap: weights of the two blocks sum to 1 at every sample.
     w = np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n)[:, None] ** 2
     return (1.0 - w) * r_a + w * r_b, centre, True
+
+
+def join_like_clean(first: list[Event], second: list[Event], *, start: int, n_overlap: int, sr: int,
+                    reach_s: float | None) -> float:
+    """Where :func:`clean_blocks` would join two consecutive blocks, from their events alone
+    (seconds): what :func:`locate_blocks` joins the events at, so that ``inspect`` lists the
+    events ``clean`` keeps.
+
+    :func:`join_removed` cuts at the sample nearest the middle of the overlap where neither
+    block removed anything; nothing is removed farther than ``reach_s`` from an event
+    (``Settings.reach_s``), so that sample is taken as the one nearest the middle farther
+    than ``reach_s`` (and a sample) from every event of both blocks, or the middle itself
+    when there is none (the blocks are then cross-faded).
+
+    Parameters
+    ----------
+    first, second : list of Event
+        The earlier and the later block's own events, in the recording's time (seconds).
+    start : int
+        First sample of the overlap (the later block's first) in the recording.
+    n_overlap : int
+        Samples both blocks cover.
+    sr : int
+        Sample rate in Hz.
+    reach_s : float or None
+        How far beyond an event a block may remove something; None: the middle of the
+        overlap (a cleaner whose reach is not known).
+
+    Returns
+    -------
+    float
+        The join, in seconds from the start of the recording.
+    """
+    centre = n_overlap // 2
+    if reach_s is None or n_overlap <= 0:
+        return (start + centre) / sr
+    t = (start + np.arange(n_overlap)) / sr
+    busy = np.zeros(n_overlap, bool)
+    margin = reach_s + 1.0 / sr
+    for e in (*first, *second):
+        if e.end_s + margin >= t[0] and e.start_s - margin <= t[-1]:
+            busy |= (t >= e.start_s - margin) & (t <= e.end_s + margin)
+    free = np.flatnonzero(~busy)
+    cut = int(free[np.argmin(np.abs(free - centre))]) if free.size else centre
+    return (start + cut) / sr
 
 
 def merge_events(first: list[Event], second: list[Event], *, join_s: float) -> list[Event]:
@@ -441,9 +487,11 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
                   workers: int | None = None) -> list[Event]:
     """Locate the interference of a recording given in overlapping blocks.
 
-    Consecutive blocks are joined in the middle of their overlap: events starting before it
-    come from the earlier block, the others from the later one, and an event seen by both is
-    merged into one (:func:`merge_events`).
+    Consecutive blocks are joined where :func:`clean_blocks` would join them
+    (:func:`join_like_clean`: near the middle of their overlap, away from both blocks' events
+    by the cleaner's ``settings.reach_s``; in the middle for a cleaner without settings):
+    events starting before it come from the earlier block, the others from the later one, and
+    an event seen by both is merged into one (:func:`merge_events`).
 
     Parameters
     ----------
@@ -483,6 +531,9 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
     events: list[Event] = []
     cands: list[Event] = []
     prev_end = None
+    prev_own: list[Event] = []
+    settings = getattr(cleaner, "settings", None)
+    reach_s = settings.reach_s(sr, like=bool(like)) if hasattr(settings, "reach_s") else None
     user_report = progress or (lambda f: None)
     # Several blocks: located in ``n_workers`` pool threads, each block's own work single-threaded
     # when several run at once (as clean_blocks). One block: in this thread, with the recording's
@@ -530,10 +581,13 @@ def locate_blocks(blocks: Iterable[tuple[int, np.ndarray]], *, cleaner, sr: int,
             if prev_end is None:
                 events, cands = ev, cv
             else:
-                join_s = (start + prev_end) / 2 / sr
+                # Joined where clean_blocks would join the removed parts (join_like_clean).
+                join_s = join_like_clean(prev_own, ev, start=start, n_overlap=prev_end - start, sr=sr,
+                                         reach_s=reach_s)
                 events = merge_events(events, ev, join_s=join_s)
                 cands = merge_events(cands, cv, join_s=join_s)
             prev_end = start + block.shape[0]
+            prev_own = ev
     if candidates is not None:
         candidates[:] = apart_from(cands, events)
     return events
