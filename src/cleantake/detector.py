@@ -1006,14 +1006,17 @@ def reads_stereo(ana, model: DetectorModel) -> bool:
 
     Parameters
     ----------
-    ana : Analysis
+    ana : Analysis, or np.ndarray [shape=(n_channels, n_freq, n_frames)], complex
+        The analysis, or the STFT of its channels (its ``X``) when it is asked before the
+        analysis is made (:func:`cleantake.locate.screen`).
     model : DetectorModel
 
     Returns
     -------
     bool
     """
-    return bool(model.stereo_networks) and channels_differ(ana.X)
+    X = ana if isinstance(ana, np.ndarray) else ana.X
+    return bool(model.stereo_networks) and channels_differ(X)
 
 
 #: How far below the channels' common part what sets them apart must stay for a recording of

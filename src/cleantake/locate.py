@@ -17,8 +17,8 @@ import numpy as np
 
 from . import kam as _kam
 from .analysis import Analysis
-from .detector import (ACTIVATION_CLASSES, channels_differ, detect_events, highest_confidence,
-                       interference_probabilities, load_model, model_network_probability, smoothed_probability)
+from .detector import (ACTIVATION_CLASSES, detect_events, highest_confidence, interference_probabilities,
+                       load_model, model_network_probability, reads_stereo, smoothed_probability)
 from .masking import dilate, segments
 from .nmf import beta_divergence_frames, interference_share, semi_nmf
 from .repair import MusicEstimate, music_estimate
@@ -391,7 +391,7 @@ def screen(X: np.ndarray, V: np.ndarray, cfg, *, settings: Settings, dictionary:
     if chosen_locator(settings, dictionary) != "learned":
         return None
     model = load_model(settings.detector)
-    stereo = bool(model.stereo_networks) and channels_differ(X)
+    stereo = reads_stereo(X, model)
     network = model_network_probability(V, cfg, model, stereo=stereo)
     if network is None:
         return None
