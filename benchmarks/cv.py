@@ -208,9 +208,12 @@ def _cleaner(method: str, dictionary: str, detector: str | None, overrides: tupl
 
 
 def _work(job: tuple) -> list[dict]:
-    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence, hall, tail) = job
+    corpus, entry, runs, dictionary, detector, overrides, (rate, via, gain_db, dual, silence, hall, tail, event_db) = job
     mixture, music, interference, sr = C.build_mixture(corpus, entry)
     true = C.event_spans(corpus, entry)
+    if event_db:  # every event louder or quieter than the recipe's level (--event-gain-db)
+        interference = interference * 10.0 ** (event_db / 20.0)
+        mixture = music + interference
     if hall:  # the events heard from the audience of a hall, with its reverberation (--hall)
         interference = C.in_hall(interference, sr, hall[0], hall[1], seed=zlib.crc32(entry["id"].encode()))
         mixture = music + interference
@@ -747,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
                          "cleaning and scoring; default: the corpus's 44.1 kHz")
     ap.add_argument("--gain-db", type=float, default=None, metavar="DB",
                     help="scale every recording (music and interference) by DB decibels first")
+    ap.add_argument("--event-gain-db", type=float, default=None, metavar="DB",
+                    help="every event DB decibels louder (or quieter) than its recipe's level, the music as it is: "
+                         "+12 is a cough into a quiet passage, well above the corpus's -9 to +3 dB")
     ap.add_argument("--silence", type=float, default=None, metavar="S",
                     help="add S seconds of digital silence before and after every recording")
     ap.add_argument("--dual-mono", action="store_true",
@@ -835,7 +841,7 @@ def main(argv: list[str] | None = None) -> int:
         clean = subsample([e for e in recipes if e["set"] == "clean"], args.clean_every or args.every, args.offset)
         detector = None if args.dictionary in ("bundled", "none") else str(Path(args.detector_dir) / f"fold{k}.npz")
         variant = (args.sr, args.via, args.gain_db, args.dual_mono, args.silence,
-                   tuple(args.hall) if args.hall else None, args.span_tail)
+                   tuple(args.hall) if args.hall else None, args.span_tail, args.event_gain_db)
         per_fold.append([(args.corpus, e, runs, dicts[k], detector, overrides, variant) for e in noisy + clean])
     # folds interleaved, so that a run stopped early still covers every fold about evenly
     jobs = [j for i in range(max(map(len, per_fold), default=0)) for f in per_fold if i < len(f) for j in [f[i]]]
@@ -891,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
                  "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono,
-                 "silence": args.silence, "hall": args.hall, "span_tail": args.span_tail, "n_mixtures": len(jobs), "wall_seconds": wall,
+                 "silence": args.silence, "hall": args.hall, "span_tail": args.span_tail, "event_gain_db": args.event_gain_db, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "found_rule": f"located events cover >= {FOUND_COVER:.0%} of the true span"},
