@@ -91,6 +91,10 @@ SR = 44100
 N_FOLDS = 5
 ALL_CLASSES = CORE_CLASSES + EXTRA_CLASSES
 EXCERPT_S = 10.0
+#: Levels (dB, the corpus's definition) of the augmented mixtures' events: the corpus's -9 to +3
+#: and some margin; and, for the seeds of ``--loud-seed``, a cough into a quiet passage.
+LEVELS = (-12.0, 6.0)
+LOUD_LEVELS = (6.0, 18.0)
 POS_RATIO = 0.15  # frame positive: true interference energy >= this share of the mixture's
 NEG_RATIO = 0.01  # frame negative: below this share
 #: The positive share the models are trained with (``--pos-ratio``); held-out frame AP is
@@ -196,7 +200,7 @@ def _pools(corpus: Path, k: int | None):
 
 
 def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_CLASSES,
-                    excerpt_s: float = EXCERPT_S, hall_prob: float = 0.0):
+                    excerpt_s: float = EXCERPT_S, hall_prob: float = 0.0, levels: tuple[float, float] = LEVELS):
     """Build training mixture ``i`` for the model of fold ``k`` (None: the shipped model).
 
     The music is an excerpt of ``excerpt_s`` seconds (the whole file when it is shorter). With
@@ -204,7 +208,8 @@ def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_
     (:func:`cleantake.corpus.in_hall`: reverberation time 1-2.5 s, direct-to-reverberant ratio
     -9 to 0 dB, a tail per channel), after its level is set on its dry span; the tail runs past
     that span, up to the excerpt's end. Those draws come from their own generator, so that
-    ``hall_prob=0`` gives the mixtures of before, sample for sample.
+    ``hall_prob=0`` gives the mixtures of before, sample for sample. Each event's level is drawn
+    from ``levels`` (dB, the corpus's definition); other levels change nothing else of the mixture.
 
     Returns
     -------
@@ -253,7 +258,7 @@ def training_recipe(corpus: Path, k: int | None, i: int, seed: int, classes=ALL_
             w = np.sqrt(2.0) * np.array([np.cos(t), np.sin(t)])
         else:
             w = np.ones(1)
-        level = rng.uniform(-12.0, 6.0)
+        level = rng.uniform(*levels)
         es = np.outer(w, e)
         gain = np.sqrt(10 ** (level / 10) * np.sum(m[:, a:b] ** 2) / max(np.sum(es**2), 1e-20))
         es = gain * es
@@ -349,7 +354,8 @@ def run_job(job: dict) -> str:
     if job["kind"] == "train":
         mix, events, meta = training_recipe(corpus, job["fold"], job["i"], job["seed"],
                                               excerpt_s=job.get("excerpt_s", EXCERPT_S),
-                                              hall_prob=job.get("hall_prob", 0.0))
+                                              hall_prob=job.get("hall_prob", 0.0),
+                                              levels=tuple(job.get("levels", LEVELS)))
     else:
         mix, events, meta = test_recording(corpus, job["entry"])
     t0 = time.perf_counter()
@@ -367,20 +373,24 @@ def run_job(job: dict) -> str:
     return str(out)
 
 
-def train_dir(cache: Path, seed: int) -> Path:
+def train_dir(cache: Path, seed: int, loud: bool = False) -> Path:
     """Where the augmented training mixtures of ``seed`` are cached: ``cache/train`` for seed 0
-    (the shipped recipe's), ``cache/seed<s>/train`` for the others; the held-out test
-    recordings (``cache/test``) do not depend on the seed and are shared."""
+    (the shipped recipe's), ``cache/seed<s>/train`` for the others, ``cache/seed<s>_loud/train``
+    for a seed of loud events (``--loud-seed``); the held-out test recordings (``cache/test``)
+    do not depend on the seed and are shared."""
+    if loud:
+        return cache / f"seed{seed}_loud" / "train"
     return cache / "train" if seed == 0 else cache / f"seed{seed}" / "train"
 
 
 def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every: int, seeds: int | list[int],
               fraction: float = 1.0, settings: dict | None = None, excerpt_s: float = EXCERPT_S,
-              calib_every: int = 0) -> list[dict]:
+              calib_every: int = 0, loud_seeds: tuple[int, ...] = ()) -> list[dict]:
     """Every analysis of the rebuild: each fold's held-out test recordings (``test_every``),
     the augmented training mixtures of each seed, and with ``calib_every`` > 0 the further
     held-out recordings (every ``calib_every``-th, those not already tested) whose events only
-    calibrate the confidence (kind ``calib``: never trained on, not in the tables)."""
+    calibrate the confidence (kind ``calib``: never trained on, not in the tables). The seeds in
+    ``loud_seeds`` draw their events' levels from :data:`LOUD_LEVELS` instead of :data:`LEVELS`."""
     jobs = []
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     base = {"corpus": str(corpus), "cache": str(cache), "seed": seeds[0], "settings": settings or {},
@@ -396,14 +406,16 @@ def make_jobs(corpus: Path, cache: Path, n_train: int, n_final: int, test_every:
                 jobs.append({**base, "kind": "calib", "fold": k, "dict_fold": k, "entry": e,
                              "out": str(cache / "test" / f"f{k}" / f"{e['id']}.npz")})
     for seed in seeds:
-        tdir = train_dir(cache, seed)
+        loud = seed in loud_seeds
+        tdir = train_dir(cache, seed, loud)
+        lv = {"levels": list(LOUD_LEVELS)} if loud else {}
         for i in range(max(n_train, n_final)):
             for k in range(N_FOLDS):
                 if i < n_train:
-                    jobs.append({**base, "seed": seed, "kind": "train", "fold": k, "dict_fold": k, "i": i,
+                    jobs.append({**base, **lv, "seed": seed, "kind": "train", "fold": k, "dict_fold": k, "i": i,
                                  "out": str(tdir / f"f{k}" / f"{i:04d}.npz")})
             if i < n_final:
-                jobs.append({**base, "seed": seed, "kind": "train", "fold": None, "dict_fold": None, "i": i,
+                jobs.append({**base, **lv, "seed": seed, "kind": "train", "fold": None, "dict_fold": None, "i": i,
                              "out": str(tdir / "final" / f"{i:04d}.npz")})
     if fraction < 1.0:  # the first part of each group (each fold's test, each seed's training of each fold, final)
         groups = defaultdict(list)
@@ -1246,6 +1258,10 @@ def main(argv: list[str] | None = None) -> int:
                          "session 21; one seed trains one model); several train on every seed's mixtures "
                          "(--combine); seed s's training mixtures are cached in CACHE/train for seed 0, "
                          "CACHE/seed<s>/train otherwise")
+    ap.add_argument("--loud-seed", default="", metavar="S[,S...]",
+                    help="further seeds whose augmented mixtures have their events at +6 to +18 dB instead of "
+                         "-12 to +6 (a cough into a quiet passage, louder than any corpus recipe), cached in "
+                         "CACHE/seed<s>_loud/train and trained on with the others (default: none)")
     ap.add_argument("--combine", choices=("pool", "average"), default="pool",
                     help="with several seeds: fit one model on every seed's mixtures (pool, the default and the "
                          "shipped model's) or one per seed and average their outputs (average: their trees "
@@ -1327,6 +1343,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--seed: expected whole numbers separated by commas, got {args.seed!r}")
     if any(v < 0 for v in args.seeds) or len(set(args.seeds)) != len(args.seeds):
         ap.error(f"--seed: expected distinct seeds of 0 or more, got {args.seed!r}")
+    try:
+        args.loud_seeds = tuple(int(v) for v in str(args.loud_seed).split(",") if v.strip())
+    except ValueError:
+        ap.error(f"--loud-seed: expected whole numbers separated by commas, got {args.loud_seed!r}")
+    if set(args.loud_seeds) & set(args.seeds) or any(v < 0 for v in args.loud_seeds) \
+            or len(set(args.loud_seeds)) != len(args.loud_seeds):
+        ap.error(f"--loud-seed: expected distinct seeds of 0 or more, none of them in --seed, got {args.loud_seed!r}")
+    args.seeds = args.seeds + list(args.loud_seeds)
     if args.pool_size < 1 or len(args.seeds) % args.pool_size:
         ap.error(f"--pool-size must be a whole number of 1 or more that divides the {len(args.seeds)} seeds, "
                  f"got {args.pool_size}")
@@ -1365,7 +1389,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = args.corpus.resolve()
     t0 = time.perf_counter()
     jobs = make_jobs(corpus, args.cache, args.n_train, args.n_final, args.test_every, args.seeds, args.fraction,
-                     settings, args.excerpt_s, args.calib_every)
+                     settings, args.excerpt_s, args.calib_every, args.loud_seeds)
     for job in jobs:
         job["features_version"] = args.features_version
         job["hall_prob"] = args.hall_prob

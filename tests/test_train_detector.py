@@ -36,6 +36,36 @@ def test_each_seed_trains_on_its_own_mixtures_and_all_share_the_test_recordings(
     assert [(j["fold"], j["i"]) for j in train2] == [(j["fold"], j["i"]) for j in train1]
 
 
+def test_a_loud_seed_has_its_own_mixtures_and_only_their_levels_differ(tmp_path, monkeypatch):
+    """``--loud-seed``: a seed's augmented mixtures with every event at +6 to +18 dB (a cough into
+    a quiet passage) go to a cache of their own; the same draw at the usual levels differs from
+    them in its events' gains alone."""
+    import numpy as np
+
+    td = _script()
+    monkeypatch.setattr(td, "test_subset", lambda corpus, k, every: [{"id": f"a{k}"}])
+    jobs = td.make_jobs(CORPUS, tmp_path, 1, 1, 40, [0, 4], loud_seeds=(4,))
+    loud = [j for j in jobs if j["kind"] == "train" and j["seed"] == 4]
+    assert loud and all(j["levels"] == list(td.LOUD_LEVELS) for j in loud)
+    assert all(Path(j["out"]).is_relative_to(tmp_path / "seed4_loud" / "train") for j in loud)
+    assert all("levels" not in j for j in jobs if j["kind"] == "train" and j["seed"] == 0)
+    checked = 0
+    for i in range(6):
+        mix_l, ev_l, meta_l = td.training_recipe(CORPUS, 1, i, 4, levels=td.LOUD_LEVELS)
+        mix_p, ev_p, meta_p = td.training_recipe(CORPUS, 1, i, 4)
+        assert meta_l == meta_p and [(a, c) for a, _, c in ev_l] == [(a, c) for a, _, c in ev_p]
+        music = mix_p - sum(np.pad(e, ((0, 0), (a, mix_p.shape[1] - a - e.shape[1]))) for a, e, _ in ev_p) \
+            if ev_p else mix_p
+        for (a, el, _), (_, ep, _) in zip(ev_l, ev_p):
+            span = music[:, a:a + ep.shape[1]]
+            level = 10 * np.log10(np.sum(el**2) / np.sum(span**2))
+            assert td.LOUD_LEVELS[0] - 1e-6 <= level <= td.LOUD_LEVELS[1] + 1e-6
+            ratio = el / np.where(ep == 0, 1.0, ep)
+            assert np.allclose(ratio[ep != 0], ratio[ep != 0].flat[0])  # the same sound, another gain
+            checked += 1
+    assert checked >= 3
+
+
 def test_calibration_recordings_are_the_held_out_ones_not_already_tested(tmp_path, monkeypatch):
     td = _script()
     # every ``every``-th of four held-out recipes of a fold stands for test_subset
@@ -63,6 +93,8 @@ def test_calibration_recordings_are_the_held_out_ones_not_already_tested(tmp_pat
     (["--seed", "0,1", "--pool-size", "2", "--models", "hgb"], "give --combine average"),
     (["--calibration", "by-kind"], "needs --stereo-network"),
     (["--calib-every", "-1"], "0 for none"),
+    (["--seed", "0,4", "--loud-seed", "4"], "none of them in --seed"),
+    (["--loud-seed", "5,x"], "whole numbers separated by commas"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, capsys, argv, match):
     td = _script()
