@@ -558,6 +558,18 @@ def repair(
         power = np.float32(s.nmf_guard)
         if marked is not None:
             power = np.where(np.asarray(marked, bool)[qk], s.nmf_guard_marked, s.nmf_guard).astype(np.float32)[None]
+        if np.isfinite(s.nmf_guard_release_db):
+            # an event far louder than the music estimated under it: its excess is interference
+            # in every band (read over each run of repaired frames, so that a transient's loudest
+            # frame alone does not release the guard)
+            above = np.empty(qk.size)
+            e_mix = (ana.V[:, qk].astype(np.float64) ** 2).sum(axis=0)
+            e_music = (Sk.astype(np.float64) ** 2).sum(axis=0)
+            starts = np.flatnonzero(np.diff(qk, prepend=-2) > 1)
+            for a, b in zip(starts, np.append(starts[1:], qk.size)):  # runs of consecutive frames
+                above[a:b] = 10.0 * np.log10(max(e_mix[a:b].sum(), 1e-30) / max(e_music[a:b].sum(), 1e-30))
+            held = np.clip(1.0 - (above - s.nmf_guard_release_db) / s.nmf_guard_release_width_db, 0.0, 1.0)
+            power = (power * held.astype(np.float32))[None] if np.ndim(power) == 0 else power * held[None]
         shortfall = shortfall * bands_to_bins(r_b, ana.P) ** power
     if spatial:
         Xi = spatial_interference(ana.X, qk, est.power[:, keep], shortfall, ~(np.asarray(exclude, bool) | ana.partial),

@@ -170,6 +170,15 @@ class Settings:
         (``-i none``): a few templates learned from one example explain less of each band
         than a class dictionary does, and the full guard then keeps part of a sound the user
         said is interference. Events the like finder found keep ``nmf_guard``.
+    nmf_guard_release_db : float
+        Where a repaired event's mixture is this many decibels or more above KAM's estimate of
+        the music under it (the energy over each run of repaired frames, ramps included, over
+        the estimate's), the guard is released there: its power falls linearly to 0 over the
+        next ``nmf_guard_release_width_db``. A sound that much louder than the music is taken
+        in every band, even where the recording's own music templates explain it (an NMF
+        fitted to a recording with a loud cough lends its music templates to the cough).
+        ``inf`` keeps the guard at every level.
+    nmf_guard_release_width_db : float > 0
     strength : float in [0, 1]
         0 = no change, 1 = full removal.
     repair_compress : float > 0, or a tuple of them
@@ -328,6 +337,8 @@ class Settings:
     evidence: float = 3.5
     nmf_guard: float = 0.5
     nmf_guard_marked: float = 0.25
+    nmf_guard_release_db: float = float("inf")
+    nmf_guard_release_width_db: float = 6.0
     hysteresis: float = 0.5
     necessity_contrast: float = 5.0
     edge_ms: float = 250.0
@@ -385,6 +396,9 @@ class Settings:
             ("sensitivity", 0.0 <= self.sensitivity <= 1.0, "between 0 and 1 (a confidence)"),
             ("review_level", 0.0 <= self.review_level <= 1.0, "between 0 and 1 (a confidence)"),
             ("max_event_ms", self.max_event_ms > 0, "positive (milliseconds)"),
+            ("nmf_guard_release_width_db", self.nmf_guard_release_width_db > 0, "positive (decibels)"),
+            ("nmf_guard_release_db", self.nmf_guard_release_db == self.nmf_guard_release_db,
+             "a number of decibels (inf: never released)"),
             ("channel_confidence", 0.0 <= self.channel_confidence <= 1.0,
              "between 0 (off) and 1 (a confidence)"),
         ]
