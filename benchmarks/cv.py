@@ -896,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {"argv": sys.argv[1:] if argv is None else list(argv), "corpus": str(Path(args.corpus).resolve()),
                  "folds": folds, "sets": args.sets, "runs": [list(r) for r in runs], "dictionary": args.dictionary,
                  "dictionary_info": {str(k): v for k, v in info.items()}, "every": args.every,
-                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": dict(overrides), "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono,
+                 "clean_every": args.clean_every or args.every, "tag": args.tag, "part": args.part, "overrides": {k: (v if not isinstance(v, float) or np.isfinite(v) else str(v)) for k, v in overrides}, "detector_dir": args.detector_dir, "offset": args.offset, "seed": args.seed, "sr": args.sr, "via": args.via, "gain_db": args.gain_db, "dual_mono": args.dual_mono,
                  "silence": args.silence, "hall": args.hall, "span_tail": args.span_tail, "event_gain_db": args.event_gain_db, "n_mixtures": len(jobs), "wall_seconds": wall,
                  "fold_summary": {str(k): v for k, v in C.fold_summary(args.corpus, N_FOLDS).items()},
                  "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

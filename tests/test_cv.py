@@ -285,12 +285,14 @@ def test_event_gain_makes_the_events_louder_and_leaves_the_music(tmp_path):
     rows = {}
     for gain in (None, 12.0):
         out = tmp_path / f"cv{gain}.json"
-        extra = ["--event-gain-db", str(gain)] if gain else []
+        # (the loud run also sets a setting to infinity, its default: the JSON must still be written)
+        extra = ["--event-gain-db", str(gain), "--set", "nmf_guard_release_db=inf"] if gain else []
         assert cv.main(["--corpus", str(CORPUS), "--folds", "0", "--sets", "stems", "--every", str(n_stems),
                         "--methods", "proposed", "--given", "spans", "--dictionary", "bundled", "-j", "1",
                         *extra, "--out", str(out)]) == 0
         res = json.loads(out.read_text())
         assert res["meta"]["event_gain_db"] == gain
+        assert res["meta"]["overrides"] == ({"nmf_guard_release_db": "inf"} if gain else {})
         rows[gain] = res["rows"][0]
     plain, loud = rows[None], rows[12.0]
     assert plain["id"] == loud["id"] and plain["true_spans"] == loud["true_spans"]
