@@ -32,7 +32,7 @@ import numpy as np
 from . import kam as _kam
 from .analysis import Analysis
 from .errors import ParameterError
-from .masking import apply_strength, dilate, frame_weights, soft_mask
+from .masking import apply_strength, dilate, frame_weights, segments, soft_mask
 from .settings import Settings
 from .spectral import ANALYSIS_FMAX_HZ, StftConfig, bands_to_bins, istft, istft_columns
 
@@ -485,7 +485,8 @@ def repair(
     KAM's statistic (``repair_statistic``) of the mixture over the ``repair_k`` nearest frames in
     each of the kernels :func:`repair_kernels` (:func:`music_estimate`); what the mixture has beyond
     it is taken for interference only as far as the NMF model gives each band to the
-    interference templates (``Settings.nmf_guard``); a soft mask of power ``mask_power``,
+    interference templates (``Settings.nmf_guard``; released over an event far louder than its
+    music estimate, ``Settings.nmf_guard_release_db``); a soft mask of power ``mask_power``,
     blended by ``Settings.strength`` and weighted per frame, is applied to the STFT and the
     removed part is transformed back.
 
@@ -565,8 +566,7 @@ def repair(
             above = np.empty(qk.size)
             e_mix = (ana.V[:, qk].astype(np.float64) ** 2).sum(axis=0)
             e_music = (Sk.astype(np.float64) ** 2).sum(axis=0)
-            starts = np.flatnonzero(np.diff(qk, prepend=-2) > 1)
-            for a, b in zip(starts, np.append(starts[1:], qk.size)):  # runs of consecutive frames
+            for a, b in np.searchsorted(qk, segments(w > 0)):  # each run of repaired frames, as places in qk
                 above[a:b] = 10.0 * np.log10(max(e_mix[a:b].sum(), 1e-30) / max(e_music[a:b].sum(), 1e-30))
             held = np.clip(1.0 - (above - s.nmf_guard_release_db) / s.nmf_guard_release_width_db, 0.0, 1.0)
             power = (power * held.astype(np.float32))[None] if np.ndim(power) == 0 else power * held[None]

@@ -7,6 +7,7 @@ recording's STFT once, so every stage uses the same whole numbers.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from .errors import ParameterError
@@ -397,7 +398,7 @@ class Settings:
             ("review_level", 0.0 <= self.review_level <= 1.0, "between 0 and 1 (a confidence)"),
             ("max_event_ms", self.max_event_ms > 0, "positive (milliseconds)"),
             ("nmf_guard_release_width_db", self.nmf_guard_release_width_db > 0, "positive (decibels)"),
-            ("nmf_guard_release_db", self.nmf_guard_release_db == self.nmf_guard_release_db,
+            ("nmf_guard_release_db", not math.isnan(self.nmf_guard_release_db),
              "a number of decibels (inf: never released)"),
             ("channel_confidence", 0.0 <= self.channel_confidence <= 1.0,
              "between 0 (off) and 1 (a confidence)"),
